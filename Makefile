@@ -1,0 +1,42 @@
+# The two commands: `make test` (set up, lint, type-check, test) and `make run` (set up, run crocbot).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SRC    := crocbot tests bench
+
+.PHONY: setup test lint typecheck pytest soak bench run config-check clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict crocbot
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+soak: $(STAMP)
+	$(BIN)/pytest -m soak
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_runtime.py
+
+run: $(STAMP)
+	$(BIN)/crocbot run
+
+config-check: $(STAMP)
+	$(BIN)/crocbot config check
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

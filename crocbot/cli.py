@@ -1,0 +1,160 @@
+"""The `crocbot` command.
+
+Exit codes: 0 done, 2 refused (bad configuration, live gate, usage), 130 aborted with Ctrl-C before trading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from crocbot import __version__
+from crocbot.config import (
+    ConfigError,
+    Settings,
+    banner,
+    countdown,
+    default_config_file,
+    fingerprint,
+    live_gate_problems,
+    load_settings,
+    render,
+    secret_values,
+)
+from crocbot.ops.log import bootstrap_logging
+from crocbot.ops.redact import REDACTOR, redact
+
+__all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_ABORTED"]
+
+EXIT_OK = 0
+EXIT_REFUSED = 2
+EXIT_ABORTED = 130
+
+
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override config file, .env and environment)")
+    group.add_argument(
+        "--config", type=Path, help="TOML defaults file (default: $CROCBOT_CONFIG or config/crocbot.toml)"
+    )
+    group.add_argument("--env-file", type=Path, help="dotenv file (default: .env in the working directory)")
+    group.add_argument("--mode", choices=("paper", "live"), help="paper (default) or live")
+    group.add_argument("--symbols", help="comma-separated WS v2 symbols, e.g. BTC/USD,ETH/USD,AAPLx/USD")
+    group.add_argument("--state-dir", type=Path, help="journal and state directory")
+    group.add_argument("--log-dir", type=Path, help="log directory")
+    group.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="console log level")
+    group.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any setting by its dotted name, e.g. --set risk.risk_per_trade=0.004 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crocbot",
+        description="A trading bot for Kraken spot (crypto and xStocks). Paper trading unless told otherwise.",
+    )
+    parser.add_argument("--version", action="version", version=f"crocbot {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="start the bot (paper mode unless live is configured and confirmed)")
+    _settings_flags(run)
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    check = config_commands.add_parser("check", help="print the effective configuration, or what is wrong with it")
+    _settings_flags(check)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name in ("mode", "symbols", "state_dir", "log_dir", "log_level"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError([f"--set {item!r}: expected KEY=VALUE, e.g. risk.risk_per_trade=0.004"])
+        *parents, leaf = key.strip().split(".")
+        target = overrides
+        for parent in parents:
+            target = target.setdefault(parent, {})
+            if not isinstance(target, dict):
+                raise ConfigError([f"--set {item!r}: {parent} is not a section"])
+        target[leaf] = value
+    return overrides
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    config_file = args.config if args.config is not None else default_config_file()
+    settings = load_settings(config_file=config_file, env_file=args.env_file, overrides=_overrides(args))
+    for secret in secret_values(settings):
+        REDACTOR.add(secret)
+    return settings
+
+
+def _refuse(title: str, problems: Sequence[str]) -> int:
+    lines = "\n".join(f"  {redact(line)}" for line in problems)
+    print(f"crocbot: {title}:\n{lines}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    try:
+        settings = _load(args)
+    except ConfigError as error:
+        return _refuse("invalid configuration", error.problems)
+    print(render(settings), end="")
+    problems = live_gate_problems(settings)
+    if problems:
+        return _refuse("configuration is valid, but live trading would be refused", problems)
+    print(f"# configuration OK (fingerprint {fingerprint(settings)}, mode {settings.mode})")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from crocbot.app import run_bot  # deferred: `--help` and `config check` need none of the runtime
+
+    try:
+        settings = _load(args)
+    except ConfigError as error:
+        return _refuse("invalid configuration", error.problems)
+    problems = live_gate_problems(settings)
+    if problems:
+        return _refuse("live trading refused", problems)
+    if settings.mode == "live":
+        print(banner(settings), flush=True)
+        try:
+            countdown(out=sys.stdout)
+        except KeyboardInterrupt:
+            print("\nAborted before trading started. Nothing was sent to Kraken.", flush=True)
+            return EXIT_ABORTED
+    return run_bot(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    bootstrap_logging()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "config" and args.config_command == "check":
+            return _config_check(args)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return EXIT_ABORTED
+    except Exception as error:  # noqa: BLE001 - the last resort: one masked line, not a traceback
+        # Last resort: say what failed in one masked line and keep the traceback in the log, not on screen.
+        logger.opt(exception=True).critical("crocbot failed")
+        print(f"crocbot: {redact(f'{type(error).__name__}: {error}')}", file=sys.stderr)
+        return 1
+    parser.print_help()
+    return EXIT_REFUSED

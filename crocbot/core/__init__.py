@@ -1,0 +1,1 @@
+"""Pure trading logic: no threads, no I/O, fully typed, tested directly."""

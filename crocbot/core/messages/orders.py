@@ -1,0 +1,185 @@
+"""Orders: what the router intends to send, what the venue reports back, and fills."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from crocbot.core.checks import InvalidMessage, non_negative, positive, symbol, utc
+from crocbot.core.messages.side import Side
+from crocbot.core.money import ZERO
+
+__all__ = [
+    "OrderType",
+    "OrderPurpose",
+    "OrderStatus",
+    "OrderIntent",
+    "OrderEvent",
+    "Liquidity",
+    "Fill",
+    "valid_cl_ord_id",
+]
+
+# Kraken accepts a long UUID (36 chars with dashes), a short UUID (32 hex) or free ASCII text of at most
+# 18 characters; anything longer is `EGeneral:Invalid arguments` (nautilus_trader #3651).
+_LONG_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SHORT_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
+_FREE_TEXT = re.compile(r"^[\x21-\x7e]{1,18}$")
+
+
+def valid_cl_ord_id(value: str) -> bool:
+    return bool(_LONG_UUID.match(value) or _SHORT_UUID.match(value) or _FREE_TEXT.match(value))
+
+
+class OrderType(StrEnum):
+    """Kraken's spot order types that crocbot sends."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_LOSS = "stop-loss"
+    STOP_LOSS_LIMIT = "stop-loss-limit"
+    TAKE_PROFIT = "take-profit"
+    TAKE_PROFIT_LIMIT = "take-profit-limit"
+
+    @property
+    def needs_limit_price(self) -> bool:
+        return self in (OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
+
+    @property
+    def needs_trigger_price(self) -> bool:
+        return self in (
+            OrderType.STOP_LOSS,
+            OrderType.STOP_LOSS_LIMIT,
+            OrderType.TAKE_PROFIT,
+            OrderType.TAKE_PROFIT_LIMIT,
+        )
+
+
+class OrderPurpose(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    STOP = "stop"
+    TAKE_PROFIT = "take_profit"
+
+
+class OrderStatus(StrEnum):
+    CREATED = "created"
+    SUBMITTED = "submitted"
+    ACKED = "acked"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REPLACED = "replaced"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    ERROR = "error"
+    UNKNOWN = "unknown"  # the send timed out: the order may exist; look it up by cl_ord_id, never resend
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.REPLACED,
+            OrderStatus.REJECTED,
+            OrderStatus.EXPIRED,
+            OrderStatus.ERROR,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """An order the router has decided to send; journaled before anything goes to the venue."""
+
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    qty: Decimal
+    purpose: OrderPurpose
+    ts: datetime
+    limit_price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    post_only: bool = False
+
+    def __post_init__(self) -> None:
+        if not valid_cl_ord_id(self.cl_ord_id):
+            raise InvalidMessage(
+                f"cl_ord_id {self.cl_ord_id!r}: Kraken takes a UUID or at most 18 printable ASCII characters"
+            )
+        symbol(self.symbol)
+        positive(self.qty, "qty")
+        if self.order_type.needs_limit_price:
+            positive(_required(self.limit_price, "limit_price", self.order_type), "limit_price")
+        elif self.limit_price is not None:
+            raise InvalidMessage(f"limit_price: a {self.order_type} order takes no limit price")
+        if self.order_type.needs_trigger_price:
+            positive(_required(self.trigger_price, "trigger_price", self.order_type), "trigger_price")
+        elif self.trigger_price is not None:
+            raise InvalidMessage(f"trigger_price: a {self.order_type} order takes no trigger price")
+        if self.post_only and self.order_type is not OrderType.LIMIT:
+            raise InvalidMessage("post_only: only limit orders can be post-only")
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+def _required(value: Decimal | None, field: str, order_type: OrderType) -> Decimal:
+    if value is None:
+        raise InvalidMessage(f"{field}: a {order_type} order needs one")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """A state change of one order as the venue reported it."""
+
+    cl_ord_id: str
+    status: OrderStatus
+    ts: datetime
+    order_id: str | None = None
+    filled_qty: Decimal = ZERO
+    avg_price: Decimal | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        non_negative(self.filled_qty, "filled_qty")
+        if self.avg_price is not None:
+            positive(self.avg_price, "avg_price")
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+class Liquidity(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution. `fill_id` is the venue's trade id and makes the fill idempotent in the journal."""
+
+    fill_id: str
+    cl_ord_id: str
+    order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+    liquidity: Liquidity
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        if not self.fill_id:
+            raise InvalidMessage("fill_id: a fill without an id cannot be deduplicated")
+        symbol(self.symbol)
+        positive(self.qty, "qty")
+        positive(self.price, "price")
+        non_negative(self.fee, "fee")
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+    @property
+    def notional(self) -> Decimal:
+        return self.qty * self.price

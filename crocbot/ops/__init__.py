@@ -1,0 +1,1 @@
+"""Operations: logging, redaction, and (later) health, metrics, notifier, service, soak runner."""
