@@ -170,4 +170,6 @@ class SupervisedActor(pykka.ThreadingActor):
         try:
             self.ctx.report(ChildExited(self.name, self.ctx.instance, reason, text))
         except pykka.ActorDeadError:
-            self._log.critical("{} exited ({}) but its supervisor is gone", self.name, reason)
+            if reason is not ExitReason.NORMAL:
+                self._log.critical("{} exited ({}) but its supervisor is gone", self.name, reason)
+            # a normal exit while the supervisor itself stops is how every shutdown ends

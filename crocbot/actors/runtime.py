@@ -46,6 +46,8 @@ class Runtime:
         self.escalated = threading.Event()
         self._on_escalate = on_escalate
         self._root: pykka.ActorRef[Any] | None = None
+        self._root_name = ""
+        self._root_instance = 0
         self._shutting_down = False
 
     @property
@@ -65,7 +67,7 @@ class Runtime:
         except (pykka.ActorDeadError, pykka.Timeout) as error:
             ref.stop(block=False)
             raise RuntimeError(f"the supervision tree did not start: {type(error).__name__}") from None
-        self._root = ref
+        self._root, self._root_name, self._root_instance = ref, name, instance
         self.directory.register(Entry(name, ref, instance, self._root_exited, retired))
         return ref
 
@@ -73,6 +75,7 @@ class Runtime:
         """Stop the tree in reverse start order, then the scheduler."""
         self._shutting_down = True
         if self._root is not None:
+            self.directory.unregister(self._root_name, self._root_instance)
             try:
                 self._root.stop(block=True, timeout=timeout)
             except pykka.Timeout:

@@ -26,7 +26,7 @@ import pykka
 from crocbot.actors.base import ChildContext, SupervisedActor, describe_error
 from crocbot.actors.directory import Entry
 from crocbot.actors.protocol import READY, ChildExited, ExitReason
-from crocbot.core.messages import ActorEscalated, ActorRestarted
+from crocbot.core.messages import ActorEscalated, ActorExited, ActorRestarted
 
 __all__ = [
     "Restart",
@@ -204,6 +204,7 @@ class Supervisor(SupervisedActor):
             self._log.info("{} exited ({}); {} child, not restarted", spec.name, exited.reason, spec.restart)
             if spec.restart is Restart.TEMPORARY:
                 del self._children[spec.name]
+            self.services.bus.publish(ActorExited(spec.name, self.name, str(exited.reason), self.clock.now()))
             return
         now = self.clock.monotonic()
         while self._restarts and self._restarts[0] <= now - self._policy.within:
@@ -232,14 +233,15 @@ class Supervisor(SupervisedActor):
             self._policy.max_restarts,
             self._policy.within,
         )
-        self.services.bus.publish(
-            ActorRestarted(spec.name, self.name, str(exited.reason), len(self._restarts), self.clock.now())
-        )
         self._epoch += 1
         if delay <= 0:
             self._restart_pending()
         else:
             self.send_later(delay, _RestartDue(self._epoch))
+        # Published once the restart is started or scheduled, so that an observer can move the clock on.
+        self.services.bus.publish(
+            ActorRestarted(spec.name, self.name, str(exited.reason), len(self._restarts), self.clock.now())
+        )
 
     def _affected(self, name: str) -> list[str]:
         order = list(self._children)

@@ -1,0 +1,40 @@
+"""Shared fixtures: a simulated clock, a runtime on it, and clean-up after every test."""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Iterator
+
+import pykka
+import pytest
+from loguru import logger
+
+from crocbot.actors.runtime import Runtime
+from crocbot.core.clock import SimClock
+from crocbot.ops.redact import REDACTOR
+
+
+@pytest.fixture(autouse=True)
+def _clean_slate() -> Iterator[None]:
+    """Every test starts with loguru writing to the (captured) stderr and no secrets registered; no actor
+    outlives its test."""
+    logger.remove()
+    logger.add(lambda message: sys.stderr.write(message), level="DEBUG", diagnose=False)
+    REDACTOR.clear()
+    yield
+    pykka.ActorRegistry.stop_all(block=True, timeout=5)
+    logger.remove()
+    REDACTOR.clear()
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    return SimClock()
+
+
+@pytest.fixture
+def runtime(clock: SimClock) -> Iterator[Runtime]:
+    rt = Runtime(clock=clock, rng=random.Random(7))
+    yield rt
+    rt.shutdown(timeout=5)
