@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from types import FrameType
 
 from loguru import logger
@@ -24,7 +25,7 @@ from crocbot.ops.log import setup_logging
 __all__ = ["run_bot", "build_children", "ROOT_POLICY"]
 
 ROOT_POLICY = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.5)
-_WAIT_SLICE = 0.5  # seconds; the main thread wakes this often so Ctrl-C is handled on every platform
+_WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
 
 
 def build_children(settings: Settings) -> list[ChildSpec]:
@@ -53,12 +54,15 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
         stop.set()
 
     runtime = Runtime(clock=clock, on_escalate=on_escalate)
-    previous = _install_stop_signals(stop)
+    signalled: list[int] = []
+    previous = _install_stop_signals(signalled)
     try:
         runtime.start(build_children(settings), ROOT_POLICY)
         logger.info("running; press Ctrl-C to stop")
-        while not stop.wait(_WAIT_SLICE):
-            pass
+        while not signalled and not stop.is_set():
+            time.sleep(_WAIT_SLICE)
+        if signalled:
+            logger.info("signal {} received", signalled[0])
     finally:
         logger.info("stopping")
         runtime.shutdown()
@@ -67,12 +71,14 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
     return 1 if escalated.is_set() else 0
 
 
-def _install_stop_signals(stop: threading.Event) -> dict[int, object]:
+def _install_stop_signals(signalled: list[int]) -> dict[int, object]:
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        # Only a list append: a handler that took a lock (Event.set) could deadlock against the main thread,
+        # which may hold that very lock when the signal arrives.
+        signalled.append(signum)
 
     previous: dict[int, object] = {}
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):  # SIGBREAK exists on Windows only

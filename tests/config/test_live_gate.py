@@ -1,0 +1,148 @@
+"""Live trading needs REAL_TRADING=1 and both keys; then a banner and a countdown that Ctrl-C aborts."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crocbot.cli import main
+from crocbot.config import banner, countdown, key_fingerprint, live_gate_problems, load_settings
+from tests.config.conftest import API_KEY, API_SECRET, REPO
+from tests.support.actors import WAIT
+
+
+def live_env(monkeypatch: pytest.MonkeyPatch, *, real: str | None = "1", key: bool = True, secret: bool = True) -> None:
+    monkeypatch.setenv("CROCBOT_MODE", "live")
+    if real is not None:
+        monkeypatch.setenv("REAL_TRADING", real)
+    if key:
+        monkeypatch.setenv("KRAKEN_API_KEY", API_KEY)
+    if secret:
+        monkeypatch.setenv("KRAKEN_API_SECRET", API_SECRET)
+
+
+def test_live_without_real_trading_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live_env(monkeypatch, real=None)
+
+    code = main(["run"])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "live trading refused" in err
+    assert "REAL_TRADING=1 is not set" in err
+    assert "KRAKEN_API_KEY" not in err  # the keys are there; only what is missing is named
+    assert "LIVE TRADING" not in out
+
+
+def test_real_trading_must_be_exactly_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    live_env(monkeypatch, real="true")
+    assert (
+        live_gate_problems(load_settings())[0]
+        == "REAL_TRADING=1 is not set (it is 'true'; only 1 enables live trading)"
+    )
+
+
+def test_live_without_keys_is_refused_naming_each_missing_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live_env(monkeypatch, key=False, secret=False)
+
+    code = main(["run"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "KRAKEN_API_KEY is not set" in err
+    assert "KRAKEN_API_SECRET is not set" in err
+    assert "REAL_TRADING" not in err
+
+
+def test_paper_mode_needs_nothing() -> None:
+    assert live_gate_problems(load_settings()) == []
+
+
+def test_the_banner_shows_a_key_fingerprint_symbols_and_limits_but_never_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    live_env(monkeypatch)
+    settings = load_settings()
+
+    text = banner(settings)
+
+    assert live_gate_problems(settings) == []
+    assert key_fingerprint(settings.kraken_api_key) in text  # type: ignore[arg-type]
+    assert "BTC/USD, ETH/USD" in text
+    assert "0.5 % of equity" in text
+    assert "3 % of equity" in text
+    assert API_KEY not in text
+    assert API_SECRET not in text
+
+
+def test_the_countdown_counts_ten_seconds_and_ctrl_c_propagates() -> None:
+    out = io.StringIO()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        countdown(out=out, sleep=sleep)
+
+    assert slept == [1.0, 1.0, 1.0]
+    assert "starts in 10 seconds" in out.getvalue()
+    assert "8..." in out.getvalue()
+    assert "go." not in out.getvalue()
+    full = io.StringIO()
+    countdown(out=full, sleep=lambda s: None)
+    assert full.getvalue().count("...") == 10
+    assert full.getvalue().endswith("go.\n")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT to a child process the POSIX way")
+def test_ctrl_c_during_the_real_countdown_exits_cleanly_before_trading(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CROCBOT_", "KRAKEN_"))}
+    env |= {
+        "CROCBOT_MODE": "live",
+        "REAL_TRADING": "1",
+        "KRAKEN_API_KEY": API_KEY,
+        "KRAKEN_API_SECRET": API_SECRET,
+        "CROCBOT_LOG_DIR": str(tmp_path / "logs"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crocbot", "run", "--config", str(REPO / "config" / "crocbot.toml")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for _ in range(40):  # banner and first tick come well within these lines
+            line = process.stdout.readline()
+            lines.append(line)
+            if line.strip() == "10...":
+                break
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=WAIT)
+    finally:
+        process.kill()
+    output = "".join(lines) + out
+    assert process.returncode == 130, err
+    assert "CROCBOT LIVE TRADING" in output
+    assert "Aborted before trading started. Nothing was sent to Kraken." in output
+    assert "Traceback" not in err
+    assert API_KEY not in output + err
+    assert API_SECRET not in output + err
+    assert not (tmp_path / "logs").exists()  # it stopped before the bot (and its logging) started
