@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -13,14 +12,9 @@ import pytest
 
 from crocbot import __version__
 from crocbot.cli import main
+from tests.support.process import CONFIG, Crocbot, crocbot_env
 
-REPO = Path(__file__).resolve().parents[1]
 WAIT = 20.0
-
-
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CROCBOT_", "KRAKEN_")) and k != "REAL_TRADING"}
-    return env | {"CROCBOT_LOG_DIR": str(tmp_path / "logs"), "PYTHONUNBUFFERED": "1"}
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,28 +48,13 @@ def test_python_dash_m_and_the_console_script_both_work(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX; Windows uses CTRL_BREAK")
 def test_a_paper_run_starts_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crocbot", "run", "--config", str(REPO / "config" / "crocbot.toml")],
-        cwd=tmp_path,
-        env=clean_env(tmp_path),
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        seen = []
-        for _ in range(20):
-            line = process.stderr.readline()
-            seen.append(line)
-            if "running; press Ctrl-C to stop" in line:
-                break
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=WAIT)
-    finally:
-        process.kill()
-    text = "".join(seen) + err
-    assert process.returncode == 0, text
-    assert f"crocbot {__version__} starting in paper mode" in text
-    assert "stopped" in text
+    bot = Crocbot(["run", "--config", str(CONFIG)], cwd=tmp_path, env=crocbot_env(tmp_path))
+    bot.wait_for_line("running; press Ctrl-C to stop")
+
+    bot.process.send_signal(signal.SIGTERM)
+    code, _, err = bot.finish()
+
+    assert code == 0, err
+    assert f"crocbot {__version__} starting in paper mode" in err
+    assert "stopped" in err
     assert (tmp_path / "logs" / "crocbot.jsonl").is_file()

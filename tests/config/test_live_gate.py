@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,8 +11,8 @@ import pytest
 
 from crocbot.cli import main
 from crocbot.config import banner, countdown, key_fingerprint, live_gate_problems, load_settings
-from tests.config.conftest import API_KEY, API_SECRET, REPO
-from tests.support.actors import WAIT
+from tests.config.conftest import API_KEY, API_SECRET
+from tests.support.process import CONFIG, Crocbot, crocbot_env
 
 
 def live_env(monkeypatch: pytest.MonkeyPatch, *, real: str | None = "1", key: bool = True, secret: bool = True) -> None:
@@ -109,40 +107,19 @@ def test_the_countdown_counts_ten_seconds_and_ctrl_c_propagates() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT to a child process the POSIX way")
 def test_ctrl_c_during_the_real_countdown_exits_cleanly_before_trading(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CROCBOT_", "KRAKEN_"))}
-    env |= {
-        "CROCBOT_MODE": "live",
-        "REAL_TRADING": "1",
-        "KRAKEN_API_KEY": API_KEY,
-        "KRAKEN_API_SECRET": API_SECRET,
-        "CROCBOT_LOG_DIR": str(tmp_path / "logs"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crocbot", "run", "--config", str(REPO / "config" / "crocbot.toml")],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    env = crocbot_env(
+        tmp_path, CROCBOT_MODE="live", REAL_TRADING="1", KRAKEN_API_KEY=API_KEY, KRAKEN_API_SECRET=API_SECRET
     )
-    try:
-        assert process.stdout is not None
-        lines = []
-        for _ in range(40):  # banner and first tick come well within these lines
-            line = process.stdout.readline()
-            lines.append(line)
-            if line.strip() == "10...":
-                break
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=WAIT)
-    finally:
-        process.kill()
-    output = "".join(lines) + out
-    assert process.returncode == 130, err
-    assert "CROCBOT LIVE TRADING" in output
-    assert "Aborted before trading started. Nothing was sent to Kraken." in output
+    bot = Crocbot(["run", "--config", str(CONFIG)], cwd=tmp_path, env=env)
+    bot.wait_for_line("10...")
+
+    bot.process.send_signal(signal.SIGINT)
+    code, out, err = bot.finish()
+
+    assert code == 130, err
+    assert "CROCBOT LIVE TRADING" in out
+    assert "Aborted before trading started. Nothing was sent to Kraken." in out
     assert "Traceback" not in err
-    assert API_KEY not in output + err
-    assert API_SECRET not in output + err
+    assert API_KEY not in out + err
+    assert API_SECRET not in out + err
     assert not (tmp_path / "logs").exists()  # it stopped before the bot (and its logging) started

@@ -1,0 +1,68 @@
+"""Running the real `crocbot` command in a child process, with every wait bounded."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config" / "crocbot.toml"
+WAIT = 20.0
+
+
+def crocbot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The parent's environment without crocbot's variables, logging under `tmp_path`, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CROCBOT_", "KRAKEN_")) and k != "REAL_TRADING"}
+    return env | {"CROCBOT_LOG_DIR": str(tmp_path / "logs"), "PYTHONUNBUFFERED": "1"} | extra
+
+
+class Crocbot:
+    """`python -m crocbot ARGS` with both output streams read by threads, so no read can block a test."""
+
+    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "crocbot", *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.seen: list[tuple[str, str]] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(name, stream), daemon=True)
+            for name, stream in (("out", self.process.stdout), ("err", self.process.stderr))
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, name: str, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.put((name, line))
+
+    def wait_for_line(self, text: str, timeout: float = WAIT) -> None:
+        """Block until a line of either stream contains `text`; raises queue.Empty after `timeout`."""
+        while True:
+            name, line = self.lines.get(timeout=timeout)
+            self.seen.append((name, line))
+            if text in line:
+                return
+
+    def finish(self, timeout: float = WAIT) -> tuple[int, str, str]:
+        """Wait for the exit; returns (exit code, all stdout, all stderr)."""
+        try:
+            code = self.process.wait(timeout=timeout)
+        finally:
+            self.process.kill()
+        for reader in self._readers:
+            reader.join(timeout=timeout)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get_nowait())
+        out = "".join(line for name, line in self.seen if name == "out")
+        err = "".join(line for name, line in self.seen if name == "err")
+        return code, out, err
