@@ -28,8 +28,13 @@ ROOT_POLICY = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=5, within=60.0,
 _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
 
 
+# A supervisor legitimately blocks while a child starts (start_timeout, 10 s by default) or stops; the watchdog
+# must wait longer than that before calling it hung.
+WATCHDOG_TIMEOUT = 15.0
+
+
 def build_children(settings: Settings) -> list[ChildSpec]:
-    return [ChildSpec.actor("watchdog", Watchdog, interval=1.0, timeout=5.0)]
+    return [ChildSpec.actor("watchdog", Watchdog, interval=1.0, timeout=WATCHDOG_TIMEOUT)]
 
 
 def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.Event | None = None) -> int:

@@ -101,7 +101,15 @@ _STOP = object()
 
 
 class Gateway:
-    def __init__(self, name: str, scheduler: Scheduler, *, workers: int = 4, queue_size: int = 64) -> None:
+    """A bounded pool for one family of exchange calls.
+
+    A worker stuck in a call past its deadline is replaced (up to `max_stuck` extra threads), so a socket that
+    hangs for good costs a thread, not the pool's capacity; the stuck thread retires when its call returns.
+    """
+
+    def __init__(
+        self, name: str, scheduler: Scheduler, *, workers: int = 4, queue_size: int = 64, max_stuck: int | None = None
+    ) -> None:
         if workers < 1 or queue_size < 1:
             raise ValueError("a gateway needs at least one worker and one queue slot")
         self.name = name
@@ -109,27 +117,44 @@ class Gateway:
         self._clock = scheduler.clock
         self._queue: queue.Queue[_Call | object] = queue.Queue(maxsize=queue_size)
         self._ids = itertools.count(1)
-        self._workers = [
-            threading.Thread(target=self._work, name=f"{name}-worker-{i}", daemon=True) for i in range(workers)
-        ]
+        self._capacity = workers
+        self._max_threads = workers + (workers if max_stuck is None else max_stuck)
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._stuck = 0  # workers inside a call whose deadline has passed
+        self._spawned = itertools.count()
         self._started = False
 
+    @property
+    def threads(self) -> int:
+        """Worker threads alive, stuck ones included."""
+        with self._lock:
+            return len(self._threads)
+
     def start(self) -> None:
-        if not self._started:
+        with self._lock:
+            if self._started:
+                return
             self._started = True
-            for worker in self._workers:
-                worker.start()
+            for _ in range(self._capacity):
+                self._spawn_locked()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Let the workers finish their current call; calls still queued get TIMED_OUT when their deadline fires."""
-        for _ in self._workers:
+        """Let the workers finish their current call; calls still queued get EXPIRED when their deadline fires."""
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
             try:
                 self._queue.put(_STOP, timeout=timeout)
             except queue.Full:
                 break
-        for worker in self._workers:
-            if worker.is_alive():
-                worker.join(timeout)
+        for thread in threads:
+            thread.join(timeout)
+
+    def _spawn_locked(self) -> None:
+        thread = threading.Thread(target=self._work, name=f"{self.name}-worker-{next(self._spawned)}", daemon=True)
+        self._threads.add(thread)
+        thread.start()
 
     def submit(
         self,
@@ -164,9 +189,12 @@ class Gateway:
         return call_id
 
     def _work(self) -> None:
+        me = threading.current_thread()
         while True:
             item = self._queue.get()
             if item is _STOP:
+                with self._lock:
+                    self._threads.discard(me)
                 return
             assert isinstance(item, _Call)
             with item.lock:
@@ -177,9 +205,20 @@ class Gateway:
                 value = item.fn(item.deadline)
             except Exception as error:  # noqa: BLE001 - every failure becomes a CallResult for the actor
                 ignored = item.breaker is not None and item.breaker.is_ignored(error)
-                self._complete(item, CallOutcome.REJECTED if ignored else CallOutcome.FAILED, None, error)
+                late = self._complete(item, CallOutcome.REJECTED if ignored else CallOutcome.FAILED, None, error)
             else:
-                self._complete(item, CallOutcome.OK, value, None)
+                late = self._complete(item, CallOutcome.OK, value, None)
+            if late and self._retire_if_surplus(me):
+                return
+
+    def _retire_if_surplus(self, me: threading.Thread) -> bool:
+        """A worker back from an overdue call: it leaves if a replacement took its place meanwhile."""
+        with self._lock:
+            self._stuck -= 1
+            if len(self._threads) - self._stuck > self._capacity:
+                self._threads.discard(me)
+                return True
+        return False
 
     def _expire(self, call: _Call) -> None:
         with call.lock:
@@ -187,10 +226,16 @@ class Gateway:
                 return
             call.settled = True
             started = call.started is not None
+        if started:
+            with self._lock:
+                self._stuck += 1
+                if len(self._threads) - self._stuck < self._capacity and len(self._threads) < self._max_threads:
+                    self._spawn_locked()
         error = DeadlineExceeded(f"{self.name}: call {call.tag!r} passed its deadline")
         self._finish(call, CallOutcome.TIMED_OUT if started else CallOutcome.EXPIRED, None, error)
 
-    def _complete(self, call: _Call, outcome: CallOutcome, value: Any, error: BaseException | None) -> None:
+    def _complete(self, call: _Call, outcome: CallOutcome, value: Any, error: BaseException | None) -> bool:
+        """Settle a call that returned; True if its deadline had already settled it (a late return)."""
         with call.lock:
             late = call.settled
             call.settled = True
@@ -202,8 +247,9 @@ class Gateway:
                 outcome,
                 self._clock.monotonic() - call.deadline.expires,
             )
-            return
+            return True
         self._finish(call, outcome, value, error)
+        return False
 
     def _finish(self, call: _Call, outcome: CallOutcome, value: Any, error: BaseException | None) -> None:
         now = self._clock.monotonic()

@@ -179,3 +179,35 @@ def test_four_concurrent_slow_calls_through_the_gateway_and_one_breaker_take_one
 
     assert outcomes == [CallOutcome.OK] * 4
     assert elapsed < 0.6, f"took {elapsed:.2f}s"
+
+
+def test_a_worker_stuck_past_its_deadline_is_replaced_and_retires_when_its_call_returns(
+    clock: SimClock, release: threading.Event
+) -> None:
+    results: queue.Queue[CallResult[Any]] = queue.Queue()
+    gw = gateway(clock, workers=1)
+    stuck: list[threading.Thread] = []
+    started = threading.Event()
+
+    def hung_socket(deadline: Deadline) -> str:
+        stuck.append(threading.current_thread())
+        started.set()
+        release.wait(timeout=30)
+        return "too late"
+
+    gw.submit(hung_socket, reply_to=results.put, timeout=1.0, tag="hung socket")
+    assert started.wait(WAIT)
+    clock.advance(0.5)
+    gw.submit(lambda d: "queued", reply_to=results.put, timeout=60.0, tag="queued")  # waits: the worker is busy
+    clock.advance(0.5)
+    by_tag = {r.tag: r for r in (results.get(timeout=WAIT), results.get(timeout=WAIT))}
+    timed_out, served = by_tag["hung socket"], by_tag["queued"]  # served by a replacement worker
+    threads_while_stuck = gw.threads
+    release.set()
+    stuck[0].join(timeout=WAIT)
+
+    assert (timed_out.tag, timed_out.outcome) == ("hung socket", CallOutcome.TIMED_OUT)
+    assert (served.tag, served.value) == ("queued", "queued")
+    assert threads_while_stuck == 2
+    assert not stuck[0].is_alive()  # it left once its call returned
+    assert gw.threads == 1
