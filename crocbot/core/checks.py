@@ -27,6 +27,8 @@ class InvalidMessage(ValueError):
 
 def utc(value: datetime, field: str) -> datetime:
     """Return `value` in UTC; a naive datetime is refused, since its zone is a guess."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # the common case, checked first: every market message passes here
     if not isinstance(value, datetime):
         raise InvalidMessage(f"{field}: expected a datetime, got {type(value).__name__}")
     offset = value.utcoffset()
@@ -53,7 +55,14 @@ def non_negative(value: Decimal, field: str) -> Decimal:
     return value
 
 
+_SEEN_SYMBOLS: set[str] = set()  # a bot trades a handful of symbols; each is checked by pattern once
+
+
 def symbol(value: str, field: str = "symbol") -> str:
+    if value in _SEEN_SYMBOLS:
+        return value
     if not isinstance(value, str) or not SYMBOL_PATTERN.match(value):
         raise InvalidMessage(f"{field}: {value!r} is not a Kraken WS v2 symbol like 'BTC/USD' or 'AAPLx/USD'")
+    if len(_SEEN_SYMBOLS) < 10_000:
+        _SEEN_SYMBOLS.add(value)
     return value

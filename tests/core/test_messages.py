@@ -129,7 +129,7 @@ def test_naive_datetimes_are_refused_and_other_zones_become_utc() -> None:
 
 def test_float_money_is_refused() -> None:
     with pytest.raises(InvalidMessage, match="must be a Decimal"):
-        BookLevel(100.5, D("1"))  # type: ignore[arg-type]
+        BookLevel.checked(100.5, D("1"))  # type: ignore[arg-type]
 
 
 def test_order_intents_check_prices_against_their_type_and_the_client_id_length() -> None:

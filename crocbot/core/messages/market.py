@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from typing import NamedTuple
 
 from crocbot.core.checks import InvalidMessage, non_negative, positive, symbol, utc
 from crocbot.core.messages.side import Side
@@ -16,41 +17,48 @@ __all__ = ["Ticker", "BookLevel", "BookUpdate", "Trade", "Timeframe", "Candle"]
 
 @dataclass(frozen=True, slots=True)
 class Ticker:
-    """Level-1 view: best bid/ask and the last trade price."""
+    """Level-1 view: best bid/ask and the last trade price (None when nothing traded in 24 h)."""
 
     symbol: str
     bid: Decimal
     bid_qty: Decimal
     ask: Decimal
     ask_qty: Decimal
-    last: Decimal
+    last: Decimal | None
     ts: datetime
 
     def __post_init__(self) -> None:
         symbol(self.symbol)
         positive(self.bid, "bid")
         positive(self.ask, "ask")
-        positive(self.last, "last")
+        if self.last is not None:
+            positive(self.last, "last")
         non_negative(self.bid_qty, "bid_qty")
         non_negative(self.ask_qty, "ask_qty")
         object.__setattr__(self, "ts", utc(self.ts, "ts"))
 
 
-@dataclass(frozen=True, slots=True)
-class BookLevel:
-    """One price level; a quantity of zero in an update deletes the level."""
+class BookLevel(NamedTuple):
+    """One price level; a quantity of zero in an update deletes the level.
+
+    A NamedTuple, not a validating dataclass: books move thousands of levels a second. The codec checks every
+    level it builds (price > 0, qty >= 0, sane magnitudes); other producers use `BookLevel.checked`.
+    """
 
     price: Decimal
     qty: Decimal
 
-    def __post_init__(self) -> None:
-        positive(self.price, "price")
-        non_negative(self.qty, "qty")
+    @classmethod
+    def checked(cls, price: Decimal, qty: Decimal) -> BookLevel:
+        return cls(positive(price, "price"), non_negative(qty, "qty"))
 
 
-@dataclass(frozen=True, slots=True)
-class BookUpdate:
-    """A snapshot or an incremental update of one symbol's L2 book, in wire order, with Kraken's checksum."""
+class BookUpdate(NamedTuple):
+    """A snapshot or an incremental update of one symbol's L2 book, in wire order, with Kraken's checksum.
+
+    A NamedTuple for speed (it is built for every book frame); `checked` validates, and the codec checks each
+    field itself before building one. An update only ever feeds an `L2Book`, which verifies its checksum.
+    """
 
     symbol: str
     bids: tuple[BookLevel, ...]
@@ -59,11 +67,22 @@ class BookUpdate:
     checksum: int | None
     ts: datetime
 
-    def __post_init__(self) -> None:
-        symbol(self.symbol)
-        if self.checksum is not None and not 0 <= self.checksum <= 0xFFFFFFFF:
-            raise InvalidMessage(f"checksum: {self.checksum} is not a CRC32 value")
-        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+    @classmethod
+    def checked(
+        cls,
+        symbol_: str,
+        bids: tuple[BookLevel, ...],
+        asks: tuple[BookLevel, ...],
+        snapshot: bool,
+        checksum: int | None,
+        ts: datetime,
+    ) -> BookUpdate:
+        symbol(symbol_)
+        if checksum is not None and not 0 <= checksum <= 0xFFFFFFFF:
+            raise InvalidMessage(f"checksum: {checksum} is not a CRC32 value")
+        for level in (*bids, *asks):
+            BookLevel.checked(level.price, level.qty)
+        return cls(symbol_, bids, asks, snapshot, checksum, utc(ts, "ts"))
 
 
 @dataclass(frozen=True, slots=True)
