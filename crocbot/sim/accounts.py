@@ -1,0 +1,157 @@
+"""A simulated Kraken account: API key and secret, its matching engine, nonces, rate counters and WS tokens."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from crocbot.kraken.auth import sign
+from crocbot.kraken.instruments import Instrument
+from crocbot.kraken.ratelimit import LeakyCounter, TradingLimits
+from crocbot.sim.frames import rfc3339
+from crocbot.sim.rest_server import SimError
+from crocbot.venues.engine import MatchingEngine
+from crocbot.venues.engine_types import FillView, OrderView
+
+__all__ = ["Account", "order_row", "fill_row", "TOKEN_TTL"]
+
+TOKEN_TTL = 900.0  # seconds a WS token stays usable before its first subscription
+
+
+@dataclass(slots=True)
+class Account:
+    api_key: str
+    secret: str
+    engine: MatchingEngine
+    rest_counter: LeakyCounter
+    trading: TradingLimits
+    pair_counters: dict[str, LeakyCounter] = field(default_factory=dict)
+    last_nonce: int = 0
+    order_times: dict[str, float] = field(default_factory=dict)  # order id -> placed or last amended
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> issued at
+    dead_man_at: float | None = None
+    active_symbols: set[str] = field(default_factory=set)  # symbols with open orders
+    exec_sequence: int = 0
+    balance_sequence: int = 0
+    rejected_nonces: int = 0
+    rate_limited: int = 0
+
+    def authenticate(self, path: str, body: str, api_sign: str, nonce_text: str) -> None:
+        """Kraken's checks, in Kraken's order: signature, then nonce strictly above the last one."""
+        if not nonce_text.isdigit():
+            raise SimError("EAPI:Invalid nonce")
+        expected = sign(path, body, nonce_text, self.secret)
+        if not hmac.compare_digest(expected, api_sign):
+            raise SimError("EAPI:Invalid signature")
+        nonce = int(nonce_text)
+        if nonce <= self.last_nonce:
+            self.rejected_nonces += 1
+            raise SimError("EAPI:Invalid nonce")
+        self.last_nonce = nonce
+
+    def charge_rest(self, cost: float, now: float) -> None:
+        if cost > 0 and not self.rest_counter.try_add(cost, now):
+            self.rate_limited += 1
+            raise SimError("EAPI:Rate limit exceeded")
+
+    def charge_trading(self, symbol: str, cost: float, now: float) -> None:
+        counter = self.pair_counters.get(symbol)
+        if counter is None:
+            counter = self.pair_counters[symbol] = LeakyCounter(self.trading.threshold, self.trading.decay)
+        if cost > 0 and not counter.try_add(cost, now):
+            self.rate_limited += 1
+            raise SimError("EOrder:Rate limit exceeded")
+
+    def order_age(self, order_id: str, now: float) -> float:
+        placed = self.order_times.get(order_id)
+        return now - placed if placed is not None else 1e9
+
+    def new_token(self, now: float) -> str:
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = now
+        return token
+
+    def token_valid(self, token: str, now: float) -> bool:
+        issued = self.tokens.get(token)
+        return issued is not None and now - issued <= TOKEN_TTL
+
+
+def _price_text(instrument: Instrument, value: Decimal | None) -> str:
+    return "0" if value is None else instrument.price_text(value)
+
+
+def _cost_text(_instrument: Instrument, value: Decimal) -> str:
+    # Exactly what the engine booked (Kraken rounds to its asset precisions; the simulator keeps its books exact,
+    # so that what a client reads always reconciles with the balances it sees).
+    return format(value, "f")
+
+
+def _epoch(view_time: Any) -> Decimal:
+    return Decimal(str(round(view_time.timestamp(), 4)))
+
+
+def order_row(view: OrderView, instrument: Instrument) -> dict[str, Any]:
+    """One order as REST OpenOrders / ClosedOrders / QueryOrders show it."""
+    price: Decimal | None = view.limit_price
+    price2: Decimal | None = None
+    if view.trigger_price is not None:
+        price, price2 = view.trigger_price, view.limit_price
+    at = f" @ {view.order_type} {_price_text(instrument, price)}" if price is not None else f" @ {view.order_type}"
+    row: dict[str, Any] = {
+        "refid": None,
+        "userref": 0,
+        "cl_ord_id": view.cl_ord_id,
+        "status": view.status,
+        "opentm": _epoch(view.opened),
+        "starttm": 0,
+        "expiretm": 0,
+        "descr": {
+            "pair": instrument.altname,
+            "type": str(view.side),
+            "ordertype": view.order_type,
+            "price": _price_text(instrument, price),
+            "price2": _price_text(instrument, price2),
+            "leverage": "none",
+            "order": f"{view.side} {instrument.qty_text(view.qty)} {instrument.altname}{at}",
+            "close": "",
+        },
+        "vol": instrument.qty_text(view.qty),
+        "vol_exec": instrument.qty_text(view.cum_qty),
+        "cost": _cost_text(instrument, view.cum_cost),
+        "fee": _cost_text(instrument, view.fee),
+        "price": _price_text(instrument, view.avg_price) if view.avg_price is not None else "0",
+        "stopprice": _price_text(instrument, view.trigger_price),
+        "limitprice": _price_text(instrument, view.limit_price),
+        "misc": "amended" if view.amended else "",
+        "oflags": ",".join(["fciq" if view.fee_in_quote else "fcib"] + (["post"] if view.post_only else [])),
+        "trades": list(view.trade_ids),
+    }
+    if view.closed is not None:
+        row["closetm"] = _epoch(view.closed)
+        row["reason"] = view.reason
+    return row
+
+
+def fill_row(fill: FillView, instrument: Instrument) -> dict[str, Any]:
+    """One fill as REST TradesHistory shows it."""
+    return {
+        "ordertxid": fill.order_id,
+        "postxid": "TKH2SE-M7IF5-CFI7LT",
+        "pair": instrument.rest_pair or instrument.altname,
+        "time": _epoch(fill.ts),
+        "type": str(fill.side),
+        "ordertype": fill.order_type,
+        "price": instrument.price_text(fill.price),
+        "cost": _cost_text(instrument, fill.cost),
+        "fee": _cost_text(instrument, fill.fee),
+        "vol": instrument.qty_text(fill.qty),
+        "margin": "0.00000",
+        "misc": "",
+        "trade_id": fill.trade_id,
+        "maker": fill.maker,
+        "cl_ord_id": fill.cl_ord_id,
+        "timestamp": rfc3339(fill.ts),
+    }

@@ -1,0 +1,270 @@
+"""The simulated exchange's state: markets, accounts, and the order flow between them, under one lock.
+
+Market trades move each symbol's synthetic book, print on the tape, update candles and the ticker, and reach
+every account's matching engine (resting orders fill, stops trigger). Orders from REST and WS go through the
+same path, with Kraken's trading-counter charge first. Every public and private frame goes to the hub (the WS
+server), which knows who subscribed; frames are handed over under the lock, so a new subscriber's snapshot is
+never overtaken by an update.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from crocbot.core.clock import Clock
+from crocbot.kraken.instruments import Instrument
+from crocbot.kraken.ratelimit import ADD_COST, REST_LIMITS, TRADING_LIMITS, LeakyCounter, Tier, amend_cost, cancel_cost
+from crocbot.sim.accounts import Account
+from crocbot.sim.bookmaker import BookData, SyntheticBook
+from crocbot.sim.catalog import START_PRICES
+from crocbot.sim.faults import FaultPlan
+from crocbot.sim.frames import balances_frame, executions_frame
+from crocbot.sim.market import MarketTrade
+from crocbot.sim.market_state import OHLC_INTERVALS, SimMarket
+from crocbot.sim.rest_server import SimError
+from crocbot.venues.engine import MatchingEngine
+from crocbot.venues.engine_types import Execution, OrderError, OrderRequest, OrderView
+
+__all__ = ["Exchange", "Hub", "ENGINE_LEVELS"]
+
+_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+ENGINE_LEVELS = 100  # book levels a matching engine sees: deeper than any order crocbot sends walks
+
+
+class Hub(Protocol):
+    def wants(self, channel: str, symbol: str) -> bool: ...
+
+    def publish(self, channel: str, symbol: str, frame: str) -> None: ...
+
+    def publish_book(self, symbol: str, depth: int, data: BookData, ts: datetime) -> None: ...
+
+    def publish_private(self, api_key: str, channel: str, frame: str) -> None: ...
+
+
+class _NoHub:
+    def wants(self, channel: str, symbol: str) -> bool:
+        return False
+
+    def publish(self, channel: str, symbol: str, frame: str) -> None:
+        return None
+
+    def publish_book(self, symbol: str, depth: int, data: BookData, ts: datetime) -> None:
+        return None
+
+    def publish_private(self, api_key: str, channel: str, frame: str) -> None:
+        return None
+
+
+class Exchange:
+    def __init__(
+        self,
+        instruments: Sequence[Instrument],
+        *,
+        clock: Clock,
+        faults: FaultPlan | None = None,
+        accounts: Mapping[str, tuple[str, Mapping[str, Decimal]]] | None = None,
+        seed: int = 0,
+        tier: Tier = Tier.STARTER,
+        book_levels: int = 200,
+        start_prices: Mapping[str, Decimal] | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.faults = faults or FaultPlan(seed)
+        self.tier = tier
+        self.instruments = {i.symbol: i for i in instruments}
+        self.hub: Hub = _NoHub()
+        self._rng = random.Random(seed)
+        self.markets: dict[str, SimMarket] = {}
+        prices = {**START_PRICES, **(start_prices or {})}
+        for index, item in enumerate(instruments):
+            book = SyntheticBook(
+                item.symbol,
+                price_increment=item.price_increment,
+                qty_increment=item.qty_increment,
+                price_precision=item.price_precision,
+                qty_precision=item.qty_precision,
+                seed=seed + index,
+                levels=book_levels,
+            )
+            market = SimMarket(item, book, seed + index, rng=random.Random(seed + index))
+            market.seed_book(prices.get(item.symbol, Decimal(100)))
+            self.markets[item.symbol] = market
+        self.accounts: dict[str, Account] = {}
+        for key, (secret, balances) in (accounts or {}).items():
+            self.add_account(key, secret, balances)
+        self.status = "online"
+
+    # -- accounts -------------------------------------------------------------------------------------
+
+    def add_account(self, api_key: str, secret: str, balances: Mapping[str, Decimal]) -> Account:
+        with self.lock:
+            engine = MatchingEngine(self.instruments, balances, clock=self.clock, seed=self._rng.randrange(2**31))
+            rest = REST_LIMITS[self.tier]
+            account = Account(api_key, secret, engine, LeakyCounter(rest.limit, rest.decay), TRADING_LIMITS[self.tier])
+            self.accounts[api_key] = account
+            return account
+
+    def account_for_token(self, token: str) -> Account | None:
+        now = self.clock.monotonic()
+        for account in self.accounts.values():
+            if account.token_valid(token, now):
+                return account
+        return None
+
+    # -- market ---------------------------------------------------------------------------------------
+
+    def apply_trade(self, trade: MarketTrade) -> None:
+        """A public trade: book, tape, candles, ticker, subscribers, and every account's resting orders."""
+        with self.lock:
+            market = self.markets[trade.symbol]
+            market.book.on_trade(trade)
+            recorded = market.record(trade)
+            now = self.clock.now()
+            hub, symbol = self.hub, trade.symbol
+            if hub.wants("trade", symbol):
+                hub.publish("trade", symbol, market.trade_frame([recorded], snapshot=False))
+            self._publish_book(market, now)
+            if hub.wants("ticker", symbol):
+                ticker = market.ticker_frame(now, snapshot=False)
+                if ticker is not None:
+                    hub.publish("ticker", symbol, ticker)
+            for interval in OHLC_INTERVALS:  # frames are built only for someone who subscribed
+                if hub.wants(f"ohlc:{interval}", symbol):
+                    frame = market.ohlc_frame(interval, snapshot=False, ts=now)
+                    if frame is not None:
+                        hub.publish(f"ohlc:{interval}", symbol, frame)
+            for account in self.accounts.values():
+                if symbol in account.active_symbols:  # an engine needs the book only to fill resting orders
+                    self._sync_book(account, symbol)
+                events = account.engine.on_trade(symbol, trade.price, trade.qty, trade.ts)
+                self._publish_executions(account, events)
+
+    def churn(self, symbol: str, n: int = 1) -> None:
+        with self.lock:
+            market = self.markets[symbol]
+            market.book.churn(n)
+            self._publish_book(market, self.clock.now())
+
+    def _publish_book(self, market: SimMarket, ts: datetime) -> None:
+        for depth, data in market.book_diffs():
+            self.hub.publish_book(market.symbol, depth, data, ts)
+
+    def _sync_book(self, account: Account, symbol: str) -> None:
+        book = self.markets[symbol].book
+        events = account.engine.set_book(symbol, book.bids(ENGINE_LEVELS), book.asks(ENGINE_LEVELS))
+        self._publish_executions(account, events)
+
+    def arm_dead_man(self, account: Account, timeout: int) -> tuple[str, str]:
+        """Kraken's cancel_all_orders_after: every order goes in `timeout` s unless re-armed; 0 disarms."""
+        if not 0 <= timeout < 86_400:
+            raise SimError("EGeneral:Invalid arguments:timeout")
+        with self.lock:
+            now = self.clock.now()
+            account.dead_man_at = self.clock.monotonic() + timeout if timeout else None
+            trigger = now + timedelta(seconds=timeout)
+            return now.strftime(_SECONDS), trigger.strftime(_SECONDS)
+
+    def tick(self) -> None:
+        """Time-driven duties: dead man's switches that ran out."""
+        with self.lock:
+            now = self.clock.monotonic()
+            for account in self.accounts.values():
+                if account.dead_man_at is not None and now >= account.dead_man_at:
+                    account.dead_man_at = None
+                    self._publish_executions(account, account.engine.cancel_all())
+
+    # -- orders ---------------------------------------------------------------------------------------
+
+    def instrument(self, symbol: str) -> Instrument:
+        item = self.instruments.get(symbol)
+        if item is None:
+            raise SimError("EQuery:Unknown asset pair")
+        return item
+
+    def add_order(self, account: Account, request: OrderRequest) -> tuple[str, list[Execution]]:
+        with self.lock:
+            self.instrument(request.symbol)
+            now = self.clock.monotonic()
+            account.charge_trading(request.symbol, ADD_COST, now)  # charged even when validation fails
+            self._sync_book(account, request.symbol)
+            try:
+                order_id, events = account.engine.add_order(request)
+            except OrderError as error:
+                raise SimError(error.code) from None
+            if order_id:
+                account.order_times[order_id] = now
+            self._publish_executions(account, events)
+            return order_id, events
+
+    def amend_order(
+        self,
+        account: Account,
+        *,
+        order_id: str | None,
+        cl_ord_id: str | None,
+        qty: Decimal | None,
+        limit_price: Decimal | None,
+        trigger_price: Decimal | None,
+        post_only: bool = False,
+    ) -> str:
+        with self.lock:
+            view = self._find(account, order_id, cl_ord_id)
+            now = self.clock.monotonic()
+            account.charge_trading(view.symbol, amend_cost(account.order_age(view.order_id, now)), now)
+            self._sync_book(account, view.symbol)
+            try:
+                events = account.engine.amend_order(
+                    order_id=view.order_id,
+                    qty=qty,
+                    limit_price=limit_price,
+                    trigger_price=trigger_price,
+                    post_only=post_only,
+                )
+            except OrderError as error:
+                raise SimError(error.code) from None
+            account.order_times[view.order_id] = now
+            self._publish_executions(account, events)
+            return view.order_id
+
+    def cancel_order(self, account: Account, *, order_id: str | None, cl_ord_id: str | None) -> str:
+        with self.lock:
+            view = self._find(account, order_id, cl_ord_id)
+            now = self.clock.monotonic()
+            account.charge_trading(view.symbol, cancel_cost(account.order_age(view.order_id, now)), now)
+            try:
+                events = account.engine.cancel_order(order_id=view.order_id)
+            except OrderError as error:
+                raise SimError(error.code) from None
+            self._publish_executions(account, events)
+            return view.order_id
+
+    def cancel_all(self, account: Account) -> int:
+        with self.lock:
+            events = account.engine.cancel_all()
+            self._publish_executions(account, events)
+            return sum(1 for e in events if e.exec_type == "canceled")
+
+    def _find(self, account: Account, order_id: str | None, cl_ord_id: str | None) -> OrderView:
+        view = account.engine.order(order_id) if order_id else account.engine.find(cl_ord_id=cl_ord_id or "")
+        if view is None or view.status != "open":
+            raise SimError("EOrder:Unknown order" if view is None else "EOrder:Invalid order")
+        return view
+
+    def _publish_executions(self, account: Account, events: list[Execution]) -> None:
+        if not events:
+            return
+        account.active_symbols = {view.symbol for view in account.engine.open_orders()}
+        account.exec_sequence += 1
+        self.hub.publish_private(
+            account.api_key, "executions", executions_frame(events, snapshot=False, sequence=account.exec_sequence)
+        )
+        if any(e.exec_type == "trade" for e in events):
+            account.balance_sequence += 1
+            frame = balances_frame(account.engine.balances(), snapshot=False, sequence=account.balance_sequence)
+            self.hub.publish_private(account.api_key, "balances", frame)
