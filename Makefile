@@ -31,6 +31,7 @@ soak: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_runtime.py
+	$(BIN)/python bench/bench_feed.py
 
 run: $(STAMP)
 	$(BIN)/crocbot run

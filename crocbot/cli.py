@@ -14,6 +14,7 @@ from typing import Any
 from loguru import logger
 
 from crocbot import __version__
+from crocbot.cli_market import add_market_commands, run_market_command
 from crocbot.config import (
     ConfigError,
     Settings,
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
     check = config_commands.add_parser("check", help="print the effective configuration, or what is wrong with it")
     _settings_flags(check)
+    add_market_commands(commands, _settings_flags)
     return parser
 
 
@@ -148,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "config" and args.config_command == "check":
             return _config_check(args)
+        if args.command in ("record", "replay", "sim"):
+            return run_market_command(args, _load)
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return EXIT_ABORTED

@@ -1,0 +1,201 @@
+"""Market-data and simulator commands: `crocbot record`, `crocbot replay`, `crocbot sim`."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from crocbot.config import Settings
+from crocbot.kraken.instruments import Catalog, Instrument
+
+if TYPE_CHECKING:
+    from crocbot.sim.market import MarketTrade
+
+__all__ = ["add_market_commands", "run_market_command", "parse_duration"]
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `30m`, `1h`, `2h30m` -> seconds."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 30m, 1h or 2h30m")
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+def add_market_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    settings_flags: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    record = commands.add_parser("record", help="record every WS frame (in and out) to a JSON-lines file")
+    settings_flags(record)
+    record.add_argument("--out", type=Path, required=True, help="file to append to")
+    record.add_argument("--duration", type=parse_duration, help="stop after this long (default: until Ctrl-C)")
+    record.add_argument("--depth", type=int, default=10, help="book depth to subscribe (10, 25, 100, 500, 1000)")
+
+    replay = commands.add_parser("replay", help="run a recording through the codec and the books")
+    settings_flags(replay)
+    replay.add_argument("file", type=Path)
+    replay.add_argument("--verify", action="store_true", help="exit 1 if any book checksum mismatched")
+
+    sim = commands.add_parser("sim", help="run the Kraken-compatible simulator on 127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765, help="WebSocket port (REST listens on the next one)")
+    sim.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="KIND:PATH[@SYMBOL]",
+        help="market data: candles:FILE.csv[.gz] (Kraken OHLCVT), trades:FILE.csv[.gz], record:FILE.jsonl; "
+        "symbols without a source trade synthetically",
+    )
+    sim.add_argument("--symbols", default="BTC/USD,ETH/USD,AAPLx/USD", help="comma-separated symbols to list")
+    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second (inf: flat out)")
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--duration", type=parse_duration, help="stop after this long (default: until Ctrl-C)")
+
+
+def run_market_command(args: argparse.Namespace, load: Callable[[argparse.Namespace], Settings]) -> int:
+    if args.command == "record":
+        return _record(args, load(args))
+    if args.command == "replay":
+        return _replay(args, load(args))
+    return _sim(args)
+
+
+def _catalog_cache(settings: Settings) -> Catalog:
+    path = settings.state_dir / "instruments.json"
+    return Catalog.load(path) if path.is_file() else Catalog()
+
+
+def _wait(duration: float | None) -> None:
+    """Until `duration` passes or SIGINT/SIGTERM; the handler only flips a flag (no locks in a signal handler)."""
+    signalled: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        signalled.append(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        deadline = time.monotonic() + duration if duration is not None else None
+        while not signalled and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.2)
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _record(args: argparse.Namespace, settings: Settings) -> int:
+    from crocbot.kraken.recording import Recorder
+    from crocbot.kraken.ws import Subscription, WsClient
+
+    recorder = Recorder(args.out)
+    symbols = tuple(settings.symbols)
+    subscriptions = [
+        Subscription("instrument", params={"include_tokenized_assets": True}),
+        Subscription("book", symbols, {"depth": args.depth}),
+        Subscription("ticker", symbols),
+        Subscription("trade", symbols),
+    ]
+    client = WsClient(
+        settings.kraken.ws_url,
+        subscriptions,
+        lambda message: None,
+        name="record",
+        catalog=_catalog_cache(settings),
+        recorder=recorder,
+    )
+    client.start()
+    try:
+        _wait(args.duration)
+    finally:
+        client.stop()
+        recorder.close()
+    print(json.dumps({"frames": recorder.frames, "connects": client.stats.connects, "out": str(args.out)}))
+    return 0
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from crocbot.kraken.recording import verify_recording
+
+    if not args.file.is_file():
+        print(f"crocbot: {args.file}: no such file", file=sys.stderr)
+        return 2
+    summary = verify_recording(args.file, _catalog_cache(settings))
+    print(json.dumps(summary.as_json()))
+    return 1 if args.verify and summary.checksum_mismatches else 0
+
+
+def _sources(specs: Iterable[str], catalog: Mapping[str, Instrument]) -> dict[str, Iterable[MarketTrade]]:
+    from crocbot.sim.market import candle_csv_source, record_source, trade_csv_source
+
+    out: dict[str, Iterable[MarketTrade]] = {}
+    for spec in specs:
+        kind, _, rest = spec.partition(":")
+        path_text, _, symbol = rest.partition("@")
+        symbol = symbol or "BTC/USD"
+        item = catalog.get(symbol)
+        if item is None or kind not in ("candles", "trades", "record") or not path_text:
+            raise ValueError(f"--source {spec!r}: expected candles:FILE, trades:FILE or record:FILE[@SYMBOL]")
+        path = Path(path_text)
+        if kind == "candles":
+            out[symbol] = candle_csv_source(
+                path, symbol, price_increment=item.price_increment, qty_increment=item.qty_increment
+            )
+        elif kind == "trades":
+            out[symbol] = trade_csv_source(
+                path, symbol, price_increment=item.price_increment, qty_increment=item.qty_increment
+            )
+        else:
+            out[symbol] = record_source(path, symbol)
+    return out
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
+    from crocbot.sim.runner import SimConfig, Simulator
+
+    listed = {i.symbol: i for i in DEFAULT_INSTRUMENTS}
+    api_key = "sim-" + secrets.token_hex(16)
+    api_secret = base64.b64encode(secrets.token_bytes(64)).decode()
+    config = SimConfig(
+        symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()),
+        seed=args.seed,
+        speed=args.speed,
+        accounts={api_key: (api_secret, {"USD": Decimal(10_000)})},
+        ws_port=args.port,
+        rest_port=args.port + 1,
+    )
+    try:
+        sources = _sources(args.source, listed)
+        simulator = Simulator(config, sources=sources)
+    except (ValueError, OSError) as error:
+        print(f"crocbot sim: {error}", file=sys.stderr)
+        return 2
+    simulator.start()
+    print(
+        f"crocbot simulator on 127.0.0.1: WS {simulator.ws_url}, private WS {simulator.ws_auth_url}, "
+        f"REST {simulator.rest_url}"
+    )
+    print("point crocbot at it with:")
+    print(f"  CROCBOT_KRAKEN__WS_URL={simulator.ws_url}")
+    print(f"  CROCBOT_KRAKEN__WS_AUTH_URL={simulator.ws_auth_url}")
+    print(f"  CROCBOT_KRAKEN__REST_URL={simulator.rest_url}")
+    print(f"simulated account (not a Kraken key): KRAKEN_API_KEY={api_key} KRAKEN_API_SECRET={api_secret}", flush=True)
+    try:
+        _wait(args.duration)
+    finally:
+        simulator.stop()
+    return 0
