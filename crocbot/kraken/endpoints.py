@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from crocbot.core.messages import OrderType, Side, Trade
+from crocbot.core.messages import OrderType, Side, Ticker, Trade
 from crocbot.core.money import fmt
 from crocbot.kraken.errors import UNKNOWN_OUTCOME, KrakenError
 from crocbot.kraken.instruments import Catalog, Instrument
@@ -184,6 +184,19 @@ class KrakenApi:
         self.catalog.update_from_asset_pairs(self.asset_pairs(deadline=deadline))
         self.catalog.update_from_asset_pairs(self.asset_pairs(tokenized=True, deadline=deadline))
         return self.catalog
+
+    def ticker(self, symbol: str, *, deadline: float | None = None) -> Ticker:
+        """Best bid and ask and the last trade, from REST (the WS ticker channel is the live source)."""
+        row = self._single(self.rest.public("Ticker", self._market_params(symbol), deadline=deadline))
+        return Ticker(
+            symbol,
+            _dec(row["b"][0]),
+            _dec(row["b"][2]),
+            _dec(row["a"][0]),
+            _dec(row["a"][2]),
+            _dec(row["c"][0]) if row.get("c") else None,
+            self.rest.clock.now(),  # REST tickers carry no time; this is when crocbot read it
+        )
 
     def ohlc(
         self, symbol: str, interval: int, since: int | None = None, *, deadline: float | None = None

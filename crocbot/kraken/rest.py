@@ -84,6 +84,10 @@ class RestClient:
         self._limits_lock = threading.Lock()
 
     @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
     def authenticated(self) -> bool:
         return self._signer is not None
 

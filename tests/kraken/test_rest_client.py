@@ -44,6 +44,7 @@ def test_signed_calls_are_accepted_and_answer_in_krakens_shapes(tmp_path: Path) 
         bids, asks = api.depth("BTC/USD", 5)
         trades, cursor = api.trades("BTC/USD")
         token = api.websockets_token()
+        ticker = api.ticker("AAPLx/USD")
 
     assert balances["USD"] == Decimal("100000")
     assert len(bids) == 5
@@ -51,6 +52,8 @@ def test_signed_calls_are_accepted_and_answer_in_krakens_shapes(tmp_path: Path) 
     assert trades
     assert cursor.isdigit()
     assert len(token) >= 40
+    assert ticker.symbol == "AAPLx/USD"
+    assert ticker.bid < ticker.ask
 
 
 def test_a_wrong_secret_gets_invalid_signature_and_an_unknown_key_invalid_key() -> None:
