@@ -12,7 +12,9 @@ import pytest
 from crocbot.kraken.jsontext import dumps
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
-VECTORS = SHARED / "kraken" / "vectors.json"
+SHARED_VECTORS = SHARED / "kraken" / "vectors.json"
+# The full set when the shared folder sits next to the repository, else the subset kept in the repository.
+VECTORS = SHARED_VECTORS if SHARED_VECTORS.exists() else Path(__file__).with_name("kraken_vectors.json")
 DATA = SHARED / "data"
 needs_vectors = pytest.mark.skipif(not VECTORS.exists(), reason=f"Kraken vectors not found at {VECTORS}")
 needs_data = pytest.mark.skipif(not DATA.exists(), reason=f"recorded market data not found at {DATA}")
