@@ -1,0 +1,56 @@
+"""Strategies by name, configured from `StrategySettings`, so config picks a strategy per symbol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from crocbot.config.model import StrategySettings
+from crocbot.core.strategies.base import Strategy
+from crocbot.core.strategies.donchian import DonchianBreakout
+from crocbot.core.strategies.ema_trend import EmaTrend
+
+__all__ = ["STRATEGY_NAMES", "build_strategy", "strategy_for"]
+
+
+def _ema_trend(settings: StrategySettings, price_increment: Decimal) -> Strategy:
+    return EmaTrend(
+        atr_period=settings.atr_period,
+        stop_atr=settings.stop_atr_multiple,
+        take_profit_atr=settings.take_profit_atr_multiple,
+        min_reward_risk=settings.min_reward_risk,
+        price_increment=price_increment,
+    )
+
+
+def _donchian(settings: StrategySettings, price_increment: Decimal) -> Strategy:
+    return DonchianBreakout(
+        atr_period=settings.atr_period,
+        stop_atr=settings.stop_atr_multiple,
+        take_profit_atr=settings.take_profit_atr_multiple,
+        min_reward_risk=settings.min_reward_risk,
+        price_increment=price_increment,
+    )
+
+
+_BUILDERS: dict[str, Callable[[StrategySettings, Decimal], Strategy]] = {
+    EmaTrend.name: _ema_trend,
+    DonchianBreakout.name: _donchian,
+}
+STRATEGY_NAMES = tuple(_BUILDERS)
+
+
+def build_strategy(name: str, settings: StrategySettings, price_increment: Decimal) -> Strategy:
+    """The strategy called `name`, with the settings' ATR period, multiples and minimum reward:risk.
+
+    `price_increment` is the instrument's tick size (Kraken's `tick_size`, or 10**-pair_decimals).
+    """
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        raise ValueError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGY_NAMES)}")
+    return builder(settings, price_increment)
+
+
+def strategy_for(symbol: str, settings: StrategySettings, price_increment: Decimal) -> Strategy:
+    """The strategy config selects for `symbol`: its `per_symbol` entry, else the default."""
+    return build_strategy(settings.per_symbol.get(symbol, settings.default), settings, price_increment)
