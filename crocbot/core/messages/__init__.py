@@ -6,6 +6,17 @@ signal without a stop) the constructor refuses it with `InvalidMessage`.
 """
 
 from crocbot.core.checks import InvalidMessage
+from crocbot.core.messages.flow import (
+    ATRUpdate,
+    CandleHistory,
+    ExitRequest,
+    FeedHealth,
+    PositionChanged,
+    PositionClosed,
+    PositionOpened,
+    SafeModeChanged,
+    StopAmendRequest,
+)
 from crocbot.core.messages.health import (
     ActorEscalated,
     ActorExited,
@@ -17,8 +28,10 @@ from crocbot.core.messages.health import (
 )
 from crocbot.core.messages.market import BookLevel, BookUpdate, Candle, Ticker, Timeframe, Trade
 from crocbot.core.messages.orders import (
+    CommandRejected,
     Fill,
     Liquidity,
+    OrderAmended,
     OrderEvent,
     OrderIntent,
     OrderPurpose,
@@ -28,6 +41,7 @@ from crocbot.core.messages.orders import (
 )
 from crocbot.core.messages.positions import Position, Signal, StopChanged, StopKind
 from crocbot.core.messages.side import PositionSide, Side
+from crocbot.core.messages.trades import ClosedTrade
 
 __all__ = [
     "InvalidMessage",
@@ -43,6 +57,16 @@ __all__ = [
     "Position",
     "StopKind",
     "StopChanged",
+    "ClosedTrade",
+    "PositionOpened",
+    "PositionChanged",
+    "PositionClosed",
+    "ExitRequest",
+    "StopAmendRequest",
+    "FeedHealth",
+    "SafeModeChanged",
+    "ATRUpdate",
+    "CandleHistory",
     "OrderType",
     "OrderPurpose",
     "OrderStatus",
@@ -51,6 +75,8 @@ __all__ = [
     "Liquidity",
     "Fill",
     "valid_cl_ord_id",
+    "OrderAmended",
+    "CommandRejected",
     "HealthStatus",
     "HealthEvent",
     "BreakerState",

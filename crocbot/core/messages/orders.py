@@ -21,6 +21,8 @@ __all__ = [
     "Liquidity",
     "Fill",
     "valid_cl_ord_id",
+    "OrderAmended",
+    "CommandRejected",
 ]
 
 # Kraken accepts a long UUID (36 chars with dashes), a short UUID (32 hex) or free ASCII text of at most
@@ -183,3 +185,28 @@ class Fill:
     @property
     def notional(self) -> Decimal:
         return self.qty * self.price
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAmended:
+    cl_ord_id: str
+    ts: datetime
+    qty: Decimal | None = None
+    limit_price: Decimal | None = None
+    trigger_price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRejected:
+    """A cancel or amend the venue refused (`EOrder:Invalid order` for one already gone, for instance)."""
+
+    cl_ord_id: str
+    command: str  # cancel | amend
+    reason: str
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))

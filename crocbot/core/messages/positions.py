@@ -66,7 +66,11 @@ class Signal:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """An open position and the stop that protects it."""
+    """An open position and the stop that protects it.
+
+    The initial stop must sit on the losing side of the entry (a long's below it). The current stop may move
+    to the entry and beyond (breakeven, profit locks) but never looser than the initial one.
+    """
 
     position_id: str
     symbol: str
@@ -76,6 +80,8 @@ class Position:
     stop_price: Decimal
     opened_at: datetime
     take_profit: Decimal | None = None
+    stop_live: bool = False  # the protective order is acknowledged by the venue
+    initial_stop: Decimal | None = None  # None: the current stop is the initial one
 
     def __post_init__(self) -> None:
         if not self.position_id:
@@ -86,7 +92,15 @@ class Position:
         positive(self.stop_price, "stop_price")
         if self.take_profit is not None:
             positive(self.take_profit, "take_profit")
-        _check_brackets(f"position {self.position_id}", self.side, self.entry_price, self.stop_price, self.take_profit)
+        initial = self.stop_price if self.initial_stop is None else positive(self.initial_stop, "initial_stop")
+        _check_brackets(f"position {self.position_id}", self.side, self.entry_price, initial, self.take_profit)
+        looser = self.stop_price < initial if self.side is PositionSide.LONG else self.stop_price > initial
+        if looser:
+            raise InvalidMessage(
+                f"position {self.position_id}: stop {fmt(self.stop_price)} is looser than the initial stop "
+                f"{fmt(initial)}; stops only tighten"
+            )
+        object.__setattr__(self, "initial_stop", initial)
         object.__setattr__(self, "opened_at", utc(self.opened_at, "opened_at"))
 
 

@@ -1,0 +1,122 @@
+"""Messages between the trading actors: position lifecycle, stop and exit requests, feed and safety state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from crocbot.core.checks import InvalidMessage, positive, symbol, utc
+from crocbot.core.messages.market import Candle, Timeframe
+from crocbot.core.messages.positions import Position, StopKind
+from crocbot.core.messages.trades import ClosedTrade
+
+__all__ = [
+    "PositionOpened",
+    "PositionChanged",
+    "PositionClosed",
+    "ExitRequest",
+    "StopAmendRequest",
+    "FeedHealth",
+    "SafeModeChanged",
+    "ATRUpdate",
+    "CandleHistory",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionOpened:
+    """A position exists (its first entry fill), with the stop its protective order carries or will carry."""
+
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChanged:
+    """Quantity or stop of an open position changed (more entry fills, a partial exit, a tighter stop)."""
+
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class PositionClosed:
+    position_id: str
+    symbol: str
+    ts: datetime
+    trade: ClosedTrade | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class ExitRequest:
+    """Close a position now (a local stop check, a take-profit, the kill switch, an operator)."""
+
+    position_id: str
+    symbol: str
+    reason: str
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        if not self.reason:
+            raise InvalidMessage("an exit needs a reason")
+        symbol(self.symbol)
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class StopAmendRequest:
+    """Move a position's protective stop to `stop` (the router checks that it only tightens)."""
+
+    position_id: str
+    symbol: str
+    stop: Decimal
+    kind: StopKind
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        positive(self.stop, "stop")
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """Market data is fresh (connected, every book in sync) or not, and why."""
+
+    fresh: bool
+    reason: str
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class SafeModeChanged:
+    """No new entries while `reasons` is not empty; exits and stops keep working."""
+
+    on: bool
+    reasons: tuple[str, ...]
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class ATRUpdate:
+    """The latest average true range of a symbol's candles, for trailing stops."""
+
+    symbol: str
+    atr: Decimal
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CandleHistory:
+    """Closed candles of one symbol from before the bot started (REST backfill), oldest first."""
+
+    symbol: str
+    timeframe: Timeframe
+    candles: tuple[Candle, ...]

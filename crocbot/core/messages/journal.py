@@ -1,0 +1,83 @@
+"""What the persistence actor is asked to record: each is durable once the ask returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from crocbot.core.messages.orders import Fill, OrderEvent, OrderIntent
+from crocbot.core.messages.positions import Position, StopKind
+from crocbot.core.messages.trades import ClosedTrade
+
+__all__ = [
+    "RecordIntent",
+    "RecordEvent",
+    "RecordFill",
+    "RecordPositionOpened",
+    "RecordPositionChanged",
+    "RecordStop",
+    "RecordPositionClosed",
+    "SaveState",
+    "LoadState",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordIntent:
+    intent: OrderIntent
+    position_id: str | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    event: OrderEvent
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFill:
+    """Journal and trade-log a fill; answers True if it was new, False for a replay already recorded."""
+
+    fill: Fill
+    position_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPositionOpened:
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPositionChanged:
+    position_id: str
+    qty: Decimal
+    entry_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RecordStop:
+    position_id: str
+    stop: Decimal
+    kind: StopKind
+    ts: datetime
+    stop_cl_ord_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPositionClosed:
+    position_id: str
+    ts: datetime
+    trade: ClosedTrade | None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveState:
+    key: str
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadState:
+    key: str
