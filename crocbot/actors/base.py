@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, final
 import pykka
 from loguru import logger
 
+from crocbot.actors.activity import CountingInbox
 from crocbot.actors.bus import Bus, ConflatedReady
 from crocbot.actors.directory import Directory
 from crocbot.actors.protocol import ChildExited, ExitReason, Heartbeat, Ready
@@ -68,6 +69,9 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def __init__(self, ctx: ChildContext) -> None:
         super().__init__()
+        inbox = self.actor_inbox
+        if isinstance(inbox, CountingInbox):
+            inbox.stopped = self.actor_stopped
         self.ctx = ctx
         self.name = ctx.name
         self._exit_reported = False
@@ -104,6 +108,18 @@ class SupervisedActor(pykka.ThreadingActor):
 
     # -- pykka hooks, closed to subclasses ------------------------------------------------------------
 
+    @staticmethod
+    def _create_actor_inbox() -> CountingInbox:
+        return CountingInbox()
+
+    def _handle_receive(self, message: Any) -> Any:
+        try:
+            return super()._handle_receive(message)
+        finally:
+            inbox = self.actor_inbox
+            if isinstance(inbox, CountingInbox):
+                inbox.handled()
+
     @final
     def on_start(self) -> None:
         try:
@@ -118,13 +134,13 @@ class SupervisedActor(pykka.ThreadingActor):
         if self.ctx.retired.is_set():
             return None  # an abandoned instance that woke up: its successor owns the work now
         kind = type(message)
-        if kind is ConflatedReady:
-            for item in message.slot.drain():
-                self.handle(item)
-            return None
         if kind is Heartbeat or kind is Ready:
             return True
         try:
+            if kind is ConflatedReady:
+                for item in message.slot.drain():
+                    self.handle(item)
+                return None
             return self.handle(message)
         except self.fatal_ask_errors as error:
             # pykka hands an ask's exception to the asker and keeps the actor alive; this one is declared fatal.

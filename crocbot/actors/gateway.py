@@ -124,6 +124,11 @@ class Gateway:
         self._stuck = 0  # workers inside a call whose deadline has passed
         self._spawned = itertools.count()
         self._started = False
+        self._unsettled = 0  # submitted, no result delivered yet
+
+    @property
+    def in_flight(self) -> int:
+        return self._unsettled
 
     @property
     def threads(self) -> int:
@@ -177,11 +182,15 @@ class Gateway:
             self._deliver(call, CallResult(call_id, tag, CallOutcome.NOT_PERMITTED, error=error))
             return call_id
         call.timer = self._scheduler.call_at(call.deadline.expires, lambda: self._expire(call))
+        with self._lock:
+            self._unsettled += 1
         try:
             self._queue.put_nowait(call)
         except queue.Full:
             call.settled = True
             call.timer.cancel()
+            with self._lock:
+                self._unsettled -= 1
             if permit is not None:
                 permit.release()
             error = RuntimeError(f"gateway {self.name!r} has {self._queue.maxsize} calls queued")
@@ -263,6 +272,8 @@ class Gateway:
             else:
                 call.permit.failure(error or DeadlineExceeded(), now - call.started)
         self._deliver(call, CallResult(call.call_id, call.tag, outcome, value, error, now - call.submitted))
+        with self._lock:
+            self._unsettled -= 1
 
     def _deliver(self, call: _Call, result: CallResult[Any]) -> None:
         reply_to = call.reply_to

@@ -69,6 +69,13 @@ class Scheduler:
     def clock(self) -> Clock:
         return self._clock
 
+    def next_deadline(self) -> float | None:
+        """The earliest live timer's deadline (clock monotonic seconds), for a driver that advances time."""
+        with self._cond:
+            while self._heap and self._heap[0][2].cancelled:
+                heapq.heappop(self._heap)
+            return self._heap[0][0] if self._heap else None
+
     @property
     def pending(self) -> int:
         with self._cond:
