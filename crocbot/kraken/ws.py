@@ -5,7 +5,8 @@ The receive thread parses each frame, applies book updates to its L2 books, and 
 
 - Subscriptions are batched: one request per channel carrying every symbol; Kraken acks once per symbol.
 - A book whose checksum fails is unsubscribed and subscribed again for a fresh snapshot; until then it is out
-  of use and its updates are ignored.
+  of use and its updates are ignored. A snapshot that has not come `snapshot_timeout` seconds after its
+  subscribe (a lost answer on a line that otherwise lives) is asked for again; three misses in a row drop the line.
 - No frame for `stale_after` seconds (Kraken sends a heartbeat every second when idle) means a dead connection.
   An application `ping` goes out every `ping_every` seconds.
 - Reconnects back off with jitter and stay within a connection budget (Kraken's IP ban). Close code 1008
@@ -40,6 +41,7 @@ __all__ = ["Subscription", "WsClient", "WsStats", "POLICY_VIOLATION"]
 
 POLICY_VIOLATION = 1008
 _PRIVATE_CHANNELS = frozenset({"executions", "balances"})
+_SNAPSHOT_MISSES = 3  # overdue snapshots of one book in a row before the connection itself is suspect
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,10 @@ class WsStats:
     book_resubscribes: int = 0
     checksum_mismatches: int = 0
     stale_disconnects: int = 0
+    snapshot_timeouts: int = 0  # books resubscribed (or the line dropped) because their snapshot never came
     subscribe_errors: int = 0
     last_frame_at: float = 0.0
+    session_frames: int = 0  # frames fully handled on the current connection (a lockstep driver compares it)
 
 
 Recorder = Callable[[str, str], None]  # (direction "in" | "out", exact text frame)
@@ -77,6 +81,7 @@ class WsClient:
         backoff: Backoff | None = None,
         budget: ConnectBudget | None = None,
         stale_after: float = 10.0,
+        snapshot_timeout: float | None = None,
         ping_every: float = 20.0,
         read_timeout: float = 0.5,
         connect_timeout: float = 10.0,
@@ -93,6 +98,10 @@ class WsClient:
         self._backoff = backoff or Backoff()
         self._budget = budget or ConnectBudget()
         self._stale_after = stale_after
+        # A subscription whose snapshot never comes (a lost ack or snapshot) leaves a book dark on a live line.
+        self._snapshot_timeout = stale_after if snapshot_timeout is None else snapshot_timeout
+        self._awaiting: dict[str, float] = {}  # book symbol -> when its snapshot was asked for (monotonic)
+        self._snapshot_misses: dict[str, int] = {}  # consecutive timeouts per book on this connection
         self._ping_every = ping_every
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
@@ -178,6 +187,7 @@ class WsClient:
             return redact(f"connect failed: {type(error).__name__}: {error}")
         self._ws = ws
         self.stats.connects += 1
+        self.stats.session_frames = 0
         self.stats.last_frame_at = self._clock.monotonic()
         try:
             ws.settimeout(self._read_timeout)
@@ -202,6 +212,8 @@ class WsClient:
             if now - self.stats.last_frame_at > self._stale_after:
                 self.stats.stale_disconnects += 1
                 return f"stale: no frame for {now - self.stats.last_frame_at:.1f}s"
+            if self._awaiting and (gave_up := self._chase_snapshots(now)):
+                return gave_up
             if now - last_ping >= self._ping_every:
                 self._send({"method": "ping", "req_id": next(self._req_ids)})
                 last_ping = now
@@ -222,10 +234,12 @@ class WsClient:
                 text = frame.data.decode("utf-8")  # strict: the socket skipped validation, crocbot does not
             except UnicodeDecodeError:
                 self._handle(self._codec.decode(b"\xff"))
+                self.stats.session_frames += 1
                 continue
             if self._recorder is not None:
                 self._recorder("in", text)
             self._handle(self._codec.decode(text))
+            self.stats.session_frames += 1
         return "stopped"
 
     # -- messages -------------------------------------------------------------------------------------
@@ -244,6 +258,9 @@ class WsClient:
         book = self.books.get(update.symbol)
         if book is None:
             return
+        if update.snapshot:
+            self._awaiting.pop(update.symbol, None)
+            self._snapshot_misses.pop(update.symbol, None)
         result = book.apply(update)
         if result is Apply.OK:
             self._emit(
@@ -259,14 +276,30 @@ class WsClient:
             self._emit(BookResync(update.symbol, "checksum mismatch"))
             self._resubscribe_book(update.symbol)
 
+    def _chase_snapshots(self, now: float) -> str | None:
+        """Resubscribe each book whose snapshot is overdue; after three misses in a row, give up the connection."""
+        for symbol, since in list(self._awaiting.items()):
+            if now - since <= self._snapshot_timeout:
+                continue
+            self.stats.snapshot_timeouts += 1
+            misses = self._snapshot_misses[symbol] = self._snapshot_misses.get(symbol, 0) + 1
+            if misses >= _SNAPSHOT_MISSES:
+                return f"no book snapshot for {symbol} after {misses} subscriptions"
+            logger.warning("{}: no book snapshot for {} within {:.1f}s: resubscribing", self.name, symbol, now - since)
+            self._resubscribe_book(symbol)
+        return None
+
     def _resubscribe_book(self, symbol: str) -> None:
         sub = self._book_subscription[symbol]
         self.stats.book_resubscribes += 1
+        self._awaiting[symbol] = self._clock.monotonic()
         params = {"channel": "book", "symbol": [symbol], "depth": sub.params.get("depth", 10)}
         self._send({"method": "unsubscribe", "params": params, "req_id": next(self._req_ids)})
         self._send({"method": "subscribe", "params": {**params, **sub.params}, "req_id": next(self._req_ids)})
 
     def _subscribe_all(self) -> None:
+        self._awaiting.clear()
+        self._snapshot_misses.clear()
         for sub in self._subscriptions:
             params: dict[str, Any] = {"channel": sub.channel, **sub.params}
             if sub.symbols:
@@ -287,6 +320,7 @@ class WsClient:
                         )
                         self.books[symbol] = book
                     book.invalidate()
+                    self._awaiting[symbol] = self._clock.monotonic()
                     self._emit(BookResync(symbol, "subscribing"))
             self._send({"method": "subscribe", "params": params, "req_id": next(self._req_ids)})
 

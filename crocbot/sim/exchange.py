@@ -33,6 +33,15 @@ from crocbot.venues.engine_types import Execution, OrderError, OrderRequest, Ord
 __all__ = ["Exchange", "Hub", "ENGINE_LEVELS"]
 
 _SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+_LEVEL_NOTIONAL = Decimal(25_000)  # quote value of an average book level: BTC/USD-like depth for every pair
+
+
+def _level_qty(price: Decimal, qty_increment: Decimal) -> Decimal:
+    """An average level's size, so that every pair's book holds about the same value, whatever its price."""
+    units = max(Decimal(1), (_LEVEL_NOTIONAL / price / qty_increment).to_integral_value())
+    return units * qty_increment
+
+
 ENGINE_LEVELS = 100  # book levels a matching engine sees: deeper than any order crocbot sends walks
 
 
@@ -83,6 +92,7 @@ class Exchange:
         self.markets: dict[str, SimMarket] = {}
         prices = {**START_PRICES, **(start_prices or {})}
         for index, item in enumerate(instruments):
+            start_price = prices.get(item.symbol, Decimal(100))
             book = SyntheticBook(
                 item.symbol,
                 price_increment=item.price_increment,
@@ -91,9 +101,10 @@ class Exchange:
                 qty_precision=item.qty_precision,
                 seed=seed + index,
                 levels=book_levels,
+                mean_level_qty=_level_qty(start_price, item.qty_increment),
             )
             market = SimMarket(item, book, seed + index, rng=random.Random(seed + index))
-            market.seed_book(prices.get(item.symbol, Decimal(100)))
+            market.seed_book(start_price)
             self.markets[item.symbol] = market
         self.accounts: dict[str, Account] = {}
         for key, (secret, balances) in (accounts or {}).items():

@@ -75,6 +75,7 @@ class Simulator:
         trades = merged(_chain(first, recorded), self._synthetic(synthetic, start))
         self.clock = clock or SimClock(start - timedelta(seconds=1))
         self._trades: Iterator[MarketTrade] = trades
+        self._lookahead: MarketTrade | None = None
         self.faults = faults or FaultPlan(self.config.seed)
         start_prices = {first.symbol: first.price} if first is not None else {}
         self.exchange = Exchange(
@@ -150,11 +151,22 @@ class Simulator:
 
     # -- the market -----------------------------------------------------------------------------------
 
+    def peek(self) -> MarketTrade | None:
+        """The next market trade, not yet applied (None when the sources are exhausted)."""
+        if self._lookahead is None:
+            self._lookahead = next(self._trades, None)
+        return self._lookahead
+
+    def _take(self) -> MarketTrade | None:
+        trade = self.peek()
+        self._lookahead = None
+        return trade
+
     def step(self, trades: int = 1) -> int:
         """Apply the next `trades` market trades at once (the clock jumps to each); returns how many were applied."""
         applied = 0
         for _ in range(trades):
-            trade = next(self._trades, None)
+            trade = self._take()
             if trade is None:
                 self.exhausted.set()
                 break
@@ -177,7 +189,7 @@ class Simulator:
         speed = self.config.speed
         last_disconnect = time.monotonic()
         try:
-            for trade in self._trades:
+            while (trade := self._take()) is not None:
                 while not self._stop.is_set() and trade.ts > self.clock.now():
                     if math.isinf(speed):
                         self.clock.set(trade.ts)

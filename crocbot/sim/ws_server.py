@@ -51,7 +51,10 @@ class Session:
         self.corrupted: set[str] = set()  # books whose last frame had a bad checksum, until their next snapshot
         self._queue: queue.Queue[str | object] = queue.Queue(maxsize=_QUEUE_LIMIT)
         self.closed = threading.Event()
-        self.sent = 0
+        self.sent = 0  # frames written to the socket, heartbeats included
+        self.enqueued = 0  # frames queued for the client; `settled` catches up once each is sent or dropped
+        self.settled = 0
+        self._count_lock = threading.Lock()  # the market driver and the request handler both enqueue
 
     def subscribe(self, key: str, symbol: str) -> None:
         self._subs.setdefault(key, set()).add(symbol)
@@ -68,10 +71,20 @@ class Session:
     def backlog(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def idle(self) -> bool:
+        """Every queued frame is on the wire or dropped (a lockstep driver then compares `sent` with the client)."""
+        return self.settled == self.enqueued
+
     def enqueue(self, frame: str | object) -> None:
+        counted = 1 if isinstance(frame, str) else 0
+        with self._count_lock:
+            self.enqueued += counted  # before the writer can see it, so `idle` is never true too early
         try:
             self._queue.put_nowait(frame)
         except queue.Full:
+            with self._count_lock:
+                self.enqueued -= counted
             logger.warning("simulator: a client fell {} frames behind; disconnecting it", _QUEUE_LIMIT)
             self.close()
 
@@ -96,30 +109,43 @@ class Session:
                 frame = None
             if frame is _CLOSE:
                 return
-            if faults.stalled:
-                continue  # a stalled link delivers nothing, heartbeats included
-            if frame is None:
-                if not self._subs or time.monotonic() - last < _HEARTBEAT_EVERY:
-                    continue
-                frame = HEARTBEAT_FRAME
-            assert isinstance(frame, str)
-            if faults.frame_delay > 0:
-                time.sleep(faults.frame_delay)
-            if faults.roll(faults.drop_rate):
-                faults.count("drop")
-                continue
+            queued = isinstance(frame, str)
             try:
+                if faults.stalled:
+                    continue  # a stalled link delivers nothing, heartbeats included
+                if frame is None:
+                    if not self._subs or time.monotonic() - last < _HEARTBEAT_EVERY:
+                        continue
+                    frame = HEARTBEAT_FRAME
+                assert isinstance(frame, str)
+                if not self._send(frame, faults):
+                    return
+                last = time.monotonic()
+            finally:
+                if queued:
+                    self.settled += 1
+
+    def _send(self, frame: str, faults: FaultPlan) -> bool:
+        """One frame with the configured faults; False once the connection is gone."""
+        if faults.frame_delay > 0:
+            time.sleep(faults.frame_delay)
+        if faults.roll(faults.drop_rate):
+            faults.count("drop")
+            return True
+        try:
+            self.connection.send(frame)
+            self.sent += 1
+            if faults.roll(faults.duplicate_rate):
+                faults.count("duplicate")
                 self.connection.send(frame)
                 self.sent += 1
-                if faults.roll(faults.duplicate_rate):
-                    faults.count("duplicate")
-                    self.connection.send(frame)
-                if faults.roll(faults.malformed_rate):
-                    faults.count("malformed")
-                    self.connection.send(frame[: max(1, len(frame) // 2)])
-            except (ConnectionClosed, OSError, RuntimeError):
-                return
-            last = time.monotonic()
+            if faults.roll(faults.malformed_rate):
+                faults.count("malformed")
+                self.connection.send(frame[: max(1, len(frame) // 2)])
+                self.sent += 1
+        except (ConnectionClosed, OSError, RuntimeError):
+            return False
+        return True
 
     def stop_writer(self) -> None:
         self.closed.set()

@@ -1,0 +1,43 @@
+"""A book subscription whose snapshot never arrives is asked for again, on the same connection."""
+
+from __future__ import annotations
+
+import time
+
+from crocbot.kraken.reconnect import Backoff
+from crocbot.kraken.ws import Subscription, WsClient
+from crocbot.sim.faults import FaultPlan
+from tests.support.sim import catalog, running_simulator
+
+SYMBOLS = ("BTC/USD", "ETH/USD")
+WAIT = 20.0
+
+
+def test_a_lost_snapshot_is_resubscribed_and_the_books_sync_without_a_reconnect() -> None:
+    faults = FaultPlan(seed=3)
+    with running_simulator(faults=faults, symbols=SYMBOLS) as sim:
+        client = WsClient(
+            sim.ws_url,
+            [Subscription("book", SYMBOLS, {"depth": 10})],
+            lambda message: None,
+            catalog=catalog(),
+            backoff=Backoff(initial=0.05, maximum=0.2),
+            stale_after=5.0,
+            snapshot_timeout=1.0,
+        )
+        # The line is silent while the client connects and subscribes: acks and snapshots are lost, and after
+        # the stall heartbeats flow again, so the connection looks alive while both books stay dark.
+        faults.stall(0.6)
+        client.start()
+        try:
+            deadline = time.monotonic() + WAIT
+            while not all(symbol in client.books and client.books[symbol].valid for symbol in SYMBOLS):
+                assert time.monotonic() < deadline, f"books never synced: {client.stats}"
+                sim.step(1)
+                time.sleep(0.05)
+        finally:
+            client.stop()
+
+    assert client.stats.connects == 1
+    assert client.stats.snapshot_timeouts >= len(SYMBOLS)
+    assert client.stats.book_resubscribes >= len(SYMBOLS)
