@@ -177,3 +177,11 @@ def test_a_fill_needs_an_id_and_positive_quantity() -> None:
         Fill(*args)  # type: ignore[arg-type]
     fill = Fill("T1", *args[1:])  # type: ignore[arg-type]
     assert fill.notional == D("10.0")
+
+
+def test_a_position_says_whether_an_exit_is_in_flight_and_defaults_to_not() -> None:
+    held = Position("p1", "BTC/USD", PositionSide.LONG, D("0.1"), D("100"), D("98"), T0)
+    assert held.exiting is False
+    leaving = Position("p1", "BTC/USD", PositionSide.LONG, D("0.1"), D("100"), D("98"), T0, exiting=True)
+    assert leaving.exiting is True
+    assert leaving != held

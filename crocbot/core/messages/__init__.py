@@ -15,6 +15,7 @@ from crocbot.core.messages.flow import (
     PositionClosed,
     PositionOpened,
     SafeModeChanged,
+    StartupReconciled,
     StopAmendRequest,
 )
 from crocbot.core.messages.health import (
@@ -65,6 +66,7 @@ __all__ = [
     "StopAmendRequest",
     "FeedHealth",
     "SafeModeChanged",
+    "StartupReconciled",
     "ATRUpdate",
     "CandleHistory",
     "OrderType",

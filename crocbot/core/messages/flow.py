@@ -19,6 +19,7 @@ __all__ = [
     "StopAmendRequest",
     "FeedHealth",
     "SafeModeChanged",
+    "StartupReconciled",
     "ATRUpdate",
     "CandleHistory",
 ]
@@ -87,6 +88,8 @@ class FeedHealth:
     fresh: bool
     reason: str
     ts: datetime
+    connected: bool = True
+    out_of_sync: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts, "ts"))
@@ -98,6 +101,17 @@ class SafeModeChanged:
 
     on: bool
     reasons: tuple[str, ...]
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class StartupReconciled:
+    """The bot's books agree with the venue after a start (until then it is not ready to trade)."""
+
+    summary: str
     ts: datetime
 
     def __post_init__(self) -> None:

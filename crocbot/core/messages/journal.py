@@ -7,13 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from crocbot.core.messages.orders import Fill, OrderEvent, OrderIntent
+from crocbot.core.messages.orders import Fill, OrderAmended, OrderEvent, OrderIntent
 from crocbot.core.messages.positions import Position, StopKind
 from crocbot.core.messages.trades import ClosedTrade
 
 __all__ = [
     "RecordIntent",
     "RecordEvent",
+    "RecordAmend",
     "RecordFill",
     "RecordPositionOpened",
     "RecordPositionChanged",
@@ -34,6 +35,11 @@ class RecordIntent:
 @dataclass(frozen=True, slots=True)
 class RecordEvent:
     event: OrderEvent
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAmend:
+    amended: OrderAmended
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ class Position:
     take_profit: Decimal | None = None
     stop_live: bool = False  # the protective order is acknowledged by the venue
     initial_stop: Decimal | None = None  # None: the current stop is the initial one
+    exiting: bool = False  # an exit is in flight; False again once a failed exit was given up
 
     def __post_init__(self) -> None:
         if not self.position_id:

@@ -1,0 +1,705 @@
+"""The desk: the order router's decisions, as pure functions of what happened.
+
+Each `on_*` method takes one event and returns the actions to carry out, in order; the router actor journals
+and sends them. Rules it keeps:
+- one position per symbol; entries only through the risk gate (kill switch, safe mode, limits, sizing);
+- every position gets its protective stop the moment its first entry fill is known, for the filled quantity,
+  and the stop follows the position's size; a rejected or vanished stop means an immediate exit (a stop the
+  desk cancelled for an exit that then failed is placed again instead);
+- an entry filled at or through its stop is opened (journaled, with a stop one tick below the fill) and exited
+  at once; one filled at or beyond its take-profit loses the take-profit;
+- fills are booked in the ledger once each, even those the order's record refuses (over-fills, late fills);
+- an exit that ends without closing the position leaves it protected again and no longer `exiting`;
+- stops only tighten, and only through amends the venue confirmed;
+- an exit cancels the stop first (it holds the base on Kraken), then sells the position at market; spot
+  trading cannot over-sell, so an exit racing a stop fill is refused by the venue, never a short;
+- a resting entry is repriced toward the market after its TTL, while the risk still fits, then cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from crocbot.core.desk_types import (
+    Action,
+    AmendOrder,
+    CancelOrder,
+    Emit,
+    EntryTTL,
+    Note,
+    PositionState,
+    Record,
+    SendOrder,
+    StartTimer,
+)
+from crocbot.core.ids import ClientIds
+from crocbot.core.ledger import Ledger
+from crocbot.core.messages import (
+    ClosedTrade,
+    CommandRejected,
+    ExitRequest,
+    Fill,
+    OrderAmended,
+    OrderEvent,
+    OrderIntent,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    PositionChanged,
+    PositionClosed,
+    PositionOpened,
+    PositionSide,
+    SafeModeChanged,
+    Side,
+    Signal,
+    StopAmendRequest,
+    StopKind,
+)
+from crocbot.core.messages.journal import (
+    RecordPositionChanged,
+    RecordPositionClosed,
+    RecordPositionOpened,
+    RecordStop,
+    SaveState,
+)
+from crocbot.core.money import fmt, quantize_down
+from crocbot.core.order_state import IllegalTransition, TrackedOrder
+from crocbot.core.risk import RiskGate
+from crocbot.core.risk_sizing import Refusal, widest_stop
+from crocbot.kraken.instruments import Instrument
+
+__all__ = ["Desk", "DeskConfig", "LEDGER_KEY", "RISK_KEY"]
+
+LEDGER_KEY = "ledger"
+RISK_KEY = "risk"
+_ENDED = (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.ERROR)
+
+
+class DeskConfig:
+    def __init__(
+        self, *, entry_order: str = "limit", limit_ttl: float = 30.0, max_repositions: int = 3, chase_step: Decimal
+    ) -> None:
+        self.entry_order = entry_order
+        self.limit_ttl = limit_ttl
+        self.max_repositions = max_repositions
+        self.chase_step = chase_step
+
+
+class Desk:
+    def __init__(
+        self,
+        *,
+        instruments: Mapping[str, Instrument],
+        risk: RiskGate,
+        ledger: Ledger,
+        ids: ClientIds,
+        config: DeskConfig,
+    ) -> None:
+        self.instruments = dict(instruments)
+        self.risk = risk
+        self.ledger = ledger
+        self.ids = ids
+        self.config = config
+        self.orders: dict[str, TrackedOrder] = {}
+        self.positions: dict[str, PositionState] = {}
+        self.by_symbol: dict[str, str] = {}
+        self.marks: dict[str, Decimal] = {}
+        self.stop_cancels: set[str] = set()  # stop orders cancelled for an exit, until the venue says they ended
+
+    # -- money ----------------------------------------------------------------------------------------
+
+    def on_mark(self, symbol: str, price: Decimal) -> None:
+        self.marks[symbol] = price
+
+    def _marks(self) -> dict[str, Decimal]:
+        marks = dict(self.marks)
+        for symbol in self.ledger.symbols():
+            if symbol not in marks:
+                entry = self.ledger.average_entry(symbol)
+                if entry is not None:
+                    marks[symbol] = entry  # no price seen yet: value it at cost rather than refuse
+        return marks
+
+    def equity(self) -> Decimal:
+        return self.ledger.equity(self._marks())
+
+    def exposure(self) -> dict[str, Decimal]:
+        marks = self._marks()
+        return {s: abs(self.ledger.position(s)) * marks[s] for s in self.ledger.symbols() if self.ledger.position(s)}
+
+    def _saves(self) -> list[Action]:
+        return [
+            Record(SaveState(LEDGER_KEY, self.ledger.to_state())),
+            Record(SaveState(RISK_KEY, self.risk.state().to_state())),
+        ]
+
+    # -- entries --------------------------------------------------------------------------------------
+
+    def on_signal(self, signal: Signal, now: datetime) -> list[Action]:
+        self.risk.roll_day(now, self.equity())
+        symbol = signal.symbol
+        instrument = self.instruments.get(symbol)
+        if instrument is None:
+            return [Note("WARNING", f"signal for {symbol}, which crocbot does not trade", symbol)]
+        if symbol in self.by_symbol:
+            return []  # one position per symbol: a new signal while in the market changes nothing
+        if signal.side is not PositionSide.LONG:
+            return [Note("INFO", "short signal ignored: spot trading is long only", symbol)]
+        active = sum(1 for p in self.positions.values() if not p.closed)
+        refusal = self.risk.check_entry(symbol, now=now, open_positions=active)
+        if refusal is not None:
+            return [Note("INFO", f"entry refused: {refusal.reason}", symbol)]
+        sizing = self.risk.size_entry(
+            signal, equity=self.equity(), instrument=instrument, open_exposure=self.exposure(), now=now
+        )
+        if isinstance(sizing, Refusal):
+            return [Note("INFO", f"entry refused: {sizing.reason}", symbol)]
+        market = self.config.entry_order == "market"
+        cl_ord_id = self.ids.new(OrderPurpose.ENTRY, now)
+        intent = OrderIntent(
+            cl_ord_id=cl_ord_id,
+            symbol=symbol,
+            side=Side.BUY,
+            order_type=OrderType.MARKET if market else OrderType.LIMIT,
+            qty=sizing.qty,
+            purpose=OrderPurpose.ENTRY,
+            ts=now,
+            limit_price=None if market else quantize_down(signal.entry, instrument.price_increment),
+        )
+        position_id = "p" + cl_ord_id[3:]
+        self.positions[position_id] = PositionState(
+            position_id,
+            symbol,
+            PositionSide.LONG,
+            cl_ord_id,
+            initial_stop=signal.stop,
+            stop=signal.stop,
+            take_profit=signal.take_profit,
+            strategy=signal.strategy,
+        )
+        self.by_symbol[symbol] = position_id
+        self.orders[cl_ord_id] = TrackedOrder(intent, position_id)
+        reason = f"{signal.strategy}: {signal.reason}".strip(": ")
+        actions: list[Action] = [SendOrder(intent, position_id, reason)]
+        if not market:
+            actions.append(StartTimer(self.config.limit_ttl, EntryTTL(cl_ord_id, 1)))
+        return actions
+
+    def on_entry_ttl(self, timer: EntryTTL, now: datetime) -> list[Action]:
+        order = self.orders.get(timer.cl_ord_id)
+        if order is None:
+            return []
+        if order.status in (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
+            # not acknowledged yet: look again later, or an entry acked late would rest forever
+            return [StartTimer(self.config.limit_ttl, EntryTTL(order.cl_ord_id, timer.attempt))]
+        if order.status not in (OrderStatus.ACKED, OrderStatus.PARTIALLY_FILLED):
+            return []
+        instrument = self.instruments[order.symbol]
+        position = self.positions.get(order.position_id or "")
+        current = order.limit_price  # the last price the venue confirmed
+        if (
+            timer.attempt > self.config.max_repositions
+            or current is None
+            or position is None
+            or position.exiting
+            or position.closed
+        ):
+            return [CancelOrder(order.cl_ord_id, order.symbol)]
+        chased = _up_to_grid(current * (1 + self.config.chase_step), instrument.price_increment)
+        if chased == current:
+            chased = current + instrument.price_increment
+        refusal = self.risk.check_stop(
+            side=position.side,
+            qty=order.qty,
+            entry=chased,
+            stop=position.initial_stop,
+            equity_at_entry=self.equity(),
+            instrument=instrument,
+        )
+        if refusal is not None:
+            note = Note("INFO", f"entry {order.cl_ord_id} not chased further: {refusal.reason}", order.symbol)
+            return [note, CancelOrder(order.cl_ord_id, order.symbol)]
+        # the new price is the order's only once the venue confirms it (`on_amended`)
+        return [
+            AmendOrder(order.cl_ord_id, order.symbol, limit_price=chased),
+            StartTimer(self.config.limit_ttl, EntryTTL(order.cl_ord_id, timer.attempt + 1)),
+        ]
+
+    # -- order events ---------------------------------------------------------------------------------
+
+    def submitted(self, cl_ord_id: str, now: datetime) -> None:
+        """The intent is journaled and on its way."""
+        self.orders[cl_ord_id].move(OrderStatus.SUBMITTED, now)
+
+    def not_sent(self, cl_ord_id: str, now: datetime, why: str) -> list[Action]:
+        """Journaling the intent failed: nothing was sent, and nothing may be."""
+        order = self.orders[cl_ord_id]
+        order.move(OrderStatus.REJECTED, now, why)
+        return self._order_ended(order, OrderStatus.REJECTED, now, why)
+
+    def on_order_event(self, event: OrderEvent, now: datetime) -> list[Action]:
+        order = self.orders.get(event.cl_ord_id)
+        if order is None:
+            return [Note("WARNING", f"venue event {event.status} for unknown order {event.cl_ord_id}")]
+        if event.order_id:
+            order.venue_id = event.order_id
+        try:
+            changed = order.move(event.status, event.ts, event.reason)
+        except IllegalTransition as error:
+            return [Note("ERROR", str(error), order.symbol)]
+        if not changed:
+            return []
+        if event.status is OrderStatus.ACKED and order.purpose is OrderPurpose.STOP:
+            return self._stop_live(order, event.ts)
+        if event.status in _ENDED:
+            return self._order_ended(order, event.status, now, event.reason)
+        return []
+
+    def _stop_live(self, order: TrackedOrder, ts: datetime) -> list[Action]:
+        position = self.positions.get(order.position_id or "")
+        if position is None or position.stop_order != order.cl_ord_id or position.closed:
+            return []
+        position.stop_live = True
+        stop = RecordStop(position.position_id, position.stop, position.stop_kind, ts, order.cl_ord_id)
+        return [Record(stop), Emit(PositionChanged(position.message()))]
+
+    def _order_ended(self, order: TrackedOrder, status: OrderStatus, now: datetime, reason: str = "") -> list[Action]:
+        position = self.positions.get(order.position_id or "")
+        if position is None:
+            return []
+        symbol = order.symbol
+        if order.purpose is OrderPurpose.ENTRY:
+            if position.qty == 0:
+                self._drop(position)
+                level = "WARNING" if status is OrderStatus.REJECTED else "INFO"
+                return [Note(level, f"entry {order.cl_ord_id} {status} ({reason or 'no reason'}): no position", symbol)]
+            return []
+        if order.purpose is OrderPurpose.STOP:
+            asked = order.cl_ord_id in self.stop_cancels
+            self.stop_cancels.discard(order.cl_ord_id)
+            if position.stop_order not in (None, order.cl_ord_id):
+                return []  # an earlier stop order: the current one protects the position
+            position.stop_order, position.stop_live = None, False
+            if not position.open or position.exiting:
+                return []
+            if asked and status is OrderStatus.CANCELLED:
+                # cancelled for an exit that has failed since: protect what is left again, do not sell into the
+                # market that just refused the exit (the SL manager may ask again)
+                text = f"stop {order.cl_ord_id} cancelled for an exit that failed: placing it again"
+                return [
+                    Note("WARNING", text, symbol),
+                    *self._place_stop(position, now),
+                    Emit(PositionChanged(position.message())),
+                ]
+            why = f"protective stop {order.cl_ord_id} {status} ({reason or 'no reason'})"
+            return [Note("CRITICAL", f"{why}: exiting the position", symbol), *self._exit(position, why, now)]
+        if order.cl_ord_id in position.exit_orders:
+            position.exit_orders.remove(order.cl_ord_id)
+        if not position.open:
+            return []
+        # rejected, or cancelled / expired / in error before it closed the position (no liquidity)
+        actions: list[Action] = [Note("ERROR", f"exit {order.cl_ord_id} {status}: {reason}", symbol)]
+        if position.exit_orders:
+            return actions  # another exit of the position is still working
+        # Protected again: the stop stays (if its cancel went out with the exit, it is placed again once that
+        # lands) or is placed again now for what is left. The SL manager sees `exiting` go and may ask again.
+        position.exiting = False
+        if position.stop_order is None:
+            actions += self._place_stop(position, now)
+        actions.append(Emit(PositionChanged(position.message())))
+        return actions
+
+    def on_amended(self, event: OrderAmended, now: datetime) -> list[Action]:
+        order = self.orders.get(event.cl_ord_id)
+        if order is None:
+            return []
+        try:
+            order.amended(event.ts, qty=event.qty, limit_price=event.limit_price, trigger_price=event.trigger_price)
+        except IllegalTransition as error:  # the confirmation came after the order ended
+            return [Note("ERROR", str(error), order.symbol)]
+        position = self.positions.get(order.position_id or "")
+        if order.purpose is not OrderPurpose.STOP or position is None or position.closed:
+            return []
+        trigger = event.trigger_price
+        if trigger is None or position.stop_order != order.cl_ord_id:
+            return []  # a size-only amend (a trigger amend may still be in flight), or a stop no longer in use
+        long = position.side is PositionSide.LONG
+        pending = position.pending_stop
+        kind = StopKind.TRAILING  # a move crocbot is not waiting for
+        if pending is not None:
+            if trigger == pending[0]:
+                position.pending_stop, kind = None, pending[1]
+            elif trigger != position.stop and not (pending[0] > trigger if long else pending[0] < trigger):
+                position.pending_stop = None  # the venue moved it past what was asked: nothing more to wait for
+            # else a size-only amend's confirmation (the venue repeats the trigger), or an older trigger amend's:
+            # the newest is still in flight
+        if trigger == position.stop:
+            return []
+        if trigger < position.initial_stop if long else trigger > position.initial_stop:
+            text = f"stop {order.cl_ord_id} confirmed at {fmt(trigger)}, looser than the initial stop"
+            return [Note("ERROR", f"{text} {fmt(position.initial_stop)}: not taken", order.symbol)]
+        position.stop, position.stop_kind = trigger, kind
+        _tighten_initial(position)
+        record = RecordStop(position.position_id, position.stop, position.stop_kind, event.ts, order.cl_ord_id)
+        return [Record(record), Emit(PositionChanged(position.message()))]
+
+    def on_command_rejected(self, event: CommandRejected, now: datetime) -> list[Action]:
+        order = self.orders.get(event.cl_ord_id)
+        symbol = order.symbol if order is not None else None
+        position = self.positions.get(order.position_id or "") if order is not None else None
+        if position is not None and event.command == "amend" and position.stop_order == event.cl_ord_id:
+            position.pending_stop = None  # the trigger amend in flight (if any) is not coming
+        if event.command == "cancel":
+            self.stop_cancels.discard(event.cl_ord_id)  # not cancelled by us after all: still live, or gone
+        level = "INFO" if event.reason == "EOrder:Invalid order" else "WARNING"  # an order already gone
+        return [Note(level, f"{event.command} of {event.cl_ord_id} refused: {event.reason}", symbol)]
+
+    # -- fills ----------------------------------------------------------------------------------------
+
+    def on_fill(self, fill: Fill, now: datetime) -> list[Action]:
+        if self.ledger.has_fill(fill.fill_id):
+            return []  # booked already (the ledger keeps every fill id, across restarts): a replay
+        order = self.orders.get(fill.cl_ord_id)
+        if order is None:
+            self.ledger.apply(fill)  # real money moved: keep the books right, the reconciler finds the order
+            note = Note("CRITICAL", f"fill {fill.fill_id} for unknown order {fill.cl_ord_id}", fill.symbol)
+            return [note, *self._saves()]
+        actions: list[Action] = []
+        try:
+            if not order.apply_fill(fill):
+                return []
+        except IllegalTransition as error:
+            # An over-fill, or a fill after the venue said the order was done: the order's own record cannot
+            # take it, but the money moved. Book it, and let the position and its stop follow the books.
+            actions.append(Note("CRITICAL", f"{error}; booked all the same: the money moved", fill.symbol))
+        trade = self.ledger.apply(fill)
+        if order.status is OrderStatus.FILLED:
+            self.stop_cancels.discard(order.cl_ord_id)  # a stop that fired before its cancel reached it
+        position = self.positions.get(order.position_id or "")
+        if position is None:
+            actions.append(Note("CRITICAL", f"fill {fill.fill_id} for an order without a position", fill.symbol))
+            return [*actions, *self._saves()]
+        if order.purpose is OrderPurpose.ENTRY:
+            if position.closed and position.opened_at is None:
+                # the entry was given up (cancelled, no fill) before this fill arrived: the position lives after all
+                position.closed = False
+                self.by_symbol.setdefault(position.symbol, position.position_id)
+            return [*actions, *self._entry_filled(position, fill, now), *self._saves()]
+        return [*actions, *self._exit_filled(position, order, trade, fill, now), *self._saves()]
+
+    def _entry_filled(self, position: PositionState, fill: Fill, now: datetime) -> list[Action]:
+        symbol = position.symbol
+        first = position.qty == 0
+        position.qty = abs(self.ledger.position(symbol))
+        position.entry_price = self.ledger.average_entry(symbol)
+        instrument = self.instruments[symbol]
+        assert position.entry_price is not None
+        actions, through = self._fit_brackets(position, instrument)
+        if through:  # the market is already past the stop: open the position (journaled, protected) and leave
+            actions += self._open_or_change(position, fill, first)
+            if not position.exiting:
+                actions += self._exit(position, f"entry filled through the stop at {fmt(position.entry_price)}", now)
+            return actions
+        tightened: Decimal | None = None
+        refusal = self.risk.check_stop(
+            side=position.side,
+            qty=position.qty,
+            entry=position.entry_price,
+            stop=position.stop,
+            equity_at_entry=self.equity(),
+            instrument=instrument,
+        )
+        if refusal is not None:
+            # The fill came in worse than the signal's entry: tighten the stop to what the risk allows, or leave.
+            limit = self.risk.limits.fail_safe_loss(self.equity())
+            safer = widest_stop(
+                position.side,
+                qty=position.qty,
+                entry=position.entry_price,
+                max_loss=limit,
+                instrument=instrument,
+                slippage=self.risk.limits.slippage_allowance,
+            )
+            if safer is None:
+                note = Note("CRITICAL", f"{refusal.reason}; no stop fits the risk limit, exiting", symbol)
+                return [note, *self._open_or_change(position, fill, first), *self._exit(position, refusal.reason, now)]
+            actions.append(Note("WARNING", f"entry filled worse than planned; stop tightened to {safer}", symbol))
+            if position.stop_order is not None and safer > position.stop:
+                tightened = safer  # the live stop moves once the venue confirms the amend below
+            else:  # the stop is placed below at the new level, or already is at least as tight
+                position.stop = max(position.stop, safer)
+                position.initial_stop = max(position.initial_stop, safer)
+        initial = position.initial_stop if tightened is None else max(position.initial_stop, tightened)
+        self.ledger.register_initial_risk(symbol, position.qty * abs(position.entry_price - initial))
+        actions += self._open_or_change(position, fill, first)
+        if position.exiting:
+            # an entry fill racing the exit: the stop is being cancelled (it would hold the base the exit sells);
+            # the exit sells what it was sent for and `_exit_filled` the rest, or a failed exit protects it all
+            return actions
+        if position.stop_order is None:
+            actions += self._place_stop(position, now)
+        elif tightened is not None:
+            # The live stop moves only once the venue confirms (`on_amended` records it). An amend already in
+            # flight is overtaken by this one (the newest wins), never loosened by it.
+            pending = position.pending_stop
+            if pending is not None and pending[0] > tightened:
+                position.pending_stop = pending
+            else:
+                position.pending_stop = (tightened, StopKind.INITIAL)
+            trigger = position.pending_stop[0]
+            actions.append(AmendOrder(position.stop_order, symbol, qty=position.qty, trigger_price=trigger))
+        else:
+            actions.append(AmendOrder(position.stop_order, symbol, qty=position.qty))
+        return actions
+
+    def _fit_brackets(self, position: PositionState, instrument: Instrument) -> tuple[list[Action], bool]:
+        """Make the position describable (a `Position`) after an entry fill; True when it filled through the stop.
+
+        A fill at or beyond the take-profit drops the take-profit (the stop still protects it). A fill at or
+        through the initial stop means the market is already past it: the stop is recorded one tick on the safe
+        side of the entry, so that the position can be journaled and protected while it is exited at once.
+        """
+        entry = position.entry_price
+        assert entry is not None
+        long = position.side is PositionSide.LONG
+        symbol = position.symbol
+        actions: list[Action] = []
+        target = position.take_profit
+        if target is not None and (entry >= target if long else entry <= target):
+            position.take_profit = None
+            text = f"entry {fmt(entry)} is at or beyond the take-profit {fmt(target)}: take-profit dropped"
+            actions.append(Note("WARNING", text, symbol))
+        planned = position.initial_stop
+        if planned < entry if long else planned > entry:
+            return actions, False
+        tick = instrument.price_increment
+        stop = _down_to_grid(entry - tick, tick) if long else _up_to_grid(entry + tick, tick)
+        if stop <= 0:
+            stop = entry / 2  # an entry within a tick of zero: any positive level below it will do
+        position.stop = position.initial_stop = stop
+        position.stop_kind, position.pending_stop = StopKind.INITIAL, None
+        actions.append(
+            Note(
+                "CRITICAL",
+                f"entry {fmt(entry)} is at or through the stop {fmt(planned)}: the market is already past it; stop "
+                f"recorded at {fmt(stop)}, exiting at once",
+                symbol,
+            )
+        )
+        return actions, True
+
+    def _open_or_change(self, position: PositionState, fill: Fill, first: bool) -> list[Action]:
+        assert position.entry_price is not None
+        if first:
+            position.opened_at = fill.ts
+            message = position.message()
+            return [Record(RecordPositionOpened(message)), Emit(PositionOpened(message))]
+        change = RecordPositionChanged(position.position_id, position.qty, position.entry_price)
+        return [Record(change), Emit(PositionChanged(position.message()))]
+
+    def _place_stop(self, position: PositionState, now: datetime) -> list[Action]:
+        if position.pending_stop is not None:
+            # an amend of the previous stop order was in flight: the new order carries the level it asked for
+            level, kind = position.pending_stop
+            position.pending_stop = None
+            long = position.side is PositionSide.LONG
+            if level > position.stop if long else level < position.stop:
+                position.stop, position.stop_kind = level, kind
+                _tighten_initial(position)
+        cl_ord_id = self.ids.new(OrderPurpose.STOP, now)
+        intent = OrderIntent(
+            cl_ord_id=cl_ord_id,
+            symbol=position.symbol,
+            side=position.side.exit_side,
+            order_type=OrderType.STOP_LOSS,
+            qty=position.qty,
+            purpose=OrderPurpose.STOP,
+            ts=now,
+            trigger_price=position.stop,
+        )
+        self.orders[cl_ord_id] = TrackedOrder(intent, position.position_id)
+        position.stop_order, position.stop_live = cl_ord_id, False
+        return [SendOrder(intent, position.position_id, f"protective stop at {position.stop}")]
+
+    def _exit_filled(
+        self, position: PositionState, order: TrackedOrder, trade: ClosedTrade | None, fill: Fill, now: datetime
+    ) -> list[Action]:
+        symbol = position.symbol
+        remaining = abs(self.ledger.position(symbol))
+        if remaining > 0:
+            position.qty = remaining
+            actions: list[Action] = self._open_or_change(position, fill, first=False)
+            stop = position.stop_order
+            if order.purpose is not OrderPurpose.STOP and stop is not None and stop not in self.stop_cancels:
+                actions.append(AmendOrder(stop, symbol, qty=remaining))
+            if order.status is OrderStatus.FILLED and order.cl_ord_id in position.exit_orders:
+                # The exit sold all it was sent for, yet base is left (an entry fill raced the exit): its stop is
+                # cancelled, so the rest must go too, or it would sit unprotected with the position `exiting`.
+                position.exit_orders.remove(order.cl_ord_id)
+                if not position.exit_orders:
+                    position.exiting = False
+                    why = f"exit {order.cl_ord_id} filled but {fmt(remaining)} is still open"
+                    actions += [Note("WARNING", f"{why}: exiting the rest", symbol), *self._exit(position, why, now)]
+            return actions
+        position.qty, position.closed = remaining, True
+        self.by_symbol.pop(symbol, None)
+        actions = []
+        for other in self._live_orders(position):
+            if other.cl_ord_id != order.cl_ord_id:
+                actions.append(CancelOrder(other.cl_ord_id, symbol))
+        if trade is not None:
+            for event in self.risk.on_trade_closed(trade, now=now, equity=self.equity()):
+                actions.append(Note("WARNING", event, symbol))
+        actions += [
+            Record(RecordPositionClosed(position.position_id, fill.ts, trade)),
+            Emit(PositionClosed(position.position_id, symbol, fill.ts, trade)),
+        ]
+        if self.risk.should_flatten:
+            actions += self.flatten("kill switch", now)
+        return actions
+
+    def _live_orders(self, position: PositionState) -> list[TrackedOrder]:
+        return [o for o in self.orders.values() if o.position_id == position.position_id and o.is_open]
+
+    # -- exits and stops ------------------------------------------------------------------------------
+
+    def on_exit_request(self, request: ExitRequest, now: datetime) -> list[Action]:
+        position = self.positions.get(request.position_id)
+        if position is None or not position.open or position.exiting:
+            return []
+        return [
+            Note("INFO", f"exit {position.position_id}: {request.reason}", position.symbol),
+            *self._exit(position, request.reason, now),
+        ]
+
+    def _exit(self, position: PositionState, why: str, now: datetime) -> list[Action]:
+        position.exiting = True
+        symbol = position.symbol
+        # the stop first: on Kraken it holds the base the exit sells
+        actions: list[Action] = []
+        for order in self._live_orders(position):
+            if order.purpose in (OrderPurpose.STOP, OrderPurpose.ENTRY):
+                actions.append(CancelOrder(order.cl_ord_id, symbol))
+                if order.purpose is OrderPurpose.STOP:
+                    self.stop_cancels.add(order.cl_ord_id)
+        cl_ord_id = self.ids.new(OrderPurpose.EXIT, now)
+        intent = OrderIntent(
+            cl_ord_id=cl_ord_id,
+            symbol=symbol,
+            side=position.side.exit_side,
+            order_type=OrderType.MARKET,
+            qty=position.qty,
+            purpose=OrderPurpose.EXIT,
+            ts=now,
+        )
+        self.orders[cl_ord_id] = TrackedOrder(intent, position.position_id)
+        position.exit_orders.append(cl_ord_id)
+        actions.append(SendOrder(intent, position.position_id, f"exit: {why}"))
+        return actions
+
+    def flatten(self, why: str, now: datetime) -> list[Action]:
+        actions: list[Action] = []
+        for position in list(self.positions.values()):
+            if position.open and not position.exiting:
+                actions += self._exit(position, why, now)
+        return actions
+
+    def on_stop_amend(self, request: StopAmendRequest, now: datetime) -> list[Action]:
+        position = self.positions.get(request.position_id)
+        if position is None or not position.open or position.exiting or position.pending_stop is not None:
+            return []
+        if position.stop_order is None or not position.stop_live:
+            return []
+        long = position.side is PositionSide.LONG
+        tighter = request.stop > position.stop if long else request.stop < position.stop
+        mark = self.marks.get(position.symbol)
+        safe = mark is None or (request.stop < mark if long else request.stop > mark)
+        if not tighter or not safe:
+            return []
+        position.pending_stop = (request.stop, request.kind)
+        return [AmendOrder(position.stop_order, position.symbol, trigger_price=request.stop)]
+
+    # -- start-up -------------------------------------------------------------------------------------
+
+    def resume(self, now: datetime) -> list[Action]:
+        """Carry on once the desk is rebuilt from the journal (`crocbot.actors.router_restore`), before anything
+        else reaches it: every open position is protected by a stop order, and announced to the SL manager.
+
+        An exit that was in flight at the crash is for the reconciler to look at; until then the stop protects the
+        position, so it is not `exiting` any more (the SL manager may ask again).
+        """
+        actions: list[Action] = []
+        for position in list(self.positions.values()):
+            if not position.open or position.entry_price is None or position.opened_at is None:
+                continue
+            symbol = position.symbol
+            position.exiting = False
+            position.exit_orders.clear()
+            instrument = self.instruments.get(symbol)
+            if instrument is not None:
+                notes, through = self._fit_brackets(position, instrument)  # a journal the desk could not describe
+                actions += notes
+                if through:
+                    actions += self._exit(position, f"restored through its stop at {fmt(position.entry_price)}", now)
+                    actions.append(Emit(PositionChanged(position.message())))
+                    continue
+            if position.stop_order is None:
+                adopted = self._open_stop_order(position)
+                if adopted is not None:  # sent, but its stop was not journaled as the position's before the crash
+                    position.stop_order = adopted.cl_ord_id
+                    position.stop_live = adopted.status is OrderStatus.ACKED
+            if position.stop_order is None:
+                text = f"position {position.position_id} has no stop order after the restart: placing one at"
+                actions.append(Note("WARNING", f"{text} {fmt(position.stop)}", symbol))
+                actions += self._place_stop(position, now)
+            actions.append(Emit(PositionChanged(position.message())))
+        return actions
+
+    def _open_stop_order(self, position: PositionState) -> TrackedOrder | None:
+        stops = [o for o in self._live_orders(position) if o.purpose is OrderPurpose.STOP]
+        return stops[-1] if stops else None
+
+    # -- safety ---------------------------------------------------------------------------------------
+
+    def set_safe(self, reason: str, on: bool, now: datetime) -> list[Action]:
+        before = self.risk.safe_reasons
+        self.risk.set_safe_mode(reason, on)
+        after = self.risk.safe_reasons
+        if before == after:
+            return []
+        level = "WARNING" if on else "INFO"
+        text = f"safe mode {'on' if after else 'off'}: {', '.join(after) or reason + ' cleared'}"
+        return [Note(level, text), Emit(SafeModeChanged(bool(after), after, now))]
+
+    def on_day_tick(self, now: datetime) -> list[Action]:
+        tripped = self.risk.kill_switch_tripped
+        self.risk.roll_day(now, self.equity())
+        if tripped and not self.risk.kill_switch_tripped:
+            return [Note("INFO", "a new UTC day: the kill switch is reset"), *self._saves()]
+        return []
+
+    def _drop(self, position: PositionState) -> None:
+        position.closed = True
+        if self.by_symbol.get(position.symbol) == position.position_id:
+            del self.by_symbol[position.symbol]
+
+
+def _up_to_grid(price: Decimal, increment: Decimal) -> Decimal:
+    return ((price / increment).to_integral_value(rounding=ROUND_CEILING) * increment).quantize(increment)
+
+
+def _tighten_initial(position: PositionState) -> None:
+    """A stop of kind INITIAL is the initial stop tightened after a worse entry fill: once it is the position's
+    stop (confirmed by the venue), it is its initial stop too, which R is measured from."""
+    entry, stop = position.entry_price, position.stop
+    if position.stop_kind is not StopKind.INITIAL or entry is None:
+        return
+    long = position.side is PositionSide.LONG
+    if position.initial_stop < stop < entry if long else entry < stop < position.initial_stop:
+        position.initial_stop = stop
+
+
+def _down_to_grid(price: Decimal, increment: Decimal) -> Decimal:
+    return ((price / increment).to_integral_value(rounding=ROUND_FLOOR) * increment).quantize(increment)

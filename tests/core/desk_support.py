@@ -1,0 +1,228 @@
+"""Builders for the desk tests: a desk on the shipped risk defaults, Kraken-like instruments, signals, venue events
+and fills, and `Opened`, a position walked through entry, fills and a live stop."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from crocbot.config.model import RiskSettings
+from crocbot.core.desk import Desk, DeskConfig
+from crocbot.core.desk_types import Action, PositionState, SendOrder
+from crocbot.core.ids import ClientIds
+from crocbot.core.ledger import Ledger
+from crocbot.core.messages import (
+    Fill,
+    Liquidity,
+    OrderEvent,
+    OrderIntent,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Side,
+    Signal,
+)
+from crocbot.core.order_state import TrackedOrder
+from crocbot.core.risk import RiskGate
+from crocbot.core.risk_sizing import RiskLimits
+from crocbot.kraken.instruments import AssetClass, Instrument
+
+D = Decimal
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+SYMBOL = "SOL/USD"
+
+# Kraken-like SOL/USD: 0.01 USD ticks, 8 lot decimals, 0.4 % taker fee (as in tests/core/test_risk.py).
+SOL = Instrument(
+    symbol="SOL/USD",
+    base="SOL",
+    quote="USD",
+    asset_class=AssetClass.CURRENCY,
+    status="online",
+    price_precision=2,
+    qty_precision=8,
+    cost_precision=5,
+    price_increment=D("0.01"),
+    qty_increment=D("0.00000001"),
+    qty_min=D("0.02"),
+    cost_min=D("0.5"),
+    taker_fee=D("0.004"),
+    maker_fee=D("0.0025"),
+)
+ETH = dataclasses.replace(SOL, symbol="ETH/USD", base="ETH")
+
+# What the shipped defaults size a 100 / 98 long to on 10000 USD: 50 USD budget over a worst case of
+# 2 + 100 * 0.004 + 98 * 0.004 + 198 * 0.002 = 3.188 USD per unit -> 15.683814303..., down to 1e-8.
+QTY = D("15.68381430")
+
+
+def limits(**changes: object) -> RiskLimits:
+    """The shipped defaults: 0.5 % risk, 1 % max loss, 3 % daily, 3 positions, 25 % / 75 % exposure, 15 min."""
+    return dataclasses.replace(RiskLimits.from_settings(RiskSettings()), **changes)  # type: ignore[arg-type]
+
+
+def make_desk(
+    *,
+    chase_step: str = "0.0005",
+    entry_order: str = "limit",
+    instruments: tuple[Instrument, ...] = (SOL, ETH),
+    **limit_changes: object,
+) -> Desk:
+    return Desk(
+        instruments={i.symbol: i for i in instruments},
+        risk=RiskGate(limits(**limit_changes)),
+        ledger=Ledger(quote="USD", cash=D("10000")),
+        ids=ClientIds(random.Random(1)),
+        config=DeskConfig(chase_step=D(chase_step), entry_order=entry_order),
+    )
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def signal(
+    entry: str = "100",
+    stop: str = "98",
+    take_profit: str = "106",
+    *,
+    symbol: str = SYMBOL,
+    side: PositionSide = PositionSide.LONG,
+    ts: datetime = T0,
+) -> Signal:
+    return Signal(symbol, side, D(entry), D(stop), D(take_profit), "ema_trend", ts, "fast above slow")
+
+
+def event(
+    cl_ord_id: str, status: OrderStatus, ts: datetime = T0, *, order_id: str | None = None, reason: str = ""
+) -> OrderEvent:
+    return OrderEvent(cl_ord_id, status, ts, order_id=order_id, reason=reason)
+
+
+def fill(
+    fill_id: str,
+    cl_ord_id: str,
+    qty: Decimal | str,
+    price: str,
+    fee: str,
+    *,
+    side: Side = Side.BUY,
+    symbol: str = SYMBOL,
+    ts: datetime = T0,
+) -> Fill:
+    return Fill(
+        fill_id=fill_id,
+        cl_ord_id=cl_ord_id,
+        order_id="O" + cl_ord_id,
+        symbol=symbol,
+        side=side,
+        qty=D(qty),
+        price=D(price),
+        fee=D(fee),
+        fee_currency="USD",
+        liquidity=Liquidity.TAKER,
+        ts=ts,
+    )
+
+
+def sent(actions: list[Action], purpose: OrderPurpose) -> OrderIntent:
+    """The one intent of `purpose` among `actions`."""
+    intents = [a.intent for a in actions if isinstance(a, SendOrder) and a.intent.purpose is purpose]
+    assert len(intents) == 1, actions
+    return intents[0]
+
+
+def stop_intent(cl_ord_id: str, qty: Decimal, trigger: str, ts: datetime, *, symbol: str = SYMBOL) -> OrderIntent:
+    return OrderIntent(
+        cl_ord_id=cl_ord_id,
+        symbol=symbol,
+        side=Side.SELL,
+        order_type=OrderType.STOP_LOSS,
+        qty=qty,
+        purpose=OrderPurpose.STOP,
+        ts=ts,
+        trigger_price=D(trigger),
+    )
+
+
+def exit_intent(cl_ord_id: str, qty: Decimal, ts: datetime, *, symbol: str = SYMBOL) -> OrderIntent:
+    return OrderIntent(
+        cl_ord_id=cl_ord_id,
+        symbol=symbol,
+        side=Side.SELL,
+        order_type=OrderType.MARKET,
+        qty=qty,
+        purpose=OrderPurpose.EXIT,
+        ts=ts,
+    )
+
+
+@dataclass
+class Opened:
+    """A long 100 / 98 position on SOL/USD, fully filled at 100 in one fill (fee 0.62), its stop acked."""
+
+    desk: Desk
+    position_id: str
+    entry: str
+    stop: str
+
+    @classmethod
+    def make(cls, desk: Desk | None = None, *, symbol: str = SYMBOL, price: str = "100", tag: str = "") -> Opened:
+        desk = desk or make_desk()
+        actions = desk.on_signal(signal(symbol=symbol), T0)
+        entry = sent(actions, OrderPurpose.ENTRY)
+        desk.submitted(entry.cl_ord_id, T0)
+        desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1))
+        opened = desk.on_fill(
+            fill(f"F{tag}1", entry.cl_ord_id, entry.qty, price, "0.62", symbol=symbol, ts=at(2)), at(2)
+        )
+        stop = sent(opened, OrderPurpose.STOP)
+        desk.submitted(stop.cl_ord_id, at(2))
+        desk.on_order_event(event(stop.cl_ord_id, OrderStatus.ACKED, at(3)), at(3))
+        position_id = desk.by_symbol[symbol]
+        assert desk.positions[position_id].stop_live
+        return cls(desk, position_id, entry.cl_ord_id, stop.cl_ord_id)
+
+    @property
+    def position(self) -> PositionState:
+        return self.desk.positions[self.position_id]
+
+
+def restored(old: Desk, journaled_stops: dict[str, str | None] | None = None) -> Desk:
+    """A fresh desk rebuilt from what `old` would have journaled, the way `crocbot.actors.router_restore` does it:
+    the ledger from its saved state, the open orders with their last status, the open positions with the stop
+    order the journal names (`journaled_stops`, by position id; by default the desk's current one, which the
+    journal knows once the stop was acked) when that order is still open."""
+    desk = make_desk()
+    desk.ledger = Ledger.from_state(old.ledger.to_state())
+    for order in old.orders.values():
+        if order.is_open:
+            tracked = TrackedOrder(order.intent, order.position_id, status=order.status, venue_id=order.venue_id)
+            tracked.filled = order.filled
+            tracked.cost = order.cost
+            desk.orders[order.cl_ord_id] = tracked
+    for position in old.positions.values():
+        if not position.open:
+            continue
+        journaled = (journaled_stops or {}).get(position.position_id, position.stop_order)
+        stop_order = journaled if journaled in desk.orders else None
+        desk.positions[position.position_id] = PositionState(
+            position.position_id,
+            position.symbol,
+            position.side,
+            position.entry_cl_ord_id,
+            initial_stop=position.initial_stop,
+            stop=position.stop,
+            take_profit=position.take_profit,
+            qty=position.qty,
+            entry_price=position.entry_price,
+            opened_at=position.opened_at,
+            stop_order=stop_order,
+            stop_live=stop_order is not None and desk.orders[stop_order].status is OrderStatus.ACKED,
+            stop_kind=position.stop_kind,
+        )
+        desk.by_symbol[position.symbol] = position.position_id
+    return desk

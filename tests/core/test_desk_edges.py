@@ -1,0 +1,491 @@
+"""The desk when the venue is late, refuses, or says the unexpected, and when the router starts again: fills the
+order record cannot take, confirmations for orders already done, amends in flight, entry timers before the ack,
+exits that end without filling, and `Desk.resume` after a rebuild from the journal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk
+from crocbot.core.desk_types import (
+    Action,
+    AmendOrder,
+    CancelOrder,
+    Emit,
+    EntryTTL,
+    Note,
+    Record,
+    SendOrder,
+    StartTimer,
+)
+from crocbot.core.messages import (
+    CommandRejected,
+    ExitRequest,
+    OrderAmended,
+    OrderPurpose,
+    OrderStatus,
+    Position,
+    PositionChanged,
+    PositionClosed,
+    PositionOpened,
+    PositionSide,
+    Side,
+    StopAmendRequest,
+    StopKind,
+)
+from crocbot.core.messages.journal import RecordPositionChanged, RecordPositionOpened, RecordStop, SaveState
+from tests.core.desk_support import (
+    QTY,
+    SYMBOL,
+    T0,
+    D,
+    Opened,
+    at,
+    event,
+    exit_intent,
+    fill,
+    make_desk,
+    restored,
+    sent,
+    signal,
+    stop_intent,
+)
+
+S = OrderStatus
+SELL = Side.SELL
+
+
+def saves(desk: Desk) -> list[Action]:
+    return [
+        Record(SaveState(LEDGER_KEY, desk.ledger.to_state())),
+        Record(SaveState(RISK_KEY, desk.risk.state().to_state())),
+    ]
+
+
+def announced(
+    position_id: str,
+    *,
+    qty: Decimal = QTY,
+    entry: str = "100",
+    stop: str = "98",
+    initial_stop: str = "98",
+    stop_live: bool = True,
+    opened_at: int = 2,
+    exiting: bool = False,
+) -> Position:
+    """The long SOL/USD position of `Opened` (100 / 98, take-profit 106) as the desk announces it."""
+    return Position(
+        position_id,
+        SYMBOL,
+        PositionSide.LONG,
+        qty,
+        D(entry),
+        D(stop),
+        at(opened_at),
+        take_profit=D("106"),
+        stop_live=stop_live,
+        initial_stop=D(initial_stop),
+        exiting=exiting,
+    )
+
+
+def entry_acked(desk: Desk) -> str:
+    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    desk.submitted(entry.cl_ord_id, T0)
+    desk.on_order_event(event(entry.cl_ord_id, S.ACKED, at(1)), at(1))
+    return entry.cl_ord_id
+
+
+def partly_filled(desk: Desk) -> tuple[str, str, str]:
+    """An entry with 10 of 15.68381430 filled at 100 and its stop acked: (position id, entry, stop)."""
+    entry = entry_acked(desk)
+    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
+    desk.submitted(stop, at(2))
+    desk.on_order_event(event(stop, S.ACKED, at(3)), at(3))
+    return desk.by_symbol[SYMBOL], entry, stop
+
+
+def exit_requested(opened: Opened, seconds: float = 10) -> str:
+    request = ExitRequest(opened.position_id, SYMBOL, "manual", at(seconds))
+    exit_ = sent(opened.desk.on_exit_request(request, at(seconds)), OrderPurpose.EXIT).cl_ord_id
+    opened.desk.submitted(exit_, at(seconds))
+    return exit_
+
+
+# -- fills the order's own record refuses --------------------------------------------------------------------
+
+
+def test_a_fill_after_the_exit_was_cancelled_is_booked_and_the_new_stop_follows_it() -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    exit_ = exit_requested(opened)
+    desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
+    stop = sent(
+        desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="Insufficient liquidity"), at(12)),
+        OrderPurpose.STOP,
+    )
+    # the venue's cancel overtook a last fill of the exit
+    late = desk.on_fill(fill("X2", exit_, "3", "98.9", "0.1", side=SELL, ts=at(13)), at(13))
+    rest = QTY - 8
+    assert late == [
+        Note(
+            "CRITICAL",
+            f"order {exit_}: fill X2 moves cancelled -> partially_filled; booked all the same: the money moved",
+            SYMBOL,
+        ),
+        Record(RecordPositionChanged(opened.position_id, rest, D("100"))),
+        Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
+        AmendOrder(stop.cl_ord_id, SYMBOL, qty=rest),
+        *saves(desk),
+    ]
+    assert (desk.ledger.position(SYMBOL), opened.position.qty) == (rest, rest)
+    assert desk.on_fill(fill("X2", exit_, "3", "98.9", "0.1", side=SELL, ts=at(13)), at(14)) == []  # no twice
+    assert desk.ledger.position(SYMBOL) == rest
+
+
+def test_a_late_fill_that_closes_the_position_after_its_exit_was_cancelled_closes_it() -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    exit_ = exit_requested(opened)
+    desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    stop = sent(desk.on_order_event(event(exit_, S.CANCELLED, at(12)), at(12)), OrderPurpose.STOP)
+    desk.submitted(stop.cl_ord_id, at(12))
+    late = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(13)), at(13))
+    assert late[0] == Note(
+        "CRITICAL", f"order {exit_}: fill X1 moves cancelled -> filled; booked all the same: the money moved", SYMBOL
+    )
+    assert late[1] == CancelOrder(stop.cl_ord_id, SYMBOL)  # the stop placed again is not needed any more
+    assert any(isinstance(a, Emit) and isinstance(a.message, PositionClosed) for a in late)
+    assert opened.position.closed
+    assert desk.by_symbol == {}
+
+
+def test_a_late_fill_for_an_entry_given_up_opens_the_position_after_all() -> None:
+    desk = make_desk()
+    entry = entry_acked(desk)
+    position_id = desk.by_symbol[SYMBOL]
+    desk.on_order_event(event(entry, S.CANCELLED, at(120), reason="User requested"), at(120))
+    assert desk.by_symbol == {}
+    actions = desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(121)), at(121))
+    stop = sent(actions, OrderPurpose.STOP)
+    opened = announced(position_id, stop_live=False, opened_at=121)
+    assert actions == [
+        Note(
+            "CRITICAL",
+            f"order {entry}: fill F1 moves cancelled -> filled; booked all the same: the money moved",
+            SYMBOL,
+        ),
+        Record(RecordPositionOpened(opened)),
+        Emit(PositionOpened(opened)),
+        SendOrder(stop_intent(stop.cl_ord_id, QTY, "98", at(121)), position_id, "protective stop at 98"),
+        *saves(desk),
+    ]
+    assert desk.by_symbol == {SYMBOL: position_id}
+    assert desk.positions[position_id].open
+
+
+# -- confirmations and refusals ------------------------------------------------------------------------------
+
+
+def test_an_amend_confirmed_after_the_order_ended_is_only_an_error() -> None:
+    desk = make_desk()
+    entry = entry_acked(desk)
+    desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2))
+    late = OrderAmended(entry, at(3), limit_price=D("100.05"))
+    assert desk.on_amended(late, at(3)) == [Note("ERROR", f"order {entry}: cannot amend a filled order", SYMBOL)]
+    assert desk.orders[entry].limit_price == D("100.00")
+
+
+def test_a_stop_amend_confirmed_after_the_stop_filled_is_only_an_error() -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    desk.on_fill(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), at(10))
+    late = OrderAmended(opened.stop, at(11), trigger_price=D("99"))
+    assert desk.on_amended(late, at(11)) == [Note("ERROR", f"order {opened.stop}: cannot amend a filled order", SYMBOL)]
+
+
+def test_a_size_only_confirmation_leaves_the_trigger_amend_pending() -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    desk.on_mark(SYMBOL, D("103"))
+    request = StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(20))
+    assert desk.on_stop_amend(request, at(20)) == [AmendOrder(opened.stop, SYMBOL, trigger_price=D("100"))]
+    assert desk.on_amended(OrderAmended(opened.stop, at(21), qty=QTY), at(21)) == []
+    assert opened.position.pending_stop == (D("100"), StopKind.BREAKEVEN)
+    # a venue that reports the whole order repeats the trigger it still has
+    assert desk.on_amended(OrderAmended(opened.stop, at(21), qty=QTY, trigger_price=D("98")), at(21)) == []
+    assert (opened.position.stop, opened.position.pending_stop) == (D("98"), (D("100"), StopKind.BREAKEVEN))
+    again = StopAmendRequest(opened.position_id, SYMBOL, D("101"), StopKind.TRAILING, at(22))
+    assert desk.on_stop_amend(again, at(22)) == []  # still one in flight
+    assert desk.on_amended(OrderAmended(opened.stop, at(23), trigger_price=D("100")), at(23)) == [
+        Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(23), opened.stop)),
+        Emit(PositionChanged(announced(opened.position_id, stop="100"))),
+    ]
+    assert opened.position.pending_stop is None
+
+
+def test_only_a_refused_amend_of_the_stop_clears_the_pending_stop() -> None:
+    desk = make_desk()
+    position_id, entry, stop = partly_filled(desk)
+    desk.on_mark(SYMBOL, D("101"))
+    desk.on_stop_amend(StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(20)), at(20))
+    state = desk.positions[position_id]
+    refused_chase = CommandRejected(entry, "amend", "EOrder:Invalid price", at(21))
+    assert desk.on_command_rejected(refused_chase, at(21)) == [
+        Note("WARNING", f"amend of {entry} refused: EOrder:Invalid price", SYMBOL)
+    ]
+    assert state.pending_stop == (D("99"), StopKind.TRAILING)
+    desk.on_command_rejected(CommandRejected(stop, "cancel", "EGeneral:Internal error", at(22)), at(22))
+    assert state.pending_stop == (D("99"), StopKind.TRAILING)
+    desk.on_command_rejected(CommandRejected(stop, "amend", "EOrder:Invalid price", at(23)), at(23))
+    assert state.pending_stop is None
+
+
+def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    desk.on_mark(SYMBOL, D("103"))
+    desk.on_stop_amend(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(9)), at(9))
+    exit_ = exit_requested(opened)
+    desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    actions = desk.on_order_event(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
+    stop = sent(actions, OrderPurpose.STOP)
+    assert actions == [
+        Note("ERROR", f"exit {exit_} rejected: EOrder:Insufficient funds", SYMBOL),
+        SendOrder(stop_intent(stop.cl_ord_id, QTY, "100", at(12)), opened.position_id, "protective stop at 100"),
+        Emit(PositionChanged(announced(opened.position_id, stop="100", stop_live=False))),
+    ]
+    state = opened.position
+    assert (state.pending_stop, state.stop_kind, state.stop_order) == (None, StopKind.BREAKEVEN, stop.cl_ord_id)
+    # the SL manager may tighten the new stop once it is live
+    desk.submitted(stop.cl_ord_id, at(12))
+    desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(13)), at(13))
+    request = StopAmendRequest(opened.position_id, SYMBOL, D("101"), StopKind.TRAILING, at(14))
+    assert desk.on_stop_amend(request, at(14)) == [AmendOrder(stop.cl_ord_id, SYMBOL, trigger_price=D("101"))]
+
+
+# -- entry timers --------------------------------------------------------------------------------------------
+
+
+def test_an_entry_ttl_before_the_ack_waits_for_it() -> None:
+    desk = make_desk()
+    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY).cl_ord_id
+    desk.submitted(entry, T0)
+    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(30)) == [StartTimer(30.0, EntryTTL(entry, 2))]
+    desk.on_order_event(event(entry, S.UNKNOWN, at(31)), at(31))  # the send timed out: looked up, not resent
+    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(60)) == [StartTimer(30.0, EntryTTL(entry, 2))]
+    desk.on_order_event(event(entry, S.ACKED, at(61)), at(61))
+    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(90)) == [
+        AmendOrder(entry, SYMBOL, limit_price=D("100.05")),
+        StartTimer(30.0, EntryTTL(entry, 3)),
+    ]
+
+
+def test_a_chased_price_is_the_orders_only_once_the_venue_confirms_it() -> None:
+    desk = make_desk()
+    entry = entry_acked(desk)
+    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == AmendOrder(entry, SYMBOL, limit_price=D("100.05"))
+    order = desk.orders[entry]
+    assert (order.limit_price, order.amends) == (D("100.00"), 0)
+    assert desk.on_amended(OrderAmended(entry, at(31), limit_price=D("100.05")), at(31)) == []
+    assert (order.limit_price, order.amends) == (D("100.05"), 1)
+
+
+def test_an_entry_ttl_while_the_position_is_exiting_cancels_the_entry() -> None:
+    desk = make_desk()
+    position_id, entry, _ = partly_filled(desk)
+    leaving = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
+    assert CancelOrder(entry, SYMBOL) in leaving
+    # the entry's cancel has not landed when its timer fires: it is not chased
+    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [CancelOrder(entry, SYMBOL)]
+
+
+def test_an_entry_ttl_after_the_position_closed_cancels_the_entry() -> None:
+    desk = make_desk()
+    position_id, entry, stop = partly_filled(desk)
+    desk.on_fill(fill("S1", stop, "10", "98", "0.4", side=SELL, ts=at(10)), at(10))
+    assert desk.positions[position_id].closed
+    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [CancelOrder(entry, SYMBOL)]
+
+
+# -- exits that end without filling --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [S.CANCELLED, S.EXPIRED, S.ERROR])
+def test_an_exit_partly_filled_then_ended_leaves_the_rest_protected(status: OrderStatus) -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    exit_ = exit_requested(opened)
+    assert opened.position.message().exiting
+    assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11)) == []
+    desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
+    actions = desk.on_order_event(event(exit_, status, at(13), reason="Insufficient liquidity"), at(13))
+    stop = sent(actions, OrderPurpose.STOP)
+    rest = QTY - 5
+    assert actions == [
+        Note("ERROR", f"exit {exit_} {status}: Insufficient liquidity", SYMBOL),
+        SendOrder(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
+        Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False, exiting=False))),
+    ]
+    state = opened.position
+    assert (state.exiting, state.exit_orders, state.stop_order, state.qty) == (False, [], stop.cl_ord_id, rest)
+    again = desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "retry", at(14)), at(14))
+    assert sent(again, OrderPurpose.EXIT).qty == rest
+
+
+def test_an_exit_partly_filled_then_cancelled_before_the_stops_cancel_lands_protects_the_rest() -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    exit_ = exit_requested(opened)  # the stop's cancel goes out with it
+    partial = desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(11)), at(11))
+    rest = QTY - 5
+    assert not any(isinstance(a, AmendOrder) for a in partial)  # no resizing a stop that is being cancelled
+    ended = desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="Insufficient liquidity"), at(12))
+    assert ended == [
+        Note("ERROR", f"exit {exit_} cancelled: Insufficient liquidity", SYMBOL),
+        Emit(PositionChanged(announced(opened.position_id, qty=rest))),
+    ]
+    assert opened.position.exiting is False
+    # the stop's cancel lands: the desk asked for it, for an exit that failed, so the rest is protected again
+    # rather than sold at market into the book that could not take the exit
+    landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(13)), at(13))
+    stop = sent(landed, OrderPurpose.STOP)
+    assert landed == [
+        Note("WARNING", f"stop {opened.stop} cancelled for an exit that failed: placing it again", SYMBOL),
+        SendOrder(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
+        Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
+    ]
+    assert (opened.position.stop_order, opened.position.qty, opened.position.exiting) == (stop.cl_ord_id, rest, False)
+
+
+def test_an_entry_fill_racing_an_exit_places_no_stop_and_the_rest_is_exited_after() -> None:
+    desk = make_desk()
+    position_id, entry, stop = partly_filled(desk)
+    exit_ = sent(
+        desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT
+    ).cl_ord_id
+    desk.submitted(exit_, at(10))
+    assert desk.on_order_event(event(stop, S.CANCELLED, at(11)), at(11)) == []
+    raced = desk.on_fill(fill("F2", entry, "5.68381430", "100", "0.23", ts=at(12)), at(12))
+    assert not any(isinstance(a, SendOrder | AmendOrder) for a in raced)  # a stop now would hold the exit's base
+    assert desk.positions[position_id].stop_order is None
+    closing = desk.on_fill(fill("X1", exit_, "10", "101", "0.4", side=SELL, ts=at(13)), at(13))
+    assert sent(closing, OrderPurpose.EXIT).qty == D("5.68381430")
+
+
+def test_an_exit_that_fails_while_another_exit_is_working_leaves_the_position_exiting() -> None:
+    # 40 of a 78.51629006 entry at 101 fits the risk with its stop at 99.99; the rest, filled at 101 while the
+    # first exit is out, does not fit any stop: a second exit, for all of it.
+    desk = make_desk(
+        entry_order="market", risk_per_trade=D("0.0095"), max_exposure_per_symbol=D(1), max_total_exposure=D(1)
+    )
+    entry = sent(desk.on_signal(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY).cl_ord_id
+    position_id = desk.by_symbol[SYMBOL]
+    desk.submitted(entry, T0)
+    stop = sent(desk.on_fill(fill("F1", entry, "40", "101", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
+    desk.submitted(stop.cl_ord_id, at(2))
+    first = sent(
+        desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT
+    ).cl_ord_id
+    desk.submitted(first, at(10))
+    second = sent(desk.on_fill(fill("F2", entry, "38.51629006", "101", "0.4", ts=at(11)), at(11)), OrderPurpose.EXIT)
+    desk.submitted(second.cl_ord_id, at(11))
+    state = desk.positions[position_id]
+    assert state.exit_orders == [first, second.cl_ord_id]
+    actions = desk.on_order_event(event(first, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
+    assert actions == [Note("ERROR", f"exit {first} rejected: EOrder:Insufficient funds", SYMBOL)]
+    assert (state.exiting, state.exit_orders) == (True, [second.cl_ord_id])
+
+
+def test_the_position_message_says_whether_an_exit_is_in_flight() -> None:
+    opened = Opened.make()
+    assert opened.position.message().exiting is False
+    exit_ = exit_requested(opened)
+    assert opened.position.message() == announced(opened.position_id, exiting=True)
+    rejected = opened.desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
+    assert rejected[-1] == Emit(PositionChanged(announced(opened.position_id, exiting=False)))
+
+
+# -- resume after a restart ----------------------------------------------------------------------------------
+
+
+def test_resume_announces_a_restored_position_whose_stop_is_live() -> None:
+    opened = Opened.make()
+    desk = restored(opened.desk)
+    assert desk.positions[opened.position_id].stop_order == opened.stop
+    assert desk.resume(at(100)) == [Emit(PositionChanged(announced(opened.position_id)))]
+
+
+def test_resume_places_a_stop_for_a_position_without_one_and_forgets_the_exit_in_flight() -> None:
+    opened = Opened.make()
+    exit_ = exit_requested(opened)
+    opened.desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    desk = restored(opened.desk)  # the journal still names the cancelled stop, which is not open any more
+    state = desk.positions[opened.position_id]
+    assert (state.stop_order, desk.orders[exit_].status) == (None, S.SUBMITTED)
+    state.exiting, state.exit_orders = True, [exit_]  # as if the rebuild had kept what the crashed desk knew
+    actions = desk.resume(at(100))
+    stop = sent(actions, OrderPurpose.STOP)
+    assert actions == [
+        Note(
+            "WARNING", f"position {opened.position_id} has no stop order after the restart: placing one at 98", SYMBOL
+        ),
+        SendOrder(stop_intent(stop.cl_ord_id, QTY, "98", at(100)), opened.position_id, "protective stop at 98"),
+        Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
+    ]
+    assert (state.exiting, state.exit_orders, state.stop_order) == (False, [], stop.cl_ord_id)
+    # the exit in flight at the crash fills after all: the position closes and the new stop is cancelled
+    desk.submitted(stop.cl_ord_id, at(100))
+    closing = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(101)), at(101))
+    assert closing[0] == CancelOrder(stop.cl_ord_id, SYMBOL)
+    assert state.closed
+
+
+def test_resume_adopts_a_stop_sent_before_the_journal_named_it() -> None:
+    old = make_desk()
+    entry = entry_acked(old)
+    position_id = old.by_symbol[SYMBOL]
+    stop = sent(old.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
+    old.submitted(stop, at(2))
+    desk = restored(old, {position_id: None})  # the journal names a position's stop once it is acked
+    assert desk.positions[position_id].stop_order is None
+    assert desk.resume(at(100)) == [Emit(PositionChanged(announced(position_id, stop_live=False)))]
+    assert desk.positions[position_id].stop_order == stop
+    live = desk.on_order_event(event(stop, S.ACKED, at(101)), at(101))
+    assert live[0] == Record(RecordStop(position_id, D("98"), StopKind.INITIAL, at(101), stop))
+
+
+def test_resume_exits_a_restored_position_it_cannot_describe() -> None:
+    opened = Opened.make()
+    desk = restored(opened.desk)
+    desk.positions[opened.position_id].entry_price = D("97.5")  # as journaled after a scale-in through the stop
+    actions = desk.resume(at(100))
+    exit_ = sent(actions, OrderPurpose.EXIT)
+    assert actions == [
+        Note(
+            "CRITICAL",
+            "entry 97.5 is at or through the stop 98: the market is already past it; stop recorded at 97.49, exiting "
+            "at once",
+            SYMBOL,
+        ),
+        CancelOrder(opened.stop, SYMBOL),
+        SendOrder(
+            exit_intent(exit_.cl_ord_id, QTY, at(100)), opened.position_id, "exit: restored through its stop at 97.5"
+        ),
+        Emit(
+            PositionChanged(
+                announced(opened.position_id, entry="97.5", stop="97.49", initial_stop="97.49", exiting=True)
+            )
+        ),
+    ]
+
+
+def test_resume_leaves_closed_positions_and_unfilled_entries_alone() -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    desk.on_fill(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), at(10))
+    desk.on_signal(signal(symbol="ETH/USD", ts=at(11)), at(11))
+    assert desk.resume(at(100)) == []
