@@ -25,7 +25,16 @@ from typing import Any
 
 from loguru import logger
 
-from crocbot.core.messages import ClosedTrade, Fill, OrderEvent, OrderIntent, OrderStatus, Position, StopKind
+from crocbot.core.messages import (
+    ClosedTrade,
+    Fill,
+    OrderAmended,
+    OrderEvent,
+    OrderIntent,
+    OrderStatus,
+    Position,
+    StopKind,
+)
 from crocbot.store.codec import dec_text, dumps_state, loads_state, opt_dec_text, text_dec, text_ts, ts_text
 from crocbot.store.journal_integrity import (
     JournalConflict,
@@ -207,6 +216,25 @@ class Journal:
                     event.cl_ord_id,
                 ),
             )
+
+    def record_amend(self, amended: OrderAmended) -> None:
+        """Fold a confirmed amend into the order's current terms (the intent's columns keep what was sent)."""
+        with self._write(f"record_amend {amended.cl_ord_id}") as conn:
+            changed = conn.execute(
+                "UPDATE orders SET amended_qty = COALESCE(?, amended_qty), amended_limit = COALESCE(?, amended_limit),"
+                " amended_trigger = COALESCE(?, amended_trigger), updated_at = MAX(updated_at, ?) WHERE cl_ord_id = ?",
+                (
+                    opt_dec_text(amended.qty),
+                    opt_dec_text(amended.limit_price),
+                    opt_dec_text(amended.trigger_price),
+                    ts_text(amended.ts),
+                    amended.cl_ord_id,
+                ),
+            ).rowcount
+            if not changed:
+                raise UnknownOrder(
+                    f"amend of unknown cl_ord_id {amended.cl_ord_id}; journal (or adopt) its intent first"
+                )
 
     def record_fill(self, fill: Fill) -> bool:
         """Journal a fill; False when its fill_id is already journaled (the stored fill is kept)."""

@@ -57,6 +57,22 @@ class JournalOrder:
     filled_qty: Decimal
     avg_price: Decimal | None
     updated_at: datetime
+    amended_qty: Decimal | None = None
+    amended_limit: Decimal | None = None
+    amended_trigger: Decimal | None = None
+
+    @property
+    def qty(self) -> Decimal:
+        """The order's size now (an amend may have changed the intent's)."""
+        return self.amended_qty if self.amended_qty is not None else self.intent.qty
+
+    @property
+    def limit_price(self) -> Decimal | None:
+        return self.amended_limit if self.amended_limit is not None else self.intent.limit_price
+
+    @property
+    def trigger_price(self) -> Decimal | None:
+        return self.amended_trigger if self.amended_trigger is not None else self.intent.trigger_price
 
     @property
     def cl_ord_id(self) -> str:
@@ -154,6 +170,9 @@ def order_from_row(row: sqlite3.Row) -> JournalOrder:
         filled_qty=text_dec(row["filled_qty"]),
         avg_price=opt_text_dec(row["avg_price"]),
         updated_at=text_ts(row["updated_at"]),
+        amended_qty=opt_text_dec(row["amended_qty"]),
+        amended_limit=opt_text_dec(row["amended_limit"]),
+        amended_trigger=opt_text_dec(row["amended_trigger"]),
     )
 
 

@@ -125,8 +125,16 @@ _V1: tuple[str, ...] = (
     )""",
 )
 
+# Version 2: an order's terms as last amended (Kraken amends in place: same ids, new size or price). NULL until
+# an amend is confirmed; the intent's columns keep what was first sent.
+_V2: tuple[str, ...] = (
+    "ALTER TABLE orders ADD COLUMN amended_qty TEXT",
+    "ALTER TABLE orders ADD COLUMN amended_limit TEXT",
+    "ALTER TABLE orders ADD COLUMN amended_trigger TEXT",
+)
+
 # Append new migrations; never edit one that has shipped (journals in the field have already applied it).
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1),)
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -20,6 +20,7 @@ from crocbot.core.messages import (
     ClosedTrade,
     Fill,
     Liquidity,
+    OrderAmended,
     OrderEvent,
     OrderIntent,
     OrderPurpose,
@@ -40,6 +41,7 @@ from crocbot.store import (
     dumps_state,
     loads_state,
 )
+from crocbot.store.journal_schema import _V1, SCHEMA_VERSION
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 D = Decimal
@@ -128,7 +130,12 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 def test_opening_creates_the_directory_and_runs_wal_with_full_sync_and_foreign_keys(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "j.db"
     with Journal(path) as journal:
-        assert journal.settings() == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "schema_version": 1}
+        assert journal.settings() == {
+            "journal_mode": "wal",
+            "synchronous": 2,
+            "foreign_keys": 1,
+            "schema_version": SCHEMA_VERSION,
+        }
     with raw_db(path) as outside:  # WAL is a property of the file: another connection sees it too
         assert outside.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -216,6 +223,36 @@ def test_open_orders_holds_exactly_the_orders_whose_status_is_not_terminal(
     journal.record_order_event(OrderEvent("c1", status, at(2)))
     open_ids = [order.cl_ord_id for order in journal.open_orders()]
     assert open_ids == (["c2"] if status.is_terminal else ["c1", "c2"])
+
+
+def test_a_confirmed_amend_changes_the_orders_current_terms_and_keeps_the_intent(journal: Journal) -> None:
+    journal.record_intent(intent(limit_price=D("100")), position_id="p1")
+    journal.record_amend(OrderAmended("c1", at(1), qty=D("0.00000002"), limit_price=D("101")))
+    journal.record_amend(OrderAmended("c1", at(2), limit_price=D("102")))  # a price-only amend keeps the size
+
+    order = journal.order("c1")
+    assert order is not None
+    assert (order.qty, order.limit_price, order.trigger_price) == (D("0.00000002"), D("102"), None)
+    assert (order.intent.qty, order.intent.limit_price) == (D("0.00000001"), D("100"))
+    assert order.updated_at == at(2)
+    with pytest.raises(UnknownOrder):
+        journal.record_amend(OrderAmended("nope", at(3), limit_price=D("1")))
+
+
+def test_a_version_1_journal_is_migrated_and_keeps_its_orders(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in _V1:
+        conn.execute(statement)
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (1, '2025-01-01T00:00:00+00:00')")
+    conn.close()
+    with Journal(path) as migrated:
+        migrated.record_intent(intent(), position_id=None)
+        order = migrated.order("c1")
+        assert migrated.settings()["schema_version"] == SCHEMA_VERSION
+    assert order is not None
+    assert order.qty == D("0.00000001")
 
 
 def test_orders_since_selects_by_intent_time(journal: Journal) -> None:
@@ -377,7 +414,7 @@ def test_everything_survives_closing_and_reopening(tmp_path: Path) -> None:
         assert after == before
         assert journal.load_state("ledger") == {"x": D("0.1")}
         assert journal.order_events("c1") == [OrderEvent("c1", OrderStatus.ACKED, at(1), order_id="O-1")]
-        assert journal.settings()["schema_version"] == 1
+        assert journal.settings()["schema_version"] == SCHEMA_VERSION
 
 
 _WRITER = """
