@@ -136,6 +136,7 @@ class StopSettings(BaseModel):
     breakeven_after_r: PositiveDecimal = Decimal("1")
     profit_lock_step_r: PositiveDecimal = Decimal("1")
     place_within: Annotated[float, Field(gt=0, le=1)] = 1.0
+    amend_min_interval: Annotated[float, Field(ge=0, le=3600)] = 5.0
 
 
 class StrategySettings(BaseModel):
@@ -170,6 +171,8 @@ class ExecutionSettings(BaseModel):
     entry_order: Literal["limit", "market"] = "limit"
     limit_ttl: Seconds = 30.0
     max_reposition_attempts: Annotated[int, Field(ge=0, le=20)] = 3
+    chase_step: Fraction = Decimal("0.0005")
+    book_depth: Literal[10, 25, 100] = 25
     call_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
     paper_latency_ms: Annotated[int, Field(ge=0, le=10_000)] = 50
 

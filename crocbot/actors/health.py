@@ -1,0 +1,97 @@
+"""The health actor: turns bus events into the health board's state and a short tape of recent events.
+
+It only listens. The board it writes lives outside the tree (the HTTP server reads it), so a restart of this
+actor loses nothing but the events published while it was down, which the bus keeps for it anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.core.messages import (
+    ActorEscalated,
+    ActorExited,
+    ActorRestarted,
+    BreakerStateChanged,
+    FeedHealth,
+    OrderEvent,
+    OrderStatus,
+    PositionClosed,
+    PositionOpened,
+    SafeModeChanged,
+    Signal,
+    StartupReconciled,
+)
+from crocbot.core.money import fmt
+from crocbot.ops.health import HealthBoard
+
+__all__ = ["Health"]
+
+_TOPICS = (
+    FeedHealth,
+    SafeModeChanged,
+    BreakerStateChanged,
+    ActorRestarted,
+    ActorExited,
+    ActorEscalated,
+    StartupReconciled,
+    Signal,
+    PositionOpened,
+    PositionClosed,
+    OrderEvent,
+)
+
+
+class Health(SupervisedActor):
+    def __init__(self, ctx: ChildContext, board: HealthBoard) -> None:
+        super().__init__(ctx)
+        self._board = board
+
+    def started(self) -> None:
+        for topic in _TOPICS:
+            self.services.bus.subscribe(topic, self.name)
+
+    def handle(self, message: Any) -> Any:
+        board = self._board
+        if isinstance(message, FeedHealth):
+            board.on_feed(message)
+            board.note(message.ts, f"feed {'fresh' if message.fresh else 'NOT fresh'}: {message.reason}")
+        elif isinstance(message, SafeModeChanged):
+            board.on_safe_mode(message)
+            text = "safe mode ON: " + "; ".join(message.reasons) if message.on else "safe mode off"
+            board.note(message.ts, text)
+        elif isinstance(message, BreakerStateChanged):
+            board.on_breaker(message)
+            board.note(message.ts, f"breaker {message.name}: {message.previous} -> {message.current}")
+        elif isinstance(message, ActorRestarted):
+            board.on_restart(message)
+            board.note(message.ts, f"actor {message.name} restarted ({message.reason})")
+        elif isinstance(message, ActorExited):
+            board.on_exited(message)
+        elif isinstance(message, ActorEscalated):
+            board.on_escalated(message)
+            board.note(message.ts, f"supervisor {message.supervisor} gave up: {message.reason}")
+        elif isinstance(message, StartupReconciled):
+            board.on_reconciled(message)
+        else:
+            self._tape(message)
+        return None
+
+    def _tape(self, message: Any) -> None:
+        board = self._board
+        if isinstance(message, Signal):
+            text = f"{message.symbol} {message.strategy} signal: entry {fmt(message.entry)} stop {fmt(message.stop)}"
+            board.note(message.ts, text)
+        elif isinstance(message, PositionOpened):
+            p = message.position
+            board.note(p.opened_at, f"{p.symbol} opened {fmt(p.qty)} @ {fmt(p.entry_price)}, stop {fmt(p.stop_price)}")
+        elif isinstance(message, PositionClosed):
+            trade = message.trade
+            pnl = f" P&L {fmt(trade.realized_pnl)}" if trade is not None else ""
+            board.note(message.ts, f"{message.symbol} closed{pnl}")
+        elif isinstance(message, OrderEvent):
+            if message.status is OrderStatus.REJECTED:
+                board.note(message.ts, f"order {message.cl_ord_id} rejected: {message.reason}")
+        else:
+            super().handle(message)

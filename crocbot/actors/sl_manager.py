@@ -1,0 +1,211 @@
+"""The stop-loss manager: watches every open position on every tick, tightens stops, and exits when it must.
+
+On each market tick for a symbol it checks every position in it: a price through the stop whose order has not
+fired means an immediate exit request (the venue stop may be lost or the book gapped past it); a price at the
+take-profit means an exit; otherwise the stop policy may tighten the stop (breakeven, profit lock, trailing),
+sent as an amend request no more often than `amend_min_interval` per position. A position whose protective
+order is not live within `place_within` seconds of its opening is exited as a fail-safe. The router does the
+orders; this actor only decides. Its evaluation time per tick is measured and published.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+
+from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.actors.router import OpenPositions
+from crocbot.core.messages import (
+    ATRUpdate,
+    ExitRequest,
+    Position,
+    PositionChanged,
+    PositionClosed,
+    PositionOpened,
+    PositionSide,
+    StopAmendRequest,
+    Trade,
+)
+from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
+from crocbot.kraken.wire import BookView
+from crocbot.ops.metrics import METRICS, Metrics
+
+__all__ = ["SLManager", "SL_LOOP_METRIC"]
+
+SL_LOOP_METRIC = "crocbot_sl_loop_seconds"
+_ASK_TIMEOUT = 10.0
+
+
+@dataclass(slots=True)
+class _Watched:
+    track: StopTrack
+    take_profit: Decimal | None
+    stop_live: bool
+    opened_at: datetime
+    exiting: bool = False
+    last_amend: float | None = None  # event-clock seconds
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckStopLive:
+    position_id: str
+
+
+class SLManager(SupervisedActor):
+    def __init__(
+        self,
+        ctx: ChildContext,
+        policy: StopPolicy,
+        price_increments: dict[str, Decimal],
+        *,
+        place_within: float = 1.0,
+        amend_min_interval: float = 5.0,
+        metrics: Metrics = METRICS,
+        router: str = "router",
+    ) -> None:
+        super().__init__(ctx)
+        self._router = router
+        self._policy = policy
+        self._increments = price_increments
+        self._place_within = place_within
+        self._amend_min_interval = amend_min_interval
+        self._metrics = metrics
+        self._loop = metrics.histogram(SL_LOOP_METRIC, help="SL manager evaluation time per market tick")
+        self._watched: dict[str, _Watched] = {}
+        self._by_symbol: dict[str, set[str]] = {}
+        self._atr: dict[str, Decimal] = {}
+
+    def started(self) -> None:
+        bus = self.services.bus
+        for topic in (PositionOpened, PositionChanged, PositionClosed, ATRUpdate):
+            bus.subscribe(topic, self.name)
+        bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
+        bus.subscribe_conflated(Trade, self.name, key=lambda trade: trade.symbol)
+        self._adopt_open_positions()
+
+    def _adopt_open_positions(self) -> None:
+        """A restarted SL manager has forgotten every position: ask the router, which keeps them."""
+        ref = self.services.directory.get(self._router)
+        if ref is None:
+            logger.warning("no router to ask for open positions; watching those it reports from now on")
+            return
+        answer: Any = ref.ask(OpenPositions(), timeout=_ASK_TIMEOUT)
+        positions: list[Position] = list(answer)
+        for position in positions:
+            self._watch(position, opened=False)
+        if positions:
+            logger.info("watching {} open positions after a start", len(positions))
+
+    @property
+    def watched(self) -> int:
+        return len(self._watched)
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, BookView):
+            bid, ask = (message.bids[0][0] if message.bids else None), (message.asks[0][0] if message.asks else None)
+            self._tick(message.symbol, bid, ask)
+        elif isinstance(message, Trade):
+            self._tick(message.symbol, message.price, message.price)
+        elif isinstance(message, PositionOpened | PositionChanged):
+            self._watch(message.position, opened=isinstance(message, PositionOpened))
+        elif isinstance(message, PositionClosed):
+            self._forget(message.position_id)
+        elif isinstance(message, ATRUpdate):
+            self._atr[message.symbol] = message.atr
+        elif isinstance(message, _CheckStopLive):
+            self._check_stop_live(message.position_id)
+        else:
+            return super().handle(message)
+        return None
+
+    # -- positions ------------------------------------------------------------------------------------
+
+    def _watch(self, position: Position, *, opened: bool) -> None:
+        watched = self._watched.get(position.position_id)
+        if watched is None:
+            track = StopTrack(
+                position.position_id,
+                position.symbol,
+                position.side,
+                position.entry_price,
+                position.stop_price,
+                position.stop_price,
+                self._increments.get(position.symbol, Decimal("0.01")),
+            )
+            watched = _Watched(track, position.take_profit, position.stop_live, position.opened_at)
+            self._watched[position.position_id] = watched
+            self._by_symbol.setdefault(position.symbol, set()).add(position.position_id)
+            if opened or not position.stop_live:
+                self.send_later(self._place_within, _CheckStopLive(position.position_id))
+        else:
+            watched.stop_live = position.stop_live
+            # The router gave up an exit (rejected, no liquidity): the position is protected by its stop again
+            # and this manager may ask for an exit again when the price says so.
+            watched.exiting = position.exiting
+            track = watched.track
+            long = track.side is PositionSide.LONG
+            if (position.stop_price > track.stop) if long else (position.stop_price < track.stop):
+                track.tighten(position.stop_price)
+            elif position.stop_price != track.stop:
+                logger.bind(symbol=track.symbol).critical(
+                    "position {}: the router reports a looser stop {} than {}; keeping the tighter one",
+                    position.position_id,
+                    position.stop_price,
+                    track.stop,
+                )
+            track.entry = position.entry_price
+
+    def _forget(self, position_id: str) -> None:
+        watched = self._watched.pop(position_id, None)
+        if watched is not None:
+            self._by_symbol.get(watched.track.symbol, set()).discard(position_id)
+
+    def _check_stop_live(self, position_id: str) -> None:
+        watched = self._watched.get(position_id)
+        if watched is None or watched.stop_live or watched.exiting:
+            return
+        logger.bind(symbol=watched.track.symbol).critical(
+            "position {} has no live stop {}s after it opened; exiting it", position_id, self._place_within
+        )
+        self._metrics.inc("crocbot_positions_without_stop_total", help="positions exited for want of a live stop")
+        self._exit(watched, "no live stop within the placement deadline")
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    def _tick(self, symbol: str, bid: Decimal | None, ask: Decimal | None) -> None:
+        started = time.perf_counter()
+        now = self.clock.monotonic()
+        for position_id in tuple(self._by_symbol.get(symbol, ())):
+            watched = self._watched[position_id]
+            if watched.exiting:
+                continue
+            track = watched.track
+            price = bid if track.side is PositionSide.LONG else ask
+            if price is None:
+                continue
+            if stop_crossed(track.side, track.stop, price):
+                self._exit(watched, f"price {price} is through the stop {track.stop} and the stop has not filled")
+                continue
+            tp = watched.take_profit
+            if tp is not None and ((price >= tp) if track.side is PositionSide.LONG else (price <= tp)):
+                self._exit(watched, f"take-profit {tp} reached at {price}")
+                continue
+            proposal = track.next_stop(price, self._atr.get(symbol), self._policy)
+            if proposal is None:
+                continue
+            if watched.last_amend is not None and now - watched.last_amend < self._amend_min_interval:
+                continue
+            watched.last_amend = now
+            level, kind = proposal
+            self.services.bus.publish(StopAmendRequest(position_id, symbol, level, kind, self.clock.now()))
+        self._loop.observe(time.perf_counter() - started)
+
+    def _exit(self, watched: _Watched, reason: str) -> None:
+        watched.exiting = True
+        track = watched.track
+        self.services.bus.publish(ExitRequest(track.position_id, track.symbol, reason, self.clock.now()))

@@ -1,0 +1,93 @@
+"""The strategy actor: evaluates each symbol's strategy on every closed candle and publishes valid signals.
+
+Strategies are pure (candle history in, decision out); a signal is validated before it leaves (the Signal
+type refuses a stop on the wrong side; the strategy checks reward:risk). An invalid setup is logged with its
+reason and dropped, never traded. Evaluation waits while the recent history holds a data gap.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+
+from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.config.model import StrategySettings
+from crocbot.core.candles import is_filled
+from crocbot.core.messages import Candle, CandleHistory, Timeframe
+from crocbot.core.strategies import Strategy, strategy_for
+from crocbot.ops.metrics import METRICS, Metrics
+
+__all__ = ["StrategyActor"]
+
+
+class StrategyActor(SupervisedActor):
+    def __init__(
+        self,
+        ctx: ChildContext,
+        symbols: Sequence[str],
+        settings: StrategySettings,
+        increments: Mapping[str, Decimal],
+        timeframe: Timeframe,
+        *,
+        metrics: Metrics = METRICS,
+    ) -> None:
+        super().__init__(ctx)
+        self._timeframe = timeframe
+        self._strategies: dict[str, Strategy] = {
+            symbol: strategy_for(symbol, settings, increments[symbol]) for symbol in symbols
+        }
+        keep = max(s.warmup for s in self._strategies.values()) + 10 if self._strategies else 10
+        self._history: dict[str, deque[Candle]] = {symbol: deque(maxlen=keep) for symbol in symbols}
+        self._metrics = metrics
+
+    def started(self) -> None:
+        self.services.bus.subscribe(CandleHistory, self.name)
+        self.services.bus.subscribe(Candle, self.name)
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, CandleHistory):
+            history = self._history.get(message.symbol)
+            if history is not None and message.timeframe is self._timeframe:
+                known = {c.open_time for c in history}
+                merged = sorted(
+                    [*[c for c in message.candles if c.open_time not in known], *history], key=lambda c: c.open_time
+                )
+                history.clear()
+                history.extend(merged)
+        elif isinstance(message, Candle):
+            if message.closed and message.timeframe is self._timeframe and message.symbol in self._history:
+                self._on_candle(message)
+        else:
+            return super().handle(message)
+        return None
+
+    def _on_candle(self, candle: Candle) -> None:
+        history = self._history[candle.symbol]
+        if history and history[-1].open_time >= candle.open_time:
+            return  # a repeat (backfill overlap)
+        history.append(candle)
+        strategy = self._strategies[candle.symbol]
+        if len(history) < strategy.warmup or is_filled(candle):
+            return  # not warm yet, or an interval without trades: no fresh information
+        decision = strategy.decide(list(history), self.clock.now())
+        log = logger.bind(symbol=candle.symbol)
+        if decision.rejection is not None:
+            self._metrics.inc("crocbot_signals_rejected_total", labels={"symbol": candle.symbol})
+            log.info("{} setup dropped: {}", strategy.name, decision.rejection)
+        if decision.signal is not None:
+            self._metrics.inc("crocbot_signals_total", labels={"symbol": candle.symbol})
+            signal = decision.signal
+            log.info(
+                "{} signal: {} entry {} stop {} target {} ({})",
+                strategy.name,
+                signal.side,
+                signal.entry,
+                signal.stop,
+                signal.take_profit,
+                signal.reason,
+            )
+            self.services.bus.publish(signal)
