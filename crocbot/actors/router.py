@@ -43,7 +43,7 @@ from crocbot.core.risk_sizing import RiskLimits
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.wire import BookView
 from crocbot.ops.metrics import METRICS, Metrics
-from crocbot.venues.protocol import Amend, Cancel, Submit
+from crocbot.venues.protocol import Amend, Cancel, Submit, VenueCommand
 
 __all__ = ["Router", "RouterStatus", "OpenPositions", "StatusReport", "PositionView", "OrderView"]
 
@@ -274,9 +274,13 @@ class Router(SupervisedActor):
 
     def _run(self, actions: list[Action]) -> None:
         bus = self.services.bus
+        # Cancels and amends wait (in order) until the next order of these actions is journaled and go to the venue
+        # in one request with it: an exit and the stop cancel before it cost the venue one durable save, not two.
+        held: list[VenueCommand] = []
         for action in actions:
             if isinstance(action, SendOrder):
-                self._send(action)
+                self._send(action, held)
+                held = []
             elif isinstance(action, AmendOrder):
                 amend = Amend(
                     action.cl_ord_id,
@@ -286,9 +290,9 @@ class Router(SupervisedActor):
                     action.limit_price,
                     action.trigger_price,
                 )
-                bus.publish(VenueRequest(amend))
+                held.append(amend)
             elif isinstance(action, CancelOrder):
-                bus.publish(VenueRequest(Cancel(action.cl_ord_id, action.symbol, self.clock.now())))
+                held.append(Cancel(action.cl_ord_id, action.symbol, self.clock.now()))
             elif isinstance(action, Emit):
                 bus.publish(action.message)
                 if isinstance(action.message, SafeModeChanged):
@@ -302,18 +306,25 @@ class Router(SupervisedActor):
                 self.send_later(action.delay, action.message)
             elif isinstance(action, Note):
                 logger.bind(actor=self.name, symbol=action.symbol or "").log(action.level, action.text)
+        if held:
+            bus.publish(VenueRequest(tuple(held)))
 
-    def _send(self, action: SendOrder) -> None:
+    def _send(self, action: SendOrder, held: list[VenueCommand]) -> None:
         intent = action.intent
+        failure: Exception | None = None
         try:
             self._ask(RecordIntent(intent, action.position_id, action.reason))
         except Exception as error:  # noqa: BLE001 - not journaled means not sent, whatever the failure
-            self._journal_failed(error)
-            self._run(self.desk.not_sent(intent.cl_ord_id, self.clock.now(), f"journal failed: {error}"))
+            failure = error
+        if failure is not None:
+            if held:
+                self.services.bus.publish(VenueRequest(tuple(held)))
+            self._journal_failed(failure)
+            self._run(self.desk.not_sent(intent.cl_ord_id, self.clock.now(), f"journal failed: {failure}"))
             return
         self.desk.submitted(intent.cl_ord_id, self.clock.now())
         self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)}, help="orders sent")
-        self.services.bus.publish(VenueRequest(Submit(intent)))
+        self.services.bus.publish(VenueRequest((*held, Submit(intent))))
 
     def _journal_failed(self, error: BaseException) -> None:
         logger.critical("the journal could not be written ({}); entries are halted", error)

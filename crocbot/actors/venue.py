@@ -4,7 +4,8 @@ Commands take effect after the configured latency on the event clock (Kraken is 
 accelerated replay must see the same delay in event time). Market data reaches the paper venue from the feed:
 books conflated (only the newest matters) and trades reliably (a print through a resting order is a fill).
 Every event goes to the router, in order; the account is saved after each batch of events, so a restart finds
-the same balances and resting orders.
+the same balances and resting orders. The router sends a stop's cancel and the exit that follows it as one
+request: one save for both, so the exit does not wait for a durable write of its own.
 """
 
 from __future__ import annotations
@@ -32,14 +33,18 @@ _ASK_TIMEOUT = 10.0
 
 @dataclass(frozen=True, slots=True)
 class VenueRequest:
-    """From the router: carry out `command`."""
+    """From the router: carry out `commands`, in order, as one batch (one durable save of the account)."""
 
-    command: VenueCommand
+    commands: tuple[VenueCommand, ...]
+
+    def __post_init__(self) -> None:
+        if not self.commands:
+            raise ValueError("a venue request needs at least one command")
 
 
 @dataclass(frozen=True, slots=True)
 class _Due:
-    command: VenueCommand
+    commands: tuple[VenueCommand, ...]
 
 
 class VenueActor(SupervisedActor):
@@ -81,11 +86,11 @@ class VenueActor(SupervisedActor):
     def handle(self, message: Any) -> Any:
         if isinstance(message, VenueRequest):
             if self._latency > 0:
-                self.send_later(self._latency, _Due(message.command))
+                self.send_later(self._latency, _Due(message.commands))
             else:
-                self._deliver(self.venue.execute(message.command))
+                self._execute(message.commands)
         elif isinstance(message, _Due):
-            self._deliver(self.venue.execute(message.command))
+            self._execute(message.commands)
         elif isinstance(message, Trade):
             if message.symbol in self._instruments:
                 self._deliver(self.venue.on_trade(message))
@@ -95,6 +100,10 @@ class VenueActor(SupervisedActor):
         else:
             return super().handle(message)
         return None
+
+    def _execute(self, commands: tuple[VenueCommand, ...]) -> None:
+        venue = self.venue
+        self._deliver([event for command in commands for event in venue.execute(command)])
 
     def _deliver(self, events: list[VenueEvent]) -> None:
         if not events:
