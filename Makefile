@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := crocbot tests bench
 
-.PHONY: setup test lint typecheck pytest soak bench run config-check clean
+.PHONY: setup test lint typecheck pytest soak bench run demo status config-check clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,9 +32,17 @@ soak: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_feed.py
+	$(BIN)/python bench/bench_sl.py
+	$(BIN)/python bench/bench_tick_to_exit.py
 
 run: $(STAMP)
 	$(BIN)/crocbot run
+
+demo: $(STAMP)
+	$(BIN)/crocbot demo
+
+status: $(STAMP)
+	$(BIN)/crocbot status
 
 config-check: $(STAMP)
 	$(BIN)/crocbot config check

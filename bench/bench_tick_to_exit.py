@@ -1,0 +1,498 @@
+"""Tick-to-exit latency: from a Kraken book frame that crosses a stop to the exit order reaching the venue.
+
+The core of the real bot runs in a crocbot `Runtime` (system clock), wired as `crocbot/app.py` wires it: a
+`core` supervisor (rest_for_one) over persistence (SQLite journal with synchronous=FULL and the trade log, in a
+temporary directory), the paper venue (latency 0), the router (market entries) and the SL manager, with the
+shipped settings' defaults (risk relaxed only so that 250 losing trades in a row keep trading: no daily loss
+limit, no cooldown). The feed is emulated: a `WsClient` that never connects is handed raw WS v2 text frames the
+way its receive thread handles them (`client._handle(client.codec.decode(text))`), and its `on_message`
+publishes market data to the bus as `crocbot/actors/feed.py` does. Every book frame carries a valid checksum.
+
+Each iteration opens a position through the real flow: a book snapshot (bid 99.99 / ask 100.01, depth 25), a
+`Signal` (stop 99.50), the market entry fills on the paper venue, the protective stop is placed and acked
+(`PositionChanged` with stop_live). With everything idle, one book *update* frame sweeps the top ten bids, so
+the best bid drops to 99.49, through the stop. A book move alone does not trigger the venue's stop (it fires on
+trades), so the SL manager's own check must catch it: ExitRequest -> router (journals the exit's intent) ->
+one VenueRequest(Cancel stop, Submit exit). The clock starts just before the frame is decoded and stops when
+the venue actor starts handling that Submit (a `VenueActor` subclass notes it). Then the exit fills, the
+position closes and the next iteration begins.
+
+Baselines measured in the same run, paired with each iteration while the bot is idle:
+  - one hop: `bus.publish` of one message -> a trivial actor handling it (a reliable subscription);
+  - the frame alone: decode + L2 book + checksum of the same frame in a second WsClient, no actors;
+  - one durable journal write: `ask` persistence to save a small state document (a commit with fsync). The
+    exit path has the router journal the exit's intent, and the paper venue save its account after the stop's
+    cancel, both through the one persistence actor.
+
+Aim (the issue): p99 < 5 ms on an idle machine.   Run: `make bench` or `python bench/bench_tick_to_exit.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench_support import Summary, ratio
+from loguru import logger
+
+from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.actors.persistence import Persistence
+from crocbot.actors.protocol import HEARTBEAT
+from crocbot.actors.router import Router
+from crocbot.actors.runtime import Runtime
+from crocbot.actors.sl_manager import SLManager
+from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
+from crocbot.actors.venue import VenueActor, VenueRequest
+from crocbot.config.model import ExecutionSettings, PaperSettings, RiskSettings, StopSettings
+from crocbot.core.desk import DeskConfig
+from crocbot.core.messages import (
+    ExitRequest,
+    OrderPurpose,
+    PositionChanged,
+    PositionClosed,
+    PositionSide,
+    Signal,
+    Ticker,
+    Trade,
+)
+from crocbot.core.messages.journal import SaveState
+from crocbot.core.risk_sizing import RiskLimits
+from crocbot.core.stops import StopPolicy
+from crocbot.kraken.book import L2Book, checksum_of
+from crocbot.kraken.instruments import AssetClass, Catalog, Instrument
+from crocbot.kraken.wire import BookView
+from crocbot.kraken.ws import Subscription, WsClient
+from crocbot.ops.metrics import Metrics
+from crocbot.sim.bookmaker import BookData
+from crocbot.sim.frames import book_frame
+from crocbot.venues.protocol import Cancel, Submit
+
+AIM = 0.005  # seconds: p99 from frame to exit order at the venue
+WAIT = 10.0  # seconds: the bound on every wait; a healthy run never gets near it
+
+D = Decimal
+SYMBOL = "SOL/USD"
+INSTRUMENT = Instrument(  # Kraken-like SOL/USD
+    symbol=SYMBOL,
+    base="SOL",
+    quote="USD",
+    asset_class=AssetClass.CURRENCY,
+    status="online",
+    price_precision=2,
+    qty_precision=8,
+    cost_precision=5,
+    price_increment=D("0.01"),
+    qty_increment=D("0.00000001"),
+    qty_min=D("0.02"),
+    cost_min=D("0.5"),
+    taker_fee=D("0.004"),
+    maker_fee=D("0.0025"),
+)
+DEPTH = ExecutionSettings().book_depth  # what the feed subscribes to (25)
+LEVEL_QTY = D("10.00000000")
+GONE = D("0.00000000")
+ENTRY, STOP, TAKE_PROFIT = D("100.00"), D("99.50"), D("101.50")
+Levels = list[tuple[Decimal, Decimal]]
+
+
+# -- frames ---------------------------------------------------------------------------------------------
+
+
+def _ladder(best: Decimal, step: Decimal, n: int) -> Levels:
+    return [(best + step * i, LEVEL_QTY) for i in range(n)]
+
+
+SNAPSHOT_BIDS = _ladder(D("99.99"), D("-0.05"), DEPTH)  # 99.99 down to 98.79; the top ten are above the stop
+SNAPSHOT_ASKS = _ladder(D("100.01"), D("0.01"), DEPTH)
+SWEPT = [level for level in SNAPSHOT_BIDS if level[0] > STOP]
+REFILL = _ladder(SNAPSHOT_BIDS[-1][0] - D("0.05"), D("-0.05"), len(SWEPT))  # levels that come into range
+AFTER_BIDS = [level for level in SNAPSHOT_BIDS if level[0] <= STOP] + REFILL  # best bid 99.49, through the stop
+
+
+def _checksum(asks: Levels, bids: Levels) -> int:
+    return checksum_of(asks, bids, INSTRUMENT.price_precision, INSTRUMENT.qty_precision)
+
+
+def snapshot_frame(ts: datetime) -> str:
+    data = BookData(tuple(SNAPSHOT_BIDS), tuple(SNAPSHOT_ASKS), _checksum(SNAPSHOT_ASKS, SNAPSHOT_BIDS))
+    return book_frame(SYMBOL, data, snapshot=True, ts=ts)
+
+
+def sweep_frame(ts: datetime) -> str:
+    """One update: the ten bids above the stop deleted, ten deeper ones coming into range (20 levels)."""
+    bids = [(price, GONE) for price, _ in SWEPT] + REFILL
+    data = BookData(tuple(bids), (), _checksum(SNAPSHOT_ASKS, AFTER_BIDS))
+    return book_frame(SYMBOL, data, snapshot=False, ts=ts)
+
+
+class Feed:
+    """A `WsClient` fed by hand: exactly the receive thread's frame path, without a socket."""
+
+    def __init__(self, on_message: Callable[[object], None]) -> None:
+        self.problems: list[object] = []
+        self._on_message = on_message
+        self.client = WsClient(
+            "ws://127.0.0.1:9/never-connected",
+            [Subscription("book", (SYMBOL,), {"depth": DEPTH})],
+            self._route,
+            name="bench-feed",
+            catalog=Catalog([INSTRUMENT]),
+            view_levels=DEPTH,
+        )
+        book = L2Book(SYMBOL, DEPTH, price_precision=INSTRUMENT.price_precision, qty_precision=INSTRUMENT.qty_precision)
+        self.client.books[SYMBOL] = book  # what subscribing would have created
+
+    def _route(self, message: object) -> None:
+        if type(message) in (BookView, Trade, Ticker):  # as the feed actor's receive-thread callback does
+            self._on_message(message)
+        else:
+            self.problems.append(message)  # a resync or a malformed frame: the bench's own frames are wrong
+
+    def frame(self, text: str) -> None:
+        self.client._handle(self.client.codec.decode(text))
+        if self.problems:
+            raise RuntimeError(f"the bench's frame was not taken: {self.problems}")
+
+
+# -- bench actors ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Marks:
+    """perf_counter_ns stamps taken inside actor threads."""
+
+    cancel_ns: int = 0
+    submit_ns: int = 0
+    submitted: threading.Event = field(default_factory=threading.Event)
+
+    def reset(self) -> None:
+        self.cancel_ns = self.submit_ns = 0
+        self.submitted.clear()
+
+
+class BenchVenue(VenueActor):
+    """The paper venue actor, noting when the exit Submit (and the stop's Cancel before it) reaches it."""
+
+    def __init__(
+        self,
+        ctx: ChildContext,
+        instruments: Mapping[str, Instrument],
+        balances: Mapping[str, Decimal],
+        marks: Marks,
+        *,
+        latency: float,
+    ) -> None:
+        super().__init__(ctx, instruments, balances, latency=latency)
+        self._marks = marks
+
+    def handle(self, message: Any) -> Any:
+        exit_submit = False
+        if isinstance(message, VenueRequest):
+            for command in message.commands:
+                if isinstance(command, Submit) and command.intent.purpose is OrderPurpose.EXIT:
+                    self._marks.submit_ns = time.perf_counter_ns()
+                    exit_submit = True
+                elif isinstance(command, Cancel) and not self._marks.cancel_ns:
+                    self._marks.cancel_ns = time.perf_counter_ns()
+        try:
+            return super().handle(message)
+        finally:
+            if exit_submit:
+                self._marks.submitted.set()
+
+
+@dataclass(frozen=True, slots=True)
+class HopPing:
+    seq: int
+
+
+class Hop(SupervisedActor):
+    """The single-hop baseline: a trivial actor that notes when a published message reaches it."""
+
+    def __init__(self, ctx: ChildContext, done: queue.Queue[int]) -> None:
+        super().__init__(ctx)
+        self._done = done
+
+    def started(self) -> None:
+        self.services.bus.subscribe(HopPing, self.name)
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, HopPing):
+            self._done.put(time.perf_counter_ns())
+            return None
+        return super().handle(message)
+
+
+class Tap(SupervisedActor):
+    """Hands position events and exit requests, stamped on arrival, to the bench's main thread."""
+
+    TOPICS = (PositionChanged, PositionClosed, ExitRequest)
+
+    def __init__(self, ctx: ChildContext, sink: queue.Queue[tuple[int, object]]) -> None:
+        super().__init__(ctx)
+        self._sink = sink
+
+    def started(self) -> None:
+        for topic in self.TOPICS:
+            self.services.bus.subscribe(topic, self.name)
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, self.TOPICS):
+            self._sink.put((time.perf_counter_ns(), message))
+            return None
+        return super().handle(message)
+
+
+# -- the bot --------------------------------------------------------------------------------------------
+
+
+def limits() -> RiskLimits:
+    """The shipped risk defaults, except what would stop 250 losing trades in a row: the daily loss limit and
+    the cooldown after a loss."""
+    shipped = RiskLimits.from_settings(RiskSettings())
+    return dataclasses.replace(shipped, daily_loss_limit=D(1), cooldown_after_loss=timedelta(0))
+
+
+def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
+    """persistence, venue, router, sl_manager with app.py's arguments (the venue a noting subclass)."""
+    execution = ExecutionSettings(entry_order="market")
+    stops = StopSettings()
+    balances = PaperSettings().starting_balances
+    instruments = {SYMBOL: INSTRUMENT}
+    return [
+        ChildSpec.actor("persistence", Persistence, journal_dir / "journal.sqlite3", journal_dir / "trades.jsonl"),
+        ChildSpec.actor("venue", BenchVenue, instruments, balances, marks, latency=0.0),
+        ChildSpec.actor(
+            "router",
+            Router,
+            instruments,
+            limits(),
+            DeskConfig(
+                entry_order=execution.entry_order,
+                limit_ttl=execution.limit_ttl,
+                max_repositions=execution.max_reposition_attempts,
+                chase_step=execution.chase_step,
+            ),
+            cash=balances["USD"],
+            quote="USD",
+            metrics=Metrics(),
+        ),
+        ChildSpec.actor(
+            "sl_manager",
+            SLManager,
+            StopPolicy.from_settings(stops),
+            {SYMBOL: INSTRUMENT.price_increment},
+            place_within=stops.place_within,
+            amend_min_interval=stops.amend_min_interval,
+            metrics=Metrics(),
+        ),
+    ]
+
+
+# Policies as in crocbot/app.py (ROOT_POLICY, CORE_POLICY).
+ROOT = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.5)
+CORE = Policy(strategy=Strategy.REST_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.2)
+
+
+class Bench:
+    def __init__(self, journal_dir: Path, settle: float) -> None:
+        self.marks = Marks()
+        self.events: queue.Queue[tuple[int, object]] = queue.Queue()
+        self.hops: queue.Queue[int] = queue.Queue()
+        self.settle_for = settle
+        self.seen: set[str] = set()
+        self.runtime = Runtime()
+        self.runtime.start(
+            [
+                ChildSpec.supervisor("core", core_children(journal_dir, self.marks), CORE),
+                ChildSpec.actor("tap", Tap, self.events),
+                ChildSpec.actor("hop", Hop, self.hops),
+            ],
+            ROOT,
+        )
+        self.bus = self.runtime.bus
+        self.feed = Feed(self.bus.publish)
+        self.bare = Feed(lambda message: None)  # the frame-only baseline: same client code, nothing downstream
+
+    def ask_all(self, *names: str) -> None:
+        for name in names:
+            ref = self.runtime.directory.get(name)
+            if ref is None:
+                raise RuntimeError(f"{name} is not running")
+            ref.ask(HEARTBEAT, timeout=WAIT)
+
+    def settle(self) -> None:
+        """Idle: every actor has drained its inbox, then a short pause."""
+        self.ask_all("persistence", "venue", "router", "sl_manager", "tap", "hop")
+        time.sleep(self.settle_for)
+
+    def wait_for(self, predicate: Callable[[object], bool], what: str) -> tuple[int, object]:
+        deadline = time.monotonic() + WAIT
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"no {what} within {WAIT}s")
+            try:
+                stamp, message = self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if predicate(message):
+                return stamp, message
+
+    def open_position(self) -> str:
+        now = datetime.now(UTC)
+        self.feed.frame(snapshot_frame(now))
+        self.bare.frame(snapshot_frame(now))
+        self.ask_all("venue", "router", "sl_manager")  # each has the fresh book before the entry goes out
+        self.bus.publish(Signal(SYMBOL, PositionSide.LONG, ENTRY, STOP, TAKE_PROFIT, "bench", now, "tick-to-exit"))
+        _, message = self.wait_for(
+            lambda m: (
+                isinstance(m, PositionChanged) and m.position.stop_live and m.position.position_id not in self.seen
+            ),
+            "new position with a live stop",
+        )
+        assert isinstance(message, PositionChanged)
+        self.seen.add(message.position.position_id)
+        return message.position.position_id
+
+    def hop(self, seq: int) -> float:
+        started = time.perf_counter_ns()
+        self.bus.publish(HopPing(seq))
+        arrived = self.hops.get(timeout=WAIT)
+        return (arrived - started) / 1e9
+
+    def frame_only(self) -> float:
+        text = sweep_frame(datetime.now(UTC))
+        started = time.perf_counter_ns()
+        self.bare.frame(text)
+        return (time.perf_counter_ns() - started) / 1e9
+
+    def journal_write(self, seq: int) -> float:
+        ref = self.runtime.directory.get("persistence")
+        if ref is None:
+            raise RuntimeError("persistence is not running")
+        started = time.perf_counter_ns()
+        ref.ask(SaveState("bench_probe", {"seq": seq}), timeout=WAIT)
+        return (time.perf_counter_ns() - started) / 1e9
+
+    def exit(self, position_id: str) -> tuple[float, float, float]:
+        """Seconds from the frame to: the ExitRequest at a subscriber, the Cancel at the venue, the exit Submit."""
+        self.marks.reset()
+        text = sweep_frame(datetime.now(UTC))
+        started = time.perf_counter_ns()
+        self.feed.frame(text)
+        if not self.marks.submitted.wait(WAIT):
+            raise RuntimeError(f"no exit order reached the venue within {WAIT}s")
+        requested, _ = self.wait_for(
+            lambda m: isinstance(m, ExitRequest) and m.position_id == position_id, "exit request"
+        )
+        self.wait_for(lambda m: isinstance(m, PositionClosed) and m.position_id == position_id, "closed position")
+        marks = self.marks
+        return (
+            (requested - started) / 1e9,
+            (marks.cancel_ns - started) / 1e9 if marks.cancel_ns else float("nan"),
+            (marks.submit_ns - started) / 1e9,
+        )
+
+    def close(self) -> None:
+        self.runtime.shutdown()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=250, help="measured exits (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=10, help="exits first, not counted")
+    parser.add_argument("--settle", type=float, default=0.005, help="idle seconds before each measurement")
+    parser.add_argument("--journal-dir", type=Path, default=None, help="where the journal goes (default: a temp dir)")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 if p99 is not below {AIM * 1e3:.0f} ms")
+    args = parser.parse_args()
+    logger.remove()  # log lines (entries, exits) are not part of the measurement
+
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="crocbot-bench-", dir=args.journal_dir) as tmp:
+        bench = Bench(Path(tmp), args.settle)
+        hops: list[float] = []
+        frames: list[float] = []
+        writes: list[float] = []
+        to_request: list[float] = []
+        to_cancel: list[float] = []
+        to_exit: list[float] = []
+        started = time.perf_counter()
+        try:
+            for i in range(args.warmup + args.iterations):
+                position_id = bench.open_position()
+                bench.settle()
+                hop = bench.hop(i)
+                frame = bench.frame_only()
+                write = bench.journal_write(i)
+                bench.settle()
+                request, cancel, submit = bench.exit(position_id)
+                if i >= args.warmup:
+                    hops.append(hop)
+                    frames.append(frame)
+                    writes.append(write)
+                    to_request.append(request)
+                    to_cancel.append(cancel)
+                    to_exit.append(submit)
+        finally:
+            bench.close()
+        seconds = time.perf_counter() - started
+        journal_dir = tmp
+
+    total, hop_s, frame_s, write_s = Summary.of(to_exit), Summary.of(hops), Summary.of(frames), Summary.of(writes)
+    stage_request, stage_cancel = Summary.of(to_request), Summary.of(to_cancel)
+    half = len(to_exit) // 2
+    first, second = Summary.of(to_exit[:half]), Summary.of(to_exit[half:])
+    print(
+        f"tick-to-exit: book frame through the stop -> exit order at the paper venue; {total.count} exits "
+        f"(+{args.warmup} warm-up) in {seconds:.1f} s; journal in {journal_dir} (synchronous=FULL); "
+        f"load average at start {load:.2f}"
+    )
+    print(f"{'':52}{'p50 ms':>11}{'p99 ms':>11}{'max ms':>11}")
+    print(f"{'frame -> exit Submit handled by the venue':52}{total.row()}")
+    print(f"{'  of which: frame -> ExitRequest at a subscriber':52}{stage_request.row()}")
+    print(f"{'            frame -> stop Cancel at the venue':52}{stage_cancel.row()}")
+    print(f"{'baseline: one hop (bus.publish -> trivial actor)':52}{hop_s.row()}")
+    print(f"{'baseline: frame decode + book + checksum only':52}{frame_s.row()}")
+    print(f"{'reference: one durable journal write (ask + fsync)':52}{write_s.row()}")
+    print(
+        f"in hops: p50 {ratio(total.p50, hop_s.p50):.1f}x, p99 {ratio(total.p99, hop_s.p99):.1f}x one hop; "
+        f"first half p50 {first.p50 * 1e3:.3f} ms, second half p50 {second.p50 * 1e3:.3f} ms"
+    )
+    met = total.p99 < AIM
+    verdict = "met" if met else "NOT met"
+    print(f"aim: p99 < {AIM * 1e3:.0f} ms on an idle machine; p99 {total.p99 * 1e3:.3f} ms: {verdict}")
+    record = {
+        "bench": "tick_to_exit",
+        "exits": total.count,
+        "load_avg_1m": round(load, 2),
+        "tick_to_exit": total.as_json(),
+        "to_exit_request": stage_request.as_json(),
+        "to_stop_cancel": stage_cancel.as_json(),
+        "hop_baseline": hop_s.as_json(),
+        "frame_only_baseline": frame_s.as_json(),
+        "journal_write": write_s.as_json(),
+        "ratio_p50_hops": round(ratio(total.p50, hop_s.p50), 2),
+        "ratio_p99_hops": round(ratio(total.p99, hop_s.p99), 2),
+        "aim_p99_ms": AIM * 1e3,
+        "met": met,
+    }
+    print(json.dumps(record))
+    return 1 if args.check and not met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
