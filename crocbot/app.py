@@ -1,7 +1,18 @@
-"""The composition root: builds the supervision tree from the settings and runs it until told to stop.
+"""The composition root: builds the bot's supervision tree from the settings and runs it until told to stop.
 
-The tree grows with each capability (feed, candles, strategy, router, stop-loss manager, persistence,
-reconciler); what is here now is the runtime they will run on.
+    root (one_for_one)
+    ├── watchdog                 heartbeats every actor; a hung one is restarted
+    ├── health                   bus events -> the health board behind /healthz, /readyz, /metrics
+    ├── core (rest_for_one)      the money path, in dependency order: a restart takes the later ones with it
+    │   ├── persistence          the journal and the trade log (the only writer)
+    │   ├── venue                the paper venue (paper mode): Kraken as seen from the bot
+    │   ├── router               the only writer of orders; rebuilds itself from the journal on start
+    │   └── sl_manager           stops on every tick
+    └── market (one_for_one)     market data, candles and strategies: each restarts alone
+        ├── feed, candles, strategy
+
+The core starts before the market, so the router and the SL manager listen before the first price arrives.
+Exchange calls (REST backfill) go through a gateway and a circuit breaker; an open breaker is safe mode.
 """
 
 from __future__ import annotations
@@ -9,32 +20,299 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from types import FrameType
+from typing import Any
 
 from loguru import logger
 
 from crocbot import __version__
+from crocbot.actors.breaker import BreakerConfig, CircuitBreaker
+from crocbot.actors.candles import CandleBuffer, candles_from_ohlc
+from crocbot.actors.feed import Feed, FeedOptions
+from crocbot.actors.gateway import Deadline, Gateway
+from crocbot.actors.health import Health
+from crocbot.actors.persistence import Persistence
 from crocbot.actors.protocol import ChildExited
+from crocbot.actors.router import SAFE_MODE_KEY, Router, RouterStatus, StatusReport
 from crocbot.actors.runtime import Runtime
+from crocbot.actors.sl_manager import SLManager
+from crocbot.actors.strategy import StrategyActor
 from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
+from crocbot.actors.venue import VenueActor
 from crocbot.actors.watchdog import Watchdog
 from crocbot.config import Settings, fingerprint
-from crocbot.core.clock import Clock
+from crocbot.core.clock import Clock, SystemClock
+from crocbot.core.desk import DeskConfig
+from crocbot.core.messages import Candle, Timeframe
+from crocbot.core.risk_sizing import RiskLimits
+from crocbot.core.stops import StopPolicy
+from crocbot.kraken.endpoints import KrakenApi
+from crocbot.kraken.errors import KrakenError
+from crocbot.kraken.instruments import Catalog, Instrument, UnknownSymbolError
+from crocbot.kraken.rest import RestClient
+from crocbot.kraken.ws import WsClient
+from crocbot.ops.health import HealthBoard, HealthServer
 from crocbot.ops.log import setup_logging
+from crocbot.ops.metrics import METRICS, Metrics
 
-__all__ = ["run_bot", "build_children", "ROOT_POLICY"]
+__all__ = [
+    "Bot",
+    "BotWiring",
+    "StartupError",
+    "load_instruments",
+    "run_bot",
+    "ROOT_POLICY",
+    "ACTOR_NAMES",
+    "JOURNAL_FILE",
+    "TRADE_LOG_FILE",
+    "CATALOG_FILE",
+    "SAFE_MODE_KEY",
+]
 
 ROOT_POLICY = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.5)
+CORE_POLICY = Policy(strategy=Strategy.REST_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.2)
+MARKET_POLICY = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=10, within=60.0, backoff_initial=0.5)
+ACTOR_NAMES = (
+    "watchdog",
+    "health",
+    "core",
+    "persistence",
+    "venue",
+    "router",
+    "sl_manager",
+    "market",
+    "feed",
+    "candles",
+    "strategy",
+)
+JOURNAL_FILE = "journal.sqlite3"
+TRADE_LOG_FILE = "trades.jsonl"
+CATALOG_FILE = "instruments.json"
 _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
-
+_BACKFILL_TIMEOUT = 30.0
 
 # A supervisor legitimately blocks while a child starts (start_timeout, 10 s by default) or stops; the watchdog
 # must wait longer than that before calling it hung.
 WATCHDOG_TIMEOUT = 15.0
 
 
-def build_children(settings: Settings) -> list[ChildSpec]:
-    return [ChildSpec.actor("watchdog", Watchdog, interval=1.0, timeout=WATCHDOG_TIMEOUT)]
+class StartupError(Exception):
+    """The bot cannot start as configured; the text says what is wrong and what to do."""
+
+
+@dataclass
+class BotWiring:
+    """What differs between `crocbot run`, the demo and the tests; the trading logic never does."""
+
+    clock: Clock | None = None  # the event clock; the system clock unless a simulation drives time
+    feed: FeedOptions | None = None
+    metrics: Metrics = METRICS
+    serve_health: bool = True
+    health_port: int | None = None  # None: the configured port; 0: any free port
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
+    watchdog_interval: float = 1.0  # event seconds; a simulation that jumps time sets it longer
+    on_feed_client: Callable[[WsClient], None] | None = None
+    extra_children: Sequence[ChildSpec] = ()  # started last under the root (test probes, a console)
+
+
+def load_instruments(settings: Settings) -> dict[str, Instrument]:
+    """The configured symbols' instruments: Kraken's AssetPairs, else the cached catalog; StartupError if unknown."""
+    cache = settings.state_dir / CATALOG_FILE
+    catalog = Catalog()
+    try:
+        api = KrakenApi(RestClient(settings.kraken.rest_url, timeout=settings.kraken.request_timeout))
+        catalog = api.load_catalog(deadline=time.monotonic() + 2 * settings.kraken.request_timeout)
+        catalog.save(cache)
+    except (KrakenError, OSError, ValueError) as error:
+        if not cache.is_file():
+            raise StartupError(
+                f"could not load Kraken's instrument list from {settings.kraken.rest_url} ({error}) and there is "
+                f"no cached copy at {cache}; check the network or CROCBOT_KRAKEN__REST_URL"
+            ) from None
+        logger.warning("Kraken's instrument list is unavailable ({}); using the cache {}", error, cache)
+        catalog = Catalog.load(cache)
+    try:
+        instruments = {i.symbol: i for i in catalog.require(settings.symbols)}
+    except UnknownSymbolError as error:
+        raise StartupError(f"{error}; fix CROCBOT_SYMBOLS (or --symbols)") from None
+    closed = [s for s, i in instruments.items() if not i.accepts_orders]
+    if closed:
+        logger.warning("{} not accepting orders right now (Kraken status); no entries there", ", ".join(closed))
+    quotes = sorted({i.quote for i in instruments.values()})
+    if len(quotes) != 1:
+        raise StartupError(
+            f"the symbols are quoted in {', '.join(quotes)}; crocbot keeps one ledger currency, so trade pairs of "
+            "one quote currency (e.g. all .../USD)"
+        )
+    if quotes[0] not in settings.paper.starting_balances and settings.mode == "paper":
+        raise StartupError(
+            f"paper.starting_balances has no {quotes[0]}, the quote currency of {', '.join(settings.symbols)}; "
+            f"add e.g. --set paper.starting_balances='{{{quotes[0]} = 10000}}'"
+        )
+    return instruments
+
+
+class Bot:
+    """The running bot: the actor runtime, the REST gateway, the health board and its HTTP server."""
+
+    def __init__(self, settings: Settings, instruments: Mapping[str, Instrument], wiring: BotWiring | None = None):
+        self.settings = settings
+        self.instruments = dict(instruments)
+        self.wiring = wiring or BotWiring()
+        self.escalated = threading.Event()
+        self.runtime = Runtime(clock=self.wiring.clock, on_escalate=self._on_escalate)
+        self.board = HealthBoard(ACTOR_NAMES, self.runtime.directory, metrics=self.wiring.metrics)
+        bus = self.runtime.bus
+        self.rest_breaker = CircuitBreaker(
+            "kraken-rest", self.wiring.breaker, self.runtime.clock, on_state_change=bus.publish
+        )
+        self.rest_gateway = Gateway("kraken-rest", self.runtime.scheduler, workers=2, queue_size=32)
+        self.api = KrakenApi(
+            RestClient(settings.kraken.rest_url, timeout=settings.kraken.request_timeout, clock=SystemClock()),
+            Catalog(self.instruments.values()),
+        )
+        self.server: HealthServer | None = None
+        self.stop_requested = threading.Event()
+
+    # -- the tree -------------------------------------------------------------------------------------
+
+    def children(self) -> list[ChildSpec]:
+        settings, wiring = self.settings, self.wiring
+        instruments = self.instruments
+        quote = next(iter(instruments.values())).quote
+        state_dir, log_dir = settings.state_dir, settings.log_dir
+        execution = settings.execution
+        timeframe = settings.strategy.frame
+        core = [
+            ChildSpec.actor("persistence", Persistence, state_dir / JOURNAL_FILE, log_dir / TRADE_LOG_FILE),
+            ChildSpec.actor(
+                "venue",
+                VenueActor,
+                instruments,
+                settings.paper.starting_balances,
+                latency=execution.paper_latency_ms / 1000,
+            ),
+            ChildSpec.actor(
+                "router",
+                Router,
+                instruments,
+                RiskLimits.from_settings(settings.risk),
+                DeskConfig(
+                    entry_order=execution.entry_order,
+                    limit_ttl=execution.limit_ttl,
+                    max_repositions=execution.max_reposition_attempts,
+                    chase_step=execution.chase_step,
+                ),
+                cash=settings.paper.starting_balances.get(quote, Decimal(0)),
+                quote=quote,
+                metrics=wiring.metrics,
+            ),
+            ChildSpec.actor(
+                "sl_manager",
+                SLManager,
+                StopPolicy.from_settings(settings.stops),
+                {s: i.price_increment for s, i in instruments.items()},
+                place_within=settings.stops.place_within,
+                amend_min_interval=settings.stops.amend_min_interval,
+                metrics=wiring.metrics,
+            ),
+        ]
+        feed_options = wiring.feed or FeedOptions(depth=execution.book_depth)
+        market = [
+            ChildSpec.actor(
+                "feed",
+                Feed,
+                settings.kraken.ws_url,
+                tuple(instruments),
+                Catalog(instruments.values()),
+                options=feed_options,
+                catalog_cache=None,
+                metrics=wiring.metrics,
+                on_client=wiring.on_feed_client,
+            ),
+            ChildSpec.actor(
+                "candles",
+                CandleBuffer,
+                tuple(instruments),
+                timeframe,
+                atr_period=settings.strategy.atr_period,
+                backfill=self._backfill,
+                gateway=self.rest_gateway,
+                breaker=self.rest_breaker,
+            ),
+            ChildSpec.actor(
+                "strategy",
+                StrategyActor,
+                tuple(instruments),
+                settings.strategy,
+                {s: i.price_increment for s, i in instruments.items()},
+                timeframe,
+                metrics=wiring.metrics,
+            ),
+        ]
+        return [
+            ChildSpec.actor("watchdog", Watchdog, interval=wiring.watchdog_interval, timeout=WATCHDOG_TIMEOUT),
+            ChildSpec.actor("health", Health, self.board),
+            ChildSpec.supervisor("core", core, CORE_POLICY),
+            ChildSpec.supervisor("market", market, MARKET_POLICY),
+            *wiring.extra_children,
+        ]
+
+    def _backfill(self, symbol: str, timeframe: Timeframe, deadline: Deadline) -> list[Candle]:
+        """Runs in a gateway worker: REST OHLC, with the gateway's deadline carried over to the wall clock."""
+        wall_deadline = self.api.rest.clock.monotonic() + deadline.remaining()
+        rows, _ = self.api.ohlc(symbol, timeframe.seconds // 60, deadline=wall_deadline)
+        return candles_from_ohlc(symbol, timeframe, rows)
+
+    # -- life -----------------------------------------------------------------------------------------
+
+    def start(self) -> Bot:
+        settings = self.settings
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.wiring.serve_health:
+            port = settings.health.port if self.wiring.health_port is None else self.wiring.health_port
+            try:
+                self.server = HealthServer(self.board, settings.health.host, port, metrics=self.wiring.metrics)
+            except OSError as error:
+                raise StartupError(
+                    f"cannot serve health checks on {settings.health.host}:{port} ({error}); another crocbot may "
+                    "be running, or set CROCBOT_HEALTH__PORT"
+                ) from None
+            self.server.start()
+        self.rest_gateway.start()
+        try:
+            self.runtime.start(self.children(), ROOT_POLICY, timeout=120.0)
+        except BaseException:
+            self.rest_gateway.stop()
+            if self.server is not None:
+                self.server.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stops leave the venue's stops in place; the journal is flushed and closed by persistence."""
+        self.runtime.shutdown()
+        self.rest_gateway.stop()
+        if self.server is not None:
+            self.server.stop()
+
+    def ask(self, name: str, message: object, timeout: float = 10.0) -> Any:
+        ref = self.runtime.directory.get(name)
+        if ref is None:
+            raise RuntimeError(f"{name} is not running")
+        return ref.ask(message, timeout=timeout)
+
+    def status(self, timeout: float = 10.0) -> StatusReport:
+        report: StatusReport = self.ask("router", RouterStatus(), timeout)
+        return report
+
+    def _on_escalate(self, exited: ChildExited) -> None:
+        logger.critical("the supervision tree gave up ({}); shutting down", exited.error)
+        self.escalated.set()
+        self.stop_requested.set()
 
 
 def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.Event | None = None) -> int:
@@ -50,30 +328,36 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
     if settings.mode == "live":
         logger.error("this build has no live venue yet; nothing was sent to Kraken. Run with --mode paper.")
         return 2
-    stop = stop or threading.Event()
-    escalated = threading.Event()
-
-    def on_escalate(exited: ChildExited) -> None:
-        logger.critical("the supervision tree gave up ({}); shutting down", exited.error)
-        escalated.set()
-        stop.set()
-
-    runtime = Runtime(clock=clock, on_escalate=on_escalate)
-    signalled: list[int] = []
-    previous = _install_stop_signals(signalled)
     try:
-        runtime.start(build_children(settings), ROOT_POLICY)
-        logger.info("running; press Ctrl-C to stop")
-        while not signalled and not stop.is_set():
+        instruments = load_instruments(settings)
+        bot = Bot(settings, instruments, BotWiring(clock=clock))
+        signalled: list[int] = []
+        previous = _install_stop_signals(signalled)
+        try:
+            bot.start()
+        except BaseException:
+            _restore_signals(previous)
+            raise
+    except StartupError as error:
+        logger.error("crocbot cannot start: {}", error)
+        return 2
+    stop = stop or threading.Event()
+    try:
+        logger.info(
+            "running in paper mode; health on http://{}:{}/readyz; press Ctrl-C to stop",
+            settings.health.host,
+            bot.server.port if bot.server is not None else settings.health.port,
+        )
+        while not signalled and not stop.is_set() and not bot.stop_requested.is_set():
             time.sleep(_WAIT_SLICE)
         if signalled:
             logger.info("signal {} received", signalled[0])
     finally:
-        logger.info("stopping")
-        runtime.shutdown()
+        logger.info("stopping (stops stay on the venue)")
+        bot.stop()
         _restore_signals(previous)
         logger.info("stopped")
-    return 1 if escalated.is_set() else 0
+    return 1 if bot.escalated.is_set() else 0
 
 
 def _install_stop_signals(signalled: list[int]) -> dict[int, object]:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
 from crocbot import __version__
-from crocbot.cli_market import add_market_commands, run_market_command
+from crocbot.cli_market import add_market_commands, parse_duration, run_market_command
 from crocbot.config import (
     ConfigError,
     Settings,
@@ -27,6 +27,7 @@ from crocbot.config import (
     render,
     secret_values,
 )
+from crocbot.demo_paths import DEFAULT_DATA
 from crocbot.ops.log import bootstrap_logging
 from crocbot.ops.redact import REDACTOR, redact
 
@@ -70,6 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
     check = config_commands.add_parser("check", help="print the effective configuration, or what is wrong with it")
     _settings_flags(check)
+    demo = commands.add_parser(
+        "demo", help="trade on paper against the built-in simulator, offline, with a live console view"
+    )
+    _settings_flags(demo)
+    demo.add_argument("--duration", type=parse_duration, default=100.0, help="wall time to trade (default 100s)")
+    demo.add_argument("--speed", type=float, help="at most this many market seconds per second (default: flat out)")
+    demo.add_argument(
+        "--data",
+        default=str(DEFAULT_DATA),
+        help="Kraken OHLCVT candle file for BTC/USD, or 'synthetic' (default: %(default)s, synthetic if absent)",
+    )
+    demo.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets")
+    demo.add_argument("--no-view", action="store_true", help="print a status line now and then instead of a view")
+    status = commands.add_parser(
+        "status", help="positions, orders, stops, fills, P&L, kill switch and safe mode, from the state directory"
+    )
+    _settings_flags(status)
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_market_commands(commands, _settings_flags)
     return parser
 
@@ -94,9 +113,18 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def _load(args: argparse.Namespace) -> Settings:
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        old = merged.get(key)
+        merged[key] = _merge(old, value) if isinstance(old, dict) and isinstance(value, Mapping) else value
+    return merged
+
+
+def _load(args: argparse.Namespace, extra: Mapping[str, Any] | None = None) -> Settings:
     config_file = args.config if args.config is not None else default_config_file()
-    settings = load_settings(config_file=config_file, env_file=args.env_file, overrides=_overrides(args))
+    overrides = _merge(_overrides(args), extra or {})
+    settings = load_settings(config_file=config_file, env_file=args.env_file, overrides=overrides)
     for secret in secret_values(settings):
         REDACTOR.add(secret)
     return settings
@@ -141,6 +169,43 @@ def _run(args: argparse.Namespace) -> int:
     return run_bot(settings)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from crocbot.app import StartupError
+    from crocbot.demo import DemoOptions, run_demo, summary_text
+
+    options = DemoOptions(
+        duration=args.duration,
+        speed=args.speed,
+        data=None if args.data == "synthetic" else Path(args.data),
+        seed=args.seed,
+        view=not args.no_view and sys.stdout.isatty(),
+    )
+    if args.state_dir is not None:
+        options.state_dir = args.state_dir
+    if args.log_dir is not None:
+        options.log_dir = args.log_dir
+    try:
+        result = run_demo(options, lambda extra: _load(args, extra))
+    except ConfigError as error:
+        return _refuse("invalid configuration", error.problems)
+    except StartupError as error:
+        return _refuse("the demo could not start", [str(error)])
+    print(summary_text(result, options.state_dir), end="")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    from crocbot.status import collect_status, render_status, status_json
+
+    try:
+        settings = _load(args)
+    except ConfigError as error:
+        return _refuse("invalid configuration", error.problems)
+    status = collect_status(settings)
+    print(status_json(status) if args.json else render_status(status), end="\n" if args.json else "")
+    return EXIT_OK if "error" not in status else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     bootstrap_logging()
     parser = build_parser()
@@ -150,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "config" and args.config_command == "check":
             return _config_check(args)
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "status":
+            return _status(args)
         if args.command in ("record", "replay", "sim"):
             return run_market_command(args, _load)
     except KeyboardInterrupt:

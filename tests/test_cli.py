@@ -1,18 +1,25 @@
-"""The `crocbot` command: version, help, `python -m crocbot`, and a paper run that stops on SIGTERM."""
+"""The `crocbot` command: version, help, `python -m crocbot`, and a paper run against the simulator that answers
+its health checks and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from crocbot import __version__
 from crocbot.cli import main
 from tests.support.process import CONFIG, Crocbot, crocbot_env
+from tests.support.sim import kraken_env, running_simulator
 
 WAIT = 20.0
 
@@ -47,14 +54,45 @@ def test_python_dash_m_and_the_console_script_both_work(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX; Windows uses CTRL_BREAK")
-def test_a_paper_run_starts_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    bot = Crocbot(["run", "--config", str(CONFIG)], cwd=tmp_path, env=crocbot_env(tmp_path))
-    bot.wait_for_line("running; press Ctrl-C to stop")
-
-    bot.process.send_signal(signal.SIGTERM)
-    code, _, err = bot.finish()
+def test_a_paper_run_gets_ready_answers_health_checks_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    with running_simulator(drive=True, speed=1.0) as simulator:
+        env = crocbot_env(tmp_path, CROCBOT_STATE_DIR=str(tmp_path / "state"), **kraken_env(simulator))
+        bot = Crocbot(["run", "--config", str(CONFIG)], cwd=tmp_path, env=env)
+        try:
+            bot.wait_for_line("press Ctrl-C to stop")
+            base = f"http://127.0.0.1:{env['CROCBOT_HEALTH__PORT']}"
+            ready = _poll_ready(base + "/readyz")
+            alive = _get(base + "/healthz")
+            metrics = urllib.request.urlopen(base + "/metrics", timeout=WAIT).read().decode()
+        finally:
+            bot.process.send_signal(signal.SIGTERM)
+            code, _, err = bot.finish()
 
     assert code == 0, err
+    assert ready["ready"] is True, ready
+    assert alive == {"alive": True, "failing": [], "checks": alive["checks"]}
+    assert alive["checks"]["actor:router"] == {"ok": True, "detail": "running"}
+    assert "crocbot_feed_fresh 1" in metrics
     assert f"crocbot {__version__} starting in paper mode" in err
     assert "stopped" in err
     assert (tmp_path / "logs" / "crocbot.jsonl").is_file()
+    assert (tmp_path / "state" / "journal.sqlite3").is_file()
+
+
+def _get(url: str) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=WAIT) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:  # 503 carries the same JSON body
+        return json.loads(error.read())
+
+
+def _poll_ready(url: str) -> Any:
+    deadline = time.monotonic() + WAIT
+    body: Any = None
+    while time.monotonic() < deadline:
+        body = _get(url)
+        if body["ready"]:
+            return body
+        time.sleep(0.1)
+    return body

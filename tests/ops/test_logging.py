@@ -15,6 +15,7 @@ from crocbot.app import run_bot
 from crocbot.config import Settings, fingerprint
 from crocbot.core.clock import SimClock
 from crocbot.ops.log import JSON_LOG_NAME, setup_logging
+from tests.support.sim import kraken_settings, running_simulator
 
 
 def read_json(path: Path) -> list[dict[str, object]]:
@@ -60,11 +61,12 @@ def test_the_first_line_of_every_run_names_version_mode_and_config_fingerprint(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = Settings(log_dir=tmp_path / "logs", state_dir=tmp_path / "state")
     stop = threading.Event()
     stop.set()  # start, then stop at once
+    with running_simulator() as simulator:
+        settings = Settings(log_dir=tmp_path / "logs", state_dir=tmp_path / "state", **kraken_settings(simulator))
 
-    assert run_bot(settings, clock=SimClock(), stop=stop) == 0
+        assert run_bot(settings, clock=SimClock(), stop=stop) == 0
 
     first = read_json(tmp_path / "logs" / JSON_LOG_NAME)[0]
     assert first["version"] == __version__

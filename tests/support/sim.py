@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -35,3 +36,28 @@ def running_simulator(
         yield simulator
     finally:
         simulator.stop()
+
+
+def free_port() -> int:
+    """A loopback port free right now (the caller binds it soon after; a clash fails loudly, never silently)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def kraken_env(simulator: Simulator) -> dict[str, str]:
+    """Environment variables that point crocbot at `simulator` instead of Kraken."""
+    return {
+        "CROCBOT_KRAKEN__WS_URL": simulator.ws_url,
+        "CROCBOT_KRAKEN__WS_AUTH_URL": simulator.ws_auth_url,
+        "CROCBOT_KRAKEN__REST_URL": simulator.rest_url,
+        "CROCBOT_HEALTH__PORT": str(free_port()),
+    }
+
+
+def kraken_settings(simulator: Simulator) -> dict[str, Any]:
+    """The same, as settings overrides."""
+    return {
+        "kraken": {"ws_url": simulator.ws_url, "ws_auth_url": simulator.ws_auth_url, "rest_url": simulator.rest_url},
+        "health": {"port": free_port()},
+    }

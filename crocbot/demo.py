@@ -1,0 +1,277 @@
+"""`crocbot demo`: the whole bot, in paper mode, against the in-process simulator, offline.
+
+The simulator replays real recorded BTC/USD movement (Kraken's own 5-minute OHLCVT, retraced as trades) when
+the data file is there, and a seeded synthetic market otherwise, plus synthetic ETH/USD and an xStock. The bot
+is the one `crocbot run` starts, talking to the simulator over 127.0.0.1 (WS v2 and REST), on the simulator's
+clock in lockstep (see `crocbot.sim.conductor`), so days of market time pass in minutes. Before the bot starts,
+the simulator runs through a pre-roll of market history, which the bot backfills over REST OHLC like it does
+from Kraken, so its strategies are warm from the first candle.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from loguru import logger
+
+from crocbot.actors.feed import FeedOptions
+from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, StartupError, load_instruments
+from crocbot.config import Settings
+from crocbot.core.money import fmt
+from crocbot.demo_paths import DEFAULT_DATA
+from crocbot.ops.console import CLEAR, render_view
+from crocbot.ops.log import setup_logging
+from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
+from crocbot.sim.conductor import Conductor
+from crocbot.sim.market import MarketTrade, candle_csv_source
+from crocbot.sim.runner import SimConfig, Simulator
+from crocbot.store.journal import Journal
+
+__all__ = ["DemoOptions", "DemoResult", "run_demo", "DEFAULT_DATA", "DEMO_SYMBOLS"]
+
+DEMO_SYMBOLS = ("BTC/USD", "ETH/USD", "AAPLx/USD")
+PRE_ROLL = timedelta(hours=13)  # more than the strategies' 141-candle warm-up at 5 minutes
+_SYNTHETIC_INTERVAL = 5.0  # mean seconds between synthetic trades per symbol: enough ticks, fewer frames
+_STARTUP_LIMIT = 60.0  # wall seconds for the bot to connect and backfill
+
+
+@dataclass
+class DemoOptions:
+    duration: float = 100.0  # wall seconds of trading
+    speed: float | None = None  # simulated seconds per wall second at most; None: as fast as lockstep goes
+    data: Path | None = DEFAULT_DATA  # None: synthetic BTC/USD too
+    seed: int = 7
+    state_dir: Path = Path("state/demo")
+    log_dir: Path = Path("logs/demo")
+    view: bool = True  # redraw the console view in place (a terminal); otherwise a line now and then
+    quantum: float = 0.25  # seconds of event time applied before waiting for the bot
+
+
+@dataclass
+class DemoResult:
+    sim_span: timedelta = timedelta(0)
+    wall_seconds: float = 0.0
+    fills: int = 0
+    closed_trades: int = 0
+    open_positions: int = 0
+    realized: Decimal = Decimal(0)
+    equity: Decimal = Decimal(0)
+    start_equity: Decimal = Decimal(0)
+    settle_timeouts: int = 0
+    kill_switch: bool = False
+    data: str = ""
+    symbols: tuple[str, ...] = DEMO_SYMBOLS
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "market_time_replayed_hours": round(self.sim_span.total_seconds() / 3600, 2),
+            "wall_seconds": round(self.wall_seconds, 1),
+            "speed": round(self.sim_span.total_seconds() / self.wall_seconds, 1) if self.wall_seconds else 0,
+            "fills": self.fills,
+            "closed_trades": self.closed_trades,
+            "open_positions": self.open_positions,
+            "realized_pnl": fmt(self.realized),
+            "equity": fmt(self.equity),
+            "start_equity": fmt(self.start_equity),
+            "kill_switch": self.kill_switch,
+            "settle_timeouts": self.settle_timeouts,
+            "market": self.data,
+            "symbols": list(self.symbols),
+        }
+
+
+def _fresh(state_dir: Path, log_dir: Path) -> None:
+    """The demo owns these folders; it starts from an empty account every time."""
+    for path in (
+        state_dir / JOURNAL_FILE,
+        state_dir / (JOURNAL_FILE + "-wal"),
+        state_dir / (JOURNAL_FILE + "-shm"),
+        state_dir / "instruments.json",
+        log_dir / TRADE_LOG_FILE,
+    ):
+        path.unlink(missing_ok=True)
+
+
+def _sources(options: DemoOptions) -> tuple[dict[str, Any], str]:
+    btc = next(i for i in DEFAULT_INSTRUMENTS if i.symbol == "BTC/USD")
+    if options.data is not None and options.data.is_file():
+        source = candle_csv_source(
+            options.data,
+            "BTC/USD",
+            price_increment=btc.price_increment,
+            qty_increment=btc.qty_increment,
+            seed=options.seed,
+        )
+        return {"BTC/USD": source}, f"real Kraken BTC/USD candles from {options.data}, synthetic ETH/USD, AAPLx/USD"
+    where = f" ({options.data} not found)" if options.data is not None else ""
+    return {}, f"seeded synthetic market for every symbol{where}"
+
+
+def run_demo(
+    options: DemoOptions, load: Callable[[Mapping[str, Any]], Settings], out: TextIO = sys.stdout
+) -> DemoResult:
+    """Run the demo; `load(overrides)` builds the settings (config file, environment, flags, then these)."""
+    options.state_dir.mkdir(parents=True, exist_ok=True)
+    _fresh(options.state_dir, options.log_dir)
+    sources, described = _sources(options)
+    market: dict[str, Any] = sources
+    simulator = Simulator(
+        SimConfig(symbols=DEMO_SYMBOLS, seed=options.seed, mean_interval=_SYNTHETIC_INTERVAL),
+        sources=market,
+    )
+    simulator.start(drive=False)
+    try:
+        return _with_simulator(simulator, options, load, described, out)
+    finally:
+        simulator.stop()
+
+
+def _pre_roll(simulator: Simulator) -> None:
+    until = simulator.clock.now() + PRE_ROLL
+    while simulator.clock.now() < until:
+        trade: MarketTrade | None = simulator.peek()
+        if trade is None or simulator.step(1) == 0:
+            break
+
+
+def _with_simulator(
+    simulator: Simulator,
+    options: DemoOptions,
+    load: Callable[[Mapping[str, Any]], Settings],
+    described: str,
+    out: TextIO,
+) -> DemoResult:
+    result = DemoResult(data=described)
+    print(f"crocbot demo: {described}", file=out)
+    print(f"pre-rolling {PRE_ROLL} of market history for the strategies' warm-up ...", file=out, flush=True)
+    _pre_roll(simulator)
+    settings = load(
+        {
+            "mode": "paper",
+            "symbols": ",".join(DEMO_SYMBOLS),
+            "state_dir": str(options.state_dir),
+            "log_dir": str(options.log_dir),
+            "kraken": {
+                "ws_url": simulator.ws_url,
+                "ws_auth_url": simulator.ws_auth_url,
+                "rest_url": simulator.rest_url,
+            },
+        }
+    )
+    setup_logging(log_dir=settings.log_dir, level="ERROR" if options.view else "WARNING")
+    instruments = load_instruments(settings)
+    conductor: Conductor | None = None
+
+    def on_feed_client(client: Any) -> None:
+        if conductor is not None:
+            conductor.on_feed_client(client)
+
+    bot = Bot(
+        settings,
+        instruments,
+        BotWiring(
+            clock=simulator.clock,
+            feed=FeedOptions(depth=settings.execution.book_depth, stale_after=30.0),
+            health_port=0,
+            watchdog_interval=30.0,
+            on_feed_client=on_feed_client,
+        ),
+    )
+    conductor = Conductor(simulator, bot.runtime.scheduler, gateways=[bot.rest_gateway], quantum=options.quantum)
+    conductor.max_speed = options.speed
+    started = time.monotonic()
+    bot.start()
+    try:
+        _wait_ready(bot, conductor)
+        result.start_equity = bot.status().equity
+        span_start = simulator.clock.now()
+        health = bot.server.url if bot.server is not None else "-"
+        print(f"health: {health}/readyz, trading for {options.duration:.0f}s ...", file=out, flush=True)
+        redraw = _redrawer(bot, simulator, options, result.start_equity, out)
+        stats = conductor.run(wall_limit=options.duration, every=redraw, every_wall=1.0 if options.view else 15.0)
+        result.sim_span = simulator.clock.now() - span_start
+        result.settle_timeouts = stats.settle_timeouts
+        report = bot.status()
+        result.equity, result.realized = report.equity, report.realized
+        result.open_positions, result.kill_switch = report.open_positions, report.kill_switch
+        if options.view:
+            redraw()
+    finally:
+        bot.stop()
+        result.wall_seconds = time.monotonic() - started
+    with Journal(options.state_dir / JOURNAL_FILE) as journal:
+        result.fills = len(journal.fills())
+        result.closed_trades = len(journal.closed_trades())
+    return result
+
+
+def _wait_ready(bot: Bot, conductor: Conductor) -> None:
+    """Let the feed connect and the backfill land (wall time; the market clock stands still meanwhile)."""
+    deadline = time.monotonic() + _STARTUP_LIMIT
+    while time.monotonic() < deadline:
+        conductor.settle(limit=5.0)
+        failing = [c.name for c in bot.board.readiness() if not c.ok]
+        if not failing or failing == ["not_safe_mode"]:
+            return
+        time.sleep(0.05)
+    why = ", ".join(c.name + ": " + c.detail for c in bot.board.readiness() if not c.ok)
+    raise StartupError(f"the bot did not become ready within {_STARTUP_LIMIT:.0f}s ({why})")
+
+
+def _redrawer(
+    bot: Bot, simulator: Simulator, options: DemoOptions, start_equity: Decimal, out: TextIO
+) -> Callable[[], None]:
+    lock = threading.Lock()
+
+    def redraw() -> None:
+        with lock:
+            try:
+                report = bot.status(timeout=5.0)
+            except Exception as error:  # noqa: BLE001 - a view that cannot be drawn must not stop the demo
+                logger.warning("console view: {}", error)
+                return
+            now = simulator.clock.now()
+            if options.view:
+                title = "crocbot demo (paper trading against the simulator; Ctrl-C ends it early)"
+                text = render_view(title, now, report, bot.board.events(), start_equity=start_equity)
+                out.write(CLEAR + text)
+            else:
+                out.write(
+                    f"{now:%Y-%m-%d %H:%M} equity {report.equity:.2f} realised {report.realized:.2f} "
+                    f"positions {report.open_positions} orders {len(report.orders)}\n"
+                )
+            out.flush()
+
+    return redraw
+
+
+def summary_text(result: DemoResult, state_dir: Path) -> str:
+    data = result.as_json()
+    lines = [
+        "",
+        "crocbot demo summary",
+        f"  market      {result.data}",
+        f"  replayed    {data['market_time_replayed_hours']} h of market time in {data['wall_seconds']} s "
+        f"({data['speed']}x)",
+        f"  fills       {result.fills}",
+        f"  trades      {result.closed_trades} closed, {result.open_positions} open (their stops stay on the venue)",
+        f"  P&L         realised {fmt(result.realized.quantize(Decimal('0.01')))}, equity "
+        f"{fmt(result.equity.quantize(Decimal('0.01')))} (from {fmt(result.start_equity.quantize(Decimal('0.01')))})",
+        f"  kill switch {'TRIPPED' if result.kill_switch else 'not tripped'}",
+        f"  state       journal and trade log kept: crocbot status --state-dir {state_dir}",
+    ]
+    if result.fills == 0:
+        lines.append("  note        no fills in this run: the strategies found no setup; try a longer --duration")
+    if result.settle_timeouts:
+        lines.append(f"  note        the bot fell behind the market {result.settle_timeouts} times (a slow machine)")
+    return "\n".join(lines) + "\n" + json.dumps(data) + "\n"
