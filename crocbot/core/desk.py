@@ -551,7 +551,9 @@ class Desk:
                 actions.append(CancelOrder(other.cl_ord_id, symbol))
         if trade is not None:
             for event in self.risk.on_trade_closed(trade, now=now, equity=self.equity()):
-                actions.append(Note("WARNING", event, symbol))
+                # a cooldown after a loss is trading as usual; the kill switch is what an operator must see
+                loud = event.startswith(("kill switch", "flatten_on_kill_switch"))
+                actions.append(Note("WARNING" if loud else "INFO", event, symbol))
         actions += [
             Record(RecordPositionClosed(position.position_id, fill.ts, trade)),
             Emit(PositionClosed(position.position_id, symbol, fill.ts, trade)),

@@ -416,7 +416,7 @@ def test_a_stop_fill_closes_the_position() -> None:
     # -2 * 15.68381430 - (0.62 + 0.61)
     assert trade.realized_pnl == D("-32.59762860")
     assert actions[0:2] == [
-        Note("WARNING", "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 32.60 USD", SYMBOL),
+        Note("INFO", "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 32.60 USD", SYMBOL),
         Record(RecordPositionClosed(opened.position_id, at(10), trade)),
     ]
     assert actions[2:] == [Emit(PositionClosed(opened.position_id, SYMBOL, at(10), trade)), *saves(desk)]
@@ -1083,7 +1083,7 @@ def test_a_loss_that_trips_the_kill_switch_flattens_the_other_positions_when_con
     exit_ = sent(actions, OrderPurpose.EXIT)
     eth_qty = eth.position.qty
     assert actions == [
-        Note("WARNING", "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 314.80 USD", SYMBOL),
+        Note("INFO", "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 314.80 USD", SYMBOL),
         Note(
             "WARNING",
             "kill switch tripped: daily loss 314.80 USD >= 3 % of 10000.00 USD; no new entries until 00:00 UTC",
