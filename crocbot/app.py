@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import FrameType
 from typing import Any
@@ -46,7 +47,7 @@ from crocbot.actors.watchdog import Watchdog
 from crocbot.config import Settings, fingerprint
 from crocbot.core.clock import Clock, SystemClock
 from crocbot.core.desk import DeskConfig
-from crocbot.core.messages import Candle, Timeframe
+from crocbot.core.messages import Candle, Timeframe, Trade
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stops import StopPolicy
 from crocbot.kraken.endpoints import KrakenApi
@@ -93,6 +94,9 @@ TRADE_LOG_FILE = "trades.jsonl"
 CATALOG_FILE = "instruments.json"
 _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
 _BACKFILL_TIMEOUT = 30.0
+_CATCH_UP_SECONDS = 20.0  # wall time for the paper catch-up's REST calls per symbol
+_CATCH_UP_PAGES = 50  # 50,000 prints, hours of BTC/USD; beyond that only the first 50,000 are judged (logged)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # A supervisor legitimately blocks while a child starts (start_timeout, 10 s by default) or stops; the watchdog
 # must wait longer than that before calling it hung.
@@ -194,6 +198,7 @@ class Bot:
                 instruments,
                 settings.paper.starting_balances,
                 latency=execution.paper_latency_ms / 1000,
+                fetch_trades=self._trades_since,
             ),
             ChildSpec.actor(
                 "router",
@@ -266,6 +271,20 @@ class Bot:
         wall_deadline = self.api.rest.clock.monotonic() + deadline.remaining()
         rows, _ = self.api.ohlc(symbol, timeframe.seconds // 60, deadline=wall_deadline)
         return candles_from_ohlc(symbol, timeframe, rows)
+
+    def _trades_since(self, symbol: str, since: datetime) -> list[Trade]:
+        """Public prints after `since`, oldest first, page by page (1,000 a page), within a bounded time."""
+        deadline = self.api.rest.clock.monotonic() + _CATCH_UP_SECONDS
+        cursor = str((since - _EPOCH) // timedelta(microseconds=1) * 1000)  # Kraken's `since`: nanoseconds
+        out: list[Trade] = []
+        for _ in range(_CATCH_UP_PAGES):
+            page, last = self.api.trades(symbol, cursor, deadline=deadline)
+            out += [t for t in page if t.ts > since]
+            if not page or not last or last == cursor:
+                return out
+            cursor = last
+        logger.warning("paper catch-up of {}: stopped after {} pages of trades", symbol, _CATCH_UP_PAGES)
+        return out
 
     # -- life -----------------------------------------------------------------------------------------
 

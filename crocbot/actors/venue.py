@@ -6,19 +6,26 @@ books conflated (only the newest matters) and trades reliably (a print through a
 Every event goes to the router, in order; the account is saved after each batch of events, so a restart finds
 the same balances and resting orders. The router sends a stop's cancel and the exit that follows it as one
 request: one save for both, so the exit does not wait for a durable write of its own.
+
+A restored account with resting orders first catches up with the market it missed: once the router has
+restored itself (`StartupReconciled`, so the fills reach a listening router), the prints made since the last
+one the venue saw are fetched (Kraken's public `Trades`) and applied in order; live trades and books wait
+until then, and live trades the catch-up already covered are dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
-from crocbot.core.messages import Trade
+from crocbot.core.messages import StartupReconciled, Trade
 from crocbot.core.messages.journal import LoadState, SaveState
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.wire import BookView
@@ -29,6 +36,10 @@ __all__ = ["VenueActor", "VenueRequest", "PAPER_ACCOUNT_KEY"]
 
 PAPER_ACCOUNT_KEY = "paper_account"
 _ASK_TIMEOUT = 10.0
+_HELD_TRADES = 50_000  # live prints kept while catching up; a catch-up is one REST call per symbol
+
+# (symbol, prints after this time) -> the prints, oldest first; raises when Kraken cannot be asked
+TradeFetcher = Callable[[str, datetime], Sequence[Trade]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,25 +67,32 @@ class VenueActor(SupervisedActor):
         *,
         latency: float = 0.05,
         persistence: str = "persistence",
+        fetch_trades: TradeFetcher | None = None,
     ) -> None:
         super().__init__(ctx)
         self._instruments = dict(instruments)
         self._balances = dict(balances)
         self._latency = latency
         self._persistence = persistence
+        self._fetch_trades = fetch_trades
         self._venue: PaperVenue | None = None
+        self._catching_up = False
+        self._held_trades: deque[Trade] = deque(maxlen=_HELD_TRADES)
+        self._held_books: dict[str, BookView] = {}
 
     def started(self) -> None:
         saved = self._ask_persistence(LoadState(PAPER_ACCOUNT_KEY))
         if saved:
             self._venue = PaperVenue.from_state(saved, self._instruments, clock=self.clock)
             logger.info("paper account restored: {}", _balances_text(self._venue.balances()))
+            self._catching_up = self._fetch_trades is not None and bool(self._venue.resting())
         else:
             self._venue = PaperVenue.new(self._instruments, self._balances, clock=self.clock, seed=self.ctx.instance)
             self._save()
             logger.info("paper account opened: {}", _balances_text(self._balances))
         bus = self.services.bus
         bus.subscribe(VenueRequest, self.name)
+        bus.subscribe(StartupReconciled, self.name)
         bus.subscribe(Trade, self.name)
         bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
 
@@ -92,14 +110,58 @@ class VenueActor(SupervisedActor):
         elif isinstance(message, _Due):
             self._execute(message.commands)
         elif isinstance(message, Trade):
-            if message.symbol in self._instruments:
+            if self._catching_up:
+                self._held_trades.append(message)
+            elif message.symbol in self._instruments:
                 self._deliver(self.venue.on_trade(message))
         elif isinstance(message, BookView):
-            if message.symbol in self._instruments:
+            if self._catching_up:
+                self._held_books[message.symbol] = message
+            elif message.symbol in self._instruments:
                 self._deliver(self.venue.on_book(message.symbol, message.bids, message.asks))
+        elif isinstance(message, StartupReconciled):
+            if self._catching_up:
+                self._catch_up()
         else:
             return super().handle(message)
         return None
+
+    def _catch_up(self) -> None:
+        assert self._fetch_trades is not None
+        venue, now = self.venue, self.clock.now()
+        for symbol, since in sorted(venue.resting().items(), key=lambda item: item[0]):
+            if since is None or symbol not in self._instruments:
+                continue
+            try:
+                prints = [t for t in self._fetch_trades(symbol, since) if since < t.ts <= now]
+            except Exception as error:  # noqa: BLE001 - whatever Kraken did, trading goes on; say what is not known
+                logger.error(
+                    "paper catch-up: the trades of {} since {} could not be fetched ({}); resting orders are "
+                    "judged from now on only",
+                    symbol,
+                    since.isoformat(),
+                    error,
+                )
+                continue
+            events = venue.catch_up(prints)
+            logger.info(
+                "paper catch-up: {} prints of {} since {} judged against its resting orders: {} events",
+                len(prints),
+                symbol,
+                since.isoformat(),
+                len(events),
+            )
+            self._deliver(events)
+        self._catching_up = False
+        held, self._held_trades = list(self._held_trades), deque(maxlen=_HELD_TRADES)
+        for trade in held:  # the prints first, then the newest book of each symbol, as they happened
+            last = venue.engine.last_trade(trade.symbol)
+            if trade.symbol in self._instruments and (last is None or trade.ts > last[1]):
+                self._deliver(venue.on_trade(trade))
+        for symbol, view in self._held_books.items():
+            if symbol in self._instruments:
+                self._deliver(venue.on_book(symbol, view.bids, view.asks))
+        self._held_books.clear()
 
     def _execute(self, commands: tuple[VenueCommand, ...]) -> None:
         venue = self.venue

@@ -20,7 +20,7 @@ from crocbot.sim.market import MarketTrade
 __all__ = ["SimMarket", "OHLC_INTERVALS", "RecordedTrade"]
 
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440)
-_KEEP_TRADES = 1000  # enough for REST Trades pages and the WS trade snapshot (last 50)
+_KEEP_TRADES = 20_000  # REST Trades pages over a downtime of hours, and the WS trade snapshot (last 50)
 _KEEP_CANDLES = 721  # Kraken's REST OHLC answers at most 720 rows plus the forming one
 
 

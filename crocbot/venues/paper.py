@@ -5,11 +5,17 @@ the next book), limit orders rest and fill when trades print through them (with 
 fills), stop-loss and take-profit orders trigger on the last trade, with Kraken's fees, minimums, increments
 and error strings. The account (balances, holds, resting orders) is saved and restored by the caller through
 `to_state` / `from_state`. Latency is the actor's business (it delays commands on the event clock).
+
+After a restart, `catch_up` judges the resting orders against the prints made while crocbot was down (Kraken's
+public trades), so paper fills that would have happened are booked instead of assumed away: each print is
+applied at its own time over a one-price book at the print, so a limit it trades through fills at its limit
+and a stop it triggers fills at that print's price (the book of the moment is not known afterwards).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +36,24 @@ _STATUS = {
     "expired": OrderStatus.EXPIRED,
 }
 _PRUNE_EVERY = 500  # fills between prunes of the engine's own history
+_CATCH_UP_DEPTH = Decimal(10) ** 12  # the one-price book of a downtime print takes any order crocbot sends
+
+
+class _VenueClock:
+    """The event clock, pinned to a print's time while downtime prints are applied, so fills carry their time."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.pinned: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.pinned if self.pinned is not None else self._clock.now()
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def on_advance(self, listener: Callable[[], None]) -> bool:
+        return self._clock.on_advance(listener)
 
 
 def events_from(executions: Sequence[Execution]) -> list[VenueEvent]:
@@ -75,20 +99,26 @@ def events_from(executions: Sequence[Execution]) -> list[VenueEvent]:
 
 
 class PaperVenue:
-    def __init__(self, engine: MatchingEngine, clock: Clock) -> None:
-        self.engine = engine
-        self._clock = clock
+    def __init__(
+        self,
+        build: Callable[[Clock], MatchingEngine],
+        instruments: Mapping[str, Instrument],
+        clock: Clock,
+    ) -> None:
+        self._clock = _VenueClock(clock)
+        self.engine = build(self._clock)
+        self._instruments = dict(instruments)
         self._fills_since_prune = 0
 
     @classmethod
     def new(
         cls, instruments: Mapping[str, Instrument], balances: Mapping[str, Decimal], *, clock: Clock, seed: int = 0
     ) -> PaperVenue:
-        return cls(MatchingEngine(instruments, balances, clock=clock, seed=seed), clock)
+        return cls(lambda c: MatchingEngine(instruments, balances, clock=c, seed=seed), instruments, clock)
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], instruments: Mapping[str, Instrument], *, clock: Clock) -> PaperVenue:
-        return cls(engine_from_state(state, instruments, clock=clock), clock)
+        return cls(lambda c: engine_from_state(state, instruments, clock=c), instruments, clock)
 
     def to_state(self) -> dict[str, Any]:
         return engine_to_state(self.engine)
@@ -136,6 +166,30 @@ class PaperVenue:
 
     def balances(self) -> dict[str, Decimal]:
         return self.engine.balances()
+
+    def resting(self) -> dict[str, datetime | None]:
+        """Each symbol with open orders, and the time of the last print the venue saw on it (None: none yet)."""
+        out: dict[str, datetime | None] = {}
+        for view in self.engine.open_orders():
+            last = self.engine.last_trade(view.symbol)
+            out[view.symbol] = last[1] if last is not None else None
+        return out
+
+    def catch_up(self, trades: Sequence[Trade]) -> list[VenueEvent]:
+        """Apply prints made while crocbot was down, oldest first, each at its own time (see the module doc)."""
+        events: list[VenueEvent] = []
+        for trade in trades:
+            instrument = self._instruments.get(trade.symbol)
+            if instrument is None:
+                continue
+            bid, ask = (trade.price, _CATCH_UP_DEPTH), (trade.price + instrument.price_increment, _CATCH_UP_DEPTH)
+            self._clock.pinned = trade.ts
+            try:
+                events += self._events(self.engine.set_book(trade.symbol, [bid], [ask]))
+                events += self.on_trade(trade)
+            finally:
+                self._clock.pinned = None
+        return events
 
     def _events(self, executions: Sequence[Execution]) -> list[VenueEvent]:
         events = events_from(executions)

@@ -154,10 +154,17 @@ class Paper:
             time.sleep(0.05)
         raise AssertionError(f"the bot did not get ready: {bot.board.readiness()}")
 
-    def restart(self) -> None:
-        """Stop the bot (the simulator keeps its market) and start a new one on the same state directory."""
+    def restart(self, downtime: timedelta | None = None) -> None:
+        """Stop the bot, let the simulator's market run on for `downtime` with nobody listening, and start a new
+        bot on the same state directory."""
         bot, _ = self.running
         bot.stop()
+        if downtime is not None:
+            simulator = self.simulator
+            until = simulator.clock.now() + downtime
+            while (upcoming := simulator.peek()) is not None and upcoming.ts <= until:
+                simulator.step(1)
+            simulator.clock.set(max(simulator.clock.now(), until))
         self._start_bot()
 
     def stop(self) -> None:
