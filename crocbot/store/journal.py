@@ -40,12 +40,14 @@ from crocbot.store.journal_integrity import (
     JournalConflict,
     JournalCorrupt,
     JournalError,
+    JournalUnwritable,
     UnknownOrder,
     UnknownPosition,
     backup_verified,
     corrupt_error,
     is_corruption,
     quick_check,
+    unwritable_error,
 )
 from crocbot.store.journal_rows import (
     JournalOrder,
@@ -67,6 +69,7 @@ __all__ = [
     "JournalPosition",
     "JournalError",
     "JournalCorrupt",
+    "JournalUnwritable",
     "JournalConflict",
     "UnknownOrder",
     "UnknownPosition",
@@ -130,7 +133,8 @@ class Journal:
 
     @contextlib.contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:
-        """One durable transaction; on any error it is rolled back and reported as a `JournalError`."""
+        """One durable transaction; on any error it is rolled back and reported as a `JournalError` (a full disk,
+        a read-only file or an I/O error as `JournalUnwritable`)."""
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -152,6 +156,9 @@ class Journal:
     def _wrap(self, what: str, exc: sqlite3.Error) -> JournalError:
         if is_corruption(exc):
             return corrupt_error(self.path, str(exc))
+        unwritable = unwritable_error(self.path, what, exc)
+        if unwritable is not None:
+            return unwritable
         return JournalError(f"journal {self.path.name}: {what} failed ({exc})")
 
     # ---- writes --------------------------------------------------------------------------------------------

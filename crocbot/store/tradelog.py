@@ -7,15 +7,20 @@ the same way and the caller is alerted; when that fails too, `TradeLogError` tel
 entries. A record is never dropped without one of those outcomes.
 
 Single writer: the Persistence actor owns the log (a lock keeps concurrent misuse from interleaving lines).
+
+A crash can still leave the end of the file torn; `TradeLog.repair`, run before the writer starts, moves a torn
+end into a file of its own and reports torn lines it finds earlier in the log.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -26,7 +31,7 @@ from loguru import logger
 from crocbot.core.messages import ClosedTrade, Fill
 from crocbot.store.codec import dec_text, text_dec, text_ts, ts_text
 
-__all__ = ["TradeLog", "TradeLogError", "TradeLogRecords", "fill_record", "trade_record"]
+__all__ = ["TradeLog", "TradeLogError", "TradeLogRecords", "TradeLogRepair", "fill_record", "trade_record"]
 
 # Field types of the two record kinds, so `read` can give back Decimals and datetimes, not strings.
 _MONEY_FIELDS: dict[str, frozenset[str]] = {
@@ -57,6 +62,17 @@ class TradeLogRecords(list[dict[str, Any]]):
     @property
     def torn(self) -> int:
         return len(self.torn_lines)
+
+
+@dataclass(frozen=True)
+class TradeLogRepair:
+    """What `TradeLog.repair` did: the size of the torn end it cut off and the file that keeps those bytes (0 and
+    None when the end was sound), and the torn lines it left in place before the last valid record (1-based; the
+    caller alerts on them, since a torn line there means a record may be lost)."""
+
+    torn_tail_bytes: int = 0
+    kept_in: Path | None = None
+    torn_middle_lines: tuple[int, ...] = ()
 
 
 def fill_record(fill: Fill, *, position_id: str | None) -> dict[str, Any]:
@@ -151,6 +167,8 @@ class TradeLog:
                 _append_verified(path, data)
             except OSError as exc:
                 error = f"{type(exc).__name__}: {exc.strerror or exc}"
+                if exc.errno == errno.ENOSPC:
+                    error += " (the disk is full: free space on it)"
             else:
                 return None
         return error
@@ -184,6 +202,77 @@ class TradeLog:
         if tail.strip():
             torn.append(len(lines) + 1)
         return TradeLogRecords(records, tuple(torn))
+
+    @staticmethod
+    def repair(path: Path, *, now: datetime | None = None) -> TradeLogRepair:
+        """Cut a torn end off the log at `path`, keeping its bytes in `<name>.torn-<UTC time>Z` beside it.
+
+        The torn end is everything after the last line that holds a valid record, when that is more than
+        whitespace: usually one line cut off by a crash, sometimes after complete lines that are no records
+        (zeros a filesystem left after a power cut). Taking all of it, not just the last line, makes a second
+        repair a no-op. Torn lines before the last valid record are left as they are and reported. `now` names
+        the kept file (the wall clock when None). Run it before the log's writer starts; a missing file is fine.
+        """
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return TradeLogRepair()
+        end, torn_middle = _scan_for_torn(data)
+        tail = data[end:]
+        if not tail.strip():
+            return TradeLogRepair(torn_middle_lines=torn_middle)
+        kept_in = _keep_torn(path, tail, datetime.now(UTC) if now is None else now)
+        with path.open("r+b") as handle:
+            handle.truncate(end)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _fsync_directory(path.parent)
+        logger.warning("trade log {}: cut off a torn end of {} bytes, kept in {}", path.name, len(tail), kept_in.name)
+        return TradeLogRepair(torn_tail_bytes=len(tail), kept_in=kept_in, torn_middle_lines=torn_middle)
+
+
+def _scan_for_torn(data: bytes) -> tuple[int, tuple[int, ...]]:
+    """(the offset just past the last line holding a valid record, the torn lines before that line)."""
+    end = 0
+    last_valid = 0
+    torn: list[int] = []
+    start = 0
+    number = 0
+    while (newline := data.find(b"\n", start)) >= 0:
+        number += 1
+        line = data[start:newline]
+        if line.strip():
+            if decode_line(line) is None:
+                torn.append(number)
+            else:
+                end, last_valid = newline + 1, number
+        start = newline + 1
+    return end, tuple(line for line in torn if line < last_valid)
+
+
+def _keep_torn(path: Path, tail: bytes, now: datetime) -> Path:
+    """Write `tail` durably to a new sibling file named after `now` (in UTC) and return it."""
+    if now.tzinfo is None:
+        raise ValueError(f"trade log repair: the time must be aware, got naive {now.isoformat()}")
+    name = f"{path.name}.torn-{now.astimezone(UTC).strftime('%Y%m%dT%H%M%S%f')}Z"
+    for attempt in range(1, 1000):
+        target = path.with_name(name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            handle = target.open("xb")
+        except FileExistsError:
+            continue
+        try:
+            with handle:
+                handle.write(tail)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError:
+            # a partial copy would look like the whole torn end; the log still holds it, so drop the copy
+            target.unlink(missing_ok=True)
+            raise
+        _fsync_directory(path.parent)
+        return target
+    raise FileExistsError(f"trade log repair: no free name for {name} beside {path}")
 
 
 def encode_line(record: Mapping[str, Any]) -> str:
