@@ -92,6 +92,7 @@ ACTOR_NAMES = (
 JOURNAL_FILE = "journal.sqlite3"
 TRADE_LOG_FILE = "trades.jsonl"
 CATALOG_FILE = "instruments.json"
+BACKUP_DIR = "backups"  # verified journal copies: hourly and at shutdown, the last five kept
 _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
 _BACKFILL_TIMEOUT = 30.0
 _CATCH_UP_SECONDS = 20.0  # wall time for the paper catch-up's REST calls per symbol
@@ -191,7 +192,13 @@ class Bot:
         execution = settings.execution
         timeframe = settings.strategy.frame
         core = [
-            ChildSpec.actor("persistence", Persistence, state_dir / JOURNAL_FILE, log_dir / TRADE_LOG_FILE),
+            ChildSpec.actor(
+                "persistence",
+                Persistence,
+                state_dir / JOURNAL_FILE,
+                log_dir / TRADE_LOG_FILE,
+                backup_dir=state_dir / BACKUP_DIR,
+            ),
             ChildSpec.actor(
                 "venue",
                 VenueActor,

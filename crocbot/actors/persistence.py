@@ -27,7 +27,9 @@ from crocbot.core.messages.journal import (
     RecordStop,
     SaveState,
 )
+from crocbot.store.backups import Backups
 from crocbot.store.journal import Journal
+from crocbot.store.recovery import missing_fills, open_journal
 from crocbot.store.tradelog import TradeLog, fill_record, trade_record
 
 __all__ = ["Persistence", "ReadJournal"]
@@ -40,24 +42,81 @@ class ReadJournal:
     read: Any  # Callable[[Journal], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class _Backup:
+    """Timer: time for a verified backup of the journal."""
+
+
 class Persistence(SupervisedActor):
-    def __init__(self, ctx: ChildContext, journal_path: Path, trade_log_path: Path) -> None:
+    def __init__(
+        self,
+        ctx: ChildContext,
+        journal_path: Path,
+        trade_log_path: Path,
+        *,
+        backup_dir: Path | None = None,
+        backup_every: float = 3600.0,
+        keep_backups: int = 5,
+    ) -> None:
         super().__init__(ctx)
         self._journal_path = journal_path
         self._trade_log_path = trade_log_path
+        self._backups = Backups(backup_dir or journal_path.parent / "backups", keep=keep_backups, clock=self.clock.now)
+        self._backup_every = backup_every
         self._journal: Journal | None = None
         self._trade_log: TradeLog | None = None
 
     def started(self) -> None:
-        self._journal = Journal(self._journal_path)
+        self._repair_trade_log()
+        journal, report = open_journal(self._journal_path, self._backups, clock=self.clock.now)
+        self._journal = journal
+        if report.restored_from is not None:
+            logger.critical("journal: {}", report.text())
+        elif report.problems:
+            logger.warning("journal: {}", report.text())
+        missing = missing_fills(journal, self._trade_log_path)
+        if missing:
+            ids = ", ".join(str(record["fill_id"]) for record in missing[:10])
+            logger.critical(
+                "journal: {} fills in the trade log are not in the journal ({}{}): they must be backfilled before "
+                "the ledger can be trusted",
+                len(missing),
+                ids,
+                ", ..." if len(missing) > 10 else "",
+            )
         self._trade_log = TradeLog(
             self._trade_log_path,
             fallback=self._trade_log_path.with_name(self._trade_log_path.stem + ".fallback.jsonl"),
             alert=self._alert,
         )
+        if self._backup_every > 0:
+            self.send_later(self._backup_every, _Backup())
+
+    def _repair_trade_log(self) -> None:
+        repair = TradeLog.repair(self._trade_log_path)
+        if repair.torn_tail_bytes:
+            logger.error(
+                "trade log: the last record was cut off by an interrupted write; its {} bytes were moved to {}",
+                repair.torn_tail_bytes,
+                repair.kept_in,
+            )
+        if repair.torn_middle_lines:
+            lines = ", ".join(map(str, repair.torn_middle_lines))
+            logger.critical(
+                "trade log: unreadable lines {} in {} (left in place for analysis)", lines, self._trade_log_path
+            )
+
+    def _backup(self) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._backups.take(self._journal)
+        except Exception as error:  # noqa: BLE001 - a failed backup is loud but must not stop the journal
+            logger.error("journal backup failed: {}", error)
 
     def stopping(self) -> None:
         if self._journal is not None:
+            self._backup()
             self._journal.close()
 
     def crashed(self, error: BaseException) -> None:
@@ -75,6 +134,10 @@ class Persistence(SupervisedActor):
         journal, trade_log = self._journal, self._trade_log
         assert journal is not None
         assert trade_log is not None
+        if isinstance(message, _Backup):
+            self._backup()
+            self.send_later(self._backup_every, _Backup())
+            return None
         if isinstance(message, RecordIntent):
             journal.record_intent(message.intent, position_id=message.position_id, reason=message.reason)
         elif isinstance(message, RecordEvent):
