@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from crocbot.config.model import RiskSettings
-from crocbot.core.desk import Desk, DeskConfig
-from crocbot.core.desk_types import Action, PositionState, SendOrder
+from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig
+from crocbot.core.desk_types import Action, PositionState, Record, SendOrder
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
@@ -26,6 +26,7 @@ from crocbot.core.messages import (
     Side,
     Signal,
 )
+from crocbot.core.messages.journal import SaveState
 from crocbot.core.order_state import TrackedOrder
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
@@ -226,3 +227,11 @@ def restored(old: Desk, journaled_stops: dict[str, str | None] | None = None) ->
         )
         desk.by_symbol[position.symbol] = position.position_id
     return desk
+
+
+def saves(desk: Desk) -> list[Action]:
+    """The desk's durable state, saved after every decision that changes it."""
+    return [
+        Record(SaveState(LEDGER_KEY, desk.ledger.to_state())),
+        Record(SaveState(RISK_KEY, desk.risk.state().to_state())),
+    ]

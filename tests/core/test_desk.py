@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk
+from crocbot.core.desk import Desk
 from crocbot.core.desk_types import (
     Action,
     AmendOrder,
@@ -61,6 +61,7 @@ from tests.core.desk_support import (
     exit_intent,
     fill,
     make_desk,
+    saves,
     sent,
     signal,
     stop_intent,
@@ -68,13 +69,6 @@ from tests.core.desk_support import (
 
 S = OrderStatus
 SELL = Side.SELL
-
-
-def saves(desk: Desk) -> list[Action]:
-    return [
-        Record(SaveState(LEDGER_KEY, desk.ledger.to_state())),
-        Record(SaveState(RISK_KEY, desk.risk.state().to_state())),
-    ]
 
 
 def position(

@@ -8,9 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk
+from crocbot.core.desk import Desk
 from crocbot.core.desk_types import (
-    Action,
     AmendOrder,
     CancelOrder,
     Emit,
@@ -35,7 +34,7 @@ from crocbot.core.messages import (
     StopAmendRequest,
     StopKind,
 )
-from crocbot.core.messages.journal import RecordPositionChanged, RecordPositionOpened, RecordStop, SaveState
+from crocbot.core.messages.journal import RecordPositionChanged, RecordPositionOpened, RecordStop
 from tests.core.desk_support import (
     QTY,
     SYMBOL,
@@ -48,6 +47,7 @@ from tests.core.desk_support import (
     fill,
     make_desk,
     restored,
+    saves,
     sent,
     signal,
     stop_intent,
@@ -55,13 +55,6 @@ from tests.core.desk_support import (
 
 S = OrderStatus
 SELL = Side.SELL
-
-
-def saves(desk: Desk) -> list[Action]:
-    return [
-        Record(SaveState(LEDGER_KEY, desk.ledger.to_state())),
-        Record(SaveState(RISK_KEY, desk.risk.state().to_state())),
-    ]
 
 
 def announced(
