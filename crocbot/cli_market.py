@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ipaddress
 import json
 import re
 import secrets
@@ -15,14 +16,29 @@ from decimal import Decimal
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from crocbot.config import Settings
 from crocbot.kraken.instruments import Catalog, Instrument
 
 if TYPE_CHECKING:
+    from crocbot.core.clock import ReplayClock
     from crocbot.sim.market import MarketTrade
 
-__all__ = ["add_market_commands", "run_market_command", "parse_duration"]
+__all__ = [
+    "add_market_commands",
+    "run_market_command",
+    "parse_duration",
+    "parse_replay_clock",
+    "replay_problems",
+    "REPLAY_CLOCK_HELP",
+]
+
+REPLAY_CLOCK_HELP = (
+    "share accelerated market time with another process: ANCHOR_ISO@WALL_EPOCHxSPEED, e.g. "
+    "2026-01-05T14:30:00+00:00@1763700000x20 (market time is ANCHOR at wall time WALL_EPOCH, then runs SPEED "
+    "times faster); give the simulator and the bot the same spec"
+)
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -34,6 +50,44 @@ def parse_duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 30m, 1h or 2h30m")
     hours, minutes, seconds = match.groups()
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+def parse_replay_clock(text: str) -> ReplayClock:
+    """argparse type for `--replay-clock`: a bad spec is a usage error (exit 2) that says what is wrong."""
+    from crocbot.core.clock import ReplayClock
+
+    try:
+        return ReplayClock.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def replay_problems(settings: Settings) -> list[str]:
+    """Why `crocbot run --replay-clock` must not start with these settings (empty: it may).
+
+    Accelerated time is a fiction only the simulator shares: against Kraken, candles, TTLs and cooldowns would run
+    20 times too fast against a real market, so the bot refuses anything but paper mode on a loopback host.
+    """
+    problems = [] if settings.mode == "paper" else [f"mode is {settings.mode}; a replay clock runs in paper mode only"]
+    for name in ("rest_url", "ws_url"):
+        url = str(getattr(settings.kraken, name))
+        if not _is_loopback(urlsplit(url).hostname):
+            problems.append(
+                f"kraken.{name} is {url}, not on this machine; a replay clock only makes sense against the simulator "
+                "(crocbot sim --replay-clock, on 127.0.0.1)"
+            )
+    return problems
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def add_market_commands(
@@ -52,7 +106,9 @@ def add_market_commands(
     replay.add_argument("--verify", action="store_true", help="exit 1 if any book checksum mismatched")
 
     sim = commands.add_parser("sim", help="run the Kraken-compatible simulator on 127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765, help="WebSocket port (REST listens on the next one)")
+    sim.add_argument(
+        "--port", type=int, default=8765, help="WebSocket port (REST listens on the next one); 0: any free ports"
+    )
     sim.add_argument(
         "--source",
         action="append",
@@ -62,7 +118,14 @@ def add_market_commands(
         "symbols without a source trade synthetically",
     )
     sim.add_argument("--symbols", default="BTC/USD,ETH/USD,AAPLx/USD", help="comma-separated symbols to list")
-    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second (inf: flat out)")
+    sim.add_argument("--speed", type=float, help="simulated seconds per second (default 1; inf: flat out)")
+    sim.add_argument(
+        "--replay-clock",
+        type=parse_replay_clock,
+        metavar="SPEC",
+        help=REPLAY_CLOCK_HELP + "; the synthetic market starts at ANCHOR, recorded trades already due are applied "
+        "at once; not with --speed",
+    )
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--duration", type=parse_duration, help="stop after this long (default: until Ctrl-C)")
 
@@ -168,15 +231,23 @@ def _sim(args: argparse.Namespace) -> int:
     from crocbot.sim.runner import SimConfig, Simulator
 
     listed = {i.symbol: i for i in DEFAULT_INSTRUMENTS}
+    replay: ReplayClock | None = args.replay_clock
+    if replay is not None and args.speed is not None:
+        print(
+            "crocbot sim: --speed and --replay-clock both set the pace; the replay clock's spec has a speed",
+            file=sys.stderr,
+        )
+        return 2
     api_key = "sim-" + secrets.token_hex(16)
     api_secret = base64.b64encode(secrets.token_bytes(64)).decode()
     config = SimConfig(
         symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()),
         seed=args.seed,
-        speed=args.speed,
+        speed=replay.speed if replay is not None else 1.0 if args.speed is None else args.speed,
         accounts={api_key: (api_secret, {"USD": Decimal(10_000)})},
         ws_port=args.port,
-        rest_port=args.port + 1,
+        rest_port=0 if args.port == 0 else args.port + 1,
+        replay=replay,
     )
     try:
         sources = _sources(args.source, listed)
@@ -185,6 +256,9 @@ def _sim(args: argparse.Namespace) -> int:
         print(f"crocbot sim: {error}", file=sys.stderr)
         return 2
     simulator.start()
+    # First line: one JSON object, for a harness that starts the simulator on free ports; the rest is for people.
+    endpoints = {"ws_url": simulator.ws_url, "ws_auth_url": simulator.ws_auth_url, "rest_url": simulator.rest_url}
+    print(json.dumps(endpoints | {"replay_clock": replay.spec if replay is not None else None}), flush=True)
     print(
         f"crocbot simulator on 127.0.0.1: WS {simulator.ws_url}, private WS {simulator.ws_auth_url}, "
         f"REST {simulator.rest_url}"

@@ -2,8 +2,8 @@
 
 One scheduler delivers every timer. With a `SimClock` it fires due timers inside `advance()`, in the thread
 that moved the clock, so a test knows every due timer message has been sent when `advance()` returns. With the
-system clock it runs one daemon thread that sleeps until the next deadline. Timer callbacks must not block:
-the usual one is `ActorRef.tell`.
+system clock (or a `ReplayClock`) it runs one daemon thread that sleeps until the next deadline, converting event
+seconds to wall seconds at the clock's rate. Timer callbacks must not block: the usual one is `ActorRef.tell`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from crocbot.core.clock import Clock
+from crocbot.core.clock import Clock, wall_rate
 
 __all__ = ["Scheduler", "TimerHandle"]
 
@@ -49,6 +49,7 @@ class Scheduler:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._driven = clock.on_advance(self._fire_due)
+        self._rate = wall_rate(clock)  # event seconds per wall second
 
     def start(self) -> None:
         """Start the wall-clock thread; a simulated clock needs none."""
@@ -158,7 +159,8 @@ class Scheduler:
                     return
                 wait = _IDLE_WAIT
                 if self._heap:
-                    wait = min(wait, max(0.0, self._heap[0][0] - self._clock.monotonic()))
+                    # Deadlines are event seconds; at 20x a timer 20 event seconds away is 1 wall second away.
+                    wait = min(wait, max(0.0, self._heap[0][0] - self._clock.monotonic()) / self._rate)
                 if wait > 0:
                     self._cond.wait(wait)
             self._fire_due()

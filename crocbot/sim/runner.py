@@ -1,9 +1,9 @@
 """The simulator as one object: exchange, REST and WS servers on 127.0.0.1, and the market driver.
 
 The driver replays market trades (recorded, from Kraken's CSVs, or synthetic) on the simulator's clock: at a
-given speed (simulated seconds per wall second), as fast as possible (`speed=inf`), or not at all, when a test
-drives the market itself with `step()`. Between trades it churns the books, runs due faults, dead man's switches
-and periodic disconnects.
+given speed (simulated seconds per wall second), as fast as possible (`speed=inf`), in step with a `ReplayClock`
+that another process (the bot) shares, or not at all, when a test drives the market itself with `step()`.
+Between trades it churns the books, runs due faults, dead man's switches and periodic disconnects.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from loguru import logger
 
-from crocbot.core.clock import SimClock
+from crocbot.core.clock import ReplayClock, SimClock
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import Tier
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS, START_PRICES
@@ -48,6 +48,9 @@ class SimConfig:
     volatility: float = 0.0001  # per sqrt(second): about 3 % a day, BTC-like
     ws_port: int = 0  # 0: any free port
     rest_port: int = 0
+    # When set: the synthetic market starts at its anchor and each trade is applied when `replay.now()` reaches it,
+    # so a bot on the same spec sees the market at its own event time (`speed` is then ignored).
+    replay: ReplayClock | None = None
 
 
 class Simulator:
@@ -70,7 +73,8 @@ class Simulator:
         chosen = [listed[s] for s in dict.fromkeys([*self.config.symbols, *(sources or {})])]
         recorded = merged(*(sources or {}).values())
         first = next(recorded, None)
-        start = first.ts if first is not None else self.config.start
+        replay = self.config.replay
+        start = replay.anchor if replay is not None else first.ts if first is not None else self.config.start
         synthetic = [i for i in chosen if i.symbol not in (sources or {})]
         trades = merged(_chain(first, recorded), self._synthetic(synthetic, start))
         self.clock = clock or SimClock(start - timedelta(seconds=1))
@@ -186,19 +190,13 @@ class Simulator:
         self.trades_applied += 1
 
     def _drive(self) -> None:
-        speed = self.config.speed
         last_disconnect = time.monotonic()
         try:
             while (trade := self._take()) is not None:
-                while not self._stop.is_set() and trade.ts > self.clock.now():
-                    if math.isinf(speed):
-                        self.clock.set(trade.ts)
-                        break
-                    gap = (trade.ts - self.clock.now()).total_seconds()
-                    wall = min(_SLICE, gap / speed)
-                    time.sleep(wall)  # the driver's own pacing thread, never an actor
-                    self.clock.set(min(trade.ts, self.clock.now() + timedelta(seconds=wall * speed)))
-                    self.exchange.tick()
+                if self.config.replay is not None:
+                    self._pace_replay(trade, self.config.replay)
+                else:
+                    self._pace(trade, self.config.speed)
                 if self._stop.is_set():
                     return
                 self._apply(trade)
@@ -210,6 +208,35 @@ class Simulator:
         except Exception:  # noqa: BLE001 - a simulator bug must be loud, and must not hang the test that runs it
             logger.opt(exception=True).critical("the simulator's market driver failed")
             self.exhausted.set()
+
+    def _pace(self, trade: MarketTrade, speed: float) -> None:
+        """Move the clock to `trade` at `speed`, in slices, ticking the exchange between them."""
+        while not self._stop.is_set() and trade.ts > self.clock.now():
+            if math.isinf(speed):
+                self.clock.set(trade.ts)
+                break
+            gap = (trade.ts - self.clock.now()).total_seconds()
+            wall = min(_SLICE, gap / speed)
+            time.sleep(wall)  # the driver's own pacing thread, never an actor
+            self.clock.set(min(trade.ts, self.clock.now() + timedelta(seconds=wall * speed)))
+            self.exchange.tick()
+
+    def _pace_replay(self, trade: MarketTrade, replay: ReplayClock) -> None:
+        """Wait until the shared replay clock reaches `trade`, in slices, keeping the simulator's clock on it.
+
+        Trades already due (the driver fell behind, or started after the anchor) are applied without waiting.
+        """
+        while not self._stop.is_set():
+            ahead = (trade.ts - replay.now()).total_seconds()
+            if ahead <= 0:
+                break
+            time.sleep(min(_SLICE, ahead / replay.speed))  # the driver's own pacing thread, never an actor
+            now = min(trade.ts, replay.now())
+            if now > self.clock.now():
+                self.clock.set(now)
+            self.exchange.tick()
+        if not self._stop.is_set() and trade.ts > self.clock.now():
+            self.clock.set(trade.ts)
 
 
 def _chain(first: MarketTrade | None, rest: Iterator[MarketTrade]) -> Iterator[MarketTrade]:
