@@ -8,6 +8,11 @@ jittered, exponentially growing backoff on the injected clock. More than `max_re
 seconds and the supervisor gives up: it stops its children and crashes, which hands the failure to its own
 supervisor. Supervisors nest.
 
+A policy may name its `essential` children (the root names the core): then only an essential child beyond the
+intensity makes the supervisor give up. Any other child beyond it is restarted after the longest backoff, and the
+supervisor publishes `ActorEscalated` all the same, so that the application can go safe while what matters most
+keeps running (crocbot: entries halted, the money path and its stops kept alive).
+
 Every restart makes a new actor instance with a new ref and registers it in the directory under the same name.
 """
 
@@ -114,6 +119,9 @@ class Policy:
     backoff_max: float = 10.0
     backoff_multiplier: float = 2.0
     backoff_jitter: float = 0.2  # +/- this fraction, so that siblings do not restart in lockstep
+    # None: every child is essential (OTP). Otherwise a child not named here that exceeds the intensity is restarted
+    # after `backoff_max` and reported (`ActorEscalated`) instead of making this supervisor give up.
+    essential: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.max_restarts < 0 or self.within <= 0:
@@ -165,6 +173,7 @@ class Supervisor(SupervisedActor):
         self._restarts: deque[float] = deque()
         self._epoch = 0
         self._stopping = False
+        self._held_on: set[str] = set()  # non-essential children restarted beyond the intensity
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -209,8 +218,12 @@ class Supervisor(SupervisedActor):
         now = self.clock.monotonic()
         while self._restarts and self._restarts[0] <= now - self._policy.within:
             self._restarts.popleft()
-        if len(self._restarts) >= self._policy.max_restarts:
-            self._escalate(exited)
+        beyond = len(self._restarts) >= self._policy.max_restarts
+        if beyond:
+            essential = self._policy.essential
+            if essential is None or spec.name in essential:
+                self._escalate(exited)
+            self._hold_on(exited)
         self._restarts.append(now)
         affected = self._affected(spec.name)
         for name in reversed(affected):
@@ -221,7 +234,7 @@ class Supervisor(SupervisedActor):
                 del self._children[name]
             else:
                 sibling.pending_restart = True
-        delay = self._backoff(len(self._restarts) - 1)
+        delay = self._policy.backoff_max if beyond else self._backoff(len(self._restarts) - 1)
         self._log.warning(
             "{} {} ({}); restarting {} in {:.2f}s ({} of {} allowed within {}s)",
             spec.name,
@@ -276,6 +289,27 @@ class Supervisor(SupervisedActor):
         self._stopping = True
         self._terminate_all()
         raise SupervisorEscalation(f"{self.name}: {reason}")
+
+    def _hold_on(self, exited: ChildExited) -> None:
+        """A non-essential child beyond the intensity: keep the essential ones running, say so loudly (once per
+        child), and let the application go safe on the `ActorEscalated` it sees."""
+        reason = (
+            f"{self._policy.max_restarts} restarts within {self._policy.within}s exceeded; "
+            f"last: {exited.name} {exited.reason} ({exited.error or 'no error'})"
+        )
+        if exited.name in self._held_on:
+            self._log.error("supervisor {}: {} keeps failing ({})", self.name, exited.name, reason)
+            return
+        self._held_on.add(exited.name)
+        self._log.critical(
+            "supervisor {} holds on: {}; {} is restarted every {}s from now on, the essential children keep "
+            "running, and the bot goes safe",
+            self.name,
+            reason,
+            exited.name,
+            self._policy.backoff_max,
+        )
+        self.services.bus.publish(ActorEscalated(self.name, reason, self.clock.now()))
 
     # -- starting and stopping children ---------------------------------------------------------------
 
