@@ -4,6 +4,12 @@ Other actors `ask` it and wait: when the answer comes back, the record is durabl
 synchronous=FULL, or flushed and fsynced). A failure comes back as an exception, so the asker can halt entries;
 nothing is dropped silently. The journal is opened in `started()`, so a restart reopens it (and a corrupt file
 is reported at once).
+
+A full disk or a read-only journal (`JournalUnwritable`) is answered as an error, and the asker keeps the record
+to send again; a fill is written to the trade log at once all the same, so that it is on disk somewhere even if
+crocbot stops before the journal takes writes again (the reconciler backfills the journal from the trade log at
+the next start). A trade-log line that cannot be written after its journal record was committed is written when
+the record comes again. Either way each fill and each trade is logged once.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.core.messages import Fill
 from crocbot.core.messages.journal import (
     LoadState,
     RecordAmend,
@@ -27,12 +34,14 @@ from crocbot.core.messages.journal import (
     RecordStop,
     SaveState,
 )
+from crocbot.ops import failpoints
 from crocbot.store.backups import Backups
 from crocbot.store.journal import Journal
-from crocbot.store.recovery import missing_fills, open_journal
-from crocbot.store.tradelog import TradeLog, fill_record, trade_record
+from crocbot.store.journal_integrity import JournalUnwritable
+from crocbot.store.recovery import missing_fills, open_journal, unlogged_fills
+from crocbot.store.tradelog import TradeLog, TradeLogError, fill_from_record, fill_record, trade_record
 
-__all__ = ["Persistence", "ReadJournal"]
+__all__ = ["Persistence", "ReadJournal", "FillsOnlyLogged", "LogFillAhead"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,19 @@ class ReadJournal:
     """Run `read(journal)` in the persistence thread and answer its result (start-up rebuilds, status)."""
 
     read: Any  # Callable[[Journal], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FillsOnlyLogged:
+    """Ask: the fills the trade log has and the journal lacks (a journal restored from a backup), as `Fill`s."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogFillAhead:
+    """Ask: write this fill to the trade log now, although the journal has not taken it yet (the asker keeps it for
+    the journal); the trade log gets it once. Answers True when the trade log has it."""
+
+    fill: RecordFill
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +87,8 @@ class Persistence(SupervisedActor):
         self._backup_every = backup_every
         self._journal: Journal | None = None
         self._trade_log: TradeLog | None = None
+        self._logged_only: set[str] = set()  # fill ids in the trade log that the journal has not taken yet
+        self._unlogged: set[str] = set()  # fill and trade ids journaled whose trade-log line failed
 
     def started(self) -> None:
         self._repair_trade_log()
@@ -75,6 +99,7 @@ class Persistence(SupervisedActor):
         elif report.problems:
             logger.warning("journal: {}", report.text())
         missing = missing_fills(journal, self._trade_log_path)
+        self._logged_only = {str(record["fill_id"]) for record in missing}  # journaling them must not log them again
         if missing:
             ids = ", ".join(str(record["fill_id"]) for record in missing[:10])
             logger.critical(
@@ -89,8 +114,72 @@ class Persistence(SupervisedActor):
             fallback=self._trade_log_path.with_name(self._trade_log_path.stem + ".fallback.jsonl"),
             alert=self._alert,
         )
+        self._log_unlogged_fills(journal, self._trade_log)
         if self._backup_every > 0:
             self.send_later(self._backup_every, _Backup())
+
+    def _log_unlogged_fills(self, journal: Journal, trade_log: TradeLog) -> None:
+        """A crash between the journal's commit of a fill and the trade log's append left the log short: append
+        those fills now, marked backfilled, so the log stays a complete record for scripts and audits."""
+        unlogged = unlogged_fills(journal, self._trade_log_path)
+        for fill in unlogged:
+            order = journal.order(fill.cl_ord_id)
+            position_id = order.position_id if order is not None else None
+            trade_log.append(fill_record(fill, position_id=position_id, backfilled=True))
+        if unlogged:
+            logger.warning(
+                "trade log: {} journaled fills were missing from it (a crash before the append); appended them, "
+                "marked backfilled: {}",
+                len(unlogged),
+                ", ".join(f.fill_id for f in unlogged[:10]),
+            )
+
+    def _fills_only_logged(self) -> list[Fill]:
+        assert self._journal is not None
+        out: list[Fill] = []
+        for record in missing_fills(self._journal, self._trade_log_path):
+            try:
+                out.append(fill_from_record(record))
+            except (KeyError, ValueError) as error:
+                logger.error("trade log: fill record {} cannot be read back ({})", record.get("fill_id"), error)
+        return out
+
+    def _record_fill(self, journal: Journal, trade_log: TradeLog, message: RecordFill) -> bool:
+        fill = message.fill
+        record = fill_record(fill, position_id=message.position_id, backfilled=message.backfilled)
+        try:
+            new = journal.record_fill(fill, backfilled=message.backfilled)
+        except JournalUnwritable:
+            self._log_ahead(journal, trade_log, message)  # the asker keeps it for the journal; on disk meanwhile
+            raise
+        failpoints.hit("persistence.after_fill_commit")  # crash tests: journaled, not in the trade log
+        if fill.fill_id in self._logged_only:
+            self._logged_only.discard(fill.fill_id)  # logged when the journal could not take it
+        elif new or fill.fill_id in self._unlogged:  # a replayed fill is in the trade log already
+            self._append_line(trade_log, fill.fill_id, record)
+        return new
+
+    def _log_ahead(self, journal: Journal, trade_log: TradeLog, message: RecordFill) -> bool:
+        fill = message.fill
+        if fill.fill_id in self._logged_only or fill.fill_id in journal.fill_ids():
+            return True
+        record = fill_record(fill, position_id=message.position_id, backfilled=message.backfilled)
+        try:
+            trade_log.append(record)
+        except TradeLogError as error:
+            logger.critical("fill {} is in neither the journal nor the trade log yet: {}", fill.fill_id, error)
+            return False
+        self._logged_only.add(fill.fill_id)
+        return True
+
+    def _append_line(self, trade_log: TradeLog, key: str, record: dict[str, Any]) -> None:
+        """Append a line whose journal record is committed; if that fails, the asker sends the record again."""
+        try:
+            trade_log.append(record)
+        except TradeLogError:
+            self._unlogged.add(key)
+            raise
+        self._unlogged.discard(key)
 
     def _repair_trade_log(self) -> None:
         repair = TradeLog.repair(self._trade_log_path)
@@ -139,16 +228,15 @@ class Persistence(SupervisedActor):
             self.send_later(self._backup_every, _Backup())
             return None
         if isinstance(message, RecordIntent):
-            journal.record_intent(message.intent, position_id=message.position_id, reason=message.reason)
+            journal.record_intent(
+                message.intent, position_id=message.position_id, reason=message.reason, brackets=message.brackets
+            )
         elif isinstance(message, RecordEvent):
             journal.record_order_event(message.event)
         elif isinstance(message, RecordAmend):
             journal.record_amend(message.amended)
         elif isinstance(message, RecordFill):
-            new = journal.record_fill(message.fill)
-            if new:  # a replayed fill is in the trade log already
-                trade_log.append(fill_record(message.fill, position_id=message.position_id))
-            return new
+            return self._record_fill(journal, trade_log, message)
         elif isinstance(message, RecordPositionOpened):
             journal.open_position(message.position)
         elif isinstance(message, RecordStop):
@@ -156,14 +244,20 @@ class Persistence(SupervisedActor):
         elif isinstance(message, RecordPositionChanged):
             journal.update_position(message.position_id, message.qty, message.entry_price)
         elif isinstance(message, RecordPositionClosed):
-            if journal.close_position(message.position_id, message.ts, message.trade) and message.trade is not None:
-                trade_log.append(trade_record(message.trade))  # only a new trade: a replayed close is logged already
+            trade = message.trade
+            new = journal.close_position(message.position_id, message.ts, trade)
+            if trade is not None and (new or trade.trade_id in self._unlogged):  # a replayed close is logged already
+                self._append_line(trade_log, trade.trade_id, trade_record(trade))
         elif isinstance(message, SaveState):
             journal.save_state(message.key, message.value)
         elif isinstance(message, LoadState):
             return journal.load_state(message.key)
         elif isinstance(message, ReadJournal):
             return message.read(journal)
+        elif isinstance(message, LogFillAhead):
+            return self._log_ahead(journal, trade_log, message.fill)
+        elif isinstance(message, FillsOnlyLogged):
+            return self._fills_only_logged()
         else:
             return super().handle(message)
         return True

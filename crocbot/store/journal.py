@@ -35,6 +35,7 @@ from crocbot.core.messages import (
     Position,
     StopKind,
 )
+from crocbot.core.messages.journal import EntryBrackets
 from crocbot.store.codec import dec_text, dumps_state, loads_state, opt_dec_text, text_dec, text_ts, ts_text
 from crocbot.store.journal_integrity import (
     JournalConflict,
@@ -52,6 +53,7 @@ from crocbot.store.journal_integrity import (
 from crocbot.store.journal_rows import (
     JournalOrder,
     JournalPosition,
+    brackets_text,
     event_from_row,
     fill_from_row,
     fill_params,
@@ -117,6 +119,9 @@ class Journal:
         except sqlite3.Error as exc:
             if is_corruption(exc):
                 raise corrupt_error(self.path, str(exc)) from exc
+            unwritable = unwritable_error(self.path, "opening it", exc)  # a read-only or full disk says how to fix it
+            if unwritable is not None:
+                raise unwritable from exc
             raise JournalError(f"journal {self.path}: cannot open ({exc})") from exc
 
     def close(self) -> None:
@@ -163,7 +168,14 @@ class Journal:
 
     # ---- writes --------------------------------------------------------------------------------------------
 
-    def record_intent(self, intent: OrderIntent, *, position_id: str | None, reason: str = "") -> None:
+    def record_intent(
+        self,
+        intent: OrderIntent,
+        *,
+        position_id: str | None,
+        reason: str = "",
+        brackets: EntryBrackets | None = None,
+    ) -> None:
         params = intent_params(intent, position_id, reason)
         with self._write(f"record_intent {intent.cl_ord_id}") as conn:
             row = conn.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (intent.cl_ord_id,)).fetchone()
@@ -178,10 +190,11 @@ class Journal:
                 return
             conn.execute(
                 "INSERT INTO orders (cl_ord_id, symbol, side, order_type, qty, purpose, limit_price, trigger_price,"
-                " post_only, intent_ts, position_id, reason, status, order_id, filled_qty, avg_price, updated_at)"
-                " VALUES (:cl_ord_id, :symbol, :side, :order_type, :qty, :purpose, :limit_price, :trigger_price,"
-                " :post_only, :intent_ts, :position_id, :reason, :status, NULL, '0', NULL, :intent_ts)",
-                {**params, "status": OrderStatus.CREATED.value},
+                " post_only, intent_ts, position_id, reason, status, order_id, filled_qty, avg_price, updated_at,"
+                " brackets) VALUES (:cl_ord_id, :symbol, :side, :order_type, :qty, :purpose, :limit_price,"
+                " :trigger_price, :post_only, :intent_ts, :position_id, :reason, :status, NULL, '0', NULL,"
+                " :intent_ts, :brackets)",
+                {**params, "status": OrderStatus.CREATED.value, "brackets": brackets_text(brackets)},
             )
 
     def record_order_event(self, event: OrderEvent) -> None:
@@ -243,15 +256,17 @@ class Journal:
                     f"amend of unknown cl_ord_id {amended.cl_ord_id}; journal (or adopt) its intent first"
                 )
 
-    def record_fill(self, fill: Fill) -> bool:
-        """Journal a fill; False when its fill_id is already journaled (the stored fill is kept)."""
+    def record_fill(self, fill: Fill, *, backfilled: bool = False) -> bool:
+        """Journal a fill; False when its fill_id is already journaled (the stored fill is kept).
+
+        `backfilled`: the bot learnt of it from the venue's history (reconciliation), not from its live feed."""
         params = fill_params(fill)
         with self._write(f"record_fill {fill.fill_id}") as conn:
             inserted = conn.execute(
                 "INSERT OR IGNORE INTO fills (fill_id, cl_ord_id, order_id, symbol, side, qty, price, fee,"
-                " fee_currency, liquidity, ts) VALUES (:fill_id, :cl_ord_id, :order_id, :symbol, :side, :qty,"
-                " :price, :fee, :fee_currency, :liquidity, :ts)",
-                params,
+                " fee_currency, liquidity, ts, backfilled) VALUES (:fill_id, :cl_ord_id, :order_id, :symbol, :side,"
+                " :qty, :price, :fee, :fee_currency, :liquidity, :ts, :backfilled)",
+                {**params, "backfilled": int(backfilled)},
             ).rowcount
             if not inserted:
                 row = conn.execute("SELECT * FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone()
@@ -406,6 +421,11 @@ class Journal:
 
     def fill_ids(self) -> set[str]:
         return {row[0] for row in self._conn.execute("SELECT fill_id FROM fills").fetchall()}
+
+    def backfilled_fill_ids(self) -> set[str]:
+        """Fills the bot learnt of from the venue's history (reconciliation) rather than its live feed."""
+        rows = self._conn.execute("SELECT fill_id FROM fills WHERE backfilled = 1").fetchall()
+        return {row[0] for row in rows}
 
     def open_positions(self) -> list[Position]:
         """Open positions with their current stop as `stop_price` (which may sit at or past the entry once the

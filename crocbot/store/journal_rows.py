@@ -8,6 +8,7 @@ to or past its entry (breakeven, profit lock): `Position` keeps its initial stop
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,12 +29,14 @@ from crocbot.core.messages import (
     Side,
     StopKind,
 )
+from crocbot.core.messages.journal import EntryBrackets
 from crocbot.store.codec import dec_text, opt_dec_text, opt_text_dec, opt_text_ts, text_dec, text_ts, ts_text
 
 __all__ = [
     "JournalOrder",
     "JournalPosition",
     "intent_params",
+    "brackets_text",
     "order_from_row",
     "event_from_row",
     "fill_params",
@@ -60,6 +63,7 @@ class JournalOrder:
     amended_qty: Decimal | None = None
     amended_limit: Decimal | None = None
     amended_trigger: Decimal | None = None
+    brackets: EntryBrackets | None = None  # an entry's stop and take-profit, journaled with it
 
     @property
     def qty(self) -> Decimal:
@@ -131,6 +135,26 @@ def position_with_stop(position: Position, stop: Decimal) -> Position:
     return dataclasses.replace(position, stop_price=stop, initial_stop=position.initial_stop)
 
 
+def brackets_text(brackets: EntryBrackets | None) -> str | None:
+    if brackets is None:
+        return None
+    return json.dumps(
+        {
+            "initial_stop": dec_text(brackets.initial_stop),
+            "take_profit": opt_dec_text(brackets.take_profit),
+            "strategy": brackets.strategy,
+        },
+        sort_keys=True,
+    )
+
+
+def text_brackets(text: str | None) -> EntryBrackets | None:
+    if not text:
+        return None
+    doc = json.loads(text)
+    return EntryBrackets(text_dec(doc["initial_stop"]), opt_text_dec(doc.get("take_profit")), str(doc["strategy"]))
+
+
 def intent_params(intent: OrderIntent, position_id: str | None, reason: str) -> dict[str, Any]:
     return {
         "cl_ord_id": intent.cl_ord_id,
@@ -173,6 +197,7 @@ def order_from_row(row: sqlite3.Row) -> JournalOrder:
         amended_qty=opt_text_dec(row["amended_qty"]),
         amended_limit=opt_text_dec(row["amended_limit"]),
         amended_trigger=opt_text_dec(row["amended_trigger"]),
+        brackets=text_brackets(row["brackets"]),
     )
 
 

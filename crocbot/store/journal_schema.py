@@ -133,8 +133,16 @@ _V2: tuple[str, ...] = (
     "ALTER TABLE orders ADD COLUMN amended_trigger TEXT",
 )
 
+# Version 3: what reconciliation needs. A fill the bot learnt of only by asking the venue after the fact is marked
+# backfilled; an entry's brackets (stop, take-profit, strategy) are kept with its intent, so an entry that fills
+# while crocbot is down still opens a protected position.
+_V3: tuple[str, ...] = (
+    "ALTER TABLE fills ADD COLUMN backfilled INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE orders ADD COLUMN brackets TEXT",
+)
+
 # Append new migrations; never edit one that has shipped (journals in the field have already applied it).
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2))
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

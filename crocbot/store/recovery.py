@@ -29,12 +29,13 @@ from typing import Any
 
 from loguru import logger
 
+from crocbot.core.messages import Fill
 from crocbot.store.backups import Backups, file_stamp, fsync_directory
 from crocbot.store.journal import Journal
 from crocbot.store.journal_integrity import JournalCorrupt, JournalError, check_file
 from crocbot.store.tradelog import TradeLog
 
-__all__ = ["RecoveryReport", "open_journal", "missing_fills"]
+__all__ = ["RecoveryReport", "open_journal", "missing_fills", "unlogged_fills"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,16 @@ def missing_fills(journal: Journal, trade_log_path: Path) -> list[dict[str, Any]
         known.add(fill_id)
         missing.append(record)
     return missing
+
+
+def unlogged_fills(journal: Journal, trade_log_path: Path) -> list[Fill]:
+    """Journaled fills the trade log lacks (a crash between the journal's commit and the log's append), oldest
+    first."""
+    try:
+        logged = {r.get("fill_id") for r in TradeLog.read(trade_log_path) if r.get("type") == "fill"}
+    except FileNotFoundError:
+        logged = set()
+    return [fill for fill in journal.fills() if fill.fill_id not in logged]
 
 
 def _inspect(path: Path, backups: Backups) -> tuple[str, str]:

@@ -28,10 +28,18 @@ from typing import Any, BinaryIO
 
 from loguru import logger
 
-from crocbot.core.messages import ClosedTrade, Fill
+from crocbot.core.messages import ClosedTrade, Fill, Liquidity, Side
 from crocbot.store.codec import dec_text, text_dec, text_ts, ts_text
 
-__all__ = ["TradeLog", "TradeLogError", "TradeLogRecords", "TradeLogRepair", "fill_record", "trade_record"]
+__all__ = [
+    "TradeLog",
+    "TradeLogError",
+    "TradeLogRecords",
+    "TradeLogRepair",
+    "fill_record",
+    "fill_from_record",
+    "trade_record",
+]
 
 # Field types of the two record kinds, so `read` can give back Decimals and datetimes, not strings.
 _MONEY_FIELDS: dict[str, frozenset[str]] = {
@@ -75,7 +83,9 @@ class TradeLogRepair:
     torn_middle_lines: tuple[int, ...] = ()
 
 
-def fill_record(fill: Fill, *, position_id: str | None) -> dict[str, Any]:
+def fill_record(fill: Fill, *, position_id: str | None, backfilled: bool = False) -> dict[str, Any]:
+    """A fill's line; `backfilled` ones (learnt from the venue's history, or logged after a crash) say so."""
+    extra: dict[str, Any] = {"backfilled": True} if backfilled else {}
     return {
         "type": "fill",
         "ts": fill.ts,
@@ -90,7 +100,25 @@ def fill_record(fill: Fill, *, position_id: str | None) -> dict[str, Any]:
         "fee_currency": fill.fee_currency,
         "liquidity": fill.liquidity.value,
         "position_id": position_id,
+        **extra,
     }
+
+
+def fill_from_record(record: Mapping[str, Any]) -> Fill:
+    """A fill line (as `TradeLog.read` returns it) as a `Fill` again; InvalidMessage/KeyError if it is not one."""
+    return Fill(
+        fill_id=str(record["fill_id"]),
+        cl_ord_id=str(record["cl_ord_id"]),
+        order_id=str(record["order_id"]),
+        symbol=str(record["symbol"]),
+        side=Side(record["side"]),
+        qty=record["qty"],
+        price=record["price"],
+        fee=record["fee"],
+        fee_currency=str(record["fee_currency"]),
+        liquidity=Liquidity(record["liquidity"]),
+        ts=record["ts"],
+    )
 
 
 def trade_record(trade: ClosedTrade) -> dict[str, Any]:
