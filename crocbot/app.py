@@ -7,7 +7,8 @@
     │   ├── persistence          the journal and the trade log (the only writer)
     │   ├── venue                the paper venue (paper mode): Kraken as seen from the bot
     │   ├── router               the only writer of orders; rebuilds itself from the journal on start
-    │   └── sl_manager           stops on every tick
+    │   ├── sl_manager           stops on every tick
+    │   └── reconciler           books against the venue: at start (not ready until done), periodically
     └── market (one_for_one)     market data, candles and strategies: each restarts alone
         ├── feed, candles, strategy
 
@@ -17,6 +18,7 @@ Exchange calls (REST backfill) go through a gateway and a circuit breaker; an op
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -24,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -37,17 +40,20 @@ from crocbot.actors.gateway import Deadline, Gateway
 from crocbot.actors.health import Health
 from crocbot.actors.persistence import Persistence
 from crocbot.actors.protocol import ChildExited
+from crocbot.actors.reconciler import Reconciler
 from crocbot.actors.router import SAFE_MODE_KEY, Router, RouterStatus, StatusReport
 from crocbot.actors.runtime import Runtime
+from crocbot.actors.scheduler import Scheduler
 from crocbot.actors.sl_manager import SLManager
 from crocbot.actors.strategy import StrategyActor
 from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
 from crocbot.actors.venue import VenueActor
 from crocbot.actors.watchdog import Watchdog
 from crocbot.config import Settings, fingerprint
-from crocbot.core.clock import Clock, SystemClock
+from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
 from crocbot.core.desk import DeskConfig
 from crocbot.core.messages import Candle, Timeframe, Trade
+from crocbot.core.reconcile import ForeignOrderPolicy
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stops import StopPolicy
 from crocbot.kraken.endpoints import KrakenApi
@@ -73,7 +79,11 @@ __all__ = [
     "SAFE_MODE_KEY",
 ]
 
-ROOT_POLICY = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.5)
+# The root gives up (and the bot shuts down in order, stops left on the venue) only when the core cannot be kept
+# alive; any other child beyond the intensity is restarted slowly and the bot goes safe (entries halted).
+ROOT_POLICY = Policy(
+    strategy=Strategy.ONE_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.5, essential=frozenset({"core"})
+)
 CORE_POLICY = Policy(strategy=Strategy.REST_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.2)
 MARKET_POLICY = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=10, within=60.0, backoff_initial=0.5)
 ACTOR_NAMES = (
@@ -84,6 +94,7 @@ ACTOR_NAMES = (
     "venue",
     "router",
     "sl_manager",
+    "reconciler",
     "market",
     "feed",
     "candles",
@@ -119,6 +130,7 @@ class BotWiring:
     health_port: int | None = None  # None: the configured port; 0: any free port
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     watchdog_interval: float = 1.0  # event seconds; a simulation that jumps time sets it longer
+    watchdog_timeout: float = WATCHDOG_TIMEOUT  # event seconds; run_bot scales both by a replay clock's speed
     on_feed_client: Callable[[WsClient], None] | None = None
     extra_children: Sequence[ChildSpec] = ()  # started last under the root (test probes, a console)
 
@@ -130,7 +142,6 @@ def load_instruments(settings: Settings) -> dict[str, Instrument]:
     try:
         api = KrakenApi(RestClient(settings.kraken.rest_url, timeout=settings.kraken.request_timeout))
         catalog = api.load_catalog(deadline=time.monotonic() + 2 * settings.kraken.request_timeout)
-        catalog.save(cache)
     except (KrakenError, OSError, ValueError) as error:
         if not cache.is_file():
             raise StartupError(
@@ -139,6 +150,11 @@ def load_instruments(settings: Settings) -> dict[str, Instrument]:
             ) from None
         logger.warning("Kraken's instrument list is unavailable ({}); using the cache {}", error, cache)
         catalog = Catalog.load(cache)
+    else:
+        try:
+            catalog.save(cache)
+        except OSError as error:  # not Kraken's fault: a state directory that cannot be written is refused by start
+            logger.warning("could not cache Kraken's instrument list at {} ({})", cache, error)
     try:
         instruments = {i.symbol: i for i in catalog.require(settings.symbols)}
     except UnknownSymbolError as error:
@@ -171,10 +187,15 @@ class Bot:
         self.runtime = Runtime(clock=self.wiring.clock, on_escalate=self._on_escalate)
         self.board = HealthBoard(ACTOR_NAMES, self.runtime.directory, metrics=self.wiring.metrics)
         bus = self.runtime.bus
-        self.rest_breaker = CircuitBreaker(
-            "kraken-rest", self.wiring.breaker, self.runtime.clock, on_state_change=bus.publish
+        # REST deadlines and breaker windows are wall-time budgets: under an accelerated clock (wall_rate > 1) they
+        # count on the wall clock with a scheduler of their own, or a 30 s backfill budget would be 1.5 s at 20x.
+        # A driven SimClock keeps them on event time, so the demo and the tests stay deterministic.
+        io_clock = self.runtime.clock if wall_rate(self.runtime.clock) == 1.0 else IoClock(self.runtime.clock)
+        self.io_scheduler = (
+            self.runtime.scheduler if io_clock is self.runtime.clock else Scheduler(io_clock, name="io-scheduler")
         )
-        self.rest_gateway = Gateway("kraken-rest", self.runtime.scheduler, workers=2, queue_size=32)
+        self.rest_breaker = CircuitBreaker("kraken-rest", self.wiring.breaker, io_clock, on_state_change=bus.publish)
+        self.rest_gateway = Gateway("kraken-rest", self.io_scheduler, workers=2, queue_size=32)
         self.api = KrakenApi(
             RestClient(settings.kraken.rest_url, timeout=settings.kraken.request_timeout, clock=SystemClock()),
             Catalog(self.instruments.values()),
@@ -221,6 +242,7 @@ class Bot:
                 cash=settings.paper.starting_balances.get(quote, Decimal(0)),
                 quote=quote,
                 metrics=wiring.metrics,
+                escalation=lambda: self.board.escalation,
             ),
             ChildSpec.actor(
                 "sl_manager",
@@ -230,6 +252,13 @@ class Bot:
                 place_within=settings.stops.place_within,
                 amend_min_interval=settings.stops.amend_min_interval,
                 metrics=wiring.metrics,
+            ),
+            ChildSpec.actor(
+                "reconciler",
+                Reconciler,
+                policy=ForeignOrderPolicy(settings.reconcile.unknown_orders),
+                interval=settings.reconcile.interval,
+                grace=settings.reconcile.grace,
             ),
         ]
         feed_options = wiring.feed or FeedOptions(depth=execution.book_depth)
@@ -266,7 +295,7 @@ class Bot:
             ),
         ]
         return [
-            ChildSpec.actor("watchdog", Watchdog, interval=wiring.watchdog_interval, timeout=WATCHDOG_TIMEOUT),
+            ChildSpec.actor("watchdog", Watchdog, interval=wiring.watchdog_interval, timeout=wiring.watchdog_timeout),
             ChildSpec.actor("health", Health, self.board),
             ChildSpec.supervisor("core", core, CORE_POLICY),
             ChildSpec.supervisor("market", market, MARKET_POLICY),
@@ -297,7 +326,8 @@ class Bot:
 
     def start(self) -> Bot:
         settings = self.settings
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        for directory, files in ((settings.state_dir, (JOURNAL_FILE,)), (settings.log_dir, (TRADE_LOG_FILE,))):
+            _check_writable(directory, files)
         if self.wiring.serve_health:
             port = settings.health.port if self.wiring.health_port is None else self.wiring.health_port
             try:
@@ -308,11 +338,14 @@ class Bot:
                     "be running, or set CROCBOT_HEALTH__PORT"
                 ) from None
             self.server.start()
+        if self.io_scheduler is not self.runtime.scheduler:
+            self.io_scheduler.start()
         self.rest_gateway.start()
         try:
             self.runtime.start(self.children(), ROOT_POLICY, timeout=120.0)
         except BaseException:
             self.rest_gateway.stop()
+            self._stop_io_scheduler()
             if self.server is not None:
                 self.server.stop()
             raise
@@ -322,8 +355,13 @@ class Bot:
         """Stops leave the venue's stops in place; the journal is flushed and closed by persistence."""
         self.runtime.shutdown()
         self.rest_gateway.stop()
+        self._stop_io_scheduler()
         if self.server is not None:
             self.server.stop()
+
+    def _stop_io_scheduler(self) -> None:
+        if self.io_scheduler is not self.runtime.scheduler:
+            self.io_scheduler.stop()
 
     def ask(self, name: str, message: object, timeout: float = 10.0) -> Any:
         ref = self.runtime.directory.get(name)
@@ -336,9 +374,36 @@ class Bot:
         return report
 
     def _on_escalate(self, exited: ChildExited) -> None:
-        logger.critical("the supervision tree gave up ({}); shutting down", exited.error)
+        # Only the core failing beyond the root's intensity gets here (ROOT_POLICY.essential): the money path cannot
+        # be kept alive, so stop in order. The stops stay on the venue (paper: in the saved account).
+        logger.critical("the supervision tree gave up ({}); shutting down, the stops stay on the venue", exited.error)
         self.escalated.set()
         self.stop_requested.set()
+
+
+def _check_writable(directory: Path, files: Sequence[str]) -> None:
+    """StartupError unless `directory` (made if missing) takes a new file and each of `files` that exists can be
+    opened for writing: a read-only state or log directory refuses the start instead of losing records later."""
+    probe = directory / f".crocbot-write-check-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with probe.open("wb") as handle:
+            handle.write(b"ok")
+            handle.flush()
+            os.fsync(handle.fileno())
+        probe.unlink()
+        for name in files:
+            path = directory / name
+            if path.exists():
+                with path.open("ab"):  # opened for appending, nothing written: the file is unchanged
+                    pass
+    except OSError as error:
+        raise StartupError(
+            f"{directory} is not writable ({error.strerror or error}: {error.filename or directory}); crocbot keeps "
+            "its journal, paper account and trade log there and would lose records: make it writable for this user "
+            "(and check that the disk is not full or mounted read-only), or point CROCBOT_STATE_DIR / "
+            "CROCBOT_LOG_DIR elsewhere"
+        ) from None
 
 
 def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.Event | None = None) -> int:
@@ -356,7 +421,11 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
         return 2
     try:
         instruments = load_instruments(settings)
-        bot = Bot(settings, instruments, BotWiring(clock=clock))
+        # The watchdog's margins are wall time (a supervisor blocks for seconds while a child starts): at 20x they
+        # are 20 times as many event seconds.
+        rate = wall_rate(clock) if clock is not None else 1.0
+        wiring = BotWiring(clock=clock, watchdog_interval=1.0 * rate, watchdog_timeout=WATCHDOG_TIMEOUT * rate)
+        bot = Bot(settings, instruments, wiring)
         signalled: list[int] = []
         previous = _install_stop_signals(signalled)
         try:

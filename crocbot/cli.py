@@ -14,7 +14,14 @@ from typing import Any
 from loguru import logger
 
 from crocbot import __version__
-from crocbot.cli_market import add_market_commands, parse_duration, run_market_command
+from crocbot.cli_market import (
+    REPLAY_CLOCK_HELP,
+    add_market_commands,
+    parse_duration,
+    parse_replay_clock,
+    replay_problems,
+    run_market_command,
+)
 from crocbot.config import (
     ConfigError,
     Settings,
@@ -67,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", help="start the bot (paper mode unless live is configured and confirmed)")
     _settings_flags(run)
+    run.add_argument(
+        "--replay-clock", type=parse_replay_clock, metavar="SPEC", help=REPLAY_CLOCK_HELP + " (paper, simulator only)"
+    )
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
     check = config_commands.add_parser("check", help="print the effective configuration, or what is wrong with it")
@@ -156,6 +166,8 @@ def _run(args: argparse.Namespace) -> int:
         settings = _load(args)
     except ConfigError as error:
         return _refuse("invalid configuration", error.problems)
+    if args.replay_clock is not None and (problems := replay_problems(settings)):
+        return _refuse("a replay clock only makes sense against the simulator", problems)
     problems = live_gate_problems(settings)
     if problems:
         return _refuse("live trading refused", problems)
@@ -166,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("\nAborted before trading started. Nothing was sent to Kraken.", flush=True)
             return EXIT_ABORTED
-    return run_bot(settings)
+    return run_bot(settings, clock=args.replay_clock)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from crocbot.actors.reconciler import REPORT_KEY
 from crocbot.actors.router import SAFE_MODE_KEY
 from crocbot.app import JOURNAL_FILE
 from crocbot.config import Settings
@@ -59,6 +60,8 @@ def collect_status(settings: Settings, *, probe: bool = True) -> dict[str, Any]:
         ledger_state = journal.load_state(LEDGER_KEY)
         risk_state = journal.load_state(RISK_KEY)
         safe_state = journal.load_state(SAFE_MODE_KEY) or {}
+        reconciliation = journal.load_state(REPORT_KEY)
+        backfilled = len(journal.backfilled_fill_ids())
         positions = [p for p in journal.positions() if p.is_open]
         orders = journal.open_orders()
         fills = journal.fills()
@@ -109,6 +112,9 @@ def collect_status(settings: Settings, *, probe: bool = True) -> dict[str, Any]:
         "kill_day": risk.kill_day.isoformat() if risk.kill_day is not None else None,
         "safe_mode": bool(safe_state.get("reasons")),
         "safe_reasons": list(safe_state.get("reasons", [])),
+        "backfilled_fills": backfilled,
+        # the last reconciliation that found something to settle (a clean one leaves no report)
+        "last_reconciliation": reconciliation,
     }
     return status
 
@@ -141,7 +147,9 @@ def render_status(status: dict[str, Any]) -> str:
         ),
         "safe mode    " + ("ON: " + "; ".join(status["safe_reasons"]) if status["safe_mode"] else "off"),
         f"realised     {_text(status['realized_pnl'])}",
-        f"fills        {status['fills']} ({status['closed_trades']} closed trades)",
+        f"fills        {status['fills']} ({status['closed_trades']} closed trades, "
+        f"{status['backfilled_fills']} backfilled by reconciliation)",
+        "reconciled   " + _reconciliation(status["last_reconciliation"]),
         "",
         "positions" if status["positions"] else "positions    none open",
     ]
@@ -158,6 +166,12 @@ def render_status(status: dict[str, Any]) -> str:
             f"{_text(o['qty']):>14} @ {_text(price)} {o['status']}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _reconciliation(report: dict[str, Any] | None) -> str:
+    if not report:
+        return "books always agreed with the venue"
+    return f"last settled {report['ts']} ({report['kind']}): {report['summary']}"
 
 
 def status_json(status: dict[str, Any]) -> str:

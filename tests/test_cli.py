@@ -96,3 +96,73 @@ def _poll_ready(url: str) -> Any:
             return body
         time.sleep(0.1)
     return body
+
+
+REPLAY_SPEC = "2026-01-05T14:30:00+00:00@1763700000x20"
+
+
+def _run_replay(tmp_path: Path, *flags: str) -> int:
+    empty_env = tmp_path / "empty.env"
+    empty_env.write_text("")
+    return main(
+        [
+            "run",
+            "--config",
+            str(CONFIG),
+            "--env-file",
+            str(empty_env),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--log-dir",
+            str(tmp_path / "logs"),
+            "--replay-clock",
+            REPLAY_SPEC,
+            *flags,
+        ]
+    )
+
+
+def test_run_with_a_replay_clock_is_refused_against_kraken(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Accelerated time against a real market would make candles and cooldowns run 20 times too fast."""
+    assert _run_replay(tmp_path) == 2
+
+    err = capsys.readouterr().err
+    assert "a replay clock only makes sense against the simulator" in err
+    assert "kraken.rest_url is https://api.kraken.com" in err
+    assert "kraken.ws_url is wss://ws.kraken.com/v2" in err
+    assert not (tmp_path / "state").exists()  # refused before anything started
+
+
+def test_run_with_a_replay_clock_names_each_url_that_is_not_loopback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run_replay(tmp_path, "--set", "kraken.rest_url=http://localhost:9") == 2
+
+    err = capsys.readouterr().err
+    assert "kraken.ws_url is wss://ws.kraken.com/v2" in err
+    assert "kraken.rest_url" not in err
+
+
+def test_run_with_a_replay_clock_is_paper_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = _run_replay(
+        tmp_path,
+        "--mode",
+        "live",
+        "--set",
+        "kraken.rest_url=http://127.0.0.1:9",
+        "--set",
+        "kraken.ws_url=ws://[::1]:9/v2",
+    )
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "mode is live; a replay clock runs in paper mode only" in err
+    assert "kraken." not in err
+
+
+def test_run_refuses_a_malformed_replay_clock_as_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--replay-clock", "2026-01-05T14:30:00@1763700000x20"])
+
+    assert exit_.value.code == 2
+    assert "has no UTC offset" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from crocbot.core.messages import (
     SafeModeChanged,
     Signal,
     StartupReconciled,
+    StartupReconciling,
 )
 from crocbot.core.money import fmt
 from crocbot.ops.health import HealthBoard
@@ -36,6 +37,7 @@ _TOPICS = (
     ActorExited,
     ActorEscalated,
     StartupReconciled,
+    StartupReconciling,
     Signal,
     PositionOpened,
     PositionClosed,
@@ -74,6 +76,8 @@ class Health(SupervisedActor):
             board.note(message.ts, f"supervisor {message.supervisor} gave up: {message.reason}")
         elif isinstance(message, StartupReconciled):
             board.on_reconciled(message)
+        elif isinstance(message, StartupReconciling):
+            board.on_reconciled(None)
         else:
             self._tape(message)
         return None

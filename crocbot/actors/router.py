@@ -1,29 +1,37 @@
 """The order router: the only actor that changes orders. A thin shell over the desk's pure decisions.
 
 Write-ahead: an order's intent is journaled (durably, by asking persistence) before the venue hears of it, and
-every venue event is journaled before it changes the router's state. If the journal cannot be written, nothing
-is sent, entries stop (safe mode) and the failure is loud. On start the router rebuilds its books from the
-journal: ledger, risk state (the kill switch survives restarts), open positions and their orders.
+every venue event is journaled before it changes the router's state. If the journal cannot be written, no entry
+is sent, entries stop (safe mode) and the failure is loud. A journal that cannot take writes for now (a full disk,
+a read-only file, persistence restarting) does not stop what protects money: the records it refused wait here, in
+order, with every record after them, and are written again every few seconds; meanwhile fills are booked, stops
+and exits still go out (each a CRITICAL line), and entries resume once everything waiting is journaled. On start
+the router rebuilds its books from the journal: ledger, risk state (the kill switch survives restarts), open
+positions and their orders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pykka
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
-from crocbot.actors.persistence import ReadJournal
+from crocbot.actors.persistence import LogFillAhead, ReadJournal
 from crocbot.actors.router_restore import restore
-from crocbot.actors.venue import VenueRequest
+from crocbot.actors.venue import PaperAccountSaved, VenueRequest
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig
 from crocbot.core.desk_types import Action, AmendOrder, CancelOrder, Emit, EntryTTL, Note, Record, SendOrder, StartTimer
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
+    ActorEscalated,
     BreakerState,
     BreakerStateChanged,
     CommandRejected,
@@ -32,24 +40,55 @@ from crocbot.core.messages import (
     Fill,
     OrderAmended,
     OrderEvent,
+    OrderPurpose,
+    OrderStatus,
     SafeModeChanged,
     Signal,
-    StartupReconciled,
     StopAmendRequest,
 )
 from crocbot.core.messages.journal import LoadState, RecordAmend, RecordEvent, RecordFill, RecordIntent, SaveState
+from crocbot.core.reconcile import NOT_AT_VENUE, BookOrder, BooksView, ForeignOrderPolicy, Plan
 from crocbot.core.risk import RiskGate, RiskState
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.wire import BookView
+from crocbot.ops import failpoints
 from crocbot.ops.metrics import METRICS, Metrics
+from crocbot.store.journal_integrity import JournalUnwritable
+from crocbot.store.tradelog import TradeLogError
 from crocbot.venues.protocol import Amend, Cancel, Submit, VenueCommand
 
-__all__ = ["Router", "RouterStatus", "OpenPositions", "StatusReport", "PositionView", "OrderView"]
+__all__ = [
+    "Router",
+    "RouterStatus",
+    "OpenPositions",
+    "StatusReport",
+    "PositionView",
+    "OrderView",
+    "BooksSnapshot",
+    "ApplyReconciliation",
+]
 
 SAFE_MODE_KEY = "safe_mode"  # the state document `crocbot status` reads to say whether safe mode is on
 _ASK_TIMEOUT = 10.0
+_FOREIGN_HALT = "venue orders unknown to the journal"
+# Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
+_ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
 _DAY_TICK = 60.0  # event seconds between checks for a new UTC day
+_JOURNAL_RETRY = 5.0  # event seconds between tries to write what the journal refused
+_JOURNAL_FAILING = "journal failing"
+_ACCOUNT_UNSAVED = "the paper account cannot be saved"
+_WAITING = object()  # what `_write` answers for a record the journal could not take yet
+
+
+def _journal_unavailable(error: BaseException) -> bool:
+    """A failure that may pass (a full disk, a read-only file, persistence restarting), not a refused record."""
+    return isinstance(error, JournalUnwritable | TradeLogError | RuntimeError | pykka.ActorDeadError | pykka.Timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class _RetryJournal:
+    """Timer: write the records the journal refused, in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +99,23 @@ class _DayTick:
 @dataclass(frozen=True, slots=True)
 class OpenPositions:
     """Ask the router: the open positions, as `Position` messages (the SL manager asks when it (re)starts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BooksSnapshot:
+    """Ask the router: its side of a reconciliation (`BooksView` without the journal's fill ids)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReconciliation:
+    """Ask the router: carry out a reconciliation plan; answers what it did, one line per kind of change.
+
+    `startup`: the first one after a (re)start. Until it is applied, no entry is taken; with it, entries whose
+    timers died with the old process are cancelled and every open position is protected (`Desk.resume`)."""
+
+    plan: Plan
+    policy: ForeignOrderPolicy
+    startup: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +173,10 @@ class Router(SupervisedActor):
         quote: str = "USD",
         persistence: str = "persistence",
         metrics: Metrics = METRICS,
+        escalation: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__(ctx)
+        self._escalation = escalation  # what gave up earlier in this process (the health board keeps it), if any
         self._instruments = dict(instruments)
         self._limits = limits
         self._config = config
@@ -127,7 +185,10 @@ class Router(SupervisedActor):
         self._persistence = persistence
         self._metrics = metrics
         self._desk: Desk | None = None
-        self._ready = False
+        self._ready = False  # reconciled with the venue since the start
+        self._stale_entries: list[tuple[str, str]] = []
+        self._unwritten: deque[object] = deque()  # journal records refused for now, in order, oldest first
+        self._retry_due = False
 
     @property
     def desk(self) -> Desk:
@@ -148,10 +209,7 @@ class Router(SupervisedActor):
             ids=ClientIds(self.services.rng),
             config=self._config,
         )
-        restored, stale_entries = self._ask(ReadJournal(lambda journal: restore(self.desk, journal)))
-        for cl_ord_id, symbol in stale_entries:  # their brackets died with the old process: take them off
-            self._run([CancelOrder(cl_ord_id, symbol)])
-        self._run(self.desk.resume(self.clock.now()))  # every open position protected and announced
+        restored, self._stale_entries = self._ask(ReadJournal(lambda journal: restore(self.desk, journal)))
         self.desk.on_day_tick(self.clock.now())
         if risk.kill_switch_tripped:
             logger.warning("kill switch still tripped after the restart: {}", risk.kill_reason)
@@ -166,16 +224,19 @@ class Router(SupervisedActor):
             StopAmendRequest,
             FeedHealth,
             BreakerStateChanged,
+            ActorEscalated,
+            PaperAccountSaved,
         ):
             bus.subscribe(topic, self.name)
         bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
+        escalated = self._escalation() if self._escalation is not None else None
+        if escalated:  # e.g. the core gave up and was restarted with this router: entries stay halted
+            self._run(self.desk.set_safe(_ESCALATED, True, self.clock.now()))
         self.services.scheduler.send_every(_DAY_TICK, self.actor_ref, _DayTick())
-        self._ready = True
         if restored:
             logger.info("router rebuilt from the journal: {}", restored)
-        # The paper venue's account is restored from the same journal, so the books agree by construction;
-        # against a live venue the reconciler (issue 5) compares them before this is said.
-        bus.publish(StartupReconciled(restored or "nothing open", self.clock.now()))
+        # Not ready yet: the reconciler compares these books with the venue and then hands over its plan
+        # (`ApplyReconciliation`); only then are stale entries cancelled, stops placed and entries taken.
 
     # -- messages -------------------------------------------------------------------------------------
 
@@ -187,7 +248,8 @@ class Router(SupervisedActor):
                 desk.on_mark(message.symbol, message.bids[0][0])
         elif isinstance(message, Fill):
             order = desk.orders.get(message.cl_ord_id)
-            new = self._ask(RecordFill(message, order.position_id if order is not None else None))
+            new = self._write(RecordFill(message, order.position_id if order is not None else None)) is True
+            failpoints.hit("router.after_fill_journal")  # crash tests: journaled, not booked
             if new:
                 self._metrics.inc("crocbot_fills_total", help="fills received")
             # Even a fill the journal knew: a crash between its journaling and the ledger's save must not lose
@@ -195,16 +257,21 @@ class Router(SupervisedActor):
             self._run(desk.on_fill(message, now))
         elif isinstance(message, OrderEvent):
             if message.cl_ord_id in desk.orders:
-                self._ask(RecordEvent(message))
+                self._write(RecordEvent(message))
             self._run(desk.on_order_event(message, now))
         elif isinstance(message, OrderAmended):
             if message.cl_ord_id in desk.orders:
-                self._ask(RecordAmend(message))
+                self._write(RecordAmend(message))
             self._run(desk.on_amended(message, now))
         elif isinstance(message, CommandRejected):
             self._run(desk.on_command_rejected(message, now))
         elif isinstance(message, Signal):
-            self._run(desk.on_signal(message, now))
+            if self._ready:
+                self._run(desk.on_signal(message, now))
+            else:
+                logger.info(
+                    "{} signal for {} ignored: start-up reconciliation is not done", message.side, message.symbol
+                )
         elif isinstance(message, ExitRequest):
             self._run(desk.on_exit_request(message, now))
         elif isinstance(message, StopAmendRequest):
@@ -217,15 +284,102 @@ class Router(SupervisedActor):
             self._run(
                 desk.set_safe(f"circuit breaker {message.name} open", message.current is not BreakerState.CLOSED, now)
             )
+        elif isinstance(message, ActorEscalated):
+            logger.critical(
+                "supervisor {} gave up ({}): entries are halted; stops and exits carry on",
+                message.supervisor,
+                message.reason,
+            )
+            self._run(desk.set_safe(_ESCALATED, True, now))
         elif isinstance(message, _DayTick):
             self._run(desk.on_day_tick(now))
+        elif isinstance(message, PaperAccountSaved):
+            self._run(desk.set_safe(_ACCOUNT_UNSAVED, not message.saved, now))
+        elif isinstance(message, _RetryJournal):
+            self._retry_due = False
+            self._retry_journal()
         elif isinstance(message, OpenPositions):
             return [p.message() for p in desk.positions.values() if p.open and p.entry_price is not None]
         elif isinstance(message, RouterStatus):
             return self._status_report()
+        elif isinstance(message, BooksSnapshot):
+            return self._books()
+        elif isinstance(message, ApplyReconciliation):
+            return self._apply(message)
         else:
             return super().handle(message)
         return None
+
+    # -- reconciliation -------------------------------------------------------------------------------
+
+    def _books(self) -> BooksView:
+        desk = self.desk
+        orders = tuple(
+            BookOrder(o.cl_ord_id, o.symbol, o.purpose, o.status, o.intent.ts)
+            for o in desk.orders.values()
+            if o.is_open
+        )
+        ledger = desk.ledger
+        holdings = {ledger.quote: ledger.cash}
+        for symbol, instrument in self._instruments.items():
+            holdings[instrument.base] = holdings.get(instrument.base, Decimal(0)) + ledger.position(symbol)
+        return BooksView(orders, frozenset(), ledger.fill_ids(), holdings)
+
+    def _apply(self, message: ApplyReconciliation) -> list[str]:
+        desk, plan, now = self.desk, message.plan, self.clock.now()
+        done: list[str] = []
+        for fill in plan.fills:
+            order = desk.orders.get(fill.cl_ord_id)
+            backfilled = fill.fill_id in plan.backfilled
+            self._ask(RecordFill(fill, order.position_id if order is not None else None, backfilled))
+            if backfilled:
+                self._metrics.inc("crocbot_fills_backfilled_total", help="fills learnt from the venue's history")
+            self._run(desk.on_fill(fill, now))
+        if plan.fills:
+            done.append(f"booked {len(plan.fills)} fills ({len(plan.backfilled)} backfilled into the journal)")
+        for event in plan.events:
+            order = desk.orders.get(event.cl_ord_id)
+            if order is None:
+                continue
+            self._ask(RecordEvent(event))  # the journal learns the venue's word even where a fill said it already
+            if order.is_open:
+                self._run(desk.on_order_event(event, now))
+            done.append(f"{order.purpose} {event.cl_ord_id}: {event.status} ({event.reason})")
+        for cl_ord_id in plan.not_at_venue:
+            order = desk.orders.get(cl_ord_id)
+            if order is None or not order.is_open:
+                continue
+            if order.purpose is OrderPurpose.STOP:
+                desk.stop_cancels.add(cl_ord_id)  # protect the position again rather than leave it
+            event = OrderEvent(cl_ord_id, OrderStatus.CANCELLED, now, reason=NOT_AT_VENUE)
+            self._ask(RecordEvent(event))
+            self._run(desk.on_order_event(event, now))
+            done.append(f"{order.purpose} {cl_ord_id}: unknown to the venue, taken off the books")
+        if message.startup:
+            for cl_ord_id, symbol in self._stale_entries:  # their TTL and chase died with the old process
+                order = desk.orders.get(cl_ord_id)
+                if order is not None and order.is_open:
+                    self._run([CancelOrder(cl_ord_id, symbol)])
+                    done.append(f"entry {cl_ord_id}: cancelled (its timers died with the old process)")
+            self._stale_entries = []
+            self._run(desk.resume(now))  # every open position protected and announced
+        done += self._foreign(plan, message.policy, now)
+        self._ready = True
+        return done
+
+    def _foreign(self, plan: Plan, policy: ForeignOrderPolicy, now: datetime) -> list[str]:
+        if policy is ForeignOrderPolicy.HALT:  # halted while they are there; a later run that finds none resumes
+            self._run(self.desk.set_safe(_FOREIGN_HALT, bool(plan.foreign), now))
+        if not plan.foreign:
+            return []
+        ids = ", ".join(f"{o.cl_ord_id or o.order_id} ({o.symbol})" for o in plan.foreign)
+        if policy is ForeignOrderPolicy.CANCEL:
+            commands = tuple(Cancel(o.cl_ord_id or o.order_id, o.symbol, now) for o in plan.foreign)
+            self.services.bus.publish(VenueRequest(commands))
+            return [f"cancelled venue orders the journal does not know: {ids}"]
+        if policy is ForeignOrderPolicy.HALT:
+            return [f"entries halted: venue orders the journal does not know: {ids}"]
+        return [f"left working (adopted): venue orders the journal does not know: {ids}"]
 
     def _status_report(self) -> StatusReport:
         desk = self.desk
@@ -299,7 +453,7 @@ class Router(SupervisedActor):
                     self._save_safe_mode(action.message)
             elif isinstance(action, Record):
                 try:
-                    self._ask(action.message)
+                    self._write(action.message)
                 except Exception as error:  # noqa: BLE001 - a journal failure halts entries; it must not crash exits
                     self._journal_failed(error)
             elif isinstance(action, StartTimer):
@@ -311,9 +465,21 @@ class Router(SupervisedActor):
 
     def _send(self, action: SendOrder, held: list[VenueCommand]) -> None:
         intent = action.intent
+        record = RecordIntent(intent, action.position_id, action.reason, action.brackets)
         failure: Exception | None = None
         try:
-            self._ask(RecordIntent(intent, action.position_id, action.reason))
+            if intent.purpose is OrderPurpose.ENTRY:
+                if self._unwritten:
+                    raise RuntimeError(f"{len(self._unwritten)} earlier records are still waiting for the journal")
+                self._ask(record)
+            elif self._write(record) is _WAITING:
+                # A stop or an exit protects money that is already at stake: it goes out, journaled when it can be.
+                logger.critical(
+                    "{} {} sent before its intent could be journaled (the journal is failing); it is journaled once "
+                    "the journal takes writes again",
+                    intent.purpose,
+                    intent.cl_ord_id,
+                )
         except Exception as error:  # noqa: BLE001 - not journaled means not sent, whatever the failure
             failure = error
         if failure is not None:
@@ -322,14 +488,83 @@ class Router(SupervisedActor):
             self._journal_failed(failure)
             self._run(self.desk.not_sent(intent.cl_ord_id, self.clock.now(), f"journal failed: {failure}"))
             return
+        failpoints.hit("router.after_intent")  # crash tests: journaled, not sent
         self.desk.submitted(intent.cl_ord_id, self.clock.now())
         self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)}, help="orders sent")
         self.services.bus.publish(VenueRequest((*held, Submit(intent))))
 
     def _journal_failed(self, error: BaseException) -> None:
-        logger.critical("the journal could not be written ({}); entries are halted", error)
+        if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
+            logger.critical("the journal could not be written ({}); entries are halted", error)
         self._metrics.inc("crocbot_journal_failures_total", help="journal writes that failed")
-        self._run_safe(self.desk.set_safe("journal failing", True, self.clock.now()))
+        self._run_safe(self.desk.set_safe(_JOURNAL_FAILING, True, self.clock.now()))
+        if not self._retry_due and _journal_unavailable(error):  # a refused record keeps entries halted
+            self._retry_due = True
+            self.send_later(_JOURNAL_RETRY, _RetryJournal())
+
+    def _write(self, message: object) -> Any:
+        """Journal a record; the answer, or `_WAITING` when the journal cannot take it now and it waits here (with
+        every later record, so that the journal's order stays the order of events) for a retry."""
+        if not self._unwritten:
+            try:
+                return self._ask(message)
+            except Exception as error:
+                if not _journal_unavailable(error):
+                    raise
+                self._unwritten.append(message)
+                self._journal_failed(error)
+                return _WAITING
+        self._unwritten.append(message)
+        if isinstance(message, RecordFill):
+            try:  # on disk meanwhile: the trade log takes it now, the journal when it can
+                self._ask(LogFillAhead(message))
+            except Exception as error:  # noqa: BLE001 - persistence says so loudly; the fill waits here all the same
+                logger.error("fill {} could not be written to the trade log ahead: {}", message.fill.fill_id, error)
+        return _WAITING
+
+    def stopping(self) -> None:
+        self._last_words()
+
+    def crashed(self, error: BaseException) -> None:
+        self._last_words()
+
+    def _last_words(self) -> None:
+        """Records that never reached the journal are not dropped in silence: one more try, then say which."""
+        if not self._unwritten or self._desk is None:
+            return
+        self._retry_journal()
+        if self._unwritten:
+            fills = [m.fill.fill_id for m in self._unwritten if isinstance(m, RecordFill)]
+            logger.critical(
+                "{} records never reached the journal ({} fills: {}); the fills are in the trade log, and the "
+                "reconciler books them again at the next start",
+                len(self._unwritten),
+                len(fills),
+                ", ".join(fills) or "none",
+            )
+
+    def _retry_journal(self) -> None:
+        """Write what waits, oldest first; once all of it is journaled, entries may resume."""
+        written = 0
+        while self._unwritten:
+            try:
+                self._ask(self._unwritten[0])
+            except Exception as error:  # noqa: BLE001 - still failing: try again later; refused: say so and go on
+                if _journal_unavailable(error):
+                    self._journal_failed(error)
+                    return
+                logger.opt(exception=error).critical("the journal refused a waiting record: {}", self._unwritten[0])
+            self._unwritten.popleft()
+            written += 1
+        if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
+            return
+        try:  # the journal may have failed on an entry alone, which does not wait: see that it takes writes now
+            self._ask(SaveState(SAFE_MODE_KEY, {"reasons": [], "ts": self.clock.now().isoformat()}))
+        except Exception as error:  # noqa: BLE001 - still failing
+            self._journal_failed(error)
+            return
+        logger.warning("the journal takes writes again ({} waiting records written); entries may resume", written)
+        self._run(self.desk.set_safe(_JOURNAL_FAILING, False, self.clock.now()))
 
     def _save_safe_mode(self, changed: SafeModeChanged) -> None:
         try:

@@ -2,15 +2,16 @@
 
 A crashed actor's memory is gone; the journal is not. Open positions come back with their current stop and
 its order; open orders come back with their last known state. An entry that was still waiting for its first
-fill cannot be rebuilt (its stop and target lived only in memory), so it is returned for cancellation.
-Issue 5's reconciler compares all of this with the venue; this is the router's own starting point.
+fill is returned for cancellation (its TTL and chase lived only in memory); its position comes back empty, with
+the brackets journaled beside the entry, so a fill the venue reports later still opens a protected position.
+The reconciler then compares all of this with the venue; this is the router's own starting point.
 """
 
 from __future__ import annotations
 
 from crocbot.core.desk import Desk
 from crocbot.core.desk_types import PositionState
-from crocbot.core.messages import OrderPurpose, OrderStatus
+from crocbot.core.messages import OrderPurpose, OrderStatus, PositionSide, Side
 from crocbot.core.order_state import TrackedOrder
 from crocbot.store.journal import Journal
 
@@ -25,7 +26,9 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
         tracked = TrackedOrder(
             row.intent,
             row.position_id,
-            status=row.status,
+            # journaled but never answered: it may or may not have reached the venue, so reconciliation looks
+            # it up by client order id (and a fill may come first)
+            status=OrderStatus.UNKNOWN if row.status in (OrderStatus.CREATED, OrderStatus.SUBMITTED) else row.status,
             venue_id=row.order_id,
             limit_price=row.limit_price,
             trigger_price=row.trigger_price,
@@ -68,6 +71,25 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
         for o in open_orders
         if o.intent.purpose is OrderPurpose.ENTRY and o.position_id not in known
     ]
+    for order in open_orders:
+        if order.intent.purpose is not OrderPurpose.ENTRY or order.position_id in known or order.brackets is None:
+            continue
+        if order.position_id is None or order.symbol in desk.by_symbol:
+            continue
+        # Its TTL and chase died with the old process, so it is cancelled; but it may have filled meanwhile (the
+        # reconciler finds out), and then its position must open with the stop it was sent with.
+        brackets = order.brackets
+        desk.positions[order.position_id] = PositionState(
+            order.position_id,
+            order.symbol,
+            PositionSide.LONG if order.intent.side is Side.BUY else PositionSide.SHORT,
+            order.cl_ord_id,
+            initial_stop=brackets.initial_stop,
+            stop=brackets.initial_stop,
+            take_profit=brackets.take_profit,
+            strategy=brackets.strategy,
+        )
+        desk.by_symbol[order.symbol] = order.position_id
     if not open_orders and not positions:
         return "", []
     return f"{len(positions)} open positions, {len(open_orders)} open orders", stale

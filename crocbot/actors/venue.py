@@ -11,6 +11,11 @@ A restored account with resting orders first catches up with the market it misse
 restored itself (`StartupReconciled`, so the fills reach a listening router), the prints made since the last
 one the venue saw are fetched (Kraken's public `Trades`) and applied in order; live trades and books wait
 until then, and live trades the catch-up already covered are dropped.
+
+A save that fails (a full disk, a read-only journal) does not stop the venue: Kraken would not stop either. It is
+loud, the events still go out, `PaperAccountSaved(False)` tells the router to halt entries (a restart now would
+forget what happened since), and the save is tried again with the next events and on a timer until it works;
+`PaperAccountSaved(True)` then lets entries resume.
 """
 
 from __future__ import annotations
@@ -29,14 +34,17 @@ from crocbot.core.messages import StartupReconciled, Trade
 from crocbot.core.messages.journal import LoadState, SaveState
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.wire import BookView
+from crocbot.ops import failpoints
 from crocbot.venues.paper import PaperVenue
+from crocbot.venues.paper_view import paper_view
 from crocbot.venues.protocol import VenueCommand, VenueEvent
 
-__all__ = ["VenueActor", "VenueRequest", "PAPER_ACCOUNT_KEY"]
+__all__ = ["VenueActor", "VenueRequest", "VenueSnapshot", "PaperAccountSaved", "PAPER_ACCOUNT_KEY"]
 
 PAPER_ACCOUNT_KEY = "paper_account"
 _ASK_TIMEOUT = 10.0
 _HELD_TRADES = 50_000  # live prints kept while catching up; a catch-up is one REST call per symbol
+_SAVE_RETRY = 5.0  # event seconds between tries to save an account the journal refused
 
 # (symbol, prints after this time) -> the prints, oldest first; raises when Kraken cannot be asked
 TradeFetcher = Callable[[str, datetime], Sequence[Trade]]
@@ -54,8 +62,31 @@ class VenueRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class VenueSnapshot:
+    """Ask: the venue's view for reconciliation (`crocbot.core.reconcile.VenueView`): open orders, the closed ones
+    among `cl_ord_ids`, fills since `fills_since` (all it keeps when None), balances."""
+
+    cl_ord_ids: tuple[str, ...]
+    fills_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Due:
     commands: tuple[VenueCommand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PaperAccountSaved:
+    """Published when saving the paper account starts failing (`saved` False, with the error) or works again."""
+
+    saved: bool
+    reason: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _SaveAgain:
+    """Timer: try again to save an account the journal refused."""
 
 
 class VenueActor(SupervisedActor):
@@ -79,6 +110,8 @@ class VenueActor(SupervisedActor):
         self._catching_up = False
         self._held_trades: deque[Trade] = deque(maxlen=_HELD_TRADES)
         self._held_books: dict[str, BookView] = {}
+        self._unsaved = False  # the last save failed: the journal holds an older account
+        self._save_again_due = False
 
     def started(self) -> None:
         saved = self._ask_persistence(LoadState(PAPER_ACCOUNT_KEY))
@@ -109,6 +142,10 @@ class VenueActor(SupervisedActor):
                 self._execute(message.commands)
         elif isinstance(message, _Due):
             self._execute(message.commands)
+        elif isinstance(message, _SaveAgain):
+            self._save_again_due = False
+            if self._unsaved:
+                self._save_or_carry_on()
         elif isinstance(message, Trade):
             if self._catching_up:
                 self._held_trades.append(message)
@@ -122,6 +159,8 @@ class VenueActor(SupervisedActor):
         elif isinstance(message, StartupReconciled):
             if self._catching_up:
                 self._catch_up()
+        elif isinstance(message, VenueSnapshot):
+            return paper_view(self.venue.engine, message.cl_ord_ids, message.fills_since, self.clock.now())
         else:
             return super().handle(message)
         return None
@@ -170,12 +209,35 @@ class VenueActor(SupervisedActor):
     def _deliver(self, events: list[VenueEvent]) -> None:
         if not events:
             return
-        self._save()  # before the router hears of them: a restart must not lose what it was told
+        self._save_or_carry_on()  # before the router hears of them: a restart must not lose what it was told
+        failpoints.hit("venue.after_save")  # crash tests: saved, not published
         for event in events:
             self.services.bus.publish(event)  # reliable: kept in order for a router that is restarting
 
     def _save(self) -> None:
         self._ask_persistence(SaveState(PAPER_ACCOUNT_KEY, self.venue.to_state()))
+
+    def _save_or_carry_on(self) -> None:
+        try:
+            self._save()
+        except Exception as error:  # noqa: BLE001 - the venue works on whatever the disk does; loud, and tried again
+            if not self._unsaved:
+                logger.critical(
+                    "the paper account could not be saved ({}); the venue carries on and saves again every {:.0f} s "
+                    "and with the next events (a restart before then finds the account as last saved)",
+                    error,
+                    _SAVE_RETRY,
+                )
+                self.services.bus.publish(PaperAccountSaved(False, str(error), self.clock.now()))
+            self._unsaved = True
+            if not self._save_again_due:
+                self._save_again_due = True
+                self.send_later(_SAVE_RETRY, _SaveAgain())
+            return
+        if self._unsaved:
+            self._unsaved = False
+            logger.warning("the paper account is saved again")
+            self.services.bus.publish(PaperAccountSaved(True, "saved again", self.clock.now()))
 
     def _ask_persistence(self, message: object) -> Any:
         ref = self.services.directory.get(self._persistence)

@@ -38,6 +38,7 @@ __all__ = [
     "StrategySettings",
     "ExecutionSettings",
     "PaperSettings",
+    "ReconcileSettings",
     "NotificationSettings",
     "SECRET_FIELDS",
 ]
@@ -177,6 +178,14 @@ class ExecutionSettings(BaseModel):
     paper_latency_ms: Annotated[int, Field(ge=0, le=10_000)] = 50
 
 
+class ReconcileSettings(BaseModel):
+    model_config = _STRICT
+
+    interval: Annotated[float, Field(ge=10, le=86_400)] = 300.0
+    grace: Annotated[float, Field(ge=0, le=600)] = 30.0
+    unknown_orders: Literal["adopt", "cancel", "halt"] = "halt"
+
+
 class PaperSettings(BaseModel):
     model_config = _STRICT
 
@@ -257,6 +266,7 @@ class Settings(BaseSettings):
     stops: StopSettings = Field(default_factory=StopSettings)
     strategy: StrategySettings = Field(default_factory=StrategySettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     paper: PaperSettings = Field(default_factory=PaperSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 

@@ -58,6 +58,7 @@ from crocbot.core.messages import (
     StopKind,
 )
 from crocbot.core.messages.journal import (
+    EntryBrackets,
     RecordPositionChanged,
     RecordPositionClosed,
     RecordPositionOpened,
@@ -75,6 +76,11 @@ __all__ = ["Desk", "DeskConfig", "LEDGER_KEY", "RISK_KEY"]
 LEDGER_KEY = "ledger"
 RISK_KEY = "risk"
 _ENDED = (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.ERROR)
+# A venue that refuses a position's stop and then its exit, again and again (the account does not hold what the
+# books say), must not be hammered with orders: after this many refusals in a row the desk stops trying, halts
+# entries and says so; reconciliation or a person has to settle the difference.
+_MAX_REFUSALS = 3
+_UNPROTECTED = "a position the venue refuses to protect"
 
 
 class DeskConfig:
@@ -182,7 +188,8 @@ class Desk:
         self.by_symbol[symbol] = position_id
         self.orders[cl_ord_id] = TrackedOrder(intent, position_id)
         reason = f"{signal.strategy}: {signal.reason}".strip(": ")
-        actions: list[Action] = [SendOrder(intent, position_id, reason)]
+        brackets = EntryBrackets(signal.stop, signal.take_profit, signal.strategy)
+        actions: list[Action] = [SendOrder(intent, position_id, reason, brackets)]
         if not market:
             actions.append(StartTimer(self.config.limit_ttl, EntryTTL(cl_ord_id, 1)))
         return actions
@@ -262,6 +269,7 @@ class Desk:
         if position is None or position.stop_order != order.cl_ord_id or position.closed:
             return []
         position.stop_live = True
+        position.refusals = 0
         stop = RecordStop(position.position_id, position.stop, position.stop_kind, ts, order.cl_ord_id)
         return [Record(stop), Emit(PositionChanged(position.message()))]
 
@@ -294,6 +302,10 @@ class Desk:
                     Emit(PositionChanged(position.message())),
                 ]
             why = f"protective stop {order.cl_ord_id} {status} ({reason or 'no reason'})"
+            if status is OrderStatus.REJECTED:
+                position.refusals += 1
+                if position.refusals >= _MAX_REFUSALS:
+                    return self._give_up(position, why, now)
             return [Note("CRITICAL", f"{why}: exiting the position", symbol), *self._exit(position, why, now)]
         if order.cl_ord_id in position.exit_orders:
             position.exit_orders.remove(order.cl_ord_id)
@@ -303,6 +315,11 @@ class Desk:
         actions: list[Action] = [Note("ERROR", f"exit {order.cl_ord_id} {status}: {reason}", symbol)]
         if position.exit_orders:
             return actions  # another exit of the position is still working
+        if status is OrderStatus.REJECTED:
+            position.refusals += 1
+            if position.refusals >= _MAX_REFUSALS:
+                position.exiting = False
+                return [*actions, *self._give_up(position, f"exit {order.cl_ord_id} rejected ({reason})", now)]
         # Protected again: the stop stays (if its cancel went out with the exit, it is placed again once that
         # lands) or is placed again now for what is left. The SL manager sees `exiting` go and may ask again.
         position.exiting = False
@@ -658,6 +675,13 @@ class Desk:
                 actions += self._place_stop(position, now)
             actions.append(Emit(PositionChanged(position.message())))
         return actions
+
+    def _give_up(self, position: PositionState, why: str, now: datetime) -> list[Action]:
+        text = (
+            f"position {position.position_id}: the venue refused its stop or exit {position.refusals} times in a "
+            f"row, last: {why}; no more orders for it and entries halted until reconciliation or a person settles it"
+        )
+        return [Note("CRITICAL", text, position.symbol), *self.set_safe(_UNPROTECTED, True, now)]
 
     def _open_stop_order(self, position: PositionState) -> TrackedOrder | None:
         stops = [o for o in self._live_orders(position) if o.purpose is OrderPurpose.STOP]

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from crocbot.core.messages import OrderIntent, Position, PositionSide, StopKind
+from crocbot.core.messages.journal import EntryBrackets
 from crocbot.core.money import ZERO
 
 __all__ = [
@@ -45,6 +46,7 @@ class PositionState:
     exit_orders: list[str] = field(default_factory=list)
     exiting: bool = False
     closed: bool = False
+    refusals: int = 0  # the venue refused its stop or exit this many times in a row (reset by a live stop)
 
     @property
     def open(self) -> bool:
@@ -75,6 +77,7 @@ class SendOrder:
     intent: OrderIntent
     position_id: str | None
     reason: str
+    brackets: EntryBrackets | None = None  # an entry's: journaled with it
 
 
 @dataclass(frozen=True, slots=True)

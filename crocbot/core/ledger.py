@@ -189,6 +189,10 @@ class Ledger:
         """Net P&L of the trades that went flat on this UTC day (by the time of the closing fill)."""
         return self._daily.get(day, ZERO)
 
+    def fill_ids(self) -> frozenset[str]:
+        """Every fill booked, across restarts (reconciliation compares them with the venue's)."""
+        return frozenset(self._fill_ids)
+
     def has_fill(self, fill_id: str) -> bool:
         return fill_id in self._fill_ids
 

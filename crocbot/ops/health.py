@@ -96,7 +96,8 @@ class HealthBoard:
         with self._lock:
             self._escalated = f"{escalated.supervisor}: {escalated.reason}"
 
-    def on_reconciled(self, reconciled: StartupReconciled) -> None:
+    def on_reconciled(self, reconciled: StartupReconciled | None) -> None:
+        """None: reconciling again (the money path restarted), so not ready until it is done."""
         with self._lock:
             self._reconciled = reconciled
 
@@ -109,6 +110,12 @@ class HealthBoard:
     def events(self) -> list[tuple[datetime, str]]:
         with self._lock:
             return list(self._events)
+
+    @property
+    def escalation(self) -> str | None:
+        """The last supervisor that gave up, and why (None while none has): sticky for the life of the process."""
+        with self._lock:
+            return self._escalated
 
     @property
     def safe_reasons(self) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ from crocbot.core.messages import (
     StopKind,
 )
 from crocbot.core.messages.journal import (
+    EntryBrackets,
     RecordPositionChanged,
     RecordPositionClosed,
     RecordPositionOpened,
@@ -126,6 +127,7 @@ def test_a_signal_sends_a_risk_sized_limit_entry_and_starts_its_ttl() -> None:
             ),
             position_id,
             "ema_trend: fast above slow",
+            EntryBrackets(D("98"), D("106"), "ema_trend"),  # journaled with the entry: a restart can protect it
         ),
         StartTimer(30.0, EntryTTL(entry.cl_ord_id, 1)),
     ]
@@ -1241,3 +1243,27 @@ def test_equity_and_exposure_follow_the_marks() -> None:
     desk.on_mark(SYMBOL, D("102"))
     assert desk.equity() == D("10000") - D("0.62") + QTY * 2
     assert desk.exposure() == {SYMBOL: QTY * D("102")}
+
+
+def test_a_venue_that_refuses_the_stop_and_the_exit_again_and_again_is_not_hammered() -> None:
+    # The account does not hold what the books say (e.g. the coins were sold behind crocbot's back): every stop
+    # and every exit is refused. Three refusals in a row and the desk stops sending, halts entries and says so.
+    desk = make_desk()
+    entry = entry_acked(desk)
+    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    refused, t, sends = stop, 3.0, 0
+    while True:
+        desk.submitted(refused.cl_ord_id, at(t))
+        actions = desk.on_order_event(
+            event(refused.cl_ord_id, S.REJECTED, at(t), reason="EOrder:Insufficient funds"), at(t)
+        )
+        orders = [a for a in actions if isinstance(a, SendOrder)]
+        if not orders:
+            break
+        sends += 1
+        assert sends < 10, "the desk keeps sending orders the venue refuses"
+        (refused,) = [a.intent for a in orders]
+        t += 1
+    assert sends == 2  # exit, stop again; the third refusal ends it
+    assert any(isinstance(a, Note) and a.level == "CRITICAL" and "refused" in a.text for a in actions)
+    assert desk.risk.safe_reasons == ("a position the venue refuses to protect",)

@@ -25,6 +25,7 @@ import pytest
 
 from crocbot.core.messages import CommandRejected, OrderEvent, OrderStatus, OrderType, Side
 from crocbot.kraken.instruments import DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE
+from crocbot.venues.engine_persist import RECENT
 from crocbot.venues.paper import PaperVenue
 from crocbot.venues.protocol import Amend, Cancel, VenueEvent
 from tests.venues.engine_support import BTC_USD, D
@@ -407,6 +408,34 @@ def test_time_priority_among_our_resting_orders_survives_a_restart() -> None:
 
     # Same price: the order placed before the restart is ahead of the one placed after it.
     assert [(f.cl_ord_id, f.qty) for f in fills(events)] == [("old3", D(1)), ("new", D("0.5"))]
+
+
+def test_state_keeps_the_recent_fills_and_closed_orders_a_crash_may_have_kept_from_the_router() -> None:
+    # The account is saved before the router hears of its events: after a kill -9 the reconciler asks it what
+    # happened, as it would ask Kraken. Recent history survives the round trip; history older than RECENT does not.
+    venue, clock = make_venue({"USD": D(10_000), "BTC": D(0)})
+    venue.on_book("BTC/USD", book(("99.0", "2")), book(("100.0", "3")))
+    venue.execute(submit("old", BUY, MARKET, "1", clock=clock))
+    clock.advance(RECENT.total_seconds() + 1)
+    venue.execute(submit("e1", BUY, MARKET, "1", clock=clock))
+    venue.execute(submit("c1", BUY, LIMIT, "1", limit="90.0", clock=clock))
+    venue.execute(Cancel("c1", "BTC/USD", clock.now()))
+
+    restored = PaperVenue.from_state(json.loads(json.dumps(venue.to_state())), INSTRUMENTS, clock=clock)
+
+    recent = [f for f in venue.engine.fills() if f.cl_ord_id == "e1"]
+    assert restored.engine.fills() == recent
+    assert [(o.cl_ord_id, o.order_status) for o in restored.engine.closed_orders()] == [
+        ("e1", "filled"),
+        ("c1", "canceled"),
+    ]
+    assert restored.engine.open_orders() == []
+
+
+def test_a_version_1_state_without_history_is_still_read() -> None:
+    venue, clock = make_venue({"USD": D(1000)})
+    state = {k: v for k, v in venue.to_state().items() if k != "recent"} | {"version": 1}
+    assert PaperVenue.from_state(state, INSTRUMENTS, clock=clock).balances() == {"USD": D(1000)}
 
 
 def test_from_state_refuses_a_state_of_another_version() -> None:

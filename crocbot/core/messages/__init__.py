@@ -14,8 +14,10 @@ from crocbot.core.messages.flow import (
     PositionChanged,
     PositionClosed,
     PositionOpened,
+    ReconcileRequest,
     SafeModeChanged,
     StartupReconciled,
+    StartupReconciling,
     StopAmendRequest,
 )
 from crocbot.core.messages.health import (
@@ -67,6 +69,8 @@ __all__ = [
     "FeedHealth",
     "SafeModeChanged",
     "StartupReconciled",
+    "StartupReconciling",
+    "ReconcileRequest",
     "ATRUpdate",
     "CandleHistory",
     "OrderType",

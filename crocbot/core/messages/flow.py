@@ -20,6 +20,8 @@ __all__ = [
     "FeedHealth",
     "SafeModeChanged",
     "StartupReconciled",
+    "StartupReconciling",
+    "ReconcileRequest",
     "ATRUpdate",
     "CandleHistory",
 ]
@@ -101,6 +103,27 @@ class SafeModeChanged:
 
     on: bool
     reasons: tuple[str, ...]
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class StartupReconciling:
+    """The money path (re)started: not ready to trade until `StartupReconciled` follows."""
+
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRequest:
+    """Anyone may ask for a reconciliation now (e.g. after the private feed reconnected)."""
+
+    reason: str
     ts: datetime
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ from crocbot.core.messages.positions import Position, StopKind
 from crocbot.core.messages.trades import ClosedTrade
 
 __all__ = [
+    "EntryBrackets",
     "RecordIntent",
     "RecordEvent",
     "RecordAmend",
@@ -26,10 +27,21 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class EntryBrackets:
+    """What an entry's position will be protected by; journaled with the entry, so a fill that arrives after a
+    restart (or only through reconciliation) still opens a position with its stop."""
+
+    initial_stop: Decimal
+    take_profit: Decimal | None
+    strategy: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RecordIntent:
     intent: OrderIntent
     position_id: str | None
     reason: str = ""
+    brackets: EntryBrackets | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +60,7 @@ class RecordFill:
 
     fill: Fill
     position_id: str | None
+    backfilled: bool = False  # learnt from the venue by reconciliation, not from its live feed
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,65 @@
+"""The paper venue as reconciliation sees it: its orders and fills in the core's terms (`crocbot.core.reconcile`).
+
+The paper account is the venue in paper mode, and it is saved before the router hears of a fill; so after a
+crash it may know fills and order states the journal never got. This is how the reconciler asks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from crocbot.core.messages import Fill, Liquidity, OrderStatus
+from crocbot.core.reconcile import VenueOrder, VenueView
+from crocbot.venues.engine import MatchingEngine
+from crocbot.venues.engine_types import FillView, OrderView
+
+__all__ = ["paper_view", "venue_order", "venue_fill"]
+
+_STATUS = {
+    "pending_new": OrderStatus.ACKED,
+    "new": OrderStatus.ACKED,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELLED,
+    "expired": OrderStatus.EXPIRED,
+}
+
+
+def venue_order(view: OrderView) -> VenueOrder:
+    return VenueOrder(
+        view.cl_ord_id,
+        view.order_id,
+        view.symbol,
+        _STATUS.get(view.order_status, OrderStatus.ERROR),
+        view.cum_qty,
+        view.avg_price,
+        view.closed or view.opened,
+    )
+
+
+def venue_fill(view: FillView) -> Fill | None:
+    if view.cl_ord_id is None:
+        return None  # every order crocbot sends carries its client id; the engine holds only ours
+    return Fill(
+        fill_id=view.exec_id,
+        cl_ord_id=view.cl_ord_id,
+        order_id=view.order_id,
+        symbol=view.symbol,
+        side=view.side,
+        qty=view.qty,
+        price=view.price,
+        fee=view.fee,
+        fee_currency=view.fee_asset,
+        liquidity=Liquidity.MAKER if view.maker else Liquidity.TAKER,
+        ts=view.ts,
+    )
+
+
+def paper_view(engine: MatchingEngine, cl_ord_ids: Collection[str], since: datetime | None, now: datetime) -> VenueView:
+    """Open orders, the closed ones among `cl_ord_ids`, fills at or after `since` (all when None), balances."""
+    wanted = set(cl_ord_ids)
+    orders = [venue_order(v) for v in engine.open_orders()]
+    orders += [venue_order(v) for v in engine.closed_orders() if v.cl_ord_id in wanted]
+    fills = [f for f in map(venue_fill, engine.fills()) if f is not None and (since is None or f.ts >= since)]
+    return VenueView(tuple(orders), tuple(fills), dict(engine.balances()), now)
