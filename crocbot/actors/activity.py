@@ -22,6 +22,17 @@ class CountingInbox(queue.Queue[Any]):
         super().__init__()
         self.outstanding = 0  # put and not yet handled; changed under ACTIVITY's lock
         self.stopped: threading.Event | None = None  # the owning actor's stop flag
+        self.current: Any = None  # the envelope being handled (only the owning actor's thread takes from the queue)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        item = super().get(block, timeout)
+        self.current = item
+        return item
+
+    @property
+    def asked(self) -> bool:
+        """Whether the message being handled came with `ask` (someone waits for its answer)."""
+        return getattr(self.current, "reply_to", None) is not None
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         ACTIVITY.note(self, 1)  # counted before it is visible, so a reader never sees it uncounted

@@ -31,7 +31,7 @@ from crocbot.ops.redact import redact
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Services", "ChildContext", "SupervisedActor", "describe_error"]
+__all__ = ["Services", "ChildContext", "SupervisedActor", "ActorRetired", "describe_error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,11 @@ class ChildContext:
     services: Services
     report: Callable[[ChildExited], None]
     retired: threading.Event
+
+
+class ActorRetired(pykka.ActorDeadError):
+    """Raised to an asker whose message reached an instance the supervisor has already replaced (it hung, then woke
+    up): the answer would come from stale state, so there is none. Ask again: the directory has the successor."""
 
 
 def describe_error(error: BaseException) -> str:
@@ -131,8 +136,12 @@ class SupervisedActor(pykka.ThreadingActor):
 
     @final
     def on_receive(self, message: Any) -> Any:
-        if self.ctx.retired.is_set():
-            return None  # an abandoned instance that woke up: its successor owns the work now
+        if self.ctx.retired.is_set():  # an abandoned instance that woke up: its successor owns the work now
+            inbox = self.actor_inbox
+            if isinstance(inbox, CountingInbox) and inbox.asked:
+                # Whoever asked must not take None for this instance's answer (a venue view, a journal record).
+                raise ActorRetired(f"{self.name} instance {self.ctx.instance} was replaced; ask its successor")
+            return None
         kind = type(message)
         if kind is Heartbeat or kind is Ready:
             return True

@@ -10,6 +10,7 @@ from typing import Any
 import pykka
 import pytest
 
+from crocbot.actors.base import ActorRetired
 from crocbot.actors.protocol import ChildExited, ExitReason
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy, Restart, Strategy, WhichChildren
@@ -298,3 +299,24 @@ def test_hung_actor_release_is_harmless(runtime: Runtime, probe: Probe) -> None:
     assert not entry.ref.is_alive()
     assert runtime.directory.entry("a") == replacement
     assert ("a", Echo("ignored")) not in probe.received
+
+
+def test_an_ask_queued_at_a_hung_instance_fails_with_actor_retired_instead_of_answering_none(
+    runtime: Runtime, probe: Probe
+) -> None:
+    """A hung instance that wakes up must not answer the asks it had queued: None would pass for a real answer."""
+    runtime.start([worker("a", probe)], AT_ONCE)
+    entry = runtime.directory.entry("a")
+    assert entry is not None
+    release = threading.Event()
+    entry.ref.tell(Hang(release))
+    probe.wait("hang", "a")
+    answer = entry.ref.ask(Echo("stale"), block=False)  # queued behind the hang, before the hang is detected
+    entry.report(ChildExited("a", entry.instance, ExitReason.HUNG, "test"))
+    runtime.directory.wait_for("a", newer_than=entry.instance, timeout=WAIT)
+
+    release.set()
+
+    with pytest.raises(ActorRetired, match="was replaced"):
+        answer.get(timeout=WAIT)
+    assert ("a", Echo("stale")) not in probe.received
