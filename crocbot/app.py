@@ -106,7 +106,6 @@ CATALOG_FILE = "instruments.json"
 BACKUP_DIR = "backups"  # verified journal copies: hourly and at shutdown, the last five kept
 _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
 _BACKFILL_TIMEOUT = 30.0
-_CATCH_UP_SECONDS = 20.0  # wall time for the paper catch-up's REST calls per symbol
 _CATCH_UP_PAGES = 50  # 50,000 prints, hours of BTC/USD; beyond that only the first 50,000 are judged (logged)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -131,6 +130,10 @@ class BotWiring:
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     watchdog_interval: float = 1.0  # event seconds; a simulation that jumps time sets it longer
     watchdog_timeout: float = WATCHDOG_TIMEOUT  # event seconds; run_bot scales both by a replay clock's speed
+    # Event seconds per wall second for the deadlines that measure crocbot's own machinery (a stop placed within
+    # `stops.place_within` of the fill, a venue fact reaching the router within `reconcile.grace`): under a replay
+    # clock at 60x, threads still take wall time, so 1 event second would be 17 wall milliseconds.
+    machinery_scale: float = 1.0
     on_feed_client: Callable[[WsClient], None] | None = None
     extra_children: Sequence[ChildSpec] = ()  # started last under the root (test probes, a console)
 
@@ -227,6 +230,8 @@ class Bot:
                 settings.paper.starting_balances,
                 latency=execution.paper_latency_ms / 1000,
                 fetch_trades=self._trades_since,
+                gateway=self.rest_gateway,
+                breaker=self.rest_breaker,
             ),
             ChildSpec.actor(
                 "router",
@@ -249,7 +254,7 @@ class Bot:
                 SLManager,
                 StopPolicy.from_settings(settings.stops),
                 {s: i.price_increment for s, i in instruments.items()},
-                place_within=settings.stops.place_within,
+                place_within=settings.stops.place_within * wiring.machinery_scale,
                 amend_min_interval=settings.stops.amend_min_interval,
                 metrics=wiring.metrics,
             ),
@@ -258,7 +263,7 @@ class Bot:
                 Reconciler,
                 policy=ForeignOrderPolicy(settings.reconcile.unknown_orders),
                 interval=settings.reconcile.interval,
-                grace=settings.reconcile.grace,
+                grace=settings.reconcile.grace * wiring.machinery_scale,
             ),
         ]
         feed_options = wiring.feed or FeedOptions(depth=execution.book_depth)
@@ -308,15 +313,18 @@ class Bot:
         rows, _ = self.api.ohlc(symbol, timeframe.seconds // 60, deadline=wall_deadline)
         return candles_from_ohlc(symbol, timeframe, rows)
 
-    def _trades_since(self, symbol: str, since: datetime) -> list[Trade]:
-        """Public prints after `since`, oldest first, page by page (1,000 a page), within a bounded time."""
-        deadline = self.api.rest.clock.monotonic() + _CATCH_UP_SECONDS
+    def _trades_since(self, symbol: str, since: datetime, until: datetime, deadline: Deadline) -> list[Trade]:
+        """Runs in a gateway worker: public prints in (since, until], oldest first, page by page (1,000 a page).
+
+        `until` is when the catch-up began: prints after it arrive live, so paging stops there instead of chasing a
+        market that keeps printing while the pages come in."""
+        wall_deadline = self.api.rest.clock.monotonic() + deadline.remaining()
         cursor = str((since - _EPOCH) // timedelta(microseconds=1) * 1000)  # Kraken's `since`: nanoseconds
         out: list[Trade] = []
         for _ in range(_CATCH_UP_PAGES):
-            page, last = self.api.trades(symbol, cursor, deadline=deadline)
-            out += [t for t in page if t.ts > since]
-            if not page or not last or last == cursor:
+            page, last = self.api.trades(symbol, cursor, deadline=wall_deadline)
+            out += [t for t in page if since < t.ts <= until]
+            if not page or not last or last == cursor or page[-1].ts >= until:
                 return out
             cursor = last
         logger.warning("paper catch-up of {}: stopped after {} pages of trades", symbol, _CATCH_UP_PAGES)
@@ -424,7 +432,12 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
         # The watchdog's margins are wall time (a supervisor blocks for seconds while a child starts): at 20x they
         # are 20 times as many event seconds.
         rate = wall_rate(clock) if clock is not None else 1.0
-        wiring = BotWiring(clock=clock, watchdog_interval=1.0 * rate, watchdog_timeout=WATCHDOG_TIMEOUT * rate)
+        wiring = BotWiring(
+            clock=clock,
+            watchdog_interval=1.0 * rate,
+            watchdog_timeout=WATCHDOG_TIMEOUT * rate,
+            machinery_scale=rate,
+        )
         bot = Bot(settings, instruments, wiring)
         signalled: list[int] = []
         previous = _install_stop_signals(signalled)

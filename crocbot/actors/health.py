@@ -23,6 +23,7 @@ from crocbot.core.messages import (
     Signal,
     StartupReconciled,
     StartupReconciling,
+    VenueCatchUp,
 )
 from crocbot.core.money import fmt
 from crocbot.ops.health import HealthBoard
@@ -38,6 +39,7 @@ _TOPICS = (
     ActorEscalated,
     StartupReconciled,
     StartupReconciling,
+    VenueCatchUp,
     Signal,
     PositionOpened,
     PositionClosed,
@@ -78,6 +80,9 @@ class Health(SupervisedActor):
             board.on_reconciled(message)
         elif isinstance(message, StartupReconciling):
             board.on_reconciled(None)
+        elif isinstance(message, VenueCatchUp):
+            board.on_catch_up(message)
+            board.note(message.ts, f"paper catch-up: {message.summary}")
         else:
             self._tape(message)
         return None

@@ -9,8 +9,8 @@ request: one save for both, so the exit does not wait for a durable write of its
 
 A restored account with resting orders first catches up with the market it missed: once the router has
 restored itself (`StartupReconciled`, so the fills reach a listening router), the prints made since the last
-one the venue saw are fetched (Kraken's public `Trades`) and applied in order; live trades and books wait
-until then, and live trades the catch-up already covered are dropped.
+one the venue saw are fetched (Kraken's public `Trades`, in the REST gateway, never in this thread) and applied
+in order; live trades, books and the router's commands wait until then (`crocbot.actors.venue_catch_up`).
 
 A save that fails (a full disk, a read-only journal) does not stop the venue: Kraken would not stop either. It is
 loud, the events still go out, `PaperAccountSaved(False)` tells the router to halt entries (a restart now would
@@ -20,7 +20,6 @@ forget what happened since), and the save is tried again with the next events an
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,24 +29,28 @@ from typing import Any
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
-from crocbot.core.messages import StartupReconciled, Trade
+from crocbot.actors.breaker import CircuitBreaker
+from crocbot.actors.gateway import CallResult, Deadline, Gateway
+from crocbot.actors.venue_catch_up import CatchUp, CatchUpPolicy
+from crocbot.core.clock import wall_rate
+from crocbot.core.messages import StartupReconciled, Trade, VenueCatchUp
 from crocbot.core.messages.journal import LoadState, SaveState
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
 from crocbot.venues.paper import PaperVenue
 from crocbot.venues.paper_view import paper_view
-from crocbot.venues.protocol import VenueCommand, VenueEvent
+from crocbot.venues.protocol import Submit, VenueCommand, VenueEvent
 
 __all__ = ["VenueActor", "VenueRequest", "VenueSnapshot", "PaperAccountSaved", "PAPER_ACCOUNT_KEY"]
 
 PAPER_ACCOUNT_KEY = "paper_account"
 _ASK_TIMEOUT = 10.0
-_HELD_TRADES = 50_000  # live prints kept while catching up; a catch-up is one REST call per symbol
 _SAVE_RETRY = 5.0  # event seconds between tries to save an account the journal refused
 
-# (symbol, prints after this time) -> the prints, oldest first; raises when Kraken cannot be asked
-TradeFetcher = Callable[[str, datetime], Sequence[Trade]]
+# (symbol, prints after this time, up to this time, the call's deadline) -> the prints, oldest first; raises when
+# Kraken cannot be asked. Runs in a gateway worker.
+TradeFetcher = Callable[[str, datetime, datetime, Deadline], Sequence[Trade]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,18 @@ class _SaveAgain:
     """Timer: try again to save an account the journal refused."""
 
 
+@dataclass(frozen=True, slots=True)
+class _FetchAgain:
+    """Timer: fetch the missed prints of `symbol` again."""
+
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CatchUpBudgetSpent:
+    """Timer: the catch-up has taken as long as it may."""
+
+
 class VenueActor(SupervisedActor):
     def __init__(
         self,
@@ -99,17 +114,27 @@ class VenueActor(SupervisedActor):
         latency: float = 0.05,
         persistence: str = "persistence",
         fetch_trades: TradeFetcher | None = None,
+        gateway: Gateway | None = None,
+        breaker: CircuitBreaker | None = None,
+        catch_up: CatchUpPolicy | None = None,
     ) -> None:
         super().__init__(ctx)
+        if fetch_trades is not None and gateway is None:
+            raise ValueError("fetch_trades needs a gateway: the venue never calls Kraken in its own thread")
         self._instruments = dict(instruments)
         self._balances = dict(balances)
         self._latency = latency
         self._persistence = persistence
         self._fetch_trades = fetch_trades
+        self._gateway = gateway
+        self._breaker = breaker
+        self._catch_up_policy = catch_up or CatchUpPolicy()
         self._venue: PaperVenue | None = None
-        self._catching_up = False
-        self._held_trades: deque[Trade] = deque(maxlen=_HELD_TRADES)
-        self._held_books: dict[str, BookView] = {}
+        self._catching_up = False  # a restored account with resting orders, until its catch-up is over
+        # What waits for the catch-up; its fetches start on the router's first StartupReconciled.
+        self._catch_up: CatchUp[tuple[VenueCommand, ...]] | None = None
+        self._catch_up_started = False
+        self._in_latency: dict[int, tuple[VenueCommand, ...]] = {}  # received, waiting out the simulated latency
         self._unsaved = False  # the last save failed: the journal holds an older account
         self._save_again_due = False
 
@@ -119,6 +144,9 @@ class VenueActor(SupervisedActor):
             self._venue = PaperVenue.from_state(saved, self._instruments, clock=self.clock)
             logger.info("paper account restored: {}", _balances_text(self._venue.balances()))
             self._catching_up = self._fetch_trades is not None and bool(self._venue.resting())
+            if self._catching_up:
+                summary = "resting orders wait for the prints missed while crocbot was down"
+                self.services.bus.publish(VenueCatchUp(False, summary, self.clock.now()))
         else:
             self._venue = PaperVenue.new(self._instruments, self._balances, clock=self.clock, seed=self.ctx.instance)
             self._save()
@@ -135,12 +163,15 @@ class VenueActor(SupervisedActor):
         return self._venue
 
     def handle(self, message: Any) -> Any:
+        catch_up = self._catch_up
         if isinstance(message, VenueRequest):
             if self._latency > 0:
+                self._in_latency[id(message.commands)] = message.commands
                 self.send_later(self._latency, _Due(message.commands))
             else:
                 self._execute(message.commands)
         elif isinstance(message, _Due):
+            self._in_latency.pop(id(message.commands), None)
             self._execute(message.commands)
         elif isinstance(message, _SaveAgain):
             self._save_again_due = False
@@ -148,61 +179,149 @@ class VenueActor(SupervisedActor):
                 self._save_or_carry_on()
         elif isinstance(message, Trade):
             if self._catching_up:
-                self._held_trades.append(message)
+                self._held(catch_up).hold_trade(message)
             elif message.symbol in self._instruments:
                 self._deliver(self.venue.on_trade(message))
         elif isinstance(message, BookView):
             if self._catching_up:
-                self._held_books[message.symbol] = message
+                self._held(catch_up).hold_book(message)
             elif message.symbol in self._instruments:
                 self._deliver(self.venue.on_book(message.symbol, message.bids, message.asks))
         elif isinstance(message, StartupReconciled):
-            if self._catching_up:
-                self._catch_up()
+            if self._catching_up and not self._catch_up_started:
+                self._catch_up_started = True
+                self._start_catch_up()
+        elif isinstance(message, CallResult):
+            self._on_fetched(message)
+        elif isinstance(message, _FetchAgain):
+            if catch_up is not None and message.symbol not in catch_up.outcomes:
+                self._fetch(catch_up, message.symbol)
+        elif isinstance(message, _CatchUpBudgetSpent):
+            if catch_up is not None and self._catching_up:
+                for symbol in catch_up.give_up("the catch-up's time budget was spent"):
+                    logger.bind(symbol=symbol).error("paper catch-up of {}: still not fetched, given up", symbol)
+                self._finish_catch_up(catch_up)
         elif isinstance(message, VenueSnapshot):
-            return paper_view(self.venue.engine, message.cl_ord_ids, message.fills_since, self.clock.now())
+            pending = self._pending_ids()
+            return paper_view(self.venue.engine, message.cl_ord_ids, message.fills_since, self.clock.now(), pending)
         else:
             return super().handle(message)
         return None
 
-    def _catch_up(self) -> None:
+    def _pending_ids(self) -> list[str]:
+        """Client ids of the orders received and not acted on yet: in the latency window, or held."""
+        batches = list(self._in_latency.values())
+        if self._catching_up and self._catch_up is not None:
+            batches += self._catch_up.held_commands
+        return [command.intent.cl_ord_id for batch in batches for command in batch if isinstance(command, Submit)]
+
+    def _held(self, catch_up: CatchUp[tuple[VenueCommand, ...]] | None) -> CatchUp[tuple[VenueCommand, ...]]:
+        if catch_up is None:  # restored with resting orders; the router has not reconciled yet
+            catch_up = self._catch_up = CatchUp({}, self.clock.now(), self._catch_up_policy)
+        return catch_up
+
+    # -- catching up after a restart ----------------------------------------------------------------------
+
+    def _start_catch_up(self) -> None:
+        held = self._held(self._catch_up)
+        since = {
+            symbol: ts
+            for symbol, ts in sorted(self.venue.resting().items())
+            if ts is not None and symbol in self._instruments
+        }
+        catch_up = self._catch_up = CatchUp(since, self.clock.now(), self._catch_up_policy)
+        catch_up.held_trades, catch_up.held_books, catch_up.held_commands = (
+            held.held_trades,
+            held.held_books,
+            held.held_commands,
+        )
+        if catch_up.done:
+            self._finish_catch_up(catch_up)
+            return
+        self.send_later(self._catch_up_policy.budget * wall_rate(self.clock), _CatchUpBudgetSpent())
+        for symbol in since:
+            self._fetch(catch_up, symbol)
+
+    def _fetch(self, catch_up: CatchUp[tuple[VenueCommand, ...]], symbol: str) -> None:
         assert self._fetch_trades is not None
-        venue, now = self.venue, self.clock.now()
-        for symbol, since in sorted(venue.resting().items(), key=lambda item: item[0]):
-            if since is None or symbol not in self._instruments:
-                continue
-            try:
-                prints = [t for t in self._fetch_trades(symbol, since) if since < t.ts <= now]
-            except Exception as error:  # noqa: BLE001 - whatever Kraken did, trading goes on; say what is not known
-                logger.error(
-                    "paper catch-up: the trades of {} since {} could not be fetched ({}); resting orders are "
-                    "judged from now on only",
-                    symbol,
-                    since.isoformat(),
-                    error,
+        assert self._gateway is not None
+        fetch, since, until = self._fetch_trades, catch_up.since[symbol], catch_up.until
+        tries = catch_up.fetching(symbol)
+        self._gateway.submit(
+            lambda deadline: fetch(symbol, since, until, deadline),
+            reply_to=self.actor_ref,
+            timeout=self._catch_up_policy.call_timeout,
+            tag=("catch_up", symbol, tries),
+            breaker=self._breaker,
+        )
+
+    def _on_fetched(self, result: CallResult[Any]) -> None:
+        catch_up, tag = self._catch_up, result.tag
+        if catch_up is None or not (isinstance(tag, tuple) and tag[0] == "catch_up"):
+            return
+        symbol, tries = str(tag[1]), int(tag[2])
+        if symbol in catch_up.outcomes or tries != catch_up.tries.get(symbol):
+            return  # an answer to an earlier try, or after the budget was spent
+        if result.ok and isinstance(result.value, list):
+            catch_up.fetched(symbol, result.value)
+        else:
+            error = f"{result.outcome}: {result.error}"
+            pause = catch_up.failed(symbol, error)
+            if pause is not None:
+                logger.bind(symbol=symbol).warning(
+                    "paper catch-up of {}: try {} failed ({}); trying again in {:.0f} s", symbol, tries, error, pause
                 )
+                self.send_later(pause * wall_rate(self.clock), _FetchAgain(symbol))
+                return
+            logger.bind(symbol=symbol).error(
+                "paper catch-up: the trades of {} since {} could not be fetched in {} tries ({}); resting orders are "
+                "judged from now on only",
+                symbol,
+                catch_up.since[symbol].isoformat(),
+                tries,
+                error,
+            )
+        if catch_up.done:
+            self._finish_catch_up(catch_up)
+
+    def _finish_catch_up(self, catch_up: CatchUp[tuple[VenueCommand, ...]]) -> None:
+        venue = self.venue
+        self._catching_up = False
+        judged: list[str] = []
+        for outcome in sorted(catch_up.outcomes.values(), key=lambda o: o.symbol):
+            if outcome.prints is None:
+                judged.append(f"{outcome.symbol}: NOT fetched ({outcome.error})")
                 continue
-            events = venue.catch_up(prints)
+            judged.append(f"{outcome.symbol}: {len(outcome.prints)} prints")
+            events = venue.catch_up(outcome.prints)
             logger.info(
                 "paper catch-up: {} prints of {} since {} judged against its resting orders: {} events",
-                len(prints),
-                symbol,
-                since.isoformat(),
+                len(outcome.prints),
+                outcome.symbol,
+                outcome.since.isoformat(),
                 len(events),
             )
             self._deliver(events)
-        self._catching_up = False
-        held, self._held_trades = list(self._held_trades), deque(maxlen=_HELD_TRADES)
-        for trade in held:  # the prints first, then the newest book of each symbol, as they happened
+        for trade in catch_up.held_trades:  # the prints first, then the newest book of each symbol, as they happened
             last = venue.engine.last_trade(trade.symbol)
             if trade.symbol in self._instruments and (last is None or trade.ts > last[1]):
                 self._deliver(venue.on_trade(trade))
-        for symbol, view in self._held_books.items():
+        for symbol, view in catch_up.held_books.items():
             if symbol in self._instruments:
                 self._deliver(venue.on_book(symbol, view.bids, view.asks))
-        self._held_books.clear()
+        summary = "; ".join(judged) or "no symbol had missed prints to judge"
+        self.services.bus.publish(VenueCatchUp(True, summary, self.clock.now()))
+        held_commands = list(catch_up.held_commands)
+        catch_up.held_trades.clear()
+        catch_up.held_books.clear()
+        catch_up.held_commands.clear()
+        for commands in held_commands:  # in the order the router sent them, on a venue that has caught up
+            self._execute(commands)
 
     def _execute(self, commands: tuple[VenueCommand, ...]) -> None:
+        if self._catching_up:  # against a book that has not caught up they would fill at the wrong prices
+            self._held(self._catch_up).hold_commands(commands)
+            return
         venue = self.venue
         self._deliver([event for command in commands for event in venue.execute(command)])
 

@@ -147,6 +147,7 @@ class StrategySettings(BaseModel):
     per_symbol: dict[str, Literal["ema_trend", "donchian_breakout"]] = Field(default_factory=dict)
     timeframe: Literal["1m", "5m", "15m", "1h"] = "5m"
     atr_period: Annotated[int, Field(ge=2, le=200)] = 14
+    breakout_period: Annotated[int, Field(ge=2, le=500)] = 20  # candles in the Donchian channel
     stop_atr_multiple: PositiveDecimal = Decimal("2")
     take_profit_atr_multiple: PositiveDecimal = Decimal("4")
     min_reward_risk: PositiveDecimal = Decimal("1.5")

@@ -83,6 +83,9 @@ class VenueView:
     fills: tuple[Fill, ...]
     balances: Mapping[str, Decimal]
     as_of: datetime
+    # Client ids of orders the venue has received and not yet acted on (in its latency window, or held while it
+    # catches up with the market): on their way, neither lost nor never sent.
+    pending: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "as_of", utc(self.as_of, "as_of"))
@@ -165,7 +168,7 @@ def reconcile(
     for order in books.orders:
         seen = by_id.get(order.cl_ord_id)
         if seen is None:
-            if order.sent_at > settled:
+            if order.sent_at > settled or order.cl_ord_id in venue.pending:
                 continue
             if order.status is OrderStatus.SUBMITTED and order.sent_at > venue.as_of - _IN_FLIGHT:
                 continue  # sent by the running router a moment ago (a restored order is UNKNOWN): on its way

@@ -3,8 +3,9 @@
 The board is fed by the health actor from bus events and read by the HTTP threads; it lives outside the actor
 tree, so a restarting health actor loses nothing and a hung actor never blocks a probe (the server asks no
 actor anything). Liveness: every actor of the tree is running and the tree has not given up. Readiness:
-liveness, the feed connected with every book in sync, the start-up reconciliation done, every circuit breaker
-closed and safe mode off. Each answer is JSON naming the checks that fail.
+liveness, the feed connected with every book in sync, the start-up reconciliation done, the paper venue caught
+up with the prints it missed while crocbot was down, every circuit breaker closed and safe mode off. Each answer
+is JSON naming the checks that fail.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from crocbot.core.messages import (
     FeedHealth,
     SafeModeChanged,
     StartupReconciled,
+    VenueCatchUp,
 )
 from crocbot.ops.metrics import METRICS, Metrics
 
@@ -54,6 +56,7 @@ class HealthBoard:
         self._safe: tuple[str, ...] = ()
         self._breakers: dict[str, BreakerState] = {}
         self._reconciled: StartupReconciled | None = None
+        self._catch_up: VenueCatchUp | None = None  # the paper venue's last word on its catch-up, if it had one
         self._escalated: str | None = None
         self._restarts: dict[str, int] = {}
         self._down: dict[str, str] = {}  # children that exited for good, and why
@@ -101,6 +104,10 @@ class HealthBoard:
         with self._lock:
             self._reconciled = reconciled
 
+    def on_catch_up(self, catch_up: VenueCatchUp) -> None:
+        with self._lock:
+            self._catch_up = catch_up
+
     def note(self, ts: datetime, text: str) -> None:
         with self._lock:
             self._events.append((ts, text))
@@ -137,7 +144,7 @@ class HealthBoard:
 
     def readiness(self) -> list[Check]:
         with self._lock:
-            feed, safe, reconciled = self._feed, self._safe, self._reconciled
+            feed, safe, reconciled, catch_up = self._feed, self._safe, self._reconciled, self._catch_up
             open_breakers = sorted(n for n, s in self._breakers.items() if s is not BreakerState.CLOSED)
         alive = self.liveness()
         dead = [c.name.removeprefix("actor:") for c in alive if not c.ok]
@@ -159,6 +166,11 @@ class HealthBoard:
                 "reconciled",
                 reconciled is not None,
                 reconciled.summary if reconciled is not None else "start-up reconciliation not done yet",
+            ),
+            Check(
+                "venue_caught_up",
+                catch_up is None or catch_up.done,
+                "nothing to catch up" if catch_up is None else catch_up.summary,
             ),
             Check(
                 "breakers_closed",

@@ -56,10 +56,17 @@ def venue_fill(view: FillView) -> Fill | None:
     )
 
 
-def paper_view(engine: MatchingEngine, cl_ord_ids: Collection[str], since: datetime | None, now: datetime) -> VenueView:
-    """Open orders, the closed ones among `cl_ord_ids`, fills at or after `since` (all when None), balances."""
+def paper_view(
+    engine: MatchingEngine,
+    cl_ord_ids: Collection[str],
+    since: datetime | None,
+    now: datetime,
+    pending: Collection[str] = (),
+) -> VenueView:
+    """Open orders, the closed ones among `cl_ord_ids`, fills at or after `since` (all when None), balances, and the
+    orders received but not acted on yet (`pending`)."""
     wanted = set(cl_ord_ids)
     orders = [venue_order(v) for v in engine.open_orders()]
     orders += [venue_order(v) for v in engine.closed_orders() if v.cl_ord_id in wanted]
     fills = [f for f in map(venue_fill, engine.fills()) if f is not None and (since is None or f.ts >= since)]
-    return VenueView(tuple(orders), tuple(fills), dict(engine.balances()), now)
+    return VenueView(tuple(orders), tuple(fills), dict(engine.balances()), now, frozenset(pending))

@@ -87,6 +87,16 @@ def test_an_intent_the_venue_never_saw_is_rejected_as_never_sent() -> None:
     assert plan.not_at_venue == ()
 
 
+def test_an_order_the_venue_holds_unexecuted_is_on_its_way_not_lost_however_old_it_is() -> None:
+    held = VenueView((), (), {}, NOW, pending=frozenset({"cbe1", "cbs1"}))
+    plan = reconcile(
+        books((book("cbe1", OrderStatus.SUBMITTED), book("cbs1", OrderStatus.ACKED, purpose=OrderPurpose.STOP))),
+        held,
+    )
+    assert plan.clean
+    assert plan.not_at_venue == ()
+
+
 def test_an_intent_the_venue_has_is_acknowledged_and_a_closed_order_gets_the_venues_final_word() -> None:
     plan = reconcile(
         books((book("cbe1", OrderStatus.SUBMITTED), book("cbs1", OrderStatus.ACKED, purpose=OrderPurpose.STOP))),

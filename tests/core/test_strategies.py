@@ -240,12 +240,15 @@ def test_the_factory_maps_config_names_and_multiples_and_picks_the_strategy_per_
         take_profit_atr_multiple=D("3"),
         min_reward_risk=D("2"),
         per_symbol={"ETH/USD": "donchian_breakout"},
+        breakout_period=7,
     )
     built = build_strategy("ema_trend", settings, TICK)
     assert isinstance(built, EmaTrend)
     assert (built.atr_period, built.stop_atr, built.take_profit_atr) == (10, D("1.5"), D(3))
     assert (built.min_reward_risk, built.price_increment, built.allow_short) == (D(2), TICK, False)
-    assert isinstance(strategy_for("ETH/USD", settings, TICK), DonchianBreakout)
+    donchian = strategy_for("ETH/USD", settings, TICK)
+    assert isinstance(donchian, DonchianBreakout)
+    assert (donchian.period, donchian.atr_period) == (7, 10)
     assert isinstance(strategy_for("BTC/USD", settings, TICK), EmaTrend)
     with pytest.raises(ValueError, match="unknown strategy 'rsi'; use one of ema_trend, donchian_breakout"):
         build_strategy("rsi", settings, TICK)

@@ -40,12 +40,24 @@ def _assert_sound(summary: Summary, trials: int) -> None:
     assert not summary.violations, summary.text()
 
 
+def _assert_exercised(summary: Summary, *, fired_points: int, trading_trials: int, repaired: int) -> None:
+    """A harness whose bot never traded, or whose kills never broke anything, would pass while proving nothing."""
+    fired = {t.fired for t in summary.trials if t.fired is not None}
+    assert len(fired) >= fired_points, f"only these failpoints ever fired: {sorted(fired)}\n{summary.text()}"
+    trading = sum(1 for t in summary.trials if t.new_fills > 0)
+    assert trading >= trading_trials, f"only {trading} trials added fills\n{summary.text()}"
+    broken = sum(1 for t in summary.trials if any(t.at_death.values()))
+    assert broken >= repaired, f"only {broken} kills left anything for reconciliation to repair\n{summary.text()}"
+
+
 def test_thirty_kill_9s_at_random_moments_and_failpoints_leave_consistent_records_after_each_restart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     summary = _run(tmp_path, CrashConfig(trials=30), capsys, table=True)
 
     _assert_sound(summary, 30)
+    # Typical on a 2-core machine: all 4 points fire, 13-17 trials trade, 9-11 kills leave damage behind.
+    _assert_exercised(summary, fired_points=3, trading_trials=6, repaired=4)
 
 
 @pytest.mark.soak
@@ -56,3 +68,4 @@ def test_hundreds_of_kill_9s_leave_consistent_records_after_each_restart(
     summary = _run(tmp_path, CrashConfig(trials=300, seed=17, alive=(0.5, 6.0)), capsys, table=False)
 
     _assert_sound(summary, 300)
+    _assert_exercised(summary, fired_points=4, trading_trials=60, repaired=40)

@@ -64,6 +64,7 @@ TRADING = {
     "CROCBOT_STRATEGY__DEFAULT": "donchian_breakout",
     "CROCBOT_STRATEGY__TIMEFRAME": "1m",
     "CROCBOT_STRATEGY__ATR_PERIOD": "2",
+    "CROCBOT_STRATEGY__BREAKOUT_PERIOD": "3",
     "CROCBOT_STRATEGY__STOP_ATR_MULTIPLE": "2",
     "CROCBOT_STRATEGY__TAKE_PROFIT_ATR_MULTIPLE": "3",
     "CROCBOT_EXECUTION__ENTRY_ORDER": "market",
@@ -81,9 +82,9 @@ _POLL = 0.05  # wall seconds between probes of /readyz and of the files
 @dataclass
 class CrashConfig:
     trials: int = 30
-    # Market seconds per wall second: a 1-minute candle closes every second. At 20x (a candle every 3 s) trials of a
-    # few seconds see a signal about once a minute of wall time, so almost nothing trades between the kills.
-    speed: float = 60.0
+    # Market seconds per wall second: a 1-minute candle closes every half second. With a 3-candle breakout about
+    # half the trials trade; at 20x (a candle every 3 s) almost nothing traded between the kills.
+    speed: float = 120.0
     pre_roll: float = 1800.0  # market seconds of history before the first start (the breakout needs 22 candles)
     alive: tuple[float, float] = (0.3, 2.5)  # wall seconds the bot trades after it is judged, uniformly
     # Every `unwedge_every`-th trial first lets the paper venue finish catching up with the prints it missed (its

@@ -19,6 +19,7 @@ from crocbot.core.messages.flow import (
     StartupReconciled,
     StartupReconciling,
     StopAmendRequest,
+    VenueCatchUp,
 )
 from crocbot.core.messages.health import (
     ActorEscalated,
@@ -69,6 +70,7 @@ __all__ = [
     "FeedHealth",
     "SafeModeChanged",
     "StartupReconciled",
+    "VenueCatchUp",
     "StartupReconciling",
     "ReconcileRequest",
     "ATRUpdate",

@@ -21,6 +21,7 @@ __all__ = [
     "SafeModeChanged",
     "StartupReconciled",
     "StartupReconciling",
+    "VenueCatchUp",
     "ReconcileRequest",
     "ATRUpdate",
     "CandleHistory",
@@ -134,6 +135,19 @@ class ReconcileRequest:
 class StartupReconciled:
     """The bot's books agree with the venue after a start (until then it is not ready to trade)."""
 
+    summary: str
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCatchUp:
+    """The paper venue is judging its resting orders against the prints it missed while crocbot was down (`done`
+    False: its orders and the market wait, so the bot is not ready), or has finished (`done` True)."""
+
+    done: bool
     summary: str
     ts: datetime
 

@@ -25,6 +25,7 @@ def _ema_trend(settings: StrategySettings, price_increment: Decimal) -> Strategy
 
 def _donchian(settings: StrategySettings, price_increment: Decimal) -> Strategy:
     return DonchianBreakout(
+        period=settings.breakout_period,
         atr_period=settings.atr_period,
         stop_atr=settings.stop_atr_multiple,
         take_profit_atr=settings.take_profit_atr_multiple,
