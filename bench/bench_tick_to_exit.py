@@ -193,9 +193,10 @@ class BenchVenue(VenueActor):
         balances: Mapping[str, Decimal],
         marks: Marks,
         *,
+        account: Path,
         latency: float,
     ) -> None:
-        super().__init__(ctx, instruments, balances, latency=latency)
+        super().__init__(ctx, instruments, balances, account=account, latency=latency)
         self._marks = marks
 
     def handle(self, message: Any) -> Any:
@@ -274,7 +275,15 @@ def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
     instruments = {SYMBOL: INSTRUMENT}
     return [
         ChildSpec.actor("persistence", Persistence, journal_dir / "journal.sqlite3", journal_dir / "trades.jsonl"),
-        ChildSpec.actor("venue", BenchVenue, instruments, balances, marks, latency=0.0),
+        ChildSpec.actor(
+            "venue",
+            BenchVenue,
+            instruments,
+            balances,
+            marks,
+            account=journal_dir / "paper_account.sqlite3",
+            latency=0.0,
+        ),
         ChildSpec.actor(
             "router",
             Router,

@@ -64,6 +64,7 @@ from crocbot.kraken.ws import WsClient
 from crocbot.ops.health import HealthBoard, HealthServer
 from crocbot.ops.log import setup_logging
 from crocbot.ops.metrics import METRICS, Metrics
+from crocbot.store.paper_account import PAPER_ACCOUNT_FILE, PAPER_BACKUP_DIR
 
 __all__ = [
     "Bot",
@@ -228,6 +229,8 @@ class Bot:
                 VenueActor,
                 instruments,
                 settings.paper.starting_balances,
+                account=state_dir / PAPER_ACCOUNT_FILE,
+                backup_dir=state_dir / BACKUP_DIR / PAPER_BACKUP_DIR,
                 latency=execution.paper_latency_ms / 1000,
                 fetch_trades=self._trades_since,
                 gateway=self.rest_gateway,
@@ -334,7 +337,8 @@ class Bot:
 
     def start(self) -> Bot:
         settings = self.settings
-        for directory, files in ((settings.state_dir, (JOURNAL_FILE,)), (settings.log_dir, (TRADE_LOG_FILE,))):
+        state_files = (JOURNAL_FILE, PAPER_ACCOUNT_FILE)
+        for directory, files in ((settings.state_dir, state_files), (settings.log_dir, (TRADE_LOG_FILE,))):
             _check_writable(directory, files)
         if self.wiring.serve_health:
             port = settings.health.port if self.wiring.health_port is None else self.wiring.health_port

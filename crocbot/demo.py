@@ -11,6 +11,7 @@ from Kraken, so its strategies are warm from the first candle.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ from typing import Any, TextIO
 from loguru import logger
 
 from crocbot.actors.feed import FeedOptions
-from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, StartupError, load_instruments
+from crocbot.app import BACKUP_DIR, JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, StartupError, load_instruments
 from crocbot.config import Settings
 from crocbot.core.money import fmt
 from crocbot.demo_paths import DEFAULT_DATA
@@ -35,6 +36,7 @@ from crocbot.sim.conductor import Conductor
 from crocbot.sim.market import MarketTrade, candle_csv_source
 from crocbot.sim.runner import SimConfig, Simulator
 from crocbot.store.journal import Journal
+from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 
 __all__ = ["DemoOptions", "DemoResult", "run_demo", "DEFAULT_DATA", "DEMO_SYMBOLS"]
 
@@ -92,14 +94,12 @@ class DemoResult:
 
 def _fresh(state_dir: Path, log_dir: Path) -> None:
     """The demo owns these folders; it starts from an empty account every time."""
-    for path in (
-        state_dir / JOURNAL_FILE,
-        state_dir / (JOURNAL_FILE + "-wal"),
-        state_dir / (JOURNAL_FILE + "-shm"),
-        state_dir / "instruments.json",
-        log_dir / TRADE_LOG_FILE,
-    ):
+    for name in (JOURNAL_FILE, PAPER_ACCOUNT_FILE):
+        for suffix in ("", "-wal", "-shm"):
+            (state_dir / (name + suffix)).unlink(missing_ok=True)
+    for path in (state_dir / "instruments.json", log_dir / TRADE_LOG_FILE):
         path.unlink(missing_ok=True)
+    shutil.rmtree(state_dir / BACKUP_DIR, ignore_errors=True)
 
 
 def _sources(options: DemoOptions) -> tuple[dict[str, Any], str]:

@@ -3,16 +3,19 @@
 Commands take effect after the configured latency on the event clock (Kraken is not instantaneous, and an
 accelerated replay must see the same delay in event time). Market data reaches the paper venue from the feed:
 books conflated (only the newest matters) and trades reliably (a print through a resting order is a fill).
-Every event goes to the router, in order; the account is saved after each batch of events, so a restart finds
-the same balances and resting orders. The router sends a stop's cancel and the exit that follows it as one
-request: one save for both, so the exit does not wait for a durable write of its own.
+Every event goes to the router, in order; the account is saved after each batch of events, before the router
+hears of them, so a restart finds the same balances and resting orders. The account is the exchange in paper mode,
+so it has a file of its own that the venue alone writes (`crocbot.store.paper_account`), not a place in the
+journal: a journal restored from a backup must not roll the exchange back with it. The router sends a stop's
+cancel and the exit that follows it as one request: one save for both, so the exit does not wait for a durable
+write of its own.
 
 A restored account with resting orders first catches up with the market it missed: once the router has
 restored itself (`StartupReconciled`, so the fills reach a listening router), the prints made since the last
 one the venue saw are fetched (Kraken's public `Trades`, in the REST gateway, never in this thread) and applied
 in order; live trades, books and the router's commands wait until then (`crocbot.actors.venue_catch_up`).
 
-A save that fails (a full disk, a read-only journal) does not stop the venue: Kraken would not stop either. It is
+A save that fails (a full disk, a read-only file) does not stop the venue: Kraken would not stop either. It is
 loud, the events still go out, `PaperAccountSaved(False)` tells the router to halt entries (a restart now would
 forget what happened since), and the save is tried again with the next events and on a timer until it works;
 `PaperAccountSaved(True)` then lets entries resume.
@@ -24,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -34,19 +38,19 @@ from crocbot.actors.gateway import CallResult, Deadline, Gateway
 from crocbot.actors.venue_catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import wall_rate
 from crocbot.core.messages import StartupReconciled, Trade, VenueCatchUp
-from crocbot.core.messages.journal import LoadState, SaveState
+from crocbot.core.messages.journal import LoadState
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
+from crocbot.store.paper_account import PAPER_ACCOUNT_KEY, PAPER_BACKUP_DIR, PaperAccountStore
 from crocbot.venues.paper import PaperVenue
 from crocbot.venues.paper_view import paper_view
 from crocbot.venues.protocol import Submit, VenueCommand, VenueEvent
 
-__all__ = ["VenueActor", "VenueRequest", "VenueSnapshot", "PaperAccountSaved", "PAPER_ACCOUNT_KEY"]
+__all__ = ["VenueActor", "VenueRequest", "VenueSnapshot", "PaperAccountSaved"]
 
-PAPER_ACCOUNT_KEY = "paper_account"
 _ASK_TIMEOUT = 10.0
-_SAVE_RETRY = 5.0  # event seconds between tries to save an account the journal refused
+_SAVE_RETRY = 5.0  # event seconds between tries to save an account the disk refused
 
 # (symbol, prints after this time, up to this time, the call's deadline) -> the prints, oldest first; raises when
 # Kraken cannot be asked. Runs in a gateway worker.
@@ -89,7 +93,12 @@ class PaperAccountSaved:
 
 @dataclass(frozen=True, slots=True)
 class _SaveAgain:
-    """Timer: try again to save an account the journal refused."""
+    """Timer: try again to save an account the disk refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Backup:
+    """Timer: time for a verified backup of the paper account."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +120,10 @@ class VenueActor(SupervisedActor):
         instruments: Mapping[str, Instrument],
         balances: Mapping[str, Decimal],
         *,
+        account: Path,
         latency: float = 0.05,
+        backup_dir: Path | None = None,
+        backup_every: float = 3600.0,
         persistence: str = "persistence",
         fetch_trades: TradeFetcher | None = None,
         gateway: Gateway | None = None,
@@ -124,6 +136,10 @@ class VenueActor(SupervisedActor):
         self._instruments = dict(instruments)
         self._balances = dict(balances)
         self._latency = latency
+        self._account_path = account
+        self._backup_dir = backup_dir or account.parent / "backups" / PAPER_BACKUP_DIR
+        self._backup_every = backup_every
+        self._store: PaperAccountStore | None = None
         self._persistence = persistence
         self._fetch_trades = fetch_trades
         self._gateway = gateway
@@ -135,11 +151,14 @@ class VenueActor(SupervisedActor):
         self._catch_up: CatchUp[tuple[VenueCommand, ...]] | None = None
         self._catch_up_started = False
         self._in_latency: dict[int, tuple[VenueCommand, ...]] = {}  # received, waiting out the simulated latency
-        self._unsaved = False  # the last save failed: the journal holds an older account
+        self._unsaved = False  # the last save failed: the file holds an older account
         self._save_again_due = False
 
     def started(self) -> None:
-        saved = self._ask_persistence(LoadState(PAPER_ACCOUNT_KEY))
+        self._store = PaperAccountStore.open(self._account_path, self._backup_dir, clock=self.clock.now)
+        saved = self._store.load()
+        if saved is None:
+            saved = self._moved_from_journal()
         if saved:
             self._venue = PaperVenue.from_state(saved, self._instruments, clock=self.clock)
             logger.info("paper account restored: {}", _balances_text(self._venue.balances()))
@@ -156,6 +175,29 @@ class VenueActor(SupervisedActor):
         bus.subscribe(StartupReconciled, self.name)
         bus.subscribe(Trade, self.name)
         bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
+        if self._backup_every > 0:
+            self.send_later(self._backup_every, _Backup())
+
+    def _moved_from_journal(self) -> dict[str, Any] | None:
+        """A journal written before the paper account had its own file holds it: take it over from there, once."""
+        saved: dict[str, Any] | None = self._ask_persistence(LoadState(PAPER_ACCOUNT_KEY))
+        if saved:
+            assert self._store is not None
+            self._store.save(saved)
+            logger.warning("paper account moved from the journal to {}", self._account_path)
+        return saved
+
+    def stopping(self) -> None:
+        if self._store is not None:
+            self._store.backup()
+            self._store.close()
+
+    def crashed(self, error: BaseException) -> None:
+        if self._store is not None:
+            try:
+                self._store.close()
+            except Exception:  # noqa: BLE001 - the store may be what failed; the crash is already reported
+                logger.opt(exception=True).error("closing the paper account after a crash failed")
 
     @property
     def venue(self) -> PaperVenue:
@@ -173,6 +215,10 @@ class VenueActor(SupervisedActor):
         elif isinstance(message, _Due):
             self._in_latency.pop(id(message.commands), None)
             self._execute(message.commands)
+        elif isinstance(message, _Backup):
+            if self._store is not None:
+                self._store.backup()
+            self.send_later(self._backup_every, _Backup())
         elif isinstance(message, _SaveAgain):
             self._save_again_due = False
             if self._unsaved:
@@ -334,7 +380,8 @@ class VenueActor(SupervisedActor):
             self.services.bus.publish(event)  # reliable: kept in order for a router that is restarting
 
     def _save(self) -> None:
-        self._ask_persistence(SaveState(PAPER_ACCOUNT_KEY, self.venue.to_state()))
+        assert self._store is not None
+        self._store.save(self.venue.to_state())
 
     def _save_or_carry_on(self) -> None:
         try:
@@ -361,7 +408,7 @@ class VenueActor(SupervisedActor):
     def _ask_persistence(self, message: object) -> Any:
         ref = self.services.directory.get(self._persistence)
         if ref is None:
-            raise RuntimeError("the persistence actor is not running; the paper account cannot be read or saved")
+            raise RuntimeError("the persistence actor is not running; the journal cannot be read")
         return ref.ask(message, timeout=_ASK_TIMEOUT)
 
 

@@ -22,7 +22,7 @@ from crocbot.actors.gateway import Deadline, Gateway
 from crocbot.actors.persistence import Persistence
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
-from crocbot.actors.venue import PAPER_ACCOUNT_KEY, VenueActor, VenueRequest, VenueSnapshot
+from crocbot.actors.venue import VenueActor, VenueRequest, VenueSnapshot
 from crocbot.actors.venue_catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import (
@@ -38,6 +38,7 @@ from crocbot.core.messages import (
 )
 from crocbot.core.reconcile import VenueView
 from crocbot.store.journal import Journal
+from crocbot.store.paper_account import PAPER_ACCOUNT_FILE, PAPER_ACCOUNT_KEY
 from tests.support.actors import WAIT, Tap
 from tests.venues.paper_support import INSTRUMENTS, book, make_venue, public_trade, submit
 
@@ -102,6 +103,7 @@ def start(runtime: Runtime, tmp_path: Path, fetcher: Fetcher, gateway: Gateway) 
                 VenueActor,
                 INSTRUMENTS,
                 {"USD": D(10_000)},
+                account=tmp_path / PAPER_ACCOUNT_FILE,
                 latency=0.0,
                 fetch_trades=fetcher,
                 gateway=gateway,
@@ -144,7 +146,7 @@ def drive(clock: SimClock, until: threading.Event, *, step: float = 0.5, limit: 
 def test_the_venue_answers_and_holds_commands_while_the_fetch_hangs_then_the_stop_fills_at_the_missed_print(
     runtime: Runtime, clock: SimClock, tmp_path: Path, gateway: Gateway
 ) -> None:
-    last_print, trigger = saved_account_with_a_resting_stop(tmp_path / "journal.sqlite3")
+    last_print, trigger = saved_account_with_a_resting_stop(tmp_path / PAPER_ACCOUNT_FILE)
     clock.set(last_print + timedelta(hours=1))  # crocbot was down for an hour
     through = Trade("BTC/USD", Side.SELL, D("58950"), D("2"), last_print + timedelta(minutes=20))
     fetcher = Fetcher([Trade("BTC/USD", Side.BUY, D("59500"), D("1"), last_print + timedelta(minutes=5)), through])
@@ -181,7 +183,7 @@ def test_the_venue_answers_and_holds_commands_while_the_fetch_hangs_then_the_sto
 def test_a_failing_fetch_is_tried_again_after_a_pause_and_then_succeeds(
     runtime: Runtime, clock: SimClock, tmp_path: Path, gateway: Gateway
 ) -> None:
-    last_print, _ = saved_account_with_a_resting_stop(tmp_path / "journal.sqlite3")
+    last_print, _ = saved_account_with_a_resting_stop(tmp_path / PAPER_ACCOUNT_FILE)
     clock.set(last_print + timedelta(minutes=10))
     fetcher = Fetcher([Trade("BTC/USD", Side.SELL, D("58000"), D("1"), last_print + timedelta(minutes=1))], failures=2)
     events = start(runtime, tmp_path, fetcher, gateway)
@@ -203,7 +205,7 @@ def test_a_failing_fetch_is_tried_again_after_a_pause_and_then_succeeds(
 def test_a_fetch_that_keeps_failing_is_given_up_loudly_and_the_venue_carries_on(
     runtime: Runtime, clock: SimClock, tmp_path: Path, gateway: Gateway, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    last_print, _ = saved_account_with_a_resting_stop(tmp_path / "journal.sqlite3")
+    last_print, _ = saved_account_with_a_resting_stop(tmp_path / PAPER_ACCOUNT_FILE)
     clock.set(last_print + timedelta(minutes=10))
     fetcher = Fetcher([], failures=99)
     events = start(runtime, tmp_path, fetcher, gateway)

@@ -2,9 +2,9 @@
 
 The disk is made full where crocbot meets it, without root and without filling the machine's disk:
 
-- the journal (SQLite): every connection to it may not grow by a page (`PRAGMA max_page_count` at its current size:
-  SQLITE_FULL, "database or disk is full"), or is read-only (`PRAGMA query_only`: SQLITE_READONLY); connections
-  opened meanwhile (a restarted persistence actor) get the same limit;
+- the journal and the paper account's file (SQLite): every connection to them may not grow by a page (`PRAGMA
+  max_page_count` at its current size: SQLITE_FULL, "database or disk is full"), or is read-only (`PRAGMA
+  query_only`: SQLITE_READONLY); connections opened meanwhile (a restarted persistence actor) get the same limit;
 - the trade log (JSON lines): `fsync`, the call that makes a line durable, fails with ENOSPC for the log, and then
   for its fallback file as well.
 
@@ -22,6 +22,7 @@ import contextlib
 import errno
 import json
 import os
+import sqlite3
 import subprocess
 import urllib.error
 import urllib.request
@@ -39,6 +40,7 @@ from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE, StartupError
 from crocbot.core.messages import ExitRequest
 from crocbot.store.journal import Journal
 from crocbot.store.journal_integrity import JournalUnwritable
+from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 from tests.support.e2e import Paper
 from tests.support.restart_safety import (
     OVERRIDES,
@@ -66,12 +68,15 @@ class Disk:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.journal = "ok"
         self.refuse_logs: tuple[str, ...] = ()  # trade-log file names whose fsync fails with ENOSPC
+        self.paper_accounts: list[Journal] = []  # connections to the paper account's file (the journal's format)
         setup = Journal._setup
         disk = self
 
         def limited_setup(journal: Journal, conn: Any) -> None:
             setup(journal, conn)
             disk.limit(conn)
+            if journal.path.name == PAPER_ACCOUNT_FILE:
+                disk.paper_accounts.append(journal)
 
         real_fsync = os.fsync
 
@@ -100,6 +105,11 @@ class Disk:
         self.journal = state
         bot, _ = paper.running
         answer: int = bot.ask("persistence", ReadJournal(self._apply), timeout=60)
+        # The paper account's file is on the same disk. Its connection belongs to the venue actor, which is idle
+        # now: the conductor moves event time only when every actor is quiet, and none is between steps.
+        for account in self.paper_accounts:  # the venue's, and any a check opened and closed
+            with contextlib.suppress(sqlite3.ProgrammingError):  # closed
+                answer += self._apply(account)
         return answer
 
     def _apply(self, journal: Journal) -> int:

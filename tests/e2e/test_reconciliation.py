@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from crocbot.actors.reconciler import REPORT_KEY
-from crocbot.actors.venue import PAPER_ACCOUNT_KEY
 from crocbot.app import TRADE_LOG_FILE
 from crocbot.core.messages import (
     OrderIntent,
@@ -38,6 +37,7 @@ from crocbot.core.reconcile import NEVER_SENT
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.market import MarketTrade
 from crocbot.status import collect_status, render_status
+from crocbot.store.paper_account import PAPER_ACCOUNT_KEY
 from crocbot.venues.paper import PaperVenue
 from crocbot.venues.protocol import Submit
 from tests.support.e2e import Paper, fifo_realized
@@ -83,14 +83,14 @@ def restart_after(paper: Paper, crash: Callable[[], None]) -> None:
 
 def change_account(paper: Paper, change: Callable[[PaperVenue], None]) -> None:
     bot, _ = paper.running
-    with paper.journal() as journal:
-        state = journal.load_state(PAPER_ACCOUNT_KEY)
+    with paper.paper_account() as store:
+        state = store.load_state(PAPER_ACCOUNT_KEY)
         assert state is not None
         venue = PaperVenue.from_state(state, bot.instruments, clock=paper.simulator.clock)
         book = paper.simulator.exchange.markets[SYMBOL].book
         venue.on_book(SYMBOL, book.bids(10), book.asks(10))
         change(venue)
-        journal.save_state(PAPER_ACCOUNT_KEY, venue.to_state())
+        store.save_state(PAPER_ACCOUNT_KEY, venue.to_state())
 
 
 def entry_intent(cl_ord_id: str, order_type: OrderType = OrderType.MARKET, limit: Decimal | None = None) -> OrderIntent:

@@ -1,10 +1,11 @@
 """The capital-safety invariants of the crash harness, judged from the files a bot leaves behind.
 
 A `Snapshot` is one consistent read of a state directory and a log directory: the journal through a read-only
-SQLite connection in one read transaction (orders, order events, fills, open positions, and the state documents:
-the paper account, which is the venue's truth in paper mode, and the router's ledger), then the trade log (and
-its fallback file). The journal is read first, so every fill it holds has had its trade-log line written unless
-persistence was between the two writes at that instant. Reading never changes the files: a read-only connection
+SQLite connection in one read transaction (orders, order events, fills, open positions, and the router's ledger),
+then the paper account's own file (the venue's truth in paper mode; saved before the router hears of a fill, so
+read after the journal it is never behind it), then the trade log (and its fallback file). The journal is read
+first, so every fill it holds has had its trade-log line written unless persistence was between the two writes at
+that instant. Reading never changes the files: a read-only connection
 neither writes nor checkpoints the WAL, so the next start sees exactly what the killed process left.
 
 Each invariant returns its violations as plain sentences with the evidence (ids, counts, amounts):
@@ -30,12 +31,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crocbot.actors.venue import PAPER_ACCOUNT_KEY
 from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE
 from crocbot.core.desk import LEDGER_KEY
 from crocbot.core.ledger import Ledger
 from crocbot.kraken.instruments import Instrument
 from crocbot.store.codec import loads_state
+from crocbot.store.paper_account import PAPER_ACCOUNT_FILE, PAPER_ACCOUNT_KEY
 from crocbot.store.tradelog import TradeLog
 from tests.support.e2e import fifo_realized
 
@@ -109,10 +110,21 @@ def read_snapshot(state_dir: Path, log_dir: Path) -> Snapshot | None:
         conn.execute("COMMIT")
     finally:
         conn.close()
-    snap.paper = loads_state(states[PAPER_ACCOUNT_KEY]) if PAPER_ACCOUNT_KEY in states else None
+    snap.paper = _read_paper_account(state_dir / PAPER_ACCOUNT_FILE)  # after the journal: never behind it
     snap.ledger = loads_state(states[LEDGER_KEY]) if LEDGER_KEY in states else None
     _read_trade_log(snap, log_dir / TRADE_LOG_FILE)
     return snap
+
+
+def _read_paper_account(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT, isolation_level=None)
+    try:
+        row = conn.execute("SELECT value FROM state WHERE key = ?", (PAPER_ACCOUNT_KEY,)).fetchone()
+    finally:
+        conn.close()
+    return loads_state(row[0]) if row is not None else None
 
 
 def _read_trade_log(snap: Snapshot, path: Path) -> None:

@@ -26,6 +26,7 @@ from crocbot.sim.conductor import Conductor
 from crocbot.sim.market import MarketTrade
 from crocbot.sim.runner import SimConfig, Simulator
 from crocbot.store.journal import Journal
+from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 from crocbot.store.tradelog import TradeLog
 from tests.support.process import CONFIG
 
@@ -191,6 +192,10 @@ class Paper:
 
     def journal(self) -> Journal:
         return Journal(self.tmp_path / "state" / JOURNAL_FILE)
+
+    def paper_account(self) -> Journal:
+        """The paper account's file (the journal's format; the account is the state document PAPER_ACCOUNT_KEY)."""
+        return Journal(self.tmp_path / "state" / PAPER_ACCOUNT_FILE)
 
     def trade_log(self) -> list[dict[str, Any]]:
         records = TradeLog.read(self.tmp_path / "logs" / TRADE_LOG_FILE)

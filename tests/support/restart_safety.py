@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 
 from crocbot.actors.base import SupervisedActor
-from crocbot.actors.venue import PAPER_ACCOUNT_KEY
 from crocbot.app import ACTOR_NAMES, TRADE_LOG_FILE
 from crocbot.core.messages import OrderPurpose, OrderStatus, PositionSide, Side, Signal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.market import MarketTrade
+from crocbot.store.paper_account import PAPER_ACCOUNT_KEY
 from crocbot.store.tradelog import TradeLog
 from tests.support.e2e import Paper, fifo_realized
 
@@ -203,8 +203,8 @@ def crash(paper: Paper, name: str, why: str = "injected") -> None:
 
 
 def paper_account(paper: Paper) -> dict[str, Any]:
-    with paper.journal() as journal:
-        state = journal.load_state(PAPER_ACCOUNT_KEY)
+    with paper.paper_account() as store:
+        state = store.load_state(PAPER_ACCOUNT_KEY)
     assert state is not None, "no paper account saved"
     return state
 
