@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +23,7 @@ from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.persistence import LogFillAhead, ReadJournal
+from crocbot.actors.router_reconcile import ApplyReconciliation, BooksSnapshot, ReconcilingRouter
 from crocbot.actors.router_restore import restore
 from crocbot.actors.venue import PaperAccountSaved, VenueRequest
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig
@@ -41,13 +41,11 @@ from crocbot.core.messages import (
     OrderAmended,
     OrderEvent,
     OrderPurpose,
-    OrderStatus,
     SafeModeChanged,
     Signal,
     StopAmendRequest,
 )
 from crocbot.core.messages.journal import LoadState, RecordAmend, RecordEvent, RecordFill, RecordIntent, SaveState
-from crocbot.core.reconcile import NOT_AT_VENUE, BookOrder, BooksView, ForeignOrderPolicy, Plan
 from crocbot.core.risk import RiskGate, RiskState
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.kraken.instruments import Instrument
@@ -71,7 +69,6 @@ __all__ = [
 
 SAFE_MODE_KEY = "safe_mode"  # the state document `crocbot status` reads to say whether safe mode is on
 _ASK_TIMEOUT = 10.0
-_FOREIGN_HALT = "venue orders unknown to the journal"
 # Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
 _ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
 _DAY_TICK = 60.0  # event seconds between checks for a new UTC day
@@ -99,23 +96,6 @@ class _DayTick:
 @dataclass(frozen=True, slots=True)
 class OpenPositions:
     """Ask the router: the open positions, as `Position` messages (the SL manager asks when it (re)starts)."""
-
-
-@dataclass(frozen=True, slots=True)
-class BooksSnapshot:
-    """Ask the router: its side of a reconciliation (`BooksView` without the journal's fill ids)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyReconciliation:
-    """Ask the router: carry out a reconciliation plan; answers what it did, one line per kind of change.
-
-    `startup`: the first one after a (re)start. Until it is applied, no entry is taken; with it, entries whose
-    timers died with the old process are cancelled and every open position is protected (`Desk.resume`)."""
-
-    plan: Plan
-    policy: ForeignOrderPolicy
-    startup: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +141,7 @@ class StatusReport:
     kill_reason: str = ""
 
 
-class Router(SupervisedActor):
+class Router(ReconcilingRouter, SupervisedActor):
     def __init__(
         self,
         ctx: ChildContext,
@@ -309,77 +289,6 @@ class Router(SupervisedActor):
         else:
             return super().handle(message)
         return None
-
-    # -- reconciliation -------------------------------------------------------------------------------
-
-    def _books(self) -> BooksView:
-        desk = self.desk
-        orders = tuple(
-            BookOrder(o.cl_ord_id, o.symbol, o.purpose, o.status, o.intent.ts)
-            for o in desk.orders.values()
-            if o.is_open
-        )
-        ledger = desk.ledger
-        holdings = {ledger.quote: ledger.cash}
-        for symbol, instrument in self._instruments.items():
-            holdings[instrument.base] = holdings.get(instrument.base, Decimal(0)) + ledger.position(symbol)
-        return BooksView(orders, frozenset(), ledger.fill_ids(), holdings)
-
-    def _apply(self, message: ApplyReconciliation) -> list[str]:
-        desk, plan, now = self.desk, message.plan, self.clock.now()
-        done: list[str] = []
-        for fill in plan.fills:
-            order = desk.orders.get(fill.cl_ord_id)
-            backfilled = fill.fill_id in plan.backfilled
-            self._ask(RecordFill(fill, order.position_id if order is not None else None, backfilled))
-            if backfilled:
-                self._metrics.inc("crocbot_fills_backfilled_total", help="fills learnt from the venue's history")
-            self._run(desk.on_fill(fill, now))
-        if plan.fills:
-            done.append(f"booked {len(plan.fills)} fills ({len(plan.backfilled)} backfilled into the journal)")
-        for event in plan.events:
-            order = desk.orders.get(event.cl_ord_id)
-            if order is None:
-                continue
-            self._ask(RecordEvent(event))  # the journal learns the venue's word even where a fill said it already
-            if order.is_open:
-                self._run(desk.on_order_event(event, now))
-            done.append(f"{order.purpose} {event.cl_ord_id}: {event.status} ({event.reason})")
-        for cl_ord_id in plan.not_at_venue:
-            order = desk.orders.get(cl_ord_id)
-            if order is None or not order.is_open:
-                continue
-            if order.purpose is OrderPurpose.STOP:
-                desk.stop_cancels.add(cl_ord_id)  # protect the position again rather than leave it
-            event = OrderEvent(cl_ord_id, OrderStatus.CANCELLED, now, reason=NOT_AT_VENUE)
-            self._ask(RecordEvent(event))
-            self._run(desk.on_order_event(event, now))
-            done.append(f"{order.purpose} {cl_ord_id}: unknown to the venue, taken off the books")
-        if message.startup:
-            for cl_ord_id, symbol in self._stale_entries:  # their TTL and chase died with the old process
-                order = desk.orders.get(cl_ord_id)
-                if order is not None and order.is_open:
-                    self._run([CancelOrder(cl_ord_id, symbol)])
-                    done.append(f"entry {cl_ord_id}: cancelled (its timers died with the old process)")
-            self._stale_entries = []
-            self._run(desk.resume(now))  # every open position protected and announced
-        done += self._foreign(plan, message.policy, now)
-        self._ready = True
-        return done
-
-    def _foreign(self, plan: Plan, policy: ForeignOrderPolicy, now: datetime) -> list[str]:
-        if policy is ForeignOrderPolicy.HALT:  # halted while they are there; a later run that finds none resumes
-            self._run(self.desk.set_safe(_FOREIGN_HALT, bool(plan.foreign), now))
-        if not plan.foreign:
-            return []
-        ids = ", ".join(f"{o.cl_ord_id or o.order_id} ({o.symbol})" for o in plan.foreign)
-        if policy is ForeignOrderPolicy.CANCEL:
-            commands = tuple(Cancel(o.cl_ord_id or o.order_id, o.symbol, now) for o in plan.foreign)
-            self.services.bus.publish(VenueRequest(commands))
-            return [f"cancelled venue orders the journal does not know: {ids}"]
-        if policy is ForeignOrderPolicy.HALT:
-            return [f"entries halted: venue orders the journal does not know: {ids}"]
-        return [f"left working (adopted): venue orders the journal does not know: {ids}"]
 
     def _status_report(self) -> StatusReport:
         desk = self.desk

@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from crocbot.core.checks import utc
-from crocbot.core.messages import Fill, OrderEvent, OrderPurpose, OrderStatus
+from crocbot.core.messages import Fill, OrderEvent, OrderPurpose, OrderStatus, Side
 
 __all__ = [
     "VenueOrder",
@@ -65,6 +65,11 @@ class VenueOrder:
     filled: Decimal
     avg_price: Decimal | None
     ts: datetime  # its last change at the venue
+    # Its terms, where the venue says (an order crocbot's journal lost can be taken back with them).
+    side: Side | None = None
+    order_type: str = ""  # Kraken's: market, limit, stop-loss, ...
+    qty: Decimal | None = None
+    trigger_price: Decimal | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts, "ts"))

@@ -35,6 +35,10 @@ def venue_order(view: OrderView) -> VenueOrder:
         view.cum_qty,
         view.avg_price,
         view.closed or view.opened,
+        side=view.side,
+        order_type=view.order_type,
+        qty=view.qty,
+        trigger_price=view.trigger_price,
     )
 
 
