@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import sqlite3
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -168,22 +165,12 @@ def _running(paper: Paper) -> Iterator[Paper]:
         paper.stop()
 
 
-def _readyz(paper: Paper) -> tuple[int, dict[str, Any]]:
-    bot, _ = paper.running
-    assert bot.server is not None
-    try:
-        with urllib.request.urlopen(bot.server.url + "/readyz", timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def _halted(paper: Paper, critical: list[str], *said: str) -> None:
     """Entries are halted because of the disk (safe mode, `/readyz` 503), and CRITICAL lines said so."""
     bot, _ = paper.running
     reasons = set(bot.status().safe_reasons)
     assert reasons & {"journal failing", "the paper account cannot be saved"}, reasons
-    code, body = _readyz(paper)
+    code, body = paper.readyz()
     assert code == 503
     assert "not_safe_mode" in body["failing"]
     assert critical

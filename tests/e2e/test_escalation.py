@@ -17,30 +17,23 @@ fills it and closes the position, with every invariant of the crash tests intact
 from __future__ import annotations
 
 import contextlib
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from loguru import logger
 
 from tests.support.e2e import Paper
 from tests.support.restart_safety import (
-    OVERRIDES,
-    PRE_ROLL,
-    SYMBOL,
     WALL_BOUND,
     Crash,
     check_invariants,
     crash,
     crashable,  # noqa: F401 - the fixture, used by name
     cycle_start,
-    cycling_market,
+    cycling_paper,
     entries,
     long_signal,
     paper_account,
@@ -68,23 +61,11 @@ def critical() -> Iterator[list[str]]:
 
 @pytest.fixture
 def paper(tmp_path: Path) -> Iterator[Paper]:
-    paper = Paper(
-        tmp_path, sources={SYMBOL: cycling_market(2)}, symbols=(SYMBOL,), pre_roll=PRE_ROLL, overrides=OVERRIDES
-    )
+    paper = cycling_paper(tmp_path)
     try:
         yield paper.start()
     finally:
         paper.stop()
-
-
-def _readyz(paper: Paper) -> tuple[int, dict[str, Any]]:
-    bot, _ = paper.running
-    assert bot.server is not None
-    try:
-        with urllib.request.urlopen(bot.server.url + "/readyz", timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def _open_protected(paper: Paper) -> dict[str, Decimal]:
@@ -103,7 +84,7 @@ def _safe_and_stops_intact(paper: Paper, stops: dict[str, Decimal], critical: li
     assert any(said in line for line in critical), critical
     assert any("entries are halted" in line for line in critical), critical
     assert any("supervisor" in reason for reason in bot.status().safe_reasons), bot.status().safe_reasons
-    code, body = _readyz(paper)
+    code, body = paper.readyz()
     assert code == 503
     assert "not_safe_mode" in body["failing"]
     assert resting_stops(paper_account(paper)) == stops  # the same stop order, the same quantity

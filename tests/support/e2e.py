@@ -8,7 +8,10 @@ actor records every fill the venue reports, as the independent list the journal 
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -196,6 +199,16 @@ class Paper:
     def paper_account(self) -> Journal:
         """The paper account's file (the journal's format; the account is the state document PAPER_ACCOUNT_KEY)."""
         return Journal(self.tmp_path / "state" / PAPER_ACCOUNT_FILE)
+
+    def readyz(self) -> tuple[int, dict[str, Any]]:
+        """The running bot's `/readyz`: the status code and the JSON body."""
+        bot, _ = self.running
+        assert bot.server is not None
+        try:
+            with urllib.request.urlopen(bot.server.url + "/readyz", timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
     def trade_log(self) -> list[dict[str, Any]]:
         records = TradeLog.read(self.tmp_path / "logs" / TRADE_LOG_FILE)

@@ -93,6 +93,13 @@ def cycling_market(cycles: int) -> Iterator[MarketTrade]:
 # -- driving the bot ----------------------------------------------------------------------------------------
 
 
+def cycling_paper(tmp_path: Path, cycles: int = 2) -> Paper:
+    """A paper bot on BTC/USD alone, trading `cycles` cycles of the crafted market (not started yet)."""
+    return Paper(
+        tmp_path, sources={SYMBOL: cycling_market(cycles)}, symbols=(SYMBOL,), pre_roll=PRE_ROLL, overrides=OVERRIDES
+    )
+
+
 def wait_for(paper: Paper, what: str, check: Any, *, step: float = 0.25) -> None:
     """Let event time pass in small steps until `check()` holds, bounded in wall time."""
     deadline = time.monotonic() + WALL_BOUND
@@ -130,7 +137,8 @@ def protected(paper: Paper, symbol: str | None = None) -> bool:
 
 
 def entries(paper: Paper) -> list[str]:
-    return [o.cl_ord_id for o in paper.journal().orders() if o.intent.purpose is OrderPurpose.ENTRY]
+    with paper.journal() as journal:
+        return [o.cl_ord_id for o in journal.orders() if o.intent.purpose is OrderPurpose.ENTRY]
 
 
 # -- crashing actors ----------------------------------------------------------------------------------------
@@ -320,6 +328,7 @@ __all__ = [
     "crashable",
     "cycle_start",
     "cycling_market",
+    "cycling_paper",
     "entries",
     "long_signal",
     "paper_account",
