@@ -21,7 +21,7 @@ from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import CallResult, Deadline, Gateway
 from crocbot.core.candles import CandleBook
 from crocbot.core.indicators import atr
-from crocbot.core.messages import ATRUpdate, Candle, CandleHistory, FeedHealth, Timeframe, Trade
+from crocbot.core.messages import ATRUpdate, Candle, CandleHistory, CandleHistoryWanted, FeedHealth, Timeframe, Trade
 
 __all__ = ["CandleBuffer", "BackfillFn", "candles_from_ohlc", "next_close"]
 
@@ -87,6 +87,9 @@ class CandleBuffer(SupervisedActor):
         bus = self.services.bus
         bus.subscribe(Trade, self.name)
         bus.subscribe(FeedHealth, self.name)
+        bus.subscribe(CandleHistoryWanted, self.name)
+        for symbol in self._symbols:  # the book takes trades only for series it has: without a backfill (none
+            self._series(symbol)  # configured, or Kraken's REST down) candles must still build from live trades
         self._schedule_tick()
         if self._backfill is not None and self._gateway is not None:
             backfill = self._backfill
@@ -110,6 +113,11 @@ class CandleBuffer(SupervisedActor):
             self._on_health(message)
         elif isinstance(message, CallResult):
             self._on_backfill(message)
+        elif isinstance(message, CandleHistoryWanted):
+            for symbol in self._symbols:
+                history = tuple(self._series(symbol).history)
+                if history:
+                    self.services.bus.publish(CandleHistory(symbol, self._timeframe, history))
         else:
             return super().handle(message)
         return None

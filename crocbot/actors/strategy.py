@@ -17,7 +17,7 @@ from loguru import logger
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.config.model import StrategySettings
 from crocbot.core.candles import is_filled
-from crocbot.core.messages import Candle, CandleHistory, Timeframe
+from crocbot.core.messages import Candle, CandleHistory, CandleHistoryWanted, Timeframe
 from crocbot.core.strategies import Strategy, strategy_for
 from crocbot.ops.metrics import METRICS, Metrics
 
@@ -47,6 +47,8 @@ class StrategyActor(SupervisedActor):
     def started(self) -> None:
         self.services.bus.subscribe(CandleHistory, self.name)
         self.services.bus.subscribe(Candle, self.name)
+        # After a crash the history died with the old instance: ask for it rather than sit cold for the warm-up.
+        self.services.bus.publish(CandleHistoryWanted(self.clock.now()))
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, CandleHistory):

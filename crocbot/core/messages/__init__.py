@@ -9,6 +9,7 @@ from crocbot.core.checks import InvalidMessage
 from crocbot.core.messages.flow import (
     ATRUpdate,
     CandleHistory,
+    CandleHistoryWanted,
     ExitRequest,
     FeedHealth,
     PositionChanged,
@@ -75,6 +76,7 @@ __all__ = [
     "ReconcileRequest",
     "ATRUpdate",
     "CandleHistory",
+    "CandleHistoryWanted",
     "OrderType",
     "OrderPurpose",
     "OrderStatus",

@@ -25,6 +25,7 @@ __all__ = [
     "ReconcileRequest",
     "ATRUpdate",
     "CandleHistory",
+    "CandleHistoryWanted",
 ]
 
 
@@ -165,8 +166,17 @@ class ATRUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class CandleHistoryWanted:
+    """A (re)started consumer of candles asks for the history so far: the candle buffer answers with one
+    `CandleHistory` per symbol it has candles for (a crashed strategy must not sit cold for its warm-up)."""
+
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CandleHistory:
-    """Closed candles of one symbol from before the bot started (REST backfill), oldest first."""
+    """Closed candles of one symbol, oldest first: the REST backfill at start, or the buffer's whole history when a
+    consumer asks for it (`CandleHistoryWanted`)."""
 
     symbol: str
     timeframe: Timeframe
