@@ -67,6 +67,7 @@ from crocbot.core.messages.journal import (
 )
 from crocbot.core.money import fmt, quantize_down
 from crocbot.core.order_state import IllegalTransition, TrackedOrder
+from crocbot.core.reconcile import NEVER_SENT
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import Refusal, widest_stop
 from crocbot.kraken.instruments import Instrument
@@ -301,6 +302,15 @@ class Desk:
                     *self._place_stop(position, now),
                     Emit(PositionChanged(position.message())),
                 ]
+            if reason == NEVER_SENT:
+                # crocbot died between journaling it and sending it: the venue refused nothing, so the position is
+                # protected now, not sold (an exit at start-up would pay fees and slippage for a crash of ours)
+                text = f"stop {order.cl_ord_id} was never sent (crocbot stopped first): placing it now"
+                return [
+                    Note("WARNING", text, symbol),
+                    *self._place_stop(position, now),
+                    Emit(PositionChanged(position.message())),
+                ]
             why = f"protective stop {order.cl_ord_id} {status} ({reason or 'no reason'})"
             if status is OrderStatus.REJECTED:
                 position.refusals += 1
@@ -311,11 +321,13 @@ class Desk:
             position.exit_orders.remove(order.cl_ord_id)
         if not position.open:
             return []
-        # rejected, or cancelled / expired / in error before it closed the position (no liquidity)
-        actions: list[Action] = [Note("ERROR", f"exit {order.cl_ord_id} {status}: {reason}", symbol)]
+        # rejected, or cancelled / expired / in error before it closed the position (no liquidity); or never sent
+        never_sent = reason == NEVER_SENT  # crocbot died first: not a refusal by the venue
+        level = "WARNING" if never_sent else "ERROR"
+        actions: list[Action] = [Note(level, f"exit {order.cl_ord_id} {status}: {reason}", symbol)]
         if position.exit_orders:
             return actions  # another exit of the position is still working
-        if status is OrderStatus.REJECTED:
+        if status is OrderStatus.REJECTED and not never_sent:
             position.refusals += 1
             if position.refusals >= _MAX_REFUSALS:
                 position.exiting = False

@@ -49,6 +49,7 @@ from crocbot.core.messages.journal import (
     SaveState,
 )
 from crocbot.core.money import fmt
+from crocbot.core.reconcile import NEVER_SENT
 from tests.core.desk_support import (
     ETH,
     QTY,
@@ -447,6 +448,36 @@ def test_a_stop_rejected_by_the_venue_means_an_immediate_exit() -> None:
         Note("CRITICAL", f"{why}: exiting the position", SYMBOL),
         SendOrder(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}"),
     ]
+
+
+def test_a_stop_that_was_never_sent_because_crocbot_died_is_placed_again_not_exited() -> None:
+    """Reconciliation closes a journaled stop the venue never got as REJECTED (NEVER_SENT): the venue refused
+    nothing, so the position is protected again; an exit would pay fees and slippage for a crash of crocbot's."""
+    desk = make_desk()
+    entry = entry_acked(desk)
+    position_id = desk.by_symbol[SYMBOL]
+    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    desk.submitted(stop.cl_ord_id, at(2))
+
+    actions = desk.on_order_event(event(stop.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
+
+    again = sent(actions, OrderPurpose.STOP)
+    assert (again.qty, again.trigger_price) == (QTY, D(98))
+    assert not [a for a in actions if isinstance(a, SendOrder) and a.intent.purpose is OrderPurpose.EXIT]
+    position = desk.positions[position_id]
+    assert (position.stop_order, position.refusals, position.exiting) == (again.cl_ord_id, 0, False)
+
+
+def test_an_exit_that_was_never_sent_is_no_refusal_and_leaves_the_position_protected() -> None:
+    opened = Opened.make()
+    desk, position = opened.desk, opened.position
+    exit_ = sent(desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "test", at(5)), at(5)), OrderPurpose.EXIT)
+    desk.submitted(exit_.cl_ord_id, at(5))
+
+    actions = desk.on_order_event(event(exit_.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
+
+    assert actions[0] == Note("WARNING", f"exit {exit_.cl_ord_id} rejected: {NEVER_SENT}", SYMBOL)
+    assert (position.refusals, position.exiting) == (0, False)
 
 
 def test_a_stop_that_could_not_be_journaled_means_an_immediate_exit() -> None:
