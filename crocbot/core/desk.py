@@ -467,6 +467,10 @@ class Desk:
             # an entry fill racing the exit: the stop is being cancelled (it would hold the base the exit sells);
             # the exit sells what it was sent for and `_exit_filled` the rest, or a failed exit protects it all
             return actions
+        if position.stop_order is None and (open_stop := self._open_stop_order(position)) is not None:
+            # Rebuilt after a crash before the stop's acknowledgement named it the position's: it is still the
+            # position's stop. A second one would find the base held by the first and be refused (then: an exit).
+            position.stop_order, position.stop_live = open_stop.cl_ord_id, open_stop.status is OrderStatus.ACKED
         if position.stop_order is None:
             actions += self._place_stop(position, now)
         elif tightened is not None:

@@ -451,6 +451,26 @@ def test_resume_adopts_a_stop_sent_before_the_journal_named_it() -> None:
     assert live[0] == Record(RecordStop(position_id, D("98"), StopKind.INITIAL, at(101), stop))
 
 
+def test_a_fill_booked_after_a_restart_amends_the_stop_sent_before_the_journal_named_it_not_a_second_one() -> None:
+    """Found by the kill -9 soak: an entry's second fill journaled but not booked, its first fill's stop sent but not
+    yet acknowledged (so not yet the journal's stop of the position). Reconciliation books the second fill before
+    `resume`: a second stop would be refused for the base the first one holds, and the position exited."""
+    old = make_desk()
+    entry = entry_acked(old)
+    position_id = old.by_symbol[SYMBOL]
+    half = QTY / 2
+    stop = sent(old.on_fill(fill("F1", entry, half, "100", "0.31", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
+    old.submitted(stop, at(2))
+    desk = restored(old, {position_id: None})
+    assert desk.positions[position_id].stop_order is None
+
+    actions = desk.on_fill(fill("F2", entry, QTY - half, "100", "0.31", ts=at(3)), at(50))
+
+    assert not [a for a in actions if isinstance(a, SendOrder)], actions
+    assert AmendOrder(stop, SYMBOL, qty=QTY) in actions
+    assert desk.positions[position_id].stop_order == stop
+
+
 def test_resume_exits_a_restored_position_it_cannot_describe() -> None:
     opened = Opened.make()
     desk = restored(opened.desk)
