@@ -51,6 +51,7 @@ from loguru import logger
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.persistence import Persistence
 from crocbot.actors.protocol import HEARTBEAT
+from crocbot.actors.reconciler import Reconciler
 from crocbot.actors.router import Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.sl_manager import SLManager
@@ -78,6 +79,7 @@ from crocbot.kraken.ws import Subscription, WsClient
 from crocbot.ops.metrics import Metrics
 from crocbot.sim.bookmaker import BookData
 from crocbot.sim.frames import book_frame
+from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 from crocbot.venues.protocol import Cancel, Submit
 
 AIM = 0.005  # seconds: p99 from frame to exit order at the venue
@@ -268,7 +270,7 @@ def limits() -> RiskLimits:
 
 
 def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
-    """persistence, venue, router, sl_manager with app.py's arguments (the venue a noting subclass)."""
+    """persistence, venue, router, sl_manager, reconciler with app.py's arguments (the venue a noting subclass)."""
     execution = ExecutionSettings(entry_order="market")
     stops = StopSettings()
     balances = PaperSettings().starting_balances
@@ -281,7 +283,7 @@ def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
             instruments,
             balances,
             marks,
-            account=journal_dir / "paper_account.sqlite3",
+            account=journal_dir / PAPER_ACCOUNT_FILE,
             latency=0.0,
         ),
         ChildSpec.actor(
@@ -308,6 +310,8 @@ def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
             amend_min_interval=stops.amend_min_interval,
             metrics=Metrics(),
         ),
+        # The router takes no entry before the start-up reconciliation (no periodic runs during the measurement).
+        ChildSpec.actor("reconciler", Reconciler, interval=0.0),
     ]
 
 
