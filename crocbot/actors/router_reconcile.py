@@ -20,8 +20,8 @@ from crocbot.actors.venue import VenueRequest
 from crocbot.core.desk import Desk
 from crocbot.core.desk_adopt import ADOPTED, VenueStop, adopt_filled, adopt_stop, purpose_of, stop_adopted
 from crocbot.core.desk_types import Action, CancelOrder
-from crocbot.core.messages import OrderEvent, OrderPurpose, OrderStatus
-from crocbot.core.messages.journal import RecordEvent, RecordFill
+from crocbot.core.messages import OrderAmended, OrderEvent, OrderPurpose, OrderStatus
+from crocbot.core.messages.journal import RecordAmend, RecordEvent, RecordFill
 from crocbot.core.reconcile import NOT_AT_VENUE, BookOrder, BooksView, ForeignOrderPolicy, Plan, VenueOrder
 from crocbot.kraken.instruments import Instrument
 from crocbot.ops.metrics import Metrics
@@ -72,7 +72,7 @@ class ReconcilingRouter:
     def _books(self) -> BooksView:
         desk = self.desk
         orders = tuple(
-            BookOrder(o.cl_ord_id, o.symbol, o.purpose, o.status, o.intent.ts)
+            BookOrder(o.cl_ord_id, o.symbol, o.purpose, o.status, o.intent.ts, o.qty, o.limit_price, o.trigger_price)
             for o in desk.orders.values()
             if o.is_open
         )
@@ -85,6 +85,13 @@ class ReconcilingRouter:
     def _apply(self, message: ApplyReconciliation) -> list[str]:
         desk, plan, now = self.desk, message.plan, self.clock.now()
         done: list[str] = []
+        for amended in plan.amended:  # first: a fill booked against the old size would over-fill the order
+            order = desk.orders.get(amended.cl_ord_id)
+            if order is None or not order.is_open:
+                continue
+            self._ask(RecordAmend(amended))
+            self._run(desk.on_amended(amended, now))
+            done.append(f"{order.purpose} {amended.cl_ord_id}: amended as the venue confirmed ({_terms(amended)})")
         stops = _resting_stops(plan.foreign)
         adopted = self._book_fills(plan, stops, now)
         if plan.fills:
@@ -202,3 +209,8 @@ def _resting_stops(foreign: tuple[VenueOrder, ...]) -> dict[str, VenueStop]:
             )
             found.setdefault(order.symbol, []).append(stop)
     return {symbol: stops[0] for symbol, stops in found.items() if len(stops) == 1}
+
+
+def _terms(amended: OrderAmended) -> str:
+    terms = (("qty", amended.qty), ("limit", amended.limit_price), ("trigger", amended.trigger_price))
+    return ", ".join(f"{name} {value:f}" for name, value in terms if value is not None)

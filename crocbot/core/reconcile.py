@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from crocbot.core.checks import utc
-from crocbot.core.messages import Fill, OrderEvent, OrderPurpose, OrderStatus, Side
+from crocbot.core.messages import Fill, OrderAmended, OrderEvent, OrderPurpose, OrderStatus, Side
 
 __all__ = [
     "VenueOrder",
@@ -70,6 +70,7 @@ class VenueOrder:
     order_type: str = ""  # Kraken's: market, limit, stop-loss, ...
     qty: Decimal | None = None
     trigger_price: Decimal | None = None
+    limit_price: Decimal | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", utc(self.ts, "ts"))
@@ -105,6 +106,10 @@ class BookOrder:
     purpose: OrderPurpose
     status: OrderStatus
     sent_at: datetime
+    # Its terms as the books know them (the intent's, or the last amend they heard of); None: not compared.
+    qty: Decimal | None = None
+    limit_price: Decimal | None = None
+    trigger_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +128,14 @@ class Plan:
     fills: tuple[Fill, ...] = ()  # for the books, oldest first
     backfilled: frozenset[str] = frozenset()  # those of `fills` the journal lacks (the rest are only unbooked)
     events: tuple[OrderEvent, ...] = ()  # the venue's final word on orders the books hold open
+    amended: tuple[OrderAmended, ...] = ()  # terms the venue confirmed that the books never heard of
     not_at_venue: tuple[str, ...] = ()  # acknowledged orders the venue does not know (cl_ord_ids)
     foreign: tuple[VenueOrder, ...] = ()  # open at the venue, unknown to the books
     balance_gaps: tuple[tuple[str, Decimal, Decimal], ...] = ()  # (asset, books, venue) where they differ
 
     @property
     def clean(self) -> bool:
-        return not (self.fills or self.events or self.not_at_venue or self.foreign)
+        return not (self.fills or self.events or self.amended or self.not_at_venue or self.foreign)
 
     def summary(self) -> str:
         if self.clean and not self.balance_gaps:
@@ -139,6 +145,8 @@ class Plan:
             parts.append(f"{len(self.fills)} fills to book ({len(self.backfilled)} new to the journal)")
         if self.events:
             parts.append(f"{len(self.events)} order states from the venue")
+        if self.amended:
+            parts.append(f"{len(self.amended)} amends the books missed")
         if self.not_at_venue:
             parts.append(f"{len(self.not_at_venue)} orders unknown to the venue ({', '.join(self.not_at_venue)})")
         if self.foreign:
@@ -169,6 +177,7 @@ def reconcile(
     fills = list(unique.values())
     by_id = {o.cl_ord_id: o for o in venue.orders if o.cl_ord_id}
     events: list[OrderEvent] = []
+    amended: list[OrderAmended] = []
     not_at_venue: list[str] = []
     for order in books.orders:
         seen = by_id.get(order.cl_ord_id)
@@ -184,6 +193,8 @@ def reconcile(
             continue
         if seen.ts > settled:
             continue
+        if seen.is_open and (change := _amended(order, seen)) is not None:
+            amended.append(change)
         status = None
         if seen.status in _VENUE_ENDED:
             status = seen.status
@@ -212,10 +223,22 @@ def reconcile(
         fills=tuple(fills),
         backfilled=frozenset(f.fill_id for f in fills if f.fill_id not in books.journaled_fills),
         events=tuple(events),
+        amended=tuple(amended),
         not_at_venue=tuple(not_at_venue),
         foreign=foreign,
         balance_gaps=_balance_gaps(books.holdings, venue.balances) if not (fills or in_flight) else (),
     )
+
+
+def _amended(order: BookOrder, seen: VenueOrder) -> OrderAmended | None:
+    """The venue's terms where they differ from the books' (an amend confirmed while crocbot was dying)."""
+    pairs = (
+        ("qty", order.qty, seen.qty),
+        ("limit_price", order.limit_price, seen.limit_price),
+        ("trigger_price", order.trigger_price, seen.trigger_price),
+    )
+    terms = {name: venue for name, books, venue in pairs if books is not None and venue is not None and books != venue}
+    return OrderAmended(order.cl_ord_id, seen.ts, **terms) if terms else None
 
 
 def _balance_gaps(

@@ -39,6 +39,7 @@ def venue_order(view: OrderView) -> VenueOrder:
         order_type=view.order_type,
         qty=view.qty,
         trigger_price=view.trigger_price,
+        limit_price=view.limit_price,
     )
 
 

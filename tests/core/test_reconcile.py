@@ -97,6 +97,25 @@ def test_an_order_the_venue_holds_unexecuted_is_on_its_way_not_lost_however_old_
     assert plan.not_at_venue == ()
 
 
+def test_terms_the_venue_confirmed_that_the_books_missed_are_amended_and_equal_terms_are_left_alone() -> None:
+    stop = BookOrder(
+        "cbs1", "BTC/USD", OrderPurpose.STOP, OrderStatus.ACKED, T0, qty=D("0.1"), trigger_price=D("49000")
+    )
+    same = BookOrder("cbs2", "BTC/USD", OrderPurpose.STOP, OrderStatus.ACKED, T0, qty=D("0.2"), trigger_price=D(1))
+    seen = VenueOrder(
+        "cbs1", "O1", "BTC/USD", OrderStatus.ACKED, D(0), None, at(5), qty=D("0.3"), trigger_price=D("49000")
+    )
+    also = VenueOrder("cbs2", "O2", "BTC/USD", OrderStatus.ACKED, D(0), None, at(5), qty=D("0.2"), trigger_price=D(1))
+
+    plan = reconcile(books((stop, same)), venue((seen, also)))
+
+    assert [(a.cl_ord_id, a.qty, a.limit_price, a.trigger_price) for a in plan.amended] == [
+        ("cbs1", D("0.3"), None, None)
+    ]
+    assert not plan.clean
+    assert "1 amends the books missed" in plan.summary()
+
+
 def test_an_intent_the_venue_has_is_acknowledged_and_a_closed_order_gets_the_venues_final_word() -> None:
     plan = reconcile(
         books((book("cbe1", OrderStatus.SUBMITTED), book("cbs1", OrderStatus.ACKED, purpose=OrderPurpose.STOP))),

@@ -39,7 +39,7 @@ from crocbot.sim.market import MarketTrade
 from crocbot.status import collect_status, render_status
 from crocbot.store.paper_account import PAPER_ACCOUNT_KEY
 from crocbot.venues.paper import PaperVenue
-from crocbot.venues.protocol import Submit
+from crocbot.venues.protocol import Amend, Submit
 from tests.support.e2e import Paper, fifo_realized
 
 SYMBOL = "BTC/USD"
@@ -167,6 +167,35 @@ def test_a_stop_fill_the_venue_saved_but_the_router_never_heard_of_is_backfilled
     status = collect_status(paper.settings, probe=False)
     assert status["backfilled_fills"] == 1
     assert "1 fills to book (1 new to the journal)" in render_status(status)
+    assert_books_true(paper)
+
+
+def test_a_stop_amend_the_venue_confirmed_but_the_journal_missed_is_taken_from_the_venue(paper: Paper) -> None:
+    """Found by the kill -9 soak: the stop's size was amended at the venue, the router died before journaling the
+    confirmation; the books kept the old size, and the stop's fill later over-filled it (booked, with a CRITICAL)."""
+    open_protected_long(paper)
+    bot, _ = paper.running
+    (position,) = bot.status().positions
+    stop_id = next(o.cl_ord_id for o in bot.status().orders if o.cl_ord_id.startswith("cbs"))
+    tighter = position.stop + 5 * STEP
+
+    def crash() -> None:
+        def amend(venue: PaperVenue) -> None:
+            venue.execute(Amend(stop_id, SYMBOL, paper.simulator.clock.now(), trigger_price=tighter))
+
+        change_account(paper, amend)
+
+    restart_after(paper, crash)
+
+    bot, _ = paper.running
+    (after,) = bot.status().positions
+    assert (after.stop, after.stop_live) == (tighter, True)
+    order = paper.journal().order(stop_id)
+    assert order is not None
+    assert order.trigger_price == tighter
+    report = paper.journal().load_state(REPORT_KEY)
+    assert report is not None
+    assert any("amended as the venue confirmed" in line for line in report["actions"])
     assert_books_true(paper)
 
 
