@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
 from collections.abc import Iterator
@@ -38,3 +39,15 @@ def runtime(clock: SimClock) -> Iterator[Runtime]:
     rt = Runtime(clock=clock, rng=random.Random(7))
     yield rt
     rt.shutdown(timeout=5)
+
+
+@pytest.fixture
+def critical() -> Iterator[list[str]]:
+    """The messages of the CRITICAL lines logged during the test."""
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="CRITICAL")
+    try:
+        yield lines
+    finally:
+        with contextlib.suppress(ValueError):  # the per-test clean slate may have removed it already
+            logger.remove(sink)

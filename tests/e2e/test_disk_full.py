@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loguru import logger
 
 from crocbot.actors.persistence import ReadJournal
 from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE, StartupError
@@ -133,17 +132,6 @@ def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
     if not Path("/proc/self/fd").is_dir():
         pytest.skip("needs /proc/self/fd to tell the trade log's file descriptors")
     return Disk(monkeypatch)
-
-
-@pytest.fixture
-def critical() -> Iterator[list[str]]:
-    lines: list[str] = []
-    sink = logger.add(lambda message: lines.append(message.record["message"]), level="CRITICAL")
-    try:
-        yield lines
-    finally:
-        with contextlib.suppress(ValueError):  # the per-test clean slate may have removed it already
-            logger.remove(sink)
 
 
 def _paper(tmp_path: Path, symbols: tuple[str, ...]) -> Paper:

@@ -16,14 +16,12 @@ fills it and closes the position, with every invariant of the crash tests intact
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from loguru import logger
 
 from tests.support.e2e import Paper
 from tests.support.restart_safety import (
@@ -46,17 +44,6 @@ pytestmark = pytest.mark.usefixtures("crashable")
 
 START_QUOTE = Decimal(10_000)
 TIMES = 6  # one more than the root's and the core's 5 restarts within 60 s
-
-
-@pytest.fixture
-def critical() -> Iterator[list[str]]:
-    lines: list[str] = []
-    sink = logger.add(lambda message: lines.append(message.record["message"]), level="CRITICAL")
-    try:
-        yield lines
-    finally:
-        with contextlib.suppress(ValueError):  # the per-test clean slate may have removed it already
-            logger.remove(sink)
 
 
 @pytest.fixture
