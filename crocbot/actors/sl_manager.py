@@ -4,8 +4,10 @@ On each market tick for a symbol it checks every position in it: a price through
 fired means an immediate exit request (the venue stop may be lost or the book gapped past it); a price at the
 take-profit means an exit; otherwise the stop policy may tighten the stop (breakeven, profit lock, trailing),
 sent as an amend request no more often than `amend_min_interval` per position. A position whose protective
-order is not live within `place_within` seconds of its opening is exited as a fail-safe. The router does the
-orders; this actor only decides. Its evaluation time per tick is measured and published.
+order is not live within `place_within` seconds of its opening is exited as a fail-safe, counted from when the
+venue can act: while the paper venue holds every command to catch up with the market it missed (`VenueCatchUp`),
+neither the stop nor the exit could go out, so the deadline waits. The router does the orders; this actor only
+decides. Its evaluation time per tick is measured and published.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from crocbot.core.messages import (
     PositionSide,
     StopAmendRequest,
     Trade,
+    VenueCatchUp,
 )
 from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
 from crocbot.kraken.wire import BookView
@@ -79,10 +82,11 @@ class SLManager(SupervisedActor):
         self._watched: dict[str, _Watched] = {}
         self._by_symbol: dict[str, set[str]] = {}
         self._atr: dict[str, Decimal] = {}
+        self._venue_holding = False  # the venue is catching up and holds every command until it has
 
     def started(self) -> None:
         bus = self.services.bus
-        for topic in (PositionOpened, PositionChanged, PositionClosed, ATRUpdate):
+        for topic in (PositionOpened, PositionChanged, PositionClosed, ATRUpdate, VenueCatchUp):
             bus.subscribe(topic, self.name)
         bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
         bus.subscribe_conflated(Trade, self.name, key=lambda trade: trade.symbol)
@@ -119,6 +123,8 @@ class SLManager(SupervisedActor):
             self._atr[message.symbol] = message.atr
         elif isinstance(message, _CheckStopLive):
             self._check_stop_live(message.position_id)
+        elif isinstance(message, VenueCatchUp):
+            self._venue_holding = not message.done
         else:
             return super().handle(message)
         return None
@@ -168,6 +174,9 @@ class SLManager(SupervisedActor):
     def _check_stop_live(self, position_id: str) -> None:
         watched = self._watched.get(position_id)
         if watched is None or watched.stop_live or watched.exiting:
+            return
+        if self._venue_holding:  # the stop is waiting at the venue with everything else: look again later
+            self.send_later(self._place_within, _CheckStopLive(position_id))
             return
         logger.bind(symbol=watched.track.symbol).critical(
             "position {} has no live stop {}s after it opened; exiting it", position_id, self._place_within

@@ -276,6 +276,9 @@ class VenueActor(SupervisedActor):
             if ts is not None and symbol in self._instruments
         }
         catch_up = self._catch_up = CatchUp(since, self.clock.now(), self._catch_up_policy)
+        # Again for the actors started after this one (the SL manager holds its placement deadline meanwhile).
+        summary = f"fetching the prints missed on {', '.join(since) or 'no symbol'}"
+        self.services.bus.publish(VenueCatchUp(False, summary, self.clock.now()))
         catch_up.held_trades, catch_up.held_books, catch_up.held_commands = (
             held.held_trades,
             held.held_books,

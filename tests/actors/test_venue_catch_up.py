@@ -172,7 +172,7 @@ def test_the_venue_answers_and_holds_commands_while_the_fetch_hangs_then_the_sto
     assert [(f.cl_ord_id, f.price, f.ts) for f in fills] == [("stop1", through.price, through.ts)]
     assert through.price < trigger
     assert fetcher.calls == [("BTC/USD", last_print, clock.now())]
-    done = next(e for e in seen if isinstance(e, VenueCatchUp))
+    done = next(e for e in seen if isinstance(e, VenueCatchUp) and e.done)
     assert done.done
     assert "BTC/USD: 2 prints" in done.summary
     held = seen[-1]
@@ -214,7 +214,11 @@ def test_a_fetch_that_keeps_failing_is_given_up_loudly_and_the_venue_carries_on(
     outcome: list[VenueCatchUp] = []
 
     def watch() -> None:
-        outcome.append(take(events, VenueCatchUp))
+        for _ in range(10):
+            event = take(events, VenueCatchUp)
+            if event.done:
+                outcome.append(event)
+                break
         done.set()
 
     threading.Thread(target=watch, daemon=True).start()

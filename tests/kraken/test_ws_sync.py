@@ -113,7 +113,9 @@ def test_books_equal_the_simulators_through_100k_updates_with_disconnects_and_co
     assert corrupted_received > 0
     # Every corrupted frame that arrived was caught and its book resubscribed; nothing else was flagged.
     assert client.stats.checksum_mismatches == corrupted_received
-    assert client.stats.book_resubscribes == corrupted_received
+    # A snapshot that is slow to come under load (a loaded CI machine) is chased with a resubscription too; a third
+    # miss drops the line instead (counted in the reconnects above), so it adds no resubscription.
+    assert corrupted_received <= client.stats.book_resubscribes <= corrupted_received + client.stats.snapshot_timeouts
     assert replay.checksum_mismatches == corrupted_received
     assert set(replay.mismatched) <= corrupted
     assert replay.malformed == 0
