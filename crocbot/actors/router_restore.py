@@ -39,6 +39,8 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
             tracked.cost = row.filled_qty * row.avg_price
         desk.orders[row.cl_ord_id] = tracked
     known = {p.position_id for p in positions}
+    closed = {p.position_id for p in journal.positions() if not p.is_open}
+    desk.closed_positions |= {o.position_id for o in open_orders if o.position_id in closed}
     for pos in positions:
         entry = next(
             (

@@ -114,6 +114,7 @@ class Desk:
         self.by_symbol: dict[str, str] = {}
         self.marks: dict[str, Decimal] = {}
         self.stop_cancels: set[str] = set()  # stop orders cancelled for an exit, until the venue says they ended
+        self.closed_positions: set[str] = set()  # closed in the journal, with orders still open there (a restart)
 
     # -- money ----------------------------------------------------------------------------------------
 
@@ -408,6 +409,11 @@ class Desk:
             self.stop_cancels.discard(order.cl_ord_id)  # a stop that fired before its cancel reached it
         position = self.positions.get(order.position_id or "")
         if position is None:
+            if order.position_id in self.closed_positions:
+                # crocbot died after journaling the position's close and before saving the ledger: the fill that
+                # closed it comes back from the venue and is booked now; nothing else is left to do
+                text = f"fill {fill.fill_id} closed position {order.position_id} before the restart: booked now"
+                return [*actions, Note("INFO", text, fill.symbol), *self._saves()]
             actions.append(Note("CRITICAL", f"fill {fill.fill_id} for an order without a position", fill.symbol))
             return [*actions, *self._saves()]
         if order.purpose is OrderPurpose.ENTRY:
