@@ -23,6 +23,7 @@ forget what happened since), and the save is tried again with the next events an
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,7 @@ class VenueSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class _Due:
+    seq: int
     commands: tuple[VenueCommand, ...]
 
 
@@ -146,11 +148,11 @@ class VenueActor(SupervisedActor):
         self._breaker = breaker
         self._catch_up_policy = catch_up or CatchUpPolicy()
         self._venue: PaperVenue | None = None
-        self._catching_up = False  # a restored account with resting orders, until its catch-up is over
-        # What waits for the catch-up; its fetches start on the router's first StartupReconciled.
+        # A restored account with resting orders catches up (its fetches begin on the router's first
+        # StartupReconciled); None once it has, or when there is nothing to catch up with.
         self._catch_up: CatchUp[tuple[VenueCommand, ...]] | None = None
-        self._catch_up_started = False
         self._in_latency: dict[int, tuple[VenueCommand, ...]] = {}  # received, waiting out the simulated latency
+        self._requests = itertools.count()
         self._unsaved = False  # the last save failed: the file holds an older account
         self._save_again_due = False
 
@@ -162,8 +164,8 @@ class VenueActor(SupervisedActor):
         if saved:
             self._venue = PaperVenue.from_state(saved, self._instruments, clock=self.clock)
             logger.info("paper account restored: {}", _balances_text(self._venue.balances()))
-            self._catching_up = self._fetch_trades is not None and bool(self._venue.resting())
-            if self._catching_up:
+            if self._fetch_trades is not None and self._venue.resting():
+                self._catch_up = CatchUp(self._catch_up_policy)
                 summary = "resting orders wait for the prints missed while crocbot was down"
                 self.services.bus.publish(VenueCatchUp(False, summary, self.clock.now()))
         else:
@@ -208,12 +210,13 @@ class VenueActor(SupervisedActor):
         catch_up = self._catch_up
         if isinstance(message, VenueRequest):
             if self._latency > 0:
-                self._in_latency[id(message.commands)] = message.commands
-                self.send_later(self._latency, _Due(message.commands))
+                seq = next(self._requests)
+                self._in_latency[seq] = message.commands
+                self.send_later(self._latency, _Due(seq, message.commands))
             else:
                 self._execute(message.commands)
         elif isinstance(message, _Due):
-            self._in_latency.pop(id(message.commands), None)
+            self._in_latency.pop(message.seq, None)
             self._execute(message.commands)
         elif isinstance(message, _Backup):
             if self._store is not None:
@@ -224,26 +227,25 @@ class VenueActor(SupervisedActor):
             if self._unsaved:
                 self._save_or_carry_on()
         elif isinstance(message, Trade):
-            if self._catching_up:
-                self._held(catch_up).hold_trade(message)
+            if catch_up is not None:
+                catch_up.hold_trade(message)
             elif message.symbol in self._instruments:
                 self._deliver(self.venue.on_trade(message))
         elif isinstance(message, BookView):
-            if self._catching_up:
-                self._held(catch_up).hold_book(message)
+            if catch_up is not None:
+                catch_up.hold_book(message)
             elif message.symbol in self._instruments:
                 self._deliver(self.venue.on_book(message.symbol, message.bids, message.asks))
         elif isinstance(message, StartupReconciled):
-            if self._catching_up and not self._catch_up_started:
-                self._catch_up_started = True
-                self._start_catch_up()
+            if catch_up is not None and not catch_up.begun:
+                self._begin_catch_up(catch_up)
         elif isinstance(message, CallResult):
             self._on_fetched(message)
         elif isinstance(message, _FetchAgain):
             if catch_up is not None and message.symbol not in catch_up.outcomes:
                 self._fetch(catch_up, message.symbol)
         elif isinstance(message, _CatchUpBudgetSpent):
-            if catch_up is not None and self._catching_up:
+            if catch_up is not None:
                 for symbol in catch_up.give_up("the catch-up's time budget was spent"):
                     logger.bind(symbol=symbol).error("paper catch-up of {}: still not fetched, given up", symbol)
                 self._finish_catch_up(catch_up)
@@ -257,33 +259,22 @@ class VenueActor(SupervisedActor):
     def _pending_ids(self) -> list[str]:
         """Client ids of the orders received and not acted on yet: in the latency window, or held."""
         batches = list(self._in_latency.values())
-        if self._catching_up and self._catch_up is not None:
+        if self._catch_up is not None:
             batches += self._catch_up.held_commands
         return [command.intent.cl_ord_id for batch in batches for command in batch if isinstance(command, Submit)]
 
-    def _held(self, catch_up: CatchUp[tuple[VenueCommand, ...]] | None) -> CatchUp[tuple[VenueCommand, ...]]:
-        if catch_up is None:  # restored with resting orders; the router has not reconciled yet
-            catch_up = self._catch_up = CatchUp({}, self.clock.now(), self._catch_up_policy)
-        return catch_up
-
     # -- catching up after a restart ----------------------------------------------------------------------
 
-    def _start_catch_up(self) -> None:
-        held = self._held(self._catch_up)
+    def _begin_catch_up(self, catch_up: CatchUp[tuple[VenueCommand, ...]]) -> None:
         since = {
             symbol: ts
             for symbol, ts in sorted(self.venue.resting().items())
             if ts is not None and symbol in self._instruments
         }
-        catch_up = self._catch_up = CatchUp(since, self.clock.now(), self._catch_up_policy)
+        catch_up.begin(since, self.clock.now())
         # Again for the actors started after this one (the SL manager holds its placement deadline meanwhile).
         summary = f"fetching the prints missed on {', '.join(since) or 'no symbol'}"
         self.services.bus.publish(VenueCatchUp(False, summary, self.clock.now()))
-        catch_up.held_trades, catch_up.held_books, catch_up.held_commands = (
-            held.held_trades,
-            held.held_books,
-            held.held_commands,
-        )
         if catch_up.done:
             self._finish_catch_up(catch_up)
             return
@@ -295,6 +286,7 @@ class VenueActor(SupervisedActor):
         assert self._fetch_trades is not None
         assert self._gateway is not None
         fetch, since, until = self._fetch_trades, catch_up.since[symbol], catch_up.until
+        assert until is not None
         tries = catch_up.fetching(symbol)
         self._gateway.submit(
             lambda deadline: fetch(symbol, since, until, deadline),
@@ -335,7 +327,7 @@ class VenueActor(SupervisedActor):
 
     def _finish_catch_up(self, catch_up: CatchUp[tuple[VenueCommand, ...]]) -> None:
         venue = self.venue
-        self._catching_up = False
+        self._catch_up = None
         judged: list[str] = []
         for outcome in sorted(catch_up.outcomes.values(), key=lambda o: o.symbol):
             if outcome.prints is None:
@@ -368,8 +360,8 @@ class VenueActor(SupervisedActor):
             self._execute(commands)
 
     def _execute(self, commands: tuple[VenueCommand, ...]) -> None:
-        if self._catching_up:  # against a book that has not caught up they would fill at the wrong prices
-            self._held(self._catch_up).hold_commands(commands)
+        if self._catch_up is not None:  # against a book that has not caught up they would fill at the wrong prices
+            self._catch_up.hold_commands(commands)
             return
         venue = self.venue
         self._deliver([event for command in commands for event in venue.execute(command)])

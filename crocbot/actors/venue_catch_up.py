@@ -55,11 +55,12 @@ class FetchOutcome:
 
 @dataclass
 class CatchUp(Generic[C]):
-    """One catch-up: `since` per symbol to fetch, `until` the event time it started (later prints come live)."""
+    """One catch-up. It holds from the venue's start; `begin` names what to fetch once the router has reconciled:
+    `since` per symbol, `until` the event time it began (later prints come live)."""
 
-    since: Mapping[str, datetime]
-    until: datetime
     policy: CatchUpPolicy = field(default_factory=CatchUpPolicy)
+    since: Mapping[str, datetime] = field(default_factory=dict)
+    until: datetime | None = None  # None: not begun
     tries: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, FetchOutcome] = field(default_factory=dict)
     held_trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=HELD_TRADES))
@@ -67,8 +68,15 @@ class CatchUp(Generic[C]):
     held_commands: list[C] = field(default_factory=list)
 
     @property
+    def begun(self) -> bool:
+        return self.until is not None
+
+    @property
     def done(self) -> bool:
-        return all(symbol in self.outcomes for symbol in self.since)
+        return self.begun and all(symbol in self.outcomes for symbol in self.since)
+
+    def begin(self, since: Mapping[str, datetime], until: datetime) -> None:
+        self.since, self.until = dict(since), until
 
     def fetching(self, symbol: str) -> int:
         """Count a fetch of `symbol` going out; its number (1 for the first)."""
@@ -76,8 +84,9 @@ class CatchUp(Generic[C]):
         return self.tries[symbol]
 
     def fetched(self, symbol: str, trades: Sequence[Trade]) -> None:
-        since = self.since[symbol]
-        prints = sorted((t for t in trades if since < t.ts <= self.until), key=_print_order)
+        since, until = self.since[symbol], self.until
+        assert until is not None, "fetched before the catch-up began"
+        prints = sorted((t for t in trades if since < t.ts <= until), key=_print_order)
         self.outcomes[symbol] = FetchOutcome(symbol, since, tuple(prints), self.tries.get(symbol, 0))
 
     def failed(self, symbol: str, error: str) -> float | None:

@@ -236,7 +236,9 @@ def test_a_fetch_that_keeps_failing_is_given_up_loudly_and_the_venue_carries_on(
 
 def test_prints_outside_since_until_are_dropped_and_the_rest_kept_in_print_order() -> None:
     t0 = datetime.fromisoformat("2026-01-05T14:30:00+00:00")
-    catch_up: CatchUp[str] = CatchUp({"BTC/USD": t0}, t0 + timedelta(minutes=10))
+    catch_up: CatchUp[str] = CatchUp()
+    assert not catch_up.done  # holding, not begun
+    catch_up.begin({"BTC/USD": t0}, t0 + timedelta(minutes=10))
     trades = [
         Trade("BTC/USD", Side.BUY, D(1), D(1), t0 + timedelta(minutes=m), trade_id=i)
         for i, m in enumerate((0, 5, 3, 10, 11))
@@ -252,7 +254,8 @@ def test_prints_outside_since_until_are_dropped_and_the_rest_kept_in_print_order
 
 def test_pauses_double_until_the_tries_are_spent_and_the_budget_gives_up_what_is_missing() -> None:
     t0 = datetime.fromisoformat("2026-01-05T14:30:00+00:00")
-    catch_up: CatchUp[str] = CatchUp({"BTC/USD": t0, "ETH/USD": t0}, t0, CatchUpPolicy(tries=3, pause=1.0))
+    catch_up: CatchUp[str] = CatchUp(CatchUpPolicy(tries=3, pause=1.0))
+    catch_up.begin({"BTC/USD": t0, "ETH/USD": t0}, t0)
     pauses = []
     for _ in range(3):
         catch_up.fetching("BTC/USD")
