@@ -36,9 +36,10 @@ from crocbot.core.messages.journal import (
 )
 from crocbot.ops import failpoints
 from crocbot.store.backups import Backups
+from crocbot.store.guarded import GuardedJournal
 from crocbot.store.journal import Journal
 from crocbot.store.journal_integrity import JournalUnwritable
-from crocbot.store.recovery import missing_fills, open_journal, unlogged_fills
+from crocbot.store.recovery import missing_fills, unlogged_fills
 from crocbot.store.tradelog import TradeLog, TradeLogError, fill_from_record, fill_record, trade_record
 
 __all__ = ["Persistence", "ReadJournal", "FillsOnlyLogged", "LogFillAhead"]
@@ -85,19 +86,16 @@ class Persistence(SupervisedActor):
         self._trade_log_path = trade_log_path
         self._backups = Backups(backup_dir or journal_path.parent / "backups", keep=keep_backups, clock=self.clock.now)
         self._backup_every = backup_every
-        self._journal: Journal | None = None
+        self._store: GuardedJournal | None = None
+        self._journal: Journal | None = None  # the store's
         self._trade_log: TradeLog | None = None
         self._logged_only: set[str] = set()  # fill ids in the trade log that the journal has not taken yet
         self._unlogged: set[str] = set()  # fill and trade ids journaled whose trade-log line failed
 
     def started(self) -> None:
         self._repair_trade_log()
-        journal, report = open_journal(self._journal_path, self._backups, clock=self.clock.now)
-        self._journal = journal
-        if report.restored_from is not None:
-            logger.critical("journal: {}", report.text())
-        elif report.problems:
-            logger.warning("journal: {}", report.text())
+        self._store = GuardedJournal.open(self._journal_path, self._backups, clock=self.clock.now, what="journal")
+        journal = self._journal = self._store.db
         missing = missing_fills(journal, self._trade_log_path)
         self._logged_only = {str(record["fill_id"]) for record in missing}  # journaling them must not log them again
         if missing:
@@ -196,24 +194,17 @@ class Persistence(SupervisedActor):
             )
 
     def _backup(self) -> None:
-        if self._journal is None:
-            return
-        try:
-            self._backups.take(self._journal)
-        except Exception as error:  # noqa: BLE001 - a failed backup is loud but must not stop the journal
-            logger.error("journal backup failed: {}", error)
+        if self._store is not None:
+            self._store.backup()
 
     def stopping(self) -> None:
-        if self._journal is not None:
-            self._backup()
-            self._journal.close()
+        if self._store is not None:
+            self._store.backup()
+            self._store.close()
 
     def crashed(self, error: BaseException) -> None:
-        if self._journal is not None:
-            try:
-                self._journal.close()
-            except Exception:  # noqa: BLE001 - the journal may be what failed; the crash is already reported
-                logger.opt(exception=True).error("closing the journal after a crash failed")
+        if self._store is not None:
+            self._store.close_after_crash()
 
     @staticmethod
     def _alert(message: str) -> None:

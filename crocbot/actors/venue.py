@@ -43,6 +43,7 @@ from crocbot.core.messages.journal import LoadState
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
+from crocbot.store.backups import Backups
 from crocbot.store.paper_account import PAPER_ACCOUNT_KEY, PAPER_BACKUP_DIR, PaperAccountStore
 from crocbot.venues.paper import PaperVenue
 from crocbot.venues.paper_view import paper_view
@@ -157,7 +158,8 @@ class VenueActor(SupervisedActor):
         self._save_again_due = False
 
     def started(self) -> None:
-        self._store = PaperAccountStore.open(self._account_path, self._backup_dir, clock=self.clock.now)
+        backups = Backups(self._backup_dir, clock=self.clock.now)
+        self._store = PaperAccountStore.open(self._account_path, backups, clock=self.clock.now, what="paper account")
         saved = self._store.load()
         if saved is None:
             saved = self._moved_from_journal()
@@ -196,10 +198,7 @@ class VenueActor(SupervisedActor):
 
     def crashed(self, error: BaseException) -> None:
         if self._store is not None:
-            try:
-                self._store.close()
-            except Exception:  # noqa: BLE001 - the store may be what failed; the crash is already reported
-                logger.opt(exception=True).error("closing the paper account after a crash failed")
+            self._store.close_after_crash()
 
     @property
     def venue(self) -> PaperVenue:
