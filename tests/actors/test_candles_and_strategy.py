@@ -5,14 +5,12 @@ instead of waiting through its warm-up again (hours of 5-minute candles, without
 from __future__ import annotations
 
 import queue
-import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from crocbot.actors.activity import ACTIVITY
 from crocbot.actors.candles import CandleBuffer
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.strategy import StrategyActor
@@ -20,28 +18,12 @@ from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.config.model import StrategySettings
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import Candle, CandleHistory, Side, Timeframe, Trade
-from tests.support.actors import WAIT, Tap
+from tests.support.actors import WAIT, Tap, settle, take
 from tests.support.restart_safety import Crash, crashable  # noqa: F401 - the fixture, used by name
 
 pytestmark = pytest.mark.usefixtures("crashable")
 
 SYMBOL = "BTC/USD"
-
-
-def settle() -> None:
-    for _ in range(1000):
-        if ACTIVITY.quiet():
-            return
-        time.sleep(0.005)
-    raise AssertionError("the actors never went quiet")
-
-
-def take(events: queue.Queue[Any], kind: type[Any], symbol: str = SYMBOL) -> Any:
-    for _ in range(1000):
-        item = events.get(timeout=WAIT)
-        if isinstance(item, kind) and getattr(item, "symbol", symbol) == symbol:
-            return item
-    raise AssertionError(f"no {kind.__name__}")
 
 
 def feed_minutes(runtime: Runtime, clock: SimClock, events: queue.Queue[Any], minutes: int) -> None:
@@ -51,7 +33,7 @@ def feed_minutes(runtime: Runtime, clock: SimClock, events: queue.Queue[Any], mi
         settle()  # the trade is in its candle before event time moves past the candle's end
         for _ in range(2):
             clock.advance(30)
-        take(events, Candle)
+        take(events, Candle, symbol=SYMBOL)
 
 
 def test_without_a_backfill_candles_still_build_from_live_trades(runtime: Runtime, clock: SimClock) -> None:
@@ -92,7 +74,7 @@ def test_a_restarted_strategy_gets_the_candle_history_so_far(runtime: Runtime, c
     strategy.ref.tell(Crash("test"))
     runtime.directory.wait_for("strategy", newer_than=strategy.instance, timeout=WAIT)
 
-    history = take(events, CandleHistory)
+    history = take(events, CandleHistory, symbol=SYMBOL)
     assert [c.close for c in history.candles] == [Decimal(40_000), Decimal(40_001), Decimal(40_002)]
     assert history.timeframe is Timeframe.M1
     assert clock.now() - history.candles[-1].open_time >= timedelta(minutes=1)

@@ -6,11 +6,9 @@ opened by the start-up reconciliation was exited for want of a stop that the cat
 from __future__ import annotations
 
 import queue
-import time
 from decimal import Decimal
 from typing import Any
 
-from crocbot.actors.activity import ACTIVITY
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.sl_manager import SLManager
 from crocbot.actors.supervisor import ChildSpec, Policy
@@ -18,17 +16,9 @@ from crocbot.config.model import StopSettings
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import ExitRequest, Position, PositionOpened, PositionSide, VenueCatchUp
 from crocbot.core.stops import StopPolicy
-from tests.support.actors import Tap
+from tests.support.actors import Tap, settle
 
 SYMBOL = "BTC/USD"
-
-
-def settle() -> None:
-    for _ in range(1000):
-        if ACTIVITY.quiet():
-            return
-        time.sleep(0.005)
-    raise AssertionError("the actors never went quiet")
 
 
 def start(runtime: Runtime) -> queue.Queue[Any]:

@@ -39,7 +39,7 @@ from crocbot.core.messages import (
 from crocbot.core.reconcile import VenueView
 from crocbot.store.journal import Journal
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE, PAPER_ACCOUNT_KEY
-from tests.support.actors import WAIT, Tap
+from tests.support.actors import WAIT, Tap, take
 from tests.venues.paper_support import INSTRUMENTS, book, make_venue, public_trade, submit
 
 D = Decimal
@@ -113,15 +113,6 @@ def start(runtime: Runtime, tmp_path: Path, fetcher: Fetcher, gateway: Gateway) 
         Policy(),
     )
     return events
-
-
-def take(events: queue.Queue[Any], kind: type[Any], *, timeout: float = WAIT) -> Any:
-    """The next event of `kind`, skipping others; fails after `timeout` wall seconds."""
-    for _ in range(1000):
-        item = events.get(timeout=timeout)
-        if isinstance(item, kind):
-            return item
-    raise AssertionError(f"no {kind.__name__} among 1000 events")
 
 
 def collect(events: queue.Queue[Any], last: Callable[[Any], bool], *, timeout: float = WAIT) -> list[Any]:

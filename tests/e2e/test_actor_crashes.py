@@ -29,16 +29,14 @@ import pytest
 
 from crocbot.app import ACTOR_NAMES
 from crocbot.core.messages import ExitRequest
-from tests.support.e2e import Paper
+from tests.support.e2e import Paper, started
 from tests.support.restart_safety import (
-    OVERRIDES,
-    PRE_ROLL,
     SYMBOL,
     check_invariants,
     crash,
     crashable,  # noqa: F401 - the fixture, used by name
     cycle_start,
-    cycling_market,
+    cycling_paper,
     long_signal,
     wait_for,
 )
@@ -88,13 +86,8 @@ CYCLES = 3
 
 @pytest.fixture
 def paper(tmp_path: Path) -> Iterator[Paper]:
-    paper = Paper(
-        tmp_path, sources={SYMBOL: cycling_market(CYCLES)}, symbols=(SYMBOL,), pre_roll=PRE_ROLL, overrides=OVERRIDES
-    )
-    try:
-        yield paper.start()
-    finally:
-        paper.stop()
+    with started(cycling_paper(tmp_path, CYCLES)) as paper:
+        yield paper
 
 
 def test_the_schedule_crashes_every_actor_type_at_least_twice() -> None:

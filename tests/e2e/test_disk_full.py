@@ -23,7 +23,7 @@ import errno
 import os
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -37,7 +37,7 @@ from crocbot.core.messages import ExitRequest
 from crocbot.store.journal import Journal
 from crocbot.store.journal_integrity import JournalUnwritable
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
-from tests.support.e2e import Paper
+from tests.support.e2e import Paper, started
 from tests.support.restart_safety import (
     OVERRIDES,
     PRE_ROLL,
@@ -145,14 +145,6 @@ def _paper(tmp_path: Path, symbols: tuple[str, ...]) -> Paper:
     )
 
 
-@contextlib.contextmanager
-def _running(paper: Paper) -> Iterator[Paper]:
-    try:
-        yield paper.start()
-    finally:
-        paper.stop()
-
-
 def _halted(paper: Paper, critical: list[str], *said: str) -> None:
     """Entries are halted because of the disk (safe mode, `/readyz` 503), and CRITICAL lines said so."""
     bot, _ = paper.running
@@ -186,7 +178,7 @@ def _logged(paper: Paper) -> set[str]:
 def test_a_journal_that_refuses_writes_halts_entries_loudly_while_exits_and_stops_fill_and_no_fill_is_lost(
     tmp_path: Path, disk: Disk, critical: list[str], state: str
 ) -> None:
-    with _running(_paper(tmp_path, (SYMBOL, OTHER))) as paper:
+    with started(_paper(tmp_path, (SYMBOL, OTHER))) as paper:
         bot, _ = paper.running
         paper.run_until(cycle_start(0) + timedelta(seconds=30))
         for symbol in (SYMBOL, OTHER):
@@ -236,7 +228,7 @@ def test_a_trade_log_that_cannot_write_uses_its_fallback_then_halts_entries_unti
     tmp_path: Path, disk: Disk, critical: list[str]
 ) -> None:
     fallback = Path(TRADE_LOG_FILE).stem + ".fallback.jsonl"
-    with _running(_paper(tmp_path, (SYMBOL,))) as paper:
+    with started(_paper(tmp_path, (SYMBOL,))) as paper:
         bot, _ = paper.running
         paper.run_until(cycle_start(0) + timedelta(seconds=30))
         long_signal(paper)

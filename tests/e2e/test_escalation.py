@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.e2e import Paper
+from tests.support.e2e import Paper, started
 from tests.support.restart_safety import (
     WALL_BOUND,
     Crash,
@@ -48,11 +48,8 @@ TIMES = 6  # one more than the root's and the core's 5 restarts within 60 s
 
 @pytest.fixture
 def paper(tmp_path: Path) -> Iterator[Paper]:
-    paper = cycling_paper(tmp_path)
-    try:
-        yield paper.start()
-    finally:
-        paper.stop()
+    with started(cycling_paper(tmp_path)) as paper:
+        yield paper
 
 
 def _open_protected(paper: Paper) -> dict[str, Decimal]:

@@ -23,7 +23,7 @@ import pytest
 from crocbot.app import BACKUP_DIR, JOURNAL_FILE
 from crocbot.core.desk_adopt import ADOPTED
 from crocbot.core.messages import ExitRequest, OrderPurpose
-from tests.support.e2e import Paper
+from tests.support.e2e import Paper, started
 from tests.support.restart_safety import (
     SYMBOL,
     check_invariants,
@@ -41,11 +41,8 @@ START_QUOTE = Decimal(10_000)
 
 @pytest.fixture
 def paper(tmp_path: Path) -> Iterator[Paper]:
-    paper = cycling_paper(tmp_path)
-    try:
-        yield paper.start()
-    finally:
-        paper.stop()
+    with started(cycling_paper(tmp_path)) as paper:
+        yield paper
 
 
 def cut_in_half(journal: Path) -> None:

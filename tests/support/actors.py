@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from crocbot.actors.activity import ACTIVITY
 from crocbot.actors.base import ChildContext, SupervisedActor
 
 WAIT = 5.0  # seconds: the bound on every wait in these tests; a healthy run never gets near it
@@ -130,3 +132,21 @@ class Tap(SupervisedActor):
     def handle(self, message: Any) -> Any:
         self.sink.put(message)
         return None
+
+
+def settle() -> None:
+    """Until no actor has a message told and not handled (bounded): what was published has been acted on."""
+    for _ in range(1000):
+        if ACTIVITY.quiet():
+            return
+        time.sleep(0.005)
+    raise AssertionError("the actors never went quiet")
+
+
+def take(events: queue.Queue[Any], kind: type[Any], *, timeout: float = WAIT, **match: Any) -> Any:
+    """The next event of `kind` whose attributes equal `match`, skipping others; fails after `timeout` seconds."""
+    for _ in range(1000):
+        item = events.get(timeout=timeout)
+        if isinstance(item, kind) and all(getattr(item, name) == value for name, value in match.items()):
+            return item
+    raise AssertionError(f"no {kind.__name__} among 1000 events")

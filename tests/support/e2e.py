@@ -8,11 +8,12 @@ actor records every fill the venue reports, as the independent list the journal 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -71,6 +72,15 @@ class Probe(SupervisedActor):
             elif isinstance(message, FeedHealth):
                 seen.feed.append(message)
         return None
+
+
+@contextlib.contextmanager
+def started(paper: Paper) -> Iterator[Paper]:
+    """The paper bot started, and stopped with its simulator at the end, whatever happens."""
+    try:
+        yield paper.start()
+    finally:
+        paper.stop()
 
 
 class Paper:
