@@ -35,7 +35,8 @@ __all__ = ["Reconciler", "REPORT_KEY"]
 
 REPORT_KEY = "reconciliation"  # the last report that found something, for `crocbot status`
 _ASK_TIMEOUT = 30.0
-_RETRY = 5.0  # event seconds between attempts at start-up while the venue cannot be asked
+_RETRY = 5.0  # event seconds before the second start-up attempt while the venue cannot be asked; doubled after
+_RETRY_MAX = 60.0  # each failure up to this, so that a venue down for hours does not fill the log
 _LOOKBACK = timedelta(hours=1)  # fills are compared from this long before the last journaled one
 
 
@@ -76,6 +77,7 @@ class Reconciler(SupervisedActor):
         self._grace = timedelta(seconds=grace)
         self._names = (persistence, venue, router)
         self._reconciled = False
+        self._failed_starts = 0  # start-up attempts that failed in a row
 
     def started(self) -> None:
         self.services.bus.publish(StartupReconciling(self.clock.now()))
@@ -101,12 +103,14 @@ class Reconciler(SupervisedActor):
                 logger.error("periodic reconciliation failed ({}); next try in {:.0f} s", error, self._interval)
                 self.send_later(self._interval, _Tick(False))
                 return
+            retry = min(_RETRY * 2**self._failed_starts, _RETRY_MAX)
+            self._failed_starts += 1
             logger.error(
                 "start-up reconciliation failed ({}); not ready to trade (stops stay on the venue); retry in {:.0f} s",
                 error,
-                _RETRY,
+                retry,
             )
-            self.send_later(_RETRY, _Tick(True))
+            self.send_later(retry, _Tick(True))
             return
         summary = plan.summary()
         if startup:
