@@ -53,10 +53,10 @@ class _JournalSide:
 
 
 def _journal_side(journal: Journal) -> _JournalSide:
-    fills = journal.fills()
-    since = fills[-1].ts - _LOOKBACK if fills else None
-    recent = tuple(f for f in fills if since is None or f.ts >= since)
-    return _JournalSide(frozenset(f.fill_id for f in fills), recent, since)
+    last = journal.last_fill_time()
+    since = last - _LOOKBACK if last is not None else None
+    recent = tuple(journal.fills(since=since)) if since is not None else ()
+    return _JournalSide(frozenset(journal.fill_ids()), recent, since)
 
 
 class Reconciler(SupervisedActor):
@@ -126,7 +126,10 @@ class Reconciler(SupervisedActor):
     def _reconcile(self, startup: bool) -> tuple[list[str], Plan]:
         persistence, venue, router = (self._ref(name) for name in self._names)
         journal: _JournalSide = persistence.ask(ReadJournal(_journal_side), timeout=_ASK_TIMEOUT)
-        only_logged: list[Fill] = persistence.ask(FillsOnlyLogged(), timeout=_ASK_TIMEOUT)
+        # The trade log holds fills the journal lacks only after a restore or a crash while the journal failed:
+        # both are start-up matters (while running, persistence and the router keep such fills themselves), and
+        # reading a weeks-long trade log every few minutes would cost more each time.
+        only_logged: list[Fill] = persistence.ask(FillsOnlyLogged(), timeout=_ASK_TIMEOUT) if startup else []
         books: BooksView = router.ask(BooksSnapshot(), timeout=_ASK_TIMEOUT)
         books = BooksView(books.orders, journal.fill_ids, books.booked_fills, books.holdings)
         ids = tuple(o.cl_ord_id for o in books.orders)

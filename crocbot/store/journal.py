@@ -419,6 +419,11 @@ class Journal:
         rows = self._conn.execute(sql + " ORDER BY ts, seq", args).fetchall()
         return [fill_from_row(row) for row in rows]
 
+    def last_fill_time(self) -> datetime | None:
+        """The time of the latest fill journaled (None: none yet)."""
+        row = self._conn.execute("SELECT MAX(ts) FROM fills").fetchone()
+        return text_ts(row[0]) if row is not None and row[0] is not None else None
+
     def fill_ids(self) -> set[str]:
         return {row[0] for row in self._conn.execute("SELECT fill_id FROM fills").fetchall()}
 

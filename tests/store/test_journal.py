@@ -272,6 +272,7 @@ def test_a_fill_round_trips_and_a_second_copy_is_reported_not_stored(journal: Jo
 
 
 def test_fills_come_back_in_fill_time_then_journal_order_and_filter_by_time_and_symbol(journal: Journal) -> None:
+    assert journal.last_fill_time() is None
     recorded = [
         fill("late", at(10)),
         fill("a", at(5)),
@@ -280,6 +281,7 @@ def test_fills_come_back_in_fill_time_then_journal_order_and_filter_by_time_and_
     ]
     for item in recorded:
         journal.record_fill(item)
+    assert journal.last_fill_time() == at(10)  # the latest by fill time, not the last written
     assert [f.fill_id for f in journal.fills()] == ["a", "b", "eth", "late"]
     assert [f.fill_id for f in journal.fills(since=at(7))] == ["eth", "late"]
     assert [f.fill_id for f in journal.fills(symbol="BTC/USD")] == ["a", "b", "late"]
