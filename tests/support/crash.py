@@ -87,11 +87,6 @@ class CrashConfig:
     speed: float = 120.0
     pre_roll: float = 1800.0  # market seconds of history before the first start (the breakout needs 22 candles)
     alive: tuple[float, float] = (0.3, 2.5)  # wall seconds the bot trades after it is judged, uniformly
-    # Every `unwedge_every`-th trial first lets the paper venue finish catching up with the prints it missed (its
-    # resting orders), up to `unwedge_timeout`: until it has, the venue executes nothing, so short trials alone
-    # would only ever kill a bot that cannot trade (0: never).
-    unwedge_every: int = 10
-    unwedge_timeout: float = 70.0
     failpoint_share: float = 0.5  # trials with a failpoint armed
     failpoints: Mapping[str, float] = field(default_factory=lambda: dict(FAILPOINTS))
     seed: int = 5
@@ -214,9 +209,7 @@ class CrashHarness:
         config, trial = self.config, Trial(index, mode)
         before = read_snapshot(self.state_dir, self.log_dir)
         fills_before = len(before.fills) if before is not None else 0
-        resting_on = {o["symbol"] for o in before.venue_open_orders()} if before is not None else set()
-        resting = bool(resting_on)
-        unwedge = resting and config.unwedge_every > 0 and index % config.unwedge_every == config.unwedge_every - 1
+        resting = bool(before.venue_open_orders()) if before is not None else False
         port = free_port()
         name = f"bot-{index:03d}"
         started = time.monotonic()
@@ -233,8 +226,6 @@ class CrashHarness:
                 if mode == "final":
                     self.stop_s = self._stop(bot, signal.SIGTERM, config.stop_timeout)
                 else:
-                    if unwedge:
-                        self._wait_catch_up(bot, self.out_dir / f"{name}.err", len(resting_on))
                     self._wait_exit(bot, self.rng.uniform(*config.alive))
             self._stop(bot, signal.SIGKILL, config.exit_timeout)
         finally:
@@ -305,15 +296,6 @@ class CrashHarness:
 
     def _check(self, snap: Snapshot) -> dict[str, list[str]]:
         return check_all(snap, self.starting, self.instruments)
-
-    def _wait_catch_up(self, bot: subprocess.Popen[bytes], err: Path, symbols: int) -> None:
-        """Until the venue has logged the end of its catch-up for each symbol with resting orders, or the bot
-        died, or `unwedge_timeout` passed."""
-        deadline = time.monotonic() + self.config.unwedge_timeout
-        while time.monotonic() < deadline and bot.poll() is None:
-            if err.read_text(encoding="utf-8", errors="replace").count("paper catch-up:") >= symbols:
-                return
-            time.sleep(0.2)
 
     def _wait_exit(self, bot: subprocess.Popen[bytes], seconds: float) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
