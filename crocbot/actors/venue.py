@@ -174,6 +174,10 @@ class VenueActor(SupervisedActor):
             self._venue = PaperVenue.new(self._instruments, self._balances, clock=self.clock, seed=self.ctx.instance)
             self._save()
             logger.info("paper account opened: {}", _balances_text(self._balances))
+        if self._catch_up is None and self._fetch_trades is not None:
+            # An earlier instance may have died mid catch-up: say that this one holds nothing back, or the health
+            # board (and the SL manager) would wait for an end that never comes.
+            self.services.bus.publish(VenueCatchUp(True, "nothing to catch up", self.clock.now()))
         bus = self.services.bus
         bus.subscribe(VenueRequest, self.name)
         bus.subscribe(StartupReconciled, self.name)

@@ -222,6 +222,15 @@ def test_a_fetch_that_keeps_failing_is_given_up_loudly_and_the_venue_carries_on(
     assert "could not be fetched in 3 tries" in capfd.readouterr().err
 
 
+def test_a_venue_with_nothing_to_catch_up_says_so_at_start(runtime: Runtime, tmp_path: Path, gateway: Gateway) -> None:
+    """An earlier instance may have died mid catch-up; without this the health board would wait for ever."""
+    events = start(runtime, tmp_path, Fetcher([]), gateway)  # a new account: no resting orders
+
+    said = take(events, VenueCatchUp)
+
+    assert (said.done, said.summary) == (True, "nothing to catch up")
+
+
 # -- the bookkeeping alone ----------------------------------------------------------------------------------------
 
 
