@@ -420,10 +420,10 @@ class Router(ReconcilingRouter, SupervisedActor):
             except Exception as error:
                 if not _journal_unavailable(error):
                     raise
-                self._unwritten.append(message)
+                wait_for_journal(self._unwritten, message)
                 self._journal_failed(error)
                 return _WAITING
-        self._unwritten.append(message)
+        wait_for_journal(self._unwritten, message)
         if isinstance(message, RecordFill):
             try:  # on disk meanwhile: the trade log takes it now, the journal when it can
                 self._ask(LogFillAhead(message))
@@ -493,3 +493,13 @@ class Router(ReconcilingRouter, SupervisedActor):
         if ref is None:
             raise RuntimeError("the persistence actor is not running")
         return ref.ask(message, timeout=_ASK_TIMEOUT)
+
+
+def wait_for_journal(waiting: deque[object], record: object) -> None:
+    """Queue `record` behind those the journal has not taken yet. A state document replaces an older copy of itself
+    still waiting (only the newest is worth writing): hours of a full disk then cost one ledger, not one per fill."""
+    if isinstance(record, SaveState):
+        stale = [r for r in waiting if isinstance(r, SaveState) and r.key == record.key]
+        for old in stale:
+            waiting.remove(old)
+    waiting.append(record)
