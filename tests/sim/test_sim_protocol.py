@@ -202,7 +202,15 @@ def test_close_code_1008_is_terminal() -> None:
         client.start()
         try:
             assert states.get(timeout=WAIT).state == "connected"
-            for session in sim.ws.sessions():
+            # The client may say "connected" before the server has registered the session: wait for it (bounded),
+            # or the close below closes nothing and the test waits for a disconnect that never comes.
+            for _ in range(500):
+                sessions = sim.ws.sessions()
+                if sessions:
+                    break
+                time.sleep(0.01)
+            assert sessions, "the server never registered the client's session"
+            for session in sessions:
                 session.close(1008, "policy violation")
             seen = [states.get(timeout=WAIT).state, states.get(timeout=WAIT).state]
             client._thread.join(timeout=WAIT)  # type: ignore[union-attr]
