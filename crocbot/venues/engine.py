@@ -93,21 +93,25 @@ class MatchingEngine:
         """
         book = self._book(symbol)
         book.replace(bids, asks)
-        return fill_from_book(self._ledger, book, self._open_on(symbol), self._clock.now())
+        now = self._clock.now()
+        return fill_from_book(self._ledger, book, self._open_on(symbol, live_at=now), now)
 
     def on_trade(self, symbol: str, price: Decimal, qty: Decimal, ts: datetime | None = None) -> list[Execution]:
         """A public trade print: fills resting orders it trades through, then fires the stops it triggers.
 
-        `ts` is the print's own time, kept as the last trade's time; events are stamped by the clock.
+        `ts` is the print's own time, kept as the last trade's time; events are stamped by the clock. A print older
+        than an order (a print the venue learns of late, e.g. when catching up after a restart) does not touch it:
+        the order did not exist when that trade happened.
         """
         book = self._book(symbol)
         for name, value in (("price", price), ("qty", qty)):
             if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
                 raise ValueError(f"trade {name} must be a positive Decimal, got {value!r}")
         now = self._clock.now()
-        self._last[symbol] = (price, utc(ts, "ts") if ts is not None else now)
-        events = fill_from_trade(self._ledger, self._open_on(symbol), price, qty, now)
-        for order in [o for o in self._open_on(symbol) if o.waiting_for_trigger]:
+        printed = utc(ts, "ts") if ts is not None else now
+        self._last[symbol] = (price, printed)
+        events = fill_from_trade(self._ledger, self._open_on(symbol, live_at=printed), price, qty, now)
+        for order in [o for o in self._open_on(symbol, live_at=printed) if o.waiting_for_trigger]:
             if order.is_open and order.trigger_hit(price):
                 events += self._trigger(order, book, now)
         return events
@@ -268,8 +272,9 @@ class MatchingEngine:
             raise ValueError(f"unknown symbol {symbol!r}: the engine has no instrument for it")
         return book
 
-    def _open_on(self, symbol: str) -> list[OrderState]:
-        return [o for o in self._ledger.open.values() if o.symbol == symbol]
+    def _open_on(self, symbol: str, *, live_at: datetime) -> list[OrderState]:
+        """The open orders of `symbol` that were already live at `live_at`."""
+        return [o for o in self._ledger.open.values() if o.symbol == symbol and o.opened <= live_at]
 
     def _next_priority(self) -> int:
         self._priority += 1

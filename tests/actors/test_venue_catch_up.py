@@ -75,13 +75,14 @@ def gateway(runtime: Runtime) -> Iterator[Gateway]:
     gw.stop()
 
 
-def saved_account_with_a_resting_stop(path: Path) -> tuple[datetime, D]:
-    """A journal whose paper account holds 1 BTC under a sell stop at 59,000; the last print it saw was at 60,000.
-    Returns that print's time and the stop's trigger."""
+def saved_account_with_a_resting_stop(path: Path, *, placed_after: timedelta = timedelta(0)) -> tuple[datetime, D]:
+    """A journal whose paper account holds 1 BTC under a sell stop at 59,000, placed `placed_after` the last print
+    it saw (at 60,000). Returns that print's time and the stop's trigger."""
     venue, clock = make_venue({"USD": D(10_000), "BTC": D(1)})
     venue.on_book("BTC/USD", book(("59999", "1")), book(("60001", "1")))
     venue.on_trade(public_trade("60000", "0.1", clock=clock))
     last_print = clock.now()
+    clock.advance(placed_after.total_seconds())
     stop = submit("stop1", Side.SELL, OrderType.STOP_LOSS, "1", trigger="59000", clock=clock, purpose=OrderPurpose.STOP)
     assert [e.status for e in venue.execute(stop) if isinstance(e, OrderEvent)] == [OrderStatus.ACKED]
     journal = Journal(path)
@@ -169,6 +170,27 @@ def test_the_venue_answers_and_holds_commands_while_the_fetch_hangs_then_the_sto
     held = seen[-1]
     assert seen.index(fills[0]) < seen.index(done) < seen.index(held)  # missed prints, caught up, held command
     assert held.status is OrderStatus.ACKED
+
+
+def test_missed_prints_older_than_the_stop_do_not_fill_it_and_the_first_after_it_does(
+    runtime: Runtime, clock: SimClock, tmp_path: Path, gateway: Gateway
+) -> None:
+    """Issue 11, part 2: the stop was placed 55 s after the last print the venue saw (no print reached it between);
+    the catch-up fetches everything since that print, and those made before the stop existed must not fill it."""
+    last_print, trigger = saved_account_with_a_resting_stop(
+        tmp_path / PAPER_ACCOUNT_FILE, placed_after=timedelta(seconds=55)
+    )
+    clock.set(last_print + timedelta(minutes=10))
+    before = Trade("BTC/USD", Side.SELL, D("58000"), D("2"), last_print + timedelta(seconds=31))  # through, too early
+    after = Trade("BTC/USD", Side.SELL, D("58900"), D("2"), last_print + timedelta(seconds=61))
+    events = start(runtime, tmp_path, Fetcher([before, after]), gateway)
+
+    runtime.bus.publish(StartupReconciled("test", clock.now()))
+
+    seen = collect(events, lambda e: isinstance(e, VenueCatchUp) and e.done)
+    fills = [e for e in seen if isinstance(e, Fill)]
+    assert [(f.cl_ord_id, f.price, f.ts) for f in fills] == [("stop1", after.price, after.ts)]
+    assert before.price < after.price < trigger
 
 
 def test_a_failing_fetch_is_tried_again_after_a_pause_and_then_succeeds(
