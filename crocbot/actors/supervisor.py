@@ -219,11 +219,12 @@ class Supervisor(SupervisedActor):
         while self._restarts and self._restarts[0] <= now - self._policy.within:
             self._restarts.popleft()
         beyond = len(self._restarts) >= self._policy.max_restarts
+        held_on: ActorEscalated | None = None
         if beyond:
             essential = self._policy.essential
             if essential is None or spec.name in essential:
                 self._escalate(exited)
-            self._hold_on(exited)
+            held_on = self._hold_on(exited)
         self._restarts.append(now)
         affected = self._affected(spec.name)
         for name in reversed(affected):
@@ -252,6 +253,8 @@ class Supervisor(SupervisedActor):
         else:
             self.send_later(delay, _RestartDue(self._epoch))
         # Published once the restart is started or scheduled, so that an observer can move the clock on.
+        if held_on is not None:
+            self.services.bus.publish(held_on)
         self.services.bus.publish(
             ActorRestarted(spec.name, self.name, str(exited.reason), len(self._restarts), self.clock.now())
         )
@@ -290,16 +293,17 @@ class Supervisor(SupervisedActor):
         self._terminate_all()
         raise SupervisorEscalation(f"{self.name}: {reason}")
 
-    def _hold_on(self, exited: ChildExited) -> None:
+    def _hold_on(self, exited: ChildExited) -> ActorEscalated | None:
         """A non-essential child beyond the intensity: keep the essential ones running, say so loudly (once per
-        child), and let the application go safe on the `ActorEscalated` it sees."""
+        child), and let the application go safe on the `ActorEscalated` it sees (published by the caller once the
+        slow restart is scheduled, so that an observer of the event may move the clock on)."""
         reason = (
             f"{self._policy.max_restarts} restarts within {self._policy.within}s exceeded; "
             f"last: {exited.name} {exited.reason} ({exited.error or 'no error'})"
         )
         if exited.name in self._held_on:
             self._log.error("supervisor {}: {} keeps failing ({})", self.name, exited.name, reason)
-            return
+            return None
         self._held_on.add(exited.name)
         self._log.critical(
             "supervisor {} holds on: {}; {} is restarted every {}s from now on, the essential children keep "
@@ -309,7 +313,7 @@ class Supervisor(SupervisedActor):
             exited.name,
             self._policy.backoff_max,
         )
-        self.services.bus.publish(ActorEscalated(self.name, reason, self.clock.now()))
+        return ActorEscalated(self.name, reason, self.clock.now())
 
     # -- starting and stopping children ---------------------------------------------------------------
 
