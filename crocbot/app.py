@@ -259,6 +259,9 @@ class Bot:
                 {s: i.price_increment for s, i in instruments.items()},
                 place_within=settings.stops.place_within * wiring.machinery_scale,
                 amend_min_interval=settings.stops.amend_min_interval,
+                # waits for the venue actor, which takes wall time under a replay clock like the deadline above
+                backstop_grace=settings.stops.backstop_grace * wiring.machinery_scale,
+                backstop_margin=settings.stops.backstop_margin,
                 metrics=wiring.metrics,
             ),
             ChildSpec.actor(

@@ -25,12 +25,15 @@ from typing import Any, TextIO
 from loguru import logger
 
 from crocbot.actors.feed import FeedOptions
+from crocbot.actors.router import FENCE_METRIC
 from crocbot.app import BACKUP_DIR, JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, StartupError, load_instruments
 from crocbot.config import Settings
 from crocbot.core.money import fmt
 from crocbot.demo_paths import DEFAULT_DATA
 from crocbot.ops.console import CLEAR, render_view
 from crocbot.ops.log import setup_logging
+from crocbot.ops.metrics import Metrics
+from crocbot.ops.trade_audit import TradeAudit, audit_journal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.conductor import Conductor
 from crocbot.sim.market import MarketTrade, candle_csv_source
@@ -70,6 +73,8 @@ class DemoResult:
     start_equity: Decimal = Decimal(0)
     settle_timeouts: int = 0
     kill_switch: bool = False
+    fence_breaches: int = 0
+    audit: TradeAudit | None = None
     data: str = ""
     symbols: tuple[str, ...] = DEMO_SYMBOLS
     notes: list[str] = field(default_factory=list)
@@ -86,6 +91,12 @@ class DemoResult:
             "equity": fmt(self.equity),
             "start_equity": fmt(self.start_equity),
             "kill_switch": self.kill_switch,
+            "winners": self.audit.winners if self.audit else 0,
+            "fees": fmt(self.audit.fees) if self.audit else "0",
+            "exits_after_stop_fill": self.audit.exits_after_stop_fill if self.audit else 0,
+            "exits_held_back": self.audit.exits_held_back if self.audit else 0,
+            "funds_refusals": self.audit.funds_refusals if self.audit else 0,
+            "fence_breaches": self.fence_breaches,
             "settle_timeouts": self.settle_timeouts,
             "market": self.data,
             "symbols": list(self.symbols),
@@ -171,6 +182,7 @@ def _with_simulator(
     setup_logging(log_dir=settings.log_dir, level="ERROR" if options.view else "WARNING")
     instruments = load_instruments(settings)
     conductor: Conductor | None = None
+    metrics = Metrics()  # the demo's own: its summary counts this run's fence breaches, nothing else's
 
     def on_feed_client(client: Any) -> None:
         if conductor is not None:
@@ -185,6 +197,7 @@ def _with_simulator(
             health_port=0,
             watchdog_interval=30.0,
             on_feed_client=on_feed_client,
+            metrics=metrics,
         ),
     )
     conductor = Conductor(simulator, bot.runtime.scheduler, gateways=[bot.rest_gateway], quantum=options.quantum)
@@ -209,9 +222,11 @@ def _with_simulator(
     finally:
         bot.stop()
         result.wall_seconds = time.monotonic() - started
+    result.fence_breaches = int(metrics.value(FENCE_METRIC))
     with Journal(options.state_dir / JOURNAL_FILE) as journal:
-        result.fills = len(journal.fills())
-        result.closed_trades = len(journal.closed_trades())
+        result.audit = audit_journal(journal)
+    result.fills = result.audit.fills
+    result.closed_trades = result.audit.closed_trades
     return result
 
 
@@ -255,6 +270,10 @@ def _redrawer(
     return redraw
 
 
+def _cents(amount: Decimal) -> str:
+    return fmt(amount.quantize(Decimal("0.01")))
+
+
 def summary_text(result: DemoResult, state_dir: Path) -> str:
     data = result.as_json()
     lines = [
@@ -264,9 +283,12 @@ def summary_text(result: DemoResult, state_dir: Path) -> str:
         f"  replayed    {data['market_time_replayed_hours']} h of market time in {data['wall_seconds']} s "
         f"({data['speed']}x)",
         f"  fills       {result.fills}",
-        f"  trades      {result.closed_trades} closed, {result.open_positions} open (their stops stay on the venue)",
-        f"  P&L         realised {fmt(result.realized.quantize(Decimal('0.01')))}, equity "
-        f"{fmt(result.equity.quantize(Decimal('0.01')))} (from {fmt(result.start_equity.quantize(Decimal('0.01')))})",
+        f"  trades      {result.closed_trades} closed ({data['winners']} won), {result.open_positions} open (their "
+        "stops stay on the venue)",
+        f"  P&L         realised {_cents(result.realized)}, equity {_cents(result.equity)} (from "
+        f"{_cents(result.start_equity)}); fees paid {_cents(result.audit.fees if result.audit else Decimal(0))}",
+        f"  safety      {data['exits_after_stop_fill']} exits sent after a stop fill ({data['exits_held_back']} held "
+        f"back), {data['funds_refusals']} orders refused for funds, {result.fence_breaches} inventory-fence breaches",
         f"  kill switch {'TRIPPED' if result.kill_switch else 'not tripped'}",
         f"  state       journal and trade log kept: crocbot status --state-dir {state_dir}",
     ]

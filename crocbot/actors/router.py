@@ -65,8 +65,10 @@ __all__ = [
     "OrderView",
     "BooksSnapshot",
     "ApplyReconciliation",
+    "FENCE_METRIC",
 ]
 
+FENCE_METRIC = "crocbot_fence_breaches_total"
 SAFE_MODE_KEY = "safe_mode"  # the state document `crocbot status` reads to say whether safe mode is on
 _ASK_TIMEOUT = 10.0
 # Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
@@ -341,7 +343,11 @@ class Router(ReconcilingRouter, SupervisedActor):
         # in one request with it: an exit and the stop cancel before it cost the venue one durable save, not two.
         held: list[VenueCommand] = []
         for action in actions:
-            if isinstance(action, SendOrder):
+            if isinstance(action, SendOrder | AmendOrder) and (breach := self.desk.fence(action)) is not None:
+                if isinstance(action, SendOrder):  # the cancels it was to wait for stay unsent with it
+                    held = [c for c in held if not (isinstance(c, Cancel) and c.cl_ord_id in action.after_cancels)]
+                self._fence_refused(action, breach)
+            elif isinstance(action, SendOrder):
                 self._send(action, held)
                 held = []
             elif isinstance(action, AmendOrder):
@@ -372,6 +378,17 @@ class Router(ReconcilingRouter, SupervisedActor):
         if held:
             bus.publish(VenueRequest(tuple(held)))
 
+    def _fence_refused(self, action: SendOrder | AmendOrder, breach: str) -> None:
+        """A sell beyond what crocbot owns never reaches the venue. It means the books lost track of what holds the
+        coins, which no test or demo run may ever show: CRITICAL, counted, and the order refused."""
+        if isinstance(action, SendOrder):
+            cl_ord_id, symbol = action.intent.cl_ord_id, action.intent.symbol
+        else:
+            cl_ord_id, symbol = action.cl_ord_id, action.symbol
+        logger.bind(actor=self.name, symbol=symbol).critical("{} not sent: {}", cl_ord_id, breach)
+        self._metrics.inc(FENCE_METRIC, help="sells refused by the inventory fence (never expected)")
+        self._run(self.desk.fence_refused(action, breach, self.clock.now()))
+
     def _send(self, action: SendOrder, held: list[VenueCommand]) -> None:
         intent = action.intent
         record = RecordIntent(intent, action.position_id, action.reason, action.brackets)
@@ -400,7 +417,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         failpoints.hit("router.after_intent")  # crash tests: journaled, not sent
         self.desk.submitted(intent.cl_ord_id, self.clock.now())
         self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)}, help="orders sent")
-        self.services.bus.publish(VenueRequest((*held, Submit(intent))))
+        self.services.bus.publish(VenueRequest((*held, Submit(intent, action.after_cancels))))
 
     def _journal_failed(self, error: BaseException) -> None:
         if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:

@@ -1,8 +1,11 @@
 """The stop-loss manager: watches every open position on every tick, tightens stops, and exits when it must.
 
-On each market tick for a symbol it checks every position in it: a price through the stop whose order has not
-fired means an immediate exit request (the venue stop may be lost or the book gapped past it); a price at the
-take-profit means an exit; otherwise the stop policy may tighten the stop (breakeven, profit lock, trailing),
+On each market tick for a symbol it checks every position in it. A price through the stop is first the venue
+stop's to fill (its fill closes the position): this manager's own exit request is a backstop, sent only once the
+stop has not filled within `backstop_grace` seconds of event time, or at once when the price is beyond the stop by
+more than `backstop_margin` (the venue's stop may be lost, or the book gapped past it) or no stop rests on the
+venue; the router sends that exit only after the venue confirms the stop's cancel. A price at the take-profit means
+an exit; otherwise the stop policy may tighten the stop (breakeven, profit lock, trailing),
 sent as an amend request no more often than `amend_min_interval` per position. A position whose protective
 order is not live within `place_within` seconds of its opening is exited as a fail-safe, counted from when the
 venue can act: while the paper venue holds every command to catch up with the market it missed (`VenueCatchUp`),
@@ -52,10 +55,19 @@ class _Watched:
     opened_at: datetime
     exiting: bool = False
     last_amend: float | None = None  # event-clock seconds
+    crossed_at: datetime | None = None  # when the price went through the stop (and has stayed there since)
+    last_price: Decimal | None = None  # where the position would exit now (bid for a long)
 
 
 @dataclass(frozen=True, slots=True)
 class _CheckStopLive:
+    position_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _BackstopDue:
+    """Timer: the venue's stop has had its grace since the price went through it."""
+
     position_id: str
 
 
@@ -68,6 +80,8 @@ class SLManager(SupervisedActor):
         *,
         place_within: float = 1.0,
         amend_min_interval: float = 5.0,
+        backstop_grace: float = 5.0,
+        backstop_margin: Decimal = Decimal("0.005"),
         metrics: Metrics = METRICS,
         router: str = "router",
     ) -> None:
@@ -77,6 +91,8 @@ class SLManager(SupervisedActor):
         self._increments = price_increments
         self._place_within = place_within
         self._amend_min_interval = amend_min_interval
+        self._backstop_grace = backstop_grace
+        self._backstop_margin = backstop_margin
         self._metrics = metrics
         self._loop = metrics.histogram(SL_LOOP_METRIC, help="SL manager evaluation time per market tick")
         self._watched: dict[str, _Watched] = {}
@@ -123,6 +139,8 @@ class SLManager(SupervisedActor):
             self._atr[message.symbol] = message.atr
         elif isinstance(message, _CheckStopLive):
             self._check_stop_live(message.position_id)
+        elif isinstance(message, _BackstopDue):
+            self._backstop_due(message.position_id)
         elif isinstance(message, VenueCatchUp):
             self._venue_holding = not message.done
         else:
@@ -197,9 +215,11 @@ class SLManager(SupervisedActor):
             price = bid if track.side is PositionSide.LONG else ask
             if price is None:
                 continue
+            watched.last_price = price
             if stop_crossed(track.side, track.stop, price):
-                self._exit(watched, f"price {price} is through the stop {track.stop} and the stop has not filled")
+                self._through_stop(watched, price)
                 continue
+            watched.crossed_at = None
             tp = watched.take_profit
             if tp is not None and ((price >= tp) if track.side is PositionSide.LONG else (price <= tp)):
                 self._exit(watched, f"take-profit {tp} reached at {price}")
@@ -213,6 +233,36 @@ class SLManager(SupervisedActor):
             level, kind = proposal
             self.services.bus.publish(StopAmendRequest(position_id, symbol, level, kind, self.clock.now()))
         self._loop.observe(time.perf_counter() - started)
+
+    def _through_stop(self, watched: _Watched, price: Decimal) -> None:
+        """The price is through the stop: exit now, or give the venue's stop its grace to fill first."""
+        track = watched.track
+        beyond = abs(track.stop - price) / track.stop if track.stop > 0 else Decimal(1)
+        through = f"price {price} is through the stop {track.stop}"
+        if not watched.stop_live:
+            self._exit(watched, f"{through} and no stop rests on the venue")
+        elif beyond > self._backstop_margin:
+            self._exit(watched, f"{through} by more than {self._backstop_margin:%} and the stop has not filled")
+        elif watched.crossed_at is None:
+            watched.crossed_at = self.clock.now()
+            if self._backstop_grace <= 0:
+                self._exit(watched, f"{through} and the stop has not filled")
+            else:
+                self.send_later(self._backstop_grace, _BackstopDue(track.position_id))
+
+    def _backstop_due(self, position_id: str) -> None:
+        watched = self._watched.get(position_id)
+        if watched is None or watched.exiting or watched.crossed_at is None or watched.last_price is None:
+            return  # closed (the stop filled), exiting already, or the price came back
+        track = watched.track
+        if not stop_crossed(track.side, track.stop, watched.last_price):
+            return
+        waited = (self.clock.now() - watched.crossed_at).total_seconds()
+        self._exit(
+            watched,
+            f"price {watched.last_price} is through the stop {track.stop} and the venue's stop has not filled in "
+            f"{waited:.1f} s",
+        )
 
     def _exit(self, watched: _Watched, reason: str) -> None:
         watched.exiting = True

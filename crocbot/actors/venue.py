@@ -366,8 +366,7 @@ class VenueActor(SupervisedActor):
         if self._catch_up is not None:  # against a book that has not caught up they would fill at the wrong prices
             self._catch_up.hold_commands(commands)
             return
-        venue = self.venue
-        self._deliver([event for command in commands for event in venue.execute(command)])
+        self._deliver(self.venue.execute_all(commands))
 
     def _deliver(self, events: list[VenueEvent]) -> None:
         if not events:

@@ -138,6 +138,11 @@ class StopSettings(BaseModel):
     profit_lock_step_r: PositiveDecimal = Decimal("1")
     place_within: Annotated[float, Field(gt=0, le=1)] = 1.0
     amend_min_interval: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    # The SL manager's own exit when the price is through a stop that rests on the venue is a backstop: it waits
+    # this long for the venue's stop to fill (its fill closes the position), unless the price is beyond the stop
+    # by more than `backstop_margin` (a fraction of the stop price), when something is wrong with the venue's stop.
+    backstop_grace: Annotated[float, Field(ge=0, le=300)] = 5.0
+    backstop_margin: Fraction = Decimal("0.005")
 
 
 class StrategySettings(BaseModel):

@@ -34,9 +34,11 @@ from crocbot.core.desk_types import (
     SendOrder,
     StartTimer,
 )
+from crocbot.core.fence import OpenSell, fence_breach
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
+    HELD_BACK,
     ClosedTrade,
     CommandRejected,
     ExitRequest,
@@ -322,6 +324,15 @@ class Desk:
             position.exit_orders.remove(order.cl_ord_id)
         if not position.open:
             return []
+        if reason == HELD_BACK:
+            # The venue could not cancel the stop, so it did not send the exit: the stop has filled or is filling,
+            # and its fill closes the position. Nothing to place and nothing to sell; should the stop have ended
+            # otherwise, its own event says so and the position is exited then.
+            text = f"exit {order.cl_ord_id} not sent: its stop could not be cancelled (filled or filling)"
+            if position.exit_orders:
+                return [Note("INFO", text, symbol)]
+            position.exiting = False
+            return [Note("INFO", text, symbol), Emit(PositionChanged(position.message()))]
         # rejected, or cancelled / expired / in error before it closed the position (no liquidity); or never sent
         never_sent = reason == NEVER_SENT  # crocbot died first: not a refusal by the venue
         level = "WARNING" if never_sent else "ERROR"
@@ -586,7 +597,9 @@ class Desk:
         self.by_symbol.pop(symbol, None)
         actions = []
         for other in self._live_orders(position):
-            if other.cl_ord_id != order.cl_ord_id:
+            # A market order never rests, so a cancel cannot reach it (an exit held back behind a stop that filled
+            # is not sent at all): only resting orders are cancelled.
+            if other.cl_ord_id != order.cl_ord_id and other.intent.order_type is not OrderType.MARKET:
                 actions.append(CancelOrder(other.cl_ord_id, symbol))
         if trade is not None:
             for event in self.risk.on_trade_closed(trade, now=now, equity=self.equity()):
@@ -618,13 +631,17 @@ class Desk:
     def _exit(self, position: PositionState, why: str, now: datetime) -> list[Action]:
         position.exiting = True
         symbol = position.symbol
-        # the stop first: on Kraken it holds the base the exit sells
+        # The stop first: on Kraken it holds the base the exit sells. The exit goes out only once the venue has
+        # confirmed that cancel: a stop that filled (or is filling) meanwhile has sold the position already, and
+        # an exit beside it would sell coins the bot does not own.
         actions: list[Action] = []
+        stops: list[str] = []
         for order in self._live_orders(position):
             if order.purpose in (OrderPurpose.STOP, OrderPurpose.ENTRY):
                 actions.append(CancelOrder(order.cl_ord_id, symbol))
                 if order.purpose is OrderPurpose.STOP:
                     self.stop_cancels.add(order.cl_ord_id)
+                    stops.append(order.cl_ord_id)
         cl_ord_id = self.ids.new(OrderPurpose.EXIT, now)
         intent = OrderIntent(
             cl_ord_id=cl_ord_id,
@@ -637,7 +654,7 @@ class Desk:
         )
         self.orders[cl_ord_id] = TrackedOrder(intent, position.position_id)
         position.exit_orders.append(cl_ord_id)
-        actions.append(SendOrder(intent, position.position_id, f"exit: {why}"))
+        actions.append(SendOrder(intent, position.position_id, f"exit: {why}", after_cancels=tuple(stops)))
         return actions
 
     def flatten(self, why: str, now: datetime) -> list[Action]:
@@ -668,16 +685,24 @@ class Desk:
         """Carry on once the desk is rebuilt from the journal (`crocbot.actors.router_restore`), before anything
         else reaches it: every open position is protected by a stop order, and announced to the SL manager.
 
-        An exit that was in flight at the crash is for the reconciler to look at; until then the stop protects the
-        position, so it is not `exiting` any more (the SL manager may ask again).
+        An exit still in flight after the start-up reconciliation (the venue has it and has not acted yet) is the
+        position's exit: it went out behind the cancel of the position's stops, so they are being cancelled for it,
+        and a stop or a second exit beside it would sell the coins twice. Its outcome comes from the venue as for any
+        exit: its fill closes the position, its failure protects the position again.
         """
         actions: list[Action] = []
         for position in list(self.positions.values()):
             if not position.open or position.entry_price is None or position.opened_at is None:
                 continue
             symbol = position.symbol
-            position.exiting = False
-            position.exit_orders.clear()
+            live = self._live_orders(position)
+            position.exit_orders = [o.cl_ord_id for o in live if o.purpose is OrderPurpose.EXIT]
+            position.exiting = bool(position.exit_orders)
+            if position.exiting:
+                self.stop_cancels.update(o.cl_ord_id for o in live if o.purpose is OrderPurpose.STOP)
+                text = f"exit {', '.join(position.exit_orders)} of {position.position_id} is still in flight"
+                actions += [Note("INFO", text, symbol), Emit(PositionChanged(position.message()))]
+                continue
             instrument = self.instruments.get(symbol)
             if instrument is not None:
                 notes, through = self._fit_brackets(position, instrument)  # a journal the desk could not describe
@@ -695,8 +720,24 @@ class Desk:
                 text = f"position {position.position_id} has no stop order after the restart: placing one at"
                 actions.append(Note("WARNING", f"{text} {fmt(position.stop)}", symbol))
                 actions += self._place_stop(position, now)
+            else:
+                actions += self._stop_covers(position)
             actions.append(Emit(PositionChanged(position.message())))
         return actions
+
+    def _stop_covers(self, position: PositionState) -> list[Action]:
+        """The stop order sells what the position holds: a size amend lost with a crashed process (journaled fill,
+        amend not yet sent) would leave the rest of the position unprotected, and the venue agrees with the journal
+        on the old size, so reconciliation cannot see it."""
+        stop = self.orders.get(position.stop_order or "")
+        if stop is None or not stop.is_open or stop.remaining == position.qty:
+            return []
+        text = (
+            f"stop {stop.cl_ord_id} covers {fmt(stop.remaining)} of the position's {fmt(position.qty)} (a size amend "
+            "lost in the restart): amending it"
+        )
+        amend = AmendOrder(stop.cl_ord_id, position.symbol, qty=stop.filled + position.qty)
+        return [Note("WARNING", text, position.symbol), amend]
 
     def _give_up(self, position: PositionState, why: str, now: datetime) -> list[Action]:
         text = (
@@ -708,6 +749,41 @@ class Desk:
     def _open_stop_order(self, position: PositionState) -> TrackedOrder | None:
         stops = [o for o in self._live_orders(position) if o.purpose is OrderPurpose.STOP]
         return stops[-1] if stops else None
+
+    # -- the inventory fence --------------------------------------------------------------------------
+
+    def fence(self, action: Action) -> str | None:
+        """Why sending `action` would sell more than crocbot holds and has not promised to its other sells, or None
+        (`crocbot.core.fence`). The router asks for every order and amend, just before it goes out."""
+        if isinstance(action, SendOrder):
+            intent = action.intent
+            if intent.side is not Side.SELL:
+                return None
+            symbol, cl_ord_id, qty, after = intent.symbol, intent.cl_ord_id, intent.qty, action.after_cancels
+        elif isinstance(action, AmendOrder) and action.qty is not None:
+            order = self.orders.get(action.cl_ord_id)
+            if order is None or order.intent.side is not Side.SELL:
+                return None
+            symbol, cl_ord_id, qty, after = order.symbol, order.cl_ord_id, action.qty - order.filled, ()
+        else:
+            return None
+        sells = (
+            OpenSell(o.cl_ord_id, o.remaining)
+            for o in self.orders.values()
+            if o.symbol == symbol and o.intent.side is Side.SELL and o.is_open
+        )
+        held = self.ledger.position(symbol)
+        return fence_breach(symbol, cl_ord_id, qty, held=held, open_sells=sells, after_cancels=after)
+
+    def fence_refused(self, action: SendOrder | AmendOrder, why: str, now: datetime) -> list[Action]:
+        """The router did not send `action`: the fence refused it. An order ends as refused (a stop refused like
+        this is a refusal like the venue's: the position is exited, and after repeated refusals entries halt); the
+        cancels it was to wait for were not sent either. An amend is refused like one the venue turned down."""
+        if isinstance(action, AmendOrder):
+            return self.on_command_rejected(CommandRejected(action.cl_ord_id, "amend", why, now), now)
+        for cl_ord_id in action.after_cancels:
+            self.stop_cancels.discard(cl_ord_id)
+        return self.not_sent(action.intent.cl_ord_id, now, why)
 
     # -- safety ---------------------------------------------------------------------------------------
 

@@ -78,6 +78,8 @@ class SendOrder:
     position_id: str | None
     reason: str
     brackets: EntryBrackets | None = None  # an entry's: journaled with it
+    # Sent only once the venue confirms these orders' cancels (the stops an exit replaces): never beside them.
+    after_cancels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 from crocbot.core.clock import Clock
-from crocbot.core.messages import Fill, Liquidity, OrderEvent, OrderStatus, Trade
+from crocbot.core.messages import HELD_BACK, Fill, Liquidity, OrderEvent, OrderStatus, Trade
 from crocbot.kraken.instruments import Instrument
 from crocbot.venues.engine import MatchingEngine
 from crocbot.venues.engine_persist import engine_from_state, engine_to_state, prune_history
 from crocbot.venues.engine_types import Execution, OrderError, OrderRequest
-from crocbot.venues.protocol import Amend, CommandRejected, OrderAmended, Submit, VenueCommand, VenueEvent
+from crocbot.venues.protocol import Amend, Cancel, CommandRejected, OrderAmended, Submit, VenueCommand, VenueEvent
 
 __all__ = ["PaperVenue", "events_from"]
 
@@ -122,6 +122,25 @@ class PaperVenue:
 
     def to_state(self) -> dict[str, Any]:
         return engine_to_state(self.engine)
+
+    def execute_all(self, commands: Sequence[VenueCommand]) -> list[VenueEvent]:
+        """One request's commands, in order. A `Submit` with `after_cancels` is placed only if a `Cancel` earlier in
+        the request cancelled each of those orders; otherwise it is held back (see `crocbot.venues.protocol`)."""
+        events: list[VenueEvent] = []
+        cancelled: set[str] = set()
+        for command in commands:
+            if isinstance(command, Submit) and any(c not in cancelled for c in command.after_cancels):
+                held = OrderEvent(command.intent.cl_ord_id, OrderStatus.CANCELLED, self._clock.now(), reason=HELD_BACK)
+                events.append(held)
+                continue
+            done = self.execute(command)
+            if isinstance(command, Cancel) and any(
+                isinstance(e, OrderEvent) and e.cl_ord_id == command.cl_ord_id and e.status is OrderStatus.CANCELLED
+                for e in done
+            ):
+                cancelled.add(command.cl_ord_id)
+            events += done
+        return events
 
     def execute(self, command: VenueCommand) -> list[VenueEvent]:
         now = self._clock.now()

@@ -4,16 +4,23 @@ The router sends commands; the venue answers with events: `OrderEvent`s and `Fil
 `OrderAmended` when an amend took effect and a `CommandRejected` when a cancel or an amend did not (the order
 itself is unchanged then). A rejected order (`OrderEvent` with status rejected) carries Kraken's error string
 as its reason. A venue never raises for a business outcome.
+
+A `Submit` with `after_cancels` goes out only once the venue has confirmed the cancel of each of those orders
+(an exit sold with the coins its position's stop holds): if a cancel is refused (the stop filled, or is filling),
+the order is not sent and is reported cancelled with the reason `HELD_BACK`. The paper venue takes the cancels and
+the order in one request and checks the outcome of each cancel before it places the order; a live venue waits for
+Kraken's answer to the cancel before it sends the order (and sends at most what the cancelled order had left).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from crocbot.core.messages import CommandRejected, Fill, OrderAmended, OrderEvent, OrderIntent
+from crocbot.core.messages import HELD_BACK, CommandRejected, Fill, OrderAmended, OrderEvent, OrderIntent
 
 __all__ = [
     "Submit",
@@ -24,12 +31,14 @@ __all__ = [
     "CommandRejected",
     "VenueEvent",
     "Venue",
+    "HELD_BACK",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class Submit:
     intent: OrderIntent
+    after_cancels: tuple[str, ...] = ()  # client ids whose cancel the venue must confirm before sending this
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,4 +67,9 @@ VenueEvent = OrderEvent | Fill | OrderAmended | CommandRejected
 class Venue(Protocol):
     def execute(self, command: VenueCommand) -> list[VenueEvent]:
         """Carry out one command; its events, in order."""
+        ...
+
+    def execute_all(self, commands: Sequence[VenueCommand]) -> list[VenueEvent]:
+        """Carry out one request's commands in order, holding back a `Submit` whose `after_cancels` did not all
+        succeed; the events of all of them, in order."""
         ...

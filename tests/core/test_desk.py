@@ -351,7 +351,8 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
     assert actions == [
         Note("INFO", f"exit {position_id}: take profit", SYMBOL),
         CancelOrder(stop, SYMBOL),
-        SendOrder(exit_intent(exit_.cl_ord_id, QTY, at(10)), position_id, "exit: take profit"),
+        # the exit goes out only once the venue confirms the stop's cancel
+        SendOrder(exit_intent(exit_.cl_ord_id, QTY, at(10)), position_id, "exit: take profit", after_cancels=(stop,)),
     ]
     assert desk.positions[position_id].exiting is True
     assert desk.on_exit_request(ExitRequest(position_id, SYMBOL, "again", at(11)), at(11)) == []
@@ -1051,7 +1052,7 @@ def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> 
         Record(RecordPositionChanged(position_id, QTY, average)),
         Emit(PositionChanged(left)),
         CancelOrder(stop, SYMBOL),
-        SendOrder(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}"),
+        SendOrder(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}", after_cancels=(stop,)),
         *saves(desk),
     ]
 
@@ -1121,7 +1122,10 @@ def test_a_loss_that_trips_the_kill_switch_flattens_the_other_positions_when_con
         Emit(PositionClosed(sol.position_id, SYMBOL, at(10), trade)),
         CancelOrder(eth.stop, ETH.symbol),
         SendOrder(
-            exit_intent(exit_.cl_ord_id, eth_qty, at(10), symbol=ETH.symbol), eth.position_id, "exit: kill switch"
+            exit_intent(exit_.cl_ord_id, eth_qty, at(10), symbol=ETH.symbol),
+            eth.position_id,
+            "exit: kill switch",
+            after_cancels=(eth.stop,),
         ),
         *saves(desk),
     ]

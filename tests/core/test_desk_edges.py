@@ -412,29 +412,39 @@ def test_resume_announces_a_restored_position_whose_stop_is_live() -> None:
     assert desk.resume(at(100)) == [Emit(PositionChanged(announced(opened.position_id)))]
 
 
-def test_resume_places_a_stop_for_a_position_without_one_and_forgets_the_exit_in_flight() -> None:
+def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_no_stop_beside_it() -> None:
+    """Found by the inventory fence (issue 11): the router crashed after sending an exit and its stop's cancel; the
+    desk rebuilt from the journal placed a stop (and, once the stop's cancel landed, a second exit) beside the exit
+    the venue was about to fill: the coins sold twice."""
+    opened = Opened.make()
+    exit_ = exit_requested(opened)
+    desk = restored(opened.desk)  # the journal still names the stop, whose cancel went out with the exit
+    state = desk.positions[opened.position_id]
+    assert desk.orders[exit_].status is S.SUBMITTED
+
+    actions = desk.resume(at(100))
+
+    assert not [a for a in actions if isinstance(a, SendOrder | AmendOrder | CancelOrder)]
+    assert (state.exiting, state.exit_orders) == (True, [exit_])
+    assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(101)), at(101)) == []  # cancelled for the exit
+    closing = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(101)), at(101))
+    assert not [a for a in closing if isinstance(a, SendOrder | AmendOrder | CancelOrder)]
+    assert state.closed
+
+
+def test_an_exit_in_flight_at_the_restart_that_fails_leaves_the_position_protected_again() -> None:
     opened = Opened.make()
     exit_ = exit_requested(opened)
     opened.desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
-    desk = restored(opened.desk)  # the journal still names the cancelled stop, which is not open any more
+    desk = restored(opened.desk)  # the stop's cancel landed before the crash; the exit's answer did not
     state = desk.positions[opened.position_id]
-    assert (state.stop_order, desk.orders[exit_].status) == (None, S.SUBMITTED)
-    state.exiting, state.exit_orders = True, [exit_]  # as if the rebuild had kept what the crashed desk knew
-    actions = desk.resume(at(100))
+    assert state.stop_order is None
+    desk.resume(at(100))
+
+    actions = desk.on_order_event(event(exit_, S.CANCELLED, at(101), reason="no liquidity"), at(101))
+
     stop = sent(actions, OrderPurpose.STOP)
-    assert actions == [
-        Note(
-            "WARNING", f"position {opened.position_id} has no stop order after the restart: placing one at 98", SYMBOL
-        ),
-        SendOrder(stop_intent(stop.cl_ord_id, QTY, "98", at(100)), opened.position_id, "protective stop at 98"),
-        Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
-    ]
-    assert (state.exiting, state.exit_orders, state.stop_order) == (False, [], stop.cl_ord_id)
-    # the exit in flight at the crash fills after all: the position closes and the new stop is cancelled
-    desk.submitted(stop.cl_ord_id, at(100))
-    closing = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(101)), at(101))
-    assert closing[0] == CancelOrder(stop.cl_ord_id, SYMBOL)
-    assert state.closed
+    assert (stop.qty, state.exiting, state.stop_order) == (QTY, False, stop.cl_ord_id)
 
 
 def test_resume_adopts_a_stop_sent_before_the_journal_named_it() -> None:
@@ -471,6 +481,29 @@ def test_a_fill_booked_after_a_restart_amends_the_stop_sent_before_the_journal_n
     assert desk.positions[position_id].stop_order == stop
 
 
+def test_resume_amends_a_stop_whose_size_amend_was_lost_with_the_process_to_cover_the_whole_position() -> None:
+    """Issue 11, part 2 (the 300-trial soak, trial 123): the entry's second fill was booked and journaled, the stop's
+    size amend never reached the venue; venue and journal agree on the old size, so reconciliation sees nothing.
+    `resume` compares the stop with the position and amends it."""
+    old = make_desk()
+    _, entry, stop = partly_filled(old)
+    grown = old.on_fill(fill("F2", entry, QTY - 10, "100", "0.25", ts=at(4)), at(4))
+    assert AmendOrder(stop, SYMBOL, qty=QTY) in grown  # ... which the process died before sending
+    desk = restored(old)
+    assert desk.orders[stop].remaining == D(10)
+
+    actions = desk.resume(at(100))
+
+    assert AmendOrder(stop, SYMBOL, qty=QTY) in actions
+    assert not [a for a in actions if isinstance(a, SendOrder)]
+
+
+def test_resume_leaves_a_stop_that_covers_the_position_as_it_is() -> None:
+    opened = Opened.make()
+    actions = restored(opened.desk).resume(at(100))
+    assert not [a for a in actions if isinstance(a, SendOrder | AmendOrder | CancelOrder)]
+
+
 def test_resume_exits_a_restored_position_it_cannot_describe() -> None:
     opened = Opened.make()
     desk = restored(opened.desk)
@@ -486,7 +519,10 @@ def test_resume_exits_a_restored_position_it_cannot_describe() -> None:
         ),
         CancelOrder(opened.stop, SYMBOL),
         SendOrder(
-            exit_intent(exit_.cl_ord_id, QTY, at(100)), opened.position_id, "exit: restored through its stop at 97.5"
+            exit_intent(exit_.cl_ord_id, QTY, at(100)),
+            opened.position_id,
+            "exit: restored through its stop at 97.5",
+            after_cancels=(opened.stop,),
         ),
         Emit(
             PositionChanged(

@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 from loguru import logger
 
+from crocbot.actors.router import FENCE_METRIC
 from crocbot.core.messages import ExitRequest, OrderPurpose, OrderStatus, PositionSide, Signal
+from crocbot.ops.trade_audit import audit_journal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.market import candle_csv_source
 from tests.support.e2e import BTC_CANDLES, Paper, fifo_realized
@@ -253,6 +255,18 @@ def test_nothing_critical_was_logged_and_the_bot_kept_up_with_the_market(run: Ru
 
     assert critical == []
     assert run.settle_timeouts == 0
+
+
+def test_one_exit_per_position_no_funds_refusal_and_no_inventory_fence_breach(run: Run) -> None:
+    """Issue 11, part 1: no exit reached the venue after its position's stop had filled (in one demo run it happened
+    23 times, each refused for funds on paper; live it would sell coins the bot does not own)."""
+    with run.paper.journal() as journal:
+        audit = audit_journal(journal)
+
+    assert audit.closed_trades > 0
+    assert audit.exits_after_stop_fill == 0
+    assert audit.funds_refusals == 0
+    assert run.paper.metrics.value(FENCE_METRIC) == 0
 
 
 # -- the stall ----------------------------------------------------------------------------------------------

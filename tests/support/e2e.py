@@ -26,6 +26,7 @@ from crocbot.actors.supervisor import ChildSpec
 from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, load_instruments
 from crocbot.config import Settings, load_settings
 from crocbot.core.messages import FeedHealth, Fill, OrderEvent, PositionSide, SafeModeChanged
+from crocbot.ops.metrics import Metrics
 from crocbot.sim.conductor import Conductor
 from crocbot.sim.market import MarketTrade
 from crocbot.sim.runner import SimConfig, Simulator
@@ -101,6 +102,7 @@ class Paper:
         self.tmp_path = tmp_path
         self.symbols = symbols
         self.seen = Seen()
+        self.metrics = Metrics()  # this bot's (across its restarts), apart from every other test's
         self.simulator = Simulator(
             SimConfig(symbols=symbols, seed=seed, mean_interval=mean_interval), sources=dict(sources)
         )
@@ -147,6 +149,7 @@ class Paper:
                 watchdog_interval=30.0,
                 on_feed_client=lambda client: holder[0].on_feed_client(client) if holder else None,
                 extra_children=[ChildSpec.actor("probe", Probe, self.seen)],
+                metrics=self.metrics,
             ),
         )
         conductor = Conductor(self.simulator, bot.runtime.scheduler, gateways=[bot.rest_gateway], quantum=0.25)

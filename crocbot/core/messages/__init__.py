@@ -33,6 +33,7 @@ from crocbot.core.messages.health import (
 )
 from crocbot.core.messages.market import BookLevel, BookUpdate, Candle, Ticker, Timeframe, Trade
 from crocbot.core.messages.orders import (
+    HELD_BACK,
     CommandRejected,
     Fill,
     Liquidity,
@@ -87,6 +88,7 @@ __all__ = [
     "valid_cl_ord_id",
     "OrderAmended",
     "CommandRejected",
+    "HELD_BACK",
     "HealthStatus",
     "HealthEvent",
     "BreakerState",

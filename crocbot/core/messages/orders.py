@@ -23,7 +23,13 @@ __all__ = [
     "valid_cl_ord_id",
     "OrderAmended",
     "CommandRejected",
+    "HELD_BACK",
 ]
+
+# The reason of an order a venue never sent because it was to go out only once the venue had confirmed the cancel
+# of the orders it replaces (an exit after its position's stop), and a cancel was refused: the stop has filled, or
+# is filling, and its own fill closes the position. Not a refusal by the exchange: nothing was sent.
+HELD_BACK = "crocbot: not sent, an order it replaces could not be cancelled (filled or filling)"
 
 # Kraken accepts a long UUID (36 chars with dashes), a short UUID (32 hex) or free ASCII text of at most
 # 18 characters; anything longer is `EGeneral:Invalid arguments` (nautilus_trader #3651).

@@ -1,0 +1,130 @@
+"""The SL manager's exit on a price through the stop is a backstop to the venue's own stop (issue 11, part 1).
+
+A stop that rests on the venue fills on the same print that takes the price through it; an exit of the SL
+manager's beside it raced that fill 23 times in one demo run. So the backstop waits `backstop_grace` seconds of
+event time for the venue's stop (whose fill closes the position) and acts at once only when the price is beyond the
+stop by more than `backstop_margin`, or when no stop rests on the venue.
+"""
+
+from __future__ import annotations
+
+import queue
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from crocbot.actors.runtime import Runtime
+from crocbot.actors.sl_manager import SLManager
+from crocbot.actors.supervisor import ChildSpec, Policy
+from crocbot.config.model import StopSettings
+from crocbot.core.clock import SimClock
+from crocbot.core.messages import (
+    ExitRequest,
+    Position,
+    PositionClosed,
+    PositionOpened,
+    PositionSide,
+    Side,
+    Trade,
+)
+from crocbot.core.stops import StopPolicy
+from tests.support.actors import Tap, settle
+
+SYMBOL = "BTC/USD"
+STOP = Decimal(39_000)
+GRACE = 5.0
+
+
+def start(runtime: Runtime) -> queue.Queue[Any]:
+    exits: queue.Queue[Any] = queue.Queue()
+    settings = StopSettings(trailing="none")
+    runtime.start(
+        [
+            ChildSpec.actor("tap", Tap, exits, (ExitRequest,)),
+            ChildSpec.actor(
+                "sl_manager",
+                SLManager,
+                StopPolicy.from_settings(settings),
+                {SYMBOL: Decimal("0.1")},
+                backstop_grace=GRACE,
+                backstop_margin=Decimal("0.005"),
+            ),
+        ],
+        Policy(),
+    )
+    return exits
+
+
+def protected(runtime: Runtime, clock: SimClock, *, stop_live: bool = True) -> None:
+    position = Position(
+        "p1", SYMBOL, PositionSide.LONG, Decimal("0.1"), Decimal(40_000), STOP, clock.now(), stop_live=stop_live
+    )
+    runtime.bus.publish(PositionOpened(position))
+    settle()
+
+
+def trade(price: str, ts: datetime) -> Trade:
+    return Trade(SYMBOL, Side.SELL, Decimal(price), Decimal("0.01"), ts)
+
+
+def test_a_price_just_through_a_live_stop_waits_for_the_venues_stop_and_its_fill_ends_the_watch(
+    runtime: Runtime, clock: SimClock
+) -> None:
+    exits = start(runtime)
+    protected(runtime, clock)
+    runtime.bus.publish(trade("38990", clock.now()))  # 0.03 % through: the venue's stop fires on this print
+    settle()
+    clock.advance(1.0)
+    runtime.bus.publish(PositionClosed("p1", SYMBOL, clock.now()))  # the stop's fill closed the position
+    settle()
+    clock.advance(GRACE)
+    settle()
+    assert exits.empty()
+
+
+def test_a_live_stop_that_has_not_filled_within_the_grace_gets_the_backstop_exit(
+    runtime: Runtime, clock: SimClock
+) -> None:
+    exits = start(runtime)
+    protected(runtime, clock)
+    runtime.bus.publish(trade("38990", clock.now()))
+    settle()
+    clock.advance(GRACE - 0.5)
+    settle()
+    assert exits.empty()
+    clock.advance(0.5)
+    settle()
+    assert exits.get(timeout=5).position_id == "p1"
+
+
+def test_a_price_that_came_back_above_the_stop_in_the_grace_cancels_the_backstop(
+    runtime: Runtime, clock: SimClock
+) -> None:
+    exits = start(runtime)
+    protected(runtime, clock)
+    runtime.bus.publish(trade("38990", clock.now()))
+    settle()
+    clock.advance(1.0)
+    runtime.bus.publish(trade("39010", clock.now()))
+    settle()
+    clock.advance(GRACE)
+    settle()
+    assert exits.empty()
+
+
+def test_a_price_beyond_the_stop_by_more_than_the_margin_exits_at_once(runtime: Runtime, clock: SimClock) -> None:
+    exits = start(runtime)
+    protected(runtime, clock)
+    runtime.bus.publish(trade("38700", clock.now()))  # 0.77 % through: the venue's stop is not doing its job
+    settle()
+    assert exits.get(timeout=5).position_id == "p1"
+
+
+def test_without_a_live_stop_on_the_venue_a_price_through_the_stop_exits_at_once(
+    runtime: Runtime, clock: SimClock
+) -> None:
+    exits = start(runtime)
+    protected(runtime, clock, stop_live=False)
+    runtime.bus.publish(trade("38990", clock.now()))
+    settle()
+    assert exits.get(timeout=5).position_id == "p1"

@@ -1,0 +1,115 @@
+"""One exit per position: an exit races the position's own stop on the venue (issue 11, part 1).
+
+The desk sends an exit only behind the cancel of the stop it replaces (`after_cancels`): the venue places it once
+that cancel is confirmed, or holds it back (`HELD_BACK`) when the stop has filled. Both orders of the race, and both
+orders in which the venue's reports can reach the desk, end with the position closed by one sale and nothing else
+sent.
+"""
+
+from __future__ import annotations
+
+from crocbot.core.desk_types import Action, AmendOrder, CancelOrder, Emit, SendOrder
+from crocbot.core.messages import (
+    HELD_BACK,
+    CommandRejected,
+    ExitRequest,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    PositionClosed,
+    Side,
+)
+from tests.core.desk_support import QTY, SYMBOL, Opened, at, event, fill, sent
+
+SELL = Side.SELL
+
+
+def _orders_sent(actions: list[Action]) -> list[Action]:
+    return [a for a in actions if isinstance(a, SendOrder | CancelOrder | AmendOrder)]
+
+
+def _exit_asked(opened: Opened) -> SendOrder:
+    actions = opened.desk.on_exit_request(
+        ExitRequest(opened.position_id, SYMBOL, "price through the stop", at(10)), at(10)
+    )
+    exit_ = sent(actions, OrderPurpose.EXIT)
+    opened.desk.submitted(exit_.cl_ord_id, at(10))
+    (send,) = [a for a in actions if isinstance(a, SendOrder)]
+    return send
+
+
+def _closed(actions: list[Action]) -> bool:
+    return any(isinstance(a, Emit) and isinstance(a.message, PositionClosed) for a in actions)
+
+
+def test_an_exit_goes_out_only_after_the_venue_confirms_its_stops_cancel() -> None:
+    opened = Opened.make()
+    send = _exit_asked(opened)
+    assert send.after_cancels == (opened.stop,)
+    assert send.intent.order_type is OrderType.MARKET
+
+
+def test_the_stop_filled_first_its_fill_closes_the_position_and_the_held_back_exit_sends_nothing() -> None:
+    """The paper venue's order of reports: the stop's fill (before the request reached it), the refused cancel,
+    the exit held back."""
+    opened = Opened.make()
+    exit_ = _exit_asked(opened).intent
+    desk = opened.desk
+
+    stop_fill = desk.on_fill(fill("S1", opened.stop, QTY, "97.9", "0.61", side=SELL, ts=at(10)), at(10))
+    assert _closed(stop_fill)
+    assert _orders_sent(stop_fill) == []  # no cancel of a market exit, which cannot rest
+    refused = desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+    held = desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+
+    assert _orders_sent(refused + held) == []
+    assert desk.ledger.position(SYMBOL) == 0
+    assert not opened.position.open
+
+
+def test_the_exit_held_back_before_the_stops_fill_arrives_sends_nothing_and_the_fill_then_closes_it() -> None:
+    """A live venue may report the refused cancel and the held-back exit before the stop's own fill."""
+    opened = Opened.make()
+    exit_ = _exit_asked(opened).intent
+    desk = opened.desk
+
+    refused = desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+    held = desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+    assert _orders_sent(refused + held) == []  # no second exit, no new stop: the stop is filling
+    assert opened.position.exiting is False
+    assert opened.position.refusals == 0  # nothing was refused by the exchange
+
+    stop_fill = desk.on_fill(fill("S1", opened.stop, QTY, "97.9", "0.61", side=SELL, ts=at(12)), at(12))
+    assert _closed(stop_fill)
+    assert _orders_sent(stop_fill) == []
+    assert desk.ledger.position(SYMBOL) == 0
+
+
+def test_when_the_exits_cancel_wins_the_exit_closes_the_position_and_no_stop_is_placed_again() -> None:
+    opened = Opened.make()
+    exit_ = _exit_asked(opened).intent
+    desk = opened.desk
+
+    cancelled = desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(11)), at(11))
+    assert _orders_sent(cancelled) == []
+    closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "97.8", "0.61", side=SELL, ts=at(11)), at(11))
+
+    assert _closed(closing)
+    assert _orders_sent(closing) == []
+    assert desk.ledger.position(SYMBOL) == 0
+
+
+def test_a_stop_that_vanished_unfilled_after_the_exit_was_held_back_means_an_exit_now() -> None:
+    """The cancel was refused, yet the stop did not fill (it expired on the venue): unprotected, so out at once."""
+    opened = Opened.make()
+    exit_ = _exit_asked(opened).intent
+    desk = opened.desk
+    desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+    desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+
+    actions = desk.on_order_event(event(opened.stop, OrderStatus.EXPIRED, at(12)), at(12))
+
+    again = sent(actions, OrderPurpose.EXIT)
+    (send,) = [a for a in actions if isinstance(a, SendOrder)]
+    assert send.after_cancels == ()  # no stop left to wait for
+    assert again.qty == QTY
