@@ -12,7 +12,7 @@ commit, and the point is the cost at that history size, not the cost of getting 
 the two histories, so machine noise hits both alike; the verdict is the ratio of the median per-fill times.
 
 Aim: at most 1.5x as much per fill at 100,000 past fills as at 100.
-Run: `make bench` or `python bench/bench_fill_cost.py [--rounds 5 --fills 10 --large 100000]`.
+Run: `make bench` or `python bench/bench_fill_cost.py [--rounds 10 --fills 10 --large 100000]`.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", type=int, default=100, help="past fills of the baseline history")
     parser.add_argument("--large", type=int, default=100_000, help="past fills of the long history")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--fills", type=int, default=10, help="fills booked per history and round (even: whole trades)")
     parser.add_argument("--dir", type=Path, default=None, help="where the temp dir goes (default: the system's)")
     parser.add_argument("--check", action="store_true", help=f"exit 1 if the ratio exceeds {AIM}")
