@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_feed.py
 	$(BIN)/python bench/bench_sl.py
 	$(BIN)/python bench/bench_tick_to_exit.py
+	$(BIN)/python bench/bench_fill_cost.py
 
 run: $(STAMP)
 	$(BIN)/crocbot run

@@ -159,7 +159,7 @@ class Persistence(SupervisedActor):
 
     def _log_ahead(self, journal: Journal, trade_log: TradeLog, message: RecordFill) -> bool:
         fill = message.fill
-        if fill.fill_id in self._logged_only or fill.fill_id in journal.fill_ids():
+        if fill.fill_id in self._logged_only or journal.has_fill(fill.fill_id):
             return True
         record = fill_record(fill, position_id=message.position_id, backfilled=message.backfilled)
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from loguru import logger
@@ -131,11 +132,17 @@ class Reconciler(SupervisedActor):
         # reading a weeks-long trade log every few minutes would cost more each time.
         only_logged: list[Fill] = persistence.ask(FillsOnlyLogged(), timeout=_ASK_TIMEOUT) if startup else []
         books: BooksView = router.ask(BooksSnapshot(), timeout=_ASK_TIMEOUT)
-        books = BooksView(books.orders, journal.fill_ids, books.booked_fills, books.holdings)
+        books = BooksView(books.orders, journal.fill_ids, books.unbooked_fills, books.holdings)
+        # Journaled fills a crash kept from the ledger, found by the router's restore: as many as the crash left
+        # (one or two), however long ago the venue made them, so they are read by id, not by time.
+        unbooked: list[Fill] = []
+        if books.unbooked_fills:
+            read = partial(Journal.fills_named, fill_ids=books.unbooked_fills)
+            unbooked = persistence.ask(ReadJournal(read), timeout=_ASK_TIMEOUT)
         ids = tuple(o.cl_ord_id for o in books.orders)
         view: VenueView = venue.ask(VenueSnapshot(ids, journal.since), timeout=_ASK_TIMEOUT)
         grace = timedelta(0) if startup else self._grace
-        plan = reconcile(books, view, recorded=(*journal.recent, *only_logged), grace=grace)
+        plan = reconcile(books, view, recorded=(*journal.recent, *unbooked, *only_logged), grace=grace)
         if plan.clean and not startup:
             return [], plan
         done: list[str] = router.ask(ApplyReconciliation(plan, self._policy, startup), timeout=_ASK_TIMEOUT)

@@ -230,13 +230,14 @@ class Router(ReconcilingRouter, SupervisedActor):
                 desk.on_mark(message.symbol, message.bids[0][0])
         elif isinstance(message, Fill):
             order = desk.orders.get(message.cl_ord_id)
-            new = self._write(RecordFill(message, order.position_id if order is not None else None)) is True
+            answer = self._write(RecordFill(message, order.position_id if order is not None else None))
             failpoints.hit("router.after_fill_journal")  # crash tests: journaled, not booked
-            if new:
+            if answer is True:
                 self._metrics.inc("crocbot_fills_total", help="fills received")
-            # Even a fill the journal knew: a crash between its journaling and the ledger's save must not lose
-            # it from the books. The desk skips a fill its ledger has booked.
-            self._run(desk.on_fill(message, now))
+            # A fill the journal held before (False) is booked, but for those a crash kept from the ledger (the
+            # restore names them); without the journal's word, the ledger knows its recent fills.
+            if not desk.ledger.booked(message.fill_id, journaled=answer is False):
+                self._run(desk.on_fill(message, now))
         elif isinstance(message, OrderEvent):
             if message.cl_ord_id in desk.orders:
                 self._write(RecordEvent(message))

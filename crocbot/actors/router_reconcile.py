@@ -80,7 +80,7 @@ class ReconcilingRouter:
         holdings = {ledger.quote: ledger.cash}
         for symbol, instrument in self._instruments.items():
             holdings[instrument.base] = holdings.get(instrument.base, Decimal(0)) + ledger.position(symbol)
-        return BooksView(orders, frozenset(), ledger.fill_ids(), holdings)
+        return BooksView(orders, frozenset(), ledger.unbooked(), holdings)
 
     def _apply(self, message: ApplyReconciliation) -> list[str]:
         desk, plan, now = self.desk, message.plan, self.clock.now()
@@ -156,10 +156,11 @@ class ReconcilingRouter:
                         stop_to_record.add(desk.orders[fill.cl_ord_id].position_id or "")
             order = desk.orders.get(fill.cl_ord_id)
             backfilled = fill.fill_id in plan.backfilled
-            self._ask(RecordFill(fill, order.position_id if order is not None else None, backfilled))
+            answer = self._ask(RecordFill(fill, order.position_id if order is not None else None, backfilled))
             if backfilled:
                 self._metrics.inc("crocbot_fills_backfilled_total", help="fills learnt from the venue's history")
-            self._run(desk.on_fill(fill, now))
+            if not desk.ledger.booked(fill.fill_id, journaled=answer is False):  # as `Router.handle` books a Fill
+                self._run(desk.on_fill(fill, now))
             if order is not None and order.position_id in stop_to_record:
                 stop_to_record.discard(order.position_id)
                 self._run(stop_adopted(desk, order.position_id))

@@ -1,7 +1,9 @@
 """Rebuilding the desk's positions and orders from the journal when the router (re)starts.
 
-A crashed actor's memory is gone; the journal is not. Open positions come back with their current stop and
-its order; open orders come back with their last known state. An entry that was still waiting for its first
+A crashed actor's memory is gone; the journal is not. The ledger learns which journaled fills it has not booked
+(those journaled after the stamp its state was saved with: a crash came between the two), for the start-up
+reconciliation to book. Open positions come back with their current stop and its order; open orders come back
+with their last known state. An entry that was still waiting for its first
 fill is returned for cancellation (its TTL and chase lived only in memory); its position comes back empty, with
 the brackets journaled beside the entry, so a fill the venue reports later still opens a protected position.
 The reconciler then compares all of this with the venue; this is the router's own starting point.
@@ -9,7 +11,7 @@ The reconciler then compares all of this with the venue; this is the router's ow
 
 from __future__ import annotations
 
-from crocbot.core.desk import Desk
+from crocbot.core.desk import LEDGER_KEY, Desk
 from crocbot.core.desk_types import PositionState
 from crocbot.core.messages import OrderPurpose, OrderStatus, PositionSide, Side
 from crocbot.core.order_state import TrackedOrder
@@ -19,7 +21,12 @@ __all__ = ["restore"]
 
 
 def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
-    """Fill `desk` from `journal`; returns a summary and the (cl_ord_id, symbol) of entries to cancel."""
+    """Fill `desk` from `journal`; returns a summary and the (cl_ord_id, symbol) of entries to cancel.
+
+    `desk.ledger` must be the one loaded from the journal's ledger state: nothing has journaled a fill or saved the
+    ledger since (the router journals fills and saves the ledger, and it is starting), so the state's stamp and the
+    fills after it belong together."""
+    unbooked = desk.ledger.settle(journal.fill_ids_after(journal.state_fills_seq(LEDGER_KEY)))
     open_orders = journal.open_orders()
     positions = [p for p in journal.positions() if p.is_open]
     for row in open_orders:
@@ -92,6 +99,8 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
             strategy=brackets.strategy,
         )
         desk.by_symbol[order.symbol] = order.position_id
-    if not open_orders and not positions:
-        return "", []
-    return f"{len(positions)} open positions, {len(open_orders)} open orders", stale
+    summary = f"{len(positions)} open positions, {len(open_orders)} open orders" if open_orders or positions else ""
+    if unbooked:
+        named = ", ".join(unbooked[:10]) + (", ..." if len(unbooked) > 10 else "")
+        summary += f"{'; ' if summary else ''}{len(unbooked)} journaled fills not booked yet ({named})"
+    return summary, stale

@@ -401,7 +401,7 @@ class Desk:
 
     def on_fill(self, fill: Fill, now: datetime) -> list[Action]:
         if self.ledger.has_fill(fill.fill_id):
-            return []  # booked already (the ledger keeps every fill id, across restarts): a replay
+            return []  # booked lately: a replay (older ones are the journal's to spot, see `Ledger.booked`)
         order = self.orders.get(fill.cl_ord_id)
         if order is None:
             self.ledger.apply(fill)  # real money moved: keep the books right, the reconciler finds the order

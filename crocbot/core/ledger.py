@@ -1,4 +1,4 @@
-"""The ledger: quote cash, FIFO lots per symbol, realized P&L net of fees, and the record of closed trades.
+"""The ledger: quote cash, FIFO lots per symbol, realized P&L net of fees, and each round trip as it closes.
 
 Every fill is reduced to one signed movement of base units at the fill price plus a fee in quote:
 
@@ -29,25 +29,39 @@ that crosses zero (sells more than the long holds) closes the position, charges 
 closes, and opens the opposite position with the rest at the fill price.
 
 Trade ids are `f"{symbol}:{fill_id}"` with the id of the position's first fill: stable across restarts and
-replays, unique because Kraken trade ids are unique. Replaying a fill (same `fill_id`) changes nothing; the fill
-ids and closed trades are kept for the ledger's life (a few dozen bytes per fill, so weeks of trading stay small).
+replays, unique because Kraken trade ids are unique.
+
+The ledger's state is saved after every fill, so it holds nothing that grows with the history: each `ClosedTrade`
+is handed back by `apply` (the desk journals a position's round trip, in the journal's `closed_trades` table) and
+the ledger remembers only the ids of the last `RECENT_FILLS` fills it booked. A fill booked once is not booked again:
+- a replay among those recent fills is ignored here (`apply`, `has_fill`), whether the journal can be asked or not;
+- an older replay is recognised by the journal, which answers that it holds the fill already: a fill the journal
+  held before is booked (`booked`), unless it is one the ledger was told it lacks (`settle`);
+- the journal stamps every state document with its newest fill (`Journal.save_state`), and the ledger is saved
+  only after it has booked every fill journaled before (the router journals a fill, then books it, then saves it).
+  So after a restart the fills journaled after that stamp are exactly those a crash kept from the books; the
+  router's restore hands them to `settle`, and the ledger names them (`unbooked`, kept in its state too) until
+  reconciliation has booked them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from crocbot.core.ledger_book import OpenPosition, closed_trade_from_state, closed_trade_to_state
+from crocbot.core.ledger_book import OpenPosition
 from crocbot.core.messages import ClosedTrade, Fill, PositionSide, Side
 from crocbot.core.money import ZERO, fmt, to_decimal
 from crocbot.kraken.symbols import normal_asset, split_v2
 
-__all__ = ["Ledger", "LEDGER_STATE_VERSION"]
+__all__ = ["Ledger", "LEDGER_STATE_VERSION", "RECENT_FILLS"]
 
-LEDGER_STATE_VERSION = 1
+# Version 2 keeps no fill ids beyond the recent ones and no closed trades; version 1 kept all of both (read, migrated).
+LEDGER_STATE_VERSION = 2
+# Replays the journal cannot judge (it refuses writes) come from the venue's recent history: Kraken's executions
+# snapshot (with `snap_trades`) repeats the last 50 fills. Twice that, at about 20 bytes an id, is a few kB.
+RECENT_FILLS = 100
 
 
 class Ledger:
@@ -59,9 +73,10 @@ class Ledger:
         self._cash = self._start_cash
         self._open: dict[str, OpenPosition] = {}
         self._realized: dict[str, Decimal] = {}
-        self._fill_ids: set[str] = set()
-        self._closed: list[ClosedTrade] = []
-        self._daily: dict[date, Decimal] = {}
+        self._recent: dict[str, None] = {}  # the last RECENT_FILLS fill ids booked, oldest first
+        self._unbooked: set[str] = set()  # journaled fills the ledger was told it lacks (`settle`), until booked
+        self._booked = 0  # fills booked since the first run
+        self._legacy: frozenset[str] | None = None  # a version-1 state's fill ids, until `settle` compares them
 
     # -- fills ------------------------------------------------------------------------------------------
 
@@ -71,10 +86,12 @@ class Ledger:
         Raises ValueError, leaving the ledger unchanged, for a fill it cannot value: another quote currency, a
         fee in a third currency, or a base fee that eats the whole quantity bought.
         """
-        if fill.fill_id in self._fill_ids:
+        if self.has_fill(fill.fill_id):
             return None
         units, fee_quote = self._movement(fill)
-        self._fill_ids.add(fill.fill_id)
+        self._remember(fill.fill_id)
+        self._unbooked.discard(fill.fill_id)
+        self._booked += 1
         self._cash -= units * fill.price + fee_quote
         symbol = fill.symbol
         realized = self._realized.get(symbol, ZERO) - fee_quote
@@ -86,14 +103,16 @@ class Ledger:
             return None
         del self._open[symbol]
         closed = position.close(fill)
-        self._closed.append(closed)
-        day = closed.closed_at.date()
-        self._daily[day] = self._daily.get(day, ZERO) + closed.realized_pnl
         rest = position.overshoot
         if rest != ZERO:  # the fill crossed zero: what is left opens the opposite position, fee already charged
             self._open[symbol] = OpenPosition.start(fill, rest)
             self._open[symbol].add(rest, fill.price, ZERO)  # same direction: adds a lot, realizes nothing
         return closed
+
+    def _remember(self, fill_id: str) -> None:
+        self._recent[fill_id] = None
+        while len(self._recent) > RECENT_FILLS:
+            del self._recent[next(iter(self._recent))]
 
     def _movement(self, fill: Fill) -> tuple[Decimal, Decimal]:
         """Signed base units moved and the fee in quote (see the module table)."""
@@ -145,8 +164,9 @@ class Ledger:
         return self._start_cash
 
     @property
-    def closed_trades(self) -> Sequence[ClosedTrade]:
-        return tuple(self._closed)
+    def fills_booked(self) -> int:
+        """Every fill booked since the first run (the crash harness compares it with the journal's count)."""
+        return self._booked
 
     def symbols(self) -> tuple[str, ...]:
         """Symbols with an open position, sorted."""
@@ -185,21 +205,45 @@ class Ledger:
         """Cash plus the open positions valued at `marks` (a short counts as a liability)."""
         return self._cash + sum((p.signed_qty * _mark(marks, s) for s, p in self._open.items()), ZERO)
 
-    def daily_realized(self, day: date) -> Decimal:
-        """Net P&L of the trades that went flat on this UTC day (by the time of the closing fill)."""
-        return self._daily.get(day, ZERO)
-
-    def fill_ids(self) -> frozenset[str]:
-        """Every fill booked, across restarts (reconciliation compares them with the venue's)."""
-        return frozenset(self._fill_ids)
-
     def has_fill(self, fill_id: str) -> bool:
-        return fill_id in self._fill_ids
+        """Whether the fill is among the last `RECENT_FILLS` booked (or, until `settle`, among a version-1 state's):
+        a replay recognised without the journal."""
+        if self._legacy is not None and fill_id in self._legacy:
+            return True
+        return fill_id in self._recent
+
+    def booked(self, fill_id: str, *, journaled: bool) -> bool:
+        """Whether the fill is booked already. `journaled`: the journal held it before it came this time (it answered
+        `RecordFill` with False). Every fill the journal holds is booked, but those `unbooked()` names."""
+        return self.has_fill(fill_id) or (journaled and fill_id not in self._unbooked)
+
+    def unbooked(self) -> frozenset[str]:
+        """Journaled fills this ledger has not booked yet (a crash came between the two); see `settle`."""
+        return frozenset(self._unbooked)
+
+    def settle(self, journaled: Iterable[str]) -> tuple[str, ...]:
+        """After a restart: `journaled` are the fills the journal holds after the stamp this ledger's state was saved
+        with (all of them when there is no stamp: no state yet, or a version-1 one), in journal order. Those it has
+        not booked are named by `unbooked()` until `apply` books them; returned, in that order."""
+        ids = list(journaled)
+        missing = tuple(i for i in ids if not self.has_fill(i) and i not in self._unbooked)
+        self._unbooked.update(missing)
+        legacy, self._legacy = self._legacy, None
+        if legacy is not None:
+            # A version-1 state named every fill booked: keep the newest journaled ones, and those the journal lacks
+            # (booked while it refused writes; reconciliation brings them back, and they must be recognised).
+            self._recent = dict.fromkeys([i for i in ids if i in legacy][-RECENT_FILLS:])
+            self._recent.update(dict.fromkeys(sorted(legacy.difference(ids))))
+        return missing
 
     # -- persistence ------------------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
-        """Everything needed to continue after a restart, as JSON-able values (Decimals as strings)."""
+        """Everything needed to continue after a restart, as JSON-able values (Decimals as strings); its size does
+        not grow with the fills booked. ValueError for a version-1 ledger not settled yet: saved before its fill ids
+        were compared with the journal, it would lose the fills a crash kept from the books."""
+        if self._legacy is not None:
+            raise ValueError("ledger state: a version-1 ledger must be settled with the journal before it is saved")
         return {
             "version": LEDGER_STATE_VERSION,
             "quote": self._quote,
@@ -207,30 +251,42 @@ class Ledger:
             "cash": fmt(self._cash),
             "realized": {s: fmt(v) for s, v in sorted(self._realized.items())},
             "positions": {s: p.to_state() for s, p in sorted(self._open.items())},
-            "fill_ids": sorted(self._fill_ids),
-            "closed_trades": [closed_trade_to_state(t) for t in self._closed],
+            "fills_booked": self._booked,
+            "recent_fills": list(self._recent),
+            "unbooked_fills": sorted(self._unbooked),
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Ledger:
-        """Rebuild a ledger from `to_state()`; ValueError on a state it does not understand."""
+        """Rebuild a ledger from `to_state()`, or from a version-1 state (every fill id and closed trade: the ids
+        wait for `settle`, the trades are the journal's); ValueError on a state it does not understand."""
         version = state.get("version")
-        if version != LEDGER_STATE_VERSION:
-            raise ValueError(f"ledger state: version {version!r} is not {LEDGER_STATE_VERSION}")
+        if version not in (1, LEDGER_STATE_VERSION):
+            raise ValueError(f"ledger state: version {version!r} is not {LEDGER_STATE_VERSION} (or 1)")
         try:
             ledger = cls(quote=str(state["quote"]), cash=to_decimal(state["start_cash"], field="start_cash"))
             ledger._cash = to_decimal(state["cash"], field="cash")
             ledger._realized = {str(s): to_decimal(v, field="realized") for s, v in state["realized"].items()}
             ledger._open = {str(s): OpenPosition.from_state(p) for s, p in state["positions"].items()}
-            ledger._fill_ids = {str(i) for i in state["fill_ids"]}
-            for row in state["closed_trades"]:
-                trade = closed_trade_from_state(row)
-                ledger._closed.append(trade)
-                day = trade.closed_at.date()
-                ledger._daily[day] = ledger._daily.get(day, ZERO) + trade.realized_pnl
+            if version == 1:
+                ledger._legacy = frozenset(_ids(state["fill_ids"]))
+                ledger._booked = len(ledger._legacy)
+            else:
+                booked = state["fills_booked"]
+                if isinstance(booked, bool) or not isinstance(booked, int) or booked < 0:
+                    raise TypeError(f"fills_booked must be a count, got {booked!r}")
+                ledger._booked = booked
+                ledger._recent = dict.fromkeys(_ids(state["recent_fills"]))
+                ledger._unbooked = set(_ids(state["unbooked_fills"]))
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"ledger state: malformed ({type(exc).__name__}: {exc})") from exc
         return ledger
+
+
+def _ids(values: Any) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"fill ids must be a list of strings, got {values!r}")
+    return values
 
 
 def _mark(marks: Mapping[str, Decimal], symbol: str) -> Decimal:

@@ -1,5 +1,5 @@
 """The ledger's bookkeeping of one open position: FIFO lots, the running figures of its round trip, and the
-JSON-able form of positions and closed trades. `crocbot.core.ledger` explains the fee and FIFO semantics."""
+JSON-able form of an open position. `crocbot.core.ledger` explains the fee and FIFO semantics."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from crocbot.core.checks import utc
 from crocbot.core.messages import ClosedTrade, Fill, PositionSide
 from crocbot.core.money import ZERO, fmt, to_decimal
 
-__all__ = ["Lot", "OpenPosition", "closed_trade_to_state", "closed_trade_from_state"]
+__all__ = ["Lot", "OpenPosition"]
 
 
 @dataclass(slots=True)
@@ -156,39 +156,6 @@ class OpenPosition:
         if not lots or any(lot.qty <= 0 for lot in lots):
             raise ValueError(f"ledger state: position {position.trade_id} needs open lots of positive quantity")
         return position
-
-
-def closed_trade_to_state(trade: ClosedTrade) -> dict[str, Any]:
-    return {
-        "trade_id": trade.trade_id,
-        "symbol": trade.symbol,
-        "side": str(trade.side),
-        "qty": fmt(trade.qty),
-        "entry_price": fmt(trade.entry_price),
-        "exit_price": fmt(trade.exit_price),
-        "fees": fmt(trade.fees),
-        "realized_pnl": fmt(trade.realized_pnl),
-        "opened_at": trade.opened_at.isoformat(),
-        "closed_at": trade.closed_at.isoformat(),
-        "initial_risk": None if trade.initial_risk is None else fmt(trade.initial_risk),
-    }
-
-
-def closed_trade_from_state(state: Mapping[str, Any]) -> ClosedTrade:
-    risk = state["initial_risk"]
-    return ClosedTrade(
-        trade_id=str(state["trade_id"]),
-        symbol=str(state["symbol"]),
-        side=PositionSide(state["side"]),
-        qty=_dec(state["qty"], "qty"),
-        entry_price=_dec(state["entry_price"], "entry_price"),
-        exit_price=_dec(state["exit_price"], "exit_price"),
-        fees=_dec(state["fees"], "fees"),
-        realized_pnl=_dec(state["realized_pnl"], "realized_pnl"),
-        opened_at=_time(state["opened_at"], "opened_at"),
-        closed_at=_time(state["closed_at"], "closed_at"),
-        initial_risk=None if risk is None else _dec(risk, "initial_risk"),
-    )
 
 
 def _dec(value: Any, field_name: str) -> Decimal:

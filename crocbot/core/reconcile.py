@@ -114,12 +114,13 @@ class BookOrder:
 
 @dataclass(frozen=True, slots=True)
 class BooksView:
-    """What the books say: open orders, fills journaled and fills booked, and the holdings the ledger implies
-    (base asset per symbol and the quote cash)."""
+    """What the books say: open orders, fills journaled, the journaled fills the ledger has not booked (a crash came
+    between the two; every other journaled fill is booked, see `crocbot.core.ledger`), and the holdings the ledger
+    implies (base asset per symbol and the quote cash)."""
 
     orders: tuple[BookOrder, ...]
     journaled_fills: frozenset[str]
-    booked_fills: frozenset[str]
+    unbooked_fills: frozenset[str]
     holdings: Mapping[str, Decimal] = field(default_factory=dict)  # asset -> amount
 
 
@@ -161,13 +162,14 @@ def reconcile(
     books: BooksView, venue: VenueView, *, recorded: Sequence[Fill] = (), grace: timedelta = timedelta(0)
 ) -> Plan:
     """`recorded`: fills the journal or the trade log hold, which the venue may no longer list (a venue keeps a
-    bounded history); any of them the ledger has not booked, or the journal lacks, is in the plan too."""
+    bounded history); any of them the journal lacks is in the plan too, and so is every one the books name unbooked
+    (however old: they are journaled facts, not news that may still be on its way)."""
     settled = venue.as_of - grace
     fills = sorted(
         (
             f
             for f in (*venue.fills, *recorded)
-            if f.ts <= settled and (f.fill_id not in books.booked_fills or f.fill_id not in books.journaled_fills)
+            if f.fill_id in books.unbooked_fills or (f.ts <= settled and f.fill_id not in books.journaled_fills)
         ),
         key=lambda f: (f.ts, f.fill_id),
     )

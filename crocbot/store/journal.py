@@ -15,8 +15,9 @@ takes a lock for more.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -372,11 +373,14 @@ class Journal:
             return bool(inserted)
 
     def save_state(self, key: str, value: Mapping[str, Any]) -> None:
-        """Replace the state document under `key` (see `crocbot.store.codec.dumps_state` for what it may hold)."""
+        """Replace the state document under `key` (see `crocbot.store.codec.dumps_state` for what it may hold),
+        stamped in the same transaction with the newest journaled fill (`state_fills_seq`): a document that follows
+        the fills, like the ledger, then says which fills it has seen."""
         text = dumps_state(value)  # encoded before the transaction: a bad document leaves the old one in place
         with self._write(f"save_state {key}") as conn:
             conn.execute(
-                "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                "INSERT INTO state (key, value, fills_seq) VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) FROM fills))"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value, fills_seq = excluded.fills_seq",
                 (key, text),
             )
 
@@ -385,6 +389,12 @@ class Journal:
     def load_state(self, key: str) -> dict[str, Any] | None:
         row = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return None if row is None else loads_state(row["value"])
+
+    def state_fills_seq(self, key: str) -> int | None:
+        """The seq of the newest fill journaled when the document under `key` was saved (0: none yet); None when
+        there is no document, or it was saved before the journal stamped them (schema version 4)."""
+        row = self._conn.execute("SELECT fills_seq FROM state WHERE key = ?", (key,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def order(self, cl_ord_id: str) -> JournalOrder | None:
         row = self._conn.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
@@ -426,6 +436,22 @@ class Journal:
 
     def fill_ids(self) -> set[str]:
         return {row[0] for row in self._conn.execute("SELECT fill_id FROM fills").fetchall()}
+
+    def has_fill(self, fill_id: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill_id,)).fetchone() is not None
+
+    def fill_ids_after(self, seq: int | None) -> list[str]:
+        """Ids of the fills journaled after `seq` (all of them when None), in journal order."""
+        rows = self._conn.execute("SELECT fill_id FROM fills WHERE seq > ? ORDER BY seq", (seq or 0,)).fetchall()
+        return [row[0] for row in rows]
+
+    def fills_named(self, fill_ids: Iterable[str]) -> list[Fill]:
+        """The journaled fills among `fill_ids`, in fill time order, then in journal order."""
+        wanted = json.dumps(sorted(set(fill_ids)))  # one parameter however many: SQLite caps their number
+        rows = self._conn.execute(
+            "SELECT * FROM fills WHERE fill_id IN (SELECT value FROM json_each(?)) ORDER BY ts, seq", (wanted,)
+        ).fetchall()
+        return [fill_from_row(row) for row in rows]
 
     def backfilled_fill_ids(self) -> set[str]:
         """Fills the bot learnt of from the venue's history (reconciliation) rather than its live feed."""

@@ -141,8 +141,13 @@ _V3: tuple[str, ...] = (
     "ALTER TABLE orders ADD COLUMN brackets TEXT",
 )
 
+# Version 4: each state document carries the journal's newest fill (its seq) when it was saved. The ledger's state
+# no longer lists every fill it booked: the fills journaled after its stamp are the ones a crash kept from it.
+# NULL: saved before this version (a ledger's state then still lists its fill ids).
+_V4: tuple[str, ...] = ("ALTER TABLE state ADD COLUMN fills_seq INTEGER",)
+
 # Append new migrations; never edit one that has shipped (journals in the field have already applied it).
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3))
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

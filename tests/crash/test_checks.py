@@ -25,8 +25,9 @@ def _fill(fill_id: str, cl_ord_id: str, side: Side, qty: str, price: str, fee: s
     return Fill(fill_id, cl_ord_id, order_id, "ETH/USD", side, *money, "USD", Liquidity.TAKER, TS)
 
 
-def _row(fill: Fill) -> dict[str, Any]:
+def _row(fill: Fill, seq: int) -> dict[str, Any]:
     return {
+        "seq": seq,
         "fill_id": fill.fill_id,
         "cl_ord_id": fill.cl_ord_id,
         "order_id": fill.order_id,
@@ -41,7 +42,7 @@ def _row(fill: Fill) -> dict[str, Any]:
 
 
 def _logged(fill: Fill) -> dict[str, Any]:
-    return {"type": "fill", **_row(fill), "qty": fill.qty, "price": fill.price, "fee": fill.fee, "ts": fill.ts}
+    return {"type": "fill", **_row(fill, 0), "qty": fill.qty, "price": fill.price, "fee": fill.fee, "ts": fill.ts}
 
 
 def _order(cl_ord_id: str, order_type: str, side: str, qty: str, *, closed: bool = False) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def consistent() -> Snapshot:
     ledger.apply(buy)
     ledger.apply(sell)
     return Snapshot(
-        fills={f.fill_id: _row(f) for f in (buy, sell)},
+        fills={f.fill_id: _row(f, seq) for seq, f in enumerate((buy, sell), start=1)},
         orders={
             cl: {"cl_ord_id": cl, "order_id": "O-" + cl} for cl in ("entry1", "exit1", "stop1")
         },  # the intents (only the columns the checks read)
@@ -82,6 +83,7 @@ def consistent() -> Snapshot:
             },
         },
         ledger=ledger.to_state(),
+        ledger_fills_seq=2,  # saved after both fills were journaled
         logged={f.fill_id: _logged(f) for f in (buy, sell)},
         logged_in_order=[_logged(buy), _logged(sell)],
     )
@@ -169,9 +171,30 @@ def test_a_fill_the_ledger_never_booked_breaks_d_with_the_pnl_difference() -> No
     snap = consistent()
     ledger = Ledger(quote="USD", cash=Decimal(10_000))
     ledger.apply(_fill("T1", "entry1", Side.BUY, "2", "3000", "24"))
-    snap.ledger = copy.deepcopy(ledger.to_state())
+    snap.ledger, snap.ledger_fills_seq = copy.deepcopy(ledger.to_state()), 1  # saved before T2 was journaled
 
     found = " ".join(_broken(snap)["d"])
 
     assert "1 journaled fills the ledger never booked: T2" in found
+    assert "the ledger booked 1 fills and the journal holds 2" in found
     assert "ledger realised -24 != FIFO from the trade log 63.6" in found
+
+
+def test_a_journaled_fill_the_ledger_names_unbooked_breaks_d() -> None:
+    snap = consistent()
+    assert snap.ledger is not None
+    snap.ledger["unbooked_fills"] = ["T2"]  # as the restore left it, before reconciliation booked it
+
+    assert any("journaled fills the ledger never booked: T2" in v for v in _broken(snap)["d"])
+
+
+def test_a_fill_booked_twice_or_booked_and_never_journaled_breaks_d() -> None:
+    snap = consistent()
+    assert snap.ledger is not None
+    snap.ledger["fills_booked"] = 3
+    snap.ledger["recent_fills"].append("T9")
+
+    found = " ".join(_broken(snap)["d"])
+
+    assert "the ledger booked 3 fills and the journal holds 2" in found
+    assert "1 fills booked by the ledger are not journaled: T9" in found

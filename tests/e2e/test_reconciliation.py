@@ -7,7 +7,8 @@ one particular window would have left it, and starts a new bot on the same state
 - the venue executed an entry whose intent the journal holds as unsent (kill between the send and the answer);
 - the journal holds an intent the venue never got (kill between the intent's journaling and the send);
 - the venue holds an order the journal does not know (a manual order, or a journal restored from a backup);
-- the trade log lacks a fill the journal has (kill between the journal's commit and the log's append).
+- the trade log lacks a fill the journal has (kill between the journal's commit and the log's append);
+- the venue sends a fill again that the ledger's state no longer names (it keeps only its recent fill ids).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from crocbot.actors.reconciler import REPORT_KEY
 from crocbot.app import TRADE_LOG_FILE
+from crocbot.core.desk import LEDGER_KEY
 from crocbot.core.messages import (
     OrderIntent,
     OrderPurpose,
@@ -281,3 +283,29 @@ def test_with_the_cancel_policy_a_venue_order_the_journal_does_not_know_is_cance
         assert {c.name: c.ok for c in bot.board.readiness()}["not_safe_mode"]
     finally:
         paper.stop()
+
+
+def test_a_fill_sent_again_after_it_left_the_ledgers_recent_fills_is_not_booked_twice(paper: Paper) -> None:
+    """The ledger's state names only its recent fills (the history is the journal's): an older fill that comes again
+    is recognised by the journal, which answers that it held it already."""
+    open_protected_long(paper)
+    entry = next(f for f in paper.journal().fills() if f.cl_ord_id.startswith("cbe"))
+
+    def forget() -> None:  # as if a hundred fills had been booked since
+        with paper.journal() as journal:
+            state = journal.load_state(LEDGER_KEY)
+            assert state is not None
+            assert entry.fill_id in state["recent_fills"]
+            journal.save_state(LEDGER_KEY, state | {"recent_fills": []})
+
+    restart_after(paper, forget)
+    bot, _ = paper.running
+    before = bot.status()
+
+    bot.runtime.bus.publish(entry)
+    paper.advance(1.0)
+
+    after = bot.status()
+    assert [p.qty for p in after.positions] == [p.qty for p in before.positions]
+    assert after.realized == before.realized
+    assert_books_true(paper)

@@ -269,6 +269,8 @@ def test_a_fill_round_trips_and_a_second_copy_is_reported_not_stored(journal: Jo
     assert journal.record_fill(fill("f1", qty=D("5"))) is False  # same id, other content: the first is kept
     assert journal.fills() == [first]
     assert journal.fill_ids() == {"f1"}
+    assert journal.has_fill("f1")
+    assert not journal.has_fill("f2")
 
 
 def test_fills_come_back_in_fill_time_then_journal_order_and_filter_by_time_and_symbol(journal: Journal) -> None:
@@ -363,6 +365,36 @@ def test_state_documents_round_trip_decimals_and_datetimes_exactly(journal: Jour
     assert journal.load_state("paper") == document
     journal.save_state("paper", {"cash": D("1")})
     assert journal.load_state("paper") == {"cash": D("1")}
+
+
+def test_a_state_document_is_stamped_with_the_newest_fill_journaled_when_it_was_saved(journal: Journal) -> None:
+    assert journal.state_fills_seq("ledger") is None  # no document
+    journal.save_state("ledger", {"n": 0})
+    assert journal.state_fills_seq("ledger") == 0  # saved before any fill
+    for name in ("a", "b", "c"):
+        journal.record_fill(fill(name))
+    journal.save_state("ledger", {"n": 2})
+    journal.record_fill(fill("d", at(-60)))  # journaled after the save, however old the fill
+    journal.record_fill(fill("a"))  # a replay adds nothing
+
+    assert journal.fill_ids_after(journal.state_fills_seq("ledger")) == ["d"]
+    assert journal.fill_ids_after(None) == ["a", "b", "c", "d"]  # in journal order, not fill time
+    assert [f.fill_id for f in journal.fills_named({"d", "b", "zz"})] == ["d", "b"]  # fill time order
+
+
+def test_a_state_document_saved_before_the_stamps_has_none_after_the_migration(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite3"
+    with Journal(path) as journal:
+        journal.record_fill(fill("f1"))
+        journal.save_state("ledger", {"version": 1})
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:  # as a version-3 journal left it
+        conn.execute("UPDATE state SET fills_seq = NULL")
+        conn.execute("DELETE FROM schema_version WHERE version = 4")
+        conn.execute("ALTER TABLE state DROP COLUMN fills_seq")
+    with Journal(path) as migrated:
+        assert migrated.settings()["schema_version"] == SCHEMA_VERSION
+        assert migrated.load_state("ledger") == {"version": 1}
+        assert migrated.state_fills_seq("ledger") is None
 
 
 def test_a_state_document_with_a_float_is_refused_and_the_old_one_kept(journal: Journal) -> None:
