@@ -51,6 +51,7 @@ from crocbot.actors.venue import VenueActor
 from crocbot.actors.watchdog import Watchdog
 from crocbot.config import Settings, fingerprint
 from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
+from crocbot.core.costs import TradeCosts
 from crocbot.core.desk import DeskConfig
 from crocbot.core.messages import Candle, Timeframe, Trade
 from crocbot.core.reconcile import ForeignOrderPolicy
@@ -216,6 +217,11 @@ class Bot:
         state_dir, log_dir = settings.state_dir, settings.log_dir
         execution = settings.execution
         timeframe = settings.strategy.frame
+        # Entries are limit orders that may take liquidity, exits and stops take it: judged at the taker's fee.
+        costs = {
+            s: TradeCosts.of(taker_fee=i.taker_fee, maker_fee=i.maker_fee, slippage=settings.risk.slippage_allowance)
+            for s, i in instruments.items()
+        }
         core = [
             ChildSpec.actor(
                 "persistence",
@@ -257,6 +263,7 @@ class Bot:
                 SLManager,
                 StopPolicy.from_settings(settings.stops),
                 {s: i.price_increment for s, i in instruments.items()},
+                costs=costs,
                 place_within=settings.stops.place_within * wiring.machinery_scale,
                 amend_min_interval=settings.stops.amend_min_interval,
                 # waits for the venue actor, which takes wall time under a replay clock like the deadline above
@@ -302,6 +309,8 @@ class Bot:
                 settings.strategy,
                 {s: i.price_increment for s, i in instruments.items()},
                 timeframe,
+                costs=costs,
+                min_stop_cost_multiple=settings.risk.min_stop_cost_multiple,
                 metrics=wiring.metrics,
             ),
         ]

@@ -29,6 +29,7 @@ from crocbot.actors.router import FENCE_METRIC
 from crocbot.app import BACKUP_DIR, JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, StartupError, load_instruments
 from crocbot.config import Settings
 from crocbot.core.money import fmt
+from crocbot.core.strategies import strategy_for
 from crocbot.demo_paths import DEFAULT_DATA
 from crocbot.ops.console import CLEAR, render_view
 from crocbot.ops.log import setup_logging
@@ -44,8 +45,8 @@ from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 __all__ = ["DemoOptions", "DemoResult", "run_demo", "DEFAULT_DATA", "DEMO_SYMBOLS"]
 
 DEMO_SYMBOLS = ("BTC/USD", "ETH/USD", "AAPLx/USD")
-PRE_ROLL = timedelta(hours=13)  # more than the strategies' 141-candle warm-up at 5 minutes
-_SYNTHETIC_INTERVAL = 5.0  # mean seconds between synthetic trades per symbol: enough ticks, fewer frames
+_WARMUP_SPARE = 12  # candles of pre-roll beyond the strategies' warm-up
+_SYNTHETIC_INTERVAL = 20.0  # mean seconds between synthetic trades per symbol: enough ticks, fewer frames
 _STARTUP_LIMIT = 60.0  # wall seconds for the bot to connect and backfill
 
 
@@ -147,8 +148,15 @@ def run_demo(
         simulator.stop()
 
 
-def _pre_roll(simulator: Simulator) -> None:
-    until = simulator.clock.now() + PRE_ROLL
+def pre_roll_for(settings: Settings) -> timedelta:
+    """Market history the strategies need before their first decision: their warm-up in candles, and a few more."""
+    frame = settings.strategy.frame
+    warmup = max(strategy_for(s, settings.strategy, Decimal(1)).warmup for s in DEMO_SYMBOLS)
+    return timedelta(seconds=frame.seconds * (warmup + _WARMUP_SPARE))
+
+
+def _pre_roll(simulator: Simulator, span: timedelta) -> None:
+    until = simulator.clock.now() + span
     while simulator.clock.now() < until:
         trade: MarketTrade | None = simulator.peek()
         if trade is None or simulator.step(1) == 0:
@@ -164,8 +172,6 @@ def _with_simulator(
 ) -> DemoResult:
     result = DemoResult(data=described)
     print(f"crocbot demo: {described}", file=out)
-    print(f"pre-rolling {PRE_ROLL} of market history for the strategies' warm-up ...", file=out, flush=True)
-    _pre_roll(simulator)
     settings = load(
         {
             "mode": "paper",
@@ -179,6 +185,9 @@ def _with_simulator(
             },
         }
     )
+    span = pre_roll_for(settings)
+    print(f"pre-rolling {span} of market history for the strategies' warm-up ...", file=out, flush=True)
+    _pre_roll(simulator, span)
     setup_logging(log_dir=settings.log_dir, level="ERROR" if options.view else "WARNING")
     instruments = load_instruments(settings)
     conductor: Conductor | None = None
@@ -293,7 +302,10 @@ def summary_text(result: DemoResult, state_dir: Path) -> str:
         f"  state       journal and trade log kept: crocbot status --state-dir {state_dir}",
     ]
     if result.fills == 0:
-        lines.append("  note        no fills in this run: the strategies found no setup; try a longer --duration")
+        lines.append(
+            "  note        no fills in this run: no setup paid for its fees and slippage (the dropped ones are in the "
+            "log); try a longer --duration"
+        )
     if result.settle_timeouts:
         lines.append(f"  note        the bot fell behind the market {result.settle_timeouts} times (a slow machine)")
     return "\n".join(lines) + "\n" + json.dumps(data) + "\n"

@@ -16,6 +16,7 @@ decides. Its evaluation time per tick is measured and published.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,7 @@ from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.router import OpenPositions
+from crocbot.core.costs import TradeCosts
 from crocbot.core.messages import (
     ATRUpdate,
     ExitRequest,
@@ -78,6 +80,7 @@ class SLManager(SupervisedActor):
         policy: StopPolicy,
         price_increments: dict[str, Decimal],
         *,
+        costs: Mapping[str, TradeCosts] | None = None,
         place_within: float = 1.0,
         amend_min_interval: float = 5.0,
         backstop_grace: float = 5.0,
@@ -89,6 +92,7 @@ class SLManager(SupervisedActor):
         self._router = router
         self._policy = policy
         self._increments = price_increments
+        self._costs = dict(costs or {})  # a symbol's fees: where its breakeven stop belongs
         self._place_within = place_within
         self._amend_min_interval = amend_min_interval
         self._backstop_grace = backstop_grace
@@ -160,6 +164,7 @@ class SLManager(SupervisedActor):
                 position.stop_price,
                 position.stop_price,
                 self._increments.get(position.symbol, Decimal("0.01")),
+                breakeven=self._breakeven(position),
             )
             watched = _Watched(track, position.take_profit, position.stop_live, position.opened_at)
             self._watched[position.position_id] = watched
@@ -183,6 +188,14 @@ class SLManager(SupervisedActor):
                     track.stop,
                 )
             track.entry = position.entry_price
+            track.breakeven = self._breakeven(position)
+
+    def _breakeven(self, position: Position) -> Decimal | None:
+        costs = self._costs.get(position.symbol)
+        if costs is None:
+            return None
+        increment = self._increments.get(position.symbol, Decimal("0.01"))
+        return costs.breakeven(position.side, position.entry_price, increment)
 
     def _forget(self, position_id: str) -> None:
         watched = self._watched.pop(position_id, None)

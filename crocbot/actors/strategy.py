@@ -1,7 +1,8 @@
 """The strategy actor: evaluates each symbol's strategy on every closed candle and publishes valid signals.
 
 Strategies are pure (candle history in, decision out); a signal is validated before it leaves (the Signal
-type refuses a stop on the wrong side; the strategy checks reward:risk). An invalid setup is logged with its
+type refuses a stop on the wrong side; the strategy checks reward:risk net of the instrument's fees and the
+slippage allowance, and refuses a stop within the round trip's cost). An invalid setup is logged with its
 reason and dropped, never traded. Evaluation waits while the recent history holds a data gap.
 """
 
@@ -17,6 +18,7 @@ from loguru import logger
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.config.model import StrategySettings
 from crocbot.core.candles import is_filled
+from crocbot.core.costs import TradeCosts
 from crocbot.core.messages import Candle, CandleHistory, CandleHistoryWanted, Timeframe
 from crocbot.core.strategies import Strategy, strategy_for
 from crocbot.ops.metrics import METRICS, Metrics
@@ -33,12 +35,22 @@ class StrategyActor(SupervisedActor):
         increments: Mapping[str, Decimal],
         timeframe: Timeframe,
         *,
+        costs: Mapping[str, TradeCosts] | None = None,
+        min_stop_cost_multiple: Decimal = Decimal(0),
         metrics: Metrics = METRICS,
     ) -> None:
         super().__init__(ctx)
         self._timeframe = timeframe
+        costs = costs or {}
         self._strategies: dict[str, Strategy] = {
-            symbol: strategy_for(symbol, settings, increments[symbol]) for symbol in symbols
+            symbol: strategy_for(
+                symbol,
+                settings,
+                increments[symbol],
+                costs=costs.get(symbol),
+                min_stop_cost_multiple=min_stop_cost_multiple,
+            )
+            for symbol in symbols
         }
         keep = max(s.warmup for s in self._strategies.values()) + 10 if self._strategies else 10
         self._history: dict[str, deque[Candle]] = {symbol: deque(maxlen=keep) for symbol in symbols}
@@ -78,7 +90,8 @@ class StrategyActor(SupervisedActor):
         decision = strategy.decide(list(history), self.clock.now())
         log = logger.bind(symbol=candle.symbol)
         if decision.rejection is not None:
-            self._metrics.inc("crocbot_signals_rejected_total", labels={"symbol": candle.symbol})
+            labels = {"symbol": candle.symbol, "reason": decision.label or "other"}
+            self._metrics.inc("crocbot_signals_rejected_total", labels=labels, help="setups dropped, by reason")
             log.info("{} setup dropped: {}", strategy.name, decision.rejection)
         if decision.signal is not None:
             self._metrics.inc("crocbot_signals_total", labels={"symbol": candle.symbol})

@@ -107,6 +107,9 @@ class RiskSettings(BaseModel):
     cooldown_after_loss: Annotated[float, Field(ge=0, le=86_400)] = 900.0
     flatten_on_kill_switch: bool = False
     slippage_allowance: Fraction = Decimal("0.002")
+    # A stop closer to its entry than this many round trips (both legs' fees and slippage) is refused: the costs
+    # would dwarf the planned loss. 0 turns the check off.
+    min_stop_cost_multiple: Annotated[Decimal, Field(ge=0, le=100)] = Decimal("1")
 
     @model_validator(mode="after")
     def _consistent(self) -> RiskSettings:
@@ -132,7 +135,7 @@ class StopSettings(BaseModel):
     model_config = _STRICT
 
     trailing: Literal["none", "atr", "percent"] = "atr"
-    trail_atr_multiple: PositiveDecimal = Decimal("2.5")
+    trail_atr_multiple: PositiveDecimal = Decimal("3")
     trail_percent: Fraction = Decimal("0.02")
     breakeven_after_r: PositiveDecimal = Decimal("1")
     profit_lock_step_r: PositiveDecimal = Decimal("1")
@@ -150,11 +153,11 @@ class StrategySettings(BaseModel):
 
     default: Literal["ema_trend", "donchian_breakout"] = "ema_trend"
     per_symbol: dict[str, Literal["ema_trend", "donchian_breakout"]] = Field(default_factory=dict)
-    timeframe: Literal["1m", "5m", "15m", "1h"] = "5m"
+    timeframe: Literal["1m", "5m", "15m", "1h"] = "1h"
     atr_period: Annotated[int, Field(ge=2, le=200)] = 14
     breakout_period: Annotated[int, Field(ge=2, le=500)] = 20  # candles in the Donchian channel
-    stop_atr_multiple: PositiveDecimal = Decimal("2")
-    take_profit_atr_multiple: PositiveDecimal = Decimal("4")
+    stop_atr_multiple: PositiveDecimal = Decimal("3")
+    take_profit_atr_multiple: PositiveDecimal = Decimal("9")
     min_reward_risk: PositiveDecimal = Decimal("1.5")
 
     @property

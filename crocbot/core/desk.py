@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from crocbot.core.costs import TradeCosts
 from crocbot.core.desk_types import (
     Action,
     AmendOrder,
@@ -507,7 +508,8 @@ class Desk:
     def _fit_brackets(self, position: PositionState, instrument: Instrument) -> tuple[list[Action], bool]:
         """Make the position describable (a `Position`) after an entry fill; True when it filled through the stop.
 
-        A fill at or beyond the take-profit drops the take-profit (the stop still protects it). A fill at or
+        A fill so near the take-profit that hitting it would not pay for the round trip (both fees and the
+        slippage allowance), or beyond it, drops the take-profit (the stop still protects it). A fill at or
         through the initial stop means the market is already past it: the stop is recorded one tick on the safe
         side of the entry, so that the position can be journaled and protected while it is exited at once.
         """
@@ -517,9 +519,17 @@ class Desk:
         symbol = position.symbol
         actions: list[Action] = []
         target = position.take_profit
-        if target is not None and (entry >= target if long else entry <= target):
+        costs = TradeCosts.of(
+            taker_fee=instrument.taker_fee,
+            maker_fee=instrument.maker_fee,
+            slippage=self.risk.limits.slippage_allowance,
+        )
+        if target is not None and costs.net_reward(position.side, entry, target) <= 0:
             position.take_profit = None
-            text = f"entry {fmt(entry)} is at or beyond the take-profit {fmt(target)}: take-profit dropped"
+            text = (
+                f"entry {fmt(entry)}: hitting the take-profit {fmt(target)} would not pay for the round trip's fees "
+                "and slippage: take-profit dropped"
+            )
             actions.append(Note("WARNING", text, symbol))
         planned = position.initial_stop
         if planned < entry if long else planned > entry:

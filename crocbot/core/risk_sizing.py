@@ -17,6 +17,7 @@ from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from crocbot.config.model import RiskSettings
+from crocbot.core.costs import TradeCosts, cost_refusal
 from crocbot.core.messages import PositionSide, Signal
 from crocbot.core.money import ONE, ZERO, fmt, quantize_down
 from crocbot.kraken.instruments import Instrument
@@ -54,6 +55,7 @@ class RiskLimits:
     slippage_allowance: Decimal
     flatten_on_kill_switch: bool
     fail_safe_fraction: Decimal = Decimal("0.95")
+    min_stop_cost_multiple: Decimal = ZERO  # see `crocbot.core.costs`; 0: no check
 
     def __post_init__(self) -> None:
         for name in ("risk_per_trade", "max_loss_per_trade", "daily_loss_limit", "max_exposure_per_symbol"):
@@ -78,6 +80,7 @@ class RiskLimits:
             cooldown_after_loss=timedelta(seconds=settings.cooldown_after_loss),
             slippage_allowance=settings.slippage_allowance,
             flatten_on_kill_switch=settings.flatten_on_kill_switch,
+            min_stop_cost_multiple=settings.min_stop_cost_multiple,
         )
 
     def fail_safe_loss(self, equity: Decimal) -> Decimal:
@@ -135,7 +138,8 @@ def size_position(
     open_exposure: Mapping[str, Decimal],
     limits: RiskLimits,
 ) -> Sizing | Refusal:
-    """Size by risk, cap by exposure, then check the exchange minimums and the fail-safe (in that order)."""
+    """Refuse a trade that does not pay for its costs (`crocbot.core.costs`), then size by risk, cap by exposure,
+    and check the exchange minimums and the fail-safe (in that order)."""
     symbol, entry, stop = signal.symbol, signal.entry, signal.stop
     quote = instrument.quote
     if instrument.symbol != symbol:
@@ -145,6 +149,14 @@ def size_position(
     distance = entry - stop if signal.side is PositionSide.LONG else stop - entry
     if distance <= 0:  # Signal refuses this already; a bad stop must never reach the sizing below
         return Refusal(f"{symbol}: a {signal.side}'s stop {fmt(stop)} is on the wrong side of its entry {fmt(entry)}")
+    costs = TradeCosts.of(
+        taker_fee=instrument.taker_fee, maker_fee=instrument.maker_fee, slippage=limits.slippage_allowance
+    )
+    priced = cost_refusal(
+        signal.side, entry, stop, signal.take_profit, costs, min_stop_cost_multiple=limits.min_stop_cost_multiple
+    )
+    if priced is not None:  # the strategy judged it already; a signal from anywhere else is judged here
+        return Refusal(f"{symbol}: {priced.text}")
     unit_loss = per_unit_loss(signal.side, entry, stop, instrument.taker_fee, limits.slippage_allowance)
     qty = quantize_down(equity * limits.risk_per_trade / unit_loss, instrument.qty_increment)
 

@@ -1,7 +1,10 @@
 """Where a position's stop belongs now: fixed, breakeven, stepped profit locks, trailing. Stops only tighten.
 
 R is the distance from entry to the initial stop. After the best price reaches `breakeven_after_r` R the stop
-moves to the entry; after it reaches n * step R (n >= 2) the stop locks (n - 1) * step R of profit; a trailing
+moves to breakeven: the price where a sale recovers the entry and both legs' fees (`breakeven`, from
+`crocbot.core.costs`; the entry itself when the track knows no costs), since a stop at the bare entry loses the
+round trip's fees. After the best price reaches n * step R (n >= 2) the stop locks (n - 1) * step R of profit
+above that breakeven; a trailing
 stop follows the best price by an ATR multiple or a percentage. The tightest candidate wins, and only if it is
 tighter than the current stop and still on the safe side of the price (a sell stop above the market would fire
 at once). Prices are rounded to the instrument's increment toward the current price only when that cannot
@@ -23,7 +26,7 @@ __all__ = ["StopPolicy", "StopTrack", "stop_crossed"]
 @dataclass(frozen=True, slots=True)
 class StopPolicy:
     trailing: str = "atr"  # none | atr | percent
-    trail_atr_multiple: Decimal = Decimal("2.5")
+    trail_atr_multiple: Decimal = Decimal("3")
     trail_percent: Decimal = Decimal("0.02")
     breakeven_after_r: Decimal = Decimal(1)
     profit_lock_step_r: Decimal = Decimal(1)
@@ -51,6 +54,7 @@ class StopTrack:
     stop: Decimal
     price_increment: Decimal
     best: Decimal | None = None
+    breakeven: Decimal | None = None  # where a sale recovers the entry and both fees; None: the entry
 
     @property
     def risk_per_unit(self) -> Decimal:
@@ -74,13 +78,14 @@ class StopTrack:
         long = self.side is PositionSide.LONG
         sign = 1 if long else -1
         gained_r = (self.best - self.entry) * sign / r
+        even = self.breakeven if self.breakeven is not None else self.entry
         candidates: list[tuple[Decimal, StopKind]] = []
         if gained_r >= policy.breakeven_after_r:
-            candidates.append((self.entry, StopKind.BREAKEVEN))
+            candidates.append((even, StopKind.BREAKEVEN))
         step = policy.profit_lock_step_r
         if step > 0 and gained_r >= 2 * step:
             locked_steps = (gained_r / step).to_integral_value(rounding=ROUND_FLOOR) - 1
-            candidates.append((self.entry + sign * locked_steps * step * r, StopKind.PROFIT_LOCK))
+            candidates.append((even + sign * locked_steps * step * r, StopKind.PROFIT_LOCK))
         if policy.trailing == "atr" and atr is not None and atr > 0:
             candidates.append((self.best - sign * policy.trail_atr_multiple * atr, StopKind.TRAILING))
         elif policy.trailing == "percent":

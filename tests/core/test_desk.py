@@ -924,7 +924,11 @@ def test_a_trigger_amend_in_flight_tighter_than_the_worse_fill_needs_is_kept() -
 
 def test_a_worse_fill_that_no_stop_can_cover_exits_at_once() -> None:
     desk = make_desk(
-        entry_order="market", risk_per_trade=D("0.0095"), max_exposure_per_symbol=D(1), max_total_exposure=D(1)
+        entry_order="market",
+        risk_per_trade=D("0.0095"),
+        max_exposure_per_symbol=D(1),
+        max_total_exposure=D(1),
+        min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
     )
     entry = sent(desk.on_signal(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY)
     qty = D("78.51629006")  # 95 USD over 0.01 + 199.99 * 0.006 = 1.20994 USD per unit
@@ -1072,7 +1076,12 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
         position_id, SYMBOL, PositionSide.LONG, QTY, D(price), D(stop), at(2), take_profit=None, initial_stop=D(stop)
     )
     assert actions == [
-        Note("WARNING", f"entry {price} is at or beyond the take-profit 106: take-profit dropped", SYMBOL),
+        Note(
+            "WARNING",
+            f"entry {price}: hitting the take-profit 106 would not pay for the round trip's fees and slippage: "
+            "take-profit dropped",
+            SYMBOL,
+        ),
         Note("WARNING", f"entry filled worse than planned; stop tightened to {stop}", SYMBOL),
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),

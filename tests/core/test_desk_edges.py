@@ -373,7 +373,11 @@ def test_an_exit_that_fails_while_another_exit_is_working_leaves_the_position_ex
     # 40 of a 78.51629006 entry at 101 fits the risk with its stop at 99.99; the rest, filled at 101 while the
     # first exit is out, does not fit any stop: a second exit, for all of it.
     desk = make_desk(
-        entry_order="market", risk_per_trade=D("0.0095"), max_exposure_per_symbol=D(1), max_total_exposure=D(1)
+        entry_order="market",
+        risk_per_trade=D("0.0095"),
+        max_exposure_per_symbol=D(1),
+        max_total_exposure=D(1),
+        min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
     )
     entry = sent(desk.on_signal(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY).cl_ord_id
     position_id = desk.by_symbol[SYMBOL]

@@ -54,6 +54,11 @@ def gate(**changes: object) -> RiskGate:
     return risk
 
 
+def far_target(entry: str, stop: str) -> Signal:
+    """A long whose take-profit pays for any round trip (10 % above the entry): the stop alone is judged."""
+    return Signal("SOL/USD", PositionSide.LONG, D(entry), D(stop), D(entry) * D("1.1"), "test", T0)
+
+
 def signal(entry: str, stop: str, *, symbol: str = "SOL/USD", side: PositionSide = PositionSide.LONG) -> Signal:
     e, s = D(entry), D(stop)
     target = e + 3 * (e - s)
@@ -120,7 +125,8 @@ def test_an_order_value_below_krakens_minimum_cost_is_refused_with_the_numbers()
 
 def test_the_per_symbol_exposure_cap_shrinks_a_tight_stop_entry() -> None:
     # by risk 50 / (0.1 + 199.9 * 0.006) = 38.48 units, but 25 % of 10000 buys only 2500 / 100.4 = 24.90039840
-    result = size(gate(), signal("100", "99.9"))
+    # (a stop within the round trip's cost, let through to test the cap alone)
+    result = size(gate(min_stop_cost_multiple=D(0)), far_target("100", "99.9"))
     assert isinstance(result, Sizing)
     assert result.qty == D("24.90039840")
     assert result.notional <= D("2500")
@@ -128,9 +134,34 @@ def test_the_per_symbol_exposure_cap_shrinks_a_tight_stop_entry() -> None:
 
 def test_the_total_exposure_cap_counts_the_other_open_symbols() -> None:
     # 75 % of 10000 = 7500, of which 7000 is used: 500 / 100.4 = 4.98007968
-    result = size(gate(), signal("100", "99.9"), open_exposure={"ETH/USD": D("7000")})
+    result = size(gate(min_stop_cost_multiple=D(0)), far_target("100", "99.9"), open_exposure={"ETH/USD": D("7000")})
     assert isinstance(result, Sizing)
     assert result.qty == D("4.98007968")
+
+
+def test_a_stop_closer_than_the_round_trips_cost_is_refused_with_the_numbers() -> None:
+    """Issue 11, part 3: 0.1 from the entry under a round trip of 1.20 per unit (0.4 % fee and 0.2 % slippage on
+    both legs) would lose 12 times the planned risk on a stop-out."""
+    result = size(gate(), far_target("100", "99.9"))
+    assert isinstance(result, Refusal)
+    assert "closer than 1 x the round trip of 1.20 per unit" in result.reason
+
+
+def test_a_take_profit_that_does_not_pay_for_its_round_trip_is_refused() -> None:
+    sig = Signal("SOL/USD", PositionSide.LONG, D("100"), D("97"), D("101"), "test", T0)  # +1 under a 1.21 round trip
+    result = size(gate(), sig)
+    assert isinstance(result, Refusal)
+    assert "hitting it would lose money" in result.reason
+
+
+def test_sizing_counts_both_legs_fees_and_slippage_in_the_worst_case() -> None:
+    """The loss at the stop that `risk_per_trade` budgets includes both legs' fees and the slippage allowance."""
+    result = size(gate(), signal("100", "97"))
+    assert isinstance(result, Sizing)
+    worst_per_unit = D(3) + (D(100) + D(97)) * (D("0.004") + D("0.002"))  # 3 + 1.182
+    assert result.worst_case_loss == result.qty * worst_per_unit
+    assert result.worst_case_loss <= EQUITY * D("0.005")
+    assert result.qty == D("11.95600191")  # 50 / 4.182, down to 1e-8
 
 
 def test_a_used_up_exposure_cap_refuses_the_entry() -> None:

@@ -187,7 +187,7 @@ def test_stop_crossed() -> None:
 
 def test_policy_from_settings() -> None:
     settings_ = StopSettings(trailing="percent", trail_percent=D("0.03"), breakeven_after_r=D("1.5"))
-    assert StopPolicy.from_settings(settings_) == StopPolicy("percent", D("2.5"), D("0.03"), D("1.5"), D("1"))
+    assert StopPolicy.from_settings(settings_) == StopPolicy("percent", D("3"), D("0.03"), D("1.5"), D("1"))
 
 
 # -- properties ----------------------------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def test_a_signal_below_the_minimum_reward_to_risk_is_dropped_with_the_ratio() -
     history = flat_then(["101"])
     strategy = ema_trend(stop_atr=D(2), take_profit_atr=D(2), min_reward_risk=D("1.5"))
     decision = strategy.decide(history, history[-1].close_time)
-    assert decision == Decision(None, "ema 12/26 cross up: reward:risk 1.00 is below the minimum 1.5")
+    assert decision == Decision(None, "ema 12/26 cross up: reward:risk 1.00 is below the minimum 1.5", "reward_risk")
 
 
 def test_a_setup_on_a_stale_or_unclosed_candle_is_dropped_with_a_reason() -> None:

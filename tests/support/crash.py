@@ -66,7 +66,11 @@ TRADING = {
     "CROCBOT_STRATEGY__ATR_PERIOD": "2",
     "CROCBOT_STRATEGY__BREAKOUT_PERIOD": "3",
     "CROCBOT_STRATEGY__STOP_ATR_MULTIPLE": "2",
-    "CROCBOT_STRATEGY__TAKE_PROFIT_ATR_MULTIPLE": "3",
+    # stops inside the round trip's cost allowed and targets past it: on 1-minute candles a fee-aware strategy
+    # would never trade, and the harness needs trades
+    "CROCBOT_STRATEGY__TAKE_PROFIT_ATR_MULTIPLE": "20",
+    "CROCBOT_STRATEGY__MIN_REWARD_RISK": "0.1",
+    "CROCBOT_RISK__MIN_STOP_COST_MULTIPLE": "0",
     "CROCBOT_EXECUTION__ENTRY_ORDER": "market",
     "CROCBOT_RISK__COOLDOWN_AFTER_LOSS": "0",
     "CROCBOT_RISK__DAILY_LOSS_LIMIT": "0.5",

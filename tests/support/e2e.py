@@ -38,6 +38,14 @@ from tests.support.process import CONFIG
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 BTC_CANDLES = SHARED_DATA / "kraken-ohlcvt-2023q1" / "XBTUSD_5.csv.gz"
 PRE_ROLL = timedelta(hours=13)
+# End-to-end tests exercise the machinery, which wants trades: the strategies on 5-minute candles (warm after the
+# 13 h pre-roll) with stops inside the round trip's cost allowed and a target that clears it. The shipped
+# defaults (hourly candles, costs judged strictly) would trade a few times in these runs, if at all.
+MACHINERY: dict[str, Any] = {
+    "strategy": {"timeframe": "5m", "stop_atr_multiple": 2, "take_profit_atr_multiple": 12, "min_reward_risk": 0.1},
+    "risk": {"min_stop_cost_multiple": 0},
+    "stops": {"trail_atr_multiple": 2.5},
+}
 READY_WAIT = 60.0  # wall seconds for the feed to connect and the backfill to land
 
 
@@ -131,7 +139,8 @@ class Paper:
                 "rest_url": simulator.rest_url,
             },
         }
-        self.settings = load_settings(config_file=CONFIG, overrides=_merge(overrides, self._overrides))
+        merged = _merge(_merge(overrides, MACHINERY), self._overrides)
+        self.settings = load_settings(config_file=CONFIG, overrides=merged)
         self._start_bot()
         return self
 

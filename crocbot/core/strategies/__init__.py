@@ -12,6 +12,7 @@ from crocbot.core.strategies.base import (
     Setup,
     Strategy,
     atr_bracket,
+    check_signal,
     round_toward,
     validate_signal,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "atr_bracket",
     "round_toward",
     "validate_signal",
+    "check_signal",
     "STRATEGY_NAMES",
     "build_strategy",
     "strategy_for",

@@ -12,6 +12,11 @@ price increment *toward the entry*. For the stop that means the risk per unit ne
 amount (position sizing relies on it); for the take-profit it means the target is never further away than
 the model asked for. Rounding toward the entry can cost the target up to one increment, so the reward:risk
 check allows exactly that much (`validate_signal(..., price_increment=...)`).
+
+Costs: with `costs` (the instrument's fees and the slippage allowance, `crocbot.core.costs`) reward:risk is judged
+net of the round trip, a target that does not pay for its round trip is dropped, and so is a stop closer to the
+entry than `min_stop_cost_multiple` round trips. A dropped setup says why with the numbers, and `Decision.label`
+names the reason in a few fixed words for the metrics.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from crocbot.core.checks import InvalidMessage, utc
+from crocbot.core.costs import TradeCosts, cost_refusal
 from crocbot.core.indicators import DECIMAL_CONTEXT, atr, atr_lookback
 from crocbot.core.messages import Candle, PositionSide, Signal
 from crocbot.core.money import fmt
@@ -36,14 +42,17 @@ __all__ = [
     "atr_bracket",
     "round_toward",
     "validate_signal",
+    "check_signal",
 ]
 
 
 class Decision(NamedTuple):
-    """What a strategy made of the candles: a signal, or why a setup was dropped, or (None, None): no setup."""
+    """What a strategy made of the candles: a signal, or why a setup was dropped, or (None, None): no setup.
+    `label` names a drop's reason in a few fixed words (for metrics): reward_risk, stop_within_costs, ..."""
 
     signal: Signal | None
     rejection: str | None
+    label: str = ""
 
 
 NO_SETUP = Decision(None, None)
@@ -81,13 +90,52 @@ def round_toward(value: Decimal, increment: Decimal, target: Decimal) -> Decimal
         return (steps * increment).quantize(increment)
 
 
-def validate_signal(signal: Signal, min_reward_risk: Decimal, *, price_increment: Decimal | None = None) -> str | None:
-    """Why `signal` must be dropped, or None when it may go.
+def validate_signal(
+    signal: Signal,
+    min_reward_risk: Decimal,
+    *,
+    price_increment: Decimal | None = None,
+    costs: TradeCosts | None = None,
+    min_stop_cost_multiple: Decimal = Decimal(0),
+) -> str | None:
+    """Why `signal` must be dropped, or None when it may go (`check_signal` also says which kind of reason).
 
     Wrong-side stops and targets never get this far: `Signal` refuses them at construction. With
     `price_increment`, the target may fall short of `min_reward_risk` by less than one increment: that is
-    what rounding it toward the entry can cost, and the unrounded bracket met the minimum.
+    what rounding it toward the entry can cost, and the unrounded bracket met the minimum. With `costs`, the
+    checks are net of fees and slippage (see the module doc).
     """
+    found = check_signal(
+        signal,
+        min_reward_risk,
+        price_increment=price_increment,
+        costs=costs,
+        min_stop_cost_multiple=min_stop_cost_multiple,
+    )
+    return found[1] if found is not None else None
+
+
+def check_signal(
+    signal: Signal,
+    min_reward_risk: Decimal,
+    *,
+    price_increment: Decimal | None = None,
+    costs: TradeCosts | None = None,
+    min_stop_cost_multiple: Decimal = Decimal(0),
+) -> tuple[str, str] | None:
+    """(label, why) when `signal` must be dropped, else None; see `validate_signal`."""
+    if costs is not None:
+        refusal = cost_refusal(
+            signal.side,
+            signal.entry,
+            signal.stop,
+            signal.take_profit,
+            costs,
+            min_stop_cost_multiple=min_stop_cost_multiple,
+            min_reward_risk=min_reward_risk,
+            target_slack=price_increment or Decimal(0),
+        )
+        return None if refusal is None else (refusal.label, refusal.text)
     risk = signal.risk_per_unit
     reward = abs(signal.take_profit - signal.entry)
     with localcontext(DECIMAL_CONTEXT):
@@ -95,7 +143,7 @@ def validate_signal(signal: Signal, min_reward_risk: Decimal, *, price_increment
         if reward >= needed or (price_increment is not None and reward + price_increment > needed):
             return None
         ratio = (reward / risk).quantize(Decimal("0.01"))
-    return f"reward:risk {fmt(ratio)} is below the minimum {fmt(min_reward_risk)}"
+    return "reward_risk", f"reward:risk {fmt(ratio)} is below the minimum {fmt(min_reward_risk)}"
 
 
 def atr_bracket(
@@ -109,12 +157,14 @@ def atr_bracket(
     min_reward_risk: Decimal,
     strategy: str,
     now: datetime,
+    costs: TradeCosts | None = None,
+    min_stop_cost_multiple: Decimal = Decimal(0),
 ) -> Decision:
     """A signal entering at the last close with ATR-based stop and take-profit, or the reason there is none."""
     last = history[-1]
     entry = last.close
     if not average_true_range > 0:
-        return Decision(None, f"zero ATR at {last.open_time.isoformat()}: no volatility to place a stop by")
+        return Decision(None, f"zero ATR at {last.open_time.isoformat()}: no volatility to place a stop by", "atr")
     with localcontext(DECIMAL_CONTEXT):
         risk = stop_atr * average_true_range
         reward = take_profit_atr * average_true_range
@@ -123,7 +173,7 @@ def atr_bracket(
         else:
             raw_stop, raw_target = entry + risk, entry - reward
         if raw_stop <= 0 or raw_target <= 0:
-            return Decision(None, f"ATR {fmt(average_true_range)} puts a bracket at or below zero")
+            return Decision(None, f"ATR {fmt(average_true_range)} puts a bracket at or below zero", "atr")
         stop = round_toward(raw_stop, price_increment, entry)
         target = round_toward(raw_target, price_increment, entry)
     if stop == entry:
@@ -131,14 +181,21 @@ def atr_bracket(
             None,
             f"ATR {fmt(average_true_range)} is too small for the price increment {fmt(price_increment)}: "
             f"the stop rounds onto the entry {fmt(entry)}",
+            "atr",
         )
     try:
         signal = Signal(last.symbol, setup.side, entry, stop, target, strategy, now, setup.reason)
     except InvalidMessage as exc:
-        return Decision(None, str(exc))
-    problem = validate_signal(signal, min_reward_risk, price_increment=price_increment)
+        return Decision(None, str(exc), "invalid")
+    problem = check_signal(
+        signal,
+        min_reward_risk,
+        price_increment=price_increment,
+        costs=costs,
+        min_stop_cost_multiple=min_stop_cost_multiple,
+    )
     if problem is not None:
-        return Decision(None, problem)
+        return Decision(None, problem[1], problem[0])
     return Decision(signal, None)
 
 
@@ -161,6 +218,8 @@ class BracketStrategy:
         min_reward_risk: Decimal,
         regime: RegimeFilter | None,
         allow_short: bool,
+        costs: TradeCosts | None = None,
+        min_stop_cost_multiple: Decimal = Decimal(0),
     ) -> None:
         for label, value in (
             ("stop_atr", stop_atr),
@@ -177,6 +236,8 @@ class BracketStrategy:
         self.min_reward_risk = min_reward_risk
         self.regime = regime
         self.allow_short = allow_short
+        self.costs = costs
+        self.min_stop_cost_multiple = min_stop_cost_multiple
         self._atr_window = atr_lookback(atr_period)
         self.warmup = max(self._setup_window, self._atr_window, regime.warmup if regime is not None else 0)
 
@@ -196,19 +257,23 @@ class BracketStrategy:
             if setup is None or (setup.side is PositionSide.SHORT and not self.allow_short):
                 return NO_SETUP
             if now < last.close_time:
-                return Decision(None, f"{setup.reason}: candle {last.open_time.isoformat()} has not closed at {now}")
+                return Decision(
+                    None, f"{setup.reason}: candle {last.open_time.isoformat()} has not closed at {now}", "early"
+                )
             # A setup on a candle more than one interval old is history (a backfill, a stalled feed), not news.
             if now - last.close_time > timedelta(seconds=last.timeframe.seconds):
                 return Decision(
-                    None, f"{setup.reason}: stale, candle closed {last.close_time.isoformat()}, now {now.isoformat()}"
+                    None,
+                    f"{setup.reason}: stale, candle closed {last.close_time.isoformat()}, now {now.isoformat()}",
+                    "stale",
                 )
             if self.regime is not None:
                 blocked = self.regime.check(setup.side, history)
                 if blocked is not None:
-                    return Decision(None, f"{setup.reason}: {blocked}")
+                    return Decision(None, f"{setup.reason}: {blocked}", "regime")
             average_true_range = atr(history[len(history) - self._atr_window :], self.atr_period)
         if average_true_range is None:  # cannot happen past warm-up; kept so a bad subclass fails safe
-            return Decision(None, f"{setup.reason}: not enough candles for ATR({self.atr_period})")
+            return Decision(None, f"{setup.reason}: not enough candles for ATR({self.atr_period})", "atr")
         decision = atr_bracket(
             history,
             setup,
@@ -219,9 +284,11 @@ class BracketStrategy:
             min_reward_risk=self.min_reward_risk,
             strategy=self.name,
             now=now,
+            costs=self.costs,
+            min_stop_cost_multiple=self.min_stop_cost_multiple,
         )
         if decision.rejection is not None:
-            return Decision(None, f"{setup.reason}: {decision.rejection}")
+            return Decision(None, f"{setup.reason}: {decision.rejection}", decision.label)
         return decision
 
     def evaluate(self, history: Sequence[Candle], now: datetime) -> Signal | None:

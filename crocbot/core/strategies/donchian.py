@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from crocbot.core.costs import TradeCosts
 from crocbot.core.indicators import donchian
 from crocbot.core.messages import Candle, PositionSide
 from crocbot.core.money import fmt
@@ -35,6 +36,8 @@ class DonchianBreakout(BracketStrategy):
         min_reward_risk: Decimal = Decimal("1.5"),
         regime: RegimeFilter | None = None,
         allow_short: bool = False,
+        costs: TradeCosts | None = None,
+        min_stop_cost_multiple: Decimal = Decimal(0),
     ) -> None:
         if period < 1:
             raise ValueError(f"period must be >= 1, got {period}")
@@ -49,6 +52,8 @@ class DonchianBreakout(BracketStrategy):
             min_reward_risk=min_reward_risk,
             regime=regime,
             allow_short=allow_short,
+            costs=costs,
+            min_stop_cost_multiple=min_stop_cost_multiple,
         )
 
     def _setup(self, history: Sequence[Candle]) -> Setup | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from crocbot.core.costs import TradeCosts
 from crocbot.core.indicators import ema, ema_lookback
 from crocbot.core.messages import Candle, PositionSide
 from crocbot.core.strategies.base import BracketStrategy, Setup
@@ -35,6 +36,8 @@ class EmaTrend(BracketStrategy):
         min_reward_risk: Decimal = Decimal("1.5"),
         regime: RegimeFilter | None = None,
         allow_short: bool = False,
+        costs: TradeCosts | None = None,
+        min_stop_cost_multiple: Decimal = Decimal(0),
     ) -> None:
         if not 1 <= fast < slow:
             raise ValueError(f"need 1 <= fast < slow, got fast={fast}, slow={slow}")
@@ -50,6 +53,8 @@ class EmaTrend(BracketStrategy):
             min_reward_risk=min_reward_risk,
             regime=regime,
             allow_short=allow_short,
+            costs=costs,
+            min_stop_cost_multiple=min_stop_cost_multiple,
         )
 
     def _setup(self, history: Sequence[Candle]) -> Setup | None:
