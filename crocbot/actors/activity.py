@@ -4,11 +4,11 @@ A lockstep simulation (the demo, the end-to-end tests) moves the event clock onl
 reacting to the last market event, so that event time means the same as it would live. Every crocbot actor's
 inbox counts what is put into it and what its actor has handled; `quiet` compares the two.
 
-The counting rides on what a message costs anyway, because it is paid on every message of every run, lockstep
-or live: a put is counted under the queue's own mutex (which `Queue.put` holds already), before the message is
-visible; the handled count is written by the owning actor alone, when it asks for its next message (pykka's loop
-asks only once the last one is handled and answered). No lock is shared between inboxes: a global one made
-every message of every actor queue for it.
+The counting is paid on every message of every run, lockstep or live, so it is kept to a few attribute writes:
+a put is counted under a lock of its inbox's own (senders are many), before the message is visible; the handled
+count is written by the owning actor alone, when it asks for its next message (pykka's loop asks only once the
+last one is handled and answered). No lock is shared between inboxes: a global one made every message of every
+actor queue for it.
 
 Reading all inboxes cannot be atomic, so `quiet` reads them twice. Both counters only grow and handled never
 exceeds puts, so an inbox whose handled count (read first) equals its put count (read after) was idle at that
@@ -30,32 +30,44 @@ from typing import Any
 __all__ = ["Activity", "ACTIVITY", "CountingInbox"]
 
 
-class CountingInbox(queue.Queue[Any]):
-    """pykka's inbox (a `queue.Queue`), counting puts and handled messages for `Activity`."""
+class CountingInbox:
+    """An actor's inbox (pykka's `ActorInbox`: put, get, empty), counting puts and handled messages for `Activity`.
+
+    The messages go through a `queue.SimpleQueue`: FIFO, unbounded, safe from any thread, and written in C, where
+    `queue.Queue` (pykka's default) runs a few Python frames and a condition variable per put and per get. Every
+    message of every actor pays that, so the inbox is the cheapest one the standard library has.
+    """
+
+    __slots__ = ("__weakref__", "_count", "_queue", "current", "handled", "puts", "stopped", "taken")
 
     def __init__(self, activity: Activity | None = None) -> None:
-        super().__init__()
-        self.puts = 0  # messages ever put; written under self.mutex, before the message is visible
-        self.taken = 0  # messages ever taken; written by the owner under self.mutex
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._count = threading.Lock()  # senders are many: an increment lost would make a busy actor look idle
+        self.puts = 0  # messages ever put; written under self._count, before the message is visible
+        self.taken = 0  # messages ever taken; written by the owner alone
         self.handled = 0  # messages handled and answered; written by the owner alone
         self.stopped: threading.Event | None = None  # the owning actor's stop flag
-        self.current: Any = None  # the envelope being handled (only the owning actor's thread takes from the queue)
+        self.current: Any = None  # the envelope being handled
         (activity or ACTIVITY).register(self)
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        # Only the owner takes, and only after it has handled and answered everything it took before.
+    def put(self, item: Any, /) -> None:
+        with self._count:
+            self.puts += 1  # before the put: a reader never sees a message it has not counted
+        self._queue.put(item)
+
+    def get(self, timeout: float | None = None) -> Any:
+        """Only for the owning actor (pykka's loop), which asks for the next message once the last is answered."""
         self.handled = self.taken
-        return queue.Queue.get(self, block, timeout)  # not super(): this runs once per message
-
-    def _put(self, item: Any) -> None:  # under self.mutex
-        self.puts += 1  # before the append: a reader never sees a message it has not counted
-        self.queue.append(item)
-
-    def _get(self) -> Any:  # under self.mutex
-        item = self.queue.popleft()
+        item = self._queue.get(timeout=timeout)
         self.taken += 1
         self.current = item
         return item
+
+    def empty(self) -> bool:
+        return self._queue.empty()
+
+    def qsize(self) -> int:
+        return self._queue.qsize()
 
     @property
     def asked(self) -> bool:
