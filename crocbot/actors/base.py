@@ -117,14 +117,6 @@ class SupervisedActor(pykka.ThreadingActor):
     def _create_actor_inbox() -> CountingInbox:
         return CountingInbox()
 
-    def _handle_receive(self, message: Any) -> Any:
-        try:
-            return super()._handle_receive(message)
-        finally:
-            inbox = self.actor_inbox
-            if isinstance(inbox, CountingInbox):
-                inbox.handled()
-
     @final
     def on_start(self) -> None:
         try:

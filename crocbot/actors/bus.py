@@ -8,7 +8,8 @@
   grow and a publisher never waits.
 
 Subscribers are names, resolved through the directory when a message is published, so subscriptions survive
-restarts. Publishing never blocks beyond a short, uncontended lock.
+restarts. Publishing never blocks beyond a short, uncontended lock, and a reliable route whose subscriber is up
+with nothing waiting takes none.
 """
 
 from __future__ import annotations
@@ -100,6 +101,18 @@ class _ReliableRoute:
         self._on_overflow = on_overflow
 
     def deliver(self, message: object, directory: Directory) -> None:
+        # The usual case takes no lock (taking it was about 0.2 us of a 1.5 us publish). With nothing waiting and
+        # nobody holding the lock (a flush, a delivery to a backlog), everything published before this message has
+        # been told, so telling it now keeps the order. Anything else goes the locked way, which keeps it too.
+        if not self._backlog and not self._lock.locked():
+            ref = directory.get(self.subscriber)
+            if ref is not None:
+                try:
+                    ref.tell(message)
+                except pykka.ActorDeadError:
+                    pass
+                else:
+                    return
         with self._lock:
             ref = directory.get(self.subscriber)
             if not self._backlog and ref is not None and _tell(ref, message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,6 +96,52 @@ def test_reliable_messages_arrive_in_order_and_survive_a_restart_of_the_subscrib
     assert [note.seq for _, note in second] == list(range(100, 250))
     assert {instance for instance, _ in second} == {runtime.directory.wait_for("collector", timeout=WAIT).instance}
     assert bus.backlog("collector") == 0
+
+
+def test_reliable_messages_keep_their_order_while_a_publisher_races_the_subscribers_restarts(
+    runtime: Runtime, clock: SimClock
+) -> None:
+    """Publishing goes on from another thread while the subscriber crashes and its backlog is flushed to the new
+    instance: whatever arrives, arrives in publish order (what was in a crashed inbox is lost with it)."""
+    sink: queue.Queue[Any] = queue.Queue()
+    events: queue.Queue[Any] = queue.Queue()
+    runtime.start(
+        [ChildSpec.actor("tap", Tap, events, (ActorRestarted,)), ChildSpec.actor("collector", Collector, sink)],
+        Policy(max_restarts=10, backoff_initial=1.0, backoff_multiplier=1.0, backoff_jitter=0.0),
+    )
+    bus = runtime.bus
+    stop = threading.Event()
+    last = 5_000_000  # a bound, far beyond what three restarts take
+
+    def publish() -> None:
+        for seq in range(last):
+            if stop.is_set():
+                return
+            bus.publish(Note(seq))
+
+    publisher = threading.Thread(target=publish)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads interleave between almost any two bytecodes, the race windows included
+    publisher.start()
+    try:
+        for _ in range(3):
+            old = runtime.directory.entry("collector")
+            assert old is not None
+            old.ref.tell(Crash())
+            events.get(timeout=WAIT)  # down, with a backlog growing while the publisher goes on
+            clock.advance(1.0)  # registered again: the backlog is flushed while new messages come
+            runtime.directory.wait_for("collector", newer_than=old.instance, timeout=WAIT)
+    finally:
+        stop.set()
+        publisher.join(timeout=WAIT)
+        sys.setswitchinterval(switch)
+    assert not publisher.is_alive()
+    bus.publish(Note(last))  # the last word, to a live instance: after it, nothing more is on its way
+    received = drain_until(sink, lambda seen: seen[-1][1] == Note(last))
+
+    seqs = [note.seq for _, note in received]
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(seqs)
 
 
 def test_a_slow_conflated_subscriber_sees_the_newest_tick_per_key_and_the_publisher_never_blocks(

@@ -11,8 +11,8 @@ from crocbot.actors.protocol import ChildExited
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy, Restart
 from crocbot.core.clock import SimClock
-from crocbot.core.messages import ActorEscalated
-from tests.support.actors import WAIT, Crash, Probe, Tap, Worker
+from crocbot.core.messages import ActorEscalated, ActorRestarted
+from tests.support.actors import WAIT, Crash, Probe, Tap, Worker, take
 
 POLICY = Policy(max_restarts=2, within=10, backoff_initial=0, backoff_max=5.0, essential=frozenset({"core"}))
 
@@ -32,11 +32,17 @@ def test_a_non_essential_child_beyond_the_intensity_is_restarted_slowly_and_repo
     clock = SimClock()
     escalations: queue.Queue[ChildExited] = queue.Queue()
     events: queue.Queue[Any] = queue.Queue()
+    restarts: queue.Queue[Any] = queue.Queue()  # published once a restart is scheduled: then the clock may move
     probe = Probe()
     runtime = Runtime(clock=clock, rng=random.Random(1), on_escalate=escalations.put)
     try:
         runtime.start(
-            [ChildSpec.actor("tap", Tap, events, (ActorEscalated,)), _worker("core", probe), _worker("health", probe)],
+            [
+                ChildSpec.actor("tap", Tap, events, (ActorEscalated,)),
+                ChildSpec.actor("restarts", Tap, restarts, (ActorRestarted,)),
+                _worker("core", probe),
+                _worker("health", probe),
+            ],
             POLICY,
         )
         for _ in range(2):  # within the intensity: restarted at once
@@ -49,6 +55,7 @@ def test_a_non_essential_child_beyond_the_intensity_is_restarted_slowly_and_repo
         assert isinstance(escalated, ActorEscalated)
         assert "health" in escalated.reason
         assert runtime.directory.get("health") is None  # waiting for the longest backoff, not given up
+        take(restarts, ActorRestarted, name="health", restarts_in_window=3)
         clock.advance(5.01)
         runtime.directory.wait_for("health", newer_than=before, timeout=WAIT)
 
@@ -60,6 +67,7 @@ def test_a_non_essential_child_beyond_the_intensity_is_restarted_slowly_and_repo
         assert not runtime.escalated.is_set()
 
         before = _crash(runtime, "health")  # still failing: restarted again, reported once
+        take(restarts, ActorRestarted, name="health", restarts_in_window=4)
         clock.advance(5.01)
         runtime.directory.wait_for("health", newer_than=before, timeout=WAIT)
         assert events.empty()
