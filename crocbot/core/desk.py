@@ -72,7 +72,7 @@ from crocbot.core.money import fmt, quantize_down
 from crocbot.core.order_state import IllegalTransition, TrackedOrder
 from crocbot.core.reconcile import NEVER_SENT
 from crocbot.core.risk import RiskGate
-from crocbot.core.risk_sizing import Refusal, widest_stop
+from crocbot.core.risk_sizing import Refusal, money_text, widest_stop
 from crocbot.kraken.instruments import Instrument
 
 __all__ = ["Desk", "DeskConfig", "LEDGER_KEY", "RISK_KEY"]
@@ -480,6 +480,11 @@ class Desk:
                 position.initial_stop = max(position.initial_stop, safer)
         initial = position.initial_stop if tightened is None else max(position.initial_stop, tightened)
         self.ledger.register_initial_risk(symbol, position.qty * abs(position.entry_price - initial))
+        if position.stop_order is None and self._dust(position, position.stop) is not None:
+            # A first fill below Kraken's minimum order: no stop (nor exit) can be sent for it yet. It is journaled
+            # and waits for the entry's next fills; the SL manager hears of it once it can be protected.
+            actions += self._open_or_change(position, fill, first, announce=False)
+            return [*actions, *self._place_stop(position, now)]
         actions += self._open_or_change(position, fill, first)
         if position.exiting:
             # an entry fill racing the exit: the stop is being cancelled (it would hold the base the exit sells);
@@ -550,16 +555,38 @@ class Desk:
         )
         return actions, True
 
-    def _open_or_change(self, position: PositionState, fill: Fill, first: bool) -> list[Action]:
+    def _open_or_change(
+        self, position: PositionState, fill: Fill, first: bool, *, announce: bool = True
+    ) -> list[Action]:
         assert position.entry_price is not None
         if first:
             position.opened_at = fill.ts
             message = position.message()
-            return [Record(RecordPositionOpened(message)), Emit(PositionOpened(message))]
-        change = RecordPositionChanged(position.position_id, position.qty, position.entry_price)
-        return [Record(change), Emit(PositionChanged(position.message()))]
+            opened: list[Action] = [Record(RecordPositionOpened(message))]
+            return [*opened, Emit(PositionOpened(message))] if announce else opened
+        change: list[Action] = [Record(RecordPositionChanged(position.position_id, position.qty, position.entry_price))]
+        return [*change, Emit(PositionChanged(position.message()))] if announce else change
+
+    def _dust(self, position: PositionState, price: Decimal | None) -> str | None:
+        """Why no order can sell the position (below Kraken's minimum order size or value), or None."""
+        instrument = self.instruments.get(position.symbol)
+        if instrument is None:
+            return None
+        qty, base = position.qty, instrument.base
+        if qty < instrument.qty_min:
+            return f"{fmt(qty)} {base} is below Kraken's minimum order of {fmt(instrument.qty_min)} {base}"
+        if price is not None and qty * price < instrument.cost_min:
+            return (
+                f"{fmt(qty)} {base} is worth {money_text(qty * price)} {instrument.quote}, below Kraken's minimum "
+                f"order value of {fmt(instrument.cost_min)} {instrument.quote}"
+            )
+        return None
 
     def _place_stop(self, position: PositionState, now: datetime) -> list[Action]:
+        dust = self._dust(position, position.stop)
+        if dust is not None:  # Kraken would refuse it; an exit too: the position waits to grow (it risks its value)
+            text = f"position {position.position_id}: no stop can be placed yet: {dust}"
+            return [Note("WARNING", text, position.symbol)]
         if position.pending_stop is not None:
             # an amend of the previous stop order was in flight: the new order carries the level it asked for
             level, kind = position.pending_stop
@@ -639,8 +666,11 @@ class Desk:
         ]
 
     def _exit(self, position: PositionState, why: str, now: datetime) -> list[Action]:
-        position.exiting = True
         symbol = position.symbol
+        dust = self._dust(position, self.marks.get(symbol, position.entry_price))
+        if dust is not None:  # Kraken would refuse the sale: nothing to send, and nothing to cancel for it
+            return [Note("WARNING", f"position {position.position_id} cannot be sold ({why}): {dust}", symbol)]
+        position.exiting = True
         # The stop first: on Kraken it holds the base the exit sells. The exit goes out only once the venue has
         # confirmed that cancel: a stop that filled (or is filling) meanwhile has sold the position already, and
         # an exit beside it would sell coins the bot does not own.
