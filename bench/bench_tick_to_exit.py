@@ -9,13 +9,14 @@ way its receive thread handles them (`client._handle(client.codec.decode(text))`
 publishes market data to the bus as `crocbot/actors/feed.py` does. Every book frame carries a valid checksum.
 
 Each iteration opens a position through the real flow: a book snapshot (bid 99.99 / ask 100.01, depth 25), a
-`Signal` (stop 99.50), the market entry fills on the paper venue, the protective stop is placed and acked
-(`PositionChanged` with stop_live). With everything idle, one book *update* frame sweeps the top ten bids, so
-the best bid drops to 99.49, through the stop. A book move alone does not trigger the venue's stop (it fires on
-trades), so the SL manager's own check must catch it: ExitRequest -> router (journals the exit's intent) ->
-one VenueRequest(Cancel stop, Submit exit). The clock starts just before the frame is decoded and stops when
-the venue actor starts handling that Submit (a `VenueActor` subclass notes it). Then the exit fills, the
-position closes and the next iteration begins.
+`Signal` (stop 98.50, wider than the round trip's cost), the market entry fills on the paper venue, the protective
+stop is placed and acked (`PositionChanged` with stop_live). With everything idle, one book *update* frame sweeps
+the top twenty bids, so the best bid gaps to 97.99, through the stop by more than the SL manager's backstop margin
+(0.5 %: a price just through a live stop is the venue's stop's to fill, and the SL manager gives it a grace). A book
+move alone does not trigger the venue's stop (it fires on trades), so the SL manager's own check must catch it:
+ExitRequest -> router (journals the exit's intent) -> one VenueRequest(Cancel stop, Submit exit after it). The
+clock starts just before the frame is decoded and stops when the venue actor starts handling that Submit (a
+`VenueActor` subclass notes it). Then the exit fills, the position closes and the next iteration begins.
 
 Baselines measured in the same run, paired with each iteration while the bot is idle:
   - one hop: `bus.publish` of one message -> a trivial actor handling it (a reliable subscription);
@@ -106,7 +107,7 @@ INSTRUMENT = Instrument(  # Kraken-like SOL/USD
 DEPTH = ExecutionSettings().book_depth  # what the feed subscribes to (25)
 LEVEL_QTY = D("10.00000000")
 GONE = D("0.00000000")
-ENTRY, STOP, TAKE_PROFIT = D("100.00"), D("99.50"), D("101.50")
+ENTRY, STOP, TAKE_PROFIT = D("100.00"), D("98.50"), D("105.00")
 Levels = list[tuple[Decimal, Decimal]]
 
 
@@ -117,11 +118,12 @@ def _ladder(best: Decimal, step: Decimal, n: int) -> Levels:
     return [(best + step * i, LEVEL_QTY) for i in range(n)]
 
 
-SNAPSHOT_BIDS = _ladder(D("99.99"), D("-0.05"), DEPTH)  # 99.99 down to 98.79; the top ten are above the stop
+SNAPSHOT_BIDS = _ladder(D("99.99"), D("-0.10"), DEPTH)  # 99.99 down to 97.59
 SNAPSHOT_ASKS = _ladder(D("100.01"), D("0.01"), DEPTH)
-SWEPT = [level for level in SNAPSHOT_BIDS if level[0] > STOP]
-REFILL = _ladder(SNAPSHOT_BIDS[-1][0] - D("0.05"), D("-0.05"), len(SWEPT))  # levels that come into range
-AFTER_BIDS = [level for level in SNAPSHOT_BIDS if level[0] <= STOP] + REFILL  # best bid 99.49, through the stop
+GAP = STOP * (1 - StopSettings().backstop_margin)  # 98.0075: beyond it the SL manager exits at once
+SWEPT = [level for level in SNAPSHOT_BIDS if level[0] > GAP]  # the top twenty
+REFILL = _ladder(SNAPSHOT_BIDS[-1][0] - D("0.10"), D("-0.10"), len(SWEPT))  # levels that come into range
+AFTER_BIDS = [level for level in SNAPSHOT_BIDS if level[0] <= GAP] + REFILL  # best bid 97.99, a gap through the stop
 
 
 def _checksum(asks: Levels, bids: Levels) -> int:
@@ -134,7 +136,7 @@ def snapshot_frame(ts: datetime) -> str:
 
 
 def sweep_frame(ts: datetime) -> str:
-    """One update: the ten bids above the stop deleted, ten deeper ones coming into range (20 levels)."""
+    """One update: the twenty bids above the gap deleted, twenty deeper ones coming into range (40 levels)."""
     bids = [(price, GONE) for price, _ in SWEPT] + REFILL
     data = BookData(tuple(bids), (), _checksum(SNAPSHOT_ASKS, AFTER_BIDS))
     return book_frame(SYMBOL, data, snapshot=False, ts=ts)
@@ -308,6 +310,8 @@ def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
             {SYMBOL: INSTRUMENT.price_increment},
             place_within=stops.place_within,
             amend_min_interval=stops.amend_min_interval,
+            backstop_grace=stops.backstop_grace,
+            backstop_margin=stops.backstop_margin,
             metrics=Metrics(),
         ),
         # The router takes no entry before the start-up reconciliation (no periodic runs during the measurement).
