@@ -21,13 +21,15 @@ from crocbot.core.messages import (
     UNSENT,
     CommandRejected,
     CommandUnknown,
+    ExitRequest,
     OrderAmended,
+    OrderEvent,
     OrderLookedUp,
     OrderStatus,
     StopAmendRequest,
     StopKind,
 )
-from crocbot.core.messages.journal import RecordAmend, RecordStop
+from crocbot.core.messages.journal import RecordAmend, RecordEvent, RecordStop
 from crocbot.core.stop_updates import StopOutcome, StopUpdates
 from crocbot.core.trading_counter import TradingCounter
 from tests.core.desk_support import SYMBOL, Opened, at, make_desk
@@ -233,3 +235,31 @@ def test_a_second_answer_to_a_lookup_changes_nothing() -> None:
     terms = OrderLookedUp(opened.stop, at(24), OrderStatus.ACKED, qty=opened.position.qty, trigger_price=D("100"))
     opened.desk.on_order_looked_up(terms, at(24))
     assert opened.desk.on_order_looked_up(terms, at(25)) == []
+
+
+def _stop_cancel_unknown(opened: Opened) -> None:
+    request = ExitRequest(opened.position_id, SYMBOL, "manual", at(10))
+    opened.desk.on_exit_request(request, at(10))
+    assert opened.stop in opened.desk.stop_cancels
+    event = CommandUnknown(opened.stop, "cancel", "no answer by the deadline", at(11))
+    assert QueryOrder(opened.stop, SYMBOL) in opened.desk.on_command_unknown(event, at(11))
+
+
+def test_a_stop_cancel_without_an_answer_that_the_lookup_finds_done_ends_the_stop_as_its_lost_event_would() -> None:
+    opened = _opened()
+    _stop_cancel_unknown(opened)
+    terms = OrderLookedUp(opened.stop, at(12), OrderStatus.CANCELLED, qty=opened.position.qty)
+    actions = opened.desk.on_order_looked_up(terms, at(12))
+    ended = OrderEvent(opened.stop, OrderStatus.CANCELLED, at(12), reason="looked up")
+    assert actions[0] == Record(RecordEvent(ended))
+    assert opened.desk.orders[opened.stop].status is OrderStatus.CANCELLED
+    assert opened.position.stop_order is None
+
+
+def test_a_stop_cancel_without_an_answer_that_the_lookup_finds_not_done_leaves_the_stop_protecting() -> None:
+    opened = _opened()
+    _stop_cancel_unknown(opened)
+    terms = OrderLookedUp(opened.stop, at(12), OrderStatus.ACKED, qty=opened.position.qty, trigger_price=D("98"))
+    opened.desk.on_order_looked_up(terms, at(12))
+    assert opened.stop not in opened.desk.stop_cancels  # not cancelled by us after all
+    assert opened.desk.orders[opened.stop].is_open
