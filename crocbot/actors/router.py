@@ -27,7 +27,20 @@ from crocbot.actors.router_reconcile import ApplyReconciliation, BooksSnapshot, 
 from crocbot.actors.router_restore import restore
 from crocbot.actors.venue import PaperAccountSaved, VenueRequest
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig
-from crocbot.core.desk_types import Action, AmendOrder, CancelOrder, Emit, EntryTTL, Note, Record, SendOrder, StartTimer
+from crocbot.core.desk_types import (
+    Action,
+    AmendOrder,
+    CancelOrder,
+    Emit,
+    EntryTTL,
+    LookupDue,
+    Note,
+    QueryOrder,
+    Record,
+    SendOrder,
+    StartTimer,
+    StopBudgetDue,
+)
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
@@ -35,11 +48,13 @@ from crocbot.core.messages import (
     BreakerState,
     BreakerStateChanged,
     CommandRejected,
+    CommandUnknown,
     ExitRequest,
     FeedHealth,
     Fill,
     OrderAmended,
     OrderEvent,
+    OrderLookedUp,
     OrderPurpose,
     SafeModeChanged,
     Signal,
@@ -48,13 +63,16 @@ from crocbot.core.messages import (
 from crocbot.core.messages.journal import LoadState, RecordAmend, RecordEvent, RecordFill, RecordIntent, SaveState
 from crocbot.core.risk import RiskGate, RiskState
 from crocbot.core.risk_sizing import RiskLimits
+from crocbot.core.stop_updates import StopUpdates
+from crocbot.core.trading_counter import TradingCounter
 from crocbot.kraken.instruments import Instrument
+from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
 from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
 from crocbot.ops.metrics import METRICS, Metrics
 from crocbot.store.journal_integrity import JournalUnwritable
 from crocbot.store.tradelog import TradeLogError
-from crocbot.venues.protocol import Amend, Cancel, Submit, VenueCommand
+from crocbot.venues.protocol import Amend, Cancel, Query, Submit, VenueCommand
 
 __all__ = [
     "Router",
@@ -66,9 +84,11 @@ __all__ = [
     "BooksSnapshot",
     "ApplyReconciliation",
     "FENCE_METRIC",
+    "STOP_UPDATES_METRIC",
 ]
 
 FENCE_METRIC = "crocbot_fence_breaches_total"
+STOP_UPDATES_METRIC = "crocbot_stop_updates_total"
 SAFE_MODE_KEY = "safe_mode"  # the state document `crocbot status` reads to say whether safe mode is on
 _ASK_TIMEOUT = 10.0
 # Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
@@ -141,6 +161,7 @@ class StatusReport:
     positions: tuple[PositionView, ...] = ()
     orders: tuple[OrderView, ...] = ()
     kill_reason: str = ""
+    stop_updates_busy: int = 0  # positions with a stop amend in flight or a wish waiting
 
 
 class Router(ReconcilingRouter, SupervisedActor):
@@ -156,6 +177,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         persistence: str = "persistence",
         metrics: Metrics = METRICS,
         escalation: Callable[[], str | None] | None = None,
+        trading: TradingLimits = TRADING_LIMITS[Tier.STARTER],
     ) -> None:
         super().__init__(ctx)
         self._escalation = escalation  # what gave up earlier in this process (the health board keeps it), if any
@@ -166,6 +188,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         self._quote = quote
         self._persistence = persistence
         self._metrics = metrics
+        self._trading = trading  # Kraken's per-pair trading counter, which the desk paces stop amends by
         self._desk: Desk | None = None
         self._ready = False  # reconciled with the venue since the start
         self._stale_entries: list[tuple[str, str]] = []
@@ -190,6 +213,7 @@ class Router(ReconcilingRouter, SupervisedActor):
             ledger=ledger,
             ids=ClientIds(self.services.rng),
             config=self._config,
+            stop_updates=StopUpdates(TradingCounter(self._trading.threshold, self._trading.decay)),
         )
         restored, self._stale_entries = self._ask(ReadJournal(lambda journal: restore(self.desk, journal)))
         self.desk.on_day_tick(self.clock.now())
@@ -202,6 +226,8 @@ class Router(ReconcilingRouter, SupervisedActor):
             Fill,
             OrderAmended,
             CommandRejected,
+            CommandUnknown,
+            OrderLookedUp,
             ExitRequest,
             StopAmendRequest,
             FeedHealth,
@@ -223,6 +249,17 @@ class Router(ReconcilingRouter, SupervisedActor):
     # -- messages -------------------------------------------------------------------------------------
 
     def handle(self, message: Any) -> Any:
+        answer = self._handle(message)
+        self._count_stop_updates()
+        return answer
+
+    def _count_stop_updates(self) -> None:
+        for outcome, n in self.desk.stop_updates.take_tally().items():
+            self._metrics.inc(
+                STOP_UPDATES_METRIC, n, labels={"outcome": str(outcome)}, help="stop updates by what became of them"
+            )
+
+    def _handle(self, message: Any) -> Any:
         desk = self.desk
         now = self.clock.now()
         if isinstance(message, BookView):
@@ -248,6 +285,14 @@ class Router(ReconcilingRouter, SupervisedActor):
             self._run(desk.on_amended(message, now))
         elif isinstance(message, CommandRejected):
             self._run(desk.on_command_rejected(message, now))
+        elif isinstance(message, CommandUnknown):
+            self._run(desk.on_command_unknown(message, now))
+        elif isinstance(message, OrderLookedUp):
+            self._run(desk.on_order_looked_up(message, now))
+        elif isinstance(message, StopBudgetDue):
+            self._run(desk.on_stop_budget(message, now))
+        elif isinstance(message, LookupDue):
+            self._run(desk.on_lookup_due(message, now))
         elif isinstance(message, Signal):
             if self._ready:
                 self._run(desk.on_signal(message, now))
@@ -334,6 +379,7 @@ class Router(ReconcilingRouter, SupervisedActor):
             positions,
             orders,
             desk.risk.kill_reason or "",
+            desk.stop_updates.busy(desk),
         )
 
     # -- carrying out the desk's actions --------------------------------------------------------------
@@ -352,6 +398,7 @@ class Router(ReconcilingRouter, SupervisedActor):
                 self._send(action, held)
                 held = []
             elif isinstance(action, AmendOrder):
+                self.desk.sending(action, self.clock.now())
                 amend = Amend(
                     action.cl_ord_id,
                     action.symbol,
@@ -362,7 +409,10 @@ class Router(ReconcilingRouter, SupervisedActor):
                 )
                 held.append(amend)
             elif isinstance(action, CancelOrder):
+                self.desk.sending(action, self.clock.now())
                 held.append(Cancel(action.cl_ord_id, action.symbol, self.clock.now()))
+            elif isinstance(action, QueryOrder):
+                held.append(Query(action.cl_ord_id, action.symbol, self.clock.now()))
             elif isinstance(action, Emit):
                 bus.publish(action.message)
                 if isinstance(action.message, SafeModeChanged):
@@ -417,6 +467,7 @@ class Router(ReconcilingRouter, SupervisedActor):
             return
         failpoints.hit("router.after_intent")  # crash tests: journaled, not sent
         self.desk.submitted(intent.cl_ord_id, self.clock.now())
+        self.desk.sending(action, self.clock.now())
         self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)}, help="orders sent")
         self.services.bus.publish(VenueRequest((*held, Submit(intent, action.after_cancels))))
 

@@ -187,6 +187,8 @@ class ReconcilingRouter:
         ids = ", ".join(f"{o.cl_ord_id or o.order_id} ({o.symbol})" for o in foreign)
         if policy is ForeignOrderPolicy.CANCEL:
             commands = tuple(Cancel(o.cl_ord_id or o.order_id, o.symbol, now) for o in foreign)
+            for command in commands:  # charged to the pair's trading counter like the desk's own
+                self.desk.sending(CancelOrder(command.cl_ord_id, command.symbol), now)
             self.services.bus.publish(VenueRequest(commands))
             return [f"cancelled venue orders the journal does not know: {ids}"]
         if policy is ForeignOrderPolicy.HALT:

@@ -29,24 +29,30 @@ from crocbot.core.desk_types import (
     CancelOrder,
     Emit,
     EntryTTL,
+    LookupDue,
     Note,
     PositionState,
     Record,
     SendOrder,
     StartTimer,
+    StopBudgetDue,
 )
 from crocbot.core.fence import OpenSell, fence_breach
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
     HELD_BACK,
+    RATE_LIMITED,
+    UNSENT,
     ClosedTrade,
     CommandRejected,
+    CommandUnknown,
     ExitRequest,
     Fill,
     OrderAmended,
     OrderEvent,
     OrderIntent,
+    OrderLookedUp,
     OrderPurpose,
     OrderStatus,
     OrderType,
@@ -62,6 +68,8 @@ from crocbot.core.messages import (
 )
 from crocbot.core.messages.journal import (
     EntryBrackets,
+    RecordAmend,
+    RecordEvent,
     RecordPositionChanged,
     RecordPositionClosed,
     RecordPositionOpened,
@@ -73,6 +81,8 @@ from crocbot.core.order_state import IllegalTransition, TrackedOrder
 from crocbot.core.reconcile import NEVER_SENT
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import Refusal, money_text, widest_stop
+from crocbot.core.stop_updates import StopUpdates
+from crocbot.core.trading_counter import STARTER, TradingCounter
 from crocbot.kraken.instruments import Instrument
 
 __all__ = ["Desk", "DeskConfig", "LEDGER_KEY", "RISK_KEY"]
@@ -106,6 +116,7 @@ class Desk:
         ledger: Ledger,
         ids: ClientIds,
         config: DeskConfig,
+        stop_updates: StopUpdates | None = None,
     ) -> None:
         self.instruments = dict(instruments)
         self.risk = risk
@@ -118,6 +129,8 @@ class Desk:
         self.marks: dict[str, Decimal] = {}
         self.stop_cancels: set[str] = set()  # stop orders cancelled for an exit, until the venue says they ended
         self.closed_positions: set[str] = set()  # closed in the journal, with orders still open there (a restart)
+        # stop amends, conflated per stop order and paced by each pair's trading counter (`crocbot.core.stop_updates`)
+        self.stop_updates = stop_updates or StopUpdates(TradingCounter(*STARTER))
 
     # -- money ----------------------------------------------------------------------------------------
 
@@ -252,6 +265,7 @@ class Desk:
         return self._order_ended(order, OrderStatus.REJECTED, now, why)
 
     def on_order_event(self, event: OrderEvent, now: datetime) -> list[Action]:
+        self.stop_updates.answered(event.cl_ord_id, now, ended=event.status.is_terminal)
         order = self.orders.get(event.cl_ord_id)
         if order is None:
             return [Note("WARNING", f"venue event {event.status} for unknown order {event.cl_ord_id}")]
@@ -276,7 +290,9 @@ class Desk:
         position.stop_live = True
         position.refusals = 0
         stop = RecordStop(position.position_id, position.stop, position.stop_kind, ts, order.cl_ord_id)
-        return [Record(stop), Emit(PositionChanged(position.message()))]
+        # a stop wished for while this order was on its way goes out now that it can be amended
+        wished = self.stop_updates.send_next(self, position, ts)
+        return [Record(stop), Emit(PositionChanged(position.message())), *wished]
 
     def _order_ended(self, order: TrackedOrder, status: OrderStatus, now: datetime, reason: str = "") -> list[Action]:
         position = self.positions.get(order.position_id or "")
@@ -354,6 +370,22 @@ class Desk:
         return actions
 
     def on_amended(self, event: OrderAmended, now: datetime) -> list[Action]:
+        self.stop_updates.answered(event.cl_ord_id, now)
+        position, asked = self._stop_in_flight(event.cl_ord_id)
+        actions = self._amended(event, now)
+        if position is not None and asked is not None and position.pending_stop is None:
+            actions += self.stop_updates.ended(self, position, asked, now)  # the next wish, if it is still worth it
+        return actions
+
+    def _stop_in_flight(self, cl_ord_id: str) -> tuple[PositionState | None, tuple[Decimal, StopKind] | None]:
+        """The position whose stop order `cl_ord_id` is, and the level its amend in flight asks for (if any)."""
+        order = self.orders.get(cl_ord_id)
+        position = self.positions.get(order.position_id or "") if order is not None else None
+        if position is None or position.stop_order != cl_ord_id:
+            return None, None
+        return position, position.pending_stop
+
+    def _amended(self, event: OrderAmended, now: datetime) -> list[Action]:
         order = self.orders.get(event.cl_ord_id)
         if order is None:
             return []
@@ -388,15 +420,85 @@ class Desk:
         return [Record(record), Emit(PositionChanged(position.message()))]
 
     def on_command_rejected(self, event: CommandRejected, now: datetime) -> list[Action]:
+        updates = self.stop_updates
+        updates.answered(event.cl_ord_id, now)
         order = self.orders.get(event.cl_ord_id)
         symbol = order.symbol if order is not None else None
-        position = self.positions.get(order.position_id or "") if order is not None else None
-        if position is not None and event.command == "amend" and position.stop_order == event.cl_ord_id:
+        position, asked = self._stop_in_flight(event.cl_ord_id)
+        if position is not None and event.command == "amend":
             position.pending_stop = None  # the trigger amend in flight (if any) is not coming
         if event.command == "cancel":
             self.stop_cancels.discard(event.cl_ord_id)  # not cancelled by us after all: still live, or gone
+        if event.reason == RATE_LIMITED and symbol is not None:
+            updates.counter.exceeded(symbol, now)  # Kraken's counter is full, whatever the estimate said
         level = "INFO" if event.reason == "EOrder:Invalid order" else "WARNING"  # an order already gone
-        return [Note(level, f"{event.command} of {event.cl_ord_id} refused: {event.reason}", symbol)]
+        actions: list[Action] = [Note(level, f"{event.command} of {event.cl_ord_id} refused: {event.reason}", symbol)]
+        if position is None or symbol is None:
+            return actions
+        if event.command == "amend" and asked is not None:
+            if updates.refused(position, asked, event.reason) and event.reason == UNSENT:
+                # nothing reached the venue (queue full, breaker open): the same wish, after a pause, not at once
+                return [*actions, *updates.wait_for(position, updates.retry, now)]
+            actions += updates.send_next(self, position, now)
+        return [*actions, *updates.drain(self, symbol, now)]
+
+    def on_command_unknown(self, event: CommandUnknown, now: datetime) -> list[Action]:
+        """A cancel, amend or lookup got no answer by its deadline: it may have taken effect or not. The order is
+        looked up; an amend of a stop stays in flight until the lookup says how it ended."""
+        return self.stop_updates.unknown(self, event, now)
+
+    def on_lookup_due(self, timer: LookupDue, now: datetime) -> list[Action]:
+        return self.stop_updates.lookup_due(self, timer, now)
+
+    def on_order_looked_up(self, event: OrderLookedUp, now: datetime) -> list[Action]:
+        """The venue's word on an order whose cancel or amend got no answer: its terms are applied as the events
+        that were lost with the answer (an amend that took effect, an order that ended); an amend of a stop that did
+        not take effect ends there, and the newest wish goes out."""
+        updates = self.stop_updates
+        order = self.orders.get(event.cl_ord_id)
+        if order is None or not updates.looking_up(event.cl_ord_id):
+            return []  # an answer nobody waits for (a lookup asked twice)
+        updates.looked_up(event.cl_ord_id)
+        updates.answered(event.cl_ord_id, now)
+        position, asked = self._stop_in_flight(event.cl_ord_id)
+        symbol = order.symbol
+        actions: list[Action] = []
+        status = event.status
+        if status is None:
+            actions.append(Note("ERROR", f"the venue does not know {order.cl_ord_id}: left to reconciliation", symbol))
+        elif not status.is_terminal:
+            amended = OrderAmended(
+                order.cl_ord_id,
+                event.ts,
+                qty=event.qty if event.qty is not None and event.qty != order.qty else None,
+                limit_price=event.limit_price if event.limit_price != order.limit_price else None,
+                trigger_price=event.trigger_price if event.trigger_price != order.trigger_price else None,
+            )
+            if amended.qty is not None or amended.limit_price is not None or amended.trigger_price is not None:
+                actions += [Record(RecordAmend(amended)), *self._amended(amended, now)]
+            if order.cl_ord_id in self.stop_cancels and order.purpose is OrderPurpose.STOP:
+                # a cancel without an answer that did not take effect: the stop still rests and protects
+                actions += self.on_command_rejected(CommandRejected(order.cl_ord_id, "cancel", "looked up", now), now)
+        elif status is not OrderStatus.FILLED:  # ended without the fills a lookup cannot carry: they come as fills
+            ended = OrderEvent(order.cl_ord_id, status, event.ts, filled_qty=event.filled, reason="looked up")
+            actions += [Record(RecordEvent(ended)), *self.on_order_event(ended, now)]
+        if position is not None and asked is not None and position.pending_stop == asked:
+            # The stop does not have what the amend asked for: it did not happen, and nothing happened to the stop.
+            # The level is still wished for, unless a newer wish came meanwhile.
+            position.pending_stop = None
+            if position.wanted_stop is None:
+                position.wanted_stop = asked
+        if position is not None and asked is not None and position.pending_stop is None:
+            actions += updates.ended(self, position, asked, now)
+        return actions
+
+    def on_stop_budget(self, timer: StopBudgetDue, now: datetime) -> list[Action]:
+        """The pair's trading counter should have room again for the stop amends waiting for it."""
+        return self.stop_updates.budget_due(self, timer, now)
+
+    def sending(self, action: Action, now: datetime) -> None:
+        """The router is sending `action` to the venue: the pair's trading counter is charged for it."""
+        self.stop_updates.sending(self, action, now)
 
     # -- fills ----------------------------------------------------------------------------------------
 
@@ -705,19 +807,9 @@ class Desk:
         return actions
 
     def on_stop_amend(self, request: StopAmendRequest, now: datetime) -> list[Action]:
-        position = self.positions.get(request.position_id)
-        if position is None or not position.open or position.exiting or position.pending_stop is not None:
-            return []
-        if position.stop_order is None or not position.stop_live:
-            return []
-        long = position.side is PositionSide.LONG
-        tighter = request.stop > position.stop if long else request.stop < position.stop
-        mark = self.marks.get(position.symbol)
-        safe = mark is None or (request.stop < mark if long else request.stop > mark)
-        if not tighter or not safe:
-            return []
-        position.pending_stop = (request.stop, request.kind)
-        return [AmendOrder(position.stop_order, position.symbol, trigger_price=request.stop)]
+        """The SL manager wants a tighter stop: sent now, or when the amend in flight ends, or when the pair's
+        trading counter has room; a newer wish replaces one not sent yet (`crocbot.core.stop_updates`)."""
+        return self.stop_updates.desire(self, request, now)
 
     # -- start-up -------------------------------------------------------------------------------------
 

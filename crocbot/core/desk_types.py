@@ -15,12 +15,15 @@ __all__ = [
     "SendOrder",
     "AmendOrder",
     "CancelOrder",
+    "QueryOrder",
     "Emit",
     "Record",
     "StartTimer",
     "Note",
     "Action",
     "EntryTTL",
+    "StopBudgetDue",
+    "LookupDue",
 ]
 
 
@@ -43,6 +46,7 @@ class PositionState:
     stop_live: bool = False
     stop_kind: StopKind = StopKind.INITIAL
     pending_stop: tuple[Decimal, StopKind] | None = None  # an amend in flight
+    wanted_stop: tuple[Decimal, StopKind] | None = None  # the newest stop desired and not sent yet (`stop_updates`)
     exit_orders: list[str] = field(default_factory=list)
     exiting: bool = False
     closed: bool = False
@@ -98,6 +102,14 @@ class CancelOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryOrder:
+    """Ask the venue for the order's current terms (an amend or cancel whose outcome is unknown)."""
+
+    cl_ord_id: str
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
 class Emit:
     """Publish on the bus (position changes, safe mode)."""
 
@@ -126,7 +138,7 @@ class Note:
     symbol: str | None = None
 
 
-Action = SendOrder | AmendOrder | CancelOrder | Emit | Record | StartTimer | Note
+Action = SendOrder | AmendOrder | CancelOrder | QueryOrder | Emit | Record | StartTimer | Note
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +147,17 @@ class EntryTTL:
 
     cl_ord_id: str
     attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class StopBudgetDue:
+    """Timer: the trading counter of `symbol` should have room again for the stop amends waiting for it."""
+
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class LookupDue:
+    """Timer: ask the venue again for the terms of an order whose last lookup got no answer."""
+
+    cl_ord_id: str

@@ -15,6 +15,8 @@ import threading
 from dataclasses import dataclass
 from enum import StrEnum
 
+from crocbot.core.trading_counter import ADD_COST, amend_cost, cancel_cost  # the table is the core's (the desk paces)
+
 __all__ = [
     "Tier",
     "RestLimits",
@@ -63,31 +65,12 @@ TRADING_LIMITS = {
 
 HISTORY_METHODS = frozenset({"Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades", "ClosedOrders"})
 ORDER_METHODS = frozenset({"AddOrder", "AddOrderBatch", "AmendOrder", "EditOrder", "CancelOrder", "CancelOrderBatch"})
-ADD_COST = 1.0
-# (order younger than N seconds, penalty), from Kraken's spot rate-limit table.
-_AMEND_PENALTY = ((5, 3.0), (10, 2.0), (15, 1.0))
-_CANCEL_PENALTY = ((5, 8.0), (10, 6.0), (15, 5.0), (45, 4.0), (90, 2.0), (300, 1.0))
 
 
 def rest_cost(method: str) -> float:
     if method in ORDER_METHODS:
         return 0.0
     return 4.0 if method in HISTORY_METHODS else 1.0
-
-
-def _penalty(table: tuple[tuple[int, float], ...], age: float) -> float:
-    for younger_than, penalty in table:
-        if age < younger_than:
-            return penalty
-    return 0.0
-
-
-def amend_cost(age: float) -> float:
-    return 1.0 + _penalty(_AMEND_PENALTY, age)
-
-
-def cancel_cost(age: float) -> float:
-    return _penalty(_CANCEL_PENALTY, age)
 
 
 class LeakyCounter:

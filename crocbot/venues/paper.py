@@ -20,12 +20,39 @@ from decimal import Decimal
 from typing import Any
 
 from crocbot.core.clock import Clock
-from crocbot.core.messages import HELD_BACK, Fill, Liquidity, OrderEvent, OrderStatus, Trade
+from crocbot.core.messages import (
+    HELD_BACK,
+    RATE_LIMITED,
+    Fill,
+    Liquidity,
+    OrderEvent,
+    OrderLookedUp,
+    OrderStatus,
+    Trade,
+)
 from crocbot.kraken.instruments import Instrument
+from crocbot.kraken.ratelimit import (
+    ADD_COST,
+    TRADING_LIMITS,
+    LeakyCounter,
+    Tier,
+    TradingLimits,
+    amend_cost,
+    cancel_cost,
+)
 from crocbot.venues.engine import MatchingEngine
 from crocbot.venues.engine_persist import engine_from_state, engine_to_state, prune_history
 from crocbot.venues.engine_types import Execution, OrderError, OrderRequest
-from crocbot.venues.protocol import Amend, Cancel, CommandRejected, OrderAmended, Submit, VenueCommand, VenueEvent
+from crocbot.venues.protocol import (
+    Amend,
+    Cancel,
+    CommandRejected,
+    OrderAmended,
+    Query,
+    Submit,
+    VenueCommand,
+    VenueEvent,
+)
 
 __all__ = ["PaperVenue", "events_from"]
 
@@ -37,6 +64,14 @@ _STATUS = {
 }
 _PRUNE_EVERY = 500  # fills between prunes of the engine's own history
 _CATCH_UP_DEPTH = Decimal(10) ** 12  # the one-price book of a downtime print takes any order crocbot sends
+_LOOKED_UP = {
+    "pending_new": OrderStatus.ACKED,
+    "new": OrderStatus.ACKED,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELLED,
+    "expired": OrderStatus.EXPIRED,
+}
 
 
 class _VenueClock:
@@ -104,21 +139,40 @@ class PaperVenue:
         build: Callable[[Clock], MatchingEngine],
         instruments: Mapping[str, Instrument],
         clock: Clock,
+        trading: TradingLimits = TRADING_LIMITS[Tier.STARTER],
     ) -> None:
         self._clock = _VenueClock(clock)
         self.engine = build(self._clock)
         self._instruments = dict(instruments)
         self._fills_since_prune = 0
+        # Kraken's trading counter per pair, charged and enforced like the exchange's (not saved: a restarted paper
+        # venue starts it at zero), so that crocbot pacing its commands wrongly shows as refusals in paper too.
+        self._trading = trading
+        self._counters: dict[str, LeakyCounter] = {}
+        self._touched: dict[str, float] = {}  # client id -> when the order was placed or last amended (monotonic)
 
     @classmethod
     def new(
-        cls, instruments: Mapping[str, Instrument], balances: Mapping[str, Decimal], *, clock: Clock, seed: int = 0
+        cls,
+        instruments: Mapping[str, Instrument],
+        balances: Mapping[str, Decimal],
+        *,
+        clock: Clock,
+        seed: int = 0,
+        trading: TradingLimits = TRADING_LIMITS[Tier.STARTER],
     ) -> PaperVenue:
-        return cls(lambda c: MatchingEngine(instruments, balances, clock=c, seed=seed), instruments, clock)
+        return cls(lambda c: MatchingEngine(instruments, balances, clock=c, seed=seed), instruments, clock, trading)
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], instruments: Mapping[str, Instrument], *, clock: Clock) -> PaperVenue:
-        return cls(lambda c: engine_from_state(state, instruments, clock=c), instruments, clock)
+    def from_state(
+        cls,
+        state: Mapping[str, Any],
+        instruments: Mapping[str, Instrument],
+        *,
+        clock: Clock,
+        trading: TradingLimits = TRADING_LIMITS[Tier.STARTER],
+    ) -> PaperVenue:
+        return cls(lambda c: engine_from_state(state, instruments, clock=c), instruments, clock, trading)
 
     def to_state(self) -> dict[str, Any]:
         return engine_to_state(self.engine)
@@ -144,6 +198,13 @@ class PaperVenue:
 
     def execute(self, command: VenueCommand) -> list[VenueEvent]:
         now = self._clock.now()
+        if isinstance(command, Query):
+            return [self._look_up(command)]
+        if not self._charge(command):
+            if isinstance(command, Submit):
+                return [OrderEvent(command.intent.cl_ord_id, OrderStatus.REJECTED, now, reason=RATE_LIMITED)]
+            kind = "amend" if isinstance(command, Amend) else "cancel"
+            return [CommandRejected(command.cl_ord_id, kind, RATE_LIMITED, now)]
         try:
             if isinstance(command, Submit):
                 intent = command.intent
@@ -173,7 +234,41 @@ class PaperVenue:
                 return [OrderEvent(command.intent.cl_ord_id, OrderStatus.REJECTED, now, reason=error.code)]
             kind = "amend" if isinstance(command, Amend) else "cancel"
             return [CommandRejected(command.cl_ord_id, kind, error.code, now)]
+        if isinstance(command, Submit | Amend):
+            self._touched[command.intent.cl_ord_id if isinstance(command, Submit) else command.cl_ord_id] = (
+                self._clock.monotonic()
+            )
         return self._events(executions)
+
+    def _charge(self, command: Submit | Amend | Cancel) -> bool:
+        """Charge the pair's trading counter as Kraken does (even for a command the engine then refuses); False
+        when the command would take it over the threshold: refused with Kraken's error, nothing else happens."""
+        now = self._clock.monotonic()
+        if isinstance(command, Submit):
+            symbol, cost = command.intent.symbol, ADD_COST
+        else:
+            placed = self._touched.get(command.cl_ord_id)
+            age = now - placed if placed is not None else 1e9  # restored from the account file: long placed
+            symbol, cost = command.symbol, amend_cost(age) if isinstance(command, Amend) else cancel_cost(age)
+        counter = self._counters.get(symbol)
+        if counter is None:
+            counter = self._counters[symbol] = LeakyCounter(self._trading.threshold, self._trading.decay)
+        return cost <= 0 or counter.try_add(cost, now)
+
+    def _look_up(self, query: Query) -> OrderLookedUp:
+        view = self.engine.find(cl_ord_id=query.cl_ord_id)
+        now = self._clock.now()
+        if view is None:
+            return OrderLookedUp(query.cl_ord_id, now, None)
+        return OrderLookedUp(
+            query.cl_ord_id,
+            now,
+            _LOOKED_UP.get(view.order_status, OrderStatus.ACKED),
+            qty=view.qty,
+            filled=view.cum_qty,
+            limit_price=view.limit_price,
+            trigger_price=view.trigger_price,
+        )
 
     def on_book(
         self, symbol: str, bids: Sequence[tuple[Decimal, Decimal]], asks: Sequence[tuple[Decimal, Decimal]]
@@ -212,6 +307,9 @@ class PaperVenue:
 
     def _events(self, executions: Sequence[Execution]) -> list[VenueEvent]:
         events = events_from(executions)
+        for event in events:
+            if isinstance(event, OrderEvent) and event.status.is_terminal:
+                self._touched.pop(event.cl_ord_id, None)
         self._fills_since_prune += sum(1 for e in events if isinstance(e, Fill))
         if self._fills_since_prune >= _PRUNE_EVERY:
             prune_history(self.engine)

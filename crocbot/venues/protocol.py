@@ -2,8 +2,10 @@
 
 The router sends commands; the venue answers with events: `OrderEvent`s and `Fill`s (core messages), plus an
 `OrderAmended` when an amend took effect and a `CommandRejected` when a cancel or an amend did not (the order
-itself is unchanged then). A rejected order (`OrderEvent` with status rejected) carries Kraken's error string
-as its reason. A venue never raises for a business outcome.
+itself is unchanged then). A cancel or amend whose answer never came is reported `CommandUnknown` (a venue that
+calls Kraken through the gateway: the call passed its deadline), never as done or refused; the router then sends a
+`Query` and the venue answers with the order's terms (`OrderLookedUp`). A rejected order (`OrderEvent` with
+status rejected) carries Kraken's error string as its reason. A venue never raises for a business outcome.
 
 A `Submit` with `after_cancels` goes out only once the venue has confirmed the cancel of each of those orders
 (an exit sold with the coins its position's stop holds): if a cancel is refused (the stop filled, or is filling),
@@ -20,15 +22,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from crocbot.core.messages import HELD_BACK, CommandRejected, Fill, OrderAmended, OrderEvent, OrderIntent
+from crocbot.core.messages import (
+    HELD_BACK,
+    CommandRejected,
+    CommandUnknown,
+    Fill,
+    OrderAmended,
+    OrderEvent,
+    OrderIntent,
+    OrderLookedUp,
+)
 
 __all__ = [
     "Submit",
     "Amend",
     "Cancel",
+    "Query",
     "VenueCommand",
     "OrderAmended",
     "CommandRejected",
+    "CommandUnknown",
+    "OrderLookedUp",
     "VenueEvent",
     "Venue",
     "HELD_BACK",
@@ -58,10 +72,19 @@ class Cancel:
     ts: datetime
 
 
-VenueCommand = Submit | Amend | Cancel
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Ask for an order's current terms: the answer is an `OrderLookedUp` (after an unknown outcome)."""
+
+    cl_ord_id: str
+    symbol: str
+    ts: datetime
 
 
-VenueEvent = OrderEvent | Fill | OrderAmended | CommandRejected
+VenueCommand = Submit | Amend | Cancel | Query
+
+
+VenueEvent = OrderEvent | Fill | OrderAmended | CommandRejected | CommandUnknown | OrderLookedUp
 
 
 class Venue(Protocol):

@@ -656,9 +656,11 @@ def test_a_tighter_stop_below_the_market_is_amended_and_confirmed() -> None:
     assert actions == [
         Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(22), opened.stop)),
         Emit(PositionChanged(position(opened, stop="100"))),
+        AmendOrder(opened.stop, SYMBOL, trigger_price=D("101")),  # the wish that waited goes once this one ended
     ]
     state = opened.desk.positions[opened.position_id]
-    assert (state.stop, state.stop_kind, state.pending_stop) == (D("100"), StopKind.BREAKEVEN, None)
+    assert (state.stop, state.stop_kind) == (D("100"), StopKind.BREAKEVEN)
+    assert state.pending_stop == (D("101"), StopKind.BREAKEVEN)
     assert opened.desk.orders[opened.stop].trigger_price == D("100")
 
 

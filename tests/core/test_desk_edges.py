@@ -216,8 +216,9 @@ def test_a_size_only_confirmation_leaves_the_trigger_amend_pending() -> None:
     assert desk.on_amended(OrderAmended(opened.stop, at(23), trigger_price=D("100")), at(23)) == [
         Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(23), opened.stop)),
         Emit(PositionChanged(announced(opened.position_id, stop="100"))),
+        AmendOrder(opened.stop, SYMBOL, trigger_price=D("101")),  # the wish that waited for it
     ]
-    assert opened.position.pending_stop is None
+    assert opened.position.pending_stop == (D("101"), StopKind.TRAILING)
 
 
 def test_only_a_refused_amend_of_the_stop_clears_the_pending_stop() -> None:

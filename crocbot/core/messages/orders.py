@@ -23,13 +23,23 @@ __all__ = [
     "valid_cl_ord_id",
     "OrderAmended",
     "CommandRejected",
+    "CommandUnknown",
+    "OrderLookedUp",
     "HELD_BACK",
+    "RATE_LIMITED",
+    "UNSENT",
 ]
 
 # The reason of an order a venue never sent because it was to go out only once the venue had confirmed the cancel
 # of the orders it replaces (an exit after its position's stop), and a cancel was refused: the stop has filled, or
 # is filling, and its own fill closes the position. Not a refusal by the exchange: nothing was sent.
 HELD_BACK = "crocbot: not sent, an order it replaces could not be cancelled (filled or filling)"
+# Kraken's refusal of a command that would take the pair's trading counter over its threshold (the fixed part is
+# charged all the same): the command did nothing, and may be sent again once the counter has decayed.
+RATE_LIMITED = "EOrder:Rate limit exceeded"
+# The reason of a cancel or amend that never left crocbot (the venue's call queue was full, its breaker open, or its
+# deadline passed in the queue): refused by nobody, it may be sent again.
+UNSENT = "crocbot: not sent (the venue's calls are queued full, its breaker is open, or the deadline passed first)"
 
 # Kraken accepts a long UUID (36 chars with dashes), a short UUID (32 hex) or free ASCII text of at most
 # 18 characters; anything longer is `EGeneral:Invalid arguments` (nautilus_trader #3651).
@@ -215,4 +225,36 @@ class CommandRejected:
     ts: datetime
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class CommandUnknown:
+    """A cancel or amend whose answer never came (the call passed its deadline): it may or may not have taken
+    effect. Never taken as either: the order is looked up (`OrderLookedUp`)."""
+
+    cl_ord_id: str
+    command: str  # cancel | amend | query
+    reason: str
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLookedUp:
+    """An order's current terms as the venue reports them when asked (after an unknown outcome). `status` is None
+    when the venue does not know the order."""
+
+    cl_ord_id: str
+    ts: datetime
+    status: OrderStatus | None
+    qty: Decimal | None = None
+    filled: Decimal = ZERO
+    limit_price: Decimal | None = None
+    trigger_price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        non_negative(self.filled, "filled")
         object.__setattr__(self, "ts", utc(self.ts, "ts"))
