@@ -97,6 +97,7 @@ class DemoResult:
             "exits_after_stop_fill": self.audit.exits_after_stop_fill if self.audit else 0,
             "exits_held_back": self.audit.exits_held_back if self.audit else 0,
             "funds_refusals": self.audit.funds_refusals if self.audit else 0,
+            "oversold_positions": self.audit.oversold_positions if self.audit else 0,
             "fence_breaches": self.fence_breaches,
             "settle_timeouts": self.settle_timeouts,
             "market": self.data,
@@ -297,7 +298,8 @@ def summary_text(result: DemoResult, state_dir: Path) -> str:
         f"  P&L         realised {_cents(result.realized)}, equity {_cents(result.equity)} (from "
         f"{_cents(result.start_equity)}); fees paid {_cents(result.audit.fees if result.audit else Decimal(0))}",
         f"  safety      {data['exits_after_stop_fill']} exits sent after a stop fill ({data['exits_held_back']} held "
-        f"back), {data['funds_refusals']} orders refused for funds, {result.fence_breaches} inventory-fence breaches",
+        f"back), {data['oversold_positions']} positions oversold, {data['funds_refusals']} orders refused for funds, "
+        f"{result.fence_breaches} inventory-fence breaches",
         f"  kill switch {'TRIPPED' if result.kill_switch else 'not tripped'}",
         f"  state       journal and trade log kept: crocbot status --state-dir {state_dir}",
     ]

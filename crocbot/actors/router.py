@@ -438,7 +438,7 @@ class Router(ReconcilingRouter, SupervisedActor):
             cl_ord_id, symbol = action.cl_ord_id, action.symbol
         logger.bind(actor=self.name, symbol=symbol).critical("{} not sent: {}", cl_ord_id, breach)
         self._metrics.inc(FENCE_METRIC, help="sells refused by the inventory fence (never expected)")
-        self._run(self.desk.fence_refused(action, breach, self.clock.now()))
+        self._run(self.desk.not_sent_at_all(action, breach, self.clock.now()))
 
     def _send(self, action: SendOrder, held: list[VenueCommand]) -> None:
         intent = action.intent
@@ -460,10 +460,12 @@ class Router(ReconcilingRouter, SupervisedActor):
         except Exception as error:  # noqa: BLE001 - not journaled means not sent, whatever the failure
             failure = error
         if failure is not None:
+            # the cancels of the stops the order was to replace stay unsent with it: those stops still protect
+            held = [c for c in held if not (isinstance(c, Cancel) and c.cl_ord_id in action.after_cancels)]
             if held:
                 self.services.bus.publish(VenueRequest(tuple(held)))
             self._journal_failed(failure)
-            self._run(self.desk.not_sent(intent.cl_ord_id, self.clock.now(), f"journal failed: {failure}"))
+            self._run(self.desk.not_sent_at_all(action, f"journal failed: {failure}", self.clock.now()))
             return
         failpoints.hit("router.after_intent")  # crash tests: journaled, not sent
         self.desk.submitted(intent.cl_ord_id, self.clock.now())

@@ -58,6 +58,7 @@ class _Watched:
     exiting: bool = False
     last_amend: float | None = None  # event-clock seconds
     crossed_at: datetime | None = None  # when the price went through the stop (and has stayed there since)
+    retry_at: float | None = None  # event-clock seconds: no exit asked before (the router gave one up just now)
     last_price: Decimal | None = None  # where the position would exit now (bid for a long)
 
 
@@ -68,9 +69,10 @@ class _CheckStopLive:
 
 @dataclass(frozen=True, slots=True)
 class _BackstopDue:
-    """Timer: the venue's stop has had its grace since the price went through it."""
+    """Timer: the venue's stop has had its grace since the price went through it (at `crossed_at`)."""
 
     position_id: str
+    crossed_at: datetime
 
 
 class SLManager(SupervisedActor):
@@ -144,7 +146,7 @@ class SLManager(SupervisedActor):
         elif isinstance(message, _CheckStopLive):
             self._check_stop_live(message.position_id)
         elif isinstance(message, _BackstopDue):
-            self._backstop_due(message.position_id)
+            self._backstop_due(message.position_id, message.crossed_at)
         elif isinstance(message, VenueCatchUp):
             self._venue_holding = not message.done
         else:
@@ -166,16 +168,25 @@ class SLManager(SupervisedActor):
                 self._increments.get(position.symbol, Decimal("0.01")),
                 breakeven=self._breakeven(position),
             )
-            watched = _Watched(track, position.take_profit, position.stop_live, position.opened_at)
+            # An exit in flight (a restarted manager meets one) is the router's to finish: no second ask.
+            watched = _Watched(track, position.take_profit, position.stop_live, position.opened_at, position.exiting)
             self._watched[position.position_id] = watched
             self._by_symbol.setdefault(position.symbol, set()).add(position.position_id)
             if opened or not position.stop_live:
                 self.send_later(self._place_within, _CheckStopLive(position.position_id))
         else:
+            was_protected = watched.stop_live or watched.exiting
             watched.stop_live = position.stop_live
-            # The router gave up an exit (rejected, no liquidity): the position is protected by its stop again
-            # and this manager may ask for an exit again when the price says so.
+            if watched.exiting and not position.exiting:
+                # The router gave up an exit (rejected, no liquidity, held back): this manager may ask again when
+                # the price says so, after a pause (asking on every tick would only spend the pair's trading
+                # counter on cancels of the stop), and a price still through the stop starts a new grace.
+                watched.crossed_at = None
+                watched.retry_at = self.clock.monotonic() + self._backstop_grace
             watched.exiting = position.exiting
+            if was_protected and not position.stop_live and not position.exiting:
+                # No stop on the venue any more (and no exit): the placement deadline applies again.
+                self.send_later(self._place_within, _CheckStopLive(position.position_id))
             track = watched.track
             long = track.side is PositionSide.LONG
             if (position.stop_price > track.stop) if long else (position.stop_price < track.stop):
@@ -208,6 +219,10 @@ class SLManager(SupervisedActor):
             return
         if self._venue_holding:  # the stop is waiting at the venue with everything else: look again later
             self.send_later(self._place_within, _CheckStopLive(position_id))
+            return
+        pause = (watched.retry_at or 0.0) - self.clock.monotonic()
+        if pause > 0:  # the router gave an exit up a moment ago: look again once another may be asked
+            self.send_later(pause, _CheckStopLive(position_id))
             return
         logger.bind(symbol=watched.track.symbol).critical(
             "position {} has no live stop {}s after it opened; exiting it", position_id, self._place_within
@@ -261,12 +276,12 @@ class SLManager(SupervisedActor):
             if self._backstop_grace <= 0:
                 self._exit(watched, f"{through} and the stop has not filled")
             else:
-                self.send_later(self._backstop_grace, _BackstopDue(track.position_id))
+                self.send_later(self._backstop_grace, _BackstopDue(track.position_id, watched.crossed_at))
 
-    def _backstop_due(self, position_id: str) -> None:
+    def _backstop_due(self, position_id: str, crossed_at: datetime) -> None:
         watched = self._watched.get(position_id)
-        if watched is None or watched.exiting or watched.crossed_at is None or watched.last_price is None:
-            return  # closed (the stop filled), exiting already, or the price came back
+        if watched is None or watched.exiting or watched.crossed_at != crossed_at or watched.last_price is None:
+            return  # closed (the stop filled), exiting already, or the price came back (and maybe crossed anew)
         track = watched.track
         if not stop_crossed(track.side, track.stop, watched.last_price):
             return
@@ -278,6 +293,8 @@ class SLManager(SupervisedActor):
         )
 
     def _exit(self, watched: _Watched, reason: str) -> None:
+        if watched.retry_at is not None and self.clock.monotonic() < watched.retry_at:
+            return  # the router gave an exit up a moment ago: not again yet
         watched.exiting = True
         track = watched.track
         self.services.bus.publish(ExitRequest(track.position_id, track.symbol, reason, self.clock.now()))

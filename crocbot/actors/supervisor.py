@@ -249,12 +249,14 @@ class Supervisor(SupervisedActor):
         )
         self._epoch += 1
         if delay <= 0:
+            if held_on is not None:  # before a restart that may fail: entries must halt whatever happens next
+                self.services.bus.publish(held_on)
             self._restart_pending()
         else:
             self.send_later(delay, _RestartDue(self._epoch))
-        # Published once the restart is started or scheduled, so that an observer can move the clock on.
-        if held_on is not None:
-            self.services.bus.publish(held_on)
+            # Published once the restart is scheduled, so that an observer can move the clock on.
+            if held_on is not None:
+                self.services.bus.publish(held_on)
         self.services.bus.publish(
             ActorRestarted(spec.name, self.name, str(exited.reason), len(self._restarts), self.clock.now())
         )

@@ -157,7 +157,7 @@ class StrategySettings(BaseModel):
     atr_period: Annotated[int, Field(ge=2, le=200)] = 14
     breakout_period: Annotated[int, Field(ge=2, le=500)] = 20  # candles in the Donchian channel
     stop_atr_multiple: PositiveDecimal = Decimal("3")
-    take_profit_atr_multiple: PositiveDecimal = Decimal("9")
+    take_profit_atr_multiple: PositiveDecimal = Decimal("12")
     min_reward_risk: PositiveDecimal = Decimal("1.5")
 
     @property

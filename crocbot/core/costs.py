@@ -36,6 +36,7 @@ class TradeCosts:
     entry_fee: Decimal
     exit_fee: Decimal
     slippage: Decimal
+    entry_slips: bool = True  # a post-only entry fills at its own price or not at all
 
     def __post_init__(self) -> None:
         for name in ("entry_fee", "exit_fee", "slippage"):
@@ -47,12 +48,13 @@ class TradeCosts:
     def of(cls, *, taker_fee: Decimal, maker_fee: Decimal, slippage: Decimal, post_only: bool = False) -> TradeCosts:
         """An entry that may take liquidity pays the taker fee; a post-only one the maker fee and no slippage."""
         if post_only:
-            return cls(maker_fee, taker_fee, slippage)
+            return cls(maker_fee, taker_fee, slippage, entry_slips=False)
         return cls(taker_fee, taker_fee, slippage)
 
     def round_trip(self, entry: Decimal, exit_price: Decimal) -> Decimal:
         """Quote lost per unit of base to fees and slippage on the way in at `entry` and out at `exit_price`."""
-        return entry * (self.entry_fee + self.slippage) + exit_price * (self.exit_fee + self.slippage)
+        entry_slippage = self.slippage if self.entry_slips else ZERO
+        return entry * (self.entry_fee + entry_slippage) + exit_price * (self.exit_fee + self.slippage)
 
     def net_reward(self, side: PositionSide, entry: Decimal, target: Decimal) -> Decimal:
         gross = target - entry if side is PositionSide.LONG else entry - target

@@ -7,12 +7,15 @@ and sends them. Rules it keeps:
   and the stop follows the position's size; a rejected or vanished stop means an immediate exit (a stop the
   desk cancelled for an exit that then failed is placed again instead);
 - an entry filled at or through its stop is opened (journaled, with a stop one tick below the fill) and exited
-  at once; one filled at or beyond its take-profit loses the take-profit;
+  at once; one filled so near its take-profit that hitting it would not pay for the round trip loses it;
 - fills are booked in the ledger once each, even those the order's record refuses (over-fills, late fills);
 - an exit that ends without closing the position leaves it protected again and no longer `exiting`;
 - stops only tighten, and only through amends the venue confirmed;
-- an exit cancels the stop first (it holds the base on Kraken), then sells the position at market; spot
-  trading cannot over-sell, so an exit racing a stop fill is refused by the venue, never a short;
+- an exit cancels the stop first (it holds the base on Kraken) and sells the position at market only once the
+  venue has confirmed that cancel: a stop that filled meanwhile has sold the position, and an exit beside it would
+  sell coins the bot does not own (on an account that holds more of the coin, Kraken would take them);
+- no sell goes out beyond what the bot holds and has not promised to its other sells (the inventory fence);
+- a position below Kraken's minimum order gets no stop or exit (Kraken would refuse them) until it grows;
 - a resting entry is repriced toward the market after its TTL, while the risk still fits, then cancelled.
 """
 
@@ -343,12 +346,17 @@ class Desk:
             return []
         if reason == HELD_BACK:
             # The venue could not cancel the stop, so it did not send the exit: the stop has filled or is filling,
-            # and its fill closes the position. Nothing to place and nothing to sell; should the stop have ended
-            # otherwise, its own event says so and the position is exited then.
+            # and its fill closes the position. Nothing to place and nothing to sell while the stop still works;
+            # should it end otherwise later, its own event says so and the position is exited then.
             text = f"exit {order.cl_ord_id} not sent: its stop could not be cancelled (filled or filling)"
             if position.exit_orders:
                 return [Note("INFO", text, symbol)]
             position.exiting = False
+            if position.stop_order is None:
+                # The stop's end came first and did not close the position (no liquidity, a part left, expired):
+                # nothing protects what is left and nothing was sold, so the exit goes now, with no stop to wait for.
+                why = f"exit {order.cl_ord_id} held back behind a stop that has ended without closing the position"
+                return [Note("WARNING", why, symbol), *self._exit(position, why, now)]
             return [Note("INFO", text, symbol), Emit(PositionChanged(position.message()))]
         # rejected, or cancelled / expired / in error before it closed the position (no liquidity); or never sent
         never_sent = reason == NEVER_SENT  # crocbot died first: not a refusal by the venue
@@ -607,9 +615,12 @@ class Desk:
             else:
                 position.pending_stop = (tightened, StopKind.INITIAL)
             trigger = position.pending_stop[0]
-            actions.append(AmendOrder(position.stop_order, symbol, qty=position.qty, trigger_price=trigger))
+            total = self._stop_total(position.stop_order, position.qty)
+            actions.append(AmendOrder(position.stop_order, symbol, qty=total, trigger_price=trigger))
         else:
-            actions.append(AmendOrder(position.stop_order, symbol, qty=position.qty))
+            actions.append(
+                AmendOrder(position.stop_order, symbol, qty=self._stop_total(position.stop_order, position.qty))
+            )
         return actions
 
     def _fit_brackets(self, position: PositionState, instrument: Instrument) -> tuple[list[Action], bool]:
@@ -721,8 +732,17 @@ class Desk:
             position.qty = remaining
             actions: list[Action] = self._open_or_change(position, fill, first=False)
             stop = position.stop_order
+            if order.purpose is OrderPurpose.STOP and not order.is_open and stop == order.cl_ord_id:
+                # The stop sold all it was for, yet base is left (an entry fill raced its size amend): the stop level
+                # was hit and nothing protects the rest, so the rest goes too (an exit already waiting on this stop's
+                # cancel is held back, and sends it then).
+                position.stop_order, position.stop_live = None, False
+                if not position.exiting:
+                    why = f"stop {order.cl_ord_id} filled but {fmt(remaining)} is still open"
+                    actions += [Note("WARNING", f"{why}: exiting the rest", symbol), *self._exit(position, why, now)]
+                return actions
             if order.purpose is not OrderPurpose.STOP and stop is not None and stop not in self.stop_cancels:
-                actions.append(AmendOrder(stop, symbol, qty=remaining))
+                actions.append(AmendOrder(stop, symbol, qty=self._stop_total(stop, remaining)))
             if order.status is OrderStatus.FILLED and order.cl_ord_id in position.exit_orders:
                 # The exit sold all it was sent for, yet base is left (an entry fill raced the exit): its stop is
                 # cancelled, so the rest must go too, or it would sit unprotected with the position `exiting`.
@@ -857,6 +877,12 @@ class Desk:
             actions.append(Emit(PositionChanged(position.message())))
         return actions
 
+    def _stop_total(self, stop: str, qty: Decimal) -> Decimal:
+        """The size to amend stop order `stop` to so that it still sells `qty`: Kraken's amend sets the order's
+        total, what it has filled included."""
+        order = self.orders.get(stop)
+        return qty + (order.filled if order is not None else Decimal(0))
+
     def _stop_covers(self, position: PositionState) -> list[Action]:
         """The stop order sells what the position holds: a size amend lost with a crashed process (journaled fill,
         amend not yet sent) would leave the rest of the position unprotected, and the venue agrees with the journal
@@ -907,10 +933,11 @@ class Desk:
         held = self.ledger.position(symbol)
         return fence_breach(symbol, cl_ord_id, qty, held=held, open_sells=sells, after_cancels=after)
 
-    def fence_refused(self, action: SendOrder | AmendOrder, why: str, now: datetime) -> list[Action]:
-        """The router did not send `action`: the fence refused it. An order ends as refused (a stop refused like
-        this is a refusal like the venue's: the position is exited, and after repeated refusals entries halt); the
-        cancels it was to wait for were not sent either. An amend is refused like one the venue turned down."""
+    def not_sent_at_all(self, action: SendOrder | AmendOrder, why: str, now: datetime) -> list[Action]:
+        """The router did not send `action` (the fence refused it, or its intent could not be journaled). An order
+        ends as refused (a stop refused like this is a refusal like the venue's: the position is exited, and after
+        repeated refusals entries halt); the cancels it was to wait for were not sent either, so those stops still
+        protect. An amend is refused like one the venue turned down."""
         if isinstance(action, AmendOrder):
             return self.on_command_rejected(CommandRejected(action.cl_ord_id, "amend", why, now), now)
         for cl_ord_id in action.after_cancels:

@@ -3,10 +3,11 @@
 Read from the journal alone, after the fact, so that the demo's summary, the end-to-end tests and an operator
 looking at a live bot's state directory count the same things the same way:
 
-- exits sent after their position's stop had filled: an exit that reached the venue although the stop had already
-  sold the position (on a real account holding more of the coin, it would sell coins the bot does not own). Exits
-  the venue held back because the stop could not be cancelled (`HELD_BACK`) never reached the exchange and are
-  counted apart;
+- exits sent after their position's stop had filled: an exit that reached the venue when the position's stop had
+  already sold everything the position had bought (on a real account holding more of the coin, it would sell coins
+  the bot does not own). Exits the venue held back because the stop could not be cancelled (`HELD_BACK`) never
+  reached the exchange and are counted apart; an exit of what a stop left (a part fill) is a legitimate one;
+- oversold positions: a position whose sells add up to more than its buys, whatever sent them;
 - orders the venue refused for funds: the books lost track of what holds the coins or the cash;
 - fills, closed trades, winners, fees paid and the net realised P&L of the closed trades.
 
@@ -22,6 +23,7 @@ from decimal import Decimal
 
 from crocbot.core.messages import HELD_BACK, OrderPurpose
 from crocbot.core.money import ZERO
+from crocbot.core.reconcile import NEVER_SENT
 from crocbot.store.journal import Journal
 
 __all__ = ["TradeAudit", "audit_journal", "FUNDS_REFUSAL"]
@@ -39,18 +41,18 @@ class TradeAudit:
     exits_after_stop_fill: int
     exits_held_back: int
     funds_refusals: int
+    oversold_positions: int
 
 
 def audit_journal(journal: Journal) -> TradeAudit:
     orders = journal.orders()
     fills = journal.fills()
-    purpose = {o.intent.cl_ord_id: o.intent.purpose for o in orders}
-    position_of = {o.intent.cl_ord_id: o.position_id for o in orders}
-    stop_filled: dict[str, datetime] = {}  # position id -> its stop's first fill
+    by_id = {o.intent.cl_ord_id: o for o in orders}
+    moves: dict[str, list[tuple[datetime, OrderPurpose, Decimal]]] = {}  # position id -> its fills, in order
     for fill in fills:
-        position_id = position_of.get(fill.cl_ord_id)
-        if purpose.get(fill.cl_ord_id) is OrderPurpose.STOP and position_id is not None:
-            stop_filled[position_id] = min(fill.ts, stop_filled.get(position_id, fill.ts))
+        order = by_id.get(fill.cl_ord_id)
+        if order is not None and order.position_id is not None:
+            moves.setdefault(order.position_id, []).append((fill.ts, order.intent.purpose, fill.qty))
     after, held_back, refusals = 0, 0, 0
     for order in orders:
         reasons = [e.reason for e in journal.order_events(order.intent.cl_ord_id)]
@@ -60,9 +62,15 @@ def audit_journal(journal: Journal) -> TradeAudit:
         if HELD_BACK in reasons:
             held_back += 1
             continue
-        filled_at = stop_filled.get(order.position_id or "")
-        if filled_at is not None and order.intent.ts >= filled_at:
+        if NEVER_SENT in reasons:
+            continue
+        if _stop_had_sold_it(moves.get(order.position_id or "", []), order.intent.ts):
             after += 1
+    oversold = 0
+    for position_moves in moves.values():
+        bought = sum((q for _, p, q in position_moves if p is OrderPurpose.ENTRY), ZERO)
+        sold = sum((q for _, p, q in position_moves if p is not OrderPurpose.ENTRY), ZERO)
+        oversold += sold > bought
     trades = journal.closed_trades()
     return TradeAudit(
         fills=len(fills),
@@ -73,4 +81,12 @@ def audit_journal(journal: Journal) -> TradeAudit:
         exits_after_stop_fill=after,
         exits_held_back=held_back,
         funds_refusals=refusals,
+        oversold_positions=oversold,
     )
+
+
+def _stop_had_sold_it(moves: list[tuple[datetime, OrderPurpose, Decimal]], at: datetime) -> bool:
+    """Whether, at `at`, the position's stop fills had sold all that its entry fills had bought."""
+    bought = sum((q for ts, p, q in moves if p is OrderPurpose.ENTRY and ts <= at), ZERO)
+    stopped = sum((q for ts, p, q in moves if p is OrderPurpose.STOP and ts <= at), ZERO)
+    return bought > 0 and stopped >= bought

@@ -96,12 +96,15 @@ class MatchingEngine:
         now = self._clock.now()
         return fill_from_book(self._ledger, book, self._open_on(symbol, live_at=now), now)
 
-    def on_trade(self, symbol: str, price: Decimal, qty: Decimal, ts: datetime | None = None) -> list[Execution]:
+    def on_trade(
+        self, symbol: str, price: Decimal, qty: Decimal, ts: datetime | None = None, *, late: bool = False
+    ) -> list[Execution]:
         """A public trade print: fills resting orders it trades through, then fires the stops it triggers.
 
-        `ts` is the print's own time, kept as the last trade's time; events are stamped by the clock. A print older
-        than an order (a print the venue learns of late, e.g. when catching up after a restart) does not touch it:
-        the order did not exist when that trade happened.
+        `ts` is the print's own time, kept as the last trade's time; events are stamped by the clock. A print learnt
+        of `late` (fetched from history when catching up after a restart) does not touch an order opened after the
+        print's time: the order did not exist when that trade happened. A live print is judged against every open
+        order, as it arrives: comparing its exchange timestamp with the local clock would let clock skew decide.
         """
         book = self._book(symbol)
         for name, value in (("price", price), ("qty", qty)):
@@ -110,8 +113,9 @@ class MatchingEngine:
         now = self._clock.now()
         printed = utc(ts, "ts") if ts is not None else now
         self._last[symbol] = (price, printed)
-        events = fill_from_trade(self._ledger, self._open_on(symbol, live_at=printed), price, qty, now)
-        for order in [o for o in self._open_on(symbol, live_at=printed) if o.waiting_for_trigger]:
+        live_at = printed if late else now
+        events = fill_from_trade(self._ledger, self._open_on(symbol, live_at=live_at), price, qty, now)
+        for order in [o for o in self._open_on(symbol, live_at=live_at) if o.waiting_for_trigger]:
             if order.is_open and order.trigger_hit(price):
                 events += self._trigger(order, book, now)
         return events

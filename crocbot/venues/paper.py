@@ -275,8 +275,9 @@ class PaperVenue:
     ) -> list[VenueEvent]:
         return self._events(self.engine.set_book(symbol, bids, asks))
 
-    def on_trade(self, trade: Trade) -> list[VenueEvent]:
-        return self._events(self.engine.on_trade(trade.symbol, trade.price, trade.qty, trade.ts))
+    def on_trade(self, trade: Trade, *, late: bool = False) -> list[VenueEvent]:
+        """A public print; `late`: fetched from history (see `MatchingEngine.on_trade`)."""
+        return self._events(self.engine.on_trade(trade.symbol, trade.price, trade.qty, trade.ts, late=late))
 
     def balances(self) -> dict[str, Decimal]:
         return self.engine.balances()
@@ -300,7 +301,7 @@ class PaperVenue:
             self._clock.pinned = trade.ts
             try:
                 events += self._events(self.engine.set_book(trade.symbol, [bid], [ask]))
-                events += self.on_trade(trade)
+                events += self.on_trade(trade, late=True)
             finally:
                 self._clock.pinned = None
         return events

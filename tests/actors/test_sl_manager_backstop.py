@@ -8,6 +8,7 @@ stop by more than `backstop_margin`, or when no stop rests on the venue.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 from datetime import datetime
 from decimal import Decimal
@@ -21,6 +22,7 @@ from crocbot.core.clock import SimClock
 from crocbot.core.messages import (
     ExitRequest,
     Position,
+    PositionChanged,
     PositionClosed,
     PositionOpened,
     PositionSide,
@@ -55,11 +57,22 @@ def start(runtime: Runtime) -> queue.Queue[Any]:
     return exits
 
 
-def protected(runtime: Runtime, clock: SimClock, *, stop_live: bool = True) -> None:
-    position = Position(
-        "p1", SYMBOL, PositionSide.LONG, Decimal("0.1"), Decimal(40_000), STOP, clock.now(), stop_live=stop_live
+def position(clock: SimClock, *, stop_live: bool = True, exiting: bool = False) -> Position:
+    return Position(
+        "p1",
+        SYMBOL,
+        PositionSide.LONG,
+        Decimal("0.1"),
+        Decimal(40_000),
+        STOP,
+        clock.now(),
+        stop_live=stop_live,
+        exiting=exiting,
     )
-    runtime.bus.publish(PositionOpened(position))
+
+
+def protected(runtime: Runtime, clock: SimClock, *, stop_live: bool = True) -> None:
+    runtime.bus.publish(PositionOpened(position(clock, stop_live=stop_live)))
     settle()
 
 
@@ -126,5 +139,90 @@ def test_without_a_live_stop_on_the_venue_a_price_through_the_stop_exits_at_once
     exits = start(runtime)
     protected(runtime, clock, stop_live=False)
     runtime.bus.publish(trade("38990", clock.now()))
+    settle()
+    assert exits.get(timeout=5).position_id == "p1"
+
+
+def test_a_price_that_came_back_and_crossed_again_gets_a_whole_new_grace(runtime: Runtime, clock: SimClock) -> None:
+    exits = start(runtime)
+    protected(runtime, clock)
+    runtime.bus.publish(trade("38990", clock.now()))  # the first grace would end 5 s from here
+    settle()
+    clock.advance(1.0)
+    runtime.bus.publish(trade("39010", clock.now()))
+    settle()
+    clock.advance(3.0)
+    runtime.bus.publish(trade("38990", clock.now()))  # crossed anew at 4 s: its grace ends at 9 s
+    settle()
+    clock.advance(1.5)
+    settle()
+    assert exits.empty()
+    clock.advance(GRACE)
+    settle()
+    assert exits.get(timeout=5).position_id == "p1"
+
+
+def test_after_an_exit_the_router_gave_up_a_price_still_through_the_stop_starts_a_new_grace(
+    runtime: Runtime, clock: SimClock
+) -> None:
+    exits = start(runtime)
+    protected(runtime, clock)
+    runtime.bus.publish(trade("38990", clock.now()))
+    settle()
+    clock.advance(GRACE)
+    settle()
+    assert exits.get(timeout=5).position_id == "p1"
+    again = Position(
+        "p1", SYMBOL, PositionSide.LONG, Decimal("0.1"), Decimal(40_000), STOP, clock.now(), stop_live=True
+    )
+    runtime.bus.publish(PositionChanged(again))  # the exit was held back: protected, not exiting
+    runtime.bus.publish(trade("38985", clock.now()))
+    settle()
+    clock.advance(GRACE)
+    settle()
+    assert exits.get(timeout=5).position_id == "p1"
+
+
+def test_a_restarted_manager_leaves_an_exit_in_flight_to_the_router(runtime: Runtime, clock: SimClock) -> None:
+    exits = start(runtime)
+    exiting = Position(
+        "p1",
+        SYMBOL,
+        PositionSide.LONG,
+        Decimal("0.1"),
+        Decimal(40_000),
+        STOP,
+        clock.now(),
+        stop_live=False,
+        exiting=True,
+    )
+    runtime.bus.publish(PositionChanged(exiting))  # as the router reports one after a restart
+    settle()
+    clock.advance(2.0)  # past the placement deadline
+    runtime.bus.publish(trade("38000", clock.now()))
+    settle()
+    assert exits.empty()
+
+
+def test_after_an_exit_the_router_gave_up_no_exit_is_asked_again_before_a_pause(
+    runtime: Runtime, clock: SimClock
+) -> None:
+    """Asking on every tick would spend the pair's trading counter on cancels of the stop (review of issue 11)."""
+    exits = start(runtime)
+    target = dataclasses.replace(position(clock), take_profit=Decimal(41_000))
+    runtime.bus.publish(PositionOpened(target))
+    runtime.bus.publish(trade("41000", clock.now()))
+    settle()
+    assert exits.get(timeout=5).position_id == "p1"
+    runtime.bus.publish(PositionChanged(target))  # given up: protected again, not exiting
+    settle()
+    runtime.bus.publish(trade("41010", clock.now()))
+    settle()
+    clock.advance(GRACE - 1)
+    runtime.bus.publish(trade("41020", clock.now()))
+    settle()
+    assert exits.empty()
+    clock.advance(1)
+    runtime.bus.publish(trade("41030", clock.now()))
     settle()
     assert exits.get(timeout=5).position_id == "p1"

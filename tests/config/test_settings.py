@@ -58,8 +58,8 @@ def test_symbols_come_as_a_comma_list_from_the_environment(monkeypatch: pytest.M
         ),
         (
             "CROCBOT_STRATEGY__MIN_REWARD_RISK",
-            "4",
-            "strategy: take_profit_atr_multiple / stop_atr_multiple = 3 is below min_reward_risk (4)",
+            "5",
+            "strategy: take_profit_atr_multiple / stop_atr_multiple = 4 is below min_reward_risk (5)",
         ),
         (
             "CROCBOT_RISK__MAX_EXPOSURE_PER_SYMBOL",

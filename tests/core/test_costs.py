@@ -29,7 +29,7 @@ def test_a_round_trip_costs_both_legs_fees_and_slippage() -> None:
 
 def test_a_post_only_entry_pays_the_maker_fee_and_no_slippage_going_in() -> None:
     maker = TradeCosts.of(taker_fee=D("0.004"), maker_fee=D("0.0025"), slippage=D("0.002"), post_only=True)
-    assert maker.round_trip(D(100), D(98)) == D("100") * D("0.0045") + D("98") * D("0.006")
+    assert maker.round_trip(D(100), D(98)) == D("100") * D("0.0025") + D("98") * D("0.006")
 
 
 def test_breakeven_recovers_both_fees_on_the_price_grid_away_from_the_entry() -> None:

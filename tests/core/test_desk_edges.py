@@ -503,6 +503,22 @@ def test_resume_amends_a_stop_whose_size_amend_was_lost_with_the_process_to_cove
     assert not [a for a in actions if isinstance(a, SendOrder)]
 
 
+def test_a_stop_that_sold_its_size_while_an_entry_fill_raced_its_amend_leaves_no_rest_unprotected() -> None:
+    """Found by review: a crash print fills 5 more of a resting entry and fires the stop for its 10 before the size
+    amend reaches it. The 5 left were shown as protected by a stop that had filled."""
+    desk = make_desk()
+    position_id, entry, stop = partly_filled(desk)
+    grown = desk.on_fill(fill("F2", entry, "5", "97.5", "0.2", ts=at(4)), at(4))
+    assert AmendOrder(stop, SYMBOL, qty=D(15)) in grown  # in flight when the stop fires
+
+    fired = desk.on_fill(fill("S1", stop, "10", "97.9", "0.4", side=SELL, ts=at(4)), at(4))
+
+    position = desk.positions[position_id]
+    assert (position.qty, position.stop_order, position.stop_live) == (D(5), None, False)
+    rest = sent(fired, OrderPurpose.EXIT)
+    assert rest.qty == D(5)
+
+
 def test_resume_leaves_a_stop_that_covers_the_position_as_it_is() -> None:
     opened = Opened.make()
     actions = restored(opened.desk).resume(at(100))

@@ -113,3 +113,34 @@ def test_a_stop_that_vanished_unfilled_after_the_exit_was_held_back_means_an_exi
     (send,) = [a for a in actions if isinstance(a, SendOrder)]
     assert send.after_cancels == ()  # no stop left to wait for
     assert again.qty == QTY
+
+
+def test_a_stop_that_ended_unfilled_before_its_exit_was_held_back_means_an_exit_now() -> None:
+    """The paper venue's order of reports when the stop triggered into an empty book before the request reached it:
+    the stop's end (no liquidity) first, then the refused cancel, then the exit held back. Found by review: the
+    position was left with neither a stop nor an exit."""
+    opened = Opened.make()
+    exit_ = _exit_asked(opened).intent
+    desk = opened.desk
+
+    ended = desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(10), reason="no liquidity"), at(10))
+    refused = desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+    held = desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+
+    assert _orders_sent(ended + refused) == []
+    again = sent(held, OrderPurpose.EXIT)
+    (send,) = [a for a in held if isinstance(a, SendOrder)]
+    assert (again.qty, send.after_cancels) == (QTY, ())  # nothing left to wait for
+    assert opened.position.exiting is True
+
+
+def test_what_a_stop_left_after_a_part_fill_and_its_end_is_exited_once_the_exit_behind_it_is_held_back() -> None:
+    opened = Opened.make()
+    exit_ = _exit_asked(opened).intent
+    desk = opened.desk
+
+    desk.on_fill(fill("S1", opened.stop, "5", "97.9", "0.2", side=SELL, ts=at(10)), at(10))
+    desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(10), reason="no liquidity"), at(10))
+    held = desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+
+    assert sent(held, OrderPurpose.EXIT).qty == QTY - 5

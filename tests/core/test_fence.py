@@ -75,7 +75,7 @@ def test_a_refused_exit_keeps_its_stop_uncancelled_and_counts_as_a_refusal() -> 
     exit_ = sent(actions, OrderPurpose.EXIT)
     (send,) = [a for a in actions if isinstance(a, SendOrder)]
 
-    refused = desk.fence_refused(send, "inventory fence: test", at(10))
+    refused = desk.not_sent_at_all(send, "inventory fence: test", at(10))
 
     assert desk.orders[exit_.cl_ord_id].status is OrderStatus.REJECTED
     assert opened.position.stop_order == opened.stop  # still the position's stop: its cancel never went out

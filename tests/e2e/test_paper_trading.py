@@ -265,6 +265,7 @@ def test_one_exit_per_position_no_funds_refusal_and_no_inventory_fence_breach(ru
 
     assert audit.closed_trades > 0
     assert audit.exits_after_stop_fill == 0
+    assert audit.oversold_positions == 0
     assert audit.funds_refusals == 0
     assert run.paper.metrics.value(FENCE_METRIC) == 0
 

@@ -51,3 +51,17 @@ def test_a_resting_limit_is_not_filled_by_a_catch_up_print_made_before_it() -> N
     older = Trade("BTC/USD", SELL, D("97.0"), D("5"), seen + timedelta(seconds=30))
     assert venue.catch_up([older]) == []
     assert venue.balances()["BTC"] == 0
+
+
+def test_a_live_print_is_judged_as_it_arrives_whatever_its_exchange_timestamp_says() -> None:
+    """Kraken stamps prints with its clock, the venue opens orders on the local one: a host clock a second ahead of
+    Kraken's must not make the paper venue ignore every print for a second after each order (stops firing late)."""
+    venue, clock = make_venue({"USD": D(1000), "BTC": D(1)})
+    venue.on_book("BTC/USD", book(("99.0", "10")), book(("99.5", "10")))
+    venue.execute(submit("stop1", SELL, OrderType.STOP_LOSS, "1", trigger="95.0", clock=clock))
+    skewed = Trade("BTC/USD", SELL, D("94.5"), D("0.5"), clock.now() - timedelta(seconds=1))
+    venue.on_book("BTC/USD", book(("94.0", "10")), book(("94.5", "10")))
+
+    events = venue.on_trade(skewed)
+
+    assert [s[:3] for s in summary(events)][-1] == ("order", "stop1", "filled")
