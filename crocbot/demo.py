@@ -46,7 +46,10 @@ __all__ = ["DemoOptions", "DemoResult", "run_demo", "DEFAULT_DATA", "DEMO_SYMBOL
 
 DEMO_SYMBOLS = ("BTC/USD", "ETH/USD", "AAPLx/USD")
 _WARMUP_SPARE = 12  # candles of pre-roll beyond the strategies' warm-up
-_SYNTHETIC_INTERVAL = 20.0  # mean seconds between synthetic trades per symbol: enough ticks, fewer frames
+# Fewer prints than a live market (a synthetic one every minute, BTC's candles retraced in 4 to 6): hourly candles
+# need no more, and fewer events let the lockstep replay cover about a week of market in the demo's two minutes.
+_SYNTHETIC_INTERVAL = 60.0
+_TRADES_PER_CANDLE = 6
 _STARTUP_LIMIT = 60.0  # wall seconds for the bot to connect and backfill
 
 
@@ -124,6 +127,7 @@ def _sources(options: DemoOptions) -> tuple[dict[str, Any], str]:
             price_increment=btc.price_increment,
             qty_increment=btc.qty_increment,
             seed=options.seed,
+            max_trades_per_candle=_TRADES_PER_CANDLE,
         )
         return {"BTC/USD": source}, f"real Kraken BTC/USD candles from {options.data}, synthetic ETH/USD, AAPLx/USD"
     where = f" ({options.data} not found)" if options.data is not None else ""
