@@ -75,6 +75,7 @@ from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stops import StopPolicy
 from crocbot.kraken.book import L2Book, checksum_of
 from crocbot.kraken.instruments import AssetClass, Catalog, Instrument
+from crocbot.kraken.ratelimit import TradingLimits
 from crocbot.kraken.wire import BookView
 from crocbot.kraken.ws import Subscription, WsClient
 from crocbot.ops.metrics import Metrics
@@ -199,8 +200,9 @@ class BenchVenue(VenueActor):
         *,
         account: Path,
         latency: float,
+        trading: TradingLimits,
     ) -> None:
-        super().__init__(ctx, instruments, balances, account=account, latency=latency)
+        super().__init__(ctx, instruments, balances, account=account, latency=latency, trading=trading)
         self._marks = marks
 
     def handle(self, message: Any) -> Any:
@@ -287,6 +289,8 @@ def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
             marks,
             account=journal_dir / PAPER_ACCOUNT_FILE,
             latency=0.0,
+            # Latency, not Kraken's pacing, is measured: 250 round trips in seconds would overrun any tier's counter.
+            trading=TradingLimits(threshold=1e12, decay=1e12, max_open_orders=1_000),
         ),
         ChildSpec.actor(
             "router",

@@ -41,6 +41,7 @@ from crocbot.core.clock import wall_rate
 from crocbot.core.messages import StartupReconciled, Trade, VenueCatchUp
 from crocbot.core.messages.journal import LoadState
 from crocbot.kraken.instruments import Instrument
+from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
 from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
 from crocbot.store.backups import Backups
@@ -132,8 +133,10 @@ class VenueActor(SupervisedActor):
         gateway: Gateway | None = None,
         breaker: CircuitBreaker | None = None,
         catch_up: CatchUpPolicy | None = None,
+        trading: TradingLimits = TRADING_LIMITS[Tier.STARTER],
     ) -> None:
         super().__init__(ctx)
+        self._trading = trading  # the pair's trading counter the paper venue enforces, as Kraken does for the tier
         if fetch_trades is not None and gateway is None:
             raise ValueError("fetch_trades needs a gateway: the venue never calls Kraken in its own thread")
         self._instruments = dict(instruments)
@@ -164,14 +167,16 @@ class VenueActor(SupervisedActor):
         if saved is None:
             saved = self._moved_from_journal()
         if saved:
-            self._venue = PaperVenue.from_state(saved, self._instruments, clock=self.clock)
+            self._venue = PaperVenue.from_state(saved, self._instruments, clock=self.clock, trading=self._trading)
             logger.info("paper account restored: {}", _balances_text(self._venue.balances()))
             if self._fetch_trades is not None and self._venue.resting():
                 self._catch_up = CatchUp(self._catch_up_policy)
                 summary = "resting orders wait for the prints missed while crocbot was down"
                 self.services.bus.publish(VenueCatchUp(False, summary, self.clock.now()))
         else:
-            self._venue = PaperVenue.new(self._instruments, self._balances, clock=self.clock, seed=self.ctx.instance)
+            self._venue = PaperVenue.new(
+                self._instruments, self._balances, clock=self.clock, seed=self.ctx.instance, trading=self._trading
+            )
             self._save()
             logger.info("paper account opened: {}", _balances_text(self._balances))
         if self._catch_up is None and self._fetch_trades is not None:
