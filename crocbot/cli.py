@@ -6,6 +6,7 @@ Exit codes: 0 done, 2 refused (bad configuration, live gate, usage), 130 aborted
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -173,6 +174,10 @@ def _run(args: argparse.Namespace) -> int:
         return _refuse("live trading refused", problems)
     if settings.mode == "live":
         print(banner(settings), flush=True)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            # Started as a background job (SIGINT ignored, so Python raises no KeyboardInterrupt): aborting a live
+            # start must still be possible, so the countdown listens for it.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             countdown(out=sys.stdout)
         except KeyboardInterrupt:

@@ -23,9 +23,12 @@ def crocbot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 class Crocbot:
     """`python -m crocbot ARGS` with both output streams read by threads, so no read can block a test."""
 
-    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str], sigint_ignored: bool = False) -> None:
+        command = [sys.executable, "-m", "crocbot", *args]
+        if sigint_ignored:  # as a background job starts (POSIX): through a shell that ignores SIGINT, then execs
+            command = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', *command]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "crocbot", *args],
+            command,
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
