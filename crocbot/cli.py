@@ -32,6 +32,7 @@ from crocbot.config import (
     fingerprint,
     live_gate_problems,
     load_settings,
+    parse_set,
     render,
     secret_values,
 )
@@ -110,17 +111,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError([f"--set {item!r}: expected KEY=VALUE, e.g. risk.risk_per_trade=0.004"])
-        *parents, leaf = key.strip().split(".")
-        target = overrides
-        for parent in parents:
-            target = target.setdefault(parent, {})
-            if not isinstance(target, dict):
-                raise ConfigError([f"--set {item!r}: {parent} is not a section"])
-        target[leaf] = value
+    parse_set(args.set, into=overrides)
     return overrides
 
 
