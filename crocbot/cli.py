@@ -36,7 +36,11 @@ from crocbot.config import (
     render,
     secret_values,
 )
+from crocbot.config.layers import layers
+from crocbot.config.load import DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE
+from crocbot.config.symbols import SymbolsRefused, catalog_cache, check_symbols
 from crocbot.demo_paths import DEFAULT_DATA
+from crocbot.kraken.instruments import Catalog
 from crocbot.ops.log import bootstrap_logging
 from crocbot.ops.redact import REDACTOR, redact
 
@@ -139,14 +143,38 @@ def _refuse(title: str, problems: Sequence[str]) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    """The effective configuration, the layers it came from, and the symbols against the cached Kraken list."""
+    config_file = args.config if args.config is not None else default_config_file()
+    if config_file is None:
+        print(
+            f"crocbot: warning: no {DEFAULT_CONFIG_FILE} under {Path.cwd()}; using the built-in defaults. Run from the "
+            "directory that holds config/, or pass --config FILE (or set CROCBOT_CONFIG)",
+            file=sys.stderr,
+        )
     try:
         settings = _load(args)
     except ConfigError as error:
         return _refuse("invalid configuration", error.problems)
+    used = layers(config_file, args.env_file or DEFAULT_ENV_FILE, _overrides(args))
+    print("\n".join(f"# {line}" for line in used.describe()) + "\n")
     print(render(settings), end="")
     problems = live_gate_problems(settings)
     if problems:
         return _refuse("configuration is valid, but live trading would be refused", problems)
+    cache = catalog_cache(settings)
+    try:
+        catalog = Catalog.load(cache) if cache.is_file() else None
+    except (OSError, ValueError, KeyError, TypeError) as error:  # a damaged cache: run fetches a new one anyway
+        print(f"crocbot: warning: cannot read the cached instrument list {cache} ({error})", file=sys.stderr)
+        catalog = None
+    if catalog is None:
+        print(f"# symbols not checked against Kraken's list: no readable cached copy at {cache} (run saves one)")
+    else:
+        try:
+            check_symbols(settings, catalog)
+        except SymbolsRefused as error:
+            return _refuse(f"the symbols do not match Kraken's instrument list (cached at {cache})", [str(error)])
+        print(f"# symbols checked against Kraken's instrument list cached at {cache}")
     print(f"# configuration OK (fingerprint {fingerprint(settings)}, mode {settings.mode})")
     return EXIT_OK
 

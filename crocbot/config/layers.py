@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from dotenv import dotenv_values
 
 from crocbot.config.model import Settings
 
-__all__ = ["ENV_PREFIX", "GATE_KEYS", "PROCESS_VARIABLES", "allowed", "unknown_names"]
+__all__ = ["ENV_PREFIX", "GATE_KEYS", "PROCESS_VARIABLES", "Layers", "allowed", "layers", "unknown_names"]
 
 ENV_PREFIX = "CROCBOT_"
 # Set in the environment only, never in a file: what enables live trading and the keys.
@@ -25,6 +26,43 @@ GATE_KEYS = ("real_trading", "kraken_api_key", "kraken_api_secret")
 # crocbot's variables that are not settings: where the config file is, and the test-only fault injection.
 PROCESS_VARIABLES = frozenset({"CROCBOT_CONFIG", "CROCBOT_FAILPOINTS", "CROCBOT_FAILPOINT_SEED"})
 _DELIMITER = "__"
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Where each layer came from, lowest precedence first; names only, never values (some are secrets)."""
+
+    config_file: Path | None
+    env_file: Path
+    env_file_variables: tuple[str, ...]
+    environment: tuple[str, ...]
+    command_line: tuple[str, ...]
+
+    def describe(self) -> list[str]:
+        """One line per layer, for `config check`."""
+        config = str(self.config_file) if self.config_file is not None else "(none: built-in defaults only)"
+        if self.env_file.is_file():
+            dotenv = f"{self.env_file}: {_names(self.env_file_variables)}"
+        else:
+            dotenv = f"{self.env_file} (not found)"
+        return [
+            "layers, each overriding the ones above it:",
+            "  1. built-in defaults",
+            f"  2. config file  {config}",
+            f"  3. .env file    {dotenv}",
+            f"  4. environment  {_names(self.environment)}",
+            f"  5. command line {_names(self.command_line)}",
+        ]
+
+
+def layers(config_file: Path | None, env_file: Path, overrides: Mapping[str, Any]) -> Layers:
+    return Layers(
+        config_file=config_file,
+        env_file=env_file,
+        env_file_variables=tuple(_ours(_dotenv(env_file))),
+        environment=tuple(_ours(os.environ)),
+        command_line=tuple(_dotted(overrides)),
+    )
 
 
 def unknown_names(env_file: Path, overrides: Mapping[str, Any]) -> list[str]:
@@ -59,3 +97,17 @@ def _ours(variables: Mapping[str, str | None]) -> list[str]:
 
 def _dotenv(path: Path) -> dict[str, str | None]:
     return dotenv_values(path, encoding="utf-8") if path.is_file() else {}
+
+
+def _dotted(overrides: Mapping[str, Any], prefix: str = "") -> list[str]:
+    names = []
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and value:
+            names += _dotted(value, f"{prefix}{key}.")
+        else:
+            names.append(f"{prefix}{key}")
+    return names
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names) if names else "(nothing)"
