@@ -30,6 +30,7 @@ from crocbot.config import (
     countdown,
     default_config_file,
     fingerprint,
+    key_shape_problems,
     live_gate_problems,
     load_settings,
     parse_set,
@@ -161,6 +162,8 @@ def _config_check(args: argparse.Namespace) -> int:
     problems = live_gate_problems(settings)
     if problems:
         return _refuse("configuration is valid, but live trading would be refused", problems)
+    for problem in key_shape_problems(settings):  # only the live gate refuses them: paper never uses the keys
+        print(f"crocbot: warning: {problem}; paper mode ignores it, live trading would refuse it", file=sys.stderr)
     cache = catalog_cache(settings)
     try:
         catalog = Catalog.load(cache) if cache.is_file() else None

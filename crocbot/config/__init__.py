@@ -1,6 +1,13 @@
 """Configuration: the settings model, its layered loading, and the live-trading gate."""
 
-from crocbot.config.gate import LiveGateRefused, banner, countdown, key_fingerprint, live_gate_problems
+from crocbot.config.gate import (
+    LiveGateRefused,
+    banner,
+    countdown,
+    key_fingerprint,
+    key_shape_problems,
+    live_gate_problems,
+)
 from crocbot.config.load import (
     ConfigError,
     default_config_file,
@@ -24,6 +31,7 @@ __all__ = [
     "LiveGateRefused",
     "live_gate_problems",
     "key_fingerprint",
+    "key_shape_problems",
     "banner",
     "countdown",
 ]

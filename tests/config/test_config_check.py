@@ -1,18 +1,25 @@
-"""`crocbot config check`, run as the real command: the layers it read, and the symbols against the cached catalog."""
+"""`crocbot config check`, run as the real command: the layers it read, the symbols against the cached catalog, and
+API keys that only live trading needs."""
 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from crocbot.kraken.instruments import Catalog
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
-from tests.support.process import CONFIG, crocbot_env
-from tests.support.sim import free_port
+from tests.config.conftest import API_SECRET
+from tests.support.process import CONFIG, Crocbot, crocbot_env
+from tests.support.sim import free_port, kraken_env, running_simulator
 
 WAIT = 60.0
+BAD_KEY = "not a key s3cr3t"  # too short and has spaces
+BAD_SECRET = "not-base64-s3cr3t!"
 UNKNOWN = (
     "unknown symbol: FOO/BAR; crocbot uses WS v2 symbols such as BTC/USD (not XBT/USD) and AAPLx/USD for xStocks; "
     "fix CROCBOT_SYMBOLS (or --symbols)"
@@ -85,3 +92,49 @@ def test_config_check_refuses_symbols_the_cached_catalog_lacks_with_the_words_ru
     assert UNKNOWN in check.stderr
     assert run.returncode == 2
     assert UNKNOWN in run.stderr
+
+
+def test_a_malformed_api_key_does_not_stop_a_paper_configuration(tmp_path: Path) -> None:
+    done = crocbot(tmp_path, "config", "check", KRAKEN_API_KEY=BAD_KEY, KRAKEN_API_SECRET=BAD_SECRET)
+
+    assert done.returncode == 0, done.stderr
+    assert "warning: KRAKEN_API_KEY is not a Kraken API key" in done.stderr
+    assert "warning: KRAKEN_API_SECRET is not a Kraken API secret" in done.stderr
+    assert "# configuration OK" in done.stdout
+    assert "s3cr3t" not in done.stdout + done.stderr
+
+
+def test_a_malformed_api_key_refuses_live_trading_without_showing_it(tmp_path: Path) -> None:
+    live = {"KRAKEN_API_KEY": BAD_KEY, "KRAKEN_API_SECRET": API_SECRET, "REAL_TRADING": "1"}
+
+    check = crocbot(tmp_path, "config", "check", "--mode", "live", **live)
+    run = crocbot(tmp_path, "run", "--mode", "live", **live)
+
+    for done in (check, run):
+        assert done.returncode == 2
+        assert "live trading" in done.stderr
+        assert "KRAKEN_API_KEY is not a Kraken API key: at least 16 characters, no spaces" in done.stderr
+        assert "KRAKEN_API_SECRET" not in done.stderr  # the secret is well formed
+        assert "s3cr3t" not in done.stdout + done.stderr
+    assert "Live trading starts in" not in run.stdout  # refused before the countdown
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX; Windows uses CTRL_BREAK")
+def test_a_paper_run_starts_with_a_malformed_api_key_in_the_environment(tmp_path: Path) -> None:
+    with running_simulator(drive=True, speed=1.0) as simulator:
+        env = crocbot_env(
+            tmp_path,
+            CROCBOT_STATE_DIR=str(tmp_path / "state"),
+            KRAKEN_API_KEY=BAD_KEY,
+            KRAKEN_API_SECRET=BAD_SECRET,
+            **kraken_env(simulator),
+        )
+        bot = Crocbot(["run", "--config", str(CONFIG)], cwd=tmp_path, env=env)
+        try:
+            bot.wait_for_line("press Ctrl-C to stop", timeout=WAIT)
+        finally:
+            bot.process.send_signal(signal.SIGTERM)
+            code, out, err = bot.finish(timeout=WAIT)
+
+    assert code == 0, err
+    assert "s3cr3t" not in out + err
