@@ -50,7 +50,7 @@ from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
 from crocbot.actors.venue import VenueActor
 from crocbot.actors.watchdog import Watchdog
 from crocbot.config import Settings, fingerprint
-from crocbot.config.symbols import CATALOG_FILE, SymbolsRefused, check_symbols
+from crocbot.config.symbols import SymbolsRefused, check_symbols
 from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
 from crocbot.core.costs import TradeCosts
 from crocbot.core.desk import DeskConfig
@@ -105,6 +105,7 @@ ACTOR_NAMES = (
 )
 JOURNAL_FILE = "journal.sqlite3"
 TRADE_LOG_FILE = "trades.jsonl"
+CATALOG_FILE = "instruments.json"
 BACKUP_DIR = "backups"  # verified journal copies: hourly and at shutdown, the last five kept
 _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
 _BACKFILL_TIMEOUT = 30.0

@@ -13,7 +13,7 @@ from crocbot.kraken.instruments import Catalog, Instrument, UnknownSymbolError
 
 __all__ = ["CATALOG_FILE", "SymbolsRefused", "catalog_cache", "check_symbols"]
 
-CATALOG_FILE = "instruments.json"
+CATALOG_FILE = "instruments.json"  # app.CATALOG_FILE, where run writes it (tests/config/test_config_check.py)
 
 
 class SymbolsRefused(ValueError):
