@@ -46,7 +46,7 @@ class Layers:
         else:
             dotenv = f"{self.env_file} (not found)"
         return [
-            "layers, each overriding the ones above it:",
+            f"layers, each overriding the ones above it (paths from {Path.cwd()}):",
             "  1. built-in defaults",
             f"  2. config file  {config}",
             f"  3. .env file    {dotenv}",
