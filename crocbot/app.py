@@ -50,6 +50,7 @@ from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
 from crocbot.actors.venue import VenueActor
 from crocbot.actors.watchdog import Watchdog
 from crocbot.config import Settings, fingerprint
+from crocbot.config.symbols import SymbolsRefused, check_symbols
 from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
 from crocbot.core.costs import TradeCosts
 from crocbot.core.desk import DeskConfig
@@ -59,7 +60,7 @@ from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stops import StopPolicy
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.errors import KrakenError
-from crocbot.kraken.instruments import Catalog, Instrument, UnknownSymbolError
+from crocbot.kraken.instruments import Catalog, Instrument
 from crocbot.kraken.rest import RestClient
 from crocbot.kraken.ws import WsClient
 from crocbot.ops.health import HealthBoard, HealthServer
@@ -161,23 +162,12 @@ def load_instruments(settings: Settings) -> dict[str, Instrument]:
         except OSError as error:  # not Kraken's fault: a state directory that cannot be written is refused by start
             logger.warning("could not cache Kraken's instrument list at {} ({})", cache, error)
     try:
-        instruments = {i.symbol: i for i in catalog.require(settings.symbols)}
-    except UnknownSymbolError as error:
-        raise StartupError(f"{error}; fix CROCBOT_SYMBOLS (or --symbols)") from None
+        instruments = check_symbols(settings, catalog)
+    except SymbolsRefused as error:
+        raise StartupError(str(error)) from None
     closed = [s for s, i in instruments.items() if not i.accepts_orders]
     if closed:
         logger.warning("{} not accepting orders right now (Kraken status); no entries there", ", ".join(closed))
-    quotes = sorted({i.quote for i in instruments.values()})
-    if len(quotes) != 1:
-        raise StartupError(
-            f"the symbols are quoted in {', '.join(quotes)}; crocbot keeps one ledger currency, so trade pairs of "
-            "one quote currency (e.g. all .../USD)"
-        )
-    if quotes[0] not in settings.paper.starting_balances and settings.mode == "paper":
-        raise StartupError(
-            f"paper.starting_balances has no {quotes[0]}, the quote currency of {', '.join(settings.symbols)}; "
-            f"add e.g. --set paper.starting_balances='{{{quotes[0]} = 10000}}'"
-        )
     return instruments
 
 

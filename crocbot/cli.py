@@ -30,12 +30,18 @@ from crocbot.config import (
     countdown,
     default_config_file,
     fingerprint,
+    key_shape_problems,
     live_gate_problems,
     load_settings,
+    parse_set,
     render,
     secret_values,
 )
+from crocbot.config.layers import layers
+from crocbot.config.load import DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE
+from crocbot.config.symbols import SymbolsRefused, catalog_cache, check_symbols
 from crocbot.demo_paths import DEFAULT_DATA
+from crocbot.kraken.instruments import Catalog
 from crocbot.ops.log import bootstrap_logging
 from crocbot.ops.redact import REDACTOR, redact
 
@@ -110,17 +116,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError([f"--set {item!r}: expected KEY=VALUE, e.g. risk.risk_per_trade=0.004"])
-        *parents, leaf = key.strip().split(".")
-        target = overrides
-        for parent in parents:
-            target = target.setdefault(parent, {})
-            if not isinstance(target, dict):
-                raise ConfigError([f"--set {item!r}: {parent} is not a section"])
-        target[leaf] = value
+    parse_set(args.set, into=overrides)
     return overrides
 
 
@@ -148,14 +144,40 @@ def _refuse(title: str, problems: Sequence[str]) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    """The effective configuration, the layers it came from, and the symbols against the cached Kraken list."""
+    config_file = args.config if args.config is not None else default_config_file()
+    if config_file is None:
+        print(
+            f"crocbot: warning: no {DEFAULT_CONFIG_FILE} under {Path.cwd()}; using the built-in defaults. Run from the "
+            "directory that holds config/, or pass --config FILE (or set CROCBOT_CONFIG)",
+            file=sys.stderr,
+        )
     try:
         settings = _load(args)
     except ConfigError as error:
         return _refuse("invalid configuration", error.problems)
+    used = layers(config_file, args.env_file or DEFAULT_ENV_FILE, _overrides(args))
+    print("\n".join(f"# {line}" for line in used.describe()) + "\n")
     print(render(settings), end="")
     problems = live_gate_problems(settings)
     if problems:
         return _refuse("configuration is valid, but live trading would be refused", problems)
+    for problem in key_shape_problems(settings):  # only the live gate refuses them: paper never uses the keys
+        print(f"crocbot: warning: {problem}; paper mode ignores it, live trading would refuse it", file=sys.stderr)
+    cache = catalog_cache(settings)
+    try:
+        catalog = Catalog.load(cache) if cache.is_file() else None
+    except (OSError, ValueError, KeyError, TypeError) as error:  # a damaged cache: run fetches a new one anyway
+        print(f"crocbot: warning: cannot read the cached instrument list {cache} ({error})", file=sys.stderr)
+        catalog = None
+    if catalog is None:
+        print(f"# symbols not checked against Kraken's list: no readable cached copy at {cache} (run saves one)")
+    else:
+        try:
+            check_symbols(settings, catalog)
+        except SymbolsRefused as error:
+            return _refuse(f"the symbols do not match Kraken's instrument list (cached at {cache})", [str(error)])
+        print(f"# symbols checked against Kraken's instrument list cached at {cache}")
     print(f"# configuration OK (fingerprint {fingerprint(settings)}, mode {settings.mode})")
     return EXIT_OK
 

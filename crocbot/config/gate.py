@@ -8,6 +8,8 @@ the countdown stops it before anything is sent.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import time
 from collections.abc import Callable
@@ -19,7 +21,15 @@ from pydantic import SecretStr
 from crocbot.config.model import Settings
 from crocbot.core.money import fmt
 
-__all__ = ["LiveGateRefused", "live_gate_problems", "key_fingerprint", "banner", "countdown", "COUNTDOWN_SECONDS"]
+__all__ = [
+    "LiveGateRefused",
+    "live_gate_problems",
+    "key_shape_problems",
+    "key_fingerprint",
+    "banner",
+    "countdown",
+    "COUNTDOWN_SECONDS",
+]
 
 COUNTDOWN_SECONDS = 10
 
@@ -42,8 +52,27 @@ def live_gate_problems(settings: Settings) -> list[str]:
         problems.append("KRAKEN_API_KEY is not set")
     if settings.kraken_api_secret is None:
         problems.append("KRAKEN_API_SECRET is not set")
+    problems += key_shape_problems(settings)
     if problems:
         problems.append("set them in the environment or in .env, or run with --mode paper")
+    return problems
+
+
+def key_shape_problems(settings: Settings) -> list[str]:
+    """A line for each key that is set but cannot be a Kraken key; the values are never shown."""
+    problems = []
+    key, secret = settings.kraken_api_key, settings.kraken_api_secret
+    if key is not None and (len(key.get_secret_value()) < 16 or any(c.isspace() for c in key.get_secret_value())):
+        problems.append("KRAKEN_API_KEY is not a Kraken API key: at least 16 characters, no spaces (value not shown)")
+    if secret is not None:
+        try:
+            decoded = base64.b64decode(secret.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) < 32:
+            problems.append(
+                "KRAKEN_API_SECRET is not a Kraken API secret: the base64 text Kraken shows once (value not shown)"
+            )
     return problems
 
 

@@ -1,8 +1,10 @@
-"""Loading the settings from their four layers, and saying clearly what is wrong with them.
+"""Loading the settings from their layers, and saying clearly what is wrong with them.
 
-Precedence, lowest first: the commented defaults file (`config/crocbot.toml`), then `.env`, then environment
-variables (`CROCBOT_…`, nested with `__`; `REAL_TRADING`, `KRAKEN_API_KEY`, `KRAKEN_API_SECRET` unprefixed),
-then CLI flags. A bad value anywhere is a `ConfigError` carrying one line per bad field.
+Precedence, lowest first: the built-in defaults, the commented defaults file (`config/crocbot.toml`), then `.env`,
+then environment variables (`CROCBOT_…`, nested with `__`; `REAL_TRADING`, `KRAKEN_API_KEY`, `KRAKEN_API_SECRET`
+unprefixed), then the command line (flags and `--set`). Every layer can set every setting: text is converted for
+its field's type (`coerce.py`). Bad values anywhere are one `ConfigError` carrying one line per problem, of every
+layer at once.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
@@ -20,8 +22,10 @@ from typing import Any
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from crocbot.config.coerce import coerce_layer
+from crocbot.config.layers import GATE_KEYS, allowed, unknown_names
 from crocbot.config.model import SECRET_FIELDS, Settings
 
 __all__ = [
@@ -32,10 +36,12 @@ __all__ = [
     "fingerprint",
     "secret_values",
     "DEFAULT_CONFIG_FILE",
+    "DEFAULT_ENV_FILE",
+    "parse_set",
 ]
 
 DEFAULT_CONFIG_FILE = Path("config") / "crocbot.toml"
-_GATE_KEYS = ("real_trading", "kraken_api_key", "kraken_api_secret")
+DEFAULT_ENV_FILE = Path(".env")
 _file_layer: ContextVar[dict[str, Any] | None] = ContextVar("crocbot_config_file_layer", default=None)
 
 
@@ -57,7 +63,25 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
         return dict(_file_layer.get() or {})
 
 
+class _TextSource(PydanticBaseSettingsSource):
+    """A layer of text (environment, `.env`, `--set`) with each value converted for its field's type."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ converts the inner source's whole layer
+
+    def __call__(self) -> dict[str, Any]:
+        return coerce_layer(self.settings_cls, self._inner())
+
+
 class _LayeredSettings(Settings):
+    # Text layers are decoded by `coerce_layer`, which reads JSON and TOML values alike and leaves what it cannot
+    # read to the field's own error; pydantic-settings' JSON decoding would raise a SettingsError without a field.
+    model_config = SettingsConfigDict(enable_decoding=False)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -67,7 +91,12 @@ class _LayeredSettings(Settings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, dotenv_settings, _ConfigFileSource(settings_cls)
+        return (
+            _TextSource(settings_cls, init_settings),
+            _TextSource(settings_cls, env_settings),
+            _TextSource(settings_cls, dotenv_settings),
+            _ConfigFileSource(settings_cls),
+        )
 
 
 def default_config_file() -> Path | None:
@@ -84,39 +113,76 @@ def load_settings(
     env_file: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Build the effective settings; raise `ConfigError` with every problem found, secrets never quoted."""
-    layer = _read_config_file(config_file) if config_file is not None else {}
+    """Build the effective settings; raise `ConfigError` with every problem of every layer, secrets never quoted.
+
+    Precedence, lowest first: built-in defaults, `config_file`, `env_file` (default `.env`), the environment,
+    `overrides` (the command line).
+    """
+    problems: list[str] = []
+    layer: dict[str, Any] = {}
+    if config_file is not None:
+        layer, problems = _read_config_file(config_file)
     if env_file is not None and not env_file.is_file():
-        raise ConfigError([f"--env-file {env_file}: no such file"])
+        problems.append(f"--env-file {env_file}: no such file")
+    dotenv = env_file or DEFAULT_ENV_FILE
+    overrides = dict(overrides or {})
+    problems += unknown_names(dotenv, overrides)
+    known = {key: value for key, value in overrides.items() if key in Settings.model_fields}
     token = _file_layer.set(layer)
     try:
-        return _LayeredSettings(_env_file=env_file or ".env", **dict(overrides or {}))
+        settings = _LayeredSettings(_env_file=dotenv, **known)
     except ValidationError as error:
-        raise ConfigError([_describe(detail) for detail in error.errors()]) from None
+        problems += [_describe(detail) for detail in error.errors()]
     finally:
         _file_layer.reset(token)
+    if problems:
+        raise ConfigError(problems) from None  # no pydantic text rides along in a traceback
+    return settings
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
+def parse_set(items: Iterable[str], into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`--set risk.risk_per_trade=0.004` flags as nested overrides; the values stay text for `coerce_layer`."""
+    overrides = into if into is not None else {}
+    problems = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"--set {item!r}: expected KEY=VALUE, e.g. risk.risk_per_trade=0.004")
+            continue
+        *parents, leaf = key.strip().split(".")
+        target = overrides
+        for parent in parents:
+            target = target.setdefault(parent, {})
+            if not isinstance(target, dict):
+                problems.append(f"--set {item!r}: {parent} is not a section")
+                break
+        else:
+            target[leaf] = value
+    if problems:
+        raise ConfigError(problems)
+    return overrides
+
+
+def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The file's usable settings and a line for each of its problems; pydantic checks what is inside sections."""
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle, parse_float=Decimal)
     except FileNotFoundError:
-        raise ConfigError([f"config file {path}: no such file"]) from None
+        return {}, [f"config file {path}: no such file"]
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError([f"config file {path}: not valid TOML ({error})"]) from None
+        return {}, [f"config file {path}: not valid TOML ({error})"]
     problems = []
     for key in data:
-        if key in _GATE_KEYS:
+        if key in GATE_KEYS:
             problems.append(
                 f"config file {path}: {key} cannot be set in a config file; use the environment "
                 f"variable {key.upper()} (or .env), so that live trading and keys are never committed"
             )
         elif key not in Settings.model_fields:
-            problems.append(f"config file {path}: unknown setting {key!r}; allowed: {', '.join(Settings.model_fields)}")
-    if problems:
-        raise ConfigError(problems)
-    return data
+            problems.append(f"config file {path}: unknown setting {key!r}; allowed: {allowed(exclude=GATE_KEYS)}")
+    usable = {key: value for key, value in data.items() if key in Settings.model_fields and key not in GATE_KEYS}
+    return usable, problems
 
 
 def _describe(detail: ErrorDetails) -> str:
@@ -134,10 +200,12 @@ def _describe(detail: ErrorDetails) -> str:
 
 
 def _show(detail: ErrorDetails) -> str:
+    """The value as the user wrote it: `-0.01`, not `Decimal('-0.01')`; text quoted; secrets not at all."""
     loc = tuple(str(part) for part in detail["loc"])
     if any(loc[: len(path)] == path for path in SECRET_FIELDS):
         return "(hidden: a secret)"
-    text = repr(detail.get("input"))
+    given = detail.get("input")
+    text = repr(given) if isinstance(given, str) else _toml(given)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crocbot.cli import main
-from crocbot.config import ConfigError, Settings, load_settings
+from crocbot.config import ConfigError, Settings, load_settings, parse_set
 from tests.config.conftest import REPO
 
 
@@ -131,3 +131,52 @@ def test_config_check_prints_the_effective_configuration_and_exits_0(capsys: pyt
 def test_a_malformed_set_flag_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "check", "--set", "risk.max_open_positions"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("toml", "line"),
+    [
+        ("[risk]\nrisk_per_trade = -0.01\n", "risk.risk_per_trade: given -0.01; allowed: a fraction strictly between"),
+        ("[risk]\nflatten_on_kill_switch = 2\n", "risk.flatten_on_kill_switch: given 2; allowed: a valid boolean"),
+        ("[execution]\nbook_depth = 11\n", "execution.book_depth: given 11; allowed: 10, 25 or 100"),
+        ("[paper]\nstarting_balances = {USD = -5.50}\n", "paper.starting_balances.USD: given -5.50; allowed: a"),
+        ("[paper]\nstarting_balances = []\n", "paper.starting_balances: given []; allowed: a valid dictionary"),
+    ],
+)
+def test_values_are_shown_as_the_user_wrote_them(isolated: Path, toml: str, line: str) -> None:
+    config = isolated / "crocbot.toml"
+    config.write_text(toml)
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(config_file=config)
+
+    assert line in "\n".join(error.value.problems), error.value.problems
+    assert "Decimal(" not in str(error.value)
+
+
+def test_an_unknown_section_and_a_bad_key_in_a_known_section_are_reported_in_one_run(
+    monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> None:
+    config = isolated / "crocbot.toml"
+    config.write_text("[riskk]\nrisk_per_trade = 0.01\n\n[risk]\nrisk_per_trade = 0.004\nmax_open_postions = 2\n")
+    monkeypatch.setenv("CROCBOT_STOPZ__TRAILING", "none")
+    monkeypatch.setenv("CROCBOT_STOPS__TRAILNG", "none")
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(config_file=config, overrides=parse_set(["executon.book_depth=10", "execution.book_dept=10"]))
+
+    text = "\n".join(error.value.problems)
+    assert f"config file {config}: unknown setting 'riskk'" in text
+    assert "risk.max_open_postions: unknown setting" in text
+    assert "environment variable CROCBOT_STOPZ__TRAILING: unknown setting 'stopz'" in text
+    assert "stops.trailng: unknown setting" in text
+    assert "command line: unknown setting 'executon'" in text
+    assert "execution.book_dept: unknown setting" in text
+    assert len(error.value.problems) == 6, error.value.problems
+
+
+def test_the_process_variables_are_not_taken_for_misspelt_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CROCBOT_FAILPOINTS", "")
+    monkeypatch.setenv("CROCBOT_CONFIG", str(REPO / "config" / "crocbot.toml"))
+
+    assert load_settings().mode == "paper"
