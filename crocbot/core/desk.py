@@ -946,15 +946,25 @@ class Desk:
 
     # -- safety ---------------------------------------------------------------------------------------
 
-    def set_safe(self, reason: str, on: bool, now: datetime) -> list[Action]:
+    def set_safe(
+        self, reason: str, on: bool, now: datetime, *, detail: str = "", symbol: str | None = None
+    ) -> list[Action]:
+        """Turn one safe-mode reason on or off. `detail` says what the check saw (which books, which error) and
+        `symbol` whom it concerns; both go on the line only, so the reason stays one key however they change."""
         before = self.risk.safe_reasons
         self.risk.set_safe_mode(reason, on)
         after = self.risk.safe_reasons
         if before == after:
             return []
         level = "WARNING" if on else "INFO"
-        text = f"safe mode {'on' if after else 'off'}: {', '.join(after) or reason + ' cleared'}"
-        return [Note(level, text), Emit(SafeModeChanged(bool(after), after, now))]
+        check = f"{reason} ({detail})" if detail else reason
+        if on:
+            text = "safe mode on: " + ", ".join(check if held == reason else held for held in after)
+        elif after:
+            text = f"safe mode on: {', '.join(after)} ({check} cleared)"
+        else:
+            text = f"safe mode off: {check} cleared"
+        return [Note(level, text, symbol), Emit(SafeModeChanged(bool(after), after, now))]
 
     def on_day_tick(self, now: datetime) -> list[Action]:
         tripped = self.risk.kill_switch_tripped

@@ -1195,7 +1195,7 @@ def test_safe_mode_changes_are_announced_once_each() -> None:
         Emit(SafeModeChanged(True, ("feed stale", "breaker open"), at(2))),
     ]
     assert desk.set_safe("feed stale", False, at(3)) == [
-        Note("INFO", "safe mode on: breaker open"),
+        Note("INFO", "safe mode on: breaker open (feed stale cleared)"),
         Emit(SafeModeChanged(True, ("breaker open",), at(3))),
     ]
     assert desk.set_safe("breaker open", False, at(4)) == [
@@ -1204,6 +1204,17 @@ def test_safe_mode_changes_are_announced_once_each() -> None:
     ]
     assert desk.set_safe("breaker open", False, at(5)) == []
     assert desk.risk.safe_mode is False
+
+
+def test_a_safe_mode_line_names_what_the_check_saw_and_whom_it_concerns() -> None:
+    desk = make_desk()
+
+    on = desk.set_safe("market data not fresh", True, T0, detail="books out of sync: ETH/USD", symbol="ETH/USD")
+    off = desk.set_safe("market data not fresh", False, at(1))
+
+    assert on[0] == Note("WARNING", "safe mode on: market data not fresh (books out of sync: ETH/USD)", "ETH/USD")
+    assert off[0] == Note("INFO", "safe mode off: market data not fresh cleared")
+    assert desk.risk.safe_reasons == ()
 
 
 def test_safe_mode_never_blocks_exits() -> None:
