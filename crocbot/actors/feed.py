@@ -177,7 +177,7 @@ class Feed(SupervisedActor):
         elif self._failed_attempts:
             why = f"not connected: attempt {self._failed_attempts} failed: {self._last_error}"
         else:
-            why = f"not connected ({reason})"
+            why = f"not connected: {reason}"
         if (fresh, why) == self._health:
             return
         self._health = (fresh, why)

@@ -44,7 +44,7 @@ def test_while_the_feed_cannot_connect_its_health_names_the_attempt_and_its_erro
     board.on_feed(seen[-1])
     connected = next(check for check in board.readiness() if check.name == "feed_connected")
 
-    assert seen[0].reason == "not connected (starting)"
+    assert seen[0].reason == "not connected: starting"
     assert not seen[-1].fresh
     assert not connected.ok
     assert connected.detail.startswith(f"not connected: attempt {ATTEMPTS} failed: connect failed: ")
