@@ -86,6 +86,8 @@ def test_a_checksum_mismatch_is_logged_with_symbol_and_both_checksums_then_throt
 
             clock.advance(30.0)
             one_more_mismatch(sim, client, frames)
+            # the line is written before the client hands the resync on, which wakes this wait
+            frames.wait_for(lambda: len(mismatch_reports(warnings)) >= 2, WAIT)
             second = mismatch_reports(warnings)
         finally:
             client.stop()
