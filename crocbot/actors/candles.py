@@ -82,6 +82,8 @@ class CandleBuffer(SupervisedActor):
         self._breaker = breaker
         self._book = CandleBook(max_candles=max_candles)
         self._down_since: datetime | None = None
+        self._backfills_due: set[str] = set()  # symbols whose backfill has not answered yet
+        self._backfilled: dict[str, int] = {}  # candles each successful one gave
 
     def started(self) -> None:
         bus = self.services.bus
@@ -93,6 +95,7 @@ class CandleBuffer(SupervisedActor):
         self._schedule_tick()
         if self._backfill is not None and self._gateway is not None:
             backfill = self._backfill
+            self._backfills_due = set(self._symbols)
             for symbol in self._symbols:
                 self._gateway.submit(
                     lambda deadline, s=symbol: backfill(s, self._timeframe, deadline),  # type: ignore[misc]
@@ -156,6 +159,15 @@ class CandleBuffer(SupervisedActor):
         if not (isinstance(tag, tuple) and tag[0] == "backfill"):
             return
         symbol = str(tag[1])
+        self._backfills_due.discard(symbol)
+        self._on_backfill_result(symbol, result)
+        if not self._backfills_due and self._backfilled:
+            # one INFO line for the whole start, whatever the number of symbols; failures said so on their own
+            done = ", ".join(f"{s} {n}" for s, n in sorted(self._backfilled.items()))
+            logger.info("candles backfilled ({} candles): {}", self._timeframe.label, done)
+            self._backfilled = {}
+
+    def _on_backfill_result(self, symbol: str, result: CallResult[Any]) -> None:
         if not result.ok or not isinstance(result.value, list):
             logger.bind(symbol=symbol).warning(
                 "candle backfill failed ({}: {}); building candles from live trades only", result.outcome, result.error
@@ -173,3 +185,4 @@ class CandleBuffer(SupervisedActor):
         if value is not None:
             self.services.bus.publish(ATRUpdate(symbol, value, self.clock.now()))
         logger.bind(symbol=symbol).debug("backfilled {} {} candles", len(candles), self._timeframe.label)
+        self._backfilled[symbol] = len(candles)

@@ -2,8 +2,9 @@
 
 Market messages (trades, book views, tickers) go straight from the receive thread to the bus: publishing never
 blocks, and the conflated subscribers see only the newest book per symbol. Connection and book-sync changes
-come to the actor, which publishes `FeedHealth`: fresh only while connected with every book in sync. The
-instrument channel keeps the catalog (and its disk cache) current.
+come to the actor, which publishes `FeedHealth`: fresh only while connected with every book in sync, and why not
+(while the line is down, the last attempt's error, so that `/readyz` says "attempt 8 failed: ... Name or service
+not known" rather than "starting"). The instrument channel keeps the catalog (and its disk cache) current.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ class Feed(SupervisedActor):
         self._client: WsClient | None = None
         self._connected = False
         self._out_of_sync: set[str] = set(self._symbols)
-        self._fresh: bool | None = None
+        self._health: tuple[bool, str] | None = None  # the last published (fresh, why)
+        self._failed_attempts = 0  # connections that failed or ended since the line was last up
+        self._last_error = ""  # why the last of them ended
         self._resyncing: set[str] = set(self._symbols)  # touched only by the receive thread
 
     def started(self) -> None:
@@ -139,7 +142,11 @@ class Feed(SupervisedActor):
     def handle(self, message: Any) -> Any:
         if isinstance(message, ConnectionState):
             self._connected = message.state == "connected"
-            if message.state != "connected":
+            if message.state == "connected":
+                self._failed_attempts = 0
+            else:
+                self._failed_attempts += 1
+                self._last_error = message.reason
                 self._out_of_sync = set(self._symbols)
                 self._metrics.inc("crocbot_feed_disconnects_total", help="feed connections lost")
                 logger.warning("feed {}: {}", message.state, message.reason)
@@ -161,19 +168,19 @@ class Feed(SupervisedActor):
         return None
 
     def _publish_health(self, reason: str) -> None:
+        """Publish when freshness or its explanation changed: every failed attempt updates the why."""
         fresh = self._connected and not self._out_of_sync
-        if fresh == self._fresh:
+        if fresh:
+            why = "connected, every book in sync"
+        elif self._connected:
+            why = f"books out of sync: {', '.join(sorted(self._out_of_sync))}"
+        elif self._failed_attempts:
+            why = f"not connected: attempt {self._failed_attempts} failed: {self._last_error}"
+        else:
+            why = f"not connected: {reason}"
+        if (fresh, why) == self._health:
             return
-        self._fresh = fresh
-        why = (
-            "connected, every book in sync"
-            if fresh
-            else (
-                f"not connected ({reason})"
-                if not self._connected
-                else f"books out of sync: {', '.join(sorted(self._out_of_sync))}"
-            )
-        )
+        self._health = (fresh, why)
         self._metrics.set("crocbot_feed_fresh", 1.0 if fresh else 0.0, help="1 while market data can be trusted")
         self.services.bus.publish(
             FeedHealth(fresh, why, self.clock.now(), self._connected, tuple(sorted(self._out_of_sync)))

@@ -238,7 +238,7 @@ class Persistence(SupervisedActor):
             trade = message.trade
             new = journal.close_position(message.position_id, message.ts, trade)
             if trade is not None and (new or trade.trade_id in self._unlogged):  # a replayed close is logged already
-                self._append_line(trade_log, trade.trade_id, trade_record(trade))
+                self._append_line(trade_log, trade.trade_id, trade_record(trade, message.context))
         elif isinstance(message, SaveState):
             journal.save_state(message.key, message.value)
         elif isinstance(message, LoadState):

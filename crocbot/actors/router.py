@@ -307,7 +307,15 @@ class Router(ReconcilingRouter, SupervisedActor):
         elif isinstance(message, EntryTTL):
             self._run(desk.on_entry_ttl(message, now))
         elif isinstance(message, FeedHealth):
-            self._run(desk.set_safe("market data not fresh", not message.fresh, now))
+            self._run(
+                desk.set_safe(
+                    "market data not fresh",
+                    not message.fresh,
+                    now,
+                    detail="" if message.fresh else message.reason,
+                    symbol=",".join(message.out_of_sync) or None,
+                )
+            )
         elif isinstance(message, BreakerStateChanged):
             self._run(
                 desk.set_safe(f"circuit breaker {message.name} open", message.current is not BreakerState.CLOSED, now)
@@ -425,7 +433,8 @@ class Router(ReconcilingRouter, SupervisedActor):
             elif isinstance(action, StartTimer):
                 self.send_later(action.delay, action.message)
             elif isinstance(action, Note):
-                logger.bind(actor=self.name, symbol=action.symbol or "").log(action.level, action.text)
+                about = {"symbol": action.symbol} if action.symbol else {}  # an account-wide line names none
+                logger.bind(actor=self.name, **about).log(action.level, action.text)
         if held:
             bus.publish(VenueRequest(tuple(held)))
 

@@ -16,6 +16,7 @@ from crocbot.core.desk_types import PositionState
 from crocbot.core.messages import OrderPurpose, OrderStatus, PositionSide, Side
 from crocbot.core.order_state import TrackedOrder
 from crocbot.store.journal import Journal
+from crocbot.store.journal_rows import JournalOrder
 
 __all__ = ["restore"]
 
@@ -48,15 +49,15 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
     known = {p.position_id for p in positions}
     closed = {p.position_id for p in journal.positions() if not p.is_open}
     desk.closed_positions |= {o.position_id for o in open_orders if o.position_id in closed}
+    entries: dict[str | None, JournalOrder] = {}
+    for order in journal.orders():  # a position's first entry order, as journaled
+        if order.intent.purpose is OrderPurpose.ENTRY:
+            entries.setdefault(order.position_id, order)
     for pos in positions:
-        entry = next(
-            (
-                o.cl_ord_id
-                for o in journal.orders()
-                if o.position_id == pos.position_id and o.intent.purpose is OrderPurpose.ENTRY
-            ),
-            "",
-        )
+        entry_order = entries.get(pos.position_id)
+        entry = entry_order.cl_ord_id if entry_order is not None else ""
+        # the strategy and the signal's entry, journaled with the entry, are what the trade log names at the close
+        brackets = entry_order.brackets if entry_order is not None else None
         stop_order = pos.stop_cl_ord_id if pos.stop_cl_ord_id in desk.orders else None
         stop_live = stop_order is not None and desk.orders[stop_order].status is OrderStatus.ACKED
         desk.positions[pos.position_id] = PositionState(
@@ -73,6 +74,8 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
             stop_order=stop_order,
             stop_live=stop_live,
             stop_kind=pos.stop_kind,
+            strategy=brackets.strategy if brackets is not None else "",
+            intended_entry=brackets.entry if brackets is not None else None,
         )
         desk.by_symbol[pos.symbol] = pos.position_id
     stale = [
@@ -97,6 +100,7 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
             stop=brackets.initial_stop,
             take_profit=brackets.take_profit,
             strategy=brackets.strategy,
+            intended_entry=brackets.entry,
         )
         desk.by_symbol[order.symbol] = order.position_id
     summary = f"{len(positions)} open positions, {len(open_orders)} open orders" if open_orders or positions else ""

@@ -29,6 +29,7 @@ from crocbot.actors.router import OpenPositions
 from crocbot.core.costs import TradeCosts
 from crocbot.core.messages import (
     ATRUpdate,
+    ExitReason,
     ExitRequest,
     Position,
     PositionChanged,
@@ -250,7 +251,7 @@ class SLManager(SupervisedActor):
             watched.crossed_at = None
             tp = watched.take_profit
             if tp is not None and ((price >= tp) if track.side is PositionSide.LONG else (price <= tp)):
-                self._exit(watched, f"take-profit {tp} reached at {price}")
+                self._exit(watched, f"take-profit {tp} reached at {price}", ExitReason.TAKE_PROFIT)
                 continue
             proposal = track.next_stop(price, self._atr.get(symbol), self._policy)
             if proposal is None:
@@ -292,9 +293,10 @@ class SLManager(SupervisedActor):
             f"{waited:.1f} s",
         )
 
-    def _exit(self, watched: _Watched, reason: str) -> None:
+    def _exit(self, watched: _Watched, reason: str, kind: ExitReason | None = None) -> None:
+        """Ask the router to exit; `kind` None means the stop level was reached (the stop's kind names it)."""
         if watched.retry_at is not None and self.clock.monotonic() < watched.retry_at:
             return  # the router gave an exit up a moment ago: not again yet
         watched.exiting = True
         track = watched.track
-        self.services.bus.publish(ExitRequest(track.position_id, track.symbol, reason, self.clock.now()))
+        self.services.bus.publish(ExitRequest(track.position_id, track.symbol, reason, self.clock.now(), kind))

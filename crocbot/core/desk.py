@@ -50,6 +50,7 @@ from crocbot.core.messages import (
     ClosedTrade,
     CommandRejected,
     CommandUnknown,
+    ExitReason,
     ExitRequest,
     Fill,
     OrderAmended,
@@ -85,6 +86,7 @@ from crocbot.core.reconcile import NEVER_SENT
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import Refusal, money_text, widest_stop
 from crocbot.core.stop_updates import StopUpdates
+from crocbot.core.trade_context import trade_context, trade_summary
 from crocbot.core.trading_counter import STARTER, TradingCounter
 from crocbot.kraken.instruments import Instrument
 
@@ -205,11 +207,12 @@ class Desk:
             stop=signal.stop,
             take_profit=signal.take_profit,
             strategy=signal.strategy,
+            intended_entry=signal.entry,
         )
         self.by_symbol[symbol] = position_id
         self.orders[cl_ord_id] = TrackedOrder(intent, position_id)
         reason = f"{signal.strategy}: {signal.reason}".strip(": ")
-        brackets = EntryBrackets(signal.stop, signal.take_profit, signal.strategy)
+        brackets = EntryBrackets(signal.stop, signal.take_profit, signal.strategy, signal.entry)
         actions: list[Action] = [SendOrder(intent, position_id, reason, brackets)]
         if not market:
             actions.append(StartTimer(self.config.limit_ttl, EntryTTL(cl_ord_id, 1)))
@@ -750,7 +753,8 @@ class Desk:
                 if not position.exit_orders:
                     position.exiting = False
                     why = f"exit {order.cl_ord_id} filled but {fmt(remaining)} is still open"
-                    actions += [Note("WARNING", f"{why}: exiting the rest", symbol), *self._exit(position, why, now)]
+                    rest = self._exit(position, why, now, position.exit_reason)  # the rest goes for the same reason
+                    actions += [Note("WARNING", f"{why}: exiting the rest", symbol), *rest]
             return actions
         position.qty, position.closed = remaining, True
         self.by_symbol.pop(symbol, None)
@@ -760,13 +764,18 @@ class Desk:
             # is not sent at all): only resting orders are cancelled.
             if other.cl_ord_id != order.cl_ord_id and other.intent.order_type is not OrderType.MARKET:
                 actions.append(CancelOrder(other.cl_ord_id, symbol))
+        context = None
         if trade is not None:
+            instrument = self.instruments.get(symbol)
+            if instrument is not None:
+                context = trade_context(position, order, instrument, self.equity())
+                actions.append(Note("INFO", trade_summary(trade, context, instrument.quote), symbol))
             for event in self.risk.on_trade_closed(trade, now=now, equity=self.equity()):
                 # a cooldown after a loss is trading as usual; the kill switch is what an operator must see
                 loud = event.startswith(("kill switch", "flatten_on_kill_switch"))
                 actions.append(Note("WARNING" if loud else "INFO", event, symbol))
         actions += [
-            Record(RecordPositionClosed(position.position_id, fill.ts, trade)),
+            Record(RecordPositionClosed(position.position_id, fill.ts, trade, context)),
             Emit(PositionClosed(position.position_id, symbol, fill.ts, trade)),
         ]
         if self.risk.should_flatten:
@@ -784,15 +793,17 @@ class Desk:
             return []
         return [
             Note("INFO", f"exit {position.position_id}: {request.reason}", position.symbol),
-            *self._exit(position, request.reason, now),
+            *self._exit(position, request.reason, now, request.kind),
         ]
 
-    def _exit(self, position: PositionState, why: str, now: datetime) -> list[Action]:
+    def _exit(self, position: PositionState, why: str, now: datetime, kind: ExitReason | None = None) -> list[Action]:
+        """Sell the position at market. `kind` is what the trade log names the exit; None: the stop level."""
         symbol = position.symbol
         dust = self._dust(position, self.marks.get(symbol, position.entry_price))
         if dust is not None:  # Kraken would refuse the sale: nothing to send, and nothing to cancel for it
             return [Note("WARNING", f"position {position.position_id} cannot be sold ({why}): {dust}", symbol)]
         position.exiting = True
+        position.exit_reason, position.exit_detail = kind, why
         # The stop first: on Kraken it holds the base the exit sells. The exit goes out only once the venue has
         # confirmed that cancel: a stop that filled (or is filling) meanwhile has sold the position already, and
         # an exit beside it would sell coins the bot does not own.
@@ -823,7 +834,7 @@ class Desk:
         actions: list[Action] = []
         for position in list(self.positions.values()):
             if position.open and not position.exiting:
-                actions += self._exit(position, why, now)
+                actions += self._exit(position, why, now, ExitReason.MANUAL)
         return actions
 
     def on_stop_amend(self, request: StopAmendRequest, now: datetime) -> list[Action]:
@@ -946,15 +957,25 @@ class Desk:
 
     # -- safety ---------------------------------------------------------------------------------------
 
-    def set_safe(self, reason: str, on: bool, now: datetime) -> list[Action]:
+    def set_safe(
+        self, reason: str, on: bool, now: datetime, *, detail: str = "", symbol: str | None = None
+    ) -> list[Action]:
+        """Turn one safe-mode reason on or off. `detail` says what the check saw (which books, which error) and
+        `symbol` whom it concerns; both go on the line only, so the reason stays one key however they change."""
         before = self.risk.safe_reasons
         self.risk.set_safe_mode(reason, on)
         after = self.risk.safe_reasons
         if before == after:
             return []
         level = "WARNING" if on else "INFO"
-        text = f"safe mode {'on' if after else 'off'}: {', '.join(after) or reason + ' cleared'}"
-        return [Note(level, text), Emit(SafeModeChanged(bool(after), after, now))]
+        check = f"{reason} ({detail})" if detail else reason
+        if on:
+            text = "safe mode on: " + ", ".join(check if held == reason else held for held in after)
+        elif after:
+            text = f"safe mode on: {', '.join(after)} ({check} cleared)"
+        else:
+            text = f"safe mode off: {check} cleared"
+        return [Note(level, text, symbol), Emit(SafeModeChanged(bool(after), after, now))]
 
     def on_day_tick(self, now: datetime) -> list[Action]:
         tripped = self.risk.kill_switch_tripped

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from crocbot.core.messages import OrderIntent, Position, PositionSide, StopKind
+from crocbot.core.messages import ExitReason, OrderIntent, Position, PositionSide, StopKind
 from crocbot.core.messages.journal import EntryBrackets
 from crocbot.core.money import ZERO
 
@@ -39,6 +39,7 @@ class PositionState:
     stop: Decimal
     take_profit: Decimal | None
     strategy: str = ""
+    intended_entry: Decimal | None = None  # the signal's entry price (the trade log's slippage is measured from it)
     qty: Decimal = ZERO
     entry_price: Decimal | None = None
     opened_at: datetime | None = None
@@ -49,6 +50,8 @@ class PositionState:
     wanted_stop: tuple[Decimal, StopKind] | None = None  # the newest stop desired and not sent yet (`stop_updates`)
     exit_orders: list[str] = field(default_factory=list)
     exiting: bool = False
+    exit_reason: ExitReason | None = None  # what the exit in flight is for; None: the stop level was reached
+    exit_detail: str = ""
     closed: bool = False
     refusals: int = 0  # the venue refused its stop or exit this many times in a row (reset by a live stop)
 

@@ -7,6 +7,8 @@ The receive thread parses each frame, applies book updates to its L2 books, and 
 - A book whose checksum fails is unsubscribed and subscribed again for a fresh snapshot; until then it is out
   of use and its updates are ignored. A snapshot that has not come `snapshot_timeout` seconds after its
   subscribe (a lost answer on a line that otherwise lives) is asked for again; three misses in a row drop the line.
+  Both are logged (WARNING) with the symbol and what the client does about it, at most once per `log_every`
+  seconds per symbol and condition: a book failing every second must be visible, not fill the log.
 - No frame for `stale_after` seconds (Kraken sends a heartbeat every second when idle) means a dead connection.
   An application `ping` goes out every `ping_every` seconds.
 - Reconnects back off with jitter and stay within a connection budget (Kraken's IP ban). Close code 1008
@@ -29,6 +31,7 @@ from loguru import logger
 
 from crocbot.core.clock import Clock, SystemClock
 from crocbot.core.messages import BookUpdate
+from crocbot.core.throttle import Throttle
 from crocbot.kraken.book import Apply, L2Book
 from crocbot.kraken.codec import Codec
 from crocbot.kraken.instruments import Catalog
@@ -87,6 +90,7 @@ class WsClient:
         connect_timeout: float = 10.0,
         view_levels: int = 10,
         recorder: Recorder | None = None,
+        log_every: float = 30.0,
     ) -> None:
         self.url = url
         self.name = name
@@ -107,6 +111,7 @@ class WsClient:
         self._connect_timeout = connect_timeout
         self._view_levels = view_levels
         self._recorder = recorder
+        self._reports = Throttle(log_every)  # touched only by the receive thread
         self._codec = Codec(now=self._clock.now)
         self._req_ids = itertools.count(1)
         self._stop = threading.Event()
@@ -273,6 +278,15 @@ class WsClient:
             )
         elif result is Apply.MISMATCH:
             self.stats.checksum_mismatches += 1
+            expected, computed = update.checksum, book.checksum()
+            self._report(
+                "checksum mismatch",
+                update.symbol,
+                f"{self.name}: {update.symbol} book checksum mismatch (Kraken sent {expected}, the book computes "
+                f"{computed}): resubscribing for a fresh snapshot; the book is out of use until it comes",
+                expected=expected,
+                computed=computed,
+            )
             self._emit(BookResync(update.symbol, "checksum mismatch"))
             self._resubscribe_book(update.symbol)
 
@@ -285,9 +299,22 @@ class WsClient:
             misses = self._snapshot_misses[symbol] = self._snapshot_misses.get(symbol, 0) + 1
             if misses >= _SNAPSHOT_MISSES:
                 return f"no book snapshot for {symbol} after {misses} subscriptions"
-            logger.warning("{}: no book snapshot for {} within {:.1f}s: resubscribing", self.name, symbol, now - since)
+            self._report(
+                "snapshot overdue",
+                symbol,
+                f"{self.name}: no book snapshot for {symbol} within {now - since:.1f}s: resubscribing (the line is "
+                f"dropped after {_SNAPSHOT_MISSES} misses in a row; this was miss {misses})",
+            )
             self._resubscribe_book(symbol)
         return None
+
+    def _report(self, condition: str, symbol: str, text: str, **context: object) -> None:
+        """A WARNING for a book's trouble, throttled per (condition, symbol); the line counts those held back."""
+        held = self._reports.admit((condition, symbol), self._clock.monotonic())
+        if held is None:
+            return
+        more = f" ({held} more since the last report)" if held else ""
+        logger.bind(symbol=symbol, condition=condition, held_back=held, **context).warning("{}{}", text, more)
 
     def _resubscribe_book(self, symbol: str) -> None:
         sub = self._book_subscription[symbol]

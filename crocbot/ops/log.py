@@ -91,7 +91,10 @@ def _context(record: Record) -> dict[str, Any]:
 
 
 def _console_format(record: Record) -> str:
-    context = " ".join(f"{key}={value}" for key, value in _context(record).items() if key in CONTEXT_FIELDS)
+    # a field bound empty (no symbol for an account-wide line) says nothing: `[actor=router symbol=]` is noise
+    context = " ".join(
+        f"{key}={value}" for key, value in _context(record).items() if key in CONTEXT_FIELDS and value not in ("", None)
+    )
     line = f"{record['time'].astimezone(UTC):%Y-%m-%d %H:%M:%S}Z {record['level'].name:<8} {record['message']}"
     if context:
         line += f"  [{context}]"

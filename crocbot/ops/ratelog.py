@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from loguru import logger
 
+from crocbot.core.throttle import Throttle
+
 __all__ = ["RateLimitedLog"]
 
 
@@ -23,19 +25,16 @@ class RateLimitedLog:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._what = what
-        self._interval = interval
         self._level = level
         self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._last = -float("inf")
-        self._suppressed = 0
+        self._lock = threading.Lock()  # any thread may report; the throttle itself is single-threaded
+        self._throttle = Throttle(interval)
 
     def __call__(self, detail: str) -> None:
         now = self._monotonic()
         with self._lock:
-            if now - self._last < self._interval:
-                self._suppressed += 1
-                return
-            suppressed, self._suppressed, self._last = self._suppressed, 0, now
+            suppressed = self._throttle.admit(None, now)
+        if suppressed is None:
+            return
         more = f" ({suppressed} more since the last report)" if suppressed else ""
         logger.log(self._level, "{}: {}{}", self._what, detail, more)

@@ -77,7 +77,8 @@ class Backups:
         journal.backup(target)
         fsync_directory(self.directory)
         self._prune()
-        logger.info("journal backup {} written", target.name)
+        # hourly and routine (the journal's and the paper account's): a healthy hour's INFO is for trading
+        logger.debug("journal backup {} written", target.name)
         return target
 
     def list(self) -> builtins.list[Path]:

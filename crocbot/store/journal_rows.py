@@ -143,6 +143,7 @@ def brackets_text(brackets: EntryBrackets | None) -> str | None:
             "initial_stop": dec_text(brackets.initial_stop),
             "take_profit": opt_dec_text(brackets.take_profit),
             "strategy": brackets.strategy,
+            **({} if brackets.entry is None else {"entry": dec_text(brackets.entry)}),
         },
         sort_keys=True,
     )
@@ -152,7 +153,12 @@ def text_brackets(text: str | None) -> EntryBrackets | None:
     if not text:
         return None
     doc = json.loads(text)
-    return EntryBrackets(text_dec(doc["initial_stop"]), opt_text_dec(doc.get("take_profit")), str(doc["strategy"]))
+    return EntryBrackets(
+        text_dec(doc["initial_stop"]),
+        opt_text_dec(doc.get("take_profit")),
+        str(doc["strategy"]),
+        opt_text_dec(doc.get("entry")),  # absent in rows written before it was kept
+    )
 
 
 def intent_params(intent: OrderIntent, position_id: str | None, reason: str) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """The JSONL trade log: one line per fill and per closed trade, readable by any script.
 
-Each line is one JSON object with money as strings in full precision (`"0.00000001"`, never a float) and times
-as ISO-8601 UTC with microseconds. An append is written, flushed, fsynced, and then read back from disk and
-compared byte for byte. A failed append is retried; when every try fails the record goes to the fallback file
-the same way and the caller is alerted; when that fails too, `TradeLogError` tells the caller to halt new
-entries. A record is never dropped without one of those outcomes.
+Each line is one JSON object with money as strings (`"0.00000001"`, never a float) and times as ISO-8601 UTC with
+microseconds; `crocbot.store.trade_records` says what a fill's and a trade's lines hold. An append is written,
+flushed, fsynced, and then read back from disk and compared byte for byte. A failed append is retried; when every
+try fails the record goes to the fallback file the same way and the caller is alerted; when that fails too,
+`TradeLogError` tells the caller to halt new entries. A record is never dropped without one of those outcomes.
 
 Single writer: the Persistence actor owns the log (a lock keeps concurrent misuse from interleaving lines).
 
@@ -28,8 +28,8 @@ from typing import Any, BinaryIO
 
 from loguru import logger
 
-from crocbot.core.messages import ClosedTrade, Fill, Liquidity, Side
 from crocbot.store.codec import dec_text, text_dec, text_ts, ts_text
+from crocbot.store.trade_records import MONEY_FIELDS, TIME_FIELDS, fill_from_record, fill_record, trade_record
 
 __all__ = [
     "TradeLog",
@@ -40,16 +40,6 @@ __all__ = [
     "fill_from_record",
     "trade_record",
 ]
-
-# Field types of the two record kinds, so `read` can give back Decimals and datetimes, not strings.
-_MONEY_FIELDS: dict[str, frozenset[str]] = {
-    "fill": frozenset({"qty", "price", "fee"}),
-    "trade": frozenset({"qty", "entry_price", "exit_price", "fees", "realized_pnl", "r_multiple", "initial_risk"}),
-}
-_TIME_FIELDS: dict[str, frozenset[str]] = {
-    "fill": frozenset({"ts"}),
-    "trade": frozenset({"opened_at", "closed_at"}),
-}
 
 
 class TradeLogError(Exception):
@@ -81,62 +71,6 @@ class TradeLogRepair:
     torn_tail_bytes: int = 0
     kept_in: Path | None = None
     torn_middle_lines: tuple[int, ...] = ()
-
-
-def fill_record(fill: Fill, *, position_id: str | None, backfilled: bool = False) -> dict[str, Any]:
-    """A fill's line; `backfilled` ones (learnt from the venue's history, or logged after a crash) say so."""
-    extra: dict[str, Any] = {"backfilled": True} if backfilled else {}
-    return {
-        "type": "fill",
-        "ts": fill.ts,
-        "fill_id": fill.fill_id,
-        "cl_ord_id": fill.cl_ord_id,
-        "order_id": fill.order_id,
-        "symbol": fill.symbol,
-        "side": fill.side.value,
-        "qty": fill.qty,
-        "price": fill.price,
-        "fee": fill.fee,
-        "fee_currency": fill.fee_currency,
-        "liquidity": fill.liquidity.value,
-        "position_id": position_id,
-        **extra,
-    }
-
-
-def fill_from_record(record: Mapping[str, Any]) -> Fill:
-    """A fill line (as `TradeLog.read` returns it) as a `Fill` again; InvalidMessage/KeyError if it is not one."""
-    return Fill(
-        fill_id=str(record["fill_id"]),
-        cl_ord_id=str(record["cl_ord_id"]),
-        order_id=str(record["order_id"]),
-        symbol=str(record["symbol"]),
-        side=Side(record["side"]),
-        qty=record["qty"],
-        price=record["price"],
-        fee=record["fee"],
-        fee_currency=str(record["fee_currency"]),
-        liquidity=Liquidity(record["liquidity"]),
-        ts=record["ts"],
-    )
-
-
-def trade_record(trade: ClosedTrade) -> dict[str, Any]:
-    return {
-        "type": "trade",
-        "trade_id": trade.trade_id,
-        "symbol": trade.symbol,
-        "side": trade.side.value,
-        "qty": trade.qty,
-        "entry_price": trade.entry_price,
-        "exit_price": trade.exit_price,
-        "fees": trade.fees,
-        "realized_pnl": trade.realized_pnl,
-        "r_multiple": trade.r_multiple,
-        "opened_at": trade.opened_at,
-        "closed_at": trade.closed_at,
-        "initial_risk": trade.initial_risk,
-    }
 
 
 class TradeLog:
@@ -314,10 +248,10 @@ def decode_line(line: bytes) -> dict[str, Any] | None:
         if not isinstance(value, dict):
             return None
         kind = str(value.get("type"))
-        for key in _MONEY_FIELDS.get(kind, ()):
+        for key in MONEY_FIELDS.get(kind, ()):
             if value.get(key) is not None:
                 value[key] = text_dec(str(value[key]))
-        for key in _TIME_FIELDS.get(kind, ()):
+        for key in TIME_FIELDS.get(kind, ()):
             if value.get(key) is not None:
                 value[key] = text_ts(str(value[key]))
     except (UnicodeDecodeError, ValueError, TypeError):

@@ -5,13 +5,16 @@ instead of waiting through its warm-up again (hours of 5-minute candles, without
 from __future__ import annotations
 
 import queue
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from loguru import logger
 
 from crocbot.actors.candles import CandleBuffer
+from crocbot.actors.gateway import Deadline, Gateway
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.strategy import StrategyActor
 from crocbot.actors.supervisor import ChildSpec, Policy
@@ -78,3 +81,42 @@ def test_a_restarted_strategy_gets_the_candle_history_so_far(runtime: Runtime, c
     assert [c.close for c in history.candles] == [Decimal(40_000), Decimal(40_001), Decimal(40_002)]
     assert history.timeframe is Timeframe.M1
     assert clock.now() - history.candles[-1].open_time >= timedelta(minutes=1)
+
+
+@pytest.fixture
+def gateway(runtime: Runtime) -> Iterator[Gateway]:
+    gw = Gateway("rest", runtime.scheduler, workers=2, queue_size=8)
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+def hours_of_candles(symbol: str, timeframe: Timeframe, deadline: Deadline) -> list[Candle]:
+    start = datetime(2023, 12, 31, tzinfo=UTC)
+    price = Decimal(100)
+    return [
+        Candle(symbol, timeframe, start + timedelta(hours=n), price, price, price, price, Decimal(1), 1, closed=True)
+        for n in range(24)
+    ]
+
+
+def test_a_successful_backfill_of_every_symbol_says_so_in_one_info_line(runtime: Runtime, gateway: Gateway) -> None:
+    """A healthy start is a few INFO lines: one for the backfill, not one per symbol (nor none)."""
+    infos: list[str] = []
+    logger.add(lambda message: infos.append(message.record["message"]), level="INFO")
+    events: queue.Queue[Any] = queue.Queue()
+    symbols = ("BTC/USD", "ETH/USD")
+    runtime.start(
+        [
+            ChildSpec.actor("tap", Tap, events, (CandleHistory,)),
+            ChildSpec.actor("candles", CandleBuffer, symbols, Timeframe.H1, backfill=hours_of_candles, gateway=gateway),
+        ],
+        Policy(),
+    )
+    for symbol in symbols:
+        take(events, CandleHistory, symbol=symbol)
+    settle()
+
+    backfilled = [line for line in infos if "backfill" in line]
+    assert len(backfilled) == 1
+    assert all(symbol in backfilled[0] for symbol in symbols)

@@ -21,6 +21,7 @@ from crocbot.core.desk import LEDGER_KEY
 from crocbot.core.desk_types import Note
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import OrderIntent, OrderPurpose, OrderType, Position, PositionSide, Side
+from crocbot.core.messages.journal import EntryBrackets
 from crocbot.store.journal import Journal
 from tests.core.desk_support import SYMBOL, T0, at, fill, make_desk
 
@@ -90,3 +91,18 @@ def test_a_version_1_ledger_is_settled_against_every_journaled_fill(tmp_path: Pa
 
     assert desk.ledger.unbooked() == {"F2"}
     assert desk.ledger.to_state()["recent_fills"] == ["F1"]
+
+
+def test_a_restored_position_keeps_its_strategy_and_the_entry_its_signal_planned(tmp_path: Path) -> None:
+    """The trade log names them when the position closes, which may be after any number of restarts."""
+    entry = OrderIntent(
+        "cbe0000000000001", SYMBOL, Side.BUY, OrderType.LIMIT, D(2), OrderPurpose.ENTRY, T0, limit_price=D(100)
+    )
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        journal.record_intent(entry, position_id="p1", brackets=EntryBrackets(D(98), D(106), "ema_trend", D("100.04")))
+        journal.open_position(Position("p1", SYMBOL, PositionSide.LONG, D(2), D("100.10"), D(98), at(1)))
+        desk = make_desk()
+        restore(desk, journal)
+
+    position = desk.positions["p1"]
+    assert (position.strategy, position.intended_entry) == ("ema_trend", D("100.04"))

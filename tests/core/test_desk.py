@@ -24,6 +24,7 @@ from crocbot.core.desk_types import (
 from crocbot.core.messages import (
     ClosedTrade,
     CommandRejected,
+    ExitReason,
     ExitRequest,
     OrderAmended,
     OrderIntent,
@@ -39,6 +40,7 @@ from crocbot.core.messages import (
     Side,
     StopAmendRequest,
     StopKind,
+    TradeContext,
 )
 from crocbot.core.messages.journal import (
     EntryBrackets,
@@ -128,7 +130,8 @@ def test_a_signal_sends_a_risk_sized_limit_entry_and_starts_its_ttl() -> None:
             ),
             position_id,
             "ema_trend: fast above slow",
-            EntryBrackets(D("98"), D("106"), "ema_trend"),  # journaled with the entry: a restart can protect it
+            # journaled with the entry: a restart can protect it, and the trade log names strategy and planned entry
+            EntryBrackets(D("98"), D("106"), "ema_trend", D("100")),
         ),
         StartTimer(30.0, EntryTTL(entry.cl_ord_id, 1)),
     ]
@@ -345,7 +348,8 @@ def _open_in_two_fills() -> tuple[Desk, str, str]:
 
 def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_booked_with_fees() -> None:
     desk, position_id, stop = _open_in_two_fills()
-    actions = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "take profit", at(10)), at(10))
+    request = ExitRequest(position_id, SYMBOL, "take profit", at(10), ExitReason.TAKE_PROFIT)
+    actions = desk.on_exit_request(request, at(10))
     exit_ = sent(actions, OrderPurpose.EXIT)
     assert exit_.cl_ord_id.startswith("cbx")
     assert actions == [
@@ -373,11 +377,23 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
         closed_at=at(12),
         initial_risk=QTY * (D("1569.518192860") / QTY - D("98")),
     )
-    assert closing == [
-        Record(RecordPositionClosed(position_id, at(12), trade)),
+    instrument = desk.instruments[SYMBOL]
+    context = TradeContext(
+        ExitReason.TAKE_PROFIT,
+        "ema_trend",
+        D("100"),
+        desk.equity(),
+        instrument.price_precision,
+        instrument.cost_precision,
+        "take profit",
+    )
+    assert closing[1:] == [
+        Record(RecordPositionClosed(position_id, at(12), trade, context)),
         Emit(PositionClosed(position_id, SYMBOL, at(12), trade)),
         *saves(desk),
     ]
+    assert isinstance(closing[0], Note)
+    assert (closing[0].level, closing[0].symbol) == ("INFO", SYMBOL)  # the close, for a trader to read
     assert not any(isinstance(a, SendOrder | AmendOrder | CancelOrder) for a in closing)
     assert desk.ledger.cash == D("10060.318494340")
     assert desk.positions[position_id].closed
@@ -393,7 +409,7 @@ def test_a_close_before_the_stop_cancel_is_confirmed_cancels_the_stop_again() ->
     desk.submitted(exit_.cl_ord_id, at(10))
     closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12)), at(12))
     assert closing[0] == CancelOrder(stop, SYMBOL)
-    assert [type(a) for a in closing[1:]] == [Record, Emit, Record, Record]
+    assert [type(a) for a in closing[1:]] == [Note, Record, Emit, Record, Record]
 
 
 def test_an_exit_request_for_an_unknown_or_closed_position_does_nothing() -> None:
@@ -409,15 +425,19 @@ def test_a_stop_fill_closes_the_position() -> None:
     opened = Opened.make()
     desk = opened.desk
     actions = desk.on_fill(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), at(10))
-    trade = actions[2].message.trade  # type: ignore[union-attr]
+    closed = actions[2].message  # type: ignore[union-attr]
+    assert isinstance(closed, RecordPositionClosed)
+    trade = closed.trade
     assert isinstance(trade, ClosedTrade)
     # -2 * 15.68381430 - (0.62 + 0.61)
     assert trade.realized_pnl == D("-32.59762860")
-    assert actions[0:2] == [
+    assert closed.context is not None
+    assert closed.context.exit_reason is ExitReason.STOP
+    assert actions[1:3] == [
         Note("INFO", "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 32.60 USD", SYMBOL),
-        Record(RecordPositionClosed(opened.position_id, at(10), trade)),
+        Record(RecordPositionClosed(opened.position_id, at(10), trade, closed.context)),
     ]
-    assert actions[2:] == [Emit(PositionClosed(opened.position_id, SYMBOL, at(10), trade)), *saves(desk)]
+    assert actions[3:] == [Emit(PositionClosed(opened.position_id, SYMBOL, at(10), trade)), *saves(desk)]
 
 
 # -- e. the stop vanishes ------------------------------------------------------------------------------------
@@ -632,8 +652,8 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
     ]
     desk.submitted(again.cl_ord_id, at(12))
     closing = desk.on_fill(fill("X2", again.cl_ord_id, rest, "101", "0.23", side=SELL, ts=at(13)), at(13))
-    assert isinstance(closing[0], Record)
-    assert isinstance(closing[0].message, RecordPositionClosed)
+    assert isinstance(closing[1], Record)
+    assert isinstance(closing[1].message, RecordPositionClosed)
     assert desk.ledger.position(SYMBOL) == 0
 
 
@@ -1121,7 +1141,8 @@ def test_a_loss_that_trips_the_kill_switch_flattens_the_other_positions_when_con
     )
     exit_ = sent(actions, OrderPurpose.EXIT)
     eth_qty = eth.position.qty
-    assert actions == [
+    context = closed_context(actions)
+    assert actions[1:] == [
         Note("INFO", "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 314.80 USD", SYMBOL),
         Note(
             "WARNING",
@@ -1129,7 +1150,7 @@ def test_a_loss_that_trips_the_kill_switch_flattens_the_other_positions_when_con
             SYMBOL,
         ),
         Note("WARNING", "flatten_on_kill_switch is set: open positions are to be closed", SYMBOL),
-        Record(RecordPositionClosed(sol.position_id, at(10), trade)),
+        Record(RecordPositionClosed(sol.position_id, at(10), trade, context)),
         Emit(PositionClosed(sol.position_id, SYMBOL, at(10), trade)),
         CancelOrder(eth.stop, ETH.symbol),
         SendOrder(
@@ -1145,11 +1166,17 @@ def test_a_loss_that_trips_the_kill_switch_flattens_the_other_positions_when_con
     assert desk.risk.state().to_state()["kill_day"] == "2026-01-05"
 
 
+def closed_context(actions: list[Action]) -> TradeContext | None:
+    closes = [a.message for a in actions if isinstance(a, Record) and isinstance(a.message, RecordPositionClosed)]
+    assert len(closes) == 1
+    return closes[0].context
+
+
 def test_a_kill_switch_without_flatten_leaves_the_other_positions_alone() -> None:
     sol, eth = _two_positions()
     actions = sol.desk.on_fill(fill("S1", sol.stop, QTY, "80", "0.5", side=SELL, ts=at(10)), at(10))
     assert not any(isinstance(a, SendOrder | CancelOrder) for a in actions)
-    assert [a.text for a in actions if isinstance(a, Note)] == [
+    assert [a.text for a in actions if isinstance(a, Note)][1:] == [
         "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 314.80 USD",
         "kill switch tripped: daily loss 314.80 USD >= 3 % of 10000.00 USD; no new entries until 00:00 UTC",
     ]
@@ -1195,7 +1222,7 @@ def test_safe_mode_changes_are_announced_once_each() -> None:
         Emit(SafeModeChanged(True, ("feed stale", "breaker open"), at(2))),
     ]
     assert desk.set_safe("feed stale", False, at(3)) == [
-        Note("INFO", "safe mode on: breaker open"),
+        Note("INFO", "safe mode on: breaker open (feed stale cleared)"),
         Emit(SafeModeChanged(True, ("breaker open",), at(3))),
     ]
     assert desk.set_safe("breaker open", False, at(4)) == [
@@ -1204,6 +1231,17 @@ def test_safe_mode_changes_are_announced_once_each() -> None:
     ]
     assert desk.set_safe("breaker open", False, at(5)) == []
     assert desk.risk.safe_mode is False
+
+
+def test_a_safe_mode_line_names_what_the_check_saw_and_whom_it_concerns() -> None:
+    desk = make_desk()
+
+    on = desk.set_safe("market data not fresh", True, T0, detail="books out of sync: ETH/USD", symbol="ETH/USD")
+    off = desk.set_safe("market data not fresh", False, at(1))
+
+    assert on[0] == Note("WARNING", "safe mode on: market data not fresh (books out of sync: ETH/USD)", "ETH/USD")
+    assert off[0] == Note("INFO", "safe mode off: market data not fresh cleared")
+    assert desk.risk.safe_reasons == ()
 
 
 def test_safe_mode_never_blocks_exits() -> None:

@@ -23,7 +23,7 @@ import pytest
 from loguru import logger
 
 from crocbot.actors.router import FENCE_METRIC
-from crocbot.core.messages import ExitRequest, OrderPurpose, OrderStatus, PositionSide, Signal
+from crocbot.core.messages import ExitReason, ExitRequest, OrderPurpose, OrderStatus, PositionSide, Signal
 from crocbot.ops.trade_audit import audit_journal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.market import candle_csv_source
@@ -44,7 +44,8 @@ WALL_BOUND = 30.0  # seconds any one phase of the stall scenario may take
 @dataclass
 class Run:
     paper: Paper
-    log: list[dict[str, Any]] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)  # WARNING and up
+    info: list[str] = field(default_factory=list)  # the INFO lines' messages
     stall: dict[str, Any] = field(default_factory=dict)
     final_realized: Decimal = Decimal(0)
     settle_timeouts: int = 0
@@ -126,7 +127,7 @@ def _stall(paper: Paper, run: Run) -> None:
     )
     # Exits still work: the position opened above is closed at market against the last book.
     bot.runtime.bus.publish(
-        ExitRequest(position_id, held, "operator exit during the stall", paper.simulator.clock.now())
+        ExitRequest(position_id, held, "operator exit during the stall", paper.simulator.clock.now(), ExitReason.MANUAL)
     )
     _until(
         paper, "the exit during the stall", lambda: all(p.position_id != position_id for p in bot.status().positions)
@@ -160,6 +161,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     paper = Paper(tmp_path, sources={"BTC/USD": source}, stale_after=STALE_AFTER)
     result = Run(paper)
     sink = logger.add(lambda message: result.log.append(dict(message.record)), level="WARNING")
+    info = logger.add(
+        lambda message: result.info.append(message.record["message"]),
+        filter=lambda record: record["level"].name == "INFO",
+    )
     try:
         paper.start()
         paper.run_until(STALL_AT)
@@ -170,8 +175,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         result.settle_timeouts = conductor.stats.settle_timeouts
         yield result
     finally:
-        with contextlib.suppress(ValueError):  # the per-test clean slate may have removed it already
+        with contextlib.suppress(ValueError):  # the per-test clean slate may have removed them already
             logger.remove(sink)
+            logger.remove(info)
         paper.stop()
 
 
@@ -188,6 +194,29 @@ def test_the_bot_traded_and_every_fill_is_in_the_journal_and_the_trade_log(run: 
     assert seen == journal == logged
     trades_logged = [r for r in run.paper.trade_log() if r["type"] == "trade"]
     assert len(trades_logged) == len(run.paper.journal().closed_trades())
+
+
+def test_every_closed_trade_in_the_trade_log_says_why_it_closed_at_the_instruments_precision(run: Run) -> None:
+    decimals = {i.symbol: i.price_precision for i in DEFAULT_INSTRUMENTS}
+    trades = [r for r in run.paper.trade_log() if r["type"] == "trade"]
+    reasons = {r["exit_reason"] for r in trades}
+
+    assert "manual" in reasons, "the operator's exit during the stall"
+    assert reasons <= {reason.value for reason in ExitReason}
+    for record in trades:
+        assert record["strategy"], record
+        assert record["equity_after"] > 0
+        for price in (record["entry_price"], record["exit_price"]):
+            assert -price.as_tuple().exponent <= decimals[record["symbol"]], record
+
+
+def test_a_market_hour_is_a_few_info_lines(run: Run) -> None:
+    """Hourly journal and paper-account backups were two INFO lines of every market hour on their own, on top of
+    this run's trading (about a signal and a close every two hours: 1.45 INFO lines per market hour in all)."""
+    hours = REPLAY_DAYS * 24 + 13  # the replay and its pre-roll
+
+    assert len(run.info) / hours < 2.0, f"{len(run.info)} INFO lines in {hours} market hours"
+    assert not [line for line in run.info if line.startswith("journal backup")]
 
 
 def test_the_ledger_equals_an_independent_fifo_recomputation_from_the_trade_log(run: Run) -> None:

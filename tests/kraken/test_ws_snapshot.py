@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
+
+from loguru import logger
 
 from crocbot.kraken.reconnect import Backoff
 from crocbot.kraken.ws import Subscription, WsClient
@@ -13,7 +16,9 @@ SYMBOLS = ("BTC/USD", "ETH/USD")
 WAIT = 20.0
 
 
-def test_a_lost_snapshot_is_resubscribed_and_the_books_sync_without_a_reconnect() -> None:
+def test_a_lost_snapshot_is_resubscribed_logged_per_book_and_the_books_sync_without_a_reconnect() -> None:
+    reports: list[dict[str, Any]] = []
+    logger.add(lambda message: reports.append(dict(message.record["extra"])), level="WARNING")
     faults = FaultPlan(seed=3)
     with running_simulator(faults=faults, symbols=SYMBOLS) as sim:
         client = WsClient(
@@ -41,3 +46,5 @@ def test_a_lost_snapshot_is_resubscribed_and_the_books_sync_without_a_reconnect(
     assert client.stats.connects == 1
     assert client.stats.snapshot_timeouts >= len(SYMBOLS)
     assert client.stats.book_resubscribes >= len(SYMBOLS)
+    overdue = {r["symbol"] for r in reports if r.get("condition") == "snapshot overdue"}
+    assert overdue == set(SYMBOLS), "each dark book says so, with its symbol"

@@ -47,6 +47,16 @@ def test_json_lines_carry_the_context_fields_and_the_console_stays_concise(tmp_p
     assert lines[0].endswith("WARNING  order cb-7 rejected  [actor=router symbol=BTC/USD order_id=cb-7]")
 
 
+def test_a_context_field_bound_empty_is_left_off_the_console_line(tmp_path: Path) -> None:
+    console = io.StringIO()
+    setup_logging(log_dir=tmp_path, console=console)
+
+    logger.bind(actor="router", symbol="").warning("safe mode on: journal failing")
+    logger.complete()
+
+    assert console.getvalue().rstrip().endswith("safe mode on: journal failing  [actor=router]")
+
+
 def test_standard_logging_from_libraries_reaches_the_same_sinks(tmp_path: Path) -> None:
     import logging
 

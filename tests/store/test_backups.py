@@ -155,3 +155,13 @@ def test_a_backup_that_cannot_be_written_raises_and_keeps_the_older_ones(
 def test_keep_must_be_at_least_one(tmp_path: Path, sim: SimClock) -> None:
     with pytest.raises(ValueError, match="keep"):
         Backups(tmp_path, keep=0, clock=sim.now)
+
+
+def test_a_routine_backup_leaves_no_info_line(tmp_path: Path, journal: Journal, sim: SimClock) -> None:
+    """Two of them an hour (the journal and the paper account) were most of a healthy hour's INFO lines."""
+    infos: list[str] = []
+    logger.add(lambda message: infos.append(message.record["message"]), level="INFO")
+
+    Backups(tmp_path / "backups", clock=sim.now).take(journal)
+
+    assert infos == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crocbot.core.messages import ClosedTrade, Fill, Liquidity, PositionSide, Side
+from crocbot.core.messages import ClosedTrade, ExitReason, Fill, Liquidity, PositionSide, Side, TradeContext
 from crocbot.store import TradeLog, TradeLogError, fill_record, trade_record
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -102,6 +102,52 @@ def test_a_closed_trade_is_one_line_and_reads_back_with_decimals_and_datetimes(t
     assert (second["initial_risk"], second["r_multiple"]) == (None, None)
     raw = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
     assert (raw["type"], raw["realized_pnl"], raw["side"]) == ("trade", "283.82654322", "short")
+
+
+def test_a_closed_trade_with_its_context_is_shown_at_the_instruments_precisions_with_why_and_how_it_went(
+    tmp_path: Path,
+) -> None:
+    """`235.5776343317068574164862663` appeared as an entry price: an average of fills, in full Decimal precision."""
+    trade = ClosedTrade(
+        trade_id="AAPLx/USD:f1",
+        symbol="AAPLx/USD",
+        side=PositionSide.LONG,
+        qty=D("10.66"),
+        entry_price=D("235.5776343317068574164862663"),
+        exit_price=D("240.1049999999999999999999999"),
+        fees=D("18.71234567891234"),
+        realized_pnl=D("29.54987654321987"),
+        opened_at=T0,
+        closed_at=T0 + timedelta(hours=5),
+        initial_risk=D("53.3000000001"),
+    )
+    context = TradeContext(
+        exit_reason=ExitReason.TRAILING,
+        strategy="ema_trend",
+        intended_entry=D("235.50"),
+        equity_after=D("10029.549876543219871"),
+        price_precision=2,
+        cost_precision=5,
+    )
+    path = tmp_path / "trades.jsonl"
+
+    TradeLog(path).append(trade_record(trade, context))
+
+    line = json.loads(path.read_text(encoding="utf-8"))
+    assert {key: line[key] for key in ("entry_price", "exit_price", "fees", "realized_pnl", "initial_risk")} == {
+        "entry_price": "235.58",
+        "exit_price": "240.10",
+        "fees": "18.71235",
+        "realized_pnl": "29.54988",
+        "initial_risk": "53.30000",
+    }
+    assert (line["r_multiple"], line["qty"]) == ("0.55", "10.66")
+    assert (line["exit_reason"], line["strategy"], line["exit_detail"]) == ("trailing", "ema_trend", "")
+    assert (line["intended_entry"], line["entry_slippage"]) == ("235.50", "0.08")  # paid 0.08 more than planned
+    assert line["equity_after"] == "10029.54988"
+    (back,) = TradeLog.read(path)
+    assert back["entry_slippage"] == D("0.08")
+    assert back["equity_after"] == D("10029.54988")
 
 
 def test_every_append_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,7 +51,7 @@ from crocbot.core.messages.orders import (
 )
 from crocbot.core.messages.positions import Position, Signal, StopChanged, StopKind
 from crocbot.core.messages.side import PositionSide, Side
-from crocbot.core.messages.trades import ClosedTrade
+from crocbot.core.messages.trades import ClosedTrade, ExitReason, TradeContext
 
 __all__ = [
     "InvalidMessage",
@@ -68,6 +68,8 @@ __all__ = [
     "StopKind",
     "StopChanged",
     "ClosedTrade",
+    "ExitReason",
+    "TradeContext",
     "PositionOpened",
     "PositionChanged",
     "PositionClosed",

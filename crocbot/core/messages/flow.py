@@ -9,7 +9,7 @@ from decimal import Decimal
 from crocbot.core.checks import InvalidMessage, positive, symbol, utc
 from crocbot.core.messages.market import Candle, Timeframe
 from crocbot.core.messages.positions import Position, StopKind
-from crocbot.core.messages.trades import ClosedTrade
+from crocbot.core.messages.trades import ClosedTrade, ExitReason
 
 __all__ = [
     "PositionOpened",
@@ -62,6 +62,7 @@ class ExitRequest:
     symbol: str
     reason: str
     ts: datetime
+    kind: ExitReason | None = None  # None: the stop level was reached (the trade log names the stop's kind)
 
     def __post_init__(self) -> None:
         if not self.reason:

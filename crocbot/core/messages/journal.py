@@ -9,7 +9,7 @@ from typing import Any
 
 from crocbot.core.messages.orders import Fill, OrderAmended, OrderEvent, OrderIntent
 from crocbot.core.messages.positions import Position, StopKind
-from crocbot.core.messages.trades import ClosedTrade
+from crocbot.core.messages.trades import ClosedTrade, TradeContext
 
 __all__ = [
     "EntryBrackets",
@@ -34,6 +34,7 @@ class EntryBrackets:
     initial_stop: Decimal
     take_profit: Decimal | None
     strategy: str = ""
+    entry: Decimal | None = None  # the signal's entry price, which the trade log measures the entry's slippage from
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class RecordPositionClosed:
     position_id: str
     ts: datetime
     trade: ClosedTrade | None
+    context: TradeContext | None = None  # for the trade log's line (the journal keeps the exact figures)
 
 
 @dataclass(frozen=True, slots=True)
