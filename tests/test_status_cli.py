@@ -1,0 +1,177 @@
+"""`crocbot status`, run as the real command: it asks only the bot named by the state directory's identity file,
+tells a killed bot's stale file from a running bot, and exits with the same documented code as text or JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crocbot.exit_codes import ExitCode
+from crocbot.ops.identity import IDENTITY_FILE, BotIdentity
+from crocbot.store.journal import Journal
+from tests.support.process import CONFIG, WAIT, crocbot_env
+from tests.support.sim import free_port
+
+
+class FakeHealth:
+    """A /readyz that answers `body` (503 unless ready) and counts the requests it got."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.requests: list[str] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake.requests.append(self.path)
+                data = json.dumps(fake.body).encode()
+                self.send_response(200 if fake.body.get("ready") else 503)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+
+
+@contextmanager
+def fake_health(body: dict[str, Any]) -> Iterator[FakeHealth]:
+    fake = FakeHealth(body)
+    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.server.shutdown()
+        thread.join(timeout=WAIT)
+        fake.server.server_close()
+
+
+def status(tmp_path: Path, health_port: int) -> tuple[int, str, int, dict[str, Any]]:
+    """`crocbot status` and `crocbot status --json`: (code, text, code, parsed JSON)."""
+    env = crocbot_env(tmp_path, CROCBOT_STATE_DIR=str(tmp_path / "state"), CROCBOT_HEALTH__PORT=str(health_port))
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "crocbot", "status", "--config", str(CONFIG), *extra],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
+        for extra in ((), ("--json",))
+    ]
+    text, as_json = runs
+    return text.returncode, text.stdout, as_json.returncode, json.loads(as_json.stdout)
+
+
+def journal(tmp_path: Path) -> None:
+    Journal(tmp_path / "state" / "journal.sqlite3").close()
+
+
+def identity(tmp_path: Path, *, pid: int, port: int, instance_id: str = "a" * 32) -> BotIdentity:
+    found = BotIdentity(instance_id, pid, datetime(2026, 12, 1, tzinfo=UTC), "127.0.0.1", port, "test")
+    found.write(tmp_path / "state")
+    return found
+
+
+def dead_pid() -> int:
+    command = [sys.executable, "-c", "import os; print(os.getpid())"]
+    child = subprocess.run(command, capture_output=True, text=True, timeout=WAIT, check=True)
+    return int(child.stdout)
+
+
+def test_without_an_identity_file_status_asks_no_port_and_says_not_running(tmp_path: Path) -> None:
+    """Before: it asked whatever answered on the configured port (8787) and reported that bot as this one."""
+    journal(tmp_path)
+    with fake_health({"ready": True, "failing": [], "checks": {}, "instance_id": "someone-else"}) as other:
+        code, text, json_code, body = status(tmp_path, other.port)
+    assert other.requests == []
+    assert code == json_code == ExitCode.NOT_RUNNING
+    assert "not running" in text
+    assert "running, ready" not in text
+    assert body["bot"] == "not_running"
+    assert body["bot_running"] is False
+
+
+def test_without_a_journal_status_never_says_running_and_exits_6(tmp_path: Path) -> None:
+    with fake_health({"ready": True, "failing": [], "checks": {}}) as other:
+        code, text, json_code, body = status(tmp_path, other.port)
+    assert other.requests == []
+    assert code == json_code == ExitCode.NO_STATE
+    assert "no journal" in text
+    assert "bot running" not in text
+    assert body["bot_running"] is False
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the pid check is POSIX; Windows relies on the probe alone")
+def test_a_killed_bots_identity_file_is_reported_stale(tmp_path: Path) -> None:
+    journal(tmp_path)
+    identity(tmp_path, pid=dead_pid(), port=free_port())
+    code, text, json_code, body = status(tmp_path, 8787)
+    assert code == json_code == ExitCode.NOT_RUNNING
+    assert "is not running (killed?)" in text
+    assert body["bot"] == "stale"
+
+
+def test_another_process_answering_the_files_address_is_not_this_bot(tmp_path: Path) -> None:
+    journal(tmp_path)
+    with fake_health({"ready": True, "failing": [], "checks": {}, "instance_id": "b" * 32}) as other:
+        identity(tmp_path, pid=dead_pid(), port=other.port, instance_id="a" * 32)
+        code, text, json_code, body = status(tmp_path, other.port)
+    assert other.requests  # the file's address was asked
+    assert code == json_code == ExitCode.NOT_RUNNING
+    assert "another process answers" in text
+    assert body["bot"] == "stale"
+
+
+def test_the_bot_of_the_file_answering_with_its_instance_id_is_running(tmp_path: Path) -> None:
+    journal(tmp_path)
+    ready = {"ready": True, "failing": [], "checks": {}, "instance_id": "a" * 32}
+    with fake_health(ready) as bot:
+        identity(tmp_path, pid=dead_pid(), port=bot.port)
+        code, text, json_code, body = status(tmp_path, 8787)
+    assert code == json_code == ExitCode.OK
+    assert "running" in text
+    assert ", ready" in text
+    assert body["bot"] == "running"
+    assert body["uptime_seconds"] > 0
+    assert "uptime" in text
+
+
+def test_a_running_bot_that_is_not_ready_names_its_failing_checks_and_exits_5(tmp_path: Path) -> None:
+    journal(tmp_path)
+    detail = "not connected: try 3 failed (Connection refused)"
+    not_ready = {
+        "ready": False,
+        "failing": ["feed_connected"],
+        "checks": {"feed_connected": {"ok": False, "detail": detail}},
+        "instance_id": "a" * 32,
+    }
+    with fake_health(not_ready) as bot:
+        identity(tmp_path, pid=dead_pid(), port=bot.port)
+        code, text, json_code, body = status(tmp_path, 8787)
+    assert code == json_code == ExitCode.NOT_READY
+    assert f"NOT ready: feed_connected: {detail}" in text
+    assert body["failing_checks"] == {"feed_connected": detail}
+
+
+def test_the_identity_file_is_written_atomically_and_read_back(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    written = identity(tmp_path, pid=123, port=4567)
+    assert json.loads((tmp_path / "state" / IDENTITY_FILE).read_text())["instance_id"] == written.instance_id
+    assert list((tmp_path / "state").iterdir()) == [tmp_path / "state" / IDENTITY_FILE]  # no temporary left
