@@ -141,7 +141,7 @@ def _bot(bot: BotCheck | None, now: datetime) -> dict[str, Any]:
         "instance_id": identity.instance_id if identity is not None else None,
         "pid": identity.pid if identity is not None else None,
         "health_url": identity.health_url if identity is not None else None,
-        "started_at": identity.started_at.isoformat() if identity is not None else None,
+        "started_at": identity.started_at.isoformat(timespec="seconds") if identity is not None else None,
         "uptime_seconds": int((now - identity.started_at).total_seconds()) if identity and bot.running else None,
     }
 
@@ -156,20 +156,27 @@ def _books(
     ledger: Ledger | None, books: Mapping[str, Any] | None, marks: Mapping[str, Decimal], *, live: bool
 ) -> dict[str, Any]:
     """Cash, equity and unrealised P&L of the journal's ledger at the marks the bot saved last. Computed here
-    rather than copied from the document so that fills journaled after it (a bot killed since) count."""
+    rather than copied from the document so that fills journaled after it (a bot killed since) count; before the
+    first fill there is no ledger in the journal, and the document's own figures are the books."""
+    out: dict[str, Any] = {
+        "marks_as_of": books.get("ts") if books else None,
+        "marks_live": live and books is not None,
+        "last_data": dict(books.get("last_data", {})) if books else {},
+        "valued_at_entry": [],
+    }
     if ledger is None:
-        return {"cash": None, "equity": None, "unrealized": None, "marks_as_of": None, "last_data": {}}
+        if books is None:
+            return out | {"quote": None, "cash": None, "equity": None, "unrealized": None}
+        figures = {key: Decimal(str(books[key])) for key in ("cash", "equity", "unrealized")}
+        return out | {"quote": books.get("quote")} | figures
     at_entry = {s: ledger.average_entry(s) for s in ledger.symbols() if s not in marks}
     valued = {**{s: p for s, p in at_entry.items() if p is not None}, **marks}
-    return {
+    return out | {
         "quote": ledger.quote,
         "cash": ledger.cash,
         "equity": ledger.equity(valued),
         "unrealized": ledger.unrealized(valued),
         "valued_at_entry": sorted(at_entry),  # held symbols with no saved mark: valued at cost
-        "marks_as_of": books.get("ts") if books else None,
-        "marks_live": live and books is not None,
-        "last_data": dict(books.get("last_data", {})) if books else {},
     }
 
 

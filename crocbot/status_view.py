@@ -105,7 +105,8 @@ def render_status(status: Mapping[str, Any]) -> str:
         f"{status['backfilled_fills']} backfilled by reconciliation)",
         "reconciled   " + _reconciliation(status["last_reconciliation"]),
         "market data  "
-        + (", ".join(f"{s} {_ago(ts, now)}" for s, ts in status["last_data"].items()) or "none seen yet"),
+        + (", ".join(f"{s} {_ago(ts, now)}" for s, ts in status["last_data"].items()) or "none seen yet")
+        + (" (as saved with the marks)" if status["last_data"] else ""),
         "",
         "positions" if status["positions"] else "positions    none open",
     ]

@@ -4,10 +4,12 @@ tells a killed bot's stale file from a running bot, and exits with the same docu
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +21,8 @@ import pytest
 from crocbot.exit_codes import ExitCode
 from crocbot.ops.identity import IDENTITY_FILE, BotIdentity
 from crocbot.store.journal import Journal
-from tests.support.process import CONFIG, WAIT, crocbot_env
-from tests.support.sim import free_port
+from tests.support.process import CONFIG, WAIT, Crocbot, crocbot_env
+from tests.support.sim import free_port, kraken_env, running_simulator
 
 
 class FakeHealth:
@@ -175,3 +177,38 @@ def test_the_identity_file_is_written_atomically_and_read_back(tmp_path: Path) -
     written = identity(tmp_path, pid=123, port=4567)
     assert json.loads((tmp_path / "state" / IDENTITY_FILE).read_text())["instance_id"] == written.instance_id
     assert list((tmp_path / "state").iterdir()) == [tmp_path / "state" / IDENTITY_FILE]  # no temporary left
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX; Windows uses CTRL_BREAK")
+def test_status_beside_a_running_bot_shows_its_live_books_and_after_it_the_last_known(tmp_path: Path) -> None:
+    with running_simulator(drive=True, speed=1.0) as simulator:
+        env = crocbot_env(tmp_path, CROCBOT_STATE_DIR=str(tmp_path / "state"), **kraken_env(simulator))
+        bot = Crocbot(["run", "--config", str(CONFIG)], cwd=tmp_path, env=env)
+        try:
+            bot.wait_for_line("press Ctrl-C to stop")
+            port = int(env["CROCBOT_HEALTH__PORT"])
+            running = _until(lambda: status(tmp_path, port), lambda s: s[3]["bot"] == "running" and s[3]["last_data"])
+        finally:
+            bot.process.send_signal(signal.SIGTERM)
+            code, _, err = bot.finish()
+        stopped = status(tmp_path, port)
+    assert code == 0, err
+    _, text, _, live = running
+    assert live["marks_live"] is True
+    assert live["equity"] is not None
+    assert live["uptime_seconds"] is not None
+    assert "marks of the running bot as of" in text
+    _, text, json_code, last = stopped
+    assert json_code == ExitCode.NOT_RUNNING
+    assert last["marks_live"] is False
+    assert set(last["last_data"]) == {"BTC/USD", "ETH/USD"}  # saved as the bot stopped
+    assert "LAST KNOWN: marks as of" in text
+
+
+def _until(read: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
+    deadline = time.monotonic() + WAIT
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling a subprocess's answer, bounded by WAIT; nothing to synchronise on across processes
+        value = read()
+    return value

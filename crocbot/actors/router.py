@@ -200,7 +200,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         self._stale_entries: list[tuple[str, str]] = []
         self._unwritten: deque[object] = deque()  # journal records refused for now, in order, oldest first
         self._retry_due = False
-        self._last_data: dict[str, datetime] = {}  # when each symbol's book last moved, for `crocbot status`
+        self._last_data: dict[str, datetime] = {}  # when each symbol's book last came, for `crocbot status`
         # The books document for `crocbot status` is paced on wall time: it is I/O, and under a replay clock a pace
         # in event seconds would write it hundreds of times a second.
         self._books_every, self._wall = books_every, wall
@@ -276,7 +276,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         if isinstance(message, BookView):
             if message.bids:
                 desk.on_mark(message.symbol, message.bids[0][0])
-            self._last_data[message.symbol] = message.ts
+            self._last_data[message.symbol] = now  # when it reached the money path (an exchange stamp may lag)
             self._save_books(now)
         elif isinstance(message, Fill):
             order = desk.orders.get(message.cl_ord_id)
