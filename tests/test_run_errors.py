@@ -187,7 +187,12 @@ def test_with_a_cached_catalog_the_bot_starts_and_its_feed_retries_show_in_ready
         identity = json.loads((state / IDENTITY_FILE).read_text())
         assert identity["pid"] == bot.process.pid
         assert identity["health_port"] == int(env["CROCBOT_HEALTH__PORT"])
-        ready = _get(f"http://127.0.0.1:{identity['health_port']}/readyz")
+        url = f"http://127.0.0.1:{identity['health_port']}/readyz"
+        deadline = time.monotonic() + WAIT
+        ready = _get(url)
+        while "failed in a row" not in ready["checks"]["feed_connected"]["detail"] and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling another process's HTTP answer, bounded by WAIT
+            ready = _get(url)
         code, status = _status(tmp_path, env)
     finally:
         bot.process.send_signal(signal.SIGTERM)
@@ -199,7 +204,11 @@ def test_with_a_cached_catalog_the_bot_starts_and_its_feed_retries_show_in_ready
     assert code == ExitCode.NOT_READY
     assert status["bot"] == "running"
     assert status["instance_id"] == identity["instance_id"]
-    assert status["failing_checks"]["feed_connected"] == ready["checks"]["feed_connected"]["detail"]
+    feed = ready["checks"]["feed_connected"]["detail"]
+    assert "Connection refused" in feed
+    assert "connection attempts failed in a row, retrying" in feed
+    assert "Connection refused" in status["failing_checks"]["feed_connected"]
+    assert "failed in a row" in status["failing_checks"]["feed_connected"]
     assert not (state / IDENTITY_FILE).exists()  # removed on a clean stop
     after, _ = _status(tmp_path, env)
     assert after == ExitCode.NOT_RUNNING

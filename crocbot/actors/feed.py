@@ -70,6 +70,7 @@ class Feed(SupervisedActor):
         self._connected = False
         self._out_of_sync: set[str] = set(self._symbols)
         self._fresh: bool | None = None
+        self._failed_tries = 0  # connection attempts failed since the last connection: /readyz and status show them
         self._resyncing: set[str] = set(self._symbols)  # touched only by the receive thread
 
     def started(self) -> None:
@@ -143,7 +144,15 @@ class Feed(SupervisedActor):
                 self._out_of_sync = set(self._symbols)
                 self._metrics.inc("crocbot_feed_disconnects_total", help="feed connections lost")
                 logger.warning("feed {}: {}", message.state, message.reason)
-            self._publish_health(message.reason)
+                self._failed_tries += 1
+                # every failed try is news while down: readiness says how many and the last cause, not "starting"
+                self._fresh = None
+                self._publish_health(
+                    f"{message.reason}; {self._failed_tries} connection attempts failed in a row, retrying"
+                )
+            else:
+                self._failed_tries = 0
+                self._publish_health(message.reason)
         elif isinstance(message, BookResync):
             self._out_of_sync.add(message.symbol)
             if message.reason == "checksum mismatch":
