@@ -73,6 +73,7 @@ from crocbot.startup import (
     KrakenUnreachable,
     StartupError,
     check_directories,
+    check_no_other_bot,
     fetch_catalog,
 )
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE, PAPER_BACKUP_DIR
@@ -430,6 +431,7 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
     """Run until SIGINT/SIGTERM (CTRL_BREAK on Windows) or `stop`; returns the process exit code."""
     try:
         check_directories(settings)  # before the log file is opened and before any network call
+        check_no_other_bot(settings)
     except StartupError as error:
         logger.error("crocbot cannot start: {}", error)
         return ExitCode.REFUSED

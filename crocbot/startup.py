@@ -17,6 +17,7 @@ from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.errors import KrakenError
 from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.rest import RestClient
+from crocbot.ops.identity import check_bot
 from crocbot.ops.log import JSON_LOG_NAME
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 
@@ -27,6 +28,7 @@ __all__ = [
     "KrakenUnreachable",
     "StartupError",
     "check_directories",
+    "check_no_other_bot",
     "fetch_catalog",
 ]
 
@@ -49,6 +51,19 @@ def check_directories(settings: Settings) -> None:
     state_files = (JOURNAL_FILE, PAPER_ACCOUNT_FILE)
     for directory, files in ((settings.state_dir, state_files), (settings.log_dir, (TRADE_LOG_FILE, JSON_LOG_NAME))):
         _check_writable(directory, files)
+
+
+def check_no_other_bot(settings: Settings) -> None:
+    """StartupError if another crocbot runs on this state directory (its bot.json names a bot that answers with
+    its instance id): two bots writing one journal and one paper account would each trade on half the story."""
+    found = check_bot(settings.state_dir)
+    identity = found.identity
+    if found.running and identity is not None and identity.pid != os.getpid():
+        raise StartupError(
+            f"another crocbot runs on {settings.state_dir} (pid {identity.pid}, started "
+            f"{identity.started_at.isoformat(timespec='seconds')}, health on {identity.health_url}); stop it first, "
+            "or give this one its own CROCBOT_STATE_DIR (--state-dir)"
+        )
 
 
 def _check_writable(directory: Path, files: Sequence[str]) -> None:

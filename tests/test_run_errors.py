@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ import pytest
 
 from crocbot.exit_codes import ExitCode
 from crocbot.kraken.instruments import Catalog
-from crocbot.ops.identity import IDENTITY_FILE
+from crocbot.ops.identity import IDENTITY_FILE, BotIdentity
 from tests.core.desk_support import SOL
+from tests.support.health import fake_health
 from tests.support.process import CONFIG, WAIT, Crocbot, crocbot_env
 from tests.support.sim import free_port
 
@@ -212,3 +214,24 @@ def test_with_a_cached_catalog_the_bot_starts_and_its_feed_retries_show_in_ready
     assert not (state / IDENTITY_FILE).exists()  # removed on a clean stop
     after, _ = _status(tmp_path, env)
     assert after == ExitCode.NOT_RUNNING
+
+
+def test_a_second_bot_on_a_state_directory_whose_bot_runs_is_refused_before_any_network_call(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    body = {"ready": True, "failing": [], "checks": {}, "instance_id": "a" * 32}
+    with fake_health(body) as running, listener() as (url, accepted):
+        BotIdentity("a" * 32, 4242, datetime(2026, 12, 1, tzinfo=UTC), "127.0.0.1", running.port, "test").write(state)
+        done = run(tmp_path, CROCBOT_KRAKEN__REST_URL=url)
+    assert done.returncode == ExitCode.REFUSED
+    assert f"another crocbot runs on {state} (pid 4242" in one_clear_line(done.stderr)
+    assert accepted == []
+    assert json.loads((state / IDENTITY_FILE).read_text())["instance_id"] == "a" * 32  # the running bot's, kept
+
+
+def test_a_stale_identity_file_does_not_stop_a_new_bot(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    BotIdentity("a" * 32, 4242, datetime(2026, 12, 1, tzinfo=UTC), "127.0.0.1", free_port(), "test").write(state)
+    done = run(tmp_path)
+    assert done.returncode == ExitCode.UNREACHABLE  # it went on to ask Kraken (closed here)

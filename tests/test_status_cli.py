@@ -7,12 +7,9 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,45 +18,9 @@ import pytest
 from crocbot.exit_codes import ExitCode
 from crocbot.ops.identity import IDENTITY_FILE, BotIdentity
 from crocbot.store.journal import Journal
+from tests.support.health import fake_health
 from tests.support.process import CONFIG, WAIT, Crocbot, crocbot_env
 from tests.support.sim import free_port, kraken_env, running_simulator
-
-
-class FakeHealth:
-    """A /readyz that answers `body` (503 unless ready) and counts the requests it got."""
-
-    def __init__(self, body: dict[str, Any]) -> None:
-        self.body = body
-        self.requests: list[str] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake.requests.append(self.path)
-                data = json.dumps(fake.body).encode()
-                self.send_response(200 if fake.body.get("ready") else 503)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-
-
-@contextmanager
-def fake_health(body: dict[str, Any]) -> Iterator[FakeHealth]:
-    fake = FakeHealth(body)
-    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.server.shutdown()
-        thread.join(timeout=WAIT)
-        fake.server.server_close()
 
 
 def status(tmp_path: Path, health_port: int) -> tuple[int, str, int, dict[str, Any]]:
