@@ -248,6 +248,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Last resort: say what failed in one masked line and keep the traceback in the log, not on screen.
         logger.opt(exception=True).critical("crocbot failed")
         print(f"crocbot: {redact(f'{type(error).__name__}: {error}')}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     parser.print_help()
     return EXIT_REFUSED
