@@ -94,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets")
     demo.add_argument("--no-view", action="store_true", help="print a status line now and then instead of a view")
     status = commands.add_parser(
-        "status", help="positions, orders, stops, fills, P&L, kill switch and safe mode, from the state directory"
+        "status",
+        help="whether the state directory's bot runs and is ready; its positions, orders, stops, equity, P&L, fees, "
+        "kill switch and safe mode",
     )
     _settings_flags(status)
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
