@@ -8,10 +8,11 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from crocbot.actors.router import SAFE_MODE_KEY
 from crocbot.config import Settings, load_settings
 from crocbot.core.books_status import BOOKS_KEY, books_document
 from crocbot.core.clock import SimClock
-from crocbot.core.desk import Desk
+from crocbot.core.desk import RISK_KEY, Desk
 from crocbot.core.desk_types import Action, AmendOrder, Record, SendOrder
 from crocbot.core.messages import OrderAmended, OrderPurpose, OrderStatus, Side, StopAmendRequest, StopKind
 from crocbot.core.messages.journal import (
@@ -24,6 +25,7 @@ from crocbot.core.messages.journal import (
     RecordStop,
     SaveState,
 )
+from crocbot.core.risk import RiskState
 from crocbot.status import collect_status, render_status, status_exit_code
 from crocbot.store.journal import Journal
 from tests.core.desk_support import QTY, SYMBOL, at, event, fill, make_desk, sent, signal
@@ -172,3 +174,17 @@ def test_status_without_a_bot_is_not_running_and_the_same_code_as_text_or_json(t
     status = collect_status(_settings(tmp_path / "state"))
     assert status["bot"] == "not_running"
     assert int(status_exit_code(status)) == 4
+
+
+def test_status_names_the_kill_switchs_and_safe_modes_reasons(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    risk = RiskState(day=at(0).date(), kill_day=at(0).date(), kill_reason="kill switch tripped: lost 3.1 % today")
+    with Journal(state / "journal.sqlite3") as journal:
+        journal.save_state(RISK_KEY, risk.to_state())
+        journal.save_state(SAFE_MODE_KEY, {"reasons": ["feed: BTC/USD out of sync"], "ts": at(5).isoformat()})
+    status = collect_status(_settings(state), probe=False, clock=SimClock(at(20)))
+    assert status["kill_reason"] == "kill switch tripped: lost 3.1 % today"
+    assert status["safe_reasons"] == ["feed: BTC/USD out of sync"]
+    text = render_status(status)
+    assert "TRIPPED on 2026-01-05 UTC (kill switch tripped: lost 3.1 % today)" in text
+    assert f"ON since {at(5).isoformat()}: feed: BTC/USD out of sync" in text
