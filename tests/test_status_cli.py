@@ -4,6 +4,7 @@ tells a killed bot's stale file from a running bot, and exits with the same docu
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -173,3 +174,13 @@ def _until(read: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
         time.sleep(0.2)  # polling a subprocess's answer, bounded by WAIT; nothing to synchronise on across processes
         value = read()
     return value
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the pid check is POSIX; Windows relies on the probe alone")
+def test_a_live_process_that_does_not_answer_its_address_is_reported_as_not_answering(tmp_path: Path) -> None:
+    journal(tmp_path)
+    identity(tmp_path, pid=os.getpid(), port=free_port())  # this test's process: alive, serving nothing
+    code, text, json_code, body = status(tmp_path, 8787)
+    assert code == json_code == ExitCode.NOT_READY
+    assert "NOT answering" in text
+    assert body["bot"] == "unresponsive"
