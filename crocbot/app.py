@@ -18,7 +18,7 @@ Exchange calls (REST backfill) go through a gateway and a circuit breaker; an op
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import signal
 import threading
 import time
@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -58,14 +57,26 @@ from crocbot.core.messages import Candle, Timeframe, Trade
 from crocbot.core.reconcile import ForeignOrderPolicy
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stops import StopPolicy
+from crocbot.exit_codes import ExitCode
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.errors import KrakenError
 from crocbot.kraken.instruments import Catalog, Instrument
 from crocbot.kraken.rest import RestClient
 from crocbot.kraken.ws import WsClient
 from crocbot.ops.health import HealthBoard, HealthServer
+from crocbot.ops.identity import BotIdentity, new_identity, remove_identity
 from crocbot.ops.log import setup_logging
 from crocbot.ops.metrics import METRICS, Metrics
+from crocbot.startup import (
+    CATALOG_PAUSES,
+    JOURNAL_FILE,
+    TRADE_LOG_FILE,
+    KrakenUnreachable,
+    StartupError,
+    check_directories,
+    check_no_other_bot,
+    fetch_catalog,
+)
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE, PAPER_BACKUP_DIR
 
 __all__ = [
@@ -103,8 +114,6 @@ ACTOR_NAMES = (
     "candles",
     "strategy",
 )
-JOURNAL_FILE = "journal.sqlite3"
-TRADE_LOG_FILE = "trades.jsonl"
 CATALOG_FILE = "instruments.json"
 BACKUP_DIR = "backups"  # verified journal copies: hourly and at shutdown, the last five kept
 _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
@@ -115,10 +124,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A supervisor legitimately blocks while a child starts (start_timeout, 10 s by default) or stops; the watchdog
 # must wait longer than that before calling it hung.
 WATCHDOG_TIMEOUT = 15.0
-
-
-class StartupError(Exception):
-    """The bot cannot start as configured; the text says what is wrong and what to do."""
 
 
 @dataclass
@@ -141,18 +146,19 @@ class BotWiring:
     extra_children: Sequence[ChildSpec] = ()  # started last under the root (test probes, a console)
 
 
-def load_instruments(settings: Settings) -> dict[str, Instrument]:
-    """The configured symbols' instruments: Kraken's AssetPairs, else the cached catalog; StartupError if unknown."""
+def load_instruments(settings: Settings, *, pause: Callable[[float], None] = time.sleep) -> dict[str, Instrument]:
+    """The configured symbols' instruments: Kraken's AssetPairs, else the cached catalog; StartupError if unknown,
+    KrakenUnreachable when Kraken does not answer (a few tries, each logged) and there is no cache."""
     cache = settings.state_dir / CATALOG_FILE
     catalog = Catalog()
     try:
-        api = KrakenApi(RestClient(settings.kraken.rest_url, timeout=settings.kraken.request_timeout))
-        catalog = api.load_catalog(deadline=time.monotonic() + 2 * settings.kraken.request_timeout)
+        catalog = fetch_catalog(settings, retry=not cache.is_file(), pause=pause)
     except (KrakenError, OSError, ValueError) as error:
         if not cache.is_file():
-            raise StartupError(
-                f"could not load Kraken's instrument list from {settings.kraken.rest_url} ({error}) and there is "
-                f"no cached copy at {cache}; check the network or CROCBOT_KRAKEN__REST_URL"
+            raise KrakenUnreachable(
+                f"could not load Kraken's instrument list from {settings.kraken.rest_url} after "
+                f"{len(CATALOG_PAUSES) + 1} tries ({error}) and there is no cached copy at {cache}; check the "
+                "network or CROCBOT_KRAKEN__REST_URL"
             ) from None
         logger.warning("Kraken's instrument list is unavailable ({}); using the cache {}", error, cache)
         catalog = Catalog.load(cache)
@@ -197,6 +203,7 @@ class Bot:
         )
         self.server: HealthServer | None = None
         self.stop_requested = threading.Event()
+        self.identity: BotIdentity | None = None  # `<state_dir>/bot.json` while this bot runs
 
     # -- the tree -------------------------------------------------------------------------------------
 
@@ -339,19 +346,28 @@ class Bot:
 
     def start(self) -> Bot:
         settings = self.settings
-        state_files = (JOURNAL_FILE, PAPER_ACCOUNT_FILE)
-        for directory, files in ((settings.state_dir, state_files), (settings.log_dir, (TRADE_LOG_FILE,))):
-            _check_writable(directory, files)
+        check_directories(settings)
+        # wall time: uptime is the operator's, not the event clock's (a replay clock runs faster)
+        identity = new_identity(SystemClock().now(), None, None, __version__)
         if self.wiring.serve_health:
             port = settings.health.port if self.wiring.health_port is None else self.wiring.health_port
             try:
-                self.server = HealthServer(self.board, settings.health.host, port, metrics=self.wiring.metrics)
+                self.server = HealthServer(
+                    self.board,
+                    settings.health.host,
+                    port,
+                    metrics=self.wiring.metrics,
+                    instance_id=identity.instance_id,
+                )
             except OSError as error:
                 raise StartupError(
                     f"cannot serve health checks on {settings.health.host}:{port} ({error}); another crocbot may "
                     "be running, or set CROCBOT_HEALTH__PORT"
                 ) from None
             self.server.start()
+            identity = dataclasses.replace(identity, health_host=settings.health.host, health_port=self.server.port)
+        identity.write(settings.state_dir)
+        self.identity = identity
         if self.io_scheduler is not self.runtime.scheduler:
             self.io_scheduler.start()
         self.rest_gateway.start()
@@ -362,6 +378,7 @@ class Bot:
             self._stop_io_scheduler()
             if self.server is not None:
                 self.server.stop()
+            self._remove_identity()
             raise
         return self
 
@@ -372,6 +389,11 @@ class Bot:
         self._stop_io_scheduler()
         if self.server is not None:
             self.server.stop()
+        self._remove_identity()
+
+    def _remove_identity(self) -> None:
+        if self.identity is not None:
+            remove_identity(self.settings.state_dir, self.identity.instance_id)
 
     def _stop_io_scheduler(self) -> None:
         if self.io_scheduler is not self.runtime.scheduler:
@@ -395,33 +417,14 @@ class Bot:
         self.stop_requested.set()
 
 
-def _check_writable(directory: Path, files: Sequence[str]) -> None:
-    """StartupError unless `directory` (made if missing) takes a new file and each of `files` that exists can be
-    opened for writing: a read-only state or log directory refuses the start instead of losing records later."""
-    probe = directory / f".crocbot-write-check-{os.getpid()}"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with probe.open("wb") as handle:
-            handle.write(b"ok")
-            handle.flush()
-            os.fsync(handle.fileno())
-        probe.unlink()
-        for name in files:
-            path = directory / name
-            if path.exists():
-                with path.open("ab"):  # opened for appending, nothing written: the file is unchanged
-                    pass
-    except OSError as error:
-        raise StartupError(
-            f"{directory} is not writable ({error.strerror or error}: {error.filename or directory}); crocbot keeps "
-            "its journal, paper account and trade log there and would lose records: make it writable for this user "
-            "(and check that the disk is not full or mounted read-only), or point CROCBOT_STATE_DIR / "
-            "CROCBOT_LOG_DIR elsewhere"
-        ) from None
-
-
 def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (CTRL_BREAK on Windows) or `stop`; returns the process exit code."""
+    try:
+        check_directories(settings)  # before the log file is opened and before any network call
+        check_no_other_bot(settings)
+    except StartupError as error:
+        logger.error("crocbot cannot start: {}", error)
+        return ExitCode.REFUSED
     setup_logging(log_dir=settings.log_dir, level=settings.log_level)
     logger.bind(version=__version__, mode=settings.mode, config=fingerprint(settings)).info(
         "crocbot {} starting in {} mode (config {}) for {}",
@@ -432,7 +435,7 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
     )
     if settings.mode == "live":
         logger.error("this build has no live venue yet; nothing was sent to Kraken. Run with --mode paper.")
-        return 2
+        return ExitCode.REFUSED
     try:
         instruments = load_instruments(settings)
         # The watchdog's margins are wall time (a supervisor blocks for seconds while a child starts): at 20x they
@@ -452,9 +455,12 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
         except BaseException:
             _restore_signals(previous)
             raise
+    except KrakenUnreachable as error:
+        logger.error("crocbot cannot start: {}", error)
+        return ExitCode.UNREACHABLE
     except StartupError as error:
         logger.error("crocbot cannot start: {}", error)
-        return 2
+        return ExitCode.REFUSED
     stop = stop or threading.Event()
     try:
         logger.info(
@@ -471,7 +477,7 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
         bot.stop()
         _restore_signals(previous)
         logger.info("stopped")
-    return 1 if bot.escalated.is_set() else 0
+    return ExitCode.FAILED if bot.escalated.is_set() else ExitCode.OK
 
 
 def _install_stop_signals(signalled: list[int]) -> dict[int, object]:

@@ -1,7 +1,4 @@
-"""The `crocbot` command.
-
-Exit codes: 0 done, 2 refused (bad configuration, live gate, usage), 130 aborted with Ctrl-C before trading.
-"""
+"""The `crocbot` command. Its exit codes are defined in `crocbot.exit_codes` and printed by each command's `--help`."""
 
 from __future__ import annotations
 
@@ -41,15 +38,16 @@ from crocbot.config.layers import layers
 from crocbot.config.load import DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE
 from crocbot.config.symbols import SymbolsRefused, catalog_cache, check_symbols
 from crocbot.demo_paths import DEFAULT_DATA
+from crocbot.exit_codes import ExitCode, epilog
 from crocbot.kraken.instruments import Catalog
 from crocbot.ops.log import bootstrap_logging
 from crocbot.ops.redact import REDACTOR, redact
 
 __all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_ABORTED"]
 
-EXIT_OK = 0
-EXIT_REFUSED = 2
-EXIT_ABORTED = 130
+EXIT_OK = ExitCode.OK
+EXIT_REFUSED = ExitCode.REFUSED
+EXIT_ABORTED = ExitCode.ABORTED
 
 
 def _settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -102,11 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets")
     demo.add_argument("--no-view", action="store_true", help="print a status line now and then instead of a view")
     status = commands.add_parser(
-        "status", help="positions, orders, stops, fills, P&L, kill switch and safe mode, from the state directory"
+        "status",
+        help="whether the state directory's bot runs and is ready; its positions, orders, stops, equity, P&L, fees, "
+        "kill switch and safe mode",
     )
     _settings_flags(status)
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_market_commands(commands, _settings_flags)
+    parser.epilog = epilog()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for name, command in (*commands.choices.items(), ("config check", check)):
+        command.epilog = epilog("config check" if name == "config" else name)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
@@ -234,7 +239,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from crocbot.status import collect_status, render_status, status_json
+    from crocbot.status import collect_status, render_status, status_exit_code, status_json
 
     try:
         settings = _load(args)
@@ -242,7 +247,7 @@ def _status(args: argparse.Namespace) -> int:
         return _refuse("invalid configuration", error.problems)
     status = collect_status(settings)
     print(status_json(status) if args.json else render_status(status), end="\n" if args.json else "")
-    return EXIT_OK if "error" not in status else 1
+    return status_exit_code(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -267,6 +272,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Last resort: say what failed in one masked line and keep the traceback in the log, not on screen.
         logger.opt(exception=True).critical("crocbot failed")
         print(f"crocbot: {redact(f'{type(error).__name__}: {error}')}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     parser.print_help()
     return EXIT_REFUSED

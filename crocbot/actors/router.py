@@ -12,9 +12,11 @@ positions and their orders.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +28,7 @@ from crocbot.actors.persistence import LogFillAhead, ReadJournal
 from crocbot.actors.router_reconcile import ApplyReconciliation, BooksSnapshot, ReconcilingRouter
 from crocbot.actors.router_restore import restore
 from crocbot.actors.venue import PaperAccountSaved, VenueRequest
+from crocbot.core.books_status import BOOKS_KEY, books_document
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig
 from crocbot.core.desk_types import (
     Action,
@@ -94,6 +97,7 @@ _ASK_TIMEOUT = 10.0
 # Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
 _ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
 _DAY_TICK = 60.0  # event seconds between checks for a new UTC day
+_BOOKS_EVERY = 10.0  # wall seconds between saves of the books document `crocbot status` reads
 _JOURNAL_RETRY = 5.0  # event seconds between tries to write what the journal refused
 _JOURNAL_FAILING = "journal failing"
 _ACCOUNT_UNSAVED = "the paper account cannot be saved"
@@ -178,6 +182,8 @@ class Router(ReconcilingRouter, SupervisedActor):
         metrics: Metrics = METRICS,
         escalation: Callable[[], str | None] | None = None,
         trading: TradingLimits = TRADING_LIMITS[Tier.STARTER],
+        books_every: float = _BOOKS_EVERY,
+        wall: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(ctx)
         self._escalation = escalation  # what gave up earlier in this process (the health board keeps it), if any
@@ -194,6 +200,11 @@ class Router(ReconcilingRouter, SupervisedActor):
         self._stale_entries: list[tuple[str, str]] = []
         self._unwritten: deque[object] = deque()  # journal records refused for now, in order, oldest first
         self._retry_due = False
+        self._last_data: dict[str, datetime] = {}  # when each symbol's book last came, for `crocbot status`
+        # The books document for `crocbot status` is paced on wall time: it is I/O, and under a replay clock a pace
+        # in event seconds would write it hundreds of times a second.
+        self._books_every, self._wall = books_every, wall
+        self._books_saved: float | None = None
 
     @property
     def desk(self) -> Desk:
@@ -265,6 +276,8 @@ class Router(ReconcilingRouter, SupervisedActor):
         if isinstance(message, BookView):
             if message.bids:
                 desk.on_mark(message.symbol, message.bids[0][0])
+            self._last_data[message.symbol] = now  # when it reached the money path (an exchange stamp may lag)
+            self._save_books(now)
         elif isinstance(message, Fill):
             order = desk.orders.get(message.cl_ord_id)
             answer = self._write(RecordFill(message, order.position_id if order is not None else None))
@@ -513,6 +526,18 @@ class Router(ReconcilingRouter, SupervisedActor):
 
     def stopping(self) -> None:
         self._last_words()
+        if self._desk is not None:
+            self._save_books(self.clock.now(), force=True)
+
+    def _save_books(self, now: datetime, *, force: bool = False) -> None:
+        wall = self._wall()
+        if not force and self._books_saved is not None and wall - self._books_saved < self._books_every:
+            return
+        self._books_saved = wall
+        try:
+            self._ask(SaveState(BOOKS_KEY, books_document(self.desk, self._last_data, now)))
+        except Exception:  # noqa: BLE001 - a failing journal is safe mode already; `status` shows the last saved
+            logger.opt(exception=True).debug("could not save the books for `crocbot status`")
 
     def crashed(self, error: BaseException) -> None:
         self._last_words()

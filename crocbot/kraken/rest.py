@@ -181,7 +181,7 @@ class RestClient:
         except requests.Timeout:
             raise TransportError([f"no answer within {timeout:.1f}s"], method=method) from None
         except requests.RequestException as error:
-            raise TransportError([f"{type(error).__name__}: connection failed"], method=method) from None
+            raise TransportError([f"{type(error).__name__}: {_os_cause(error)}"], method=method) from None
         if response.status_code != 200:
             raise TransportError([f"HTTP {response.status_code}"], method=method)
         return response
@@ -210,3 +210,19 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         raise TypeError("floats are not sent to Kraken: pass Decimal")
     return str(value)
+
+
+def _os_cause(error: BaseException) -> str:
+    """The operating system's word for a failed connection ("Connection refused", "Name or service not known"),
+    found down requests' and urllib3's wrappers; never their text, which repeats the URL."""
+    stack: list[object] = [error]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        stack += [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+    return "connection failed"

@@ -190,14 +190,24 @@ def _body(key: str, checks: list[Check]) -> tuple[bool, dict[str, Any]]:
     }
 
 
+def _marked(answer: tuple[bool, dict[str, Any]], mark: dict[str, str]) -> tuple[bool, dict[str, Any]]:
+    ok, payload = answer
+    return ok, payload | mark
+
+
 class HealthServer:
     """`/healthz`, `/readyz` (200 or 503, JSON) and `/metrics` (Prometheus text) on a daemon thread."""
 
-    def __init__(self, board: HealthBoard, host: str, port: int, *, metrics: Metrics = METRICS) -> None:
+    def __init__(
+        self, board: HealthBoard, host: str, port: int, *, metrics: Metrics = METRICS, instance_id: str | None = None
+    ) -> None:
+        # The instance id (see `crocbot.ops.identity`) lets `crocbot status` tell its own bot from whatever else
+        # answers on the port.
+        mark = {} if instance_id is None else {"instance_id": instance_id}
         handler = _handler(
             {
                 "/healthz": lambda: _body("alive", board.liveness()),
-                "/readyz": lambda: _body("ready", board.readiness()),
+                "/readyz": lambda: _marked(_body("ready", board.readiness()), mark),
             },
             metrics,
         )
