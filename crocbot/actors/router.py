@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,7 @@ from crocbot.core.messages import (
     OrderEvent,
     OrderLookedUp,
     OrderPurpose,
+    OrderStatus,
     SafeModeChanged,
     Signal,
     StopAmendRequest,
@@ -94,6 +96,7 @@ _ASK_TIMEOUT = 10.0
 # Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
 _ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
 _DAY_TICK = 60.0  # event seconds between checks for a new UTC day
+_MONEY_EVERY = timedelta(seconds=1)  # the equity gauges follow the marks this often at most
 _JOURNAL_RETRY = 5.0  # event seconds between tries to write what the journal refused
 _JOURNAL_FAILING = "journal failing"
 _ACCOUNT_UNSAVED = "the paper account cannot be saved"
@@ -188,6 +191,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         self._quote = quote
         self._persistence = persistence
         self._metrics = metrics
+        self._money_at = datetime.min.replace(tzinfo=UTC)
         self._trading = trading  # Kraken's per-pair trading counter, which the desk paces stop amends by
         self._desk: Desk | None = None
         self._ready = False  # reconciled with the venue since the start
@@ -241,6 +245,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         if escalated:  # e.g. the core gave up and was restarted with this router: entries stay halted
             self._run(self.desk.set_safe(_ESCALATED, True, self.clock.now()))
         self.services.scheduler.send_every(_DAY_TICK, self.actor_ref, _DayTick())
+        self._publish_money(mark_only=False)  # the books as restored, before the first scrape asks
         if restored:
             logger.info("router rebuilt from the journal: {}", restored)
         # Not ready yet: the reconciler compares these books with the venue and then hands over its plan
@@ -251,13 +256,29 @@ class Router(ReconcilingRouter, SupervisedActor):
     def handle(self, message: Any) -> Any:
         answer = self._handle(message)
         self._count_stop_updates()
+        self._publish_money(type(message) is BookView)
         return answer
+
+    def _publish_money(self, mark_only: bool) -> None:
+        """Equity and unrealised P&L move with every mark: from book views at most once a second of event time,
+        after anything else at once. Floats: Prometheus has no other number, and these are only read."""
+        now = self.clock.now()
+        if mark_only and now - self._money_at < _MONEY_EVERY:
+            return
+        self._money_at = now
+        desk = self.desk
+        self._metrics.set("crocbot_equity", float(desk.equity()))
+        self._metrics.set("crocbot_unrealized_pnl", float(desk.unrealized()))
+        self._metrics.set("crocbot_kill_switch", 1.0 if desk.risk.kill_switch_tripped else 0.0)
 
     def _count_stop_updates(self) -> None:
         for outcome, n in self.desk.stop_updates.take_tally().items():
-            self._metrics.inc(
-                STOP_UPDATES_METRIC, n, labels={"outcome": str(outcome)}, help="stop updates by what became of them"
-            )
+            self._metrics.inc(STOP_UPDATES_METRIC, n, labels={"outcome": str(outcome)})
+
+    def _count_outcome(self, event: OrderEvent) -> None:
+        status = event.status
+        if (status.is_terminal or status is OrderStatus.UNKNOWN) and self.desk.orders[event.cl_ord_id].status != status:
+            self._metrics.inc("crocbot_order_outcomes_total", labels={"outcome": str(status)})
 
     def _handle(self, message: Any) -> Any:
         desk = self.desk
@@ -270,7 +291,7 @@ class Router(ReconcilingRouter, SupervisedActor):
             answer = self._write(RecordFill(message, order.position_id if order is not None else None))
             failpoints.hit("router.after_fill_journal")  # crash tests: journaled, not booked
             if answer is True:
-                self._metrics.inc("crocbot_fills_total", help="fills received")
+                self._metrics.inc("crocbot_fills_total")
             # A fill the journal held before (False) is booked, but for those a crash kept from the ledger (the
             # restore names them); without the journal's word, the ledger knows its recent fills.
             if not desk.ledger.booked(message.fill_id, journaled=answer is False):
@@ -278,6 +299,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         elif isinstance(message, OrderEvent):
             if message.cl_ord_id in desk.orders:
                 self._write(RecordEvent(message))
+                self._count_outcome(message)
             self._run(desk.on_order_event(message, now))
         elif isinstance(message, OrderAmended):
             if message.cl_ord_id in desk.orders:
@@ -437,7 +459,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         else:
             cl_ord_id, symbol = action.cl_ord_id, action.symbol
         logger.bind(actor=self.name, symbol=symbol).critical("{} not sent: {}", cl_ord_id, breach)
-        self._metrics.inc(FENCE_METRIC, help="sells refused by the inventory fence (never expected)")
+        self._metrics.inc(FENCE_METRIC)
         self._run(self.desk.not_sent_at_all(action, breach, self.clock.now()))
 
     def _send(self, action: SendOrder, held: list[VenueCommand]) -> None:
@@ -470,13 +492,13 @@ class Router(ReconcilingRouter, SupervisedActor):
         failpoints.hit("router.after_intent")  # crash tests: journaled, not sent
         self.desk.submitted(intent.cl_ord_id, self.clock.now())
         self.desk.sending(action, self.clock.now())
-        self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)}, help="orders sent")
+        self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)})
         self.services.bus.publish(VenueRequest((*held, Submit(intent, action.after_cancels))))
 
     def _journal_failed(self, error: BaseException) -> None:
         if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
             logger.critical("the journal could not be written ({}); entries are halted", error)
-        self._metrics.inc("crocbot_journal_failures_total", help="journal writes that failed")
+        self._metrics.inc("crocbot_journal_failures_total")
         self._run_safe(self.desk.set_safe(_JOURNAL_FAILING, True, self.clock.now()))
         if not self._retry_due and _journal_unavailable(error):  # a refused record keeps entries halted
             self._retry_due = True

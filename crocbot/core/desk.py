@@ -152,6 +152,9 @@ class Desk:
     def equity(self) -> Decimal:
         return self.ledger.equity(self._marks())
 
+    def unrealized(self) -> Decimal:
+        return self.ledger.unrealized(self._marks())
+
     def exposure(self) -> dict[str, Decimal]:
         marks = self._marks()
         return {s: abs(self.ledger.position(s)) * marks[s] for s in self.ledger.symbols() if self.ledger.position(s)}
