@@ -254,7 +254,16 @@ class Router(ReconcilingRouter, SupervisedActor):
     # -- messages -------------------------------------------------------------------------------------
 
     def handle(self, message: Any) -> Any:
+        # An order ends by a fill, an event, a refusal or a lookup: count the change of its status, whatever brought it.
+        order = self.desk.orders.get(getattr(message, "cl_ord_id", None) or "")
+        before = order.status if order is not None else None
         answer = self._handle(message)
+        if (
+            order is not None
+            and order.status is not before
+            and (order.status.is_terminal or order.status is OrderStatus.UNKNOWN)
+        ):
+            self._metrics.inc("crocbot_order_outcomes_total", labels={"outcome": str(order.status)})
         self._count_stop_updates()
         self._publish_money(type(message) is BookView)
         return answer
@@ -274,11 +283,8 @@ class Router(ReconcilingRouter, SupervisedActor):
     def _count_stop_updates(self) -> None:
         for outcome, n in self.desk.stop_updates.take_tally().items():
             self._metrics.inc(STOP_UPDATES_METRIC, n, labels={"outcome": str(outcome)})
-
-    def _count_outcome(self, event: OrderEvent) -> None:
-        status = event.status
-        if (status.is_terminal or status is OrderStatus.UNKNOWN) and self.desk.orders[event.cl_ord_id].status != status:
-            self._metrics.inc("crocbot_order_outcomes_total", labels={"outcome": str(status)})
+        for reason, n in self.desk.take_refused().items():
+            self._metrics.inc("crocbot_entries_refused_total", n, labels={"reason": reason})
 
     def _handle(self, message: Any) -> Any:
         desk = self.desk
@@ -299,7 +305,6 @@ class Router(ReconcilingRouter, SupervisedActor):
         elif isinstance(message, OrderEvent):
             if message.cl_ord_id in desk.orders:
                 self._write(RecordEvent(message))
-                self._count_outcome(message)
             self._run(desk.on_order_event(message, now))
         elif isinstance(message, OrderAmended):
             if message.cl_ord_id in desk.orders:
@@ -319,6 +324,7 @@ class Router(ReconcilingRouter, SupervisedActor):
             if self._ready:
                 self._run(desk.on_signal(message, now))
             else:
+                self._metrics.inc("crocbot_entries_refused_total", labels={"reason": "not_ready"})
                 logger.info(
                     "{} signal for {} ignored: start-up reconciliation is not done", message.side, message.symbol
                 )

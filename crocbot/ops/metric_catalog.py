@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from crocbot.core.messages.orders import OrderPurpose
+from crocbot.core.risk_sizing import REFUSAL_LABELS
 from crocbot.core.stop_updates import StopOutcome
 
 __all__ = [
@@ -77,9 +78,16 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec(
         "crocbot_signals_rejected_total",
         "counter",
-        "setups dropped, by reason",
+        "setups the strategies dropped, by reason",
         ("symbol", "reason"),
         (("reason", SIGNAL_REJECTIONS),),
+    ),
+    MetricSpec(
+        "crocbot_entries_refused_total",
+        "counter",
+        "signals refused by the risk gate (or before it), by reason",
+        ("reason",),
+        (("reason", REFUSAL_LABELS),),
     ),
     # orders
     MetricSpec(
