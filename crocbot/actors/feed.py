@@ -68,6 +68,7 @@ class Feed(SupervisedActor):
         self._catalog_cache = catalog_cache
         self._recorder = recorder
         self._metrics = metrics
+        self._frames = {kind: metrics.counter(_FRAMES, labels={"channel": c}) for kind, c in _CHANNELS.items()}
         self._client: WsClient | None = None
         self._connected = False
         self._ever_connected = False
@@ -116,9 +117,9 @@ class Feed(SupervisedActor):
     def _on_ws(self, message: object) -> None:
         """Runs in the WS receive thread: publish market data, hand state changes to the actor, never block."""
         kind = type(message)
-        channel = _CHANNELS.get(kind)
-        if channel is not None:
-            self._metrics.inc(_FRAMES, labels={"channel": channel})
+        frames = self._frames.get(kind)
+        if frames is not None:
+            frames.inc()
         if kind in _MARKET:
             if kind is BookView:
                 symbol = message.symbol  # type: ignore[attr-defined]

@@ -100,6 +100,13 @@ class Metrics:
         assert isinstance(family, Counter)
         (family.labels(**labels) if labels else family).inc(amount)
 
+    def counter(self, name: str, *, labels: Mapping[str, str] | None = None) -> Counter:
+        """One series of a counter, for a path that counts it often: its `inc()` skips the label lookup (0.5 us
+        instead of 3 per frame in the feed's receive thread)."""
+        family = self._family(name, "counter")
+        assert isinstance(family, Counter)
+        return family.labels(**labels) if labels else family
+
     def set(self, name: str, value: float, *, labels: Mapping[str, str] | None = None) -> None:
         family = self._family(name, "gauge")
         assert isinstance(family, Gauge)

@@ -127,7 +127,7 @@ def test_every_metric_the_code_updates_is_declared_in_the_catalog() -> None:
     used = set()
     for path in (ROOT / "crocbot").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r"\.(?:inc|set|histogram|value)\(\s*\"([a-z_]+)\"", text))
+        used |= set(re.findall(r"\.(?:inc|set|histogram|value|counter)\(\s*\"([a-z_]+)\"", text))
         used |= set(re.findall(r"^[A-Z_]+(?:METRIC|_FRAMES) = \"([a-z_]+)\"", text, re.MULTILINE))
 
     assert used, "the scan found no metric update at all"
