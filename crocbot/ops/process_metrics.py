@@ -17,9 +17,10 @@ from prometheus_client.registry import Collector
 __all__ = ["MemoryCollector", "resident_bytes"]
 
 
-def resident_bytes() -> int | None:
-    """The process's working set in bytes on Windows; None elsewhere or when the call fails."""
-    if sys.platform == "win32":
+if sys.platform == "win32":  # one definition per platform: mypy checks each on its own platform
+
+    def resident_bytes() -> int | None:
+        """The process's working set in bytes; None when the call fails."""
         import ctypes
         from ctypes import wintypes
 
@@ -47,7 +48,12 @@ def resident_bytes() -> int | None:
         if not query(kernel32.GetCurrentProcess(), ctypes.byref(counters), counters.cb):
             return None
         return int(counters.WorkingSetSize)
-    return None
+
+else:
+
+    def resident_bytes() -> int | None:
+        """Nothing off Windows: Linux has prometheus_client's collector, and other systems are not supported."""
+        return None
 
 
 class MemoryCollector(Collector):
