@@ -87,6 +87,7 @@ __all__ = [
     "ApplyReconciliation",
     "FENCE_METRIC",
     "STOP_UPDATES_METRIC",
+    "money_gauges",
 ]
 
 FENCE_METRIC = "crocbot_fence_breaches_total"
@@ -270,15 +271,13 @@ class Router(ReconcilingRouter, SupervisedActor):
 
     def _publish_money(self, mark_only: bool) -> None:
         """Equity and unrealised P&L move with every mark: from book views at most once a second of event time,
-        after anything else at once. Floats: Prometheus has no other number, and these are only read."""
+        after anything else at once."""
         now = self.clock.now()
         if mark_only and now - self._money_at < _MONEY_EVERY:
             return
         self._money_at = now
-        desk = self.desk
-        self._metrics.set("crocbot_equity", float(desk.equity()))
-        self._metrics.set("crocbot_unrealized_pnl", float(desk.unrealized()))
-        self._metrics.set("crocbot_kill_switch", 1.0 if desk.risk.kill_switch_tripped else 0.0)
+        for name, value in money_gauges(self.desk).items():
+            self._metrics.set(name, value)
 
     def _count_stop_updates(self) -> None:
         for outcome, n in self.desk.stop_updates.take_tally().items():
@@ -592,6 +591,16 @@ class Router(ReconcilingRouter, SupervisedActor):
         if ref is None:
             raise RuntimeError("the persistence actor is not running")
         return ref.ask(message, timeout=_ASK_TIMEOUT)
+
+
+def money_gauges(desk: Desk) -> dict[str, float]:
+    """The gauges the router sets from its desk: equity and unrealised P&L at the last marks (floats: Prometheus has
+    no other number, and these are only read), and the kill switch as 0/1."""
+    return {
+        "crocbot_equity": float(desk.equity()),
+        "crocbot_unrealized_pnl": float(desk.unrealized()),
+        "crocbot_kill_switch": 1.0 if desk.risk.kill_switch_tripped else 0.0,
+    }
 
 
 def wait_for_journal(waiting: deque[object], record: object) -> None:
