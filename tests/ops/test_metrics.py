@@ -15,7 +15,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from crocbot.actors.directory import Directory
-from crocbot.core.messages import ActorRestarted
+from crocbot.core.messages import ActorRestarted, BreakerState, BreakerStateChanged, SafeModeChanged
 from crocbot.ops.health import HealthBoard, HealthServer
 from crocbot.ops.metric_catalog import CATALOG, FEED_CHANNELS, PROCESS_METRICS, markdown_table
 from crocbot.ops.metrics import Metrics
@@ -214,3 +214,15 @@ def test_a_scraper_that_asks_for_openmetrics_gets_it(server: HealthServer) -> No
 
     assert content_type.startswith("application/openmetrics-text")
     assert body.endswith("# EOF\n")
+
+
+def test_safe_mode_and_a_breaker_state_are_gauges_the_board_sets_from_their_events(metrics: Metrics) -> None:
+    board = HealthBoard(ACTORS, Directory(), metrics=metrics)
+    ts = datetime(2026, 1, 1, tzinfo=UTC)
+    board.on_safe_mode(SafeModeChanged(True, ("market data not fresh",), ts))
+    board.on_breaker(BreakerStateChanged("kraken-rest", BreakerState.CLOSED, BreakerState.OPEN, ts, 60.0, 0.0, 20))
+
+    assert metrics.value("crocbot_safe_mode") == 1
+    assert metrics.value("crocbot_breaker_state", labels={"breaker": "kraken-rest"}) == 2
+    board.on_safe_mode(SafeModeChanged(False, (), ts))
+    assert metrics.value("crocbot_safe_mode") == 0
