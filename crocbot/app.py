@@ -66,7 +66,7 @@ from crocbot.kraken.ws import WsClient
 from crocbot.ops.health import HealthBoard, HealthServer
 from crocbot.ops.identity import BotIdentity, new_identity, remove_identity
 from crocbot.ops.log import setup_logging
-from crocbot.ops.metrics import METRICS, Metrics
+from crocbot.ops.metrics import Metrics
 from crocbot.startup import (
     CATALOG_PAUSES,
     JOURNAL_FILE,
@@ -132,7 +132,7 @@ class BotWiring:
 
     clock: Clock | None = None  # the event clock; the system clock unless a simulation drives time
     feed: FeedOptions | None = None
-    metrics: Metrics = METRICS
+    metrics: Metrics = field(default_factory=Metrics)  # the bot's own registry, apart from any other bot's
     serve_health: bool = True
     health_port: int | None = None  # None: the configured port; 0: any free port
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
@@ -196,6 +196,8 @@ class Bot:
             self.runtime.scheduler if io_clock is self.runtime.clock else Scheduler(io_clock, name="io-scheduler")
         )
         self.rest_breaker = CircuitBreaker("kraken-rest", self.wiring.breaker, io_clock, on_state_change=bus.publish)
+        # every labelled series exists from the first scrape, at 0 (a breaker at 0 is closed)
+        self.wiring.metrics.declare(symbol=settings.symbols, breaker=(self.rest_breaker.name,), actor=ACTOR_NAMES)
         self.rest_gateway = Gateway("kraken-rest", self.io_scheduler, workers=2, queue_size=32)
         self.api = KrakenApi(
             RestClient(settings.kraken.rest_url, timeout=settings.kraken.request_timeout, clock=SystemClock()),
@@ -226,6 +228,7 @@ class Bot:
                 state_dir / JOURNAL_FILE,
                 log_dir / TRADE_LOG_FILE,
                 backup_dir=state_dir / BACKUP_DIR,
+                metrics=wiring.metrics,
             ),
             ChildSpec.actor(
                 "venue",

@@ -72,7 +72,7 @@ def test_a_paper_run_gets_ready_answers_health_checks_and_stops_cleanly_on_sigte
     assert ready["ready"] is True, ready
     assert alive == {"alive": True, "failing": [], "checks": alive["checks"]}
     assert alive["checks"]["actor:router"] == {"ok": True, "detail": "running"}
-    assert "crocbot_feed_fresh 1" in metrics
+    assert "crocbot_feed_fresh 1.0" in metrics
     assert f"crocbot {__version__} starting in paper mode" in err
     assert "stopped" in err
     assert (tmp_path / "logs" / "crocbot.jsonl").is_file()

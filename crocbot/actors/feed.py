@@ -28,6 +28,8 @@ from crocbot.ops.metrics import METRICS, Metrics
 __all__ = ["Feed", "FeedOptions"]
 
 _MARKET = (Trade, BookView, Ticker, Candle)
+_CHANNELS = {BookView: "book", Trade: "trade", Ticker: "ticker", Candle: "ohlc", InstrumentUpdate: "instrument"}
+_FRAMES = "crocbot_feed_frames_total"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +69,10 @@ class Feed(SupervisedActor):
         self._catalog_cache = catalog_cache
         self._recorder = recorder
         self._metrics = metrics
+        self._frames = {kind: metrics.counter(_FRAMES, labels={"channel": c}) for kind, c in _CHANNELS.items()}
         self._client: WsClient | None = None
         self._connected = False
+        self._ever_connected = False
         self._out_of_sync: set[str] = set(self._symbols)
         self._health: tuple[bool, str] | None = None  # the last published (fresh, why)
         self._failed_attempts = 0  # connections that failed or ended since the line was last up
@@ -116,6 +120,9 @@ class Feed(SupervisedActor):
     def _on_ws(self, message: object) -> None:
         """Runs in the WS receive thread: publish market data, hand state changes to the actor, never block."""
         kind = type(message)
+        frames = self._frames.get(kind)
+        if frames is not None:
+            frames.inc()
         if kind in _MARKET:
             if kind is BookView:
                 symbol = message.symbol  # type: ignore[attr-defined]
@@ -129,7 +136,7 @@ class Feed(SupervisedActor):
         elif kind in (ConnectionState, InstrumentUpdate):
             self._tell(message)
         elif kind is Malformed:
-            self._metrics.inc("crocbot_feed_malformed_total", help="frames that could not be used")
+            self._metrics.inc("crocbot_feed_malformed_total")
 
     def _tell(self, message: object) -> None:
         try:
@@ -142,19 +149,24 @@ class Feed(SupervisedActor):
     def handle(self, message: Any) -> Any:
         if isinstance(message, ConnectionState):
             self._connected = message.state == "connected"
-            if message.state == "connected":
+            if self._connected:
+                if self._ever_connected:  # every connection after this instance's first is a reconnect
+                    self._metrics.inc("crocbot_feed_reconnects_total")
+                self._ever_connected = True
                 self._failed_attempts = 0
             else:
                 self._failed_attempts += 1
                 self._last_error = message.reason
                 self._out_of_sync = set(self._symbols)
-                self._metrics.inc("crocbot_feed_disconnects_total", help="feed connections lost")
+                self._metrics.inc("crocbot_feed_disconnects_total")
                 logger.warning("feed {}: {}", message.state, message.reason)
             self._publish_health(message.reason)
         elif isinstance(message, BookResync):
             self._out_of_sync.add(message.symbol)
+            if message.reason != "subscribing":  # a (re)connection's first subscription is no resync
+                self._metrics.inc("crocbot_book_resyncs_total", labels={"symbol": message.symbol})
             if message.reason == "checksum mismatch":
-                self._metrics.inc("crocbot_checksum_mismatches_total", help="book checksum mismatches")
+                self._metrics.inc("crocbot_checksum_mismatches_total", labels={"symbol": message.symbol})
             self._publish_health(f"{message.symbol}: {message.reason}")
         elif isinstance(message, _BookInSync):
             self._out_of_sync.discard(message.symbol)
@@ -181,7 +193,7 @@ class Feed(SupervisedActor):
         if (fresh, why) == self._health:
             return
         self._health = (fresh, why)
-        self._metrics.set("crocbot_feed_fresh", 1.0 if fresh else 0.0, help="1 while market data can be trusted")
+        self._metrics.set("crocbot_feed_fresh", 1.0 if fresh else 0.0)
         self.services.bus.publish(
             FeedHealth(fresh, why, self.clock.now(), self._connected, tuple(sorted(self._out_of_sync)))
         )

@@ -14,6 +14,7 @@ the record comes again. Either way each fill and each trade is logged once.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from crocbot.core.messages.journal import (
     SaveState,
 )
 from crocbot.ops import failpoints
+from crocbot.ops.metrics import METRICS, Metrics
 from crocbot.store.backups import Backups
 from crocbot.store.guarded import GuardedJournal
 from crocbot.store.journal import Journal
@@ -70,6 +72,20 @@ class _Backup:
     """Timer: time for a verified backup of the journal."""
 
 
+# The records timed for `crocbot_journal_write_seconds`: each is durable (committed, synchronous=FULL) on return.
+_WRITES = (
+    RecordIntent,
+    RecordEvent,
+    RecordAmend,
+    RecordFill,
+    RecordPositionOpened,
+    RecordStop,
+    RecordPositionChanged,
+    RecordPositionClosed,
+    SaveState,
+)
+
+
 class Persistence(SupervisedActor):
     def __init__(
         self,
@@ -80,8 +96,10 @@ class Persistence(SupervisedActor):
         backup_dir: Path | None = None,
         backup_every: float = 3600.0,
         keep_backups: int = 5,
+        metrics: Metrics = METRICS,
     ) -> None:
         super().__init__(ctx)
+        self._write_seconds = metrics.histogram("crocbot_journal_write_seconds")
         self._journal_path = journal_path
         self._trade_log_path = trade_log_path
         self._backups = Backups(backup_dir or journal_path.parent / "backups", keep=keep_backups, clock=self.clock.now)
@@ -211,6 +229,15 @@ class Persistence(SupervisedActor):
         logger.critical("trade log: {}", message)
 
     def handle(self, message: Any) -> Any:
+        if not isinstance(message, _WRITES):
+            return self._handle(message)
+        started = time.perf_counter()  # wall time: the disk's latency, whatever the event clock does
+        try:
+            return self._handle(message)
+        finally:
+            self._write_seconds.observe(time.perf_counter() - started)
+
+    def _handle(self, message: Any) -> Any:
         journal, trade_log = self._journal, self._trade_log
         assert journal is not None
         assert trade_log is not None

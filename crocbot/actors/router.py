@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +59,7 @@ from crocbot.core.messages import (
     OrderEvent,
     OrderLookedUp,
     OrderPurpose,
+    OrderStatus,
     SafeModeChanged,
     Signal,
     StopAmendRequest,
@@ -88,6 +89,7 @@ __all__ = [
     "ApplyReconciliation",
     "FENCE_METRIC",
     "STOP_UPDATES_METRIC",
+    "money_gauges",
 ]
 
 FENCE_METRIC = "crocbot_fence_breaches_total"
@@ -98,6 +100,7 @@ _ASK_TIMEOUT = 10.0
 _ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
 _DAY_TICK = 60.0  # event seconds between checks for a new UTC day
 _BOOKS_EVERY = 10.0  # wall seconds between saves of the books document `crocbot status` reads
+_MONEY_EVERY = timedelta(seconds=1)  # the equity gauges follow the marks this often at most
 _JOURNAL_RETRY = 5.0  # event seconds between tries to write what the journal refused
 _JOURNAL_FAILING = "journal failing"
 _ACCOUNT_UNSAVED = "the paper account cannot be saved"
@@ -194,6 +197,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         self._quote = quote
         self._persistence = persistence
         self._metrics = metrics
+        self._money_at = datetime.min.replace(tzinfo=UTC)
         self._trading = trading  # Kraken's per-pair trading counter, which the desk paces stop amends by
         self._desk: Desk | None = None
         self._ready = False  # reconciled with the venue since the start
@@ -252,6 +256,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         if escalated:  # e.g. the core gave up and was restarted with this router: entries stay halted
             self._run(self.desk.set_safe(_ESCALATED, True, self.clock.now()))
         self.services.scheduler.send_every(_DAY_TICK, self.actor_ref, _DayTick())
+        self._publish_money(mark_only=False)  # the books as restored, before the first scrape asks
         if restored:
             logger.info("router rebuilt from the journal: {}", restored)
         # Not ready yet: the reconciler compares these books with the venue and then hands over its plan
@@ -260,15 +265,35 @@ class Router(ReconcilingRouter, SupervisedActor):
     # -- messages -------------------------------------------------------------------------------------
 
     def handle(self, message: Any) -> Any:
+        # An order ends by a fill, an event, a refusal or a lookup: count the change of its status, whatever brought it.
+        order = self.desk.orders.get(getattr(message, "cl_ord_id", None) or "")
+        before = order.status if order is not None else None
         answer = self._handle(message)
+        if (
+            order is not None
+            and order.status is not before
+            and (order.status.is_terminal or order.status is OrderStatus.UNKNOWN)
+        ):
+            self._metrics.inc("crocbot_order_outcomes_total", labels={"outcome": str(order.status)})
         self._count_stop_updates()
+        self._publish_money(type(message) is BookView)
         return answer
+
+    def _publish_money(self, mark_only: bool) -> None:
+        """Equity and unrealised P&L move with every mark: from book views at most once a second of event time,
+        after anything else at once."""
+        now = self.clock.now()
+        if mark_only and now - self._money_at < _MONEY_EVERY:
+            return
+        self._money_at = now
+        for name, value in money_gauges(self.desk).items():
+            self._metrics.set(name, value)
 
     def _count_stop_updates(self) -> None:
         for outcome, n in self.desk.stop_updates.take_tally().items():
-            self._metrics.inc(
-                STOP_UPDATES_METRIC, n, labels={"outcome": str(outcome)}, help="stop updates by what became of them"
-            )
+            self._metrics.inc(STOP_UPDATES_METRIC, n, labels={"outcome": str(outcome)})
+        for reason, n in self.desk.take_refused().items():
+            self._metrics.inc("crocbot_entries_refused_total", n, labels={"reason": reason})
 
     def _handle(self, message: Any) -> Any:
         desk = self.desk
@@ -283,7 +308,7 @@ class Router(ReconcilingRouter, SupervisedActor):
             answer = self._write(RecordFill(message, order.position_id if order is not None else None))
             failpoints.hit("router.after_fill_journal")  # crash tests: journaled, not booked
             if answer is True:
-                self._metrics.inc("crocbot_fills_total", help="fills received")
+                self._metrics.inc("crocbot_fills_total")
             # A fill the journal held before (False) is booked, but for those a crash kept from the ledger (the
             # restore names them); without the journal's word, the ledger knows its recent fills.
             if not desk.ledger.booked(message.fill_id, journaled=answer is False):
@@ -310,6 +335,7 @@ class Router(ReconcilingRouter, SupervisedActor):
             if self._ready:
                 self._run(desk.on_signal(message, now))
             else:
+                self._metrics.inc("crocbot_entries_refused_total", labels={"reason": "not_ready"})
                 logger.info(
                     "{} signal for {} ignored: start-up reconciliation is not done", message.side, message.symbol
                 )
@@ -459,7 +485,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         else:
             cl_ord_id, symbol = action.cl_ord_id, action.symbol
         logger.bind(actor=self.name, symbol=symbol).critical("{} not sent: {}", cl_ord_id, breach)
-        self._metrics.inc(FENCE_METRIC, help="sells refused by the inventory fence (never expected)")
+        self._metrics.inc(FENCE_METRIC)
         self._run(self.desk.not_sent_at_all(action, breach, self.clock.now()))
 
     def _send(self, action: SendOrder, held: list[VenueCommand]) -> None:
@@ -492,13 +518,13 @@ class Router(ReconcilingRouter, SupervisedActor):
         failpoints.hit("router.after_intent")  # crash tests: journaled, not sent
         self.desk.submitted(intent.cl_ord_id, self.clock.now())
         self.desk.sending(action, self.clock.now())
-        self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)}, help="orders sent")
+        self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)})
         self.services.bus.publish(VenueRequest((*held, Submit(intent, action.after_cancels))))
 
     def _journal_failed(self, error: BaseException) -> None:
         if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
             logger.critical("the journal could not be written ({}); entries are halted", error)
-        self._metrics.inc("crocbot_journal_failures_total", help="journal writes that failed")
+        self._metrics.inc("crocbot_journal_failures_total")
         self._run_safe(self.desk.set_safe(_JOURNAL_FAILING, True, self.clock.now()))
         if not self._retry_due and _journal_unavailable(error):  # a refused record keeps entries halted
             self._retry_due = True
@@ -598,6 +624,16 @@ class Router(ReconcilingRouter, SupervisedActor):
         if ref is None:
             raise RuntimeError("the persistence actor is not running")
         return ref.ask(message, timeout=_ASK_TIMEOUT)
+
+
+def money_gauges(desk: Desk) -> dict[str, float]:
+    """The gauges the router sets from its desk: equity and unrealised P&L at the last marks (floats: Prometheus has
+    no other number, and these are only read), and the kill switch as 0/1."""
+    return {
+        "crocbot_equity": float(desk.equity()),
+        "crocbot_unrealized_pnl": float(desk.unrealized()),
+        "crocbot_kill_switch": 1.0 if desk.risk.kill_switch_tripped else 0.0,
+    }
 
 
 def wait_for_journal(waiting: deque[object], record: object) -> None:

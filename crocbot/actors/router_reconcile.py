@@ -158,7 +158,7 @@ class ReconcilingRouter:
             backfilled = fill.fill_id in plan.backfilled
             answer = self._ask(RecordFill(fill, order.position_id if order is not None else None, backfilled))
             if backfilled:
-                self._metrics.inc("crocbot_fills_backfilled_total", help="fills learnt from the venue's history")
+                self._metrics.inc("crocbot_fills_backfilled_total")
             if not desk.ledger.booked(fill.fill_id, journaled=answer is False):  # as `Router.handle` books a Fill
                 self._run(desk.on_fill(fill, now))
             if order is not None and order.position_id in stop_to_record:

@@ -101,7 +101,7 @@ class SLManager(SupervisedActor):
         self._backstop_grace = backstop_grace
         self._backstop_margin = backstop_margin
         self._metrics = metrics
-        self._loop = metrics.histogram(SL_LOOP_METRIC, help="SL manager evaluation time per market tick")
+        self._loop = metrics.histogram(SL_LOOP_METRIC)
         self._watched: dict[str, _Watched] = {}
         self._by_symbol: dict[str, set[str]] = {}
         self._atr: dict[str, Decimal] = {}
@@ -228,7 +228,7 @@ class SLManager(SupervisedActor):
         logger.bind(symbol=watched.track.symbol).critical(
             "position {} has no live stop {}s after it opened; exiting it", position_id, self._place_within
         )
-        self._metrics.inc("crocbot_positions_without_stop_total", help="positions exited for want of a live stop")
+        self._metrics.inc("crocbot_positions_without_stop_total")
         self._exit(watched, "no live stop within the placement deadline")
 
     # -- the loop -------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ class StrategyActor(SupervisedActor):
         log = logger.bind(symbol=candle.symbol)
         if decision.rejection is not None:
             labels = {"symbol": candle.symbol, "reason": decision.label or "other"}
-            self._metrics.inc("crocbot_signals_rejected_total", labels=labels, help="setups dropped, by reason")
+            self._metrics.inc("crocbot_signals_rejected_total", labels=labels)
             log.info("{} setup dropped: {}", strategy.name, decision.rejection)
         if decision.signal is not None:
             self._metrics.inc("crocbot_signals_total", labels={"symbol": candle.symbol})

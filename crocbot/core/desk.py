@@ -136,6 +136,7 @@ class Desk:
         self.closed_positions: set[str] = set()  # closed in the journal, with orders still open there (a restart)
         # stop amends, conflated per stop order and paced by each pair's trading counter (`crocbot.core.stop_updates`)
         self.stop_updates = stop_updates or StopUpdates(TradingCounter(*STARTER))
+        self.refused: dict[str, int] = {}  # entries refused since the router last took the tally, by Refusal.label
 
     # -- money ----------------------------------------------------------------------------------------
 
@@ -169,6 +170,14 @@ class Desk:
 
     # -- entries --------------------------------------------------------------------------------------
 
+    def _refuse(self, label: str) -> None:
+        self.refused[label] = self.refused.get(label, 0) + 1
+
+    def take_refused(self) -> dict[str, int]:
+        """The entries refused since the last call, by label (the router counts them in its metrics)."""
+        taken, self.refused = self.refused, {}
+        return taken
+
     def on_signal(self, signal: Signal, now: datetime) -> list[Action]:
         self.risk.roll_day(now, self.equity())
         symbol = signal.symbol
@@ -178,15 +187,18 @@ class Desk:
         if symbol in self.by_symbol:
             return []  # one position per symbol: a new signal while in the market changes nothing
         if signal.side is not PositionSide.LONG:
+            self._refuse("short")
             return [Note("INFO", "short signal ignored: spot trading is long only", symbol)]
         active = sum(1 for p in self.positions.values() if not p.closed)
         refusal = self.risk.check_entry(symbol, now=now, open_positions=active)
         if refusal is not None:
+            self._refuse(refusal.label)
             return [Note("INFO", f"entry refused: {refusal.reason}", symbol)]
         sizing = self.risk.size_entry(
             signal, equity=self.equity(), instrument=instrument, open_exposure=self.exposure(), now=now
         )
         if isinstance(sizing, Refusal):
+            self._refuse(sizing.label)
             return [Note("INFO", f"entry refused: {sizing.reason}", symbol)]
         market = self.config.entry_order == "market"
         cl_ord_id = self.ids.new(OrderPurpose.ENTRY, now)

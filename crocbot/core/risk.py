@@ -178,21 +178,28 @@ class RiskGate:
         """None when a new entry on `symbol` may go ahead; `open_positions` counts the other open positions."""
         today = utc(now, "now").date()
         if self._day is None:
-            return Refusal("risk day not started (roll_day has not run): the daily loss limit has no starting equity")
+            return Refusal(
+                "risk day not started (roll_day has not run): the daily loss limit has no starting equity", "risk_day"
+            )
         if today != self._day:
-            return Refusal(f"risk day is {self._day} but it is {today} UTC: roll_day must run before new entries")
+            return Refusal(
+                f"risk day is {self._day} but it is {today} UTC: roll_day must run before new entries", "risk_day"
+            )
         if self._kill_day is not None:
-            return Refusal(f"kill switch tripped for {self._kill_day}: no new entries until 00:00 UTC")
+            return Refusal(f"kill switch tripped for {self._kill_day}: no new entries until 00:00 UTC", "kill_switch")
         if self._safe:
-            return Refusal(f"safe mode ({'; '.join(self._safe)}): no new entries, exits and stops carry on")
+            return Refusal(
+                f"safe mode ({'; '.join(self._safe)}): no new entries, exits and stops carry on", "safe_mode"
+            )
         if open_positions >= self._limits.max_open_positions:
             return Refusal(
                 f"{open_positions} positions are open, the maximum is {self._limits.max_open_positions}: "
-                f"no new entry on {symbol}"
+                f"no new entry on {symbol}",
+                "max_positions",
             )
         until = self._cooldowns.get(symbol)
         if until is not None and until > now:
-            return Refusal(f"{symbol} is cooling down after a loss until {until:%Y-%m-%d %H:%M:%S} UTC")
+            return Refusal(f"{symbol} is cooling down after a loss until {until:%Y-%m-%d %H:%M:%S} UTC", "cooldown")
         return None
 
     def size_entry(

@@ -12,7 +12,7 @@ fill worse again):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -26,6 +26,7 @@ __all__ = [
     "RiskLimits",
     "Sizing",
     "Refusal",
+    "REFUSAL_LABELS",
     "per_unit_loss",
     "size_position",
     "stop_refusal",
@@ -106,11 +107,35 @@ class Sizing:
     notional: Decimal
 
 
+# Every `Refusal.label`, so that a refused entry's counter exists before the first refusal (and the cost checks'
+# labels of `crocbot.core.costs`); `short` and `not_ready` are refused before the gate (long only; not reconciled).
+REFUSAL_LABELS = (
+    "risk_day",
+    "kill_switch",
+    "safe_mode",
+    "max_positions",
+    "cooldown",
+    "invalid",
+    "no_equity",
+    "reward_risk",
+    "stop_within_costs",
+    "take_profit_loses",
+    "exposure",
+    "below_minimum",
+    "fail_safe",
+    "short",
+    "not_ready",
+    "other",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why the gate said no, in one sentence a trader can act on."""
+    """Why the gate said no, in one sentence a trader can act on; `label` names the rule in a word or two, fixed
+    (the label values of `crocbot_entries_refused_total`)."""
 
     reason: str
+    label: str = field(default="other", compare=False)  # a refusal is its reason; the label only sorts it
 
 
 def money_text(amount: Decimal) -> str:
@@ -143,12 +168,14 @@ def size_position(
     symbol, entry, stop = signal.symbol, signal.entry, signal.stop
     quote = instrument.quote
     if instrument.symbol != symbol:
-        return Refusal(f"{symbol}: sized with the instrument of {instrument.symbol}")
+        return Refusal(f"{symbol}: sized with the instrument of {instrument.symbol}", "invalid")
     if equity <= 0:
-        return Refusal(f"{symbol}: equity is {money_text(equity)} {quote}; nothing can be risked")
+        return Refusal(f"{symbol}: equity is {money_text(equity)} {quote}; nothing can be risked", "no_equity")
     distance = entry - stop if signal.side is PositionSide.LONG else stop - entry
     if distance <= 0:  # Signal refuses this already; a bad stop must never reach the sizing below
-        return Refusal(f"{symbol}: a {signal.side}'s stop {fmt(stop)} is on the wrong side of its entry {fmt(entry)}")
+        return Refusal(
+            f"{symbol}: a {signal.side}'s stop {fmt(stop)} is on the wrong side of its entry {fmt(entry)}", "invalid"
+        )
     costs = TradeCosts.of(
         taker_fee=instrument.taker_fee, maker_fee=instrument.maker_fee, slippage=limits.slippage_allowance
     )
@@ -156,7 +183,7 @@ def size_position(
         signal.side, entry, stop, signal.take_profit, costs, min_stop_cost_multiple=limits.min_stop_cost_multiple
     )
     if priced is not None:  # the strategy judged it already; a signal from anywhere else is judged here
-        return Refusal(f"{symbol}: {priced.text}")
+        return Refusal(f"{symbol}: {priced.text}", priced.label)
     unit_loss = per_unit_loss(signal.side, entry, stop, instrument.taker_fee, limits.slippage_allowance)
     qty = quantize_down(equity * limits.risk_per_trade / unit_loss, instrument.qty_increment)
 
@@ -173,19 +200,21 @@ def size_position(
             f"({money_text(fraction * equity)} {quote})"
         )
         if room <= 0:
-            return Refusal(f"{symbol}: {cap} is used up; no new entry")
+            return Refusal(f"{symbol}: {cap} is used up; no new entry", "exposure")
         qty = min(qty, quantize_down(room / unit_cost, instrument.qty_increment))
 
     base = instrument.base
     if qty < instrument.qty_min or qty <= 0:
         return Refusal(
             f"{symbol}: size {fmt(qty)} {base} is below the minimum order of {fmt(instrument.qty_min)} {base} "
-            f"(risk budget {money_text(equity * limits.risk_per_trade)} {quote}, {fmt(unit_loss)} {quote} per unit)"
+            f"(risk budget {money_text(equity * limits.risk_per_trade)} {quote}, {fmt(unit_loss)} {quote} per unit)",
+            "below_minimum",
         )
     if qty * entry < instrument.cost_min:
         return Refusal(
             f"{symbol}: order value {money_text(qty * entry)} {quote} is below the minimum order value of "
-            f"{fmt(instrument.cost_min)} {quote}"
+            f"{fmt(instrument.cost_min)} {quote}",
+            "below_minimum",
         )
     worst = qty * unit_loss
     allowed = limits.fail_safe_loss(equity)
@@ -193,7 +222,8 @@ def size_position(
         return Refusal(
             f"{symbol}: fail-safe: {fmt(qty)} {base} from {fmt(entry)} to the stop {fmt(stop)} could lose "
             f"{money_text(worst)} {quote}, more than {percent_text(limits.fail_safe_fraction)} % of the max loss per "
-            f"trade ({money_text(allowed)} {quote}); check the risk settings"
+            f"trade ({money_text(allowed)} {quote}); check the risk settings",
+            "fail_safe",
         )
     return Sizing(qty=qty, worst_case_loss=worst, notional=qty * unit_cost)
 

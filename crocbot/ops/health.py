@@ -71,7 +71,7 @@ class HealthBoard:
     def on_safe_mode(self, changed: SafeModeChanged) -> None:
         with self._lock:
             self._safe = changed.reasons
-        self._metrics.set("crocbot_safe_mode", 1.0 if changed.on else 0.0, help="1 while entries are halted")
+        self._metrics.set("crocbot_safe_mode", 1.0 if changed.on else 0.0)
 
     def on_breaker(self, changed: BreakerStateChanged) -> None:
         with self._lock:
@@ -80,16 +80,13 @@ class HealthBoard:
             "crocbot_breaker_state",
             BREAKER_LEVEL[changed.current],
             labels={"breaker": changed.name},
-            help="circuit breaker state: 0 closed, 1 half-open, 2 open",
         )
 
     def on_restart(self, restarted: ActorRestarted) -> None:
         with self._lock:
             self._restarts[restarted.name] = self._restarts.get(restarted.name, 0) + 1
             self._down.pop(restarted.name, None)
-        self._metrics.inc(
-            "crocbot_actor_restarts_total", labels={"actor": restarted.name}, help="actor restarts by supervisors"
-        )
+        self._metrics.inc("crocbot_actor_restarts_total", labels={"actor": restarted.name})
 
     def on_exited(self, exited: ActorExited) -> None:
         with self._lock:
@@ -245,7 +242,7 @@ def _handler(
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._reply(200, metrics.render().encode(), "text/plain; version=0.0.4; charset=utf-8")
+                self._reply(200, *metrics.exposition(self.headers.get("Accept", "")))
                 return
             route = routes.get(path)
             if route is None:

@@ -158,6 +158,8 @@ def test_a_losing_day_trips_the_kill_switch_which_blocks_entries_and_survives_a_
     paper.advance(60)
     assert _entries(paper) == entries
     assert bot.status().positions == ()
+    assert paper.metrics.value("crocbot_kill_switch") == 1
+    assert paper.metrics.value("crocbot_entries_refused_total", labels={"reason": "kill_switch"}) == 1
 
     # A restart on the same state directory keeps the switch and keeps refusing.
     paper.restart()
@@ -168,6 +170,7 @@ def test_a_losing_day_trips_the_kill_switch_which_blocks_entries_and_survives_a_
     paper.advance(60)
     assert _entries(paper) == entries
     assert bot.status().positions == ()
+    assert paper.metrics.value("crocbot_kill_switch") == 1  # set again by the new router from the restored state
 
     # The operator's view, read from the state directory.
     status = collect_status(paper.settings, probe=False)

@@ -21,9 +21,12 @@ from typing import Any
 
 import pytest
 from loguru import logger
+from prometheus_client.parser import text_string_to_metric_families
 
 from crocbot.actors.router import FENCE_METRIC
+from crocbot.app import ACTOR_NAMES
 from crocbot.core.messages import ExitReason, ExitRequest, OrderPurpose, OrderStatus, PositionSide, Signal
+from crocbot.ops.metric_catalog import CATALOG, PROCESS_METRICS
 from crocbot.ops.trade_audit import audit_journal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.market import candle_csv_source
@@ -49,6 +52,8 @@ class Run:
     stall: dict[str, Any] = field(default_factory=dict)
     final_realized: Decimal = Decimal(0)
     settle_timeouts: int = 0
+    first_scrape: str = ""  # /metrics as soon as the bot was ready
+    last_scrape: str = ""  # /metrics after the run
 
 
 def _get(url: str) -> tuple[int, dict[str, Any]]:
@@ -57,6 +62,13 @@ def _get(url: str) -> tuple[int, dict[str, Any]]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def _scrape(paper: Paper) -> str:
+    bot, _ = paper.running
+    assert bot.server is not None
+    with urllib.request.urlopen(bot.server.url + "/metrics", timeout=10) as response:
+        return str(response.read().decode())
 
 
 def _until(paper: Paper, what: str, check: Any, *, step: float = 0.25) -> None:
@@ -167,12 +179,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     )
     try:
         paper.start()
+        result.first_scrape = _scrape(paper)
         paper.run_until(STALL_AT)
         _stall(paper, result)
         paper.run_until(REPLAY_START + timedelta(days=REPLAY_DAYS))
         bot, conductor = paper.running
         result.final_realized = bot.status().realized
         result.settle_timeouts = conductor.stats.settle_timeouts
+        result.last_scrape = _scrape(paper)
         yield result
     finally:
         with contextlib.suppress(ValueError):  # the per-test clean slate may have removed them already
@@ -297,6 +311,57 @@ def test_one_exit_per_position_no_funds_refusal_and_no_inventory_fence_breach(ru
     assert audit.oversold_positions == 0
     assert audit.funds_refusals == 0
     assert run.paper.metrics.value(FENCE_METRIC) == 0
+
+
+# -- /metrics ----------------------------------------------------------------------------------------------
+
+
+def _families(text: str) -> dict[str, Any]:
+    """Families by the name a Prometheus user queries (a counter's with its `_total`), as prometheus_client parses
+    them."""
+    families = {}
+    for family in text_string_to_metric_families(text):
+        families[family.name + "_total" if family.type == "counter" else family.name] = family
+    return families
+
+
+def _value(families: dict[str, Any], sample: str, **labels: str) -> float:
+    name = sample.removesuffix("_count") if sample.endswith("_seconds_count") else sample
+    found = [s.value for s in families[name].samples if s.name == sample and s.labels == labels]
+    assert len(found) == 1, (sample, labels, families[name].samples)
+    return float(found[0])
+
+
+def test_the_first_scrape_of_the_running_bot_has_every_readme_metric_with_its_type(run: Run) -> None:
+    families = _families(run.first_scrape)
+
+    for spec in (*CATALOG, *PROCESS_METRICS):
+        assert spec.name in families, f"{spec.name} is not served by the running bot"
+        assert families[spec.name].type == spec.kind, spec.name
+    for symbol in run.paper.symbols:
+        assert _value(families, "crocbot_checksum_mismatches_total", symbol=symbol) == 0
+    for actor in ACTOR_NAMES:
+        assert _value(families, "crocbot_actor_restarts_total", actor=actor) == 0
+    assert _value(families, "crocbot_breaker_state", breaker="kraken-rest") == 0
+    assert _value(families, "crocbot_fills_total") == 0
+    assert _value(families, "crocbot_equity") > 0  # the paper account's starting cash
+
+
+def test_the_last_scrape_counts_what_the_run_did(run: Run) -> None:
+    families = _families(run.last_scrape)
+    fills = len(run.paper.journal().fills())
+
+    assert _value(families, "crocbot_fills_total") + _value(families, "crocbot_fills_backfilled_total") == fills
+    assert _value(families, "crocbot_order_outcomes_total", outcome="filled") > 0
+    assert _value(families, "crocbot_orders_total", purpose="entry") > 0
+    assert _value(families, "crocbot_feed_frames_total", channel="book") > 0
+    assert _value(families, "crocbot_feed_frames_total", channel="trade") > 0
+    assert _value(families, "crocbot_feed_reconnects_total") >= 1  # the stall made the feed connect again
+    assert _value(families, "crocbot_entries_refused_total", reason="safe_mode") >= 1  # the signal in the stall
+    assert _value(families, "crocbot_sl_loop_seconds_count") > 0
+    assert _value(families, "crocbot_journal_write_seconds_count") >= fills
+    assert _value(families, "crocbot_safe_mode") == 0
+    assert _value(families, "crocbot_equity") > 0
 
 
 # -- the stall ----------------------------------------------------------------------------------------------
