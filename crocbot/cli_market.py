@@ -102,8 +102,13 @@ def add_market_commands(
 
     replay = commands.add_parser("replay", help="run a recording through the codec and the books")
     settings_flags(replay)
-    replay.add_argument("file", type=Path)
-    replay.add_argument("--verify", action="store_true", help="exit 1 if any book checksum mismatched")
+    replay.add_argument("file", type=Path, help="a recording written by crocbot record (JSON lines)")
+    replay.add_argument(
+        "--verify",
+        action="store_true",
+        help="exit 1 unless every line parses and every book checksum matches (a truncated or damaged line, a "
+        "malformed frame or a mismatch fails it)",
+    )
 
     sim = commands.add_parser("sim", help="run the Kraken-compatible simulator on 127.0.0.1")
     sim.add_argument(
@@ -198,7 +203,10 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     summary = verify_recording(args.file, _catalog_cache(settings))
     print(json.dumps(summary.as_json()))
-    return 1 if args.verify and summary.checksum_mismatches else 0
+    if not args.verify or not summary.problems:
+        return 0
+    print(f"crocbot replay: {args.file} does not verify: {', '.join(summary.problems)}", file=sys.stderr)
+    return 1
 
 
 def _sources(specs: Iterable[str], catalog: Mapping[str, Instrument]) -> dict[str, Iterable[MarketTrade]]:
