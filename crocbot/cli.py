@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +46,23 @@ EXIT_REFUSED = 2
 EXIT_ABORTED = 130
 
 
-def _settings_flags(parser: argparse.ArgumentParser) -> None:
+def _settings_flags(parser: argparse.ArgumentParser, *, omit: Collection[str] = ()) -> None:
+    """The settings options; `omit` leaves out those that mean nothing to the command (the demo trades on paper,
+    on its own symbols; `status` only reads the state directory)."""
     group = parser.add_argument_group("settings (override config file, .env and environment)")
     group.add_argument(
         "--config", type=Path, help="TOML defaults file (default: $CROCBOT_CONFIG or config/crocbot.toml)"
     )
     group.add_argument("--env-file", type=Path, help="dotenv file (default: .env in the working directory)")
-    group.add_argument("--mode", choices=("paper", "live"), help="paper (default) or live")
-    group.add_argument("--symbols", help="comma-separated WS v2 symbols, e.g. BTC/USD,ETH/USD,AAPLx/USD")
+    if "mode" not in omit:
+        group.add_argument("--mode", choices=("paper", "live"), help="paper (default) or live")
+    if "symbols" not in omit:
+        group.add_argument("--symbols", help="comma-separated WS v2 symbols, e.g. BTC/USD,ETH/USD,AAPLx/USD")
     group.add_argument("--state-dir", type=Path, help="journal and state directory")
-    group.add_argument("--log-dir", type=Path, help="log directory")
-    group.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="console log level")
+    if "log_dir" not in omit:
+        group.add_argument("--log-dir", type=Path, help="log directory")
+    if "log_level" not in omit:
+        group.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="console log level")
     group.add_argument(
         "--set",
         action="append",
@@ -72,20 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="A trading bot for Kraken spot (crypto and xStocks). Paper trading unless told otherwise.",
     )
     parser.add_argument("--version", action="version", version=f"crocbot {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (crocbot COMMAND -h)")
     run = commands.add_parser("run", help="start the bot (paper mode unless live is configured and confirmed)")
     _settings_flags(run)
     run.add_argument(
         "--replay-clock", type=parse_replay_clock, metavar="SPEC", help=REPLAY_CLOCK_HELP + " (paper, simulator only)"
     )
     config = commands.add_parser("config", help="configuration tools")
-    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", help="the configuration tool")
     check = config_commands.add_parser("check", help="print the effective configuration, or what is wrong with it")
     _settings_flags(check)
     demo = commands.add_parser(
         "demo", help="trade on paper against the built-in simulator, offline, with a live console view"
     )
-    _settings_flags(demo)
+    _settings_flags(demo, omit=("mode", "symbols", "log_level"))
     demo.add_argument("--duration", type=parse_duration, default=100.0, help="wall time to trade (default 100s)")
     demo.add_argument("--speed", type=float, help="at most this many market seconds per second (default: flat out)")
     demo.add_argument(
@@ -98,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status", help="positions, orders, stops, fills, P&L, kill switch and safe mode, from the state directory"
     )
-    _settings_flags(status)
+    _settings_flags(status, omit=("mode", "symbols", "log_dir", "log_level"))
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_market_commands(commands, _settings_flags)
     return parser
@@ -107,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for name in ("mode", "symbols", "state_dir", "log_dir", "log_level"):
-        value = getattr(args, name)
+        value = getattr(args, name, None)  # a command offers only the options that mean something to it
         if value is not None:
             overrides[name] = value
     for item in args.set:
@@ -186,9 +192,22 @@ def _run(args: argparse.Namespace) -> int:
     return run_bot(settings, clock=args.replay_clock)
 
 
+def _refuse_demo_mode() -> int:
+    return _refuse(
+        "the demo trades on paper only",
+        ["it runs against its own simulator, never Kraken; for live trading use: crocbot run --mode live"],
+    )
+
+
 def _demo(args: argparse.Namespace) -> int:
     from crocbot.app import StartupError
     from crocbot.demo import DemoOptions, run_demo, summary_text
+
+    try:
+        if _overrides(args).get("mode", "paper") != "paper":  # --set mode=live
+            return _refuse_demo_mode()
+    except ConfigError as error:
+        return _refuse("invalid configuration", error.problems)
 
     options = DemoOptions(
         duration=args.duration,
@@ -226,7 +245,11 @@ def _status(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     bootstrap_logging()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command == "demo" and any(arg.split("=")[0] == "--mode" for arg in unknown):
+            return _refuse_demo_mode()
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         if args.command == "run":
             return _run(args)

@@ -11,11 +11,11 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from crocbot.config import Settings
@@ -90,18 +90,23 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+class SettingsFlags(Protocol):
+    """`crocbot.cli`'s settings options, less those a command has no use for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *, omit: Collection[str] = ()) -> None: ...
+
+
 def add_market_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    settings_flags: Callable[[argparse.ArgumentParser], None],
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], settings_flags: SettingsFlags
 ) -> None:
     record = commands.add_parser("record", help="record every WS frame (in and out) to a JSON-lines file")
-    settings_flags(record)
+    settings_flags(record, omit=("mode", "log_dir", "log_level"))  # it records; it neither trades nor logs
     record.add_argument("--out", type=Path, required=True, help="file to append to")
     record.add_argument("--duration", type=parse_duration, help="stop after this long (default: until Ctrl-C)")
     record.add_argument("--depth", type=int, default=10, help="book depth to subscribe (10, 25, 100, 500, 1000)")
 
     replay = commands.add_parser("replay", help="run a recording through the codec and the books")
-    settings_flags(replay)
+    settings_flags(replay, omit=("mode", "symbols", "log_dir", "log_level"))  # the file says which symbols
     replay.add_argument("file", type=Path, help="a recording written by crocbot record (JSON lines)")
     replay.add_argument(
         "--verify",
@@ -131,7 +136,7 @@ def add_market_commands(
         help=REPLAY_CLOCK_HELP + "; the synthetic market starts at ANCHOR, recorded trades already due are applied "
         "at once; not with --speed",
     )
-    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets (default %(default)s)")
     sim.add_argument("--duration", type=parse_duration, help="stop after this long (default: until Ctrl-C)")
 
 
