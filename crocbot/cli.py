@@ -6,6 +6,7 @@ Exit codes: 0 done, 2 refused (bad configuration, live gate, usage), 130 aborted
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Collection, Mapping, Sequence
@@ -89,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="print the effective configuration, or what is wrong with it")
     _settings_flags(check)
     demo = commands.add_parser(
-        "demo", help="trade on paper against the built-in simulator, offline, with a live console view"
+        "demo",
+        help="trade on paper against the built-in simulator, offline, with a live console view",
+        epilog="Ctrl-C ends the trading early and still prints the summary (exit 130); a full run exits 0.",
     )
     _settings_flags(demo, omit=("mode", "symbols", "log_level"))
     demo.add_argument("--duration", type=parse_duration, default=100.0, help="wall time to trade (default 100s)")
@@ -101,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets")
     demo.add_argument("--no-view", action="store_true", help="print a status line now and then instead of a view")
+    demo.add_argument("--json", action="store_true", help="also print the summary as one line of JSON, last")
     status = commands.add_parser(
         "status", help="positions, orders, stops, fills, P&L, kill switch and safe mode, from the state directory"
     )
@@ -227,7 +231,9 @@ def _demo(args: argparse.Namespace) -> int:
     except StartupError as error:
         return _refuse("the demo could not start", [str(error)])
     print(summary_text(result, options.state_dir), end="")
-    return EXIT_OK
+    if args.json:
+        print(json.dumps(result.as_json()))
+    return EXIT_ABORTED if result.interrupted else EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:
