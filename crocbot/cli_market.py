@@ -40,6 +40,7 @@ REPLAY_CLOCK_HELP = (
     "times faster); give the simulator and the bot the same spec"
 )
 
+_PROGRESS_EVERY = 10.0  # wall seconds between two progress lines of `crocbot record`
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
 
@@ -153,8 +154,9 @@ def _catalog_cache(settings: Settings) -> Catalog:
     return Catalog.load(path) if path.is_file() else Catalog()
 
 
-def _wait(duration: float | None) -> None:
-    """Until `duration` passes or SIGINT/SIGTERM; the handler only flips a flag (no locks in a signal handler)."""
+def _wait(duration: float | None, every: Callable[[], None] | None = None, every_wall: float = 10.0) -> None:
+    """Until `duration` passes or SIGINT/SIGTERM, calling `every` each `every_wall` seconds; the handler only flips
+    a flag (no locks in a signal handler)."""
     signalled: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -163,8 +165,12 @@ def _wait(duration: float | None) -> None:
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         deadline = time.monotonic() + duration if duration is not None else None
+        next_every = time.monotonic() + every_wall
         while not signalled and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.2)
+            if every is not None and time.monotonic() >= next_every:
+                next_every += every_wall
+                every()
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
@@ -190,12 +196,25 @@ def _record(args: argparse.Namespace, settings: Settings) -> int:
         catalog=_catalog_cache(settings),
         recorder=recorder,
     )
+    until = f"for {args.duration:g} s" if args.duration is not None else "until Ctrl-C"
+    print(f"crocbot record: {', '.join(symbols)} to {args.out}, {until}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+
+    def progress() -> None:
+        elapsed = time.monotonic() - started
+        print(
+            f"crocbot record: {recorder.frames} frames in {elapsed:.0f} s ({client.stats.connects} connects)",
+            file=sys.stderr,
+            flush=True,
+        )
+
     client.start()
     try:
-        _wait(args.duration)
+        _wait(args.duration, progress, _PROGRESS_EVERY)
     finally:
         client.stop()
         recorder.close()
+    progress()
     print(json.dumps({"frames": recorder.frames, "connects": client.stats.connects, "out": str(args.out)}))
     return 0
 
@@ -270,16 +289,32 @@ def _sim(args: argparse.Namespace) -> int:
         return 2
     simulator.start()
     # First line: one JSON object, for a harness that starts the simulator on free ports; the rest is for people.
+    settings = {
+        "CROCBOT_KRAKEN__WS_URL": simulator.ws_url,
+        "CROCBOT_KRAKEN__WS_AUTH_URL": simulator.ws_auth_url,
+        "CROCBOT_KRAKEN__REST_URL": simulator.rest_url,
+        "CROCBOT_SYMBOLS": ",".join(config.symbols),
+        "CROCBOT_MODE": "paper",  # the paper venue trades on the simulator's market data
+    }
     endpoints = {"ws_url": simulator.ws_url, "ws_auth_url": simulator.ws_auth_url, "rest_url": simulator.rest_url}
-    print(json.dumps(endpoints | {"replay_clock": replay.spec if replay is not None else None}), flush=True)
+    replay_spec = replay.spec if replay is not None else None
+    print(json.dumps(endpoints | {"replay_clock": replay_spec, "symbols": list(config.symbols)}), flush=True)
     print(
         f"crocbot simulator on 127.0.0.1: WS {simulator.ws_url}, private WS {simulator.ws_auth_url}, "
         f"REST {simulator.rest_url}"
     )
-    print("point crocbot at it with:")
-    print(f"  CROCBOT_KRAKEN__WS_URL={simulator.ws_url}")
-    print(f"  CROCBOT_KRAKEN__WS_AUTH_URL={simulator.ws_auth_url}")
-    print(f"  CROCBOT_KRAKEN__REST_URL={simulator.rest_url}")
+    print("point crocbot at it with these settings (environment variables):")
+    for name, value in settings.items():
+        print(f"  {name}={value}")
+    if replay_spec is not None:
+        print(f"and start it on the simulator's clock: crocbot run --replay-clock {replay_spec}")
+    else:
+        print("and start it: crocbot run")
+        if config.speed != 1.0:
+            print(
+                f"note: this market runs {args.speed}x faster than the wall clock, which crocbot run follows; to "
+                "share accelerated time, start both with the same --replay-clock"
+            )
     print(f"simulated account (not a Kraken key): KRAKEN_API_KEY={api_key} KRAKEN_API_SECRET={api_secret}", flush=True)
     try:
         _wait(args.duration)

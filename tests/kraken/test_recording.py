@@ -36,6 +36,9 @@ def test_a_recording_of_the_simulator_replays_with_zero_mismatches(tmp_path: Pat
             CROCBOT_KRAKEN__WS_URL=sim.ws_url,
         )
     assert recorded.returncode == 0, recorded.stderr
+    progress = [line for line in recorded.stderr.splitlines() if line.startswith("crocbot record:")]
+    assert progress[0] == f"crocbot record: BTC/USD, ETH/USD, AAPLx/USD to {out}, for 4 s"
+    assert progress[-1].startswith(f"crocbot record: {json.loads(recorded.stdout)['frames']} frames in ")
     replayed = crocbot(["replay", str(out), "--verify"], tmp_path)
 
     summary = json.loads(replayed.stdout)
@@ -116,3 +119,13 @@ def test_replay_verify_fails_a_malformed_frame(tmp_path: Path) -> None:
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert json.loads(result.stdout)["malformed"] == 1
+
+
+def test_record_reports_progress_while_it_waits() -> None:
+    from crocbot.cli_market import _wait
+
+    calls: list[int] = []
+
+    _wait(1.0, lambda: calls.append(1), every_wall=0.2)  # a bounded wait: one second at most
+
+    assert calls  # the first report is due after 0.2 s, well inside the second
