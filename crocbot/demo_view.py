@@ -17,13 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 from crocbot.actors.router import OrderView, PositionView, StatusReport
+from crocbot.core.money import quote_places, round_to_decimals
 from crocbot.kraken.instruments import Instrument
 
-__all__ = ["ViewData", "render_view", "money", "QUOTE_PLACES"]
+__all__ = ["ViewData", "render_view", "money"]
 
-# Kraken's display precision of the fiat quote currencies; any other quote (a coin) is shown to 8 places.
-QUOTE_PLACES = {"USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "AUD": 2, "CHF": 2, "JPY": 0}
-_COIN_PLACES = 8
 _HEADER_ROWS = 3  # title, figures, trading state
 _NUMBERS = ("QTY", "ENTRY", "STOP", "MARK", "UNREAL.", "PRICE")  # right-aligned columns
 _TIME = "%m-%d %H:%M"  # market time, the same in the header and the events
@@ -43,8 +41,7 @@ class ViewData:
 
 def money(value: Decimal, quote: str) -> str:
     """An amount of `quote` rounded to its precision, with thousands separators."""
-    places = QUOTE_PLACES.get(quote, _COIN_PLACES)
-    return f"{value.quantize(Decimal(1).scaleb(-places)):,}"
+    return f"{round_to_decimals(value, quote_places(quote)):,}"
 
 
 def _price(value: Decimal | None, instrument: Instrument | None) -> str:
