@@ -36,6 +36,7 @@ from crocbot.core.money import fmt
 from crocbot.core.strategies import strategy_for
 from crocbot.demo_paths import DEFAULT_DATA
 from crocbot.demo_view import ViewData, money, render_view
+from crocbot.kraken.instruments import Instrument
 from crocbot.ops.log import JSON_LOG_NAME, setup_logging
 from crocbot.ops.metrics import Metrics
 from crocbot.ops.trade_audit import TradeAudit, audit_journal
@@ -307,7 +308,7 @@ class _View:
         simulator: Simulator,
         options: DemoOptions,
         start_equity: Decimal,
-        instruments: Mapping[str, Any],
+        instruments: Mapping[str, Instrument],
         out: TextIO,
     ) -> None:
         self._bot, self._simulator, self._start_equity = bot, simulator, start_equity

@@ -136,16 +136,22 @@ def _header(data: ViewData, title: str) -> list[RenderableType]:
     return [heading, figures, status]
 
 
+def _section_rows(count: int, shown: int) -> int:
+    """The rows a table section takes: a blank line, then one line saying it is empty, or its header row, `shown`
+    rows, and a line saying how many more did not fit."""
+    return 2 if not count else 2 + shown + (count > shown)
+
+
 def render_view(data: ViewData, title: str, *, height: int = 24) -> RenderableType:
     """One frame for a terminal `height` rows high: the header first, then positions, orders and events, each
     cut to the rows left (a table takes a header row; "... and N more" says what did not fit)."""
-    spare = max(height - _HEADER_ROWS - 1, 6)  # rows below the header; the last row stays free for the cursor
+    rows = max(height - _HEADER_ROWS - 1, 6)  # below the header; the last row stays free, or the screen scrolls
     n_positions, n_orders = len(data.report.positions), len(data.report.orders)
-    position_rows = min(n_positions, max(spare // 4, 1))
-    spare -= 1 + (position_rows + 1 + (n_positions > position_rows) if n_positions else 1)
-    order_rows = min(n_orders, max(spare // 2, 1))
-    spare -= 1 + (order_rows + 1 + (n_orders > order_rows) if n_orders else 1)
-    event_rows = max(spare - 2, 1)  # less its title and the free last row
+    position_rows = min(n_positions, max(rows // 4, 1))
+    rows -= _section_rows(n_positions, position_rows)
+    order_rows = min(n_orders, max(rows // 2, 1))
+    rows -= _section_rows(n_orders, order_rows)
+    event_rows = max(rows - 2, 1)  # less a blank line and the section's title
     events = Table.grid(padding=(0, 1))
     events.add_column(no_wrap=True, min_width=len(f"{data.now:{_TIME}}"))
     events.add_column(no_wrap=True, overflow="ellipsis")
