@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -57,6 +58,7 @@ _SYNTHETIC_INTERVAL = 60.0
 _TRADES_PER_CANDLE = 6
 _STARTUP_LIMIT = 60.0  # wall seconds for the bot to connect and backfill
 _QUOTE = "USD"  # every demo symbol's quote currency
+_SUMMARY_WIDTH = 80
 _TITLE = "crocbot demo (paper trading against the simulator; Ctrl-C ends it early)"
 
 
@@ -381,4 +383,7 @@ def summary_text(result: DemoResult, state_dir: Path) -> str:
         )
     if result.settle_timeouts:
         lines.append(f"  note        the bot fell behind the market {result.settle_timeouts} times (a slow machine)")
-    return "\n".join(lines) + "\n"
+    # Wrapped under its label for an 80-column terminal, where the terminal itself would break words.
+    indent = " " * 14
+    wrapped = (textwrap.fill(line, _SUMMARY_WIDTH, subsequent_indent=indent, break_on_hyphens=False) for line in lines)
+    return "\n".join(wrapped) + "\n"

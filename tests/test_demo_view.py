@@ -117,3 +117,14 @@ def test_the_summary_has_no_json_line(tmp_path: Path) -> None:
 
     assert not any(line.lstrip().startswith("{") for line in text.splitlines())
     assert "realised -22.71, equity 9,973.62 (from 10,000.00)" in text
+
+
+def test_the_summary_fits_80_columns_with_each_line_wrapped_under_its_label(tmp_path: Path) -> None:
+    result = DemoResult(settle_timeouts=3, interrupted=True)
+
+    lines = summary_text(result, tmp_path).splitlines()
+
+    assert max(len(line) for line in lines) <= 80
+    assert "  ended       early, by Ctrl-C" in lines
+    continued = [line for line in lines if line.startswith(" " * 14)]
+    assert continued  # the safety line and the note are longer than 80 columns
