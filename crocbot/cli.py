@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +51,23 @@ EXIT_REFUSED = ExitCode.REFUSED
 EXIT_ABORTED = ExitCode.ABORTED
 
 
-def _settings_flags(parser: argparse.ArgumentParser) -> None:
+def _settings_flags(parser: argparse.ArgumentParser, *, omit: Collection[str] = ()) -> None:
+    """The settings options; `omit` leaves out those that mean nothing to the command (the demo trades on paper,
+    on its own symbols; `status` only reads the state directory)."""
     group = parser.add_argument_group("settings (override config file, .env and environment)")
     group.add_argument(
         "--config", type=Path, help="TOML defaults file (default: $CROCBOT_CONFIG or config/crocbot.toml)"
     )
     group.add_argument("--env-file", type=Path, help="dotenv file (default: .env in the working directory)")
-    group.add_argument("--mode", choices=("paper", "live"), help="paper (default) or live")
-    group.add_argument("--symbols", help="comma-separated WS v2 symbols, e.g. BTC/USD,ETH/USD,AAPLx/USD")
+    if "mode" not in omit:
+        group.add_argument("--mode", choices=("paper", "live"), help="paper (default) or live")
+    if "symbols" not in omit:
+        group.add_argument("--symbols", help="comma-separated WS v2 symbols, e.g. BTC/USD,ETH/USD,AAPLx/USD")
     group.add_argument("--state-dir", type=Path, help="journal and state directory")
-    group.add_argument("--log-dir", type=Path, help="log directory")
-    group.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="console log level")
+    if "log_dir" not in omit:
+        group.add_argument("--log-dir", type=Path, help="log directory")
+    if "log_level" not in omit:
+        group.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="console log level")
     group.add_argument(
         "--set",
         action="append",
@@ -76,20 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="A trading bot for Kraken spot (crypto and xStocks). Paper trading unless told otherwise.",
     )
     parser.add_argument("--version", action="version", version=f"crocbot {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (crocbot COMMAND -h)")
     run = commands.add_parser("run", help="start the bot (paper mode unless live is configured and confirmed)")
     _settings_flags(run)
     run.add_argument(
         "--replay-clock", type=parse_replay_clock, metavar="SPEC", help=REPLAY_CLOCK_HELP + " (paper, simulator only)"
     )
     config = commands.add_parser("config", help="configuration tools")
-    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", help="the configuration tool")
     check = config_commands.add_parser("check", help="print the effective configuration, or what is wrong with it")
     _settings_flags(check)
     demo = commands.add_parser(
-        "demo", help="trade on paper against the built-in simulator, offline, with a live console view"
+        "demo",
+        help="trade on paper against the built-in simulator, offline, with a live console view",
+        epilog="Ctrl-C ends the trading early and still prints the summary (exit 130); a full run exits 0.",
     )
-    _settings_flags(demo)
+    _settings_flags(demo, omit=("mode", "symbols", "log_level"))
     demo.add_argument("--duration", type=parse_duration, default=100.0, help="wall time to trade (default 100s)")
     demo.add_argument("--speed", type=float, help="at most this many market seconds per second (default: flat out)")
     demo.add_argument(
@@ -99,12 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets")
     demo.add_argument("--no-view", action="store_true", help="print a status line now and then instead of a view")
+    demo.add_argument("--json", action="store_true", help="also print the summary as one line of JSON, last")
     status = commands.add_parser(
         "status",
         help="whether the state directory's bot runs and is ready; its positions, orders, stops, equity, P&L, fees, "
         "kill switch and safe mode",
     )
-    _settings_flags(status)
+    _settings_flags(status, omit=("mode", "symbols", "log_dir", "log_level"))
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_market_commands(commands, _settings_flags)
     parser.epilog = epilog()
@@ -118,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for name in ("mode", "symbols", "state_dir", "log_dir", "log_level"):
-        value = getattr(args, name)
+        value = getattr(args, name, None)  # a command offers only the options that mean something to it
         if value is not None:
             overrides[name] = value
     parse_set(args.set, into=overrides)
@@ -213,9 +223,22 @@ def _run(args: argparse.Namespace) -> int:
     return run_bot(settings, clock=args.replay_clock)
 
 
+def _refuse_demo_mode() -> int:
+    return _refuse(
+        "the demo trades on paper only",
+        ["it runs against its own simulator, never Kraken; for live trading use: crocbot run --mode live"],
+    )
+
+
 def _demo(args: argparse.Namespace) -> int:
     from crocbot.app import StartupError
     from crocbot.demo import DemoOptions, run_demo, summary_text
+
+    try:
+        if _overrides(args).get("mode", "paper") != "paper":  # --set mode=live
+            return _refuse_demo_mode()
+    except ConfigError as error:
+        return _refuse("invalid configuration", error.problems)
 
     options = DemoOptions(
         duration=args.duration,
@@ -235,7 +258,9 @@ def _demo(args: argparse.Namespace) -> int:
     except StartupError as error:
         return _refuse("the demo could not start", [str(error)])
     print(summary_text(result, options.state_dir), end="")
-    return EXIT_OK
+    if args.json:
+        print(json.dumps(result.as_json()))
+    return EXIT_ABORTED if result.interrupted else EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -253,7 +278,11 @@ def _status(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     bootstrap_logging()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command == "demo" and any(arg.split("=")[0] == "--mode" for arg in unknown):
+            return _refuse_demo_mode()
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         if args.command == "run":
             return _run(args)

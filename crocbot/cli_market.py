@@ -11,14 +11,15 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from crocbot.config import Settings
+from crocbot.exit_codes import ExitCode
 from crocbot.kraken.instruments import Catalog, Instrument
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ REPLAY_CLOCK_HELP = (
     "times faster); give the simulator and the bot the same spec"
 )
 
+_PROGRESS_EVERY = 10.0  # wall seconds between two progress lines of `crocbot record`
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
 
@@ -90,20 +92,30 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+class SettingsFlags(Protocol):
+    """`crocbot.cli`'s settings options, less those a command has no use for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *, omit: Collection[str] = ()) -> None: ...
+
+
 def add_market_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    settings_flags: Callable[[argparse.ArgumentParser], None],
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], settings_flags: SettingsFlags
 ) -> None:
     record = commands.add_parser("record", help="record every WS frame (in and out) to a JSON-lines file")
-    settings_flags(record)
+    settings_flags(record, omit=("mode", "log_dir", "log_level"))  # it records; it neither trades nor logs
     record.add_argument("--out", type=Path, required=True, help="file to append to")
     record.add_argument("--duration", type=parse_duration, help="stop after this long (default: until Ctrl-C)")
     record.add_argument("--depth", type=int, default=10, help="book depth to subscribe (10, 25, 100, 500, 1000)")
 
     replay = commands.add_parser("replay", help="run a recording through the codec and the books")
-    settings_flags(replay)
-    replay.add_argument("file", type=Path)
-    replay.add_argument("--verify", action="store_true", help="exit 1 if any book checksum mismatched")
+    settings_flags(replay, omit=("mode", "symbols", "log_dir", "log_level"))  # the file says which symbols
+    replay.add_argument("file", type=Path, help="a recording written by crocbot record (JSON lines)")
+    replay.add_argument(
+        "--verify",
+        action="store_true",
+        help="exit 1 unless every line parses and every book checksum matches (a truncated or damaged line, a "
+        "malformed frame or a mismatch fails it)",
+    )
 
     sim = commands.add_parser("sim", help="run the Kraken-compatible simulator on 127.0.0.1")
     sim.add_argument(
@@ -126,7 +138,7 @@ def add_market_commands(
         help=REPLAY_CLOCK_HELP + "; the synthetic market starts at ANCHOR, recorded trades already due are applied "
         "at once; not with --speed",
     )
-    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets (default %(default)s)")
     sim.add_argument("--duration", type=parse_duration, help="stop after this long (default: until Ctrl-C)")
 
 
@@ -143,8 +155,9 @@ def _catalog_cache(settings: Settings) -> Catalog:
     return Catalog.load(path) if path.is_file() else Catalog()
 
 
-def _wait(duration: float | None) -> None:
-    """Until `duration` passes or SIGINT/SIGTERM; the handler only flips a flag (no locks in a signal handler)."""
+def _wait(duration: float | None, every: Callable[[], None] | None = None, every_wall: float = 10.0) -> None:
+    """Until `duration` passes or SIGINT/SIGTERM, calling `every` each `every_wall` seconds; the handler only flips
+    a flag (no locks in a signal handler)."""
     signalled: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -153,8 +166,12 @@ def _wait(duration: float | None) -> None:
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         deadline = time.monotonic() + duration if duration is not None else None
+        next_every = time.monotonic() + every_wall
         while not signalled and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.2)
+            if every is not None and time.monotonic() >= next_every:
+                next_every += every_wall
+                every()
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
@@ -180,14 +197,27 @@ def _record(args: argparse.Namespace, settings: Settings) -> int:
         catalog=_catalog_cache(settings),
         recorder=recorder,
     )
+    until = f"for {args.duration:g} s" if args.duration is not None else "until Ctrl-C"
+    print(f"crocbot record: {', '.join(symbols)} to {args.out}, {until}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+
+    def progress() -> None:
+        elapsed = time.monotonic() - started
+        print(
+            f"crocbot record: {recorder.frames} frames in {elapsed:.0f} s ({client.stats.connects} connects)",
+            file=sys.stderr,
+            flush=True,
+        )
+
     client.start()
     try:
-        _wait(args.duration)
+        _wait(args.duration, progress, _PROGRESS_EVERY)
     finally:
         client.stop()
         recorder.close()
+    progress()
     print(json.dumps({"frames": recorder.frames, "connects": client.stats.connects, "out": str(args.out)}))
-    return 0
+    return ExitCode.OK
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -195,10 +225,13 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.file.is_file():
         print(f"crocbot: {args.file}: no such file", file=sys.stderr)
-        return 2
+        return ExitCode.REFUSED
     summary = verify_recording(args.file, _catalog_cache(settings))
     print(json.dumps(summary.as_json()))
-    return 1 if args.verify and summary.checksum_mismatches else 0
+    if not args.verify or not summary.problems:
+        return ExitCode.OK
+    print(f"crocbot replay: {args.file} does not verify: {', '.join(summary.problems)}", file=sys.stderr)
+    return ExitCode.FAILED
 
 
 def _sources(specs: Iterable[str], catalog: Mapping[str, Instrument]) -> dict[str, Iterable[MarketTrade]]:
@@ -237,7 +270,7 @@ def _sim(args: argparse.Namespace) -> int:
             "crocbot sim: --speed and --replay-clock both set the pace; the replay clock's spec has a speed",
             file=sys.stderr,
         )
-        return 2
+        return ExitCode.REFUSED
     api_key = "sim-" + secrets.token_hex(16)
     api_secret = base64.b64encode(secrets.token_bytes(64)).decode()
     config = SimConfig(
@@ -254,22 +287,38 @@ def _sim(args: argparse.Namespace) -> int:
         simulator = Simulator(config, sources=sources)
     except (ValueError, OSError) as error:
         print(f"crocbot sim: {error}", file=sys.stderr)
-        return 2
+        return ExitCode.REFUSED
     simulator.start()
     # First line: one JSON object, for a harness that starts the simulator on free ports; the rest is for people.
+    settings = {
+        "CROCBOT_KRAKEN__WS_URL": simulator.ws_url,
+        "CROCBOT_KRAKEN__WS_AUTH_URL": simulator.ws_auth_url,
+        "CROCBOT_KRAKEN__REST_URL": simulator.rest_url,
+        "CROCBOT_SYMBOLS": ",".join(config.symbols),
+        "CROCBOT_MODE": "paper",  # the paper venue trades on the simulator's market data
+    }
     endpoints = {"ws_url": simulator.ws_url, "ws_auth_url": simulator.ws_auth_url, "rest_url": simulator.rest_url}
-    print(json.dumps(endpoints | {"replay_clock": replay.spec if replay is not None else None}), flush=True)
+    replay_spec = replay.spec if replay is not None else None
+    print(json.dumps(endpoints | {"replay_clock": replay_spec, "symbols": list(config.symbols)}), flush=True)
     print(
         f"crocbot simulator on 127.0.0.1: WS {simulator.ws_url}, private WS {simulator.ws_auth_url}, "
         f"REST {simulator.rest_url}"
     )
-    print("point crocbot at it with:")
-    print(f"  CROCBOT_KRAKEN__WS_URL={simulator.ws_url}")
-    print(f"  CROCBOT_KRAKEN__WS_AUTH_URL={simulator.ws_auth_url}")
-    print(f"  CROCBOT_KRAKEN__REST_URL={simulator.rest_url}")
+    print("point crocbot at it with these settings (environment variables):")
+    for name, value in settings.items():
+        print(f"  {name}={value}")
+    if replay_spec is not None:
+        print(f"and start it on the simulator's clock: crocbot run --replay-clock {replay_spec}")
+    else:
+        print("and start it: crocbot run")
+        if config.speed != 1.0:
+            print(
+                f"note: this market runs {args.speed}x faster than the wall clock, which crocbot run follows; to "
+                "share accelerated time, start both with the same --replay-clock"
+            )
     print(f"simulated account (not a Kraken key): KRAKEN_API_KEY={api_key} KRAKEN_API_SECRET={api_secret}", flush=True)
     try:
         _wait(args.duration)
     finally:
         simulator.stop()
-    return 0
+    return ExitCode.OK

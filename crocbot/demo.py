@@ -10,19 +10,24 @@ from Kraken, so its strategies are warm from the first candle.
 
 from __future__ import annotations
 
-import json
 import shutil
+import signal
 import sys
+import textwrap
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 from loguru import logger
+from rich.console import Console
+from rich.live import Live
 
 from crocbot.actors.feed import FeedOptions
 from crocbot.actors.router import FENCE_METRIC
@@ -31,8 +36,9 @@ from crocbot.config import Settings
 from crocbot.core.money import fmt
 from crocbot.core.strategies import strategy_for
 from crocbot.demo_paths import DEFAULT_DATA
-from crocbot.ops.console import CLEAR, render_view
-from crocbot.ops.log import setup_logging
+from crocbot.demo_view import ViewData, money, render_view
+from crocbot.kraken.instruments import Instrument
+from crocbot.ops.log import JSON_LOG_NAME, setup_logging
 from crocbot.ops.metrics import Metrics
 from crocbot.ops.trade_audit import TradeAudit, audit_journal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
@@ -42,7 +48,7 @@ from crocbot.sim.runner import SimConfig, Simulator
 from crocbot.store.journal import Journal
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 
-__all__ = ["DemoOptions", "DemoResult", "run_demo", "DEFAULT_DATA", "DEMO_SYMBOLS"]
+__all__ = ["DemoOptions", "DemoResult", "run_demo", "summary_text", "DEFAULT_DATA", "DEMO_SYMBOLS"]
 
 DEMO_SYMBOLS = ("BTC/USD", "ETH/USD", "AAPLx/USD")
 _WARMUP_SPARE = 12  # candles of pre-roll beyond the strategies' warm-up
@@ -51,6 +57,9 @@ _WARMUP_SPARE = 12  # candles of pre-roll beyond the strategies' warm-up
 _SYNTHETIC_INTERVAL = 60.0
 _TRADES_PER_CANDLE = 6
 _STARTUP_LIMIT = 60.0  # wall seconds for the bot to connect and backfill
+_QUOTE = "USD"  # every demo symbol's quote currency
+_SUMMARY_WIDTH = 80
+_TITLE = "crocbot demo (paper trading against the simulator; Ctrl-C ends it early)"
 
 
 @dataclass
@@ -79,6 +88,7 @@ class DemoResult:
     kill_switch: bool = False
     fence_breaches: int = 0
     audit: TradeAudit | None = None
+    interrupted: bool = False  # Ctrl-C ended the trading early
     data: str = ""
     symbols: tuple[str, ...] = DEMO_SYMBOLS
     notes: list[str] = field(default_factory=list)
@@ -95,6 +105,7 @@ class DemoResult:
             "equity": fmt(self.equity),
             "start_equity": fmt(self.start_equity),
             "kill_switch": self.kill_switch,
+            "interrupted": self.interrupted,
             "winners": self.audit.winners if self.audit else 0,
             "fees": fmt(self.audit.fees) if self.audit else "0",
             "exits_after_stop_fill": self.audit.exits_after_stop_fill if self.audit else 0,
@@ -109,13 +120,18 @@ class DemoResult:
 
 
 def _fresh(state_dir: Path, log_dir: Path) -> None:
-    """The demo owns these folders; it starts from an empty account every time."""
+    """The demo starts from an empty account and empty logs every time: it removes the files crocbot writes in its
+    state and log folders (the journal, the paper account, their backups, the catalog, the JSON log and the trade
+    log, rotated ones too), and nothing else, so a --log-dir shared with other files loses none of them."""
     for name in (JOURNAL_FILE, PAPER_ACCOUNT_FILE):
         for suffix in ("", "-wal", "-shm"):
             (state_dir / (name + suffix)).unlink(missing_ok=True)
-    for path in (state_dir / "instruments.json", log_dir / TRADE_LOG_FILE):
-        path.unlink(missing_ok=True)
+    (state_dir / "instruments.json").unlink(missing_ok=True)
     shutil.rmtree(state_dir / BACKUP_DIR, ignore_errors=True)
+    for name in (JSON_LOG_NAME, TRADE_LOG_FILE):
+        stem, dot, suffix = name.rpartition(".")
+        for path in log_dir.glob(f"{stem}*{dot}{suffix}"):  # loguru's rotated files: crocbot.<time>.jsonl
+            path.unlink(missing_ok=True)
 
 
 def _sources(options: DemoOptions) -> tuple[dict[str, Any], str]:
@@ -223,16 +239,23 @@ def _with_simulator(
         result.start_equity = bot.status().equity
         span_start = simulator.clock.now()
         health = bot.server.url if bot.server is not None else "-"
-        print(f"health: {health}/readyz, trading for {options.duration:.0f}s ...", file=out, flush=True)
-        redraw = _redrawer(bot, simulator, options, result.start_equity, out)
-        stats = conductor.run(wall_limit=options.duration, every=redraw, every_wall=1.0 if options.view else 15.0)
+        view = _View(bot, simulator, options, result.start_equity, instruments, out)
+        with _ctrl_c_stops() as interrupted:  # before the line that says it trades: a Ctrl-C from then on ends it
+            print(f"health: {health}/readyz, trading for {options.duration:.0f}s ...", file=out, flush=True)
+            with view:
+                stats = conductor.run(
+                    wall_limit=options.duration,
+                    stop=interrupted,
+                    every=view.redraw,
+                    every_wall=1.0 if options.view else 15.0,
+                )
+                view.redraw()
+        result.interrupted = interrupted.is_set()
         result.sim_span = simulator.clock.now() - span_start
         result.settle_timeouts = stats.settle_timeouts
         report = bot.status()
         result.equity, result.realized = report.equity, report.realized
         result.open_positions, result.kill_switch = report.open_positions, report.kill_switch
-        if options.view:
-            redraw()
     finally:
         bot.stop()
         result.wall_seconds = time.monotonic() - started
@@ -257,35 +280,80 @@ def _wait_ready(bot: Bot, conductor: Conductor) -> None:
     raise StartupError(f"the bot did not become ready within {_STARTUP_LIMIT:.0f}s ({why})")
 
 
-def _redrawer(
-    bot: Bot, simulator: Simulator, options: DemoOptions, start_equity: Decimal, out: TextIO
-) -> Callable[[], None]:
-    lock = threading.Lock()
+@contextmanager
+def _ctrl_c_stops() -> Iterator[threading.Event]:
+    """The first Ctrl-C ends the trading between two steps, so the bot stops in order and the summary is printed;
+    a second one interrupts whatever runs then. Where SIGINT is ignored (a background job) or this is not the main
+    thread, signals stay as they are and the event is never set."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield stop
+        return
 
-    def redraw() -> None:
-        with lock:
+    def first(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _View:
+    """The console view (rich, redrawn in place, the final frame left on screen), or a line now and then."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        simulator: Simulator,
+        options: DemoOptions,
+        start_equity: Decimal,
+        instruments: Mapping[str, Instrument],
+        out: TextIO,
+    ) -> None:
+        self._bot, self._simulator, self._start_equity = bot, simulator, start_equity
+        self._instruments = instruments
+        self._out = out
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+        if options.view:
+            # crop: a frame never grows past the terminal, so the header never scrolls away
+            console = Console(file=out)
+            self._live = Live(console=console, auto_refresh=False, vertical_overflow="crop", redirect_stderr=False)
+
+    def __enter__(self) -> _View:
+        if self._live is not None:
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    def redraw(self) -> None:
+        with self._lock:
             try:
-                report = bot.status(timeout=5.0)
+                report = self._bot.status(timeout=5.0)
             except Exception as error:  # noqa: BLE001 - a view that cannot be drawn must not stop the demo
                 logger.warning("console view: {}", error)
                 return
-            now = simulator.clock.now()
-            if options.view:
-                title = "crocbot demo (paper trading against the simulator; Ctrl-C ends it early)"
-                text = render_view(title, now, report, bot.board.events(), start_equity=start_equity)
-                out.write(CLEAR + text)
-            else:
-                out.write(
-                    f"{now:%Y-%m-%d %H:%M} equity {report.equity:.2f} realised {report.realized:.2f} "
-                    f"positions {report.open_positions} orders {len(report.orders)}\n"
-                )
-            out.flush()
-
-    return redraw
+            now = self._simulator.clock.now()
+            if self._live is not None:
+                data = ViewData(now, report, self._bot.board.events(), self._start_equity, self._instruments, _QUOTE)
+                frame = render_view(data, _TITLE, height=self._live.console.size.height)
+                self._live.update(frame, refresh=True)
+                return
+            self._out.write(
+                f"market time {now:%m-%d %H:%M} UTC  equity {money(report.equity, _QUOTE)}  realised "
+                f"{money(report.realized, _QUOTE)}  positions {report.open_positions}  orders {len(report.orders)}\n"
+            )
+            self._out.flush()
 
 
 def _cents(amount: Decimal) -> str:
-    return fmt(amount.quantize(Decimal("0.01")))
+    return money(amount, _QUOTE)
 
 
 def summary_text(result: DemoResult, state_dir: Path) -> str:
@@ -305,6 +373,7 @@ def summary_text(result: DemoResult, state_dir: Path) -> str:
         f"back), {data['oversold_positions']} positions oversold, {data['funds_refusals']} orders refused for funds, "
         f"{result.fence_breaches} inventory-fence breaches",
         f"  kill switch {'TRIPPED' if result.kill_switch else 'not tripped'}",
+        *(["  ended       early, by Ctrl-C"] if result.interrupted else []),
         f"  state       journal and trade log kept: crocbot status --state-dir {state_dir}",
     ]
     if result.fills == 0:
@@ -314,4 +383,7 @@ def summary_text(result: DemoResult, state_dir: Path) -> str:
         )
     if result.settle_timeouts:
         lines.append(f"  note        the bot fell behind the market {result.settle_timeouts} times (a slow machine)")
-    return "\n".join(lines) + "\n" + json.dumps(data) + "\n"
+    # Wrapped under its label for an 80-column terminal, where the terminal itself would break words.
+    indent = " " * 14
+    wrapped = (textwrap.fill(line, _SUMMARY_WIDTH, subsequent_indent=indent, break_on_hyphens=False) for line in lines)
+    return "\n".join(wrapped) + "\n"

@@ -40,7 +40,8 @@ EXIT_CODES: tuple[ExitCodeDoc, ...] = (
         ExitCode.FAILED,
         _ALL,
         "an unexpected error (one line here, the traceback in the log); `run`: the bot stopped because its core "
-        "could not be kept alive; `replay --verify`: a book checksum mismatched",
+        "could not be kept alive; `replay --verify`: the recording does not verify (a book checksum mismatched, or a line is damaged, cut "
+        "off or malformed)",
     ),
     ExitCodeDoc(
         ExitCode.REFUSED,
@@ -62,7 +63,11 @@ EXIT_CODES: tuple[ExitCodeDoc, ...] = (
     ),
     ExitCodeDoc(ExitCode.NOT_READY, ("status",), "the bot runs but is not ready; the failing checks are shown"),
     ExitCodeDoc(ExitCode.NO_STATE, ("status",), "no journal: no bot has run with this state directory"),
-    ExitCodeDoc(ExitCode.ABORTED, _ALL, "interrupted with Ctrl-C (`run` in live mode: before trading started)"),
+    ExitCodeDoc(
+        ExitCode.ABORTED,
+        _ALL,
+        "interrupted with Ctrl-C (`run` in live mode: before trading started; `demo`: after printing its summary)",
+    ),
 )
 
 

@@ -25,7 +25,7 @@ from crocbot.core.messages import (
     StartupReconciling,
     VenueCatchUp,
 )
-from crocbot.core.money import fmt
+from crocbot.core.money import fmt, quote_places, round_to_decimals
 from crocbot.ops.health import HealthBoard
 
 __all__ = ["Health"]
@@ -97,7 +97,12 @@ class Health(SupervisedActor):
             board.note(p.opened_at, f"{p.symbol} opened {fmt(p.qty)} @ {fmt(p.entry_price)}, stop {fmt(p.stop_price)}")
         elif isinstance(message, PositionClosed):
             trade = message.trade
-            pnl = f" P&L {fmt(trade.realized_pnl)}" if trade is not None else ""
+            # in the quote's precision: the raw figure has the 28 digits of a VWAP (235.5776343317068574164862663)
+            pnl = (
+                f" P&L {fmt(round_to_decimals(trade.realized_pnl, quote_places(trade.symbol)))}"
+                if trade is not None
+                else ""
+            )
             board.note(message.ts, f"{message.symbol} closed{pnl}")
         elif isinstance(message, OrderEvent):
             if message.status is OrderStatus.REJECTED:

@@ -174,9 +174,7 @@ class VenueActor(SupervisedActor):
                 summary = "resting orders wait for the prints missed while crocbot was down"
                 self.services.bus.publish(VenueCatchUp(False, summary, self.clock.now()))
         else:
-            self._venue = PaperVenue.new(
-                self._instruments, self._balances, clock=self.clock, seed=self.ctx.instance, trading=self._trading
-            )
+            self._venue = PaperVenue.new(self._instruments, self._balances, clock=self.clock, trading=self._trading)
             self._save()
             logger.info("paper account opened: {}", _balances_text(self._balances))
         if self._catch_up is None and self._fetch_trades is not None:

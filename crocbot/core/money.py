@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-__all__ = ["ZERO", "ONE", "to_decimal", "quantize_down", "round_to_decimals", "fmt"]
+__all__ = ["ZERO", "ONE", "to_decimal", "quantize_down", "round_to_decimals", "fmt", "quote_places", "QUOTE_PLACES"]
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+# Kraken's display precision of the fiat quote currencies; any other quote (a coin) is shown to 8 places.
+QUOTE_PLACES = {"USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "AUD": 2, "CHF": 2, "JPY": 0}
+_COIN_PLACES = 8
 
 
 def to_decimal(value: Decimal | int | str, *, field: str = "value") -> Decimal:
@@ -54,3 +57,9 @@ def round_to_decimals(value: Decimal, decimals: int, *, rounding: str = ROUND_HA
 def fmt(value: Decimal) -> str:
     """Plain positional notation, never exponent form or a float's repr."""
     return format(value, "f")
+
+
+def quote_places(symbol_or_quote: str) -> int:
+    """Decimal places to show an amount of a quote currency at: `USD`, or the quote of a symbol like `BTC/USD`."""
+    quote = symbol_or_quote.rpartition("/")[2]
+    return QUOTE_PLACES.get(quote, _COIN_PLACES)

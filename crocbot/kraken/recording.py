@@ -62,15 +62,29 @@ def read_recording(path: Path) -> Iterator[tuple[str, str, str]]:
 
 @dataclass
 class ReplaySummary:
+    """What a replay found. A recording verifies when every line parsed and every book checksum matched."""
+
     frames: int = 0
     channels: Counter[str] = field(default_factory=Counter)
     book_messages: int = 0
     checksums_ok: int = 0
     checksum_mismatches: int = 0
+    unverified: int = 0  # book updates after a mismatch, before the next snapshot: nothing to check them against
     malformed: int = 0
     bad_lines: int = 0
     symbols: set[str] = field(default_factory=set)
     mismatched: list[str] = field(default_factory=list)  # the frames whose checksum failed (first 20)
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the recording does not verify, one phrase each (empty: it does)."""
+        counts = (
+            (self.checksum_mismatches, "book checksum mismatches"),
+            (self.unverified, "book updates not verifiable after a mismatch"),
+            (self.bad_lines, "damaged or truncated lines"),
+            (self.malformed, "malformed frames"),
+        )
+        return [f"{count} {what}" for count, what in counts if count]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +93,7 @@ class ReplaySummary:
             "book_messages": self.book_messages,
             "checksums_ok": self.checksums_ok,
             "checksum_mismatches": self.checksum_mismatches,
+            "unverified_after_mismatch": self.unverified,
             "malformed": self.malformed,
             "bad_lines": self.bad_lines,
             "symbols": sorted(self.symbols),
@@ -142,6 +157,8 @@ def verify_recording(path: Path, catalog: Catalog | None = None) -> ReplaySummar
                     summary.checksum_mismatches += 1
                     if len(summary.mismatched) < 20:
                         summary.mismatched.append(frame)
+                elif result is Apply.WAITING:
+                    summary.unverified += 1
     summary.channels = codec.per_channel
     summary.malformed = codec.malformed
     return summary

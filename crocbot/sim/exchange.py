@@ -88,7 +88,6 @@ class Exchange:
         self.tier = tier
         self.instruments = {i.symbol: i for i in instruments}
         self.hub: Hub = _NoHub()
-        self._rng = random.Random(seed)
         self.markets: dict[str, SimMarket] = {}
         prices = {**START_PRICES, **(start_prices or {})}
         for index, item in enumerate(instruments):
@@ -115,7 +114,8 @@ class Exchange:
 
     def add_account(self, api_key: str, secret: str, balances: Mapping[str, Decimal]) -> Account:
         with self.lock:
-            engine = MatchingEngine(self.instruments, balances, clock=self.clock, seed=self._rng.randrange(2**31))
+            # Unseeded ids, as Kraken's never repeat: a seed fixes the market, not the ids of two runs' orders.
+            engine = MatchingEngine(self.instruments, balances, clock=self.clock)
             rest = REST_LIMITS[self.tier]
             account = Account(api_key, secret, engine, LeakyCounter(rest.limit, rest.decay), TRADING_LIMITS[self.tier])
             self.accounts[api_key] = account

@@ -4,7 +4,7 @@ It holds the account's orders and balances for several symbols and matches them 
 the caller supplies: an L2 book per symbol (`set_book`) and the public trade prints (`on_trade`). It is not
 a full exchange: the market book is the caller's, our orders never enter it, and they never match each
 other (no self-trade prevention is simulated). Pure: no I/O, no threads, time from the injected clock, ids
-from `random.Random(seed)`.
+from `IdSource` (fresh entropy per account unless a seed is given).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class MatchingEngine:
         balances: Mapping[str, Decimal],
         *,
         clock: Clock,
-        seed: int = 0,
+        seed: int | None = None,
         max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS,
     ) -> None:
         if max_open_orders < 1:

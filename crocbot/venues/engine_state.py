@@ -33,11 +33,14 @@ _ID_ATTEMPTS = 1000
 class IdSource:
     """Order ids (O....-.....-......), execution ids (T....), and increasing integer trade ids.
 
-    Deterministic: the same seed and the same sequence of calls give the same ids.
+    Without a seed the ids draw from the OS's entropy, so two accounts or two runs never share an id and their logs
+    can be merged (seeded by the actor's instance number, every fresh paper account drew the same sequence). The
+    generator's state is saved with the account, so a restored account goes on where it left off. With a seed, the
+    same sequence of calls gives the same ids: tests and reproducible simulator runs.
     """
 
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+    def __init__(self, seed: int | None = None) -> None:
+        self._rng = random.Random(seed)  # None: seeded from os.urandom
         self._used: set[str] = set()
         self._trade_id = 0
 

@@ -158,7 +158,7 @@ class PaperVenue:
         balances: Mapping[str, Decimal],
         *,
         clock: Clock,
-        seed: int = 0,
+        seed: int | None = None,
         trading: TradingLimits = TRADING_LIMITS[Tier.STARTER],
     ) -> PaperVenue:
         return cls(lambda c: MatchingEngine(instruments, balances, clock=c, seed=seed), instruments, clock, trading)
