@@ -40,8 +40,8 @@ EXIT_CODES: tuple[ExitCodeDoc, ...] = (
         ExitCode.FAILED,
         _ALL,
         "an unexpected error (one line here, the traceback in the log); `run`: the bot stopped because its core "
-        "could not be kept alive; `replay --verify`: the recording does not verify (a book checksum mismatched, or a line is damaged, cut "
-        "off or malformed)",
+        "could not be kept alive; `replay --verify`: the recording does not verify (a book checksum mismatched, "
+        "or a line is damaged, cut off or malformed)",
     ),
     ExitCodeDoc(
         ExitCode.REFUSED,
