@@ -6,6 +6,7 @@ actor loses nothing but the events published while it was down, which the bus ke
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from crocbot.actors.base import ChildContext, SupervisedActor
@@ -17,6 +18,7 @@ from crocbot.core.messages import (
     FeedHealth,
     OrderEvent,
     OrderStatus,
+    PositionChanged,
     PositionClosed,
     PositionOpened,
     SafeModeChanged,
@@ -42,15 +44,19 @@ _TOPICS = (
     VenueCatchUp,
     Signal,
     PositionOpened,
+    PositionChanged,
     PositionClosed,
     OrderEvent,
 )
+_SHOWN = 8  # Kraken's finest precision: an average entry over partial fills has the 28 digits of a VWAP
 
 
 class Health(SupervisedActor):
     def __init__(self, ctx: ChildContext, board: HealthBoard) -> None:
         super().__init__(ctx)
         self._board = board
+        # the size last told on the tape, per open position: a position opens at its first partial fill and grows
+        self._sizes: dict[str, Decimal] = {}
 
     def started(self) -> None:
         for topic in _TOPICS:
@@ -94,8 +100,17 @@ class Health(SupervisedActor):
             board.note(message.ts, text)
         elif isinstance(message, PositionOpened):
             p = message.position
-            board.note(p.opened_at, f"{p.symbol} opened {fmt(p.qty)} @ {fmt(p.entry_price)}, stop {fmt(p.stop_price)}")
+            self._sizes[p.position_id] = p.qty
+            board.note(p.opened_at, f"{p.symbol} opened {_size(p.qty, p.entry_price)}, stop {fmt(p.stop_price)}")
+        elif isinstance(message, PositionChanged):
+            p = message.position
+            told = self._sizes.get(p.position_id)
+            if told is not None and p.qty != told:  # stop moves are not news here; the size is
+                self._sizes[p.position_id] = p.qty
+                verb = "grew to" if p.qty > told else "reduced to"
+                board.note(self.clock.now(), f"{p.symbol} position {verb} {_size(p.qty, p.entry_price)}")
         elif isinstance(message, PositionClosed):
+            self._sizes.pop(message.position_id, None)
             trade = message.trade
             # in the quote's precision: the raw figure has the 28 digits of a VWAP (235.5776343317068574164862663)
             pnl = (
@@ -109,3 +124,7 @@ class Health(SupervisedActor):
                 board.note(message.ts, f"order {message.cl_ord_id} rejected: {message.reason}")
         else:
             super().handle(message)
+
+
+def _size(qty: Decimal, entry: Decimal) -> str:
+    return f"{fmt(qty)} @ {fmt(round_to_decimals(entry, _SHOWN).normalize())}"

@@ -9,7 +9,7 @@ from crocbot.actors.health import Health
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.core.clock import SimClock
-from crocbot.core.messages import PositionClosed, PositionSide
+from crocbot.core.messages import Position, PositionChanged, PositionClosed, PositionOpened, PositionSide
 from crocbot.core.messages.trades import ClosedTrade
 from crocbot.ops.health import HealthBoard
 from tests.support.actors import settle
@@ -35,3 +35,34 @@ def test_a_closed_trades_pnl_is_noted_in_its_quotes_precision(runtime: Runtime, 
     settle()
 
     assert [text for _, text in board.events()] == ["AAPLx/USD closed P&L 235.58"]
+
+
+def test_a_position_that_grows_by_partial_fills_is_told_at_its_whole_size(runtime: Runtime, clock: SimClock) -> None:
+    """The demo's tape said `opened 0.06696310 @ 233.71`, the first partial fill of a 10.66 position, and never
+    more: each change of size is told, a stop move is not."""
+    board = HealthBoard(("health",), runtime.directory)
+    runtime.start([ChildSpec.actor("health", Health, board)], Policy())
+
+    def position(qty: str, entry: str, stop: str = "230") -> Position:
+        return Position(
+            "p1",
+            "AAPLx/USD",
+            PositionSide.LONG,
+            Decimal(qty),
+            Decimal(entry),
+            Decimal(stop),
+            clock.now(),
+            initial_stop=Decimal("230"),
+        )
+
+    runtime.bus.publish(PositionOpened(position("0.06696310", "233.71")))
+    runtime.bus.publish(PositionChanged(position("10.66", "233.7512345678901234567890123")))
+    runtime.bus.publish(PositionChanged(position("10.66", "233.7512345678901234567890123", stop="233.9")))
+    runtime.bus.publish(PositionChanged(position("4", "233.7512345678901234567890123", stop="233.9")))
+    settle()
+
+    assert [text for _, text in board.events()] == [
+        "AAPLx/USD opened 0.06696310 @ 233.71, stop 230",
+        "AAPLx/USD position grew to 10.66 @ 233.75123457",
+        "AAPLx/USD position reduced to 4 @ 233.75123457",
+    ]
