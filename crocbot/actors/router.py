@@ -201,6 +201,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         self._trading = trading  # Kraken's per-pair trading counter, which the desk paces stop amends by
         self._desk: Desk | None = None
         self._ready = False  # reconciled with the venue since the start
+        self._feed_was_fresh = False  # until market data was first fresh, safe mode for it is start-up, not news
         self._stale_entries: list[tuple[str, str]] = []
         self._unwritten: deque[object] = deque()  # journal records refused for now, in order, oldest first
         self._retry_due = False
@@ -353,8 +354,10 @@ class Router(ReconcilingRouter, SupervisedActor):
                     now,
                     detail="" if message.fresh else message.reason,
                     symbol=",".join(message.out_of_sync) or None,
+                    expected=not self._feed_was_fresh,
                 )
             )
+            self._feed_was_fresh = self._feed_was_fresh or message.fresh
         elif isinstance(message, BreakerStateChanged):
             self._run(
                 desk.set_safe(f"circuit breaker {message.name} open", message.current is not BreakerState.CLOSED, now)

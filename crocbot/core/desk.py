@@ -973,16 +973,25 @@ class Desk:
     # -- safety ---------------------------------------------------------------------------------------
 
     def set_safe(
-        self, reason: str, on: bool, now: datetime, *, detail: str = "", symbol: str | None = None
+        self,
+        reason: str,
+        on: bool,
+        now: datetime,
+        *,
+        detail: str = "",
+        symbol: str | None = None,
+        expected: bool = False,
     ) -> list[Action]:
         """Turn one safe-mode reason on or off. `detail` says what the check saw (which books, which error) and
-        `symbol` whom it concerns; both go on the line only, so the reason stays one key however they change."""
+        `symbol` whom it concerns; both go on the line only, so the reason stays one key however they change.
+        `expected`: a state every start passes through (no market data yet), told at INFO: a WARNING on every
+        healthy start teaches the operator to ignore the one that matters."""
         before = self.risk.safe_reasons
         self.risk.set_safe_mode(reason, on)
         after = self.risk.safe_reasons
         if before == after:
             return []
-        level = "WARNING" if on else "INFO"
+        level = "WARNING" if on and not expected else "INFO"
         check = f"{reason} ({detail})" if detail else reason
         if on:
             text = "safe mode on: " + ", ".join(check if held == reason else held for held in after)

@@ -1244,6 +1244,17 @@ def test_a_safe_mode_line_names_what_the_check_saw_and_whom_it_concerns() -> Non
     assert desk.risk.safe_reasons == ()
 
 
+def test_safe_mode_every_start_passes_through_is_told_at_info_and_still_halts_entries() -> None:
+    """No market data yet at start is not news: a WARNING on every healthy start teaches the operator to ignore
+    the one that matters. Entries are halted all the same."""
+    desk = make_desk()
+
+    on = desk.set_safe("market data not fresh", True, T0, detail="not connected: starting", expected=True)
+
+    assert on[0] == Note("INFO", "safe mode on: market data not fresh (not connected: starting)")
+    assert desk.risk.safe_mode is True
+
+
 def test_safe_mode_never_blocks_exits() -> None:
     opened = Opened.make()
     opened.desk.set_safe("feed stale", True, at(5))
