@@ -26,6 +26,7 @@ from crocbot.core.books_status import BOOKS_KEY
 from crocbot.core.clock import Clock, SystemClock
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY
 from crocbot.core.ledger import Ledger
+from crocbot.core.money import quote_places
 from crocbot.core.risk import RiskState
 from crocbot.exit_codes import ExitCode
 from crocbot.kraken.instruments import Catalog
@@ -181,7 +182,9 @@ def _books(
 
 
 def _precisions(cache: Path) -> dict[str, dict[str, int]]:
-    """Decimals to show, from the cached instrument catalog: `price` and `qty` per symbol, `money` per quote."""
+    """Decimals to show: `price` and `qty` per symbol from the cached instrument catalog, `money` per quote at
+    the currency's own places (USD in cents, as the demo and Kraken's balances show it; the pairs' cost precision,
+    5 for USD, is for order costs)."""
     precision: dict[str, dict[str, int]] = {"price": {}, "qty": {}, "money": {}}
     if not cache.is_file():
         return precision
@@ -192,8 +195,7 @@ def _precisions(cache: Path) -> dict[str, dict[str, int]]:
     for instrument in catalog:
         precision["price"][instrument.symbol] = instrument.price_precision
         precision["qty"][instrument.symbol] = instrument.qty_precision
-        money = precision["money"]
-        money[instrument.quote] = min(money.get(instrument.quote, instrument.cost_precision), instrument.cost_precision)
+        precision["money"][instrument.quote] = quote_places(instrument.quote)
     return precision
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from crocbot.core.money import fmt
+from crocbot.core.money import fmt, quote_places
 
 __all__ = ["render_status"]
 
@@ -66,7 +66,7 @@ def render_status(status: Mapping[str, Any]) -> str:
         return "\n".join([*lines, f"journal      {status['error']}"]) + "\n"
     precision = status.get("precision", {})
     quote = status.get("quote", "")
-    money_places = precision.get("money", {}).get(quote)
+    money_places = precision.get("money", {}).get(quote, quote_places(quote) if quote else None)
 
     def money(value: Decimal | None, *, sign: bool = False) -> str:
         return _num(value, money_places, sign=sign)
