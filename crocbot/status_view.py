@@ -13,13 +13,16 @@ from crocbot.core.money import fmt, quote_places
 __all__ = ["render_status"]
 
 _FINEST = 8  # decimals shown when the catalog does not say (Kraken's finest precision)
+_STEP_FINEST = Decimal(1).scaleb(-_FINEST)
 
 
 def _num(value: Decimal | None, decimals: int | None, *, sign: bool = False) -> str:
     if value is None:
         return "-"
-    places = _FINEST if decimals is None else decimals
-    shown = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN) if _exp(value) < -places else value
+    if decimals is None:  # not known: no more than Kraken's finest, no padding either
+        shown = value.quantize(_STEP_FINEST, rounding=ROUND_HALF_EVEN) if _exp(value) < -_FINEST else value
+    else:  # known: exactly that many, as Kraken shows them (equity 10000.00, not 10000)
+        shown = value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
     text = fmt(shown)
     return f"+{text}" if sign and shown > 0 else text
 
