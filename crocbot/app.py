@@ -67,6 +67,7 @@ from crocbot.ops.health import HealthBoard, HealthServer
 from crocbot.ops.identity import BotIdentity, new_identity, remove_identity
 from crocbot.ops.log import setup_logging
 from crocbot.ops.metrics import Metrics
+from crocbot.ops.state_lock import StateDirLocked, lock_state_dir, unlock_state_dir
 from crocbot.startup import (
     CATALOG_PAUSES,
     JOURNAL_FILE,
@@ -350,6 +351,19 @@ class Bot:
     def start(self) -> Bot:
         settings = self.settings
         check_directories(settings)
+        try:
+            lock_state_dir(settings.state_dir)
+        except StateDirLocked as error:
+            raise StartupError(
+                f"{error}; stop it first, or give this one its own CROCBOT_STATE_DIR (--state-dir)"
+            ) from None
+        try:
+            return self._start(settings)
+        except BaseException:
+            unlock_state_dir(settings.state_dir)
+            raise
+
+    def _start(self, settings: Settings) -> Bot:
         # wall time: uptime is the operator's, not the event clock's (a replay clock runs faster)
         identity = new_identity(SystemClock().now(), None, None, __version__)
         if self.wiring.serve_health:
@@ -393,6 +407,7 @@ class Bot:
         if self.server is not None:
             self.server.stop()
         self._remove_identity()
+        unlock_state_dir(self.settings.state_dir)
 
     def _remove_identity(self) -> None:
         if self.identity is not None:
@@ -425,9 +440,20 @@ def run_bot(settings: Settings, *, clock: Clock | None = None, stop: threading.E
     try:
         check_directories(settings)  # before the log file is opened and before any network call
         check_no_other_bot(settings)
+        lock_state_dir(settings.state_dir)  # held from here, so that a second bot is refused before the network
+    except StateDirLocked as error:
+        logger.error("crocbot cannot start: {}; stop it first, or give this one its own --state-dir", error)
+        return ExitCode.REFUSED
     except StartupError as error:
         logger.error("crocbot cannot start: {}", error)
         return ExitCode.REFUSED
+    try:
+        return _run_bot(settings, clock, stop)
+    finally:
+        unlock_state_dir(settings.state_dir)
+
+
+def _run_bot(settings: Settings, clock: Clock | None, stop: threading.Event | None) -> int:
     setup_logging(log_dir=settings.log_dir, level=settings.log_level)
     logger.bind(version=__version__, mode=settings.mode, config=fingerprint(settings)).info(
         "crocbot {} starting in {} mode (config {}) for {}",

@@ -42,7 +42,7 @@ from crocbot.demo_paths import DEFAULT_DATA
 from crocbot.exit_codes import ExitCode, epilog
 from crocbot.kraken.instruments import Catalog
 from crocbot.ops.log import bootstrap_logging
-from crocbot.ops.redact import REDACTOR, redact
+from crocbot.ops.redact import MIN_SECRET_LENGTH, REDACTOR, redact
 
 __all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_ABORTED"]
 
@@ -148,7 +148,10 @@ def _load(args: argparse.Namespace, extra: Mapping[str, Any] | None = None) -> S
     overrides = _merge(_overrides(args), extra or {})
     settings = load_settings(config_file=config_file, env_file=args.env_file, overrides=overrides)
     for secret in secret_values(settings):
-        REDACTOR.add(secret)
+        # too short to mask without masking ordinary words: such a value is no Kraken key, the live gate refuses it
+        # (key_shape_problems) and paper never sends it anywhere, so it must not stop a paper run or `status`
+        if len(secret) >= MIN_SECRET_LENGTH:
+            REDACTOR.add(secret)
     return settings
 
 

@@ -55,14 +55,18 @@ def check_directories(settings: Settings) -> None:
 
 def check_no_other_bot(settings: Settings) -> None:
     """StartupError if another crocbot runs on this state directory (its bot.json names a bot that answers with
-    its instance id): two bots writing one journal and one paper account would each trade on half the story."""
+    its instance id, or whose process lives but does not answer): two bots writing one journal and one paper
+    account would each trade on half the story."""
     found = check_bot(settings.state_dir)
     identity = found.identity
-    if found.running and identity is not None and identity.pid != os.getpid():
+    # a bot that does not answer in time (paused, swapping, busy) runs all the same; the state dir's OS lock
+    # (crocbot.ops.state_lock, taken next) is the final word, this is the earlier and clearer one
+    if found.state in ("running", "unresponsive") and identity is not None and identity.pid != os.getpid():
+        silent = ", not answering its health checks" if found.state == "unresponsive" else ""
         raise StartupError(
             f"another crocbot runs on {settings.state_dir} (pid {identity.pid}, started "
-            f"{identity.started_at.isoformat(timespec='seconds')}, health on {identity.health_url}); stop it first, "
-            "or give this one its own CROCBOT_STATE_DIR (--state-dir)"
+            f"{identity.started_at.isoformat(timespec='seconds')}, health on {identity.health_url}{silent}); stop "
+            "it first, or give this one its own CROCBOT_STATE_DIR (--state-dir)"
         )
 
 

@@ -236,3 +236,29 @@ def test_a_stale_identity_file_does_not_stop_a_new_bot(tmp_path: Path) -> None:
     BotIdentity("a" * 32, 4242, datetime(2026, 12, 1, tzinfo=UTC), "127.0.0.1", free_port(), "test").write(state)
     done = run(tmp_path)
     assert done.returncode == ExitCode.UNREACHABLE  # it went on to ask Kraken (closed here)
+
+
+def test_a_second_bot_beside_one_that_holds_the_state_directory_is_refused_before_any_network_call(
+    tmp_path: Path,
+) -> None:
+    """The review's case: the first bot was paused (kill -STOP), so it answered no health probe and left no
+    running verdict; the second started on its journal. The OS lock on the state directory refuses it whatever
+    the first bot answers."""
+    state = tmp_path / "state"
+    state.mkdir()
+    hold = "import sys; from pathlib import Path; from crocbot.ops.state_lock import lock_state_dir; "
+    hold += "lock_state_dir(Path(sys.argv[1])); print('locked', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(state)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        with listener() as (url, accepted):
+            done = run(tmp_path, CROCBOT_KRAKEN__REST_URL=url)
+    finally:
+        holder.kill()
+        holder.wait(timeout=WAIT)
+    assert done.returncode == ExitCode.REFUSED
+    assert "another crocbot process holds" in one_clear_line(done.stderr)
+    assert accepted == []

@@ -104,6 +104,19 @@ def test_a_malformed_api_key_does_not_stop_a_paper_configuration(tmp_path: Path)
     assert "s3cr3t" not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("command", [("config", "check"), ("status",)])
+def test_a_key_too_short_to_mask_does_not_stop_paper_commands(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """`xx` is too short to mask in logs (it would mask ordinary words); it crashed every command with a traceback
+    and exit 1. It is no Kraken key: paper never sends it, and the live gate refuses it."""
+    done = crocbot(tmp_path, *command, KRAKEN_API_KEY="xx", KRAKEN_API_SECRET="abc")
+
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 6), done.stderr  # config check: OK; status: no journal here
+    live = crocbot(tmp_path, "config", "check", "--mode", "live", KRAKEN_API_KEY="xx", REAL_TRADING="1")
+    assert live.returncode == 2, live.stderr
+    assert "KRAKEN_API_KEY is not a Kraken API key" in live.stderr
+
+
 def test_a_malformed_api_key_refuses_live_trading_without_showing_it(tmp_path: Path) -> None:
     live = {"KRAKEN_API_KEY": BAD_KEY, "KRAKEN_API_SECRET": API_SECRET, "REAL_TRADING": "1"}
 
