@@ -563,10 +563,13 @@ class Router(ReconcilingRouter, SupervisedActor):
         if not force and self._books_saved is not None and wall - self._books_saved < self._books_every:
             return
         self._books_saved = wall
-        try:
-            self._ask(SaveState(BOOKS_KEY, books_document(self.desk, self._last_data, now)))
-        except Exception:  # noqa: BLE001 - a failing journal is safe mode already; `status` shows the last saved
-            logger.opt(exception=True).debug("could not save the books for `crocbot status`")
+        ref = self.services.directory.get(self._persistence)
+        if ref is not None:
+            # Not waited for: it only feeds `crocbot status`, and stops and exits must not queue behind the journal
+            # (an hourly backup) for it. Asked, not told, so that a failure ends in the unread answer instead of
+            # failing the persistence actor; a failing journal is safe mode already, and status shows the time of
+            # the last document saved.
+            ref.ask(SaveState(BOOKS_KEY, books_document(self.desk, self._last_data, now)), block=False)
 
     def crashed(self, error: BaseException) -> None:
         self._last_words()
