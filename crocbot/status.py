@@ -118,7 +118,7 @@ def collect_status(settings: Settings, *, probe: bool = True, clock: Clock | Non
         "kill_day": risk.kill_day.isoformat() if risk.kill_day is not None else None,
         "safe_mode": bool(safe_state.get("reasons")),
         "safe_reasons": list(safe_state.get("reasons", [])),
-        "safe_since": safe_state.get("ts"),
+        "safe_since": safe_state.get("ts") if safe_state.get("reasons") else None,  # the time it last changed
         "backfilled_fills": backfilled,
         # the last reconciliation that found something to settle (a clean one leaves no report)
         "last_reconciliation": reconciliation,

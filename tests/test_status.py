@@ -188,3 +188,13 @@ def test_status_names_the_kill_switchs_and_safe_modes_reasons(tmp_path: Path) ->
     text = render_status(status)
     assert "TRIPPED on 2026-01-05 UTC (kill switch tripped: lost 3.1 % today)" in text
     assert f"ON since {at(5).isoformat()}: feed: BTC/USD out of sync" in text
+
+
+def test_a_safe_mode_that_is_off_has_no_since(tmp_path: Path) -> None:
+    """`status --json` said `"safe_mode": false, "safe_since": "2023-01-07…"`: the time it last turned off."""
+    state = tmp_path / "state"
+    with Journal(state / "journal.sqlite3") as journal:
+        journal.save_state(SAFE_MODE_KEY, {"reasons": [], "ts": at(5).isoformat()})
+    status = collect_status(_settings(state), probe=False, clock=SimClock(at(20)))
+    assert status["safe_mode"] is False
+    assert status["safe_since"] is None
