@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from crocbot.core.desk_types import PositionState
 from crocbot.core.messages import ClosedTrade, ExitReason, OrderPurpose, StopKind, TradeContext
+from crocbot.core.money import quote_places
 from crocbot.core.order_state import TrackedOrder
 from crocbot.kraken.instruments import Instrument
 
@@ -47,14 +48,14 @@ def trade_context(
         intended_entry=position.intended_entry,
         equity_after=equity_after,
         price_precision=instrument.price_precision,
-        cost_precision=instrument.cost_precision,
+        money_precision=quote_places(instrument.quote),
         exit_detail=detail,
     )
 
 
 def trade_summary(trade: ClosedTrade, context: TradeContext, quote: str) -> str:
     """The INFO line a trader reads when a trade closes, at the instrument's precisions."""
-    price, money = context.price_precision, context.cost_precision
+    price, money = context.price_precision, context.money_precision
     pnl = trade.realized_pnl
     return (
         f"{trade.side} closed ({context.exit_reason}): {trade.qty:f} from {trade.entry_price:.{price}f} to "

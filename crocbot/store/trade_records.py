@@ -1,10 +1,10 @@
 """The records of the trade log: a fill's line, a closed trade's line, and which of their fields are money and times.
 
 A fill line keeps the venue's figures exactly: an independent FIFO recomputation of the realised P&L reads them. A
-trade line shows its averages and sums at the instrument's precisions (price decimals for prices, the quote's cost
-decimals for money: `235.58`, not `235.5776343317068574164862663`) and says why the trade closed, which strategy
-opened it, the signal's intended entry and the entry's slippage from it, and the equity after it. The journal keeps
-the exact figures of every trade.
+trade line shows its averages at the instrument's price decimals and money at its quote currency's places (USD in
+cents, as `crocbot status` and the demo show it: `235.58`, not `235.5776343317068574164862663`), and says why the
+trade closed, which strategy opened it, the signal's intended entry and the entry's slippage from it, and the
+equity after it. The journal keeps the exact figures of every trade.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def trade_record(trade: ClosedTrade, context: TradeContext | None = None) -> dic
     caller that knows no instrument), the exact figures."""
     if context is None:
         return _figures(trade, _exact, _exact, trade.r_multiple)
-    price, money = _places(context.price_precision), _places(context.cost_precision)
+    price, money = _places(context.price_precision), _places(context.money_precision)
     r_multiple = trade.r_multiple
     record = _figures(trade, price, money, None if r_multiple is None else r_multiple.quantize(_R_PLACES))
     intended = context.intended_entry

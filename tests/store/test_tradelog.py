@@ -127,7 +127,7 @@ def test_a_closed_trade_with_its_context_is_shown_at_the_instruments_precisions_
         intended_entry=D("235.50"),
         equity_after=D("10029.549876543219871"),
         price_precision=2,
-        cost_precision=5,
+        money_precision=2,
     )
     path = tmp_path / "trades.jsonl"
 
@@ -137,17 +137,17 @@ def test_a_closed_trade_with_its_context_is_shown_at_the_instruments_precisions_
     assert {key: line[key] for key in ("entry_price", "exit_price", "fees", "realized_pnl", "initial_risk")} == {
         "entry_price": "235.58",
         "exit_price": "240.10",
-        "fees": "18.71235",
-        "realized_pnl": "29.54988",
-        "initial_risk": "53.30000",
+        "fees": "18.71",
+        "realized_pnl": "29.55",
+        "initial_risk": "53.30",
     }
     assert (line["r_multiple"], line["qty"]) == ("0.55", "10.66")
     assert (line["exit_reason"], line["strategy"], line["exit_detail"]) == ("trailing", "ema_trend", "")
     assert (line["intended_entry"], line["entry_slippage"]) == ("235.50", "0.08")  # paid 0.08 more than planned
-    assert line["equity_after"] == "10029.54988"
+    assert line["equity_after"] == "10029.55"
     (back,) = TradeLog.read(path)
     assert back["entry_slippage"] == D("0.08")
-    assert back["equity_after"] == D("10029.54988")
+    assert back["equity_after"] == D("10029.55")
 
 
 def test_every_append_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -71,18 +71,18 @@ class ExitReason(StrEnum):
 @dataclass(frozen=True, slots=True)
 class TradeContext:
     """The trade log's account of a closed trade beyond `ClosedTrade`'s figures, and the precisions it shows them
-    in: prices at the instrument's price decimals, money at its quote's cost decimals."""
+    in: prices at the instrument's price decimals, money at its quote currency's places."""
 
     exit_reason: ExitReason
     strategy: str
     intended_entry: Decimal | None  # the signal's entry price; None for a position crocbot did not open itself
     equity_after: Decimal
     price_precision: int
-    cost_precision: int
+    money_precision: int  # the quote currency's places (USD in cents), as status and the demo show money
     exit_detail: str = ""  # the exit's own words ("take-profit 101 reached at 101.2", "kill switch")
 
     def __post_init__(self) -> None:
         if self.intended_entry is not None:
             positive(self.intended_entry, "intended_entry")
-        if self.price_precision < 0 or self.cost_precision < 0:
+        if self.price_precision < 0 or self.money_precision < 0:
             raise InvalidMessage("precisions: must be >= 0")
