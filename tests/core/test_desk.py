@@ -384,7 +384,7 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
         D("100"),
         desk.equity(),
         instrument.price_precision,
-        instrument.cost_precision,
+        2,  # the quote currency's places: USD in cents
         "take profit",
     )
     assert closing[1:] == [
