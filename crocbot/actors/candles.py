@@ -151,6 +151,8 @@ class CandleBuffer(SupervisedActor):
             self._down_since = health.ts
         elif health.fresh and self._down_since is not None:
             start, self._down_since = self._down_since, None
+            if health.ts <= start:  # fresh again at the instant it went stale (a start): no gap to mark or tell
+                return
             self._book.mark_gap(start, health.ts)
             logger.info("market data gap {} .. {} marked in the candles", start.isoformat(), health.ts.isoformat())
 
@@ -164,7 +166,18 @@ class CandleBuffer(SupervisedActor):
         if not self._backfills_due and self._backfilled:
             # one INFO line for the whole start, whatever the number of symbols; failures said so on their own
             done = ", ".join(f"{s} {n}" for s, n in sorted(self._backfilled.items()))
-            logger.info("candles backfilled ({} candles): {}", self._timeframe.label, done)
+            short = sorted(s for s, n in self._backfilled.items() if n <= self._atr_period)
+            if short:  # "backfilled: BTC/USD 0" read as success; the strategies of these symbols cannot decide yet
+                logger.warning(
+                    "candles backfilled ({} candles): {}; {} got no more than the {} the ATR needs: their strategies "
+                    "wait for live candles",
+                    self._timeframe.label,
+                    done,
+                    ", ".join(short),
+                    self._atr_period,
+                )
+            else:
+                logger.info("candles backfilled ({} candles): {}", self._timeframe.label, done)
             self._backfilled = {}
 
     def _on_backfill_result(self, symbol: str, result: CallResult[Any]) -> None:

@@ -120,3 +120,30 @@ def test_a_successful_backfill_of_every_symbol_says_so_in_one_info_line(runtime:
     backfilled = [line for line in infos if "backfill" in line]
     assert len(backfilled) == 1
     assert all(symbol in backfilled[0] for symbol in symbols)
+
+
+def test_a_backfill_too_short_for_the_atr_warns_and_names_the_symbols(runtime: Runtime, gateway: Gateway) -> None:
+    """`candles backfilled (1h candles): BTC/USD 0` at INFO read as success; those strategies cannot decide yet."""
+    lines: list[tuple[str, str]] = []
+    logger.add(lambda message: lines.append((message.record["level"].name, message.record["message"])), level="INFO")
+    events: queue.Queue[Any] = queue.Queue()
+
+    def some(symbol: str, timeframe: Timeframe, deadline: Deadline) -> list[Candle]:
+        return hours_of_candles(symbol, timeframe, deadline)[: 24 if symbol == "BTC/USD" else 3]
+
+    runtime.start(
+        [
+            ChildSpec.actor("tap", Tap, events, (CandleHistory,)),
+            ChildSpec.actor(
+                "candles", CandleBuffer, ("BTC/USD", "ETH/USD"), Timeframe.H1, backfill=some, gateway=gateway
+            ),
+        ],
+        Policy(),
+    )
+    for symbol in ("BTC/USD", "ETH/USD"):
+        take(events, CandleHistory, symbol=symbol)
+    settle()
+
+    (backfilled,) = [(level, text) for level, text in lines if "backfill" in text]
+    assert backfilled[0] == "WARNING"
+    assert "BTC/USD 24, ETH/USD 3; ETH/USD got no more than the 14 the ATR needs" in backfilled[1]
