@@ -119,7 +119,7 @@ def add_market_commands(
 
     sim = commands.add_parser("sim", help="run the Kraken-compatible simulator on 127.0.0.1")
     sim.add_argument(
-        "--port", type=int, default=8765, help="WebSocket port (REST listens on the next one); 0: any free ports"
+        "--port", type=int, default=8765, help="WebSocket port, REST on the next one; 0: two free ports (printed)"
     )
     sim.add_argument(
         "--source",
