@@ -59,7 +59,6 @@ from crocbot.core.messages import (
     OrderEvent,
     OrderLookedUp,
     OrderPurpose,
-    OrderStatus,
     SafeModeChanged,
     Signal,
     StopAmendRequest,
@@ -266,17 +265,8 @@ class Router(ReconcilingRouter, SupervisedActor):
     # -- messages -------------------------------------------------------------------------------------
 
     def handle(self, message: Any) -> Any:
-        # An order ends by a fill, an event, a refusal or a lookup: count the change of its status, whatever brought it.
-        order = self.desk.orders.get(getattr(message, "cl_ord_id", None) or "")
-        before = order.status if order is not None else None
         answer = self._handle(message)
-        if (
-            order is not None
-            and order.status is not before
-            and (order.status.is_terminal or order.status is OrderStatus.UNKNOWN)
-        ):
-            self._metrics.inc("crocbot_order_outcomes_total", labels={"outcome": str(order.status)})
-        self._count_stop_updates()
+        self._count_tallies()
         self._publish_money(type(message) is BookView)
         return answer
 
@@ -290,7 +280,10 @@ class Router(ReconcilingRouter, SupervisedActor):
         for name, value in money_gauges(self.desk).items():
             self._metrics.set(name, value)
 
-    def _count_stop_updates(self) -> None:
+    def _count_tallies(self) -> None:
+        # The desk tallies what happened while it ran, whichever message (or reconciliation) brought it.
+        for status, n in self.desk.take_ended().items():
+            self._metrics.inc("crocbot_order_outcomes_total", n, labels={"outcome": str(status)})
         for outcome, n in self.desk.stop_updates.take_tally().items():
             self._metrics.inc(STOP_UPDATES_METRIC, n, labels={"outcome": str(outcome)})
         for reason, n in self.desk.take_refused().items():

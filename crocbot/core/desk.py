@@ -137,6 +137,7 @@ class Desk:
         # stop amends, conflated per stop order and paced by each pair's trading counter (`crocbot.core.stop_updates`)
         self.stop_updates = stop_updates or StopUpdates(TradingCounter(*STARTER))
         self.refused: dict[str, int] = {}  # entries refused since the router last took the tally, by Refusal.label
+        self.ended: dict[OrderStatus, int] = {}  # orders ended since the router last took the tally, by status
 
     # -- money ----------------------------------------------------------------------------------------
 
@@ -176,6 +177,18 @@ class Desk:
     def take_refused(self) -> dict[str, int]:
         """The entries refused since the last call, by label (the router counts them in its metrics)."""
         taken, self.refused = self.refused, {}
+        return taken
+
+    def _count_end(self, order: TrackedOrder, before: OrderStatus) -> None:
+        # A terminal status has no way out, so an order crosses into one exactly once: counted here, whatever
+        # brought it (a venue event, a fill, a lookup, reconciliation, the fence). `unknown` is no end: an order
+        # that was unknown is counted when it ends.
+        if order.status.is_terminal and not before.is_terminal:
+            self.ended[order.status] = self.ended.get(order.status, 0) + 1
+
+    def take_ended(self) -> dict[OrderStatus, int]:
+        """The orders ended since the last call, each once, by how (the router counts them in its metrics)."""
+        taken, self.ended = self.ended, {}
         return taken
 
     def on_signal(self, signal: Signal, now: datetime) -> list[Action]:
@@ -282,7 +295,9 @@ class Desk:
     def not_sent(self, cl_ord_id: str, now: datetime, why: str) -> list[Action]:
         """Journaling the intent failed: nothing was sent, and nothing may be."""
         order = self.orders[cl_ord_id]
+        before = order.status
         order.move(OrderStatus.REJECTED, now, why)
+        self._count_end(order, before)
         return self._order_ended(order, OrderStatus.REJECTED, now, why)
 
     def on_order_event(self, event: OrderEvent, now: datetime) -> list[Action]:
@@ -292,10 +307,12 @@ class Desk:
             return [Note("WARNING", f"venue event {event.status} for unknown order {event.cl_ord_id}")]
         if event.order_id:
             order.venue_id = event.order_id
+        before = order.status
         try:
             changed = order.move(event.status, event.ts, event.reason)
         except IllegalTransition as error:
             return [Note("ERROR", str(error), order.symbol)]
+        self._count_end(order, before)
         if not changed:
             return []
         if event.status is OrderStatus.ACKED and order.purpose is OrderPurpose.STOP:
@@ -537,6 +554,7 @@ class Desk:
             note = Note("CRITICAL", f"fill {fill.fill_id} for unknown order {fill.cl_ord_id}", fill.symbol)
             return [note, *self._saves()]
         actions: list[Action] = []
+        before = order.status
         try:
             if not order.apply_fill(fill):
                 return []
@@ -544,6 +562,7 @@ class Desk:
             # An over-fill, or a fill after the venue said the order was done: the order's own record cannot
             # take it, but the money moved. Book it, and let the position and its stop follow the books.
             actions.append(Note("CRITICAL", f"{error}; booked all the same: the money moved", fill.symbol))
+        self._count_end(order, before)
         trade = self.ledger.apply(fill)
         if order.status is OrderStatus.FILLED:
             self.stop_cancels.discard(order.cl_ord_id)  # a stop that fired before its cancel reached it

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from crocbot.core.messages.orders import OrderPurpose
+from crocbot.core.messages.orders import OrderPurpose, OrderStatus
 from crocbot.core.risk_sizing import REFUSAL_LABELS
 from crocbot.core.stop_updates import StopOutcome
 
@@ -34,8 +34,9 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 # What the feed subscribes to and hands on; `ohlc` comes only from a recording or a feed that sends candles.
 FEED_CHANNELS = ("book", "trade", "ticker", "ohlc", "instrument")
-# The ends of an order as the venue reports them, and `unknown`: a send whose answer never came (looked up).
-ORDER_OUTCOMES = ("filled", "cancelled", "replaced", "rejected", "expired", "error", "unknown")
+# The ends of an order (the terminal statuses), each order counted once at its end. An order whose send went
+# unanswered (`unknown`, looked up) is not ended: it is counted when the lookup or the venue says how it ended.
+ORDER_OUTCOMES = tuple(str(s) for s in OrderStatus if s.is_terminal)
 # `Decision.label` of the strategies and the cost checks; `other` for a drop without a label.
 SIGNAL_REJECTIONS = ("atr", "invalid", "regime", "reward_risk", "stop_within_costs", "take_profit_loses", "other")
 
@@ -100,7 +101,7 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec(
         "crocbot_order_outcomes_total",
         "counter",
-        "orders ended (or left unknown), by outcome",
+        "orders ended, by outcome (each order once, at its end)",
         ("outcome",),
         (("outcome", ORDER_OUTCOMES),),
     ),

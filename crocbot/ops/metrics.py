@@ -70,29 +70,41 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._specs = {spec.name: spec for spec in CATALOG}
         self._families: dict[str, _Family] = {spec.name: _family(spec, self.registry) for spec in CATALOG}
-        self._values: dict[str, set[str]] = {}
+        # Per family: a label the catalog fixes keeps that family's own values (`outcome` of orders is not
+        # `outcome` of stop updates); only the application's labels (`symbol`, ...) are shared by every family.
+        self._fixed = {spec.name: dict(spec.known) for spec in CATALOG}
+        self._application = {label for spec in CATALOG for label in spec.labels if label not in self._fixed[spec.name]}
+        self._shared: dict[str, set[str]] = {}
         self._histograms: dict[tuple[str, tuple[tuple[str, str], ...]], Histogram] = {}
         self._lock = threading.Lock()
         if os.path.exists("/proc/self/stat"):
             ProcessCollector(registry=self.registry)
         else:  # prometheus_client reads /proc only; Windows gets its resident memory from crocbot
             self.registry.register(MemoryCollector())
-        for spec in CATALOG:
-            for label, values in spec.known:
-                self._values.setdefault(label, set()).update(values)
         self.declare(**{label: tuple(values) for label, values in (labels or {}).items()})
 
     def declare(self, **values: Iterable[str]) -> None:
-        """Create at 0 every series of every family whose labels all have known values (idempotent)."""
+        """Create at 0 every series of every family whose labels all have known values (idempotent). Only the
+        application's labels can be given; a label the catalog fixes is changed there."""
+        fixed_here = sorted(set(values) - self._application)
+        if fixed_here:
+            raise KeyError(
+                f"labels {fixed_here} take their values from crocbot.ops.metric_catalog, not from the application "
+                f"(which names {sorted(self._application)})"
+            )
         with self._lock:
             for label, given in values.items():
-                self._values.setdefault(label, set()).update(given)
-            known = {label: sorted(v) for label, v in self._values.items()}
+                self._shared.setdefault(label, set()).update(given)
+            shared = {label: sorted(v) for label, v in self._shared.items()}
         for spec in CATALOG:
-            if not spec.labels or spec.kind == "histogram" or not all(known.get(label) for label in spec.labels):
+            if not spec.labels or spec.kind == "histogram":
+                continue
+            fixed = self._fixed[spec.name]
+            known = [sorted(fixed[label]) if label in fixed else shared.get(label, []) for label in spec.labels]
+            if not all(known):
                 continue
             family = self._families[spec.name]
-            for combination in itertools.product(*(known[label] for label in spec.labels)):
+            for combination in itertools.product(*known):
                 family.labels(*combination)
 
     def inc(self, name: str, amount: float = 1.0, *, labels: Mapping[str, str] | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +16,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from crocbot.actors.directory import Directory
 from crocbot.core.messages import ActorRestarted, BreakerState, BreakerStateChanged, SafeModeChanged
+from crocbot.core.messages.orders import OrderPurpose
+from crocbot.core.risk_sizing import REFUSAL_LABELS
+from crocbot.core.stop_updates import StopOutcome
 from crocbot.ops.health import HealthBoard, HealthServer
-from crocbot.ops.metric_catalog import CATALOG, FEED_CHANNELS, PROCESS_METRICS, markdown_table
+from crocbot.ops.metric_catalog import (
+    CATALOG,
+    FEED_CHANNELS,
+    ORDER_OUTCOMES,
+    PROCESS_METRICS,
+    SIGNAL_REJECTIONS,
+    markdown_table,
+)
 from crocbot.ops.metrics import Metrics
 from crocbot.ops.process_metrics import MemoryCollector
 
@@ -64,12 +74,56 @@ def test_labelled_counters_exist_at_zero_for_every_known_value_before_anything_h
     assert restarts == {(("actor", a),): 0.0 for a in ACTORS}
     breakers = series(families["crocbot_breaker_state"], "crocbot_breaker_state")
     assert breakers == {(("breaker", "kraken-rest"),): 0.0}
+
+
+def expected_series() -> dict[str, set[tuple[tuple[str, str], ...]]]:
+    """Each labelled family's series, written out: a family's fixed values are its own, never another's that
+    shares the label's name (`outcome` of orders is not `outcome` of stop updates)."""
+
+    def one(label: str, values: Iterable[str]) -> set[tuple[tuple[str, str], ...]]:
+        return {((label, v),) for v in values}
+
+    return {
+        "crocbot_feed_frames_total": one("channel", FEED_CHANNELS),
+        "crocbot_checksum_mismatches_total": one("symbol", SYMBOLS),
+        "crocbot_book_resyncs_total": one("symbol", SYMBOLS),
+        "crocbot_signals_total": one("symbol", SYMBOLS),
+        "crocbot_signals_rejected_total": {(("reason", r), ("symbol", s)) for r in SIGNAL_REJECTIONS for s in SYMBOLS},
+        "crocbot_entries_refused_total": one("reason", REFUSAL_LABELS),
+        "crocbot_orders_total": one("purpose", (str(p) for p in OrderPurpose)),
+        "crocbot_order_outcomes_total": one("outcome", ORDER_OUTCOMES),
+        "crocbot_stop_updates_total": one("outcome", (str(o) for o in StopOutcome)),
+        "crocbot_breaker_state": one("breaker", ("kraken-rest",)),
+        "crocbot_actor_restarts_total": one("actor", ACTORS),
+    }
+
+
+def test_each_labelled_family_has_exactly_its_own_label_values(metrics: Metrics) -> None:
+    families = parse(metrics.render().decode())
+    expected = expected_series()
+
+    labelled = {spec.name for spec in CATALOG if spec.labels and spec.kind != "histogram"}
+    assert set(expected) == labelled, "a labelled family this test does not pin"
+    for name, want in expected.items():
+        assert set(series(families[name], name)) == want, name
+    stop_outcomes = {k[0][1] for k in series(families["crocbot_stop_updates_total"], "crocbot_stop_updates_total")}
+    assert "filled" not in stop_outcomes
     rejected = series(families["crocbot_signals_rejected_total"], "crocbot_signals_rejected_total")
-    assert (("reason", "reward_risk"), ("symbol", "ETH/USD")) in rejected
-    stop_updates = series(families["crocbot_stop_updates_total"], "crocbot_stop_updates_total")
-    assert (("outcome", "confirmed"),) in stop_updates
+    assert not {dict(k)["reason"] for k in rejected} & {"kill_switch", "cooldown"}
+
+
+def test_declaring_more_application_values_keeps_each_family_to_its_own(metrics: Metrics) -> None:
+    metrics.declare(symbol=("SOL/USD",), actor=("reconciler",))
+    families = parse(metrics.render().decode())
+
+    assert (("symbol", "SOL/USD"),) in series(families["crocbot_signals_total"], "crocbot_signals_total")
     outcomes = series(families["crocbot_order_outcomes_total"], "crocbot_order_outcomes_total")
-    assert {k[0][1] for k in outcomes} >= {"filled", "cancelled", "rejected", "expired", "unknown"}
+    assert set(outcomes) == expected_series()["crocbot_order_outcomes_total"]
+
+
+def test_a_label_the_catalog_fixes_cannot_be_declared(metrics: Metrics) -> None:
+    with pytest.raises(KeyError, match="outcome"):
+        metrics.declare(outcome=("sent",))
 
 
 def test_no_label_takes_an_order_id_or_a_price() -> None:
