@@ -305,6 +305,7 @@ class WsClient:
                 f"{self.name}: no book snapshot for {symbol} within {now - since:.1f}s: resubscribing (the line is "
                 f"dropped after {_SNAPSHOT_MISSES} misses in a row; this was miss {misses})",
             )
+            self._emit(BookResync(symbol, "snapshot overdue"))  # a resync like a mismatch's: counted, book out of use
             self._resubscribe_book(symbol)
         return None
 

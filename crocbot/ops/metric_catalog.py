@@ -68,7 +68,7 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec(
         "crocbot_book_resyncs_total",
         "counter",
-        "books subscribed again on a live connection (after a checksum mismatch)",
+        "books subscribed again on a live connection (after a checksum mismatch or an overdue snapshot)",
         ("symbol",),
     ),
     MetricSpec("crocbot_feed_disconnects_total", "counter", "feed connections lost"),
