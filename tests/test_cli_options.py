@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from crocbot.cli import build_parser
-from tests.support.process import CONFIG, WAIT, crocbot_env
+from tests.support.process import CONFIG, crocbot_env, run_crocbot
 
 
 def _parsers(parser: argparse.ArgumentParser, name: str = "crocbot") -> Iterator[tuple[str, argparse.ArgumentParser]]:
@@ -64,15 +63,7 @@ def test_run_and_config_check_offer_every_setting_option() -> None:
 
 
 def _crocbot(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crocbot", *args],
-        cwd=tmp_path,
-        env=crocbot_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+    return run_crocbot([*args], cwd=tmp_path, env=crocbot_env(tmp_path))
 
 
 @pytest.mark.parametrize("flags", [["--mode", "live"], ["--mode=live"], ["--set", "mode=live"]])

@@ -30,7 +30,7 @@ from crocbot.kraken.instruments import Catalog
 from crocbot.ops.identity import IDENTITY_FILE, BotIdentity
 from tests.core.desk_support import SOL
 from tests.support.health import fake_health
-from tests.support.process import CONFIG, WAIT, Crocbot, crocbot_env
+from tests.support.process import CONFIG, WAIT, Crocbot, crocbot_env, run_crocbot
 from tests.support.sim import free_port
 
 
@@ -161,15 +161,7 @@ def _get(url: str) -> Any:
 
 
 def _status(tmp_path: Path, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "crocbot", "status", "--config", str(CONFIG), "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+    done = run_crocbot(["status", "--config", str(CONFIG), "--json"], cwd=tmp_path, env=env)
     return done.returncode, json.loads(done.stdout)
 
 

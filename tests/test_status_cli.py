@@ -20,7 +20,7 @@ from crocbot.exit_codes import ExitCode
 from crocbot.ops.identity import IDENTITY_FILE, BotIdentity
 from crocbot.store.journal import Journal
 from tests.support.health import fake_health
-from tests.support.process import CONFIG, WAIT, Crocbot, crocbot_env
+from tests.support.process import CONFIG, WAIT, Crocbot, crocbot_env, run_crocbot
 from tests.support.sim import free_port, kraken_env, running_simulator
 
 
@@ -28,16 +28,7 @@ def status(tmp_path: Path, health_port: int) -> tuple[int, str, int, dict[str, A
     """`crocbot status` and `crocbot status --json`: (code, text, code, parsed JSON)."""
     env = crocbot_env(tmp_path, CROCBOT_STATE_DIR=str(tmp_path / "state"), CROCBOT_HEALTH__PORT=str(health_port))
     runs = [
-        subprocess.run(
-            [sys.executable, "-m", "crocbot", "status", "--config", str(CONFIG), *extra],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=WAIT,
-            check=False,
-        )
-        for extra in ((), ("--json",))
+        run_crocbot(["status", "--config", str(CONFIG), *extra], cwd=tmp_path, env=env) for extra in ((), ("--json",))
     ]
     text, as_json = runs
     return text.returncode, text.stdout, as_json.returncode, json.loads(as_json.stdout)

@@ -14,7 +14,7 @@ import pytest
 from crocbot.kraken.instruments import Catalog
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from tests.config.conftest import API_SECRET
-from tests.support.process import CONFIG, Crocbot, crocbot_env
+from tests.support.process import CONFIG, Crocbot, crocbot_env, run_crocbot
 from tests.support.sim import free_port, kraken_env, running_simulator
 
 WAIT = 60.0
@@ -27,15 +27,7 @@ UNKNOWN = (
 
 
 def crocbot(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crocbot", *args],
-        cwd=cwd,
-        env=crocbot_env(cwd, **env),
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+    return run_crocbot([*args], cwd=cwd, env=crocbot_env(cwd, **env))
 
 
 def with_config_dir(tmp_path: Path) -> Path:

@@ -7,8 +7,6 @@ fails for a setting that `VALUES` forgets, so a new setting cannot be added with
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from pydantic import BaseModel, SecretStr
 
 from crocbot.config import ConfigError, Settings, load_settings, parse_set
 from tests.config.conftest import API_KEY, API_SECRET, REPO, WEBHOOK
-from tests.support.process import crocbot_env
+from tests.support.process import crocbot_env, run_crocbot
 
 WAIT = 30.0
 
@@ -173,23 +171,15 @@ def test_text_that_reads_as_no_table_is_refused_with_its_field_not_a_traceback(
 
 def test_the_real_command_takes_book_depth_from_the_environment_and_from_set(tmp_path: Path) -> None:
     config = str(REPO / "config" / "crocbot.toml")
-    from_env = subprocess.run(
-        [sys.executable, "-m", "crocbot", "config", "check", "--config", config],
+    from_env = run_crocbot(
+        ["config", "check", "--config", config],
         cwd=tmp_path,
         env=crocbot_env(tmp_path, CROCBOT_EXECUTION__BOOK_DEPTH="10"),
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
     )
-    from_flag = subprocess.run(
-        [sys.executable, "-m", "crocbot", "config", "check", "--config", config, "--set", "execution.book_depth=100"],
+    from_flag = run_crocbot(
+        ["config", "check", "--config", config, "--set", "execution.book_depth=100"],
         cwd=tmp_path,
         env=crocbot_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
     )
 
     assert from_env.returncode == 0, from_env.stderr

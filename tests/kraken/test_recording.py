@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from crocbot.kraken.jsontext import dumps
 from crocbot.kraken.recording import Recorder, verify_recording
-from tests.support.process import CONFIG, crocbot_env
+from tests.support.process import CONFIG, crocbot_env, run_crocbot
 from tests.support.sim import running_simulator
 
 WAIT = 60.0
 
 
 def crocbot(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crocbot", *args, "--config", str(CONFIG)],
-        cwd=tmp_path,
-        env=crocbot_env(tmp_path, **env),
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+    return run_crocbot([*args, "--config", str(CONFIG)], cwd=tmp_path, env=crocbot_env(tmp_path, **env))
 
 
 def test_a_recording_of_the_simulator_replays_with_zero_mismatches(tmp_path: Path) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from crocbot.core.clock import ReplayClock
-from tests.support.process import crocbot_env
+from tests.support.process import crocbot_env, run_crocbot
 
 WAIT = 60.0
 
@@ -17,15 +15,7 @@ WAIT = 60.0
 def test_sim_prints_the_urls_symbols_mode_and_the_replay_clock_a_bot_needs(tmp_path: Path) -> None:
     spec = ReplayClock.parse(f"2026-01-05T14:30:00+00:00@{time.time():.0f}x20").spec
     args = ["sim", "--port", "0", "--replay-clock", spec, "--symbols", "BTC/USD,ETH/USD", "--duration", "1s"]
-    result = subprocess.run(
-        [sys.executable, "-m", "crocbot", *args],
-        cwd=tmp_path,
-        env=crocbot_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+    result = run_crocbot([*args], cwd=tmp_path, env=crocbot_env(tmp_path))
 
     assert result.returncode == 0, result.stderr
     first, *rest = result.stdout.splitlines()

@@ -20,6 +20,22 @@ def crocbot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env | {"CROCBOT_LOG_DIR": str(tmp_path / "logs"), "PYTHONUNBUFFERED": "1"} | extra
 
 
+def run_crocbot(
+    args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = WAIT
+) -> subprocess.CompletedProcess[str]:
+    """`python -m crocbot ARGS` to its end, both streams captured; the environment is `crocbot_env(cwd)` unless
+    given."""
+    return subprocess.run(
+        [sys.executable, "-m", "crocbot", *args],
+        cwd=cwd,
+        env=crocbot_env(cwd) if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 class Crocbot:
     """`python -m crocbot ARGS` with both output streams read by threads, so no read can block a test."""
 
