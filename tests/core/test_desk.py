@@ -425,7 +425,9 @@ def test_a_stop_fill_closes_the_position() -> None:
     opened = Opened.make()
     desk = opened.desk
     actions = desk.on_fill(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), at(10))
-    closed = actions[2].message  # type: ignore[union-attr]
+    record = actions[2]
+    assert isinstance(record, Record)
+    closed = record.message
     assert isinstance(closed, RecordPositionClosed)
     trade = closed.trade
     assert isinstance(trade, ClosedTrade)
