@@ -54,9 +54,10 @@ from loguru import logger
 
 from crocbot.actors.breaker import BreakerConfig, CircuitBreaker
 from crocbot.actors.gateway import Gateway
+from crocbot.actors.messages import RouterStatus, StatusReport
 from crocbot.actors.persistence import Persistence
 from crocbot.actors.protocol import HEARTBEAT
-from crocbot.actors.router import STOP_UPDATES_METRIC, Router, RouterStatus, StatusReport
+from crocbot.actors.router import STOP_UPDATES_METRIC, Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.sl_manager import SL_LOOP_METRIC, SLManager
 from crocbot.actors.supervisor import ChildSpec, Policy

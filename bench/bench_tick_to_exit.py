@@ -50,6 +50,7 @@ from bench_support import Summary, ratio
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.actors.messages import VenueRequest
 from crocbot.actors.persistence import Persistence
 from crocbot.actors.protocol import HEARTBEAT
 from crocbot.actors.reconciler import Reconciler
@@ -57,7 +58,7 @@ from crocbot.actors.router import Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.sl_manager import SLManager
 from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
-from crocbot.actors.venue import VenueActor, VenueRequest
+from crocbot.actors.venue import VenueActor
 from crocbot.config.model import ExecutionSettings, PaperSettings, RiskSettings, StopSettings
 from crocbot.core.desk import DeskConfig
 from crocbot.core.messages import (

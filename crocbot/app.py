@@ -37,10 +37,11 @@ from crocbot.actors.candles import CandleBuffer, candles_from_ohlc
 from crocbot.actors.feed import Feed, FeedOptions
 from crocbot.actors.gateway import Deadline, Gateway
 from crocbot.actors.health import Health
+from crocbot.actors.messages import SAFE_MODE_KEY, RouterStatus, StatusReport
 from crocbot.actors.persistence import Persistence
 from crocbot.actors.protocol import ChildExited
 from crocbot.actors.reconciler import Reconciler
-from crocbot.actors.router import SAFE_MODE_KEY, Router, RouterStatus, StatusReport
+from crocbot.actors.router import Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.scheduler import Scheduler
 from crocbot.actors.sl_manager import SLManager
@@ -418,10 +419,7 @@ class Bot:
             self.io_scheduler.stop()
 
     def ask(self, name: str, message: object, timeout: float = 10.0) -> Any:
-        ref = self.runtime.directory.get(name)
-        if ref is None:
-            raise RuntimeError(f"{name} is not running")
-        return ref.ask(message, timeout=timeout)
+        return self.runtime.directory.ask(name, message, timeout=timeout)
 
     def status(self, timeout: float = 10.0) -> StatusReport:
         report: StatusReport = self.ask("router", RouterStatus(), timeout)

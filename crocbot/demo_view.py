@@ -16,7 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from crocbot.actors.router import OrderView, PositionView, StatusReport
+from crocbot.actors.messages import OrderView, PositionView, StatusReport
 from crocbot.core.money import quote_places, round_to_decimals
 from crocbot.kraken.instruments import Instrument
 

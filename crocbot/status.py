@@ -18,8 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crocbot.actors.reconciler import REPORT_KEY
-from crocbot.actors.router import SAFE_MODE_KEY
+from crocbot.actors.messages import REPORT_KEY, SAFE_MODE_KEY
 from crocbot.app import CATALOG_FILE, JOURNAL_FILE
 from crocbot.config import Settings
 from crocbot.core.books_status import BOOKS_KEY

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from crocbot.actors.router import OrderView, PositionView, StatusReport
+from crocbot.actors.messages import OrderView, PositionView, StatusReport
 from crocbot.demo import DemoResult, summary_text
 from crocbot.demo_view import ViewData, render_view
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS

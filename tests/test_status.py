@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from crocbot.actors.router import SAFE_MODE_KEY
+from crocbot.actors.messages import SAFE_MODE_KEY
 from crocbot.config import Settings, load_settings
 from crocbot.core.books_status import BOOKS_KEY, books_document
 from crocbot.core.clock import SimClock

@@ -15,7 +15,11 @@ import pykka
 
 from crocbot.actors.protocol import ChildExited
 
-__all__ = ["Entry", "Directory"]
+__all__ = ["Entry", "Directory", "NotRunning"]
+
+
+class NotRunning(RuntimeError):
+    """The named actor has no live instance right now (it is being restarted, or was never started)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,14 @@ class Directory:
         except pykka.ActorDeadError:
             return False
         return True
+
+    def ask(self, name: str, message: object, *, timeout: float) -> Any:
+        """Ask the current instance of `name` and wait at most `timeout` s for its answer. Raises `NotRunning` when
+        there is none (a restart in progress), pykka's `ActorDeadError` / `Timeout` as they come."""
+        ref = self.get(name)
+        if ref is None:
+            raise NotRunning(f"the {name} actor is not running")
+        return ref.ask(message, timeout=timeout)
 
     def wait_for(self, name: str, *, newer_than: int | None = None, timeout: float) -> Entry:
         """Block until `name` is registered (with an instance newer than `newer_than`), at most `timeout` s."""

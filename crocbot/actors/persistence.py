@@ -22,6 +22,7 @@ from typing import Any
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.actors.messages import FillsOnlyLogged, LogFillAhead, ReadJournal
 from crocbot.core.messages import Fill
 from crocbot.core.messages.journal import (
     LoadState,
@@ -45,26 +46,6 @@ from crocbot.store.recovery import missing_fills, unlogged_fills
 from crocbot.store.tradelog import TradeLog, TradeLogError, fill_from_record, fill_record, trade_record
 
 __all__ = ["Persistence", "ReadJournal", "FillsOnlyLogged", "LogFillAhead"]
-
-
-@dataclass(frozen=True, slots=True)
-class ReadJournal:
-    """Run `read(journal)` in the persistence thread and answer its result (start-up rebuilds, status)."""
-
-    read: Any  # Callable[[Journal], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class FillsOnlyLogged:
-    """Ask: the fills the trade log has and the journal lacks (a journal restored from a backup), as `Fill`s."""
-
-
-@dataclass(frozen=True, slots=True)
-class LogFillAhead:
-    """Ask: write this fill to the trade log now, although the journal has not taken it yet (the asker keeps it for
-    the journal); the trade log gets it once. Answers True when the trade log has it."""
-
-    fill: RecordFill
 
 
 @dataclass(frozen=True, slots=True)

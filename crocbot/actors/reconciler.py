@@ -24,9 +24,14 @@ from typing import Any
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
-from crocbot.actors.persistence import FillsOnlyLogged, ReadJournal
-from crocbot.actors.router import ApplyReconciliation, BooksSnapshot
-from crocbot.actors.venue import VenueSnapshot
+from crocbot.actors.messages import (
+    REPORT_KEY,
+    ApplyReconciliation,
+    BooksSnapshot,
+    FillsOnlyLogged,
+    ReadJournal,
+    VenueSnapshot,
+)
 from crocbot.core.messages import Fill, ReconcileRequest, StartupReconciled, StartupReconciling
 from crocbot.core.messages.journal import SaveState
 from crocbot.core.reconcile import BooksView, ForeignOrderPolicy, Plan, VenueView, reconcile
@@ -34,7 +39,7 @@ from crocbot.store.journal import Journal
 
 __all__ = ["Reconciler", "REPORT_KEY"]
 
-REPORT_KEY = "reconciliation"  # the last report that found something, for `crocbot status`
+
 _ASK_TIMEOUT = 30.0
 _RETRY = 5.0  # event seconds before the second start-up attempt while the venue cannot be asked; doubled after
 _RETRY_MAX = 60.0  # each failure up to this, so that a venue down for hours does not fill the log
@@ -125,27 +130,28 @@ class Reconciler(SupervisedActor):
             self.send_later(self._interval, _Tick(False))
 
     def _reconcile(self, startup: bool) -> tuple[list[str], Plan]:
-        persistence, venue, router = (self._ref(name) for name in self._names)
-        journal: _JournalSide = persistence.ask(ReadJournal(_journal_side), timeout=_ASK_TIMEOUT)
+        persistence, venue, router = self._names
+        ask = partial(self.services.directory.ask, timeout=_ASK_TIMEOUT)
+        journal: _JournalSide = ask(persistence, ReadJournal(_journal_side))
         # The trade log holds fills the journal lacks only after a restore or a crash while the journal failed:
         # both are start-up matters (while running, persistence and the router keep such fills themselves), and
         # reading a weeks-long trade log every few minutes would cost more each time.
-        only_logged: list[Fill] = persistence.ask(FillsOnlyLogged(), timeout=_ASK_TIMEOUT) if startup else []
-        books: BooksView = router.ask(BooksSnapshot(), timeout=_ASK_TIMEOUT)
+        only_logged: list[Fill] = ask(persistence, FillsOnlyLogged()) if startup else []
+        books: BooksView = ask(router, BooksSnapshot())
         books = BooksView(books.orders, journal.fill_ids, books.unbooked_fills, books.holdings)
         # Journaled fills a crash kept from the ledger, found by the router's restore: as many as the crash left
         # (one or two), however long ago the venue made them, so they are read by id, not by time.
         unbooked: list[Fill] = []
         if books.unbooked_fills:
             read = partial(Journal.fills_named, fill_ids=books.unbooked_fills)
-            unbooked = persistence.ask(ReadJournal(read), timeout=_ASK_TIMEOUT)
+            unbooked = ask(persistence, ReadJournal(read))
         ids = tuple(o.cl_ord_id for o in books.orders)
-        view: VenueView = venue.ask(VenueSnapshot(ids, journal.since), timeout=_ASK_TIMEOUT)
+        view: VenueView = ask(venue, VenueSnapshot(ids, journal.since))
         grace = timedelta(0) if startup else self._grace
         plan = reconcile(books, view, recorded=(*journal.recent, *unbooked, *only_logged), grace=grace)
         if plan.clean and not startup:
             return [], plan
-        done: list[str] = router.ask(ApplyReconciliation(plan, self._policy, startup), timeout=_ASK_TIMEOUT)
+        done: list[str] = ask(router, ApplyReconciliation(plan, self._policy, startup))
         return done, plan
 
     def _write_report(self, startup: bool, plan: Plan, done: list[str]) -> None:
@@ -170,12 +176,6 @@ class Reconciler(SupervisedActor):
             "balance_gaps": [[asset, str(books), str(venue)] for asset, books, venue in plan.balance_gaps],
         }
         try:
-            self._ref(self._names[0]).ask(SaveState(REPORT_KEY, report), timeout=_ASK_TIMEOUT)
+            self.services.directory.ask(self._names[0], SaveState(REPORT_KEY, report), timeout=_ASK_TIMEOUT)
         except Exception as error:  # noqa: BLE001 - the log has the report; a journal failure is loud elsewhere
             logger.error("the reconciliation report could not be journaled: {}", error)
-
-    def _ref(self, name: str) -> Any:
-        ref = self.services.directory.get(name)
-        if ref is None:
-            raise RuntimeError(f"the {name} actor is not running")
-        return ref

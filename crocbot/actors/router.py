@@ -24,10 +24,22 @@ import pykka
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
-from crocbot.actors.persistence import LogFillAhead, ReadJournal
-from crocbot.actors.router_reconcile import ApplyReconciliation, BooksSnapshot, ReconcilingRouter
+from crocbot.actors.messages import (
+    SAFE_MODE_KEY,
+    ApplyReconciliation,
+    BooksSnapshot,
+    LogFillAhead,
+    OpenPositions,
+    OrderView,
+    PaperAccountSaved,
+    PositionView,
+    ReadJournal,
+    RouterStatus,
+    StatusReport,
+    VenueRequest,
+)
+from crocbot.actors.router_reconcile import ReconcilingRouter
 from crocbot.actors.router_restore import restore
-from crocbot.actors.venue import PaperAccountSaved, VenueRequest
 from crocbot.core.books_status import BOOKS_KEY, books_document
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig
 from crocbot.core.desk_types import (
@@ -93,7 +105,7 @@ __all__ = [
 
 FENCE_METRIC = "crocbot_fence_breaches_total"
 STOP_UPDATES_METRIC = "crocbot_stop_updates_total"
-SAFE_MODE_KEY = "safe_mode"  # the state document `crocbot status` reads to say whether safe mode is on
+
 _ASK_TIMEOUT = 10.0
 # Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
 _ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
@@ -119,55 +131,6 @@ class _RetryJournal:
 @dataclass(frozen=True, slots=True)
 class _DayTick:
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class OpenPositions:
-    """Ask the router: the open positions, as `Position` messages (the SL manager asks when it (re)starts)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RouterStatus:
-    """Ask the router: its books at a glance (for health, the console and tests)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PositionView:
-    position_id: str
-    symbol: str
-    qty: Decimal
-    entry: Decimal
-    stop: Decimal
-    stop_live: bool
-    take_profit: Decimal | None
-    mark: Decimal | None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderView:
-    cl_ord_id: str
-    symbol: str
-    purpose: str
-    side: str
-    order_type: str
-    qty: Decimal
-    filled: Decimal
-    price: Decimal | None
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class StatusReport:
-    equity: Decimal
-    realized: Decimal
-    open_positions: int
-    safe_reasons: tuple[str, ...]
-    kill_switch: bool
-    ready: bool
-    positions: tuple[PositionView, ...] = ()
-    orders: tuple[OrderView, ...] = ()
-    kill_reason: str = ""
-    stop_updates_busy: int = 0  # positions with a stop amend in flight or a wish waiting
 
 
 class Router(ReconcilingRouter, SupervisedActor):
@@ -619,10 +582,7 @@ class Router(ReconcilingRouter, SupervisedActor):
                 logger.log(action.level, action.text)
 
     def _ask(self, message: object) -> Any:
-        ref = self.services.directory.get(self._persistence)
-        if ref is None:
-            raise RuntimeError("the persistence actor is not running")
-        return ref.ask(message, timeout=_ASK_TIMEOUT)
+        return self.services.directory.ask(self._persistence, message, timeout=_ASK_TIMEOUT)
 
 
 def money_gauges(desk: Desk) -> dict[str, float]:

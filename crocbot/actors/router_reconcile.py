@@ -11,12 +11,11 @@ policy. Only then is the router ready for entries.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from crocbot.actors.venue import VenueRequest
+from crocbot.actors.messages import ApplyReconciliation, BooksSnapshot, VenueRequest
 from crocbot.core.desk import Desk
 from crocbot.core.desk_adopt import ADOPTED, VenueStop, adopt_filled, adopt_stop, purpose_of, stop_adopted
 from crocbot.core.desk_types import Action, CancelOrder
@@ -30,23 +29,6 @@ from crocbot.venues.protocol import Cancel
 __all__ = ["ReconcilingRouter", "BooksSnapshot", "ApplyReconciliation"]
 
 _FOREIGN_HALT = "venue orders unknown to the journal"
-
-
-@dataclass(frozen=True, slots=True)
-class BooksSnapshot:
-    """Ask the router: its side of a reconciliation (`BooksView` without the journal's fill ids)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyReconciliation:
-    """Ask the router: carry out a reconciliation plan; answers what it did, one line per kind of change.
-
-    `startup`: the first one after a (re)start. Until it is applied, no entry is taken; with it, entries whose
-    timers died with the old process are cancelled and every open position is protected (`Desk.resume`)."""
-
-    plan: Plan
-    policy: ForeignOrderPolicy
-    startup: bool
 
 
 class ReconcilingRouter:

@@ -25,7 +25,8 @@ from typing import Any
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
-from crocbot.actors.router import OpenPositions
+from crocbot.actors.directory import NotRunning
+from crocbot.actors.messages import OpenPositions
 from crocbot.core.costs import TradeCosts
 from crocbot.core.messages import (
     ATRUpdate,
@@ -117,11 +118,11 @@ class SLManager(SupervisedActor):
 
     def _adopt_open_positions(self) -> None:
         """A restarted SL manager has forgotten every position: ask the router, which keeps them."""
-        ref = self.services.directory.get(self._router)
-        if ref is None:
+        try:
+            answer: Any = self.services.directory.ask(self._router, OpenPositions(), timeout=_ASK_TIMEOUT)
+        except NotRunning:
             logger.warning("no router to ask for open positions; watching those it reports from now on")
             return
-        answer: Any = ref.ask(OpenPositions(), timeout=_ASK_TIMEOUT)
         positions: list[Position] = list(answer)
         for position in positions:
             self._watch(position, opened=False)

@@ -36,6 +36,7 @@ from loguru import logger
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import CallResult, Deadline, Gateway
+from crocbot.actors.messages import PaperAccountSaved, VenueRequest, VenueSnapshot
 from crocbot.actors.venue_catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import wall_rate
 from crocbot.core.messages import StartupReconciled, Trade, VenueCatchUp
@@ -61,38 +62,9 @@ TradeFetcher = Callable[[str, datetime, datetime, Deadline], Sequence[Trade]]
 
 
 @dataclass(frozen=True, slots=True)
-class VenueRequest:
-    """From the router: carry out `commands`, in order, as one batch (one durable save of the account)."""
-
-    commands: tuple[VenueCommand, ...]
-
-    def __post_init__(self) -> None:
-        if not self.commands:
-            raise ValueError("a venue request needs at least one command")
-
-
-@dataclass(frozen=True, slots=True)
-class VenueSnapshot:
-    """Ask: the venue's view for reconciliation (`crocbot.core.reconcile.VenueView`): open orders, the closed ones
-    among `cl_ord_ids`, fills since `fills_since` (all it keeps when None), balances."""
-
-    cl_ord_ids: tuple[str, ...]
-    fills_since: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class _Due:
     seq: int
     commands: tuple[VenueCommand, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PaperAccountSaved:
-    """Published when saving the paper account starts failing (`saved` False, with the error) or works again."""
-
-    saved: bool
-    reason: str
-    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,10 +378,7 @@ class VenueActor(SupervisedActor):
             self.services.bus.publish(PaperAccountSaved(True, "saved again", self.clock.now()))
 
     def _ask_persistence(self, message: object) -> Any:
-        ref = self.services.directory.get(self._persistence)
-        if ref is None:
-            raise RuntimeError("the persistence actor is not running; the journal cannot be read")
-        return ref.ask(message, timeout=_ASK_TIMEOUT)
+        return self.services.directory.ask(self._persistence, message, timeout=_ASK_TIMEOUT)
 
 
 def _balances_text(balances: Mapping[str, Decimal]) -> str:

@@ -30,7 +30,7 @@ from loguru import logger
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import CallOutcome, CallResult, Deadline, Gateway
-from crocbot.actors.venue import VenueRequest
+from crocbot.actors.messages import VenueRequest
 from crocbot.core.messages import HELD_BACK, UNSENT, OrderEvent, OrderIntent, OrderStatus
 from crocbot.venues.protocol import (
     Amend,

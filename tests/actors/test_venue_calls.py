@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from crocbot.actors.gateway import Deadline, Gateway
+from crocbot.actors.messages import VenueRequest
 from crocbot.actors.persistence import Persistence
 from crocbot.actors.router import STOP_UPDATES_METRIC, Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
-from crocbot.actors.venue import VenueRequest
 from crocbot.actors.venue_calls import VenueCalls, VenueRefusal
 from crocbot.config.model import RiskSettings
 from crocbot.core.clock import SimClock

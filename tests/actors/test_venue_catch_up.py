@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 
 from crocbot.actors.gateway import Deadline, Gateway
+from crocbot.actors.messages import VenueRequest, VenueSnapshot
 from crocbot.actors.persistence import Persistence
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
-from crocbot.actors.venue import VenueActor, VenueRequest, VenueSnapshot
+from crocbot.actors.venue import VenueActor
 from crocbot.actors.venue_catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import (

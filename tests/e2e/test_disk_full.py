@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from crocbot.actors.persistence import ReadJournal
+from crocbot.actors.messages import ReadJournal
 from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE, StartupError
 from crocbot.core.messages import ExitRequest
 from crocbot.store.journal import Journal

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from crocbot.actors.venue import VenueSnapshot
+from crocbot.actors.messages import VenueSnapshot
 from crocbot.core.messages import PositionSide, Side, Signal
 from crocbot.core.reconcile import VenueView
 from crocbot.sim.market import MarketTrade

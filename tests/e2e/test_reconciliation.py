@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from crocbot.actors.reconciler import REPORT_KEY
+from crocbot.actors.messages import REPORT_KEY
 from crocbot.app import TRADE_LOG_FILE
 from crocbot.core.desk import LEDGER_KEY
 from crocbot.core.messages import (

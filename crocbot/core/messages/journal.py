@@ -23,6 +23,9 @@ __all__ = [
     "RecordPositionClosed",
     "SaveState",
     "LoadState",
+    "JournalRecord",
+    "RecordBatch",
+    "KnownFill",
 ]
 
 
@@ -102,3 +105,35 @@ class SaveState:
 @dataclass(frozen=True, slots=True)
 class LoadState:
     key: str
+
+
+# What `RecordBatch` carries: every record that changes the journal.
+JournalRecord = (
+    RecordIntent
+    | RecordEvent
+    | RecordAmend
+    | RecordFill
+    | RecordPositionOpened
+    | RecordPositionChanged
+    | RecordStop
+    | RecordPositionClosed
+    | SaveState
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBatch:
+    """Journal `records` in one transaction: one durable commit for all of them, or none of them (then the asker
+    keeps the whole batch, as it keeps a single record). Answers a tuple with each record's own answer, in order
+    (a `RecordFill`'s True for a new fill and False for a replay). Trade-log lines follow the commit, as they do for
+    a single record; one event's records go as one batch, so an event costs one fsync, not one per record."""
+
+    records: tuple[JournalRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFill:
+    """Ask: has the journal recorded this fill already? A read (no commit), so that the router can decide whether
+    to book a fill before it journals the fill together with what booking it changed."""
+
+    fill_id: str
