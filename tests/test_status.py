@@ -12,13 +12,14 @@ from crocbot.actors.messages import SAFE_MODE_KEY
 from crocbot.config import Settings, load_settings
 from crocbot.core.books_status import BOOKS_KEY, books_document
 from crocbot.core.clock import SimClock
-from crocbot.core.desk import RISK_KEY, Desk
-from crocbot.core.desk_types import Action, AmendOrder, Record, SendOrder
+from crocbot.core.desk import RISK_KEY, Action, Desk, Record
 from crocbot.core.messages import OrderAmended, OrderPurpose, OrderStatus, Side, StopAmendRequest, StopKind
+from crocbot.core.messages.commands import Amend
 from crocbot.core.messages.journal import (
     RecordAmend,
     RecordEvent,
     RecordFill,
+    RecordIntent,
     RecordPositionChanged,
     RecordPositionClosed,
     RecordPositionOpened,
@@ -37,11 +38,11 @@ D = Decimal
 def _journal(journal: Journal, actions: list[Action]) -> list[Action]:
     """What the router and persistence do with the desk's actions, as far as the journal sees them."""
     for action in actions:
-        if isinstance(action, SendOrder):
-            journal.record_intent(action.intent, position_id=action.position_id, reason=action.reason)
-        elif isinstance(action, Record):
+        if isinstance(action, Record):
             record = action.message
-            if isinstance(record, RecordPositionOpened):
+            if isinstance(record, RecordIntent):
+                journal.record_intent(record.intent, position_id=record.position_id, reason=record.reason)
+            elif isinstance(record, RecordPositionOpened):
                 journal.open_position(record.position)
             elif isinstance(record, RecordPositionChanged):
                 journal.update_position(record.position_id, record.qty, record.entry_price)
@@ -98,12 +99,12 @@ def _amended_and_partially_filled(state_dir: Path) -> tuple[str, Decimal]:
                 journal.record_order_event(event(stop_id, OrderStatus.ACKED, at(2)))
                 _journal(journal, desk.on_order_event(event(stop_id, OrderStatus.ACKED, at(2)), at(2)))
                 continue
-            (amend,) = [a for a in actions if isinstance(a, AmendOrder)]
+            (amend,) = [a for a in actions if isinstance(a, Amend)]
             assert amend.qty == sum(parts[:n])
             _venue(journal, desk, OrderAmended(stop_id, at(1 + n), qty=amend.qty, trigger_price=D("98")))
         position_id = desk.by_symbol[SYMBOL]
         request = StopAmendRequest(position_id, SYMBOL, D("100.81"), StopKind.BREAKEVEN, at(10))
-        (move,) = [a for a in _journal(journal, desk.on_stop_amend(request, at(10))) if isinstance(a, AmendOrder)]
+        (move,) = [a for a in _journal(journal, desk.on_stop_amend(request, at(10))) if isinstance(a, Amend)]
         _venue(journal, desk, OrderAmended(stop_id, at(11), trigger_price=move.trigger_price))
         desk.on_mark(SYMBOL, D("103.5"))
         journal.save_state(BOOKS_KEY, books_document(desk, {SYMBOL: at(12)}, at(12)))

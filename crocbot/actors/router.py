@@ -38,24 +38,26 @@ from crocbot.actors.messages import (
     StatusReport,
     VenueRequest,
 )
-from crocbot.actors.router_reconcile import ReconcilingRouter
-from crocbot.actors.router_restore import restore
 from crocbot.core.books_status import BOOKS_KEY, books_document
-from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig
-from crocbot.core.desk_types import (
+from crocbot.core.desk import (
+    LEDGER_KEY,
+    RISK_KEY,
     Action,
-    AmendOrder,
-    CancelOrder,
+    Commit,
+    Desk,
+    DeskConfig,
     Emit,
     EntryTTL,
+    FillSeen,
     LookupDue,
     Note,
-    QueryOrder,
-    Record,
-    SendOrder,
+    NotSent,
     StartTimer,
     StopBudgetDue,
+    Submitted,
 )
+from crocbot.core.desk.restore import JournaledOrder, JournaledPosition, JournalSnapshot
+from crocbot.core.desk.stop_updates import StopUpdates
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
@@ -75,19 +77,20 @@ from crocbot.core.messages import (
     Signal,
     StopAmendRequest,
 )
-from crocbot.core.messages.journal import LoadState, RecordAmend, RecordEvent, RecordFill, RecordIntent, SaveState
+from crocbot.core.messages.commands import Amend, Cancel, Query, Submit, VenueCommand
+from crocbot.core.messages.journal import JournalRecord, LoadState, RecordFill, RecordIntent, SaveState
 from crocbot.core.risk import RiskGate, RiskState
 from crocbot.core.risk_sizing import RiskLimits
-from crocbot.core.stop_updates import StopUpdates
 from crocbot.core.trading_counter import TradingCounter
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
 from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
 from crocbot.ops.metrics import METRICS, Metrics
+from crocbot.store.journal import Journal
 from crocbot.store.journal_integrity import JournalUnwritable
+from crocbot.store.journal_rows import JournalOrder
 from crocbot.store.tradelog import TradeLogError
-from crocbot.venues.protocol import Amend, Cancel, Query, Submit, VenueCommand
 
 __all__ = [
     "Router",
@@ -115,7 +118,19 @@ _MONEY_EVERY = timedelta(seconds=1)  # the equity gauges follow the marks this o
 _JOURNAL_RETRY = 5.0  # event seconds between tries to write what the journal refused
 _JOURNAL_FAILING = "journal failing"
 _ACCOUNT_UNSAVED = "the paper account cannot be saved"
-_WAITING = object()  # what `_write` answers for a record the journal could not take yet
+# The desk's events that reach the router as they are (a fill and a signal need a word first).
+_DESK_EVENTS = (
+    OrderEvent,
+    OrderAmended,
+    CommandRejected,
+    CommandUnknown,
+    OrderLookedUp,
+    ExitRequest,
+    StopAmendRequest,
+    EntryTTL,
+    StopBudgetDue,
+    LookupDue,
+)
 
 
 def _journal_unavailable(error: BaseException) -> bool:
@@ -133,7 +148,18 @@ class _DayTick:
     pass
 
 
-class Router(ReconcilingRouter, SupervisedActor):
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How an event's records fared: committed (`failure` None), waiting for the journal, or refused."""
+
+    failure: BaseException | None = None
+    refused: bool = False
+
+
+_JOURNALED = _Outcome()
+
+
+class Router(SupervisedActor):
     def __init__(
         self,
         ctx: ChildContext,
@@ -164,8 +190,8 @@ class Router(ReconcilingRouter, SupervisedActor):
         self._desk: Desk | None = None
         self._ready = False  # reconciled with the venue since the start
         self._feed_was_fresh = False  # until market data was first fresh, safe mode for it is start-up, not news
-        self._stale_entries: list[tuple[str, str]] = []
-        self._unwritten: deque[object] = deque()  # journal records refused for now, in order, oldest first
+        # journal records refused for now, one event's to a batch, in order, oldest first
+        self._unwritten: deque[tuple[JournalRecord, ...]] = deque()
         self._retry_due = False
         self._last_data: dict[str, datetime] = {}  # when each symbol's book last came, for `crocbot status`
         # The books document for `crocbot status` is paced on wall time: it is I/O, and under a replay clock a pace
@@ -193,7 +219,8 @@ class Router(ReconcilingRouter, SupervisedActor):
             config=self._config,
             stop_updates=StopUpdates(TradingCounter(self._trading.threshold, self._trading.decay)),
         )
-        restored, self._stale_entries = self._ask(ReadJournal(lambda journal: restore(self.desk, journal)))
+        # Only read on the persistence thread; the desk rebuilds itself here, on the router's.
+        restored = self.desk.restore(self._ask(ReadJournal(journal_snapshot)))
         self.desk.on_day_tick(self.clock.now())
         if risk.kill_switch_tripped:
             logger.warning("kill switch still tripped after the restart: {}", risk.kill_reason)
@@ -217,7 +244,7 @@ class Router(ReconcilingRouter, SupervisedActor):
         bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
         escalated = self._escalation() if self._escalation is not None else None
         if escalated:  # e.g. the core gave up and was restarted with this router: entries stay halted
-            self._run(self.desk.set_safe(_ESCALATED, True, self.clock.now()))
+            self._carry_out(self.desk.set_safe(_ESCALATED, True, self.clock.now()))
         self.services.scheduler.send_every(_DAY_TICK, self.actor_ref, _DayTick())
         self._publish_money(mark_only=False)  # the books as restored, before the first scrape asks
         if restored:
@@ -251,6 +278,8 @@ class Router(ReconcilingRouter, SupervisedActor):
             self._metrics.inc(STOP_UPDATES_METRIC, n, labels={"outcome": str(outcome)})
         for reason, n in self.desk.take_refused().items():
             self._metrics.inc("crocbot_entries_refused_total", n, labels={"reason": reason})
+        if fenced := self.desk.take_fenced():
+            self._metrics.inc(FENCE_METRIC, fenced)
 
     def _handle(self, message: Any) -> Any:
         desk = self.desk
@@ -261,49 +290,20 @@ class Router(ReconcilingRouter, SupervisedActor):
             self._last_data[message.symbol] = now  # when it reached the money path (an exchange stamp may lag)
             self._save_books(now)
         elif isinstance(message, Fill):
-            order = desk.orders.get(message.cl_ord_id)
-            answer = self._write(RecordFill(message, order.position_id if order is not None else None))
-            failpoints.hit("router.after_fill_journal")  # crash tests: journaled, not booked
-            if answer is True:
-                self._metrics.inc("crocbot_fills_total")
-            # A fill the journal held before (False) is booked, but for those a crash kept from the ledger (the
-            # restore names them); without the journal's word, the ledger knows its recent fills.
-            if not desk.ledger.booked(message.fill_id, journaled=answer is False):
-                self._run(desk.on_fill(message, now))
-        elif isinstance(message, OrderEvent):
-            if message.cl_ord_id in desk.orders:
-                self._write(RecordEvent(message))
-            self._run(desk.on_order_event(message, now))
-        elif isinstance(message, OrderAmended):
-            if message.cl_ord_id in desk.orders:
-                self._write(RecordAmend(message))
-            self._run(desk.on_amended(message, now))
-        elif isinstance(message, CommandRejected):
-            self._run(desk.on_command_rejected(message, now))
-        elif isinstance(message, CommandUnknown):
-            self._run(desk.on_command_unknown(message, now))
-        elif isinstance(message, OrderLookedUp):
-            self._run(desk.on_order_looked_up(message, now))
-        elif isinstance(message, StopBudgetDue):
-            self._run(desk.on_stop_budget(message, now))
-        elif isinstance(message, LookupDue):
-            self._run(desk.on_lookup_due(message, now))
+            seen = FillSeen(message, journaled=self._known_fill(message.fill_id))
+            self._carry_out(desk.on(seen, now), live_fill=True)
         elif isinstance(message, Signal):
             if self._ready:
-                self._run(desk.on_signal(message, now))
+                self._carry_out(desk.on(message, now))
             else:
                 self._metrics.inc("crocbot_entries_refused_total", labels={"reason": "not_ready"})
                 logger.info(
                     "{} signal for {} ignored: start-up reconciliation is not done", message.side, message.symbol
                 )
-        elif isinstance(message, ExitRequest):
-            self._run(desk.on_exit_request(message, now))
-        elif isinstance(message, StopAmendRequest):
-            self._run(desk.on_stop_amend(message, now))
-        elif isinstance(message, EntryTTL):
-            self._run(desk.on_entry_ttl(message, now))
+        elif isinstance(message, _DESK_EVENTS):
+            self._carry_out(desk.on(message, now))
         elif isinstance(message, FeedHealth):
-            self._run(
+            self._carry_out(
                 desk.set_safe(
                     "market data not fresh",
                     not message.fresh,
@@ -315,20 +315,19 @@ class Router(ReconcilingRouter, SupervisedActor):
             )
             self._feed_was_fresh = self._feed_was_fresh or message.fresh
         elif isinstance(message, BreakerStateChanged):
-            self._run(
-                desk.set_safe(f"circuit breaker {message.name} open", message.current is not BreakerState.CLOSED, now)
-            )
+            closed = message.current is BreakerState.CLOSED
+            self._carry_out(desk.set_safe(f"circuit breaker {message.name} open", not closed, now))
         elif isinstance(message, ActorEscalated):
             logger.critical(
                 "supervisor {} gave up ({}): entries are halted; stops and exits carry on",
                 message.supervisor,
                 message.reason,
             )
-            self._run(desk.set_safe(_ESCALATED, True, now))
+            self._carry_out(desk.set_safe(_ESCALATED, True, now))
         elif isinstance(message, _DayTick):
-            self._run(desk.on_day_tick(now))
+            self._carry_out(desk.on_day_tick(now))
         elif isinstance(message, PaperAccountSaved):
-            self._run(desk.set_safe(_ACCOUNT_UNSAVED, not message.saved, now))
+            self._carry_out(desk.set_safe(_ACCOUNT_UNSAVED, not message.saved, now))
         elif isinstance(message, _RetryJournal):
             self._retry_due = False
             self._retry_journal()
@@ -337,9 +336,9 @@ class Router(ReconcilingRouter, SupervisedActor):
         elif isinstance(message, RouterStatus):
             return self._status_report()
         elif isinstance(message, BooksSnapshot):
-            return self._books()
+            return desk.books_view()
         elif isinstance(message, ApplyReconciliation):
-            return self._apply(message)
+            return self._reconcile(message)
         else:
             return super().handle(message)
         return None
@@ -388,126 +387,125 @@ class Router(ReconcilingRouter, SupervisedActor):
             desk.stop_updates.busy(desk),
         )
 
+    def _reconcile(self, message: ApplyReconciliation) -> list[str]:
+        """Carry out a reconciliation plan; what was done, one line per kind of change. Only then is the router ready
+        for entries."""
+        plan = message.plan
+        journaled = frozenset(f.fill_id for f in plan.fills if self._known_fill(f.fill_id))
+        now = self.clock.now()
+        actions, done = self.desk.reconcile(plan, message.policy, now, startup=message.startup, journaled=journaled)
+        self._carry_out(actions)
+        backfilled = sum(1 for f in plan.fills if f.fill_id in plan.backfilled)
+        if backfilled:
+            self._metrics.inc("crocbot_fills_backfilled_total", backfilled)
+        self._ready = True
+        return done
+
     # -- carrying out the desk's actions --------------------------------------------------------------
 
-    def _run(self, actions: list[Action]) -> None:
-        bus = self.services.bus
-        # Cancels and amends wait (in order) until the next order of these actions is journaled and go to the venue
-        # in one request with it: an exit and the stop cancel before it cost the venue one durable save, not two.
-        held: list[VenueCommand] = []
+    def _carry_out(self, actions: list[Action], *, live_fill: bool = False) -> None:
+        """The one interpreter of the desk's actions. The event's `Journal` comes first and is one durable commit;
+        the commands after it go to the venue in one request. `live_fill`: the actions of a fill from the venue's
+        feed (counted once journaled; a crash test may kill the process once it is, before anything is sent)."""
+        commands: list[VenueCommand] = []
+        journaled: _Outcome = _JOURNALED
         for action in actions:
-            if isinstance(action, SendOrder | AmendOrder) and (breach := self.desk.fence(action)) is not None:
-                if isinstance(action, SendOrder):  # the cancels it was to wait for stay unsent with it
-                    held = [c for c in held if not (isinstance(c, Cancel) and c.cl_ord_id in action.after_cancels)]
-                self._fence_refused(action, breach)
-            elif isinstance(action, SendOrder):
-                self._send(action, held)
-                held = []
-            elif isinstance(action, AmendOrder):
-                self.desk.sending(action, self.clock.now())
-                amend = Amend(
-                    action.cl_ord_id,
-                    action.symbol,
-                    self.clock.now(),
-                    action.qty,
-                    action.limit_price,
-                    action.trigger_price,
-                )
-                held.append(amend)
-            elif isinstance(action, CancelOrder):
-                self.desk.sending(action, self.clock.now())
-                held.append(Cancel(action.cl_ord_id, action.symbol, self.clock.now()))
-            elif isinstance(action, QueryOrder):
-                held.append(Query(action.cl_ord_id, action.symbol, self.clock.now()))
+            if isinstance(action, Commit):
+                journaled = self._commit(action.records, count_fills=live_fill)
+                if live_fill:
+                    failpoints.hit("router.after_fill_journal")  # crash tests: journaled and booked, nothing sent
+            elif isinstance(action, Submit):
+                self._submit(action, journaled, commands)
+            elif isinstance(action, Amend | Cancel | Query):
+                commands.append(action)
             elif isinstance(action, Emit):
-                bus.publish(action.message)
-                if isinstance(action.message, SafeModeChanged):
-                    self._save_safe_mode(action.message)
-            elif isinstance(action, Record):
-                try:
-                    self._write(action.message)
-                except Exception as error:  # noqa: BLE001 - a journal failure halts entries; it must not crash exits
-                    self._journal_failed(error)
+                self.services.bus.publish(action.message)
+                changed = action.message
+                if isinstance(changed, SafeModeChanged) and _JOURNAL_FAILING not in changed.reasons:
+                    self._save_safe_mode(changed)  # with the journal failing, status says so from the lock file
             elif isinstance(action, StartTimer):
                 self.send_later(action.delay, action.message)
             elif isinstance(action, Note):
                 about = {"symbol": action.symbol} if action.symbol else {}  # an account-wide line names none
                 logger.bind(actor=self.name, **about).log(action.level, action.text)
-        if held:
-            bus.publish(VenueRequest(tuple(held)))
+        if commands:
+            self.services.bus.publish(VenueRequest(tuple(commands)))
 
-    def _fence_refused(self, action: SendOrder | AmendOrder, breach: str) -> None:
-        """A sell beyond what crocbot owns never reaches the venue. It means the books lost track of what holds the
-        coins, which no test or demo run may ever show: CRITICAL, counted, and the order refused."""
-        if isinstance(action, SendOrder):
-            cl_ord_id, symbol = action.intent.cl_ord_id, action.intent.symbol
-        else:
-            cl_ord_id, symbol = action.cl_ord_id, action.symbol
-        logger.bind(actor=self.name, symbol=symbol).critical("{} not sent: {}", cl_ord_id, breach)
-        self._metrics.inc(FENCE_METRIC)
-        self._run(self.desk.not_sent_at_all(action, breach, self.clock.now()))
-
-    def _send(self, action: SendOrder, held: list[VenueCommand]) -> None:
+    def _submit(self, action: Submit, journaled: _Outcome, commands: list[VenueCommand]) -> None:
         intent = action.intent
-        record = RecordIntent(intent, action.position_id, action.reason, action.brackets)
-        failure: Exception | None = None
-        try:
-            if intent.purpose is OrderPurpose.ENTRY:
-                if self._unwritten:
-                    raise RuntimeError(f"{len(self._unwritten)} earlier records are still waiting for the journal")
-                self._ask(record)
-            elif self._write(record) is _WAITING:
-                # A stop or an exit protects money that is already at stake: it goes out, journaled when it can be.
-                logger.critical(
-                    "{} {} sent before its intent could be journaled (the journal is failing); it is journaled once "
-                    "the journal takes writes again",
-                    intent.purpose,
-                    intent.cl_ord_id,
-                )
-        except Exception as error:  # noqa: BLE001 - not journaled means not sent, whatever the failure
-            failure = error
-        if failure is not None:
-            # the cancels of the stops the order was to replace stay unsent with it: those stops still protect
-            held = [c for c in held if not (isinstance(c, Cancel) and c.cl_ord_id in action.after_cancels)]
-            if held:
-                self.services.bus.publish(VenueRequest(tuple(held)))
-            self._journal_failed(failure)
-            self._run(self.desk.not_sent_at_all(action, f"journal failed: {failure}", self.clock.now()))
+        if journaled.failure is not None and (journaled.refused or intent.purpose is OrderPurpose.ENTRY):
+            # Not journaled means not sent; the cancels of the stops it was to replace stay unsent with it: those
+            # stops still protect.
+            commands[:] = [c for c in commands if not (isinstance(c, Cancel) and c.cl_ord_id in action.after_cancels)]
+            why = f"journal failed: {journaled.failure}"
+            self._carry_out(self.desk.on(NotSent(action, why), self.clock.now()))
             return
+        if journaled.failure is not None:
+            # A stop or an exit protects money that is already at stake: it goes out, journaled when it can be.
+            logger.critical(
+                "{} {} sent before its intent could be journaled (the journal is failing); it is journaled once the "
+                "journal takes writes again",
+                intent.purpose,
+                intent.cl_ord_id,
+            )
         failpoints.hit("router.after_intent")  # crash tests: journaled, not sent
-        self.desk.submitted(intent.cl_ord_id, self.clock.now())
-        self.desk.sending(action, self.clock.now())
+        self.desk.on(Submitted(intent.cl_ord_id), self.clock.now())
         self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)})
-        self.services.bus.publish(VenueRequest((*held, Submit(intent, action.after_cancels))))
+        commands.append(action)
+
+    def _commit(self, records: tuple[JournalRecord, ...], *, count_fills: bool = False) -> _Outcome:
+        """Journal one event's records in one transaction. When the journal cannot take them now they wait here, as
+        one unit behind what waits already (an entry's intent does not: the entry is not sent); a refused batch is
+        lost, loudly, and nothing it announced is sent."""
+        failure: BaseException | None = None
+        asked = not self._unwritten  # behind records that wait, a batch waits too, without asking
+        if not asked:
+            failure = RuntimeError(f"{len(self._unwritten)} earlier records are still waiting for the journal")
+        else:
+            try:
+                answers = self._write(records)
+            except Exception as error:
+                if not _journal_unavailable(error):
+                    self._journal_failed(error)
+                    if any(isinstance(r, RecordFill) for r in records):
+                        raise  # a refused fill: the router restarts from the journal; reconciliation books it
+                    logger.opt(exception=error).critical("the journal refused these records: {}", records)
+                    return _Outcome(error, refused=True)
+                failure = error
+            else:
+                for record, answer in zip(records, answers, strict=True):
+                    if count_fills and isinstance(record, RecordFill) and answer is True:
+                        self._metrics.inc("crocbot_fills_total")
+                return _JOURNALED
+        entries = [r for r in records if isinstance(r, RecordIntent) and r.intent.purpose is OrderPurpose.ENTRY]
+        waiting = tuple(r for r in records if r not in entries)
+        if waiting:
+            wait_for_journal(self._unwritten, waiting)
+            for record in waiting:
+                if isinstance(record, RecordFill):
+                    self._log_ahead(record)
+        if asked or entries:
+            self._journal_failed(failure)
+        return _Outcome(failure)
+
+    def _write(self, records: tuple[JournalRecord, ...]) -> tuple[Any, ...]:
+        """One durable commit for `records`; each record's answer."""
+        return tuple(self._ask(record) for record in records)
+
+    def _log_ahead(self, record: RecordFill) -> None:
+        try:  # on disk meanwhile: the trade log takes it now, the journal when it can
+            self._ask(LogFillAhead(record))
+        except Exception as error:  # noqa: BLE001 - persistence says so loudly; the fill waits here all the same
+            logger.error("fill {} could not be written to the trade log ahead: {}", record.fill.fill_id, error)
 
     def _journal_failed(self, error: BaseException) -> None:
         if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
             logger.critical("the journal could not be written ({}); entries are halted", error)
         self._metrics.inc("crocbot_journal_failures_total")
-        self._run_safe(self.desk.set_safe(_JOURNAL_FAILING, True, self.clock.now()))
+        self._carry_out(self.desk.set_safe(_JOURNAL_FAILING, True, self.clock.now()))
         if not self._retry_due and _journal_unavailable(error):  # a refused record keeps entries halted
             self._retry_due = True
             self.send_later(_JOURNAL_RETRY, _RetryJournal())
-
-    def _write(self, message: object) -> Any:
-        """Journal a record; the answer, or `_WAITING` when the journal cannot take it now and it waits here (with
-        every later record, so that the journal's order stays the order of events) for a retry."""
-        if not self._unwritten:
-            try:
-                return self._ask(message)
-            except Exception as error:
-                if not _journal_unavailable(error):
-                    raise
-                wait_for_journal(self._unwritten, message)
-                self._journal_failed(error)
-                return _WAITING
-        wait_for_journal(self._unwritten, message)
-        if isinstance(message, RecordFill):
-            try:  # on disk meanwhile: the trade log takes it now, the journal when it can
-                self._ask(LogFillAhead(message))
-            except Exception as error:  # noqa: BLE001 - persistence says so loudly; the fill waits here all the same
-                logger.error("fill {} could not be written to the trade log ahead: {}", message.fill.fill_id, error)
-        return _WAITING
 
     def stopping(self) -> None:
         self._last_words()
@@ -536,28 +534,28 @@ class Router(ReconcilingRouter, SupervisedActor):
             return
         self._retry_journal()
         if self._unwritten:
-            fills = [m.fill.fill_id for m in self._unwritten if isinstance(m, RecordFill)]
+            records = [r for batch in self._unwritten for r in batch]
+            fills = [r.fill.fill_id for r in records if isinstance(r, RecordFill)]
             logger.critical(
                 "{} records never reached the journal ({} fills: {}); the fills are in the trade log, and the "
                 "reconciler books them again at the next start",
-                len(self._unwritten),
+                len(records),
                 len(fills),
                 ", ".join(fills) or "none",
             )
 
     def _retry_journal(self) -> None:
-        """Write what waits, oldest first; once all of it is journaled, entries may resume."""
+        """Write what waits, oldest batch first; once all of it is journaled, entries may resume."""
         written = 0
         while self._unwritten:
             try:
-                self._ask(self._unwritten[0])
+                self._write(self._unwritten[0])
             except Exception as error:  # noqa: BLE001 - still failing: try again later; refused: say so and go on
                 if _journal_unavailable(error):
                     self._journal_failed(error)
                     return
-                logger.opt(exception=error).critical("the journal refused a waiting record: {}", self._unwritten[0])
-            self._unwritten.popleft()
-            written += 1
+                logger.opt(exception=error).critical("the journal refused waiting records: {}", self._unwritten[0])
+            written += len(self._unwritten.popleft())
         if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
             return
         try:  # the journal may have failed on an entry alone, which does not wait: see that it takes writes now
@@ -566,7 +564,7 @@ class Router(ReconcilingRouter, SupervisedActor):
             self._journal_failed(error)
             return
         logger.warning("the journal takes writes again ({} waiting records written); entries may resume", written)
-        self._run(self.desk.set_safe(_JOURNAL_FAILING, False, self.clock.now()))
+        self._carry_out(self.desk.set_safe(_JOURNAL_FAILING, False, self.clock.now()))
 
     def _save_safe_mode(self, changed: SafeModeChanged) -> None:
         try:
@@ -574,15 +572,64 @@ class Router(ReconcilingRouter, SupervisedActor):
         except Exception:  # noqa: BLE001 - the journal failing is safe mode already; the status file can lag
             logger.opt(exception=True).error("could not save the safe-mode state for `crocbot status`")
 
-    def _run_safe(self, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, Emit):
-                self.services.bus.publish(action.message)
-            elif isinstance(action, Note):
-                logger.log(action.level, action.text)
+    def _known_fill(self, fill_id: str) -> bool:
+        """Whether the journal held this fill before it came now (a read); False when it cannot say (the ledger
+        knows its recent fills), or while records wait for the journal."""
+        if self._unwritten:
+            return False
+        try:
+            return bool(self._ask(ReadJournal(lambda journal: journal.has_fill(fill_id))))
+        except Exception:  # noqa: BLE001 - the write that follows finds out whether the journal works
+            return False
 
     def _ask(self, message: object) -> Any:
         return self.services.directory.ask(self._persistence, message, timeout=_ASK_TIMEOUT)
+
+
+def journal_snapshot(journal: Journal) -> JournalSnapshot:
+    """What the desk needs of the journal to start again (`crocbot.core.desk.restore`). Runs on the persistence
+    thread, so it only reads: the desk is rebuilt from it on the router's own thread."""
+    first_entries: dict[str | None, JournalOrder] = {}
+    for order in journal.orders():  # a position's first entry order, as journaled
+        if order.intent.purpose is OrderPurpose.ENTRY:
+            first_entries.setdefault(order.position_id, order)
+    return JournalSnapshot(
+        fills_after_ledger=tuple(journal.fill_ids_after(journal.state_fills_seq(LEDGER_KEY))),
+        open_orders=tuple(_journaled(o) for o in journal.open_orders()),
+        positions=tuple(
+            JournaledPosition(
+                p.position_id,
+                p.symbol,
+                p.side,
+                p.qty,
+                p.entry_price,
+                p.initial_stop,
+                p.stop_price,
+                p.stop_kind,
+                p.stop_cl_ord_id,
+                p.take_profit,
+                p.opened_at,
+                p.is_open,
+            )
+            for p in journal.positions()
+        ),
+        first_entries=tuple(_journaled(o) for o in first_entries.values()),
+    )
+
+
+def _journaled(row: JournalOrder) -> JournaledOrder:
+    return JournaledOrder(
+        row.intent,
+        row.position_id,
+        row.status,
+        row.order_id,
+        row.filled_qty,
+        row.avg_price,
+        row.qty,
+        row.limit_price,
+        row.trigger_price,
+        row.brackets,
+    )
 
 
 def money_gauges(desk: Desk) -> dict[str, float]:
@@ -595,11 +642,14 @@ def money_gauges(desk: Desk) -> dict[str, float]:
     }
 
 
-def wait_for_journal(waiting: deque[object], record: object) -> None:
-    """Queue `record` behind those the journal has not taken yet. A state document replaces an older copy of itself
-    still waiting (only the newest is worth writing): hours of a full disk then cost one ledger, not one per fill."""
-    if isinstance(record, SaveState):
-        stale = [r for r in waiting if isinstance(r, SaveState) and r.key == record.key]
-        for old in stale:
-            waiting.remove(old)
-    waiting.append(record)
+def wait_for_journal(waiting: deque[tuple[JournalRecord, ...]], batch: tuple[JournalRecord, ...]) -> None:
+    """Queue one event's records, as one unit, behind those the journal has not taken yet. A state document replaces
+    an older copy of itself still waiting (only the newest is worth writing): hours of a full disk then cost one
+    ledger, not one per fill."""
+    keys = {r.key for r in batch if isinstance(r, SaveState)}
+    if keys:
+        for i, old in enumerate(waiting):
+            waiting[i] = tuple(r for r in old if not (isinstance(r, SaveState) and r.key in keys))
+        for empty in [old for old in waiting if not old]:
+            waiting.remove(empty)
+    waiting.append(batch)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from crocbot.core.desk.stop_updates import StopOutcome
 from crocbot.core.messages.orders import OrderPurpose, OrderStatus
 from crocbot.core.risk_sizing import REFUSAL_LABELS
-from crocbot.core.stop_updates import StopOutcome
 
 __all__ = [
     "MetricSpec",

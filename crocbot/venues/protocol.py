@@ -1,5 +1,7 @@
 """The one protocol between the order router and a venue (paper or live).
 
+The commands are the desk's own (`crocbot.core.messages.commands`): one vocabulary from decision to venue.
+
 The router sends commands; the venue answers with events: `OrderEvent`s and `Fill`s (core messages), plus an
 `OrderAmended` when an amend took effect and a `CommandRejected` when a cancel or an amend did not (the order
 itself is unchanged then). A cancel or amend whose answer never came is reported `CommandUnknown` (a venue that
@@ -20,9 +22,6 @@ exit from that report, not from the answer (open for the live venue; the paper v
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Protocol
 
 from crocbot.core.messages import (
@@ -32,9 +31,9 @@ from crocbot.core.messages import (
     Fill,
     OrderAmended,
     OrderEvent,
-    OrderIntent,
     OrderLookedUp,
 )
+from crocbot.core.messages.commands import Amend, Cancel, Query, Submit, VenueCommand
 
 __all__ = [
     "Submit",
@@ -50,41 +49,6 @@ __all__ = [
     "Venue",
     "HELD_BACK",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Submit:
-    intent: OrderIntent
-    after_cancels: tuple[str, ...] = ()  # client ids whose cancel the venue must confirm before sending this
-
-
-@dataclass(frozen=True, slots=True)
-class Amend:
-    cl_ord_id: str
-    symbol: str
-    ts: datetime
-    qty: Decimal | None = None
-    limit_price: Decimal | None = None
-    trigger_price: Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Cancel:
-    cl_ord_id: str
-    symbol: str
-    ts: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """Ask for an order's current terms: the answer is an `OrderLookedUp` (after an unknown outcome)."""
-
-    cl_ord_id: str
-    symbol: str
-    ts: datetime
-
-
-VenueCommand = Submit | Amend | Cancel | Query
 
 
 VenueEvent = OrderEvent | Fill | OrderAmended | CommandRejected | CommandUnknown | OrderLookedUp

@@ -1,4 +1,5 @@
-"""The router's rebuild from the journal, against a real journal file (`crocbot.actors.router_restore`).
+"""The router's rebuild from the journal, against a real journal file: the snapshot it reads
+(`crocbot.actors.router.journal_snapshot`) and the desk rebuilt from it (`crocbot.core.desk.restore`).
 
 The ledger's state names only its recent fills; the restore tells it which journaled fills it has not booked: those
 journaled after the stamp its state was saved with (a crash between the fill's journaling and the ledger's save),
@@ -16,9 +17,8 @@ from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
-from crocbot.actors.router_restore import restore
-from crocbot.core.desk import LEDGER_KEY
-from crocbot.core.desk_types import Note
+from crocbot.actors.router import journal_snapshot
+from crocbot.core.desk import LEDGER_KEY, Note
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import OrderIntent, OrderPurpose, OrderType, Position, PositionSide, Side
 from crocbot.core.messages.journal import EntryBrackets
@@ -39,7 +39,7 @@ def test_a_fill_of_a_position_the_journal_closed_before_the_restart_is_booked_qu
         journal.open_position(Position("p1", SYMBOL, PositionSide.LONG, D(2), D(100), D(98), at(1)))
         journal.close_position("p1", at(5), None)  # the close is journaled; the ledger's save never happened
         desk = make_desk()
-        restore(desk, journal)
+        desk.restore(journal_snapshot(journal))
 
     assert desk.closed_positions == {"p1"}
     assert "p1" not in desk.positions
@@ -63,7 +63,7 @@ def test_the_fills_journaled_after_the_ledgers_last_save_are_named_unbooked(tmp_
         desk = make_desk()
         desk.ledger = Ledger.from_state(journal.load_state(LEDGER_KEY) or {})
 
-        summary, _ = restore(desk, journal)
+        summary = desk.restore(journal_snapshot(journal))
 
     assert desk.ledger.unbooked() == {"F3"}
     assert "1 journaled fills not booked yet (F3)" in summary
@@ -87,7 +87,7 @@ def test_a_version_1_ledger_is_settled_against_every_journaled_fill(tmp_path: Pa
         desk = make_desk()
         desk.ledger = Ledger.from_state(journal.load_state(LEDGER_KEY) or {})
 
-        restore(desk, journal)
+        desk.restore(journal_snapshot(journal))
 
     assert desk.ledger.unbooked() == {"F2"}
     assert desk.ledger.to_state()["recent_fills"] == ["F1"]
@@ -102,7 +102,7 @@ def test_a_restored_position_keeps_its_strategy_and_the_entry_its_signal_planned
         journal.record_intent(entry, position_id="p1", brackets=EntryBrackets(D(98), D(106), "ema_trend", D("100.04")))
         journal.open_position(Position("p1", SYMBOL, PositionSide.LONG, D(2), D("100.10"), D(98), at(1)))
         desk = make_desk()
-        restore(desk, journal)
+        desk.restore(journal_snapshot(journal))
 
     position = desk.positions["p1"]
     assert (position.strategy, position.intended_entry) == ("ema_trend", D("100.04"))

@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from crocbot.config.model import RiskSettings
-from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig
-from crocbot.core.desk_types import Action, PositionState, Record, SendOrder
+from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Action, Desk, DeskConfig, PositionState, Record
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
@@ -26,7 +25,8 @@ from crocbot.core.messages import (
     Side,
     Signal,
 )
-from crocbot.core.messages.journal import SaveState
+from crocbot.core.messages.commands import Submit
+from crocbot.core.messages.journal import EntryBrackets, RecordIntent, SaveState
 from crocbot.core.order_state import TrackedOrder
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
@@ -129,9 +129,21 @@ def fill(
     )
 
 
+def send(
+    intent: OrderIntent,
+    position_id: str | None,
+    reason: str,
+    brackets: EntryBrackets | None = None,
+    *,
+    after_cancels: tuple[str, ...] = (),
+) -> list[Action]:
+    """How the desk sends an order: its intent journaled (with what the journal needs of it), then the command."""
+    return [Record(RecordIntent(intent, position_id, reason, brackets)), Submit(intent, after_cancels)]
+
+
 def sent(actions: list[Action], purpose: OrderPurpose) -> OrderIntent:
     """The one intent of `purpose` among `actions`."""
-    intents = [a.intent for a in actions if isinstance(a, SendOrder) and a.intent.purpose is purpose]
+    intents = [a.intent for a in actions if isinstance(a, Submit) and a.intent.purpose is purpose]
     assert len(intents) == 1, actions
     return intents[0]
 

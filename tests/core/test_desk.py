@@ -9,18 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from crocbot.core.desk import Desk
-from crocbot.core.desk_types import (
-    Action,
-    AmendOrder,
-    CancelOrder,
-    Emit,
-    EntryTTL,
-    Note,
-    Record,
-    SendOrder,
-    StartTimer,
-)
+from crocbot.core.desk import Action, Desk, Emit, EntryTTL, Note, Record, StartTimer
 from crocbot.core.messages import (
     ClosedTrade,
     CommandRejected,
@@ -42,6 +31,7 @@ from crocbot.core.messages import (
     StopKind,
     TradeContext,
 )
+from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import (
     EntryBrackets,
     RecordPositionChanged,
@@ -66,6 +56,7 @@ from tests.core.desk_support import (
     fill,
     make_desk,
     saves,
+    send,
     sent,
     signal,
     stop_intent,
@@ -117,7 +108,7 @@ def test_a_signal_sends_a_risk_sized_limit_entry_and_starts_its_ttl() -> None:
     position_id = "p" + entry.cl_ord_id[3:]
     assert entry.cl_ord_id.startswith("cbe")
     assert actions == [
-        SendOrder(
+        *send(
             OrderIntent(
                 cl_ord_id=entry.cl_ord_id,
                 symbol=SYMBOL,
@@ -167,7 +158,7 @@ def test_a_market_entry_has_no_price_and_no_ttl() -> None:
     desk = make_desk(entry_order="market")
     actions = desk.on_signal(signal(), T0)
     entry = sent(actions, OrderPurpose.ENTRY)
-    assert len(actions) == 1
+    assert [type(a) for a in actions] == [Record, Submit]  # journaled, sent, and no TTL timer
     assert (entry.order_type, entry.limit_price, entry.qty) == (OrderType.MARKET, None, QTY)
 
 
@@ -256,7 +247,7 @@ def test_the_first_entry_fill_opens_the_position_and_places_its_stop_for_the_fil
     assert actions == [
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
-        SendOrder(stop_intent(stop.cl_ord_id, D("10"), "98", at(2)), position_id, "protective stop at 98"),
+        *send(stop_intent(stop.cl_ord_id, D("10"), "98", at(2)), position_id, "protective stop at 98"),
         *saves(desk),
     ]
     assert desk.ledger.to_state()["cash"] == "8999.6"  # 10000 - 1000 - 0.4
@@ -286,7 +277,7 @@ def test_a_second_entry_fill_resizes_the_stop() -> None:
     assert actions == [
         Record(RecordPositionChanged(position_id, QTY, average)),
         Emit(PositionChanged(changed)),
-        AmendOrder(stop.cl_ord_id, SYMBOL, qty=QTY),
+        Amend(stop.cl_ord_id, SYMBOL, at(3), qty=QTY),
         *saves(desk),
     ]
     assert desk.ledger.to_state()["cash"] == "8429.851807140"
@@ -354,9 +345,9 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
     assert exit_.cl_ord_id.startswith("cbx")
     assert actions == [
         Note("INFO", f"exit {position_id}: take profit", SYMBOL),
-        CancelOrder(stop, SYMBOL),
+        Cancel(stop, SYMBOL, at(10)),
         # the exit goes out only once the venue confirms the stop's cancel
-        SendOrder(exit_intent(exit_.cl_ord_id, QTY, at(10)), position_id, "exit: take profit", after_cancels=(stop,)),
+        *send(exit_intent(exit_.cl_ord_id, QTY, at(10)), position_id, "exit: take profit", after_cancels=(stop,)),
     ]
     assert desk.positions[position_id].exiting is True
     assert desk.on_exit_request(ExitRequest(position_id, SYMBOL, "again", at(11)), at(11)) == []
@@ -394,7 +385,7 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
     ]
     assert isinstance(closing[0], Note)
     assert (closing[0].level, closing[0].symbol) == ("INFO", SYMBOL)  # the close, for a trader to read
-    assert not any(isinstance(a, SendOrder | AmendOrder | CancelOrder) for a in closing)
+    assert not any(isinstance(a, Submit | Amend | Cancel) for a in closing)
     assert desk.ledger.cash == D("10060.318494340")
     assert desk.positions[position_id].closed
     assert desk.by_symbol == {}
@@ -408,7 +399,7 @@ def test_a_close_before_the_stop_cancel_is_confirmed_cancels_the_stop_again() ->
     exit_ = sent(desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT)
     desk.submitted(exit_.cl_ord_id, at(10))
     closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12)), at(12))
-    assert closing[0] == CancelOrder(stop, SYMBOL)
+    assert closing[0] == Cancel(stop, SYMBOL, at(12))
     assert [type(a) for a in closing[1:]] == [Note, Record, Emit, Record, Record]
 
 
@@ -453,7 +444,7 @@ def test_a_stop_cancelled_by_the_venue_means_an_immediate_exit() -> None:
     exit_ = sent(actions, OrderPurpose.EXIT)
     assert actions == [
         Note("CRITICAL", f"{why}: exiting the position", SYMBOL),
-        SendOrder(exit_intent(exit_.cl_ord_id, QTY, at(10)), opened.position_id, f"exit: {why}"),
+        *send(exit_intent(exit_.cl_ord_id, QTY, at(10)), opened.position_id, f"exit: {why}"),
     ]
     assert (opened.position.stop_order, opened.position.stop_live, opened.position.exiting) == (None, False, True)
 
@@ -469,7 +460,7 @@ def test_a_stop_rejected_by_the_venue_means_an_immediate_exit() -> None:
     exit_ = sent(actions, OrderPurpose.EXIT)
     assert actions == [
         Note("CRITICAL", f"{why}: exiting the position", SYMBOL),
-        SendOrder(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}"),
+        *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}"),
     ]
 
 
@@ -486,7 +477,7 @@ def test_a_stop_that_was_never_sent_because_crocbot_died_is_placed_again_not_exi
 
     again = sent(actions, OrderPurpose.STOP)
     assert (again.qty, again.trigger_price) == (QTY, D(98))
-    assert not [a for a in actions if isinstance(a, SendOrder) and a.intent.purpose is OrderPurpose.EXIT]
+    assert not [a for a in actions if isinstance(a, Submit) and a.intent.purpose is OrderPurpose.EXIT]
     position = desk.positions[position_id]
     assert (position.stop_order, position.refusals, position.exiting) == (again.cl_ord_id, 0, False)
 
@@ -534,7 +525,7 @@ def test_a_rejected_exit_after_the_stop_was_cancelled_places_the_stop_again() ->
     assert stop.cl_ord_id != opened.stop
     assert actions == [
         Note("ERROR", f"exit {exit_.cl_ord_id} rejected: EOrder:Insufficient funds", SYMBOL),
-        SendOrder(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
+        *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(position(opened, stop_live=False))),
     ]
     assert (opened.position.exiting, opened.position.exit_orders, opened.position.stop_order) == (
@@ -567,7 +558,7 @@ def test_a_rejected_exit_with_the_stop_still_there_keeps_it_and_places_it_again_
     stop = sent(landed, OrderPurpose.STOP)
     assert landed == [
         Note("WARNING", f"stop {opened.stop} cancelled for an exit that failed: placing it again", SYMBOL),
-        SendOrder(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
+        *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(position(opened, stop_live=False))),
     ]
     assert (opened.position.stop_order, opened.position.exiting) == (stop.cl_ord_id, False)
@@ -606,7 +597,7 @@ def test_an_exit_cancelled_for_lack_of_liquidity_is_a_failed_exit_too() -> None:
     rest = QTY - 5
     assert actions == [
         Note("ERROR", f"exit {exit_.cl_ord_id} cancelled: no liquidity", SYMBOL),
-        SendOrder(stop_intent(stop.cl_ord_id, rest, "98", at(12)), opened.position_id, "protective stop at 98"),
+        *send(stop_intent(stop.cl_ord_id, rest, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(position(opened, qty=rest, stop_live=False))),
     ]
     assert opened.position.exiting is False
@@ -622,7 +613,7 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
     desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
     leaving = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
     exit_ = sent(leaving, OrderPurpose.EXIT)
-    assert leaving[1:3] == [CancelOrder(entry, SYMBOL), CancelOrder(stop.cl_ord_id, SYMBOL)]  # then the exit
+    assert leaving[1:3] == [Cancel(entry, SYMBOL, at(10)), Cancel(stop.cl_ord_id, SYMBOL, at(10))]  # then the exit
     assert exit_.qty == D("10")
     desk.submitted(exit_.cl_ord_id, at(10))
     desk.on_fill(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(11)), at(11))  # the race
@@ -649,7 +640,7 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
         Record(RecordPositionChanged(position_id, rest, average)),
         Emit(PositionChanged(left)),
         Note("WARNING", f"{why}: exiting the rest", SYMBOL),
-        SendOrder(exit_intent(again.cl_ord_id, rest, at(12)), position_id, f"exit: {why}"),
+        *send(exit_intent(again.cl_ord_id, rest, at(12)), position_id, f"exit: {why}"),
         *saves(desk),
     ]
     desk.submitted(again.cl_ord_id, at(12))
@@ -670,7 +661,7 @@ def _amend(opened: Opened, stop: str, seconds: float = 20, kind: StopKind = Stop
 def test_a_tighter_stop_below_the_market_is_amended_and_confirmed() -> None:
     opened = Opened.make()
     opened.desk.on_mark(SYMBOL, D("103"))
-    assert _amend(opened, "100") == [AmendOrder(opened.stop, SYMBOL, trigger_price=D("100"))]
+    assert _amend(opened, "100") == [Amend(opened.stop, SYMBOL, at(20), trigger_price=D("100"))]
     assert opened.position.pending_stop == (D("100"), StopKind.BREAKEVEN)
     assert opened.position.stop == D("98")  # only once the venue confirms
     assert _amend(opened, "101", 21) == []  # one amend in flight at a time
@@ -678,7 +669,7 @@ def test_a_tighter_stop_below_the_market_is_amended_and_confirmed() -> None:
     assert actions == [
         Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(22), opened.stop)),
         Emit(PositionChanged(position(opened, stop="100"))),
-        AmendOrder(opened.stop, SYMBOL, trigger_price=D("101")),  # the wish that waited goes once this one ended
+        Amend(opened.stop, SYMBOL, at(22), trigger_price=D("101")),  # the wish that waited goes once this one ended
     ]
     state = opened.desk.positions[opened.position_id]
     assert (state.stop, state.stop_kind) == (D("100"), StopKind.BREAKEVEN)
@@ -718,7 +709,7 @@ def test_a_refused_amend_clears_the_pending_stop() -> None:
         Note("WARNING", f"amend of {opened.stop} refused: EOrder:Invalid price", SYMBOL)
     ]
     assert opened.position.pending_stop is None
-    assert _amend(opened, "99", 22) == [AmendOrder(opened.stop, SYMBOL, trigger_price=D("99"))]
+    assert _amend(opened, "99", 22) == [Amend(opened.stop, SYMBOL, at(22), trigger_price=D("99"))]
 
 
 def test_a_cancel_of_an_order_already_gone_is_only_informational() -> None:
@@ -746,14 +737,14 @@ def test_a_resting_entry_is_chased_up_to_max_repositions_then_cancelled() -> Non
     for attempt, price in ((1, "100.05"), (2, "100.11"), (3, "100.17")):
         actions = desk.on_entry_ttl(EntryTTL(entry, attempt), at(30 * attempt))
         assert actions == [
-            AmendOrder(entry, SYMBOL, limit_price=D(price)),
+            Amend(entry, SYMBOL, at(30 * attempt), limit_price=D(price)),
             StartTimer(30.0, EntryTTL(entry, attempt + 1)),
         ]
         assert desk.orders[entry].limit_price != D(price)  # not before the venue confirms it
         ts = at(30 * attempt + 1)
         assert desk.on_amended(OrderAmended(entry, ts, limit_price=D(price)), ts) == []
         assert desk.orders[entry].limit_price == D(price)
-    assert desk.on_entry_ttl(EntryTTL(entry, 4), at(120)) == [CancelOrder(entry, SYMBOL)]
+    assert desk.on_entry_ttl(EntryTTL(entry, 4), at(120)) == [Cancel(entry, SYMBOL, at(120))]
     gone = desk.on_order_event(event(entry, S.CANCELLED, at(121), reason="User requested"), at(121))
     assert gone == [Note("INFO", f"entry {entry} cancelled (User requested): no position", SYMBOL)]
     assert desk.by_symbol == {}
@@ -762,7 +753,7 @@ def test_a_resting_entry_is_chased_up_to_max_repositions_then_cancelled() -> Non
 def test_a_chase_that_would_break_the_fail_safe_cancels_instead() -> None:
     desk = make_desk(chase_step="0.02")
     entry = entry_acked(desk)
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == AmendOrder(entry, SYMBOL, limit_price=D("102.00"))
+    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("102.00"))
     desk.on_amended(OrderAmended(entry, at(31), limit_price=D("102.00")), at(31))
     # 102 * 1.02 = 104.04: 15.68381430 * (6.04 + 202.04 * 0.006) = 113.74 USD > 95 USD
     assert desk.on_entry_ttl(EntryTTL(entry, 2), at(60)) == [
@@ -773,21 +764,21 @@ def test_a_chase_that_would_break_the_fail_safe_cancels_instead() -> None:
             "is 99.21",
             SYMBOL,
         ),
-        CancelOrder(entry, SYMBOL),
+        Cancel(entry, SYMBOL, at(60)),
     ]
 
 
 def test_a_zero_chase_step_still_moves_one_tick() -> None:
     desk = make_desk(chase_step="0")
     entry = entry_acked(desk)
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == AmendOrder(entry, SYMBOL, limit_price=D("100.01"))
+    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("100.01"))
 
 
 def test_a_partly_filled_entry_is_chased_and_its_cancel_keeps_the_position() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2))
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == AmendOrder(entry, SYMBOL, limit_price=D("100.05"))
+    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("100.05"))
     assert desk.on_order_event(event(entry, S.CANCELLED, at(31)), at(31)) == []
     assert desk.positions[desk.by_symbol[SYMBOL]].open
 
@@ -848,7 +839,7 @@ def test_a_worse_fill_tightens_the_stop_to_what_the_risk_allows() -> None:
         Note("WARNING", "entry filled worse than planned; stop tightened to 98.16", SYMBOL),
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
-        SendOrder(stop_intent(stop.cl_ord_id, QTY, "98.16", at(2)), position_id, "protective stop at 98.16"),
+        *send(stop_intent(stop.cl_ord_id, QTY, "98.16", at(2)), position_id, "protective stop at 98.16"),
         *saves(desk),
     ]
     assert desk.ledger.to_state()["positions"][SYMBOL]["initial_risk"] == "75.9096612120"  # QTY * (103 - 98.16)
@@ -888,7 +879,7 @@ def test_a_worse_second_fill_amends_the_live_stop_and_takes_the_tighter_level_on
         Note("WARNING", "entry filled worse than planned; stop tightened to 98.79", SYMBOL),
         Record(RecordPositionChanged(position_id, QTY, average)),
         Emit(PositionChanged(announced("98", "98"))),  # the venue has not moved the stop yet
-        AmendOrder(stop, SYMBOL, qty=QTY, trigger_price=D("98.79")),
+        Amend(stop, SYMBOL, at(4), qty=QTY, trigger_price=D("98.79")),
         *saves(desk),
     ]
     state = desk.positions[position_id]
@@ -917,10 +908,10 @@ def test_a_worse_second_fill_overtakes_a_trigger_amend_in_flight() -> None:
     desk.on_order_event(event(stop, S.ACKED, at(3)), at(3))
     desk.on_mark(SYMBOL, D("101"))
     trail = StopAmendRequest(position_id, SYMBOL, D("98.5"), StopKind.TRAILING, at(4))
-    assert desk.on_stop_amend(trail, at(4)) == [AmendOrder(stop, SYMBOL, trigger_price=D("98.5"))]
+    assert desk.on_stop_amend(trail, at(4)) == [Amend(stop, SYMBOL, at(4), trigger_price=D("98.5"))]
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(5)), at(5))
     # marked at 101 the equity is 41 USD lower than at cost, so the risk allows a little less than 98.79
-    assert AmendOrder(stop, SYMBOL, qty=QTY, trigger_price=D("98.81")) in actions
+    assert Amend(stop, SYMBOL, at(5), qty=QTY, trigger_price=D("98.81")) in actions
     state = desk.positions[position_id]
     assert state.pending_stop == (D("98.81"), StopKind.INITIAL)
     # the older amend is confirmed first: taken, while the newer one is still awaited
@@ -942,7 +933,7 @@ def test_a_trigger_amend_in_flight_tighter_than_the_worse_fill_needs_is_kept() -
     desk.on_mark(SYMBOL, D("101"))
     desk.on_stop_amend(StopAmendRequest(position_id, SYMBOL, D("99.5"), StopKind.BREAKEVEN, at(4)), at(4))
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(5)), at(5))
-    assert AmendOrder(stop, SYMBOL, qty=QTY, trigger_price=D("99.5")) in actions  # never looser than asked
+    assert Amend(stop, SYMBOL, at(5), qty=QTY, trigger_price=D("99.5")) in actions  # never looser than asked
     assert desk.positions[position_id].pending_stop == (D("99.5"), StopKind.BREAKEVEN)
 
 
@@ -981,7 +972,7 @@ def test_a_worse_fill_that_no_stop_can_cover_exits_at_once() -> None:
         Note("CRITICAL", f"{reason}; no stop fits the risk limit, exiting", SYMBOL),
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
-        SendOrder(exit_intent(exit_.cl_ord_id, qty, at(2)), position_id, f"exit: {reason}"),
+        *send(exit_intent(exit_.cl_ord_id, qty, at(2)), position_id, f"exit: {reason}"),
         *saves(desk),
     ]
     assert desk.positions[position_id].stop_order is None
@@ -1019,9 +1010,7 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
         ),
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
-        SendOrder(
-            exit_intent(exit_.cl_ord_id, QTY, at(2)), position_id, f"exit: entry filled through the stop at {price}"
-        ),
+        *send(exit_intent(exit_.cl_ord_id, QTY, at(2)), position_id, f"exit: entry filled through the stop at {price}"),
         *saves(desk),
     ]
     state = desk.positions[position_id]
@@ -1079,8 +1068,8 @@ def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> 
         ),
         Record(RecordPositionChanged(position_id, QTY, average)),
         Emit(PositionChanged(left)),
-        CancelOrder(stop, SYMBOL),
-        SendOrder(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}", after_cancels=(stop,)),
+        Cancel(stop, SYMBOL, at(3)),
+        *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}", after_cancels=(stop,)),
         *saves(desk),
     ]
 
@@ -1109,7 +1098,7 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
         Note("WARNING", f"entry filled worse than planned; stop tightened to {stop}", SYMBOL),
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
-        SendOrder(stop_intent(placed.cl_ord_id, QTY, stop, at(2)), position_id, f"protective stop at {stop}"),
+        *send(stop_intent(placed.cl_ord_id, QTY, stop, at(2)), position_id, f"protective stop at {stop}"),
         *saves(desk),
     ]
     assert desk.positions[position_id].take_profit is None
@@ -1154,8 +1143,8 @@ def test_a_loss_that_trips_the_kill_switch_flattens_the_other_positions_when_con
         Note("WARNING", "flatten_on_kill_switch is set: open positions are to be closed", SYMBOL),
         Record(RecordPositionClosed(sol.position_id, at(10), trade, context)),
         Emit(PositionClosed(sol.position_id, SYMBOL, at(10), trade)),
-        CancelOrder(eth.stop, ETH.symbol),
-        SendOrder(
+        Cancel(eth.stop, ETH.symbol, at(10)),
+        *send(
             exit_intent(exit_.cl_ord_id, eth_qty, at(10), symbol=ETH.symbol),
             eth.position_id,
             "exit: kill switch",
@@ -1177,7 +1166,7 @@ def closed_context(actions: list[Action]) -> TradeContext | None:
 def test_a_kill_switch_without_flatten_leaves_the_other_positions_alone() -> None:
     sol, eth = _two_positions()
     actions = sol.desk.on_fill(fill("S1", sol.stop, QTY, "80", "0.5", side=SELL, ts=at(10)), at(10))
-    assert not any(isinstance(a, SendOrder | CancelOrder) for a in actions)
+    assert not any(isinstance(a, Submit | Cancel) for a in actions)
     assert [a.text for a in actions if isinstance(a, Note)][1:] == [
         "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 314.80 USD",
         "kill switch tripped: daily loss 314.80 USD >= 3 % of 10000.00 USD; no new entries until 00:00 UTC",
@@ -1305,7 +1294,7 @@ def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> Non
         ),
         Record(RecordPositionChanged(position_id, D("16"), D("100"))),
         Emit(PositionChanged(grown)),
-        AmendOrder(stop, SYMBOL, qty=D("16")),
+        Amend(stop, SYMBOL, at(3), qty=D("16")),
         *saves(desk),
     ]
     assert desk.orders[entry].filled == D("10")  # the order's own record could not take it
@@ -1354,7 +1343,7 @@ def test_a_venue_that_refuses_the_stop_and_the_exit_again_and_again_is_not_hamme
         actions = desk.on_order_event(
             event(refused.cl_ord_id, S.REJECTED, at(t), reason="EOrder:Insufficient funds"), at(t)
         )
-        orders = [a for a in actions if isinstance(a, SendOrder)]
+        orders = [a for a in actions if isinstance(a, Submit)]
         if not orders:
             break
         sends += 1

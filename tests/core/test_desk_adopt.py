@@ -1,11 +1,12 @@
-"""Orders the journal lost, taken back into the desk's books by their client ids (`crocbot.core.desk_adopt`)."""
+"""Orders the journal lost, taken back into the desk's books by their client ids (`crocbot.core.desk.adoption`)."""
 
 from __future__ import annotations
 
-from crocbot.core.desk_adopt import ADOPTED, VenueStop, adopt_filled, adopt_stop, purpose_of, stop_adopted
-from crocbot.core.desk_types import AmendOrder, Emit, Record, SendOrder
+from crocbot.core.desk import Emit, Record
+from crocbot.core.desk.adoption import ADOPTED, VenueStop, adopt_filled, adopt_stop, purpose_of, stop_adopted
 from crocbot.core.ids import ClientIds
 from crocbot.core.messages import OrderPurpose, OrderStatus, PositionClosed, PositionSide, Side
+from crocbot.core.messages.commands import Amend, Submit
 from crocbot.core.messages.journal import RecordIntent, RecordPositionClosed, RecordStop
 from crocbot.core.risk_sizing import widest_stop
 from tests.core.desk_support import QTY, SOL, SYMBOL, T0, D, Opened, at, fill, make_desk
@@ -38,8 +39,8 @@ def test_a_lost_entry_fill_opens_its_position_under_the_venues_resting_stop_with
     position = desk.positions["p" + entry[3:]]
     assert (position.qty, position.entry_price, position.stop, position.initial_stop) == (D(2), D(100), D(98), D(98))
     assert (position.stop_order, position.stop_live) == (venue_stop.cl_ord_id, True)
-    assert not [a for a in booked if isinstance(a, SendOrder)], "a second stop would double the hold on the coins"
-    assert [a for a in booked if isinstance(a, AmendOrder)] == [AmendOrder(venue_stop.cl_ord_id, SYMBOL, qty=D(2))]
+    assert not [a for a in booked if isinstance(a, Submit)], "a second stop would double the hold on the coins"
+    assert [a for a in booked if isinstance(a, Amend)] == [Amend(venue_stop.cl_ord_id, SYMBOL, at(5), qty=D(2))]
     assert desk.orders[entry].status is OrderStatus.FILLED
     records = stop_adopted(desk, position.position_id)
     assert [r.message for r in records] == [
@@ -64,7 +65,7 @@ def test_a_lost_entry_without_a_resting_stop_gets_the_widest_stop_the_risk_limit
     assert adopt_filled(desk, first, D(2), at(5)) is not None
     booked = desk.on_fill(first, at(5))
 
-    stops = [a.intent for a in booked if isinstance(a, SendOrder) and a.intent.purpose is OrderPurpose.STOP]
+    stops = [a.intent for a in booked if isinstance(a, Submit) and a.intent.purpose is OrderPurpose.STOP]
     assert [(s.qty, s.trigger_price) for s in stops] == [(D(2), widest)]
     assert widest is not None
     assert widest < D(100)
@@ -83,7 +84,7 @@ def test_a_lost_exit_fill_closes_the_symbols_open_position_in_the_books() -> Non
     assert SYMBOL not in desk.by_symbol
     assert any(isinstance(a, Record) and isinstance(a.message, RecordPositionClosed) for a in booked)
     assert any(isinstance(a, Emit) and isinstance(a.message, PositionClosed) for a in booked)
-    assert not [a for a in booked if isinstance(a, SendOrder)], "nothing is exited again, nothing re-protected"
+    assert not [a for a in booked if isinstance(a, Submit)], "nothing is exited again, nothing re-protected"
 
 
 def test_what_cannot_be_placed_stays_unknown() -> None:

@@ -5,15 +5,15 @@ its own value, which is below the minimum order value."""
 
 from __future__ import annotations
 
-from crocbot.core.desk import Desk
-from crocbot.core.desk_types import Action, AmendOrder, CancelOrder, Emit, Record, SendOrder
+from crocbot.core.desk import Action, Desk, Emit, Record
 from crocbot.core.messages import ExitRequest, OrderPurpose, OrderStatus, PositionChanged, PositionOpened
+from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import RecordPositionOpened
 from tests.core.desk_support import QTY, SYMBOL, D, at, event, fill, make_desk, sent, signal
 
 
 def _orders(actions: list[Action]) -> list[Action]:
-    return [a for a in actions if isinstance(a, SendOrder | AmendOrder | CancelOrder)]
+    return [a for a in actions if isinstance(a, Submit | Amend | Cancel)]
 
 
 def _announced(actions: list[Action]) -> bool:

@@ -8,17 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from crocbot.core.desk import Desk
-from crocbot.core.desk_types import (
-    AmendOrder,
-    CancelOrder,
-    Emit,
-    EntryTTL,
-    Note,
-    Record,
-    SendOrder,
-    StartTimer,
-)
+from crocbot.core.desk import Desk, Emit, EntryTTL, Note, Record, StartTimer
 from crocbot.core.messages import (
     CommandRejected,
     ExitRequest,
@@ -34,6 +24,7 @@ from crocbot.core.messages import (
     StopAmendRequest,
     StopKind,
 )
+from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import RecordPositionChanged, RecordPositionOpened, RecordStop
 from tests.core.desk_support import (
     QTY,
@@ -48,6 +39,7 @@ from tests.core.desk_support import (
     make_desk,
     restored,
     saves,
+    send,
     sent,
     signal,
     stop_intent,
@@ -131,7 +123,7 @@ def test_a_fill_after_the_exit_was_cancelled_is_booked_and_the_new_stop_follows_
         ),
         Record(RecordPositionChanged(opened.position_id, rest, D("100"))),
         Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
-        AmendOrder(stop.cl_ord_id, SYMBOL, qty=rest),
+        Amend(stop.cl_ord_id, SYMBOL, at(13), qty=rest),
         *saves(desk),
     ]
     assert (desk.ledger.position(SYMBOL), opened.position.qty) == (rest, rest)
@@ -150,7 +142,7 @@ def test_a_late_fill_that_closes_the_position_after_its_exit_was_cancelled_close
     assert late[0] == Note(
         "CRITICAL", f"order {exit_}: fill X1 moves cancelled -> filled; booked all the same: the money moved", SYMBOL
     )
-    assert late[1] == CancelOrder(stop.cl_ord_id, SYMBOL)  # the stop placed again is not needed any more
+    assert late[1] == Cancel(stop.cl_ord_id, SYMBOL, at(13))  # the stop placed again is not needed any more
     assert any(isinstance(a, Emit) and isinstance(a.message, PositionClosed) for a in late)
     assert opened.position.closed
     assert desk.by_symbol == {}
@@ -173,7 +165,7 @@ def test_a_late_fill_for_an_entry_given_up_opens_the_position_after_all() -> Non
         ),
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
-        SendOrder(stop_intent(stop.cl_ord_id, QTY, "98", at(121)), position_id, "protective stop at 98"),
+        *send(stop_intent(stop.cl_ord_id, QTY, "98", at(121)), position_id, "protective stop at 98"),
         *saves(desk),
     ]
     assert desk.by_symbol == {SYMBOL: position_id}
@@ -205,7 +197,7 @@ def test_a_size_only_confirmation_leaves_the_trigger_amend_pending() -> None:
     desk = opened.desk
     desk.on_mark(SYMBOL, D("103"))
     request = StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(20))
-    assert desk.on_stop_amend(request, at(20)) == [AmendOrder(opened.stop, SYMBOL, trigger_price=D("100"))]
+    assert desk.on_stop_amend(request, at(20)) == [Amend(opened.stop, SYMBOL, at(20), trigger_price=D("100"))]
     assert desk.on_amended(OrderAmended(opened.stop, at(21), qty=QTY), at(21)) == []
     assert opened.position.pending_stop == (D("100"), StopKind.BREAKEVEN)
     # a venue that reports the whole order repeats the trigger it still has
@@ -216,7 +208,7 @@ def test_a_size_only_confirmation_leaves_the_trigger_amend_pending() -> None:
     assert desk.on_amended(OrderAmended(opened.stop, at(23), trigger_price=D("100")), at(23)) == [
         Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(23), opened.stop)),
         Emit(PositionChanged(announced(opened.position_id, stop="100"))),
-        AmendOrder(opened.stop, SYMBOL, trigger_price=D("101")),  # the wish that waited for it
+        Amend(opened.stop, SYMBOL, at(23), trigger_price=D("101")),  # the wish that waited for it
     ]
     assert opened.position.pending_stop == (D("101"), StopKind.TRAILING)
 
@@ -249,7 +241,7 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     stop = sent(actions, OrderPurpose.STOP)
     assert actions == [
         Note("ERROR", f"exit {exit_} rejected: EOrder:Insufficient funds", SYMBOL),
-        SendOrder(stop_intent(stop.cl_ord_id, QTY, "100", at(12)), opened.position_id, "protective stop at 100"),
+        *send(stop_intent(stop.cl_ord_id, QTY, "100", at(12)), opened.position_id, "protective stop at 100"),
         Emit(PositionChanged(announced(opened.position_id, stop="100", stop_live=False))),
     ]
     state = opened.position
@@ -258,7 +250,7 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     desk.submitted(stop.cl_ord_id, at(12))
     desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(13)), at(13))
     request = StopAmendRequest(opened.position_id, SYMBOL, D("101"), StopKind.TRAILING, at(14))
-    assert desk.on_stop_amend(request, at(14)) == [AmendOrder(stop.cl_ord_id, SYMBOL, trigger_price=D("101"))]
+    assert desk.on_stop_amend(request, at(14)) == [Amend(stop.cl_ord_id, SYMBOL, at(14), trigger_price=D("101"))]
 
 
 # -- entry timers --------------------------------------------------------------------------------------------
@@ -273,7 +265,7 @@ def test_an_entry_ttl_before_the_ack_waits_for_it() -> None:
     assert desk.on_entry_ttl(EntryTTL(entry, 2), at(60)) == [StartTimer(30.0, EntryTTL(entry, 2))]
     desk.on_order_event(event(entry, S.ACKED, at(61)), at(61))
     assert desk.on_entry_ttl(EntryTTL(entry, 2), at(90)) == [
-        AmendOrder(entry, SYMBOL, limit_price=D("100.05")),
+        Amend(entry, SYMBOL, at(90), limit_price=D("100.05")),
         StartTimer(30.0, EntryTTL(entry, 3)),
     ]
 
@@ -281,7 +273,7 @@ def test_an_entry_ttl_before_the_ack_waits_for_it() -> None:
 def test_a_chased_price_is_the_orders_only_once_the_venue_confirms_it() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == AmendOrder(entry, SYMBOL, limit_price=D("100.05"))
+    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("100.05"))
     order = desk.orders[entry]
     assert (order.limit_price, order.amends) == (D("100.00"), 0)
     assert desk.on_amended(OrderAmended(entry, at(31), limit_price=D("100.05")), at(31)) == []
@@ -292,9 +284,9 @@ def test_an_entry_ttl_while_the_position_is_exiting_cancels_the_entry() -> None:
     desk = make_desk()
     position_id, entry, _ = partly_filled(desk)
     leaving = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
-    assert CancelOrder(entry, SYMBOL) in leaving
+    assert Cancel(entry, SYMBOL, at(10)) in leaving
     # the entry's cancel has not landed when its timer fires: it is not chased
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [CancelOrder(entry, SYMBOL)]
+    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
 
 
 def test_an_entry_ttl_after_the_position_closed_cancels_the_entry() -> None:
@@ -302,7 +294,7 @@ def test_an_entry_ttl_after_the_position_closed_cancels_the_entry() -> None:
     position_id, entry, stop = partly_filled(desk)
     desk.on_fill(fill("S1", stop, "10", "98", "0.4", side=SELL, ts=at(10)), at(10))
     assert desk.positions[position_id].closed
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [CancelOrder(entry, SYMBOL)]
+    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
 
 
 # -- exits that end without filling --------------------------------------------------------------------------
@@ -321,7 +313,7 @@ def test_an_exit_partly_filled_then_ended_leaves_the_rest_protected(status: Orde
     rest = QTY - 5
     assert actions == [
         Note("ERROR", f"exit {exit_} {status}: Insufficient liquidity", SYMBOL),
-        SendOrder(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
+        *send(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False, exiting=False))),
     ]
     state = opened.position
@@ -336,7 +328,7 @@ def test_an_exit_partly_filled_then_cancelled_before_the_stops_cancel_lands_prot
     exit_ = exit_requested(opened)  # the stop's cancel goes out with it
     partial = desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(11)), at(11))
     rest = QTY - 5
-    assert not any(isinstance(a, AmendOrder) for a in partial)  # no resizing a stop that is being cancelled
+    assert not any(isinstance(a, Amend) for a in partial)  # no resizing a stop that is being cancelled
     ended = desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="Insufficient liquidity"), at(12))
     assert ended == [
         Note("ERROR", f"exit {exit_} cancelled: Insufficient liquidity", SYMBOL),
@@ -349,7 +341,7 @@ def test_an_exit_partly_filled_then_cancelled_before_the_stops_cancel_lands_prot
     stop = sent(landed, OrderPurpose.STOP)
     assert landed == [
         Note("WARNING", f"stop {opened.stop} cancelled for an exit that failed: placing it again", SYMBOL),
-        SendOrder(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
+        *send(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
     ]
     assert (opened.position.stop_order, opened.position.qty, opened.position.exiting) == (stop.cl_ord_id, rest, False)
@@ -364,7 +356,7 @@ def test_an_entry_fill_racing_an_exit_places_no_stop_and_the_rest_is_exited_afte
     desk.submitted(exit_, at(10))
     assert desk.on_order_event(event(stop, S.CANCELLED, at(11)), at(11)) == []
     raced = desk.on_fill(fill("F2", entry, "5.68381430", "100", "0.23", ts=at(12)), at(12))
-    assert not any(isinstance(a, SendOrder | AmendOrder) for a in raced)  # a stop now would hold the exit's base
+    assert not any(isinstance(a, Submit | Amend) for a in raced)  # a stop now would hold the exit's base
     assert desk.positions[position_id].stop_order is None
     closing = desk.on_fill(fill("X1", exit_, "10", "101", "0.4", side=SELL, ts=at(13)), at(13))
     assert sent(closing, OrderPurpose.EXIT).qty == D("5.68381430")
@@ -429,11 +421,11 @@ def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_n
 
     actions = desk.resume(at(100))
 
-    assert not [a for a in actions if isinstance(a, SendOrder | AmendOrder | CancelOrder)]
+    assert not [a for a in actions if isinstance(a, Submit | Amend | Cancel)]
     assert (state.exiting, state.exit_orders) == (True, [exit_])
     assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(101)), at(101)) == []  # cancelled for the exit
     closing = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(101)), at(101))
-    assert not [a for a in closing if isinstance(a, SendOrder | AmendOrder | CancelOrder)]
+    assert not [a for a in closing if isinstance(a, Submit | Amend | Cancel)]
     assert state.closed
 
 
@@ -481,8 +473,8 @@ def test_a_fill_booked_after_a_restart_amends_the_stop_sent_before_the_journal_n
 
     actions = desk.on_fill(fill("F2", entry, QTY - half, "100", "0.31", ts=at(3)), at(50))
 
-    assert not [a for a in actions if isinstance(a, SendOrder)], actions
-    assert AmendOrder(stop, SYMBOL, qty=QTY) in actions
+    assert not [a for a in actions if isinstance(a, Submit)], actions
+    assert Amend(stop, SYMBOL, at(50), qty=QTY) in actions
     assert desk.positions[position_id].stop_order == stop
 
 
@@ -493,14 +485,14 @@ def test_resume_amends_a_stop_whose_size_amend_was_lost_with_the_process_to_cove
     old = make_desk()
     _, entry, stop = partly_filled(old)
     grown = old.on_fill(fill("F2", entry, QTY - 10, "100", "0.25", ts=at(4)), at(4))
-    assert AmendOrder(stop, SYMBOL, qty=QTY) in grown  # ... which the process died before sending
+    assert Amend(stop, SYMBOL, at(4), qty=QTY) in grown  # ... which the process died before sending
     desk = restored(old)
     assert desk.orders[stop].remaining == D(10)
 
     actions = desk.resume(at(100))
 
-    assert AmendOrder(stop, SYMBOL, qty=QTY) in actions
-    assert not [a for a in actions if isinstance(a, SendOrder)]
+    assert Amend(stop, SYMBOL, at(100), qty=QTY) in actions
+    assert not [a for a in actions if isinstance(a, Submit)]
 
 
 def test_a_stop_that_sold_its_size_while_an_entry_fill_raced_its_amend_leaves_no_rest_unprotected() -> None:
@@ -509,7 +501,7 @@ def test_a_stop_that_sold_its_size_while_an_entry_fill_raced_its_amend_leaves_no
     desk = make_desk()
     position_id, entry, stop = partly_filled(desk)
     grown = desk.on_fill(fill("F2", entry, "5", "97.5", "0.2", ts=at(4)), at(4))
-    assert AmendOrder(stop, SYMBOL, qty=D(15)) in grown  # in flight when the stop fires
+    assert Amend(stop, SYMBOL, at(4), qty=D(15)) in grown  # in flight when the stop fires
 
     fired = desk.on_fill(fill("S1", stop, "10", "97.9", "0.4", side=SELL, ts=at(4)), at(4))
 
@@ -522,7 +514,7 @@ def test_a_stop_that_sold_its_size_while_an_entry_fill_raced_its_amend_leaves_no
 def test_resume_leaves_a_stop_that_covers_the_position_as_it_is() -> None:
     opened = Opened.make()
     actions = restored(opened.desk).resume(at(100))
-    assert not [a for a in actions if isinstance(a, SendOrder | AmendOrder | CancelOrder)]
+    assert not [a for a in actions if isinstance(a, Submit | Amend | Cancel)]
 
 
 def test_resume_exits_a_restored_position_it_cannot_describe() -> None:
@@ -538,8 +530,8 @@ def test_resume_exits_a_restored_position_it_cannot_describe() -> None:
             "at once",
             SYMBOL,
         ),
-        CancelOrder(opened.stop, SYMBOL),
-        SendOrder(
+        Cancel(opened.stop, SYMBOL, at(100)),
+        *send(
             exit_intent(exit_.cl_ord_id, QTY, at(100)),
             opened.position_id,
             "exit: restored through its stop at 97.5",

@@ -8,7 +8,7 @@ sent.
 
 from __future__ import annotations
 
-from crocbot.core.desk_types import Action, AmendOrder, CancelOrder, Emit, SendOrder
+from crocbot.core.desk import Action, Emit
 from crocbot.core.messages import (
     HELD_BACK,
     CommandRejected,
@@ -19,22 +19,23 @@ from crocbot.core.messages import (
     PositionClosed,
     Side,
 )
+from crocbot.core.messages.commands import Amend, Cancel, Submit
 from tests.core.desk_support import QTY, SYMBOL, Opened, at, event, fill, sent
 
 SELL = Side.SELL
 
 
 def _orders_sent(actions: list[Action]) -> list[Action]:
-    return [a for a in actions if isinstance(a, SendOrder | CancelOrder | AmendOrder)]
+    return [a for a in actions if isinstance(a, Submit | Cancel | Amend)]
 
 
-def _exit_asked(opened: Opened) -> SendOrder:
+def _exit_asked(opened: Opened) -> Submit:
     actions = opened.desk.on_exit_request(
         ExitRequest(opened.position_id, SYMBOL, "price through the stop", at(10)), at(10)
     )
     exit_ = sent(actions, OrderPurpose.EXIT)
     opened.desk.submitted(exit_.cl_ord_id, at(10))
-    (send,) = [a for a in actions if isinstance(a, SendOrder)]
+    (send,) = [a for a in actions if isinstance(a, Submit)]
     return send
 
 
@@ -110,7 +111,7 @@ def test_a_stop_that_vanished_unfilled_after_the_exit_was_held_back_means_an_exi
     actions = desk.on_order_event(event(opened.stop, OrderStatus.EXPIRED, at(12)), at(12))
 
     again = sent(actions, OrderPurpose.EXIT)
-    (send,) = [a for a in actions if isinstance(a, SendOrder)]
+    (send,) = [a for a in actions if isinstance(a, Submit)]
     assert send.after_cancels == ()  # no stop left to wait for
     assert again.qty == QTY
 
@@ -129,7 +130,7 @@ def test_a_stop_that_ended_unfilled_before_its_exit_was_held_back_means_an_exit_
 
     assert _orders_sent(ended + refused) == []
     again = sent(held, OrderPurpose.EXIT)
-    (send,) = [a for a in held if isinstance(a, SendOrder)]
+    (send,) = [a for a in held if isinstance(a, Submit)]
     assert (again.qty, send.after_cancels) == (QTY, ())  # nothing left to wait for
     assert opened.position.exiting is True
 

@@ -7,8 +7,8 @@ it before it went out. `unknown` is not an end: an order whose send went unanswe
 
 from __future__ import annotations
 
-from crocbot.core.desk_types import SendOrder
 from crocbot.core.messages import OrderPurpose, OrderStatus
+from crocbot.core.messages.commands import Submit
 from tests.core.desk_support import T0, Opened, at, event, fill, make_desk, sent, signal
 
 
@@ -48,7 +48,7 @@ def test_a_stop_reconciliation_finds_cancelled_is_counted() -> None:
 
 def test_an_order_the_fence_refuses_is_counted_as_rejected() -> None:
     desk = make_desk()
-    send = next(a for a in desk.on_signal(signal(), T0) if isinstance(a, SendOrder))
+    send = next(a for a in desk.on_signal(signal(), T0) if isinstance(a, Submit))
 
     desk.not_sent_at_all(send, "the fence: sells more than held", T0)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from crocbot.core.desk_types import AmendOrder, SendOrder
 from crocbot.core.fence import OpenSell, fence_breach
 from crocbot.core.messages import ExitRequest, OrderPurpose, OrderStatus, Side
+from crocbot.core.messages.commands import Amend, Submit
 from tests.core.desk_support import QTY, SYMBOL, D, Opened, at, exit_intent, fill, sent
 
 
@@ -38,34 +38,34 @@ def test_nothing_held_means_no_sell_at_all() -> None:
 def test_the_desks_own_exit_behind_its_stop_passes_the_fence() -> None:
     opened = Opened.make()
     actions = opened.desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
-    (send,) = [a for a in actions if isinstance(a, SendOrder)]
+    (send,) = [a for a in actions if isinstance(a, Submit)]
     assert opened.desk.fence(send) is None
 
 
 def test_an_exit_beside_the_resting_stop_would_sell_the_coins_twice_and_is_a_breach() -> None:
     opened = Opened.make()
-    beside = SendOrder(exit_intent("cbxbeside", QTY, at(10)), opened.position_id, "exit")
+    beside = Submit(exit_intent("cbxbeside", QTY, at(10)))
     assert opened.desk.fence(beside) is not None
 
 
 def test_a_stop_grown_beyond_the_position_is_a_breach() -> None:
     opened = Opened.make()
-    assert opened.desk.fence(AmendOrder(opened.stop, SYMBOL, qty=QTY)) is None
-    assert opened.desk.fence(AmendOrder(opened.stop, SYMBOL, qty=QTY + D("0.01"))) is not None
+    assert opened.desk.fence(Amend(opened.stop, SYMBOL, at(10), qty=QTY)) is None
+    assert opened.desk.fence(Amend(opened.stop, SYMBOL, at(10), qty=QTY + D("0.01"))) is not None
 
 
 def test_a_sell_after_the_stop_sold_the_position_is_a_breach() -> None:
     opened = Opened.make()
     opened.desk.on_fill(fill("S1", opened.stop, QTY, "97.9", "0.61", side=Side.SELL, ts=at(10)), at(10))
-    again = SendOrder(exit_intent("cbxagain", QTY, at(11)), opened.position_id, "exit")
+    again = Submit(exit_intent("cbxagain", QTY, at(11)))
     assert opened.desk.fence(again) is not None
 
 
 def test_buys_and_amends_of_price_alone_are_not_fenced() -> None:
     opened = Opened.make()
     buy = dataclasses.replace(exit_intent("cbebuy", QTY * 10, at(10)), side=Side.BUY, purpose=OrderPurpose.ENTRY)
-    assert opened.desk.fence(SendOrder(buy, None, "entry")) is None
-    assert opened.desk.fence(AmendOrder(opened.stop, SYMBOL, trigger_price=D("99"))) is None
+    assert opened.desk.fence(Submit(buy)) is None
+    assert opened.desk.fence(Amend(opened.stop, SYMBOL, at(10), trigger_price=D("99"))) is None
 
 
 def test_a_refused_exit_keeps_its_stop_uncancelled_and_counts_as_a_refusal() -> None:
@@ -73,12 +73,12 @@ def test_a_refused_exit_keeps_its_stop_uncancelled_and_counts_as_a_refusal() -> 
     desk = opened.desk
     actions = desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
     exit_ = sent(actions, OrderPurpose.EXIT)
-    (send,) = [a for a in actions if isinstance(a, SendOrder)]
+    (send,) = [a for a in actions if isinstance(a, Submit)]
 
     refused = desk.not_sent_at_all(send, "inventory fence: test", at(10))
 
     assert desk.orders[exit_.cl_ord_id].status is OrderStatus.REJECTED
     assert opened.position.stop_order == opened.stop  # still the position's stop: its cancel never went out
     assert opened.position.refusals == 1
-    assert not [a for a in refused if isinstance(a, SendOrder)]  # no second stop beside the one still resting
+    assert not [a for a in refused if isinstance(a, Submit)]  # no second stop beside the one still resting
     assert opened.stop not in desk.stop_cancels

@@ -1,21 +1,12 @@
-"""Stop updates (`crocbot.core.stop_updates`): the newest stop the SL manager wants reaches the venue, one amend in
+"""Stop updates (`crocbot.core.desk.stop_updates`): the newest stop the SL manager wants reaches the venue, one amend in
 flight per stop order, within the pair's trading counter, and an amend without an answer is looked up."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from crocbot.core.desk import Desk
-from crocbot.core.desk_types import (
-    Action,
-    AmendOrder,
-    LookupDue,
-    Note,
-    QueryOrder,
-    Record,
-    StartTimer,
-    StopBudgetDue,
-)
+from crocbot.core.desk import Action, Desk, LookupDue, Note, Record, StartTimer, StopBudgetDue
+from crocbot.core.desk.stop_updates import StopOutcome, StopUpdates
 from crocbot.core.messages import (
     RATE_LIMITED,
     UNSENT,
@@ -29,8 +20,8 @@ from crocbot.core.messages import (
     StopAmendRequest,
     StopKind,
 )
+from crocbot.core.messages.commands import Amend, Query
 from crocbot.core.messages.journal import RecordAmend, RecordEvent, RecordStop
-from crocbot.core.stop_updates import StopOutcome, StopUpdates
 from crocbot.core.trading_counter import TradingCounter
 from tests.core.desk_support import SYMBOL, Opened, at, make_desk
 
@@ -57,8 +48,8 @@ def _send(desk: Desk, actions: list[Action], seconds: float) -> list[Action]:
     return actions
 
 
-def _amends(actions: list[Action]) -> list[AmendOrder]:
-    return [a for a in actions if isinstance(a, AmendOrder)]
+def _amends(actions: list[Action]) -> list[Amend]:
+    return [a for a in actions if isinstance(a, Amend)]
 
 
 def _confirm(opened: Opened, stop: str, seconds: float) -> list[Action]:
@@ -70,11 +61,13 @@ def _confirm(opened: Opened, stop: str, seconds: float) -> list[Action]:
 
 def test_a_newer_stop_desired_while_an_amend_is_in_flight_is_sent_when_it_ends() -> None:
     opened = _opened()
-    assert _send(opened.desk, _wish(opened, "100", 20), 20) == [AmendOrder(opened.stop, SYMBOL, trigger_price=D("100"))]
+    assert _send(opened.desk, _wish(opened, "100", 20), 20) == [
+        Amend(opened.stop, SYMBOL, at(20), trigger_price=D("100"))
+    ]
     assert _wish(opened, "100.5", 21) == []  # one amend in flight per stop order
     assert _wish(opened, "101", 22) == []
     actions = _confirm(opened, "100", 23)
-    assert _amends(actions) == [AmendOrder(opened.stop, SYMBOL, trigger_price=D("101"))]  # the newest only
+    assert _amends(actions) == [Amend(opened.stop, SYMBOL, at(23), trigger_price=D("101"))]  # the newest only
     assert opened.position.stop == D("100")
     assert opened.position.pending_stop == (D("101"), StopKind.TRAILING)
     tally = opened.desk.stop_updates.take_tally()
@@ -105,7 +98,7 @@ def test_a_wish_waiting_behind_a_refused_amend_is_still_sent() -> None:
     _wish(opened, "101", 21)
     refused = CommandRejected(opened.stop, "amend", "EOrder:Invalid price", at(22))
     assert _amends(opened.desk.on_command_rejected(refused, at(22))) == [
-        AmendOrder(opened.stop, SYMBOL, trigger_price=D("101"))
+        Amend(opened.stop, SYMBOL, at(22), trigger_price=D("101"))
     ]
 
 
@@ -137,7 +130,7 @@ def test_an_amend_is_not_sent_while_it_would_take_the_pairs_counter_over_its_lim
     assert opened.position.wanted_stop == (D("100.3"), StopKind.TRAILING)
     assert _wish(opened, "100.4", 22.5) == []  # the newest replaces the one waiting for room
     assert _amends(desk.on_stop_budget(StopBudgetDue(SYMBOL), at(23))) == [
-        AmendOrder(opened.stop, SYMBOL, trigger_price=D("100.4"))
+        Amend(opened.stop, SYMBOL, at(23), trigger_price=D("100.4"))
     ]
     assert desk.stop_updates.take_tally()[StopOutcome.THROTTLED] == 1
 
@@ -166,7 +159,7 @@ def test_an_amend_refused_for_the_rate_limit_is_sent_again_once_the_counter_has_
     assert timers[0].delay == 60 + 4 - 50
     later = 21 + timers[0].delay
     assert _amends(desk.on_stop_budget(StopBudgetDue(SYMBOL), at(later))) == [
-        AmendOrder(opened.stop, SYMBOL, trigger_price=D("100"))
+        Amend(opened.stop, SYMBOL, at(later), trigger_price=D("100"))
     ]
 
 
@@ -177,7 +170,7 @@ def test_an_amend_that_never_left_crocbot_is_sent_again_after_a_pause() -> None:
     actions = desk.on_command_rejected(CommandRejected(opened.stop, "amend", UNSENT, at(20)), at(20))
     assert [a for a in actions if not isinstance(a, Note)] == [StartTimer(1.0, StopBudgetDue(SYMBOL))]
     assert _amends(desk.on_stop_budget(StopBudgetDue(SYMBOL), at(21))) == [
-        AmendOrder(opened.stop, SYMBOL, trigger_price=D("100"))
+        Amend(opened.stop, SYMBOL, at(21), trigger_price=D("100"))
     ]
     assert desk.stop_updates.take_tally()[StopOutcome.UNSENT] == 1
 
@@ -194,7 +187,7 @@ def _unknown(opened: Opened, seconds: float) -> list[Action]:
 def test_an_amend_without_an_answer_is_looked_up_never_taken_as_done_or_refused() -> None:
     opened = _opened()
     actions = _unknown(opened, 22)
-    assert [a for a in actions if not isinstance(a, Note)] == [QueryOrder(opened.stop, SYMBOL)]
+    assert [a for a in actions if not isinstance(a, Note)] == [Query(opened.stop, SYMBOL, at(22))]
     assert (opened.position.stop, opened.position.pending_stop) == (D("98"), (D("100"), StopKind.TRAILING))
     assert _wish(opened, "101", 23) == []  # still in flight until the lookup says how it ended
     assert opened.desk.stop_updates.take_tally()[StopOutcome.UNKNOWN] == 1
@@ -208,7 +201,7 @@ def test_a_looked_up_amend_that_took_effect_is_confirmed_and_the_newest_wish_sen
     actions = opened.desk.on_order_looked_up(terms, at(24))
     assert actions[0] == Record(RecordAmend(OrderAmended(opened.stop, at(24), trigger_price=D("100"))))
     assert actions[1] == Record(RecordStop(opened.position_id, D("100"), StopKind.TRAILING, at(24), opened.stop))
-    assert _amends(actions) == [AmendOrder(opened.stop, SYMBOL, trigger_price=D("101"))]
+    assert _amends(actions) == [Amend(opened.stop, SYMBOL, at(24), trigger_price=D("101"))]
     assert opened.position.stop == D("100")
 
 
@@ -217,7 +210,7 @@ def test_a_looked_up_amend_that_did_not_take_effect_is_sent_again() -> None:
     _unknown(opened, 22)
     terms = OrderLookedUp(opened.stop, at(24), OrderStatus.ACKED, qty=opened.position.qty, trigger_price=D("98"))
     actions = opened.desk.on_order_looked_up(terms, at(24))
-    assert actions == [AmendOrder(opened.stop, SYMBOL, trigger_price=D("100"))]
+    assert actions == [Amend(opened.stop, SYMBOL, at(24), trigger_price=D("100"))]
     assert opened.position.stop == D("98")
 
 
@@ -226,7 +219,7 @@ def test_a_lookup_without_an_answer_is_asked_again_later() -> None:
     _unknown(opened, 22)
     no_answer = CommandUnknown(opened.stop, "query", "no answer by the deadline", at(24))
     assert opened.desk.on_command_unknown(no_answer, at(24)) == [StartTimer(1.0, LookupDue(opened.stop))]
-    assert opened.desk.on_lookup_due(LookupDue(opened.stop), at(25)) == [QueryOrder(opened.stop, SYMBOL)]
+    assert opened.desk.on_lookup_due(LookupDue(opened.stop), at(25)) == [Query(opened.stop, SYMBOL, at(25))]
 
 
 def test_a_second_answer_to_a_lookup_changes_nothing() -> None:
@@ -242,7 +235,7 @@ def _stop_cancel_unknown(opened: Opened) -> None:
     opened.desk.on_exit_request(request, at(10))
     assert opened.stop in opened.desk.stop_cancels
     event = CommandUnknown(opened.stop, "cancel", "no answer by the deadline", at(11))
-    assert QueryOrder(opened.stop, SYMBOL) in opened.desk.on_command_unknown(event, at(11))
+    assert Query(opened.stop, SYMBOL, at(11)) in opened.desk.on_command_unknown(event, at(11))
 
 
 def test_a_stop_cancel_without_an_answer_that_the_lookup_finds_done_ends_the_stop_as_its_lost_event_would() -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Desk
-from crocbot.core.desk_types import Action, Record
+from crocbot.core.desk import Action, Desk, Record
 from crocbot.core.messages import (
     ExitReason,
     ExitRequest,

@@ -6,7 +6,7 @@ a protected long B, then dies without a backup of its own; the journal is then c
 overwritten. At the next start the journal comes back from session 1's backup, which still has A open and knows
 nothing of B. The bot must learn what happened since from the venue and the trade log: A's exit and B's entry are
 booked and journaled (marked backfilled), A is closed in the books, B is known and protected by the stop it already
-had at the venue (the orders the journal lost are taken back by their client ids, `crocbot.core.desk_adopt`),
+had at the venue (the orders the journal lost are taken back by their client ids, `crocbot.core.desk.adoption`),
 nothing is sent twice, and the ledger equals a FIFO recomputation from the trade log.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from crocbot.app import BACKUP_DIR, JOURNAL_FILE
-from crocbot.core.desk_adopt import ADOPTED
+from crocbot.core.desk.adoption import ADOPTED
 from crocbot.core.messages import ExitRequest, OrderPurpose
 from tests.support.e2e import Paper, started
 from tests.support.restart_safety import (

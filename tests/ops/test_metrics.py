@@ -15,10 +15,10 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from crocbot.actors.directory import Directory
+from crocbot.core.desk.stop_updates import StopOutcome
 from crocbot.core.messages import ActorRestarted, BreakerState, BreakerStateChanged, SafeModeChanged
 from crocbot.core.messages.orders import OrderPurpose
 from crocbot.core.risk_sizing import REFUSAL_LABELS
-from crocbot.core.stop_updates import StopOutcome
 from crocbot.ops.health import HealthBoard, HealthServer
 from crocbot.ops.metric_catalog import (
     CATALOG,

@@ -1,35 +1,88 @@
 """Rebuilding the desk's positions and orders from the journal when the router (re)starts.
 
-A crashed actor's memory is gone; the journal is not. The ledger learns which journaled fills it has not booked
-(those journaled after the stamp its state was saved with: a crash came between the two), for the start-up
-reconciliation to book. Open positions come back with their current stop and its order; open orders come back
-with their last known state. An entry that was still waiting for its first
-fill is returned for cancellation (its TTL and chase lived only in memory); its position comes back empty, with
-the brackets journaled beside the entry, so a fill the venue reports later still opens a protected position.
-The reconciler then compares all of this with the venue; this is the router's own starting point.
+A crashed actor's memory is gone; the journal is not. The router asks persistence for a `JournalSnapshot` (a read,
+built on the persistence thread from the journal's rows) and hands it to the desk on its own thread, so nothing but
+the desk ever changes the desk. The ledger learns which journaled fills it has not booked (those journaled after the
+stamp its state was saved with: a crash came between the two), for the start-up reconciliation to book. Open
+positions come back with their current stop and its order; open orders come back with their last known state. An
+entry that was still waiting for its first fill is kept for cancellation (its TTL and chase lived only in memory);
+its position comes back empty, with the brackets journaled beside the entry, so a fill the venue reports later
+still opens a protected position. The reconciler then compares all of this with the venue.
 """
 
 from __future__ import annotations
 
-from crocbot.core.desk import LEDGER_KEY, Desk
-from crocbot.core.desk_types import PositionState
-from crocbot.core.messages import OrderPurpose, OrderStatus, PositionSide, Side
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from crocbot.core.desk.state import PositionState
+from crocbot.core.messages import OrderIntent, OrderPurpose, OrderStatus, PositionSide, Side, StopKind
+from crocbot.core.messages.journal import EntryBrackets
 from crocbot.core.order_state import TrackedOrder
-from crocbot.store.journal import Journal
-from crocbot.store.journal_rows import JournalOrder
 
-__all__ = ["restore"]
+if TYPE_CHECKING:
+    from crocbot.core.desk.book import Desk
+
+__all__ = ["JournaledOrder", "JournaledPosition", "JournalSnapshot", "restore"]
 
 
-def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
-    """Fill `desk` from `journal`; returns a summary and the (cl_ord_id, symbol) of entries to cancel.
+@dataclass(frozen=True, slots=True)
+class JournaledOrder:
+    """An order as journaled: its intent, its position, and its last known state at the venue."""
+
+    intent: OrderIntent
+    position_id: str | None
+    status: OrderStatus
+    venue_id: str | None
+    filled: Decimal
+    avg_price: Decimal | None
+    qty: Decimal  # now: an amend may have changed the intent's
+    limit_price: Decimal | None
+    trigger_price: Decimal | None
+    brackets: EntryBrackets | None = None  # an entry's stop and take-profit, journaled with it
+
+    @property
+    def cl_ord_id(self) -> str:
+        return self.intent.cl_ord_id
+
+
+@dataclass(frozen=True, slots=True)
+class JournaledPosition:
+    position_id: str
+    symbol: str
+    side: PositionSide
+    qty: Decimal
+    entry_price: Decimal
+    initial_stop: Decimal
+    stop: Decimal
+    stop_kind: StopKind
+    stop_cl_ord_id: str | None
+    take_profit: Decimal | None
+    opened_at: datetime
+    is_open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JournalSnapshot:
+    """What the desk needs of the journal to start again, read in one go."""
+
+    fills_after_ledger: tuple[str, ...]  # the fills journaled after the ledger state's stamp, in journal order
+    open_orders: tuple[JournaledOrder, ...]
+    positions: tuple[JournaledPosition, ...]  # open and closed
+    first_entries: tuple[JournaledOrder, ...]  # each position's first entry order (its brackets, its strategy)
+
+
+def restore(desk: Desk, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str, str]]]:
+    """Fill `desk` from `snapshot`; returns a summary and the (cl_ord_id, symbol) of entries to cancel.
 
     `desk.ledger` must be the one loaded from the journal's ledger state: nothing has journaled a fill or saved the
     ledger since (the router journals fills and saves the ledger, and it is starting), so the state's stamp and the
     fills after it belong together."""
-    unbooked = desk.ledger.settle(journal.fill_ids_after(journal.state_fills_seq(LEDGER_KEY)))
-    open_orders = journal.open_orders()
-    positions = [p for p in journal.positions() if p.is_open]
+    unbooked = desk.ledger.settle(snapshot.fills_after_ledger)
+    open_orders = snapshot.open_orders
+    positions = [p for p in snapshot.positions if p.is_open]
     for row in open_orders:
         tracked = TrackedOrder(
             row.intent,
@@ -37,22 +90,19 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
             # journaled but never answered: it may or may not have reached the venue, so reconciliation looks
             # it up by client order id (and a fill may come first)
             status=OrderStatus.UNKNOWN if row.status in (OrderStatus.CREATED, OrderStatus.SUBMITTED) else row.status,
-            venue_id=row.order_id,
+            venue_id=row.venue_id,
             limit_price=row.limit_price,
             trigger_price=row.trigger_price,
             qty=row.qty,
         )
-        tracked.filled = row.filled_qty
+        tracked.filled = row.filled
         if row.avg_price is not None:
-            tracked.cost = row.filled_qty * row.avg_price
+            tracked.cost = row.filled * row.avg_price
         desk.orders[row.cl_ord_id] = tracked
     known = {p.position_id for p in positions}
-    closed = {p.position_id for p in journal.positions() if not p.is_open}
+    closed = {p.position_id for p in snapshot.positions if not p.is_open}
     desk.closed_positions |= {o.position_id for o in open_orders if o.position_id in closed}
-    entries: dict[str | None, JournalOrder] = {}
-    for order in journal.orders():  # a position's first entry order, as journaled
-        if order.intent.purpose is OrderPurpose.ENTRY:
-            entries.setdefault(order.position_id, order)
+    entries = {o.position_id: o for o in snapshot.first_entries}
     for pos in positions:
         entry_order = entries.get(pos.position_id)
         entry = entry_order.cl_ord_id if entry_order is not None else ""
@@ -66,7 +116,7 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
             pos.side,
             entry,
             initial_stop=pos.initial_stop,
-            stop=pos.stop_price,
+            stop=pos.stop,
             take_profit=pos.take_profit,
             qty=pos.qty,
             entry_price=pos.entry_price,
@@ -79,21 +129,21 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
         )
         desk.by_symbol[pos.symbol] = pos.position_id
     stale = [
-        (o.cl_ord_id, o.symbol)
+        (o.cl_ord_id, o.intent.symbol)
         for o in open_orders
         if o.intent.purpose is OrderPurpose.ENTRY and o.position_id not in known
     ]
     for order in open_orders:
         if order.intent.purpose is not OrderPurpose.ENTRY or order.position_id in known or order.brackets is None:
             continue
-        if order.position_id is None or order.symbol in desk.by_symbol:
+        if order.position_id is None or order.intent.symbol in desk.by_symbol:
             continue
         # Its TTL and chase died with the old process, so it is cancelled; but it may have filled meanwhile (the
         # reconciler finds out), and then its position must open with the stop it was sent with.
         brackets = order.brackets
         desk.positions[order.position_id] = PositionState(
             order.position_id,
-            order.symbol,
+            order.intent.symbol,
             PositionSide.LONG if order.intent.side is Side.BUY else PositionSide.SHORT,
             order.cl_ord_id,
             initial_stop=brackets.initial_stop,
@@ -102,7 +152,7 @@ def restore(desk: Desk, journal: Journal) -> tuple[str, list[tuple[str, str]]]:
             strategy=brackets.strategy,
             intended_entry=brackets.entry,
         )
-        desk.by_symbol[order.symbol] = order.position_id
+        desk.by_symbol[order.intent.symbol] = order.position_id
     summary = f"{len(positions)} open positions, {len(open_orders)} open orders" if open_orders or positions else ""
     if unbooked:
         named = ", ".join(unbooked[:10]) + (", ..." if len(unbooked) > 10 else "")

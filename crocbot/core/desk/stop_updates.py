@@ -28,18 +28,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from crocbot.core.desk_types import (
-    Action,
-    AmendOrder,
-    CancelOrder,
-    LookupDue,
-    Note,
-    PositionState,
-    QueryOrder,
-    SendOrder,
-    StartTimer,
-    StopBudgetDue,
-)
+from crocbot.core.desk.actions import Action, Note, StartTimer
+from crocbot.core.desk.events import LookupDue, StopBudgetDue
+from crocbot.core.desk.state import PositionState
 from crocbot.core.messages import (
     RATE_LIMITED,
     UNSENT,
@@ -48,11 +39,12 @@ from crocbot.core.messages import (
     StopAmendRequest,
     StopKind,
 )
+from crocbot.core.messages.commands import Amend, Cancel, Query, Submit
 from crocbot.core.order_state import TrackedOrder
 from crocbot.core.trading_counter import ADD_COST, TradingCounter, amend_cost, cancel_cost
 
 if TYPE_CHECKING:
-    from crocbot.core.desk import Desk
+    from crocbot.core.desk.book import Desk
 
 __all__ = ["StopUpdates", "StopOutcome"]
 
@@ -103,16 +95,16 @@ class StopUpdates:
 
     def sending(self, desk: Desk, action: Action, now: datetime) -> None:
         """The router is sending `action` to the venue: charge its pair's counter (until the venue answers)."""
-        if isinstance(action, SendOrder):
+        if isinstance(action, Submit):
             self.counter.sent(action.intent.symbol, action.intent.cl_ord_id, ADD_COST, now)
             return
-        if not isinstance(action, AmendOrder | CancelOrder):
+        if not isinstance(action, Amend | Cancel):
             return
         order = desk.orders.get(action.cl_ord_id)
         age = self._age(order, now) if order is not None else 0.0
-        cost = amend_cost(age) if isinstance(action, AmendOrder) else cancel_cost(age)
+        cost = amend_cost(age) if isinstance(action, Amend) else cancel_cost(age)
         self.counter.sent(action.symbol, action.cl_ord_id, cost, now)
-        if isinstance(action, AmendOrder):
+        if isinstance(action, Amend):
             self._touched[action.cl_ord_id] = now
 
     def answered(self, cl_ord_id: str, now: datetime, *, ended: bool = False) -> None:
@@ -177,7 +169,7 @@ class StopUpdates:
             return [], 0.0, wait
         position.wanted_stop, position.pending_stop = None, (level, kind)
         self.tally[StopOutcome.SENT] += 1
-        return [AmendOrder(stop.cl_ord_id, position.symbol, trigger_price=level)], cost, 0.0
+        return [Amend(stop.cl_ord_id, position.symbol, now, trigger_price=level)], cost, 0.0
 
     def _wait(self, position: PositionState, wait: float, now: datetime) -> list[Action]:
         queue = self._waiting.setdefault(position.symbol, [])
@@ -262,13 +254,13 @@ class StopUpdates:
             self.tally[StopOutcome.UNKNOWN] += 1
         self._lookups.add(order.cl_ord_id)
         text = f"{event.command} of {order.cl_ord_id} got no answer ({event.reason}): looking the order up"
-        return [Note("WARNING", text, order.symbol), QueryOrder(order.cl_ord_id, order.symbol)]
+        return [Note("WARNING", text, order.symbol), Query(order.cl_ord_id, order.symbol, now)]
 
     def lookup_due(self, desk: Desk, timer: LookupDue, now: datetime) -> list[Action]:
         order = desk.orders.get(timer.cl_ord_id)
         if order is None or timer.cl_ord_id not in self._lookups:
             return []
-        return [QueryOrder(order.cl_ord_id, order.symbol)]
+        return [Query(order.cl_ord_id, order.symbol, now)]
 
     def looking_up(self, cl_ord_id: str) -> bool:
         return cl_ord_id in self._lookups

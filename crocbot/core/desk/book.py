@@ -21,25 +21,19 @@ and sends them. Rules it keeps:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from crocbot.core.costs import TradeCosts
-from crocbot.core.desk_types import (
-    Action,
-    AmendOrder,
-    CancelOrder,
-    Emit,
-    EntryTTL,
-    LookupDue,
-    Note,
-    PositionState,
-    Record,
-    SendOrder,
-    StartTimer,
-    StopBudgetDue,
-)
+from crocbot.core.desk.actions import Action, Commit, Emit, Note, Record, StartTimer
+from crocbot.core.desk.events import EntryTTL, FillSeen, LookupDue, NotSent, StopBudgetDue, Submitted
+from crocbot.core.desk.reconciliation import apply_plan, books_view
+from crocbot.core.desk.restore import JournalSnapshot, restore
+from crocbot.core.desk.state import PositionState
+from crocbot.core.desk.stop_updates import StopUpdates
+from crocbot.core.desk.trade_context import trade_context, trade_summary
 from crocbot.core.fence import OpenSell, fence_breach
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
@@ -70,10 +64,14 @@ from crocbot.core.messages import (
     StopAmendRequest,
     StopKind,
 )
+from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import (
     EntryBrackets,
+    JournalRecord,
     RecordAmend,
     RecordEvent,
+    RecordFill,
+    RecordIntent,
     RecordPositionChanged,
     RecordPositionClosed,
     RecordPositionOpened,
@@ -82,15 +80,13 @@ from crocbot.core.messages.journal import (
 )
 from crocbot.core.money import fmt, quantize_down
 from crocbot.core.order_state import IllegalTransition, TrackedOrder
-from crocbot.core.reconcile import NEVER_SENT
+from crocbot.core.reconcile import NEVER_SENT, BooksView, ForeignOrderPolicy, Plan
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import Refusal, money_text, widest_stop
-from crocbot.core.stop_updates import StopUpdates
-from crocbot.core.trade_context import trade_context, trade_summary
 from crocbot.core.trading_counter import STARTER, TradingCounter
 from crocbot.kraken.instruments import Instrument
 
-__all__ = ["Desk", "DeskConfig", "LEDGER_KEY", "RISK_KEY"]
+__all__ = ["Desk", "DeskConfig", "DeskEvent", "LEDGER_KEY", "RISK_KEY"]
 
 LEDGER_KEY = "ledger"
 RISK_KEY = "risk"
@@ -100,6 +96,25 @@ _ENDED = (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, Orde
 # entries and says so; reconciliation or a person has to settle the difference.
 _MAX_REFUSALS = 3
 _UNPROTECTED = "a position the venue refuses to protect"
+
+# What the desk's `on` takes: what happened at the venue, what the strategies and the SL manager want, its own timers,
+# and what the router did with its orders.
+DeskEvent = (
+    FillSeen
+    | OrderEvent
+    | OrderAmended
+    | CommandRejected
+    | CommandUnknown
+    | OrderLookedUp
+    | Signal
+    | ExitRequest
+    | StopAmendRequest
+    | EntryTTL
+    | StopBudgetDue
+    | LookupDue
+    | Submitted
+    | NotSent
+)
 
 
 class DeskConfig:
@@ -134,10 +149,126 @@ class Desk:
         self.marks: dict[str, Decimal] = {}
         self.stop_cancels: set[str] = set()  # stop orders cancelled for an exit, until the venue says they ended
         self.closed_positions: set[str] = set()  # closed in the journal, with orders still open there (a restart)
-        # stop amends, conflated per stop order and paced by each pair's trading counter (`crocbot.core.stop_updates`)
+        # stop amends, conflated per stop order and paced by each pair's trading counter (`stop_updates`)
         self.stop_updates = stop_updates or StopUpdates(TradingCounter(*STARTER))
         self.refused: dict[str, int] = {}  # entries refused since the router last took the tally, by Refusal.label
         self.ended: dict[OrderStatus, int] = {}  # orders ended since the router last took the tally, by status
+        self.fenced = 0  # sells the inventory fence refused since the router last took the tally
+        self._stale_entries: list[tuple[str, str]] = []  # restored entries still waiting for a first fill
+
+    # -- the facade ------------------------------------------------------------------------------------
+
+    def on(self, event: DeskEvent, now: datetime) -> list[Action]:
+        """The actions for `event`, in order: at most one `Commit` first (everything the event changed, for one
+        durable commit), then the commands, bus messages, timers and log lines. A sell the inventory fence refuses
+        never appears (it is ended as not sent, and what that decides follows in its place)."""
+        return self.finish(self._decide(event, now), now)
+
+    def restore(self, snapshot: JournalSnapshot) -> str:
+        """Rebuild the books from the journal at a (re)start (`crocbot.core.desk.restore`); a summary (empty: nothing
+        to rebuild). Entries that were waiting for their first fill are cancelled by the first reconciliation."""
+        summary, self._stale_entries = restore(self, snapshot)
+        return summary
+
+    def take_stale_entries(self) -> list[tuple[str, str]]:
+        taken, self._stale_entries = self._stale_entries, []
+        return taken
+
+    def reconcile(
+        self, plan: Plan, policy: ForeignOrderPolicy, now: datetime, *, startup: bool, journaled: frozenset[str]
+    ) -> tuple[list[Action], list[str]]:
+        """Apply a reconciliation plan (`crocbot.core.desk.reconciliation`): its actions, with one `Commit` of every
+        record first, and what was done, one line per kind of change."""
+        actions, done = apply_plan(self, plan, policy, now, startup=startup, journaled=journaled)
+        records = tuple(r for a in actions if isinstance(a, Commit) for r in a.records)
+        rest: list[Action] = [a for a in actions if not isinstance(a, Commit)]
+        return ([Commit(records), *rest] if records else rest), done
+
+    def books_view(self) -> BooksView:
+        """The books for a reconciliation to compare with the venue's."""
+        return books_view(self)
+
+    def _decide(self, event: DeskEvent, now: datetime) -> list[Action]:
+        if isinstance(event, FillSeen):
+            fill = event.fill
+            order = self.orders.get(fill.cl_ord_id)
+            position_id = order.position_id if order is not None else None
+            actions: list[Action] = []
+            if not event.journaled:
+                actions.append(Record(RecordFill(fill, position_id, event.backfilled)))
+            # A fill the journal held before is booked, but for those a crash kept from the ledger (the restore names
+            # them); without the journal's word, the ledger knows its recent fills.
+            if not self.ledger.booked(fill.fill_id, journaled=event.journaled):
+                actions += self.on_fill(fill, now)
+            return actions
+        if isinstance(event, OrderEvent):
+            known = [Record(RecordEvent(event))] if event.cl_ord_id in self.orders else []
+            return [*known, *self.on_order_event(event, now)]
+        if isinstance(event, OrderAmended):
+            known = [Record(RecordAmend(event))] if event.cl_ord_id in self.orders else []
+            return [*known, *self.on_amended(event, now)]
+        if isinstance(event, Submitted):
+            self.submitted(event.cl_ord_id, now)
+            order = self.orders[event.cl_ord_id]
+            self.sending(Submit(order.intent), now)
+            return []
+        if isinstance(event, NotSent):
+            return self.not_sent_at_all(event.command, event.why, now)
+        if isinstance(event, Signal):
+            return self.on_signal(event, now)
+        if isinstance(event, ExitRequest):
+            return self.on_exit_request(event, now)
+        if isinstance(event, StopAmendRequest):
+            return self.on_stop_amend(event, now)
+        if isinstance(event, CommandRejected):
+            return self.on_command_rejected(event, now)
+        if isinstance(event, CommandUnknown):
+            return self.on_command_unknown(event, now)
+        if isinstance(event, OrderLookedUp):
+            return self.on_order_looked_up(event, now)
+        if isinstance(event, EntryTTL):
+            return self.on_entry_ttl(event, now)
+        if isinstance(event, StopBudgetDue):
+            return self.on_stop_budget(event, now)
+        return self.on_lookup_due(event, now)
+
+    def finish(self, decided: list[Action], now: datetime) -> list[Action]:
+        """Gather the records into one `Commit` ahead of the rest, and hold every sell and size amend to the
+        inventory fence just before it goes out; the amends and cancels that go are charged to their pair's
+        trading counter (an order, once the router has sent it: `Submitted`)."""
+        records: list[JournalRecord] = []
+        rest: list[Action] = []
+        todo = deque(decided)
+        while todo:
+            action = todo.popleft()
+            if isinstance(action, Record):
+                records.append(action.message)
+                continue
+            if isinstance(action, Submit | Amend) and (breach := self.fence(action)) is not None:
+                # A sell beyond what crocbot owns never reaches the venue. It means the books lost track of what
+                # holds the coins, which no test or demo run may ever show: CRITICAL, counted, and the order refused.
+                if isinstance(action, Submit):
+                    cl_ord_id, symbol = action.intent.cl_ord_id, action.intent.symbol
+                    # not journaled, and the cancels of the stops it was to replace stay unsent with it
+                    records = [
+                        r for r in records if not (isinstance(r, RecordIntent) and r.intent.cl_ord_id == cl_ord_id)
+                    ]
+                    rest = [a for a in rest if not (isinstance(a, Cancel) and a.cl_ord_id in action.after_cancels)]
+                else:
+                    cl_ord_id, symbol = action.cl_ord_id, action.symbol
+                self.fenced += 1
+                rest.append(Note("CRITICAL", f"{cl_ord_id} not sent: {breach}", symbol))
+                todo.extendleft(reversed(self.not_sent_at_all(action, breach, now)))
+                continue
+            if isinstance(action, Amend | Cancel):
+                self.sending(action, now)
+            rest.append(action)
+        return [Commit(tuple(records)), *rest] if records else rest
+
+    def take_fenced(self) -> int:
+        """The sells the inventory fence refused since the last call (the router counts them in its metrics)."""
+        taken, self.fenced = self.fenced, 0
+        return taken
 
     # -- money ----------------------------------------------------------------------------------------
 
@@ -241,7 +372,7 @@ class Desk:
         self.orders[cl_ord_id] = TrackedOrder(intent, position_id)
         reason = f"{signal.strategy}: {signal.reason}".strip(": ")
         brackets = EntryBrackets(signal.stop, signal.take_profit, signal.strategy, signal.entry)
-        actions: list[Action] = [SendOrder(intent, position_id, reason, brackets)]
+        actions: list[Action] = [Record(RecordIntent(intent, position_id, reason, brackets)), Submit(intent)]
         if not market:
             actions.append(StartTimer(self.config.limit_ttl, EntryTTL(cl_ord_id, 1)))
         return actions
@@ -265,7 +396,7 @@ class Desk:
             or position.exiting
             or position.closed
         ):
-            return [CancelOrder(order.cl_ord_id, order.symbol)]
+            return [Cancel(order.cl_ord_id, order.symbol, now)]
         chased = _up_to_grid(current * (1 + self.config.chase_step), instrument.price_increment)
         if chased == current:
             chased = current + instrument.price_increment
@@ -279,10 +410,10 @@ class Desk:
         )
         if refusal is not None:
             note = Note("INFO", f"entry {order.cl_ord_id} not chased further: {refusal.reason}", order.symbol)
-            return [note, CancelOrder(order.cl_ord_id, order.symbol)]
+            return [note, Cancel(order.cl_ord_id, order.symbol, now)]
         # the new price is the order's only once the venue confirms it (`on_amended`)
         return [
-            AmendOrder(order.cl_ord_id, order.symbol, limit_price=chased),
+            Amend(order.cl_ord_id, order.symbol, now, limit_price=chased),
             StartTimer(self.config.limit_ttl, EntryTTL(order.cl_ord_id, timer.attempt + 1)),
         ]
 
@@ -653,10 +784,10 @@ class Desk:
                 position.pending_stop = (tightened, StopKind.INITIAL)
             trigger = position.pending_stop[0]
             total = self._stop_total(position.stop_order, position.qty)
-            actions.append(AmendOrder(position.stop_order, symbol, qty=total, trigger_price=trigger))
+            actions.append(Amend(position.stop_order, symbol, now, qty=total, trigger_price=trigger))
         else:
             actions.append(
-                AmendOrder(position.stop_order, symbol, qty=self._stop_total(position.stop_order, position.qty))
+                Amend(position.stop_order, symbol, now, qty=self._stop_total(position.stop_order, position.qty))
             )
         return actions
 
@@ -758,7 +889,8 @@ class Desk:
         )
         self.orders[cl_ord_id] = TrackedOrder(intent, position.position_id)
         position.stop_order, position.stop_live = cl_ord_id, False
-        return [SendOrder(intent, position.position_id, f"protective stop at {position.stop}")]
+        reason = f"protective stop at {position.stop}"
+        return [Record(RecordIntent(intent, position.position_id, reason)), Submit(intent)]
 
     def _exit_filled(
         self, position: PositionState, order: TrackedOrder, trade: ClosedTrade | None, fill: Fill, now: datetime
@@ -779,7 +911,7 @@ class Desk:
                     actions += [Note("WARNING", f"{why}: exiting the rest", symbol), *self._exit(position, why, now)]
                 return actions
             if order.purpose is not OrderPurpose.STOP and stop is not None and stop not in self.stop_cancels:
-                actions.append(AmendOrder(stop, symbol, qty=self._stop_total(stop, remaining)))
+                actions.append(Amend(stop, symbol, now, qty=self._stop_total(stop, remaining)))
             if order.status is OrderStatus.FILLED and order.cl_ord_id in position.exit_orders:
                 # The exit sold all it was sent for, yet base is left (an entry fill raced the exit): its stop is
                 # cancelled, so the rest must go too, or it would sit unprotected with the position `exiting`.
@@ -797,7 +929,7 @@ class Desk:
             # A market order never rests, so a cancel cannot reach it (an exit held back behind a stop that filled
             # is not sent at all): only resting orders are cancelled.
             if other.cl_ord_id != order.cl_ord_id and other.intent.order_type is not OrderType.MARKET:
-                actions.append(CancelOrder(other.cl_ord_id, symbol))
+                actions.append(Cancel(other.cl_ord_id, symbol, now))
         context = None
         if trade is not None:
             instrument = self.instruments.get(symbol)
@@ -845,7 +977,7 @@ class Desk:
         stops: list[str] = []
         for order in self._live_orders(position):
             if order.purpose in (OrderPurpose.STOP, OrderPurpose.ENTRY):
-                actions.append(CancelOrder(order.cl_ord_id, symbol))
+                actions.append(Cancel(order.cl_ord_id, symbol, now))
                 if order.purpose is OrderPurpose.STOP:
                     self.stop_cancels.add(order.cl_ord_id)
                     stops.append(order.cl_ord_id)
@@ -861,7 +993,7 @@ class Desk:
         )
         self.orders[cl_ord_id] = TrackedOrder(intent, position.position_id)
         position.exit_orders.append(cl_ord_id)
-        actions.append(SendOrder(intent, position.position_id, f"exit: {why}", after_cancels=tuple(stops)))
+        actions += [Record(RecordIntent(intent, position.position_id, f"exit: {why}")), Submit(intent, tuple(stops))]
         return actions
 
     def flatten(self, why: str, now: datetime) -> list[Action]:
@@ -873,7 +1005,7 @@ class Desk:
 
     def on_stop_amend(self, request: StopAmendRequest, now: datetime) -> list[Action]:
         """The SL manager wants a tighter stop: sent now, or when the amend in flight ends, or when the pair's
-        trading counter has room; a newer wish replaces one not sent yet (`crocbot.core.stop_updates`)."""
+        trading counter has room; a newer wish replaces one not sent yet (`crocbot.core.desk.stop_updates`)."""
         return self.stop_updates.desire(self, request, now)
 
     # -- start-up -------------------------------------------------------------------------------------
@@ -918,7 +1050,7 @@ class Desk:
                 actions.append(Note("WARNING", f"{text} {fmt(position.stop)}", symbol))
                 actions += self._place_stop(position, now)
             else:
-                actions += self._stop_covers(position)
+                actions += self._stop_covers(position, now)
             actions.append(Emit(PositionChanged(position.message())))
         return actions
 
@@ -928,7 +1060,7 @@ class Desk:
         order = self.orders.get(stop)
         return qty + (order.filled if order is not None else Decimal(0))
 
-    def _stop_covers(self, position: PositionState) -> list[Action]:
+    def _stop_covers(self, position: PositionState, now: datetime) -> list[Action]:
         """The stop order sells what the position holds: a size amend lost with a crashed process (journaled fill,
         amend not yet sent) would leave the rest of the position unprotected, and the venue agrees with the journal
         on the old size, so reconciliation cannot see it."""
@@ -939,7 +1071,7 @@ class Desk:
             f"stop {stop.cl_ord_id} covers {fmt(stop.remaining)} of the position's {fmt(position.qty)} (a size amend "
             "lost in the restart): amending it"
         )
-        amend = AmendOrder(stop.cl_ord_id, position.symbol, qty=stop.filled + position.qty)
+        amend = Amend(stop.cl_ord_id, position.symbol, now, qty=stop.filled + position.qty)
         return [Note("WARNING", text, position.symbol), amend]
 
     def _give_up(self, position: PositionState, why: str, now: datetime) -> list[Action]:
@@ -958,12 +1090,12 @@ class Desk:
     def fence(self, action: Action) -> str | None:
         """Why sending `action` would sell more than crocbot holds and has not promised to its other sells, or None
         (`crocbot.core.fence`). The router asks for every order and amend, just before it goes out."""
-        if isinstance(action, SendOrder):
+        if isinstance(action, Submit):
             intent = action.intent
             if intent.side is not Side.SELL:
                 return None
             symbol, cl_ord_id, qty, after = intent.symbol, intent.cl_ord_id, intent.qty, action.after_cancels
-        elif isinstance(action, AmendOrder) and action.qty is not None:
+        elif isinstance(action, Amend) and action.qty is not None:
             order = self.orders.get(action.cl_ord_id)
             if order is None or order.intent.side is not Side.SELL:
                 return None
@@ -978,12 +1110,12 @@ class Desk:
         held = self.ledger.position(symbol)
         return fence_breach(symbol, cl_ord_id, qty, held=held, open_sells=sells, after_cancels=after)
 
-    def not_sent_at_all(self, action: SendOrder | AmendOrder, why: str, now: datetime) -> list[Action]:
+    def not_sent_at_all(self, action: Submit | Amend, why: str, now: datetime) -> list[Action]:
         """The router did not send `action` (the fence refused it, or its intent could not be journaled). An order
         ends as refused (a stop refused like this is a refusal like the venue's: the position is exited, and after
         repeated refusals entries halt); the cancels it was to wait for were not sent either, so those stops still
         protect. An amend is refused like one the venue turned down."""
-        if isinstance(action, AmendOrder):
+        if isinstance(action, Amend):
             return self.on_command_rejected(CommandRejected(action.cl_ord_id, "amend", why, now), now)
         for cl_ord_id in action.after_cancels:
             self.stop_cancels.discard(cl_ord_id)

@@ -22,9 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from crocbot.core.desk import Desk
-from crocbot.core.desk_types import Action, PositionState, Record
+from crocbot.core.desk.actions import Action, Record
+from crocbot.core.desk.state import PositionState
 from crocbot.core.messages import (
     Fill,
     OrderEvent,
@@ -40,6 +41,9 @@ from crocbot.core.messages import (
 from crocbot.core.messages.journal import RecordEvent, RecordIntent, RecordStop
 from crocbot.core.order_state import TrackedOrder
 from crocbot.core.risk_sizing import widest_stop
+
+if TYPE_CHECKING:
+    from crocbot.core.desk.book import Desk
 
 __all__ = ["VenueStop", "purpose_of", "adopt_filled", "adopt_stop", "stop_adopted", "ADOPTED"]
 

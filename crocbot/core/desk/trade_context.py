@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from crocbot.core.desk_types import PositionState
+from crocbot.core.desk.state import PositionState
 from crocbot.core.messages import ClosedTrade, ExitReason, OrderPurpose, StopKind, TradeContext
 from crocbot.core.money import quote_places
 from crocbot.core.order_state import TrackedOrder
