@@ -11,10 +11,9 @@ from typing import Any
 from crocbot.kraken.auth import sign
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import LeakyCounter, TradingLimits
+from crocbot.matching import FillView, MatchingEngine, OrderView
 from crocbot.sim.frames import rfc3339
 from crocbot.sim.rest_server import SimError
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_types import FillView, OrderView
 
 __all__ = ["Account", "order_row", "fill_row", "TOKEN_TTL"]
 

@@ -19,6 +19,7 @@ from typing import Protocol
 from crocbot.core.clock import Clock
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import ADD_COST, REST_LIMITS, TRADING_LIMITS, LeakyCounter, Tier, amend_cost, cancel_cost
+from crocbot.matching import Execution, MatchingEngine, OrderError, OrderRequest, OrderView
 from crocbot.sim.accounts import Account
 from crocbot.sim.bookmaker import BookData, SyntheticBook
 from crocbot.sim.catalog import START_PRICES
@@ -27,8 +28,6 @@ from crocbot.sim.frames import balances_frame, executions_frame
 from crocbot.sim.market import MarketTrade
 from crocbot.sim.market_state import OHLC_INTERVALS, SimMarket
 from crocbot.sim.rest_server import SimError
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_types import Execution, OrderError, OrderRequest, OrderView
 
 __all__ = ["Exchange", "Hub", "ENGINE_LEVELS"]
 

@@ -13,9 +13,9 @@ from crocbot.core.messages.orders import valid_cl_ord_id
 from crocbot.core.messages.side import Side
 from crocbot.core.money import fmt
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine_book import MarketBook
-from crocbot.venues.engine_ledger import Ledger, hold_rate, quote_needed
-from crocbot.venues.engine_types import (
+from crocbot.matching.book import MarketBook
+from crocbot.matching.ledger import Ledger, hold_rate, quote_needed
+from crocbot.matching.types import (
     E_CANCEL_ONLY,
     E_COST_MINIMUM,
     E_DUPLICATE_CL_ORD_ID,

@@ -18,8 +18,8 @@ from decimal import ROUND_DOWN, Decimal
 from crocbot.core.messages.side import Side
 from crocbot.core.money import ONE, ZERO, fmt
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine_state import IdSource, OrderState
-from crocbot.venues.engine_types import Execution, FillView
+from crocbot.matching.state import IdSource, OrderState
+from crocbot.matching.types import Execution, FillView
 
 __all__ = ["Ledger", "fee_of", "hold_rate", "quote_needed"]
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from crocbot.core.messages.side import Side
 from crocbot.core.money import ZERO
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine_types import (
+from crocbot.matching.types import (
     LIMIT,
     LIMIT_PRICE_TYPES,
     MARKET,

@@ -14,10 +14,10 @@ from decimal import Decimal
 
 from crocbot.core.messages.side import Side
 from crocbot.core.money import ZERO
-from crocbot.venues.engine_book import MarketBook
-from crocbot.venues.engine_ledger import Ledger
-from crocbot.venues.engine_state import OrderState
-from crocbot.venues.engine_types import REASON_IOC, REASON_NO_LIQUIDITY, Execution
+from crocbot.matching.book import MarketBook
+from crocbot.matching.ledger import Ledger
+from crocbot.matching.state import OrderState
+from crocbot.matching.types import REASON_IOC, REASON_NO_LIQUIDITY, Execution
 
 __all__ = ["take", "execute_market", "work_limit", "rest", "fill_from_trade", "fill_from_book"]
 

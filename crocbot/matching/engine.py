@@ -19,18 +19,18 @@ from crocbot.core.clock import Clock
 from crocbot.core.messages.side import Side
 from crocbot.core.money import fmt
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine_book import MarketBook
-from crocbot.venues.engine_checks import (
+from crocbot.matching.book import MarketBook
+from crocbot.matching.checks import (
     check_minimums,
     check_tick,
     check_volume,
     resolve_fee_in_quote,
     validate_request,
 )
-from crocbot.venues.engine_ledger import Ledger, quote_needed
-from crocbot.venues.engine_match import execute_market, fill_from_book, fill_from_trade, rest, take, work_limit
-from crocbot.venues.engine_state import IdSource, OrderState
-from crocbot.venues.engine_types import (
+from crocbot.matching.ledger import Ledger, quote_needed
+from crocbot.matching.match import execute_market, fill_from_book, fill_from_trade, rest, take, work_limit
+from crocbot.matching.state import IdSource, OrderState
+from crocbot.matching.types import (
     E_INSUFFICIENT_FUNDS,
     E_INVALID_ARGUMENTS,
     E_INVALID_ORDER,

@@ -21,9 +21,9 @@ from crocbot.core.clock import Clock
 from crocbot.core.messages import Side
 from crocbot.core.money import fmt
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_state import OrderState
-from crocbot.venues.engine_types import FillView
+from crocbot.matching.engine import MatchingEngine
+from crocbot.matching.state import OrderState
+from crocbot.matching.types import FillView
 
 __all__ = ["engine_to_state", "engine_from_state", "prune_history", "STATE_VERSION", "RECENT", "RECENT_MAX"]
 
