@@ -19,7 +19,7 @@ from typing import Protocol
 from crocbot.core.clock import Clock
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import ADD_COST, REST_LIMITS, TRADING_LIMITS, LeakyCounter, Tier, amend_cost, cancel_cost
-from crocbot.matching import Execution, MatchingEngine, OrderError, OrderRequest, OrderView
+from crocbot.matching import Execution, MatchingEngine, OrderError, OrderRequest, OrderSnapshot
 from crocbot.sim.accounts import Account
 from crocbot.sim.bookmaker import BookData, SyntheticBook
 from crocbot.sim.catalog import START_PRICES
@@ -260,7 +260,7 @@ class Exchange:
             self._publish_executions(account, events)
             return sum(1 for e in events if e.exec_type == "canceled")
 
-    def _find(self, account: Account, order_id: str | None, cl_ord_id: str | None) -> OrderView:
+    def _find(self, account: Account, order_id: str | None, cl_ord_id: str | None) -> OrderSnapshot:
         view = account.engine.order(order_id) if order_id else account.engine.find(cl_ord_id=cl_ord_id or "")
         if view is None or view.status != "open":
             raise SimError("EOrder:Unknown order" if view is None else "EOrder:Invalid order")

@@ -5,7 +5,7 @@ Everything here goes through `PaperVenue.execute(Submit|Amend|Cancel)`, `on_book
 
 - Fees (§9): lowest spot tier 0.40 % taker / 0.25 % maker, the paper default. crocbot always asks for fees in
   quote (fciq), so buys and sells both pay in USD here. Kraken does not document fee rounding; the engine rounds
-  each fill's fee *down* to 8 decimals (crocbot.matching.ledger.fee_of), which these tests pin.
+  each fill's fee *down* to 8 decimals (crocbot.matching.account.fee_of), which these tests pin.
 - Error strings (§5): `EOrder:Order minimum not met`, `EOrder:Cost minimum not met`, `EOrder:Insufficient funds`,
   `EGeneral:Invalid arguments:volume` (the engine's choice for a qty off the qty increment), and
   `EOrder:Invalid order` for a cancel or amend of an unknown or already closed order (§4, Kraken's SDK).
