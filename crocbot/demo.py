@@ -29,6 +29,7 @@ from loguru import logger
 from rich.console import Console
 from rich.live import Live
 
+from crocbot.actors.activity import ACTIVITY
 from crocbot.actors.feed import FeedOptions
 from crocbot.actors.router import FENCE_METRIC
 from crocbot.app import BACKUP_DIR, JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, StartupError, load_instruments
@@ -230,7 +231,9 @@ def _with_simulator(
             metrics=metrics,
         ),
     )
-    conductor = Conductor(simulator, bot.runtime.scheduler, gateways=[bot.rest_gateway], quantum=options.quantum)
+    conductor = Conductor(
+        simulator, bot.runtime.scheduler, activity=ACTIVITY, gateways=[bot.rest_gateway], quantum=options.quantum
+    )
     conductor.max_speed = options.speed
     started = time.monotonic()
     bot.start()

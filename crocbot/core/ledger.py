@@ -11,7 +11,7 @@ sell        quote (fciq)     - qty               + qty * price - fee       fee
 sell        base (default)   - (qty + fee)       + qty * price             fee * price
 ==========  ===============  ==================  ========================  ======================
 
-This is what Kraken books (and what `crocbot.venues.engine_ledger` simulates): a fee in base is taken from the
+This is what Kraken books (and what `crocbot.matching.account` simulates): a fee in base is taken from the
 base received, or on top of the base given. In every row, `cash change = -units * price - fee in quote`: a fee
 paid in base is treated as base units disposed of at the fill price whose proceeds went to the fee. So the
 ledger's cash and `position()` equal the balances an exchange account shows after the same fills, and a symbol

@@ -11,10 +11,9 @@ from typing import Any
 from crocbot.kraken.auth import sign
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import LeakyCounter, TradingLimits
+from crocbot.matching import FillView, MatchingEngine, OrderSnapshot
 from crocbot.sim.frames import rfc3339
 from crocbot.sim.rest_server import SimError
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_types import FillView, OrderView
 
 __all__ = ["Account", "order_row", "fill_row", "TOKEN_TTL"]
 
@@ -93,7 +92,7 @@ def _epoch(view_time: Any) -> Decimal:
     return Decimal(str(round(view_time.timestamp(), 4)))
 
 
-def order_row(view: OrderView, instrument: Instrument) -> dict[str, Any]:
+def order_row(view: OrderSnapshot, instrument: Instrument) -> dict[str, Any]:
     """One order as REST OpenOrders / ClosedOrders / QueryOrders show it."""
     price: Decimal | None = view.limit_price
     price2: Decimal | None = None

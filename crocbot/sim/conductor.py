@@ -18,22 +18,42 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from loguru import logger
 
-from crocbot.actors.activity import ACTIVITY
-from crocbot.actors.gateway import Gateway
-from crocbot.actors.scheduler import Scheduler
-from crocbot.core.clock import SimClock
+from crocbot.core.clock import Clock, SimClock
 from crocbot.kraken.ws import WsClient
 from crocbot.sim.runner import Simulator
 
-__all__ = ["Conductor", "ConductorStats"]
+__all__ = ["Conductor", "ConductorStats", "Timers", "PendingCalls", "Inboxes"]
 
 _POLL = 0.0002  # wall seconds between checks while the bot works
 _SETTLE_LIMIT = 10.0  # wall seconds the bot may take over one event before the conductor moves on (and says so)
 _DISCONNECTED_LIMIT = 15.0  # wall seconds to wait for the feed to reconnect before time moves on without it
 _MAX_BATCH = 100_000  # events applied before one wait, at most (a bound; the quantum ends a batch long before)
+
+
+class Timers(Protocol):
+    """The bot's timers (its scheduler): the clock they run on, and when the next one is due."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def next_deadline(self) -> float | None: ...
+
+
+class PendingCalls(Protocol):
+    """A gateway of blocking exchange calls: how many were submitted and have no result delivered yet."""
+
+    @property
+    def in_flight(self) -> int: ...
+
+
+class Inboxes(Protocol):
+    """The bot's actor inboxes taken together: whether no actor had a message waiting or in hand."""
+
+    def quiet(self) -> bool: ...
 
 
 @dataclass
@@ -51,12 +71,17 @@ class ConductorStats:
 
 
 class Conductor:
+    """Drives the simulator and the bot in lockstep. It sees the bot only through `Timers`, `PendingCalls` and
+    `Inboxes`, so the simulator does not depend on the actor runtime; the code that builds both passes the
+    bot's scheduler, gateways and inbox activity in."""
+
     def __init__(
         self,
         simulator: Simulator,
-        scheduler: Scheduler,
+        scheduler: Timers,
         *,
-        gateways: Sequence[Gateway] = (),
+        activity: Inboxes,
+        gateways: Sequence[PendingCalls] = (),
         quantum: float = 0.0,
         max_speed: float | None = None,
     ) -> None:
@@ -65,6 +90,7 @@ class Conductor:
         self.simulator = simulator
         self.clock: SimClock = simulator.clock
         self.scheduler = scheduler
+        self.activity = activity
         self.gateways = tuple(gateways)
         self.quantum = quantum
         self.max_speed = max_speed
@@ -98,7 +124,7 @@ class Conductor:
         feed = self._feed_caught_up()
         if feed is False or (feed is None and self.require_feed):
             return False
-        return ACTIVITY.quiet()
+        return self.activity.quiet()
 
     def settle(self, limit: float = _SETTLE_LIMIT) -> bool:
         """Wait (bounded) until the bot is quiet; False if it was not within `limit` wall seconds."""

@@ -19,6 +19,7 @@ from typing import Protocol
 from crocbot.core.clock import Clock
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import ADD_COST, REST_LIMITS, TRADING_LIMITS, LeakyCounter, Tier, amend_cost, cancel_cost
+from crocbot.matching import Execution, MatchingEngine, OrderError, OrderRequest, OrderSnapshot
 from crocbot.sim.accounts import Account
 from crocbot.sim.bookmaker import BookData, SyntheticBook
 from crocbot.sim.catalog import START_PRICES
@@ -27,8 +28,6 @@ from crocbot.sim.frames import balances_frame, executions_frame
 from crocbot.sim.market import MarketTrade
 from crocbot.sim.market_state import OHLC_INTERVALS, SimMarket
 from crocbot.sim.rest_server import SimError
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_types import Execution, OrderError, OrderRequest, OrderView
 
 __all__ = ["Exchange", "Hub", "ENGINE_LEVELS"]
 
@@ -261,7 +260,7 @@ class Exchange:
             self._publish_executions(account, events)
             return sum(1 for e in events if e.exec_type == "canceled")
 
-    def _find(self, account: Account, order_id: str | None, cl_ord_id: str | None) -> OrderView:
+    def _find(self, account: Account, order_id: str | None, cl_ord_id: str | None) -> OrderSnapshot:
         view = account.engine.order(order_id) if order_id else account.engine.find(cl_ord_id=cl_ord_id or "")
         if view is None or view.status != "open":
             raise SimError("EOrder:Unknown order" if view is None else "EOrder:Invalid order")

@@ -13,8 +13,8 @@ from typing import Any
 
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.jsontext import dumps
+from crocbot.matching import Execution
 from crocbot.sim.bookmaker import BookData
-from crocbot.venues.engine_types import Execution
 
 __all__ = [
     "rfc3339",

@@ -11,11 +11,11 @@ from crocbot.core.messages import Side
 from crocbot.core.money import to_decimal
 from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import rest_cost
+from crocbot.matching import OrderRequest
 from crocbot.sim.accounts import Account, fill_row, order_row
 from crocbot.sim.catalog import asset_pair_row, by_any_name
 from crocbot.sim.exchange import Exchange
 from crocbot.sim.rest_server import SimError
-from crocbot.venues.engine_types import OrderRequest
 
 __all__ = ["SimRestApi"]
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from crocbot.core.messages import Side
 from crocbot.kraken.book import DEPTHS
 from crocbot.kraken.jsontext import dumps
+from crocbot.matching import OrderRequest
 from crocbot.sim.frames import (
     ack_frame,
     balances_frame,
@@ -25,7 +26,6 @@ from crocbot.sim.frames import (
 )
 from crocbot.sim.market_state import OHLC_INTERVALS
 from crocbot.sim.rest_server import SimError
-from crocbot.venues.engine_types import OrderRequest
 
 if TYPE_CHECKING:
     from crocbot.sim.exchange import Exchange

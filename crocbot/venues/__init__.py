@@ -1,1 +1,1 @@
-"""Execution venues behind one protocol (paper and live), and the matching engine they and the simulator share."""
+"""Execution venues behind one protocol (paper and live); the paper venue matches on `crocbot.matching`."""

@@ -40,9 +40,15 @@ from crocbot.kraken.ratelimit import (
     amend_cost,
     cancel_cost,
 )
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_persist import engine_from_state, engine_to_state, prune_history
-from crocbot.venues.engine_types import Execution, OrderError, OrderRequest
+from crocbot.matching import (
+    Execution,
+    MatchingEngine,
+    OrderError,
+    OrderRequest,
+    engine_from_state,
+    engine_to_state,
+    prune_history,
+)
 from crocbot.venues.protocol import (
     Amend,
     Cancel,

@@ -11,8 +11,7 @@ from datetime import datetime
 
 from crocbot.core.messages import Fill, Liquidity, OrderStatus
 from crocbot.core.reconcile import VenueOrder, VenueView
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_types import FillView, OrderView
+from crocbot.matching import FillView, MatchingEngine, OrderSnapshot
 
 __all__ = ["paper_view", "venue_order", "venue_fill"]
 
@@ -26,7 +25,7 @@ _STATUS = {
 }
 
 
-def venue_order(view: OrderView) -> VenueOrder:
+def venue_order(view: OrderSnapshot) -> VenueOrder:
     return VenueOrder(
         view.cl_ord_id,
         view.order_id,

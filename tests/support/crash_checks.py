@@ -11,7 +11,7 @@ neither writes nor checkpoints the WAL, so the next start sees exactly what the 
 Each invariant returns its violations as plain sentences with the evidence (ids, counts, amounts):
 
 - (a) `fills`: the venue's fills are all journaled and in the trade log, and nothing else is. The paper account
-  keeps only the last minutes of its history (see `engine_persist`), so "every fill of the venue" is judged four
+  keeps only the last minutes of its history (see `matching.persist`), so "every fill of the venue" is judged four
   ways: its recent fills are journaled, its fill counter equals the number of journaled fills, its balances equal
   the starting balances moved by every journaled fill, and the fills of its open orders are journaled.
 - (b) `orders`: no client order id was sent twice or became two venue orders, the venue holds no order the
@@ -69,7 +69,7 @@ class Snapshot:
         return int(self.paper["ids"]["trade_id"]) if self.paper is not None else None
 
     def venue_open_orders(self) -> list[dict[str, Any]]:
-        """The paper account's open orders; each names its symbol as `instrument` (`engine_persist`)."""
+        """The paper account's open orders; each names its symbol as `instrument` (`crocbot.matching.persist`)."""
         if self.paper is None:
             return []
         return [{"symbol": row.get("instrument"), **row} for row in self.paper["open_orders"]]

@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from crocbot.actors.activity import ACTIVITY
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.feed import FeedOptions
 from crocbot.actors.supervisor import ChildSpec
@@ -161,7 +162,9 @@ class Paper:
                 metrics=self.metrics,
             ),
         )
-        conductor = Conductor(self.simulator, bot.runtime.scheduler, gateways=[bot.rest_gateway], quantum=0.25)
+        conductor = Conductor(
+            self.simulator, bot.runtime.scheduler, activity=ACTIVITY, gateways=[bot.rest_gateway], quantum=0.25
+        )
         holder.append(conductor)
         self.bot, self.conductor = bot, conductor
         bot.start()

@@ -22,7 +22,7 @@ from crocbot.core.messages import (
 from crocbot.kraken.instruments import Instrument
 from crocbot.venues.paper import PaperVenue
 from crocbot.venues.protocol import Submit, VenueEvent
-from tests.venues.engine_support import BTC_USD, ETH_USD, D
+from tests.matching.engine_support import BTC_USD, ETH_USD, D
 
 INSTRUMENTS: dict[str, Instrument] = {i.symbol: i for i in (BTC_USD, ETH_USD)}
 

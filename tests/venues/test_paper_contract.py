@@ -5,7 +5,7 @@ Everything here goes through `PaperVenue.execute(Submit|Amend|Cancel)`, `on_book
 
 - Fees (§9): lowest spot tier 0.40 % taker / 0.25 % maker, the paper default. crocbot always asks for fees in
   quote (fciq), so buys and sells both pay in USD here. Kraken does not document fee rounding; the engine rounds
-  each fill's fee *down* to 8 decimals (engine_ledger.fee_of), which these tests pin.
+  each fill's fee *down* to 8 decimals (crocbot.matching.account.fee_of), which these tests pin.
 - Error strings (§5): `EOrder:Order minimum not met`, `EOrder:Cost minimum not met`, `EOrder:Insufficient funds`,
   `EGeneral:Invalid arguments:volume` (the engine's choice for a qty off the qty increment), and
   `EOrder:Invalid order` for a cancel or amend of an unknown or already closed order (§4, Kraken's SDK).
@@ -25,10 +25,10 @@ import pytest
 
 from crocbot.core.messages import CommandRejected, OrderEvent, OrderStatus, OrderType, Side
 from crocbot.kraken.instruments import DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE
-from crocbot.venues.engine_persist import RECENT
+from crocbot.matching import RECENT
 from crocbot.venues.paper import PaperVenue
 from crocbot.venues.protocol import Amend, Cancel, VenueEvent
-from tests.venues.engine_support import BTC_USD, D
+from tests.matching.engine_support import BTC_USD, D
 from tests.venues.paper_support import INSTRUMENTS, book, fills, make_venue, public_trade, submit, summary
 
 BUY, SELL = Side.BUY, Side.SELL

@@ -9,7 +9,7 @@ import re
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import OrderEvent, OrderType, Side
 from crocbot.venues.paper import PaperVenue
-from tests.venues.engine_support import D
+from tests.matching.engine_support import D
 from tests.venues.paper_support import INSTRUMENTS, book, fills, public_trade, submit
 
 KRAKEN_ID = re.compile(r"^[A-Z2-7]{6}-[A-Z2-7]{5}-[A-Z2-7]{6}$")

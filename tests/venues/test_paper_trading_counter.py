@@ -13,7 +13,7 @@ from crocbot.core.messages import (
     Side,
 )
 from crocbot.venues.protocol import Amend, Cancel, Query
-from tests.venues.engine_support import D
+from tests.matching.engine_support import D
 from tests.venues.paper_support import make_venue, submit
 
 

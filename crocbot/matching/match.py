@@ -14,29 +14,31 @@ from decimal import Decimal
 
 from crocbot.core.messages.side import Side
 from crocbot.core.money import ZERO
-from crocbot.venues.engine_book import MarketBook
-from crocbot.venues.engine_ledger import Ledger
-from crocbot.venues.engine_state import OrderState
-from crocbot.venues.engine_types import REASON_IOC, REASON_NO_LIQUIDITY, Execution
+from crocbot.matching.account import AccountState
+from crocbot.matching.book import MarketBook
+from crocbot.matching.state import OrderState
+from crocbot.matching.types import REASON_IOC, REASON_NO_LIQUIDITY, Execution
 
 __all__ = ["take", "execute_market", "work_limit", "rest", "fill_from_trade", "fill_from_book"]
 
 
-def take(ledger: Ledger, book: MarketBook, order: OrderState, limit: Decimal | None, ts: datetime) -> list[Execution]:
+def take(
+    account: AccountState, book: MarketBook, order: OrderState, limit: Decimal | None, ts: datetime
+) -> list[Execution]:
     """Fill as much of the order as the book allows at prices no worse than `limit`, as a taker, and
     remember the liquidity used until the caller's next book."""
     events: list[Execution] = []
     for price, qty in book.walk(order.side, order.remaining, limit):
         book.consume(order.side.opposite, price, qty)
-        events += ledger.fill(order, price, qty, maker=False, ts=ts)
+        events += account.fill(order, price, qty, maker=False, ts=ts)
     return events
 
 
-def execute_market(ledger: Ledger, book: MarketBook, order: OrderState, ts: datetime) -> list[Execution]:
+def execute_market(account: AccountState, book: MarketBook, order: OrderState, ts: datetime) -> list[Execution]:
     """Walk the whole book; what it cannot fill is cancelled, as a market order never rests."""
-    events = take(ledger, book, order, None, ts)
+    events = take(account, book, order, None, ts)
     if order.is_open:
-        events.append(ledger.close(order, "canceled", ts, REASON_NO_LIQUIDITY))
+        events.append(account.close(order, "canceled", ts, REASON_NO_LIQUIDITY))
     return events
 
 
@@ -49,14 +51,16 @@ def rest(order: OrderState, book: MarketBook, priority: int) -> None:
     order.priority = priority
 
 
-def work_limit(ledger: Ledger, book: MarketBook, order: OrderState, ts: datetime, priority: int) -> list[Execution]:
+def work_limit(
+    account: AccountState, book: MarketBook, order: OrderState, ts: datetime, priority: int
+) -> list[Execution]:
     """A limit order arriving: the marketable part executes at once (taker), the rest rests (maker) or,
     for ioc, is cancelled."""
-    events = take(ledger, book, order, order.limit_price, ts)
+    events = take(account, book, order, order.limit_price, ts)
     if not order.is_open:
         return events
     if order.time_in_force == "ioc":
-        events.append(ledger.close(order, "canceled", ts, REASON_IOC))
+        events.append(account.close(order, "canceled", ts, REASON_IOC))
     else:
         rest(order, book, priority)
     return events
@@ -70,7 +74,7 @@ def _by_priority(orders: Iterable[OrderState], side: Side) -> list[OrderState]:
 
 
 def fill_from_trade(
-    ledger: Ledger, orders: Iterable[OrderState], price: Decimal, qty: Decimal, ts: datetime
+    account: AccountState, orders: Iterable[OrderState], price: Decimal, qty: Decimal, ts: datetime
 ) -> list[Execution]:
     """Fill resting orders from one public print of `qty` at `price`, at their own limit prices (maker).
 
@@ -94,12 +98,14 @@ def fill_from_trade(
                 continue
             fill = min(reach, budget, order.remaining)
             if fill > 0:
-                events += ledger.fill(order, limit, fill, maker=True, ts=ts)
+                events += account.fill(order, limit, fill, maker=True, ts=ts)
                 budget -= fill
     return events
 
 
-def fill_from_book(ledger: Ledger, book: MarketBook, orders: Iterable[OrderState], ts: datetime) -> list[Execution]:
+def fill_from_book(
+    account: AccountState, book: MarketBook, orders: Iterable[OrderState], ts: datetime
+) -> list[Execution]:
     """A new book whose opposite side lies strictly through a resting order's limit: those sellers (or
     buyers) would have met our order first, at our price. Levels exactly at the limit are only a touch and
     wait for trades, like the queue rule in `fill_from_trade`."""
@@ -110,5 +116,5 @@ def fill_from_book(ledger: Ledger, book: MarketBook, orders: Iterable[OrderState
             limit = order.limit_price or ZERO
             for level_price, qty in book.walk(side, order.remaining, limit, strict=True):
                 book.consume(side.opposite, level_price, qty)
-                events += ledger.fill(order, limit, qty, maker=True, ts=ts)
+                events += account.fill(order, limit, qty, maker=True, ts=ts)
     return events

@@ -19,18 +19,18 @@ from crocbot.core.clock import Clock
 from crocbot.core.messages.side import Side
 from crocbot.core.money import fmt
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine_book import MarketBook
-from crocbot.venues.engine_checks import (
+from crocbot.matching.account import AccountState, quote_needed
+from crocbot.matching.book import MarketBook
+from crocbot.matching.checks import (
     check_minimums,
     check_tick,
     check_volume,
     resolve_fee_in_quote,
     validate_request,
 )
-from crocbot.venues.engine_ledger import Ledger, quote_needed
-from crocbot.venues.engine_match import execute_market, fill_from_book, fill_from_trade, rest, take, work_limit
-from crocbot.venues.engine_state import IdSource, OrderState
-from crocbot.venues.engine_types import (
+from crocbot.matching.match import execute_market, fill_from_book, fill_from_trade, rest, take, work_limit
+from crocbot.matching.state import IdSource, OrderState
+from crocbot.matching.types import (
     E_INSUFFICIENT_FUNDS,
     E_INVALID_ARGUMENTS,
     E_INVALID_ORDER,
@@ -46,7 +46,7 @@ from crocbot.venues.engine_types import (
     FillView,
     OrderError,
     OrderRequest,
-    OrderView,
+    OrderSnapshot,
 )
 
 __all__ = ["MatchingEngine", "DEFAULT_MAX_OPEN_ORDERS"]
@@ -74,7 +74,7 @@ class MatchingEngine:
         self._instruments = dict(instruments)
         self._clock = clock
         self._ids = IdSource(seed)
-        self._ledger = Ledger(balances, self._ids)
+        self._account = AccountState(balances, self._ids)
         self._books: dict[str, MarketBook] = {symbol: MarketBook() for symbol in self._instruments}
         self._last: dict[str, tuple[Decimal, datetime]] = {}
         self._max_open = max_open_orders
@@ -94,7 +94,7 @@ class MatchingEngine:
         book = self._book(symbol)
         book.replace(bids, asks)
         now = self._clock.now()
-        return fill_from_book(self._ledger, book, self._open_on(symbol, live_at=now), now)
+        return fill_from_book(self._account, book, self._open_on(symbol, live_at=now), now)
 
     def on_trade(
         self, symbol: str, price: Decimal, qty: Decimal, ts: datetime | None = None, *, late: bool = False
@@ -114,7 +114,7 @@ class MatchingEngine:
         printed = utc(ts, "ts") if ts is not None else now
         self._last[symbol] = (price, printed)
         live_at = printed if late else now
-        events = fill_from_trade(self._ledger, self._open_on(symbol, live_at=live_at), price, qty, now)
+        events = fill_from_trade(self._account, self._open_on(symbol, live_at=live_at), price, qty, now)
         for order in [o for o in self._open_on(symbol, live_at=live_at) if o.waiting_for_trigger]:
             if order.is_open and order.trigger_hit(price):
                 events += self._trigger(order, book, now)
@@ -130,7 +130,7 @@ class MatchingEngine:
         """Place an order; returns its id ("" when only validating) and the events, or raises OrderError."""
         book = self._books.get(request.symbol, MarketBook())
         instrument = validate_request(
-            request, instruments=self._instruments, book=book, ledger=self._ledger, max_open_orders=self._max_open
+            request, instruments=self._instruments, book=book, account=self._account, max_open_orders=self._max_open
         )
         if request.validate:
             return "", []
@@ -151,19 +151,19 @@ class MatchingEngine:
             fee_in_quote=resolve_fee_in_quote(request),
             opened=now,
         )
-        self._ledger.accept(order)
+        self._account.accept(order)
         events = [order.event("pending_new", now)]
         order.order_status = "new"
         events.append(order.event("new", now))
         if order.order_type == MARKET:
-            events += execute_market(self._ledger, book, order, now)
+            events += execute_market(self._account, book, order, now)
         elif order.has_trigger:
             last = self._last.get(order.symbol)
             # A stop placed on the wrong side of the last price fires at once, as the trigger condition holds.
             if last is not None and order.trigger_hit(last[0]):
                 events += self._trigger(order, book, now)
         else:
-            events += work_limit(self._ledger, book, order, now, self._next_priority())
+            events += work_limit(self._account, book, order, now, self._next_priority())
         return order.order_id, events
 
     def amend_order(
@@ -201,7 +201,7 @@ class MatchingEngine:
             # Kraken: an amend below the filled qty cancels the remainder; the fills (cum_qty) stay as they were.
             order.qty, order.amended = new_qty, True
             amended = order.event("amended", now)
-            return [amended, self._ledger.close(order, "canceled", now, REASON_AMENDED_BELOW_FILLED)]
+            return [amended, self._account.close(order, "canceled", now, REASON_AMENDED_BELOW_FILLED)]
         new_limit = limit_price if limit_price is not None else order.limit_price
         new_trigger = trigger_price if trigger_price is not None else order.trigger_price
         check_minimums(inst, new_qty, new_limit if new_limit is not None else new_trigger)
@@ -214,7 +214,7 @@ class MatchingEngine:
         order.qty, order.limit_price, order.trigger_price, order.amended = new_qty, new_limit, new_trigger, True
         events = [order.event("amended", now)]
         if order.resting and loses_priority:
-            events += take(self._ledger, book, order, new_limit, now)
+            events += take(self._account, book, order, new_limit, now)
             if order.is_open:
                 rest(order, book, self._next_priority())
         last = self._last.get(order.symbol)
@@ -224,49 +224,49 @@ class MatchingEngine:
 
     def cancel_order(self, *, order_id: str | None = None, cl_ord_id: str | None = None) -> list[Execution]:
         order = self._lookup_open(order_id, cl_ord_id)
-        return [self._ledger.close(order, "canceled", self._clock.now(), REASON_USER)]
+        return [self._account.close(order, "canceled", self._clock.now(), REASON_USER)]
 
     def cancel_all(self) -> list[Execution]:
         """Cancel every open order, untriggered stops included, oldest first."""
         now = self._clock.now()
-        return [self._ledger.close(o, "canceled", now, REASON_USER) for o in list(self._ledger.open.values())]
+        return [self._account.close(o, "canceled", now, REASON_USER) for o in list(self._account.open.values())]
 
     # -- queries -------------------------------------------------------------------------------------------
 
-    def open_orders(self) -> list[OrderView]:
+    def open_orders(self) -> list[OrderSnapshot]:
         """Open orders, oldest first."""
-        return [o.view() for o in self._ledger.open.values()]
+        return [o.snapshot() for o in self._account.open.values()]
 
-    def closed_orders(self) -> list[OrderView]:
+    def closed_orders(self) -> list[OrderSnapshot]:
         """Closed orders in the order they closed (REST ClosedOrders lists them newest first)."""
-        closed = [o for o in self._ledger.orders.values() if not o.is_open]
-        return [o.view() for o in sorted(closed, key=lambda o: (o.closed or o.opened, o.seq))]
+        closed = [o for o in self._account.orders.values() if not o.is_open]
+        return [o.snapshot() for o in sorted(closed, key=lambda o: (o.closed or o.opened, o.seq))]
 
-    def order(self, order_id: str) -> OrderView | None:
-        found = self._ledger.orders.get(order_id)
-        return found.view() if found is not None else None
+    def order(self, order_id: str) -> OrderSnapshot | None:
+        found = self._account.orders.get(order_id)
+        return found.snapshot() if found is not None else None
 
-    def find(self, *, cl_ord_id: str) -> OrderView | None:
+    def find(self, *, cl_ord_id: str) -> OrderSnapshot | None:
         """The open order with this cl_ord_id, else the latest closed one: how a client resolves an order
         whose placement timed out."""
-        matches = [o for o in self._ledger.orders.values() if o.cl_ord_id == cl_ord_id]
+        matches = [o for o in self._account.orders.values() if o.cl_ord_id == cl_ord_id]
         open_matches = [o for o in matches if o.is_open]
         chosen = open_matches or matches
-        return chosen[-1].view() if chosen else None
+        return chosen[-1].snapshot() if chosen else None
 
     def fills(self) -> list[FillView]:
         """Every fill, oldest first (REST TradesHistory lists them newest first)."""
-        return list(self._ledger.fills)
+        return list(self._account.fills)
 
     def balances(self) -> dict[str, Decimal]:
-        return self._ledger.balances()
+        return self._account.balances()
 
     def available(self, asset: str) -> Decimal:
         """Balance minus what open orders hold (Kraken's BalanceEx `balance - hold_trade`)."""
-        return self._ledger.available(asset)
+        return self._account.available(asset)
 
     def held(self, asset: str) -> Decimal:
-        return self._ledger.held(asset)
+        return self._account.held(asset)
 
     # -- internals -----------------------------------------------------------------------------------------
 
@@ -278,7 +278,7 @@ class MatchingEngine:
 
     def _open_on(self, symbol: str, *, live_at: datetime) -> list[OrderState]:
         """The open orders of `symbol` that were already live at `live_at`."""
-        return [o for o in self._ledger.open.values() if o.symbol == symbol and o.opened <= live_at]
+        return [o for o in self._account.open.values() if o.symbol == symbol and o.opened <= live_at]
 
     def _next_priority(self) -> int:
         self._priority += 1
@@ -288,11 +288,11 @@ class MatchingEngine:
         if order_id is None and cl_ord_id is None:
             raise OrderError(E_INVALID_ARGUMENTS, "order_id or cl_ord_id is required")
         if order_id is not None:
-            found = self._ledger.open.get(order_id)
+            found = self._account.open.get(order_id)
             if found is not None and (cl_ord_id is None or found.cl_ord_id == cl_ord_id):
                 return found
         else:
-            for candidate in self._ledger.open.values():
+            for candidate in self._account.open.values():
                 if candidate.cl_ord_id == cl_ord_id:
                     return candidate
         raise OrderError(E_INVALID_ORDER, order_id or cl_ord_id or "")
@@ -300,9 +300,9 @@ class MatchingEngine:
     def _check_amend_funds(
         self, order: OrderState, qty: Decimal, limit: Decimal | None, trigger: Decimal | None
     ) -> None:
-        asset, before = self._ledger.hold(order)
-        _, after = self._ledger.hold(replace(order, qty=qty, limit_price=limit, trigger_price=trigger))
-        available = self._ledger.available(asset)
+        asset, before = self._account.hold(order)
+        _, after = self._account.hold(replace(order, qty=qty, limit_price=limit, trigger_price=trigger))
+        available = self._account.available(asset)
         if after - before > available:
             raise OrderError(E_INSUFFICIENT_FUNDS, f"needs {fmt(after - before)} more {asset}")
 
@@ -311,14 +311,14 @@ class MatchingEngine:
         order.triggered = True
         events = [order.event("status", now)]
         if order.takes_limit:
-            return events + work_limit(self._ledger, book, order, now, self._next_priority())
+            return events + work_limit(self._account, book, order, now, self._next_priority())
         if book.best(order.side.opposite) is None:
-            return [*events, self._ledger.close(order, "canceled", now, REASON_NO_LIQUIDITY)]
+            return [*events, self._account.close(order, "canceled", now, REASON_NO_LIQUIDITY)]
         if order.side is Side.BUY:
             # The hold was priced at the trigger; the walk may cost more. Kraken checks funding before it
             # matches, so an order the account cannot pay for is cancelled whole rather than part-filled.
             cost = sum((p * q for p, q in book.walk(Side.BUY, order.remaining)), Decimal(0))
             needed = quote_needed(cost, order.fee_in_quote, order.instrument.taker_fee)
-            if needed > self._ledger.available(order.instrument.quote):
-                return [*events, self._ledger.close(order, "canceled", now, REASON_FUNDS)]
-        return events + execute_market(self._ledger, book, order, now)
+            if needed > self._account.available(order.instrument.quote):
+                return [*events, self._account.close(order, "canceled", now, REASON_FUNDS)]
+        return events + execute_market(self._account, book, order, now)

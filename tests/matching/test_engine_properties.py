@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from crocbot.core.clock import SimClock
 from crocbot.core.messages.side import Side
 from crocbot.core.money import ZERO
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_types import LIMIT_PRICE_TYPES, TRIGGER_TYPES, Execution, OrderError, OrderRequest
-from tests.venues.engine_support import BUY, SELL, D, make_engine
+from crocbot.matching import Execution, MatchingEngine, OrderError, OrderRequest
+from crocbot.matching.types import LIMIT_PRICE_TYPES, TRIGGER_TYPES
+from tests.matching.engine_support import BUY, SELL, D, make_engine
 
 INITIAL = {"USD": D(600), "BTC": D(3)}
 TYPES = ["market", "limit", "stop-loss", "stop-loss-limit", "take-profit", "take-profit-limit"]

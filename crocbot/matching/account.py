@@ -18,10 +18,10 @@ from decimal import ROUND_DOWN, Decimal
 from crocbot.core.messages.side import Side
 from crocbot.core.money import ONE, ZERO, fmt
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine_state import IdSource, OrderState
-from crocbot.venues.engine_types import Execution, FillView
+from crocbot.matching.state import IdSource, OrderState
+from crocbot.matching.types import Execution, FillView
 
-__all__ = ["Ledger", "fee_of", "hold_rate", "quote_needed"]
+__all__ = ["AccountState", "fee_of", "hold_rate", "quote_needed"]
 
 _FEE_QUANTUM = Decimal("0.00000001")
 
@@ -59,7 +59,7 @@ def _hold(order: OrderState) -> tuple[str, Decimal]:
     return inst.quote, quote_needed(order.remaining * price, order.fee_in_quote, hold_rate(inst))
 
 
-class Ledger:
+class AccountState:
     """Balances, orders (open and closed) and fills of one account."""
 
     def __init__(self, balances: Mapping[str, Decimal], ids: IdSource) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.venues.engine_types import OrderError
-from tests.venues.engine_support import BUY, SELL, D, kinds, levels, make_engine, order, trades
+from crocbot.matching import OrderError
+from tests.matching.engine_support import BUY, SELL, D, kinds, levels, make_engine, order, trades
 
 
 def test_marketable_part_takes_at_prices_no_worse_than_the_limit_and_the_rest_rests() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.venues.engine_types import OrderError
-from tests.venues.engine_support import BUY, SELL, D, kinds, levels, make_engine, order, trades
+from crocbot.matching import OrderError
+from tests.matching.engine_support import BUY, SELL, D, kinds, levels, make_engine, order, trades
 
 
 def test_amend_price_moves_the_order_keeps_its_ids_and_joins_the_back_of_the_new_queue() -> None:

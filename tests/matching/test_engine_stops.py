@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.venues.engine_support import BUY, SELL, D, kinds, levels, make_engine, order, trades
+from tests.matching.engine_support import BUY, SELL, D, kinds, levels, make_engine, order, trades
 
 
 def test_sell_stop_loss_waits_then_triggers_on_a_trade_at_or_below_and_walks_the_bids() -> None:

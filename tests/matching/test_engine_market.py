@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues.engine_support import BUY, SELL, D, kinds, levels, make_engine, order, trades
+from tests.matching.engine_support import BUY, SELL, D, kinds, levels, make_engine, order, trades
 
 
 def test_market_buy_walks_the_asks_to_the_known_vwap_with_the_taker_fee_in_quote() -> None:

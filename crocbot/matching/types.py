@@ -1,6 +1,6 @@
-"""What goes into and comes out of the matching engine: requests, executions, order and fill views, errors.
+"""What goes into and comes out of the matching engine: requests, executions, order snapshots, fill views, errors.
 
-The shapes follow Kraken: an `Execution` is one WS v2 `executions` report, an `OrderView` carries what REST
+The shapes follow Kraken: an `Execution` is one WS v2 `executions` report, an `OrderSnapshot` carries what REST
 OpenOrders/ClosedOrders report for an order, a `FillView` what TradesHistory reports for a fill, and every
 business rejection is an `OrderError` whose `code` is Kraken's exact error string.
 """
@@ -18,7 +18,7 @@ __all__ = [
     "OrderError",
     "OrderRequest",
     "Execution",
-    "OrderView",
+    "OrderSnapshot",
     "FillView",
     "MARKET",
     "LIMIT",
@@ -154,8 +154,8 @@ class Execution:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderView:
-    """An order as REST OpenOrders/ClosedOrders/QueryOrders reports it.
+class OrderSnapshot:
+    """One order of the engine at one moment, frozen, as REST OpenOrders/ClosedOrders/QueryOrders reports it.
 
     status is REST's (open | closed | canceled | expired), order_status the WS v2 one. `fee` is the total
     in quote-currency terms, as REST reports it, even where a fill paid its fee in base.

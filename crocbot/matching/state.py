@@ -1,4 +1,4 @@
-"""The engine's mutable record of one order, Kraken-style ids, and the views and events built from a record."""
+"""The engine's mutable record of one order, Kraken-style ids, and the snapshots and events built from a record."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 from crocbot.core.messages.side import Side
 from crocbot.core.money import ZERO
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine_types import (
+from crocbot.matching.types import (
     LIMIT,
     LIMIT_PRICE_TYPES,
     MARKET,
@@ -18,7 +18,7 @@ from crocbot.venues.engine_types import (
     STOP_LOSS_LIMIT,
     TRIGGER_TYPES,
     Execution,
-    OrderView,
+    OrderSnapshot,
 )
 
 __all__ = ["OrderState", "IdSource", "OPEN_STATUSES"]
@@ -66,7 +66,7 @@ class IdSource:
 
 @dataclass(slots=True, eq=False)
 class OrderState:
-    """One order's full state. Only the engine mutates it; everything outside sees frozen views."""
+    """One order's full state. Only the engine mutates it; everything outside sees frozen snapshots."""
 
     order_id: str
     seq: int  # acceptance order: time priority among our own orders, and the order of trigger checks
@@ -182,8 +182,8 @@ class OrderState:
             trigger_status=trigger_status,
         )
 
-    def view(self) -> OrderView:
-        return OrderView(
+    def snapshot(self) -> OrderSnapshot:
+        return OrderSnapshot(
             order_id=self.order_id,
             cl_ord_id=self.cl_ord_id,
             symbol=self.symbol,

@@ -13,9 +13,9 @@ from crocbot.core.messages.orders import valid_cl_ord_id
 from crocbot.core.messages.side import Side
 from crocbot.core.money import fmt
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine_book import MarketBook
-from crocbot.venues.engine_ledger import Ledger, hold_rate, quote_needed
-from crocbot.venues.engine_types import (
+from crocbot.matching.account import AccountState, hold_rate, quote_needed
+from crocbot.matching.book import MarketBook
+from crocbot.matching.types import (
     E_CANCEL_ONLY,
     E_COST_MINIMUM,
     E_DUPLICATE_CL_ORD_ID,
@@ -136,7 +136,7 @@ def _reference_price(request: OrderRequest, book: MarketBook) -> Decimal | None:
     return book.best(request.side.opposite)
 
 
-def _check_funds(request: OrderRequest, instrument: Instrument, book: MarketBook, ledger: Ledger) -> None:
+def _check_funds(request: OrderRequest, instrument: Instrument, book: MarketBook, account: AccountState) -> None:
     if request.side == Side.SELL:
         asset, needed = instrument.base, request.qty
     else:
@@ -150,7 +150,7 @@ def _check_funds(request: OrderRequest, instrument: Instrument, book: MarketBook
             if price is None:  # cannot happen after _check_arguments
                 raise OrderError(E_INVALID_ARGUMENTS, "no price")
             needed = quote_needed(request.qty * price, resolve_fee_in_quote(request), hold_rate(instrument))
-    available = ledger.available(asset)
+    available = account.available(asset)
     if needed > available:
         raise OrderError(E_INSUFFICIENT_FUNDS, f"needs {fmt(needed)} {asset}, {fmt(available)} available")
 
@@ -160,7 +160,7 @@ def validate_request(
     *,
     instruments: Mapping[str, Instrument],
     book: MarketBook,
-    ledger: Ledger,
+    account: AccountState,
     max_open_orders: int,
 ) -> Instrument:
     """Every add_order check, in Kraken's order; returns the instrument or raises `OrderError`."""
@@ -172,12 +172,12 @@ def validate_request(
     check_tick(instrument, request.limit_price, request.trigger_price)
     check_volume(instrument, request.qty)
     check_minimums(instrument, request.qty, _reference_price(request, book))
-    open_here = [o for o in ledger.open.values() if o.symbol == instrument.symbol]
-    if request.cl_ord_id is not None and any(o.cl_ord_id == request.cl_ord_id for o in ledger.open.values()):
+    open_here = [o for o in account.open.values() if o.symbol == instrument.symbol]
+    if request.cl_ord_id is not None and any(o.cl_ord_id == request.cl_ord_id for o in account.open.values()):
         raise OrderError(E_DUPLICATE_CL_ORD_ID, request.cl_ord_id)
     if len(open_here) >= max_open_orders:
         raise OrderError(E_ORDERS_LIMIT, f"{len(open_here)} open orders on {instrument.symbol}")
-    _check_funds(request, instrument, book, ledger)
+    _check_funds(request, instrument, book, account)
     if request.post_only and request.limit_price is not None and book.crosses(request.side, request.limit_price):
         raise OrderError(E_POST_ONLY, f"{fmt(request.limit_price)} would take liquidity")
     if request.order_type == MARKET and book.best(request.side.opposite) is None:

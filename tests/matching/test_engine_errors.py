@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_types import OrderError, OrderRequest
-from tests.venues.engine_support import BTC_USD, BUY, SELL, D, levels, make_engine, order
+from crocbot.matching import MatchingEngine, OrderError, OrderRequest
+from tests.matching.engine_support import BTC_USD, BUY, SELL, D, levels, make_engine, order
 
 Setup = Callable[[], MatchingEngine]
 

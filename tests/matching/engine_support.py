@@ -9,8 +9,7 @@ from decimal import Decimal
 from crocbot.core.clock import SimClock
 from crocbot.core.messages.side import Side
 from crocbot.kraken.instruments import AssetClass, Instrument
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_types import Execution, OrderRequest
+from crocbot.matching import Execution, MatchingEngine, OrderRequest
 
 D = Decimal
 BUY, SELL = Side.BUY, Side.SELL

@@ -21,9 +21,9 @@ from crocbot.core.clock import Clock
 from crocbot.core.messages import Side
 from crocbot.core.money import fmt
 from crocbot.kraken.instruments import Instrument
-from crocbot.venues.engine import MatchingEngine
-from crocbot.venues.engine_state import OrderState
-from crocbot.venues.engine_types import FillView
+from crocbot.matching.engine import MatchingEngine
+from crocbot.matching.state import OrderState
+from crocbot.matching.types import FillView
 
 __all__ = ["engine_to_state", "engine_from_state", "prune_history", "STATE_VERSION", "RECENT", "RECENT_MAX"]
 
@@ -68,17 +68,17 @@ def _decode(name: str, value: Any, instruments: Mapping[str, Instrument]) -> Any
 
 
 def engine_to_state(engine: MatchingEngine) -> dict[str, Any]:
-    ledger = engine._ledger
+    account = engine._account
     ids = engine._ids
     version, internal, gauss = ids._rng.getstate()
     return {
         "version": STATE_VERSION,
-        "balances": {asset: fmt(amount) for asset, amount in ledger.balances().items()},
+        "balances": {asset: fmt(amount) for asset, amount in account.balances().items()},
         "seq": engine._seq,
         "priority": engine._priority,
         "ids": {"rng": [version, list(internal), gauss], "trade_id": ids._trade_id},
         "last": {symbol: [fmt(price), ts.isoformat()] for symbol, (price, ts) in engine._last.items()},
-        "open_orders": [_order_row(o) for o in ledger.open.values()],
+        "open_orders": [_order_row(o) for o in account.open.values()],
         "recent": _recent(engine),
     }
 
@@ -88,10 +88,10 @@ def _order_row(order: OrderState) -> dict[str, Any]:
 
 
 def _recent(engine: MatchingEngine) -> dict[str, Any]:
-    ledger = engine._ledger
+    account = engine._account
     since = engine._clock.now() - RECENT
-    closed = [o for o in ledger.orders.values() if o.closed is not None and o.closed >= since][-RECENT_MAX:]
-    fills = [f for f in ledger.fills if f.ts >= since][-RECENT_MAX:]
+    closed = [o for o in account.orders.values() if o.closed is not None and o.closed >= since][-RECENT_MAX:]
+    fills = [f for f in account.fills if f.ts >= since][-RECENT_MAX:]
     return {
         "closed_orders": [_order_row(o) for o in closed],
         "fills": [_fill_row(fill) for fill in fills],
@@ -144,10 +144,10 @@ def engine_from_state(
     recent = state.get("recent", {})
     for row in recent.get("closed_orders", ()):
         closed = _order(row, instruments)
-        engine._ledger.orders[closed.order_id] = closed
+        engine._account.orders[closed.order_id] = closed
     for row in state["open_orders"]:
-        engine._ledger.accept(_order(row, instruments))
-    engine._ledger.fills.extend(_fill(row) for row in recent.get("fills", ()))
+        engine._account.accept(_order(row, instruments))
+    engine._account.fills.extend(_fill(row) for row in recent.get("fills", ()))
     return engine
 
 
@@ -157,7 +157,7 @@ def _order(row: Mapping[str, Any], instruments: Mapping[str, Instrument]) -> Ord
 
 def prune_history(engine: MatchingEngine, *, keep_fills: int = 1000) -> None:
     """Drop closed orders and all but the last fills: an engine that runs for weeks must not grow without end."""
-    ledger = engine._ledger
-    ledger.orders = {oid: o for oid, o in ledger.orders.items() if o.order_id in ledger.open}
-    if len(ledger.fills) > keep_fills:
-        del ledger.fills[: len(ledger.fills) - keep_fills]
+    account = engine._account
+    account.orders = {oid: o for oid, o in account.orders.items() if o.order_id in account.open}
+    if len(account.fills) > keep_fills:
+        del account.fills[: len(account.fills) - keep_fills]
