@@ -384,7 +384,7 @@ class Router(SupervisedActor):
             positions,
             orders,
             desk.risk.kill_reason or "",
-            desk.stop_updates.busy(desk),
+            desk.stop_updates_busy(),
         )
 
     def _reconcile(self, message: ApplyReconciliation) -> list[str]:

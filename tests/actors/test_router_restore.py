@@ -60,8 +60,7 @@ def test_the_fills_journaled_after_the_ledgers_last_save_are_named_unbooked(tmp_
             ledger.apply(booked)
         journal.save_state(LEDGER_KEY, ledger.to_state())
         journal.record_fill(fill("F3", "cbe0000000000001", "1", "100", "0.4", ts=at(-3600)))  # then the crash
-        desk = make_desk()
-        desk.ledger = Ledger.from_state(journal.load_state(LEDGER_KEY) or {})
+        desk = make_desk(ledger=Ledger.from_state(journal.load_state(LEDGER_KEY) or {}))
 
         summary = desk.restore(journal_snapshot(journal))
 
@@ -84,8 +83,7 @@ def test_a_version_1_ledger_is_settled_against_every_journaled_fill(tmp_path: Pa
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("UPDATE state SET fills_seq = NULL")  # saved before the journal stamped its documents
     with Journal(path) as journal:
-        desk = make_desk()
-        desk.ledger = Ledger.from_state(journal.load_state(LEDGER_KEY) or {})
+        desk = make_desk(ledger=Ledger.from_state(journal.load_state(LEDGER_KEY) or {}))
 
         desk.restore(journal_snapshot(journal))
 

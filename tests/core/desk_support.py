@@ -10,7 +10,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from crocbot.config.model import RiskSettings
-from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Action, Desk, DeskConfig, PositionState, Record
+from crocbot.core.desk import (
+    LEDGER_KEY,
+    RISK_KEY,
+    Action,
+    Desk,
+    DeskConfig,
+    JournaledOrder,
+    JournaledPosition,
+    JournalSnapshot,
+    PositionState,
+    Record,
+    StopUpdates,
+)
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
@@ -27,7 +39,6 @@ from crocbot.core.messages import (
 )
 from crocbot.core.messages.commands import Submit
 from crocbot.core.messages.journal import EntryBrackets, RecordIntent, SaveState
-from crocbot.core.order_state import TrackedOrder
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.kraken.instruments import AssetClass, Instrument
@@ -70,14 +81,17 @@ def make_desk(
     chase_step: str = "0.0005",
     entry_order: str = "limit",
     instruments: tuple[Instrument, ...] = (SOL, ETH),
+    ledger: Ledger | None = None,
+    stop_updates: StopUpdates | None = None,
     **limit_changes: object,
 ) -> Desk:
     return Desk(
         instruments={i.symbol: i for i in instruments},
         risk=RiskGate(limits(**limit_changes)),
-        ledger=Ledger(quote="USD", cash=D("10000")),
+        ledger=ledger or Ledger(quote="USD", cash=D("10000")),
         ids=ClientIds(random.Random(1)),
         config=DeskConfig(chase_step=D(chase_step), entry_order=entry_order),
+        stop_updates=stop_updates,
     )
 
 
@@ -204,40 +218,51 @@ class Opened:
         return self.desk.positions[self.position_id]
 
 
-def restored(old: Desk, journaled_stops: dict[str, str | None] | None = None) -> Desk:
-    """A fresh desk rebuilt from what `old` would have journaled, the way `crocbot.actors.router_restore` does it:
-    the ledger from its saved state, the open orders with their last status, the open positions with the stop
-    order the journal names (`journaled_stops`, by position id; by default the desk's current one, which the
-    journal knows once the stop was acked) when that order is still open."""
-    desk = make_desk()
-    desk.ledger = Ledger.from_state(old.ledger.to_state())
-    for order in old.orders.values():
-        if order.is_open:
-            tracked = TrackedOrder(order.intent, order.position_id, status=order.status, venue_id=order.venue_id)
-            tracked.filled = order.filled
-            tracked.cost = order.cost
-            desk.orders[order.cl_ord_id] = tracked
-    for position in old.positions.values():
-        if not position.open:
-            continue
-        journaled = (journaled_stops or {}).get(position.position_id, position.stop_order)
-        stop_order = journaled if journaled in desk.orders else None
-        desk.positions[position.position_id] = PositionState(
+def restored(
+    old: Desk,
+    journaled_stops: dict[str, str | None] | None = None,
+    *,
+    entry_prices: dict[str, Decimal] | None = None,
+) -> Desk:
+    """A fresh desk rebuilt from what `old` would have journaled, through the desk's own restore: the ledger from its
+    saved state, the open orders with their last status, the open positions with the stop order the journal names
+    (`journaled_stops`, by position id; by default the desk's current one, which the journal knows once the stop was
+    acked) and their entry price (`entry_prices`, by position id, where the journal says otherwise)."""
+    desk = make_desk(ledger=Ledger.from_state(old.ledger.to_state()))
+    open_orders = tuple(
+        JournaledOrder(
+            order.intent,
+            order.position_id,
+            order.status,
+            order.venue_id,
+            order.filled,
+            order.avg_price,
+            order.qty,
+            order.limit_price,
+            order.trigger_price,
+        )
+        for order in old.orders.values()
+        if order.is_open
+    )
+    positions = tuple(
+        JournaledPosition(
             position.position_id,
             position.symbol,
             position.side,
-            position.entry_cl_ord_id,
-            initial_stop=position.initial_stop,
-            stop=position.stop,
-            take_profit=position.take_profit,
-            qty=position.qty,
-            entry_price=position.entry_price,
-            opened_at=position.opened_at,
-            stop_order=stop_order,
-            stop_live=stop_order is not None and desk.orders[stop_order].status is OrderStatus.ACKED,
-            stop_kind=position.stop_kind,
+            position.qty,
+            (entry_prices or {}).get(position.position_id, position.entry_price or D(0)),
+            position.initial_stop,
+            position.stop,
+            position.stop_kind,
+            (journaled_stops or {}).get(position.position_id, position.stop_order),
+            position.take_profit,
+            position.opened_at or T0,
+            is_open=True,
         )
-        desk.by_symbol[position.symbol] = position.position_id
+        for position in old.positions.values()
+        if position.open
+    )
+    desk.restore(JournalSnapshot((), open_orders, positions, ()))
     return desk
 
 

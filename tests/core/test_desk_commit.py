@@ -3,8 +3,7 @@ the inventory fence held before anything goes out."""
 
 from __future__ import annotations
 
-from crocbot.core.desk import Commit, Emit, FillSeen, Note, NotSent, Submitted
-from crocbot.core.desk.book import LEDGER_KEY, RISK_KEY
+from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Commit, Emit, FillSeen, Note, NotSent, Submitted
 from crocbot.core.messages import OrderPurpose, OrderStatus, PositionOpened
 from crocbot.core.messages.commands import Submit
 from crocbot.core.messages.journal import (

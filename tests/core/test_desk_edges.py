@@ -417,7 +417,7 @@ def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_n
     exit_ = exit_requested(opened)
     desk = restored(opened.desk)  # the journal still names the stop, whose cancel went out with the exit
     state = desk.positions[opened.position_id]
-    assert desk.orders[exit_].status is S.SUBMITTED
+    assert desk.orders[exit_].status is S.UNKNOWN  # journaled, never answered: it may have reached the venue
 
     actions = desk.resume(at(100))
 
@@ -519,8 +519,8 @@ def test_resume_leaves_a_stop_that_covers_the_position_as_it_is() -> None:
 
 def test_resume_exits_a_restored_position_it_cannot_describe() -> None:
     opened = Opened.make()
-    desk = restored(opened.desk)
-    desk.positions[opened.position_id].entry_price = D("97.5")  # as journaled after a scale-in through the stop
+    # as journaled after a scale-in through the stop
+    desk = restored(opened.desk, entry_prices={opened.position_id: D("97.5")})
     actions = desk.resume(at(100))
     exit_ = sent(actions, OrderPurpose.EXIT)
     assert actions == [

@@ -29,8 +29,7 @@ D = Decimal
 
 
 def _opened(*, threshold: float = 60.0, decay: float = 1.0) -> Opened:
-    desk = make_desk()
-    desk.stop_updates = StopUpdates(TradingCounter(threshold, decay))
+    desk = make_desk(stop_updates=StopUpdates(TradingCounter(threshold, decay)))
     opened = Opened.make(desk)
     desk.on_mark(SYMBOL, D("103"))
     return opened

@@ -7,16 +7,19 @@ What the router hands it: the venue's events (`OrderEvent`, `FillSeen`, `OrderAm
 (`Desk.reconcile`). What it hands back, in order: one `Commit` of every record the event changed, then the
 commands (`crocbot.core.messages.commands`), bus messages, timers and log lines.
 
-Modules: `book` (the desk itself: entries, order events, fills, exits and stops), `stop_updates` (stop amends
-paced by the pair's trading counter), `restore`, `reconciliation` and `adoption` (start-up and reconciliation),
-`state`, `actions`, `events`, `trade_context`.
+Modules: `desk` (the facade), `handling` (an event to its behaviour, and what goes out: one `Commit`, the inventory
+fence), the behaviours `entries`, `orders`, `fills`, `protection` (stops), `stop_updates`, `exits`, `safety`, the
+start-up and reconciliation `restore`, `reconciliation`, `adoption`, and `state` (the books: private to the package),
+`actions`, `events`, `trade_context`.
 """
 
 from crocbot.core.desk.actions import Action, Commit, Emit, Note, Record, StartTimer
 from crocbot.core.desk.adoption import ADOPTED
-from crocbot.core.desk.book import LEDGER_KEY, RISK_KEY, Desk, DeskConfig, DeskEvent
-from crocbot.core.desk.events import EntryTTL, FillSeen, LookupDue, NotSent, StopBudgetDue, Submitted
-from crocbot.core.desk.state import PositionState
+from crocbot.core.desk.desk import Desk
+from crocbot.core.desk.events import DeskEvent, EntryTTL, FillSeen, LookupDue, NotSent, StopBudgetDue, Submitted
+from crocbot.core.desk.restore import JournaledOrder, JournaledPosition, JournalSnapshot
+from crocbot.core.desk.state import LEDGER_KEY, RISK_KEY, DeskConfig, PositionState
+from crocbot.core.desk.stop_updates import StopOutcome, StopUpdates
 
 __all__ = [
     "Desk",
@@ -38,4 +41,9 @@ __all__ = [
     "StopBudgetDue",
     "Submitted",
     "PositionState",
+    "JournaledOrder",
+    "JournaledPosition",
+    "JournalSnapshot",
+    "StopOutcome",
+    "StopUpdates",
 ]

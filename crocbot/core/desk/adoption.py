@@ -22,10 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from crocbot.core.desk.actions import Action, Record
-from crocbot.core.desk.state import PositionState
+from crocbot.core.desk.state import Book, PositionState
 from crocbot.core.messages import (
     Fill,
     OrderEvent,
@@ -41,9 +40,6 @@ from crocbot.core.messages import (
 from crocbot.core.messages.journal import RecordEvent, RecordIntent, RecordStop
 from crocbot.core.order_state import TrackedOrder
 from crocbot.core.risk_sizing import widest_stop
-
-if TYPE_CHECKING:
-    from crocbot.core.desk.book import Desk
 
 __all__ = ["VenueStop", "purpose_of", "adopt_filled", "adopt_stop", "stop_adopted", "ADOPTED"]
 
@@ -75,19 +71,19 @@ def purpose_of(cl_ord_id: str | None) -> OrderPurpose | None:
 
 
 def adopt_filled(
-    desk: Desk, fill: Fill, qty: Decimal, now: datetime, *, stop: VenueStop | None = None
+    book: Book, fill: Fill, qty: Decimal, now: datetime, *, stop: VenueStop | None = None
 ) -> list[Action] | None:
     """Take the order behind `fill` (filled `qty` in all, as far as reconciliation knows) into the books, before the
     fill is booked; None when it cannot be placed. An entry gets `stop` (the venue's resting stop on its symbol)
     as its protection; `stop_adopted` journals that stop once the fill has opened the position."""
     purpose = purpose_of(fill.cl_ord_id)
-    if purpose is None or fill.cl_ord_id in desk.orders or fill.symbol not in desk.instruments:
+    if purpose is None or fill.cl_ord_id in book.orders or fill.symbol not in book.instruments:
         return None
     if purpose is OrderPurpose.ENTRY:
-        position = _entry_position(desk, fill, qty, stop)
+        position = _entry_position(book, fill, qty, stop)
     else:
-        held = desk.by_symbol.get(fill.symbol)
-        position = desk.positions.get(held) if held is not None else None
+        held = book.by_symbol.get(fill.symbol)
+        position = book.positions.get(held) if held is not None else None
     if position is None:
         return None
     order_type = OrderType.STOP_LOSS if purpose is OrderPurpose.STOP else OrderType.MARKET
@@ -104,63 +100,63 @@ def adopt_filled(
     order = TrackedOrder(intent, position.position_id, venue_id=fill.order_id)
     order.move(OrderStatus.SUBMITTED, fill.ts)
     order.move(OrderStatus.ACKED, fill.ts)
-    desk.orders[intent.cl_ord_id] = order
+    book.orders[intent.cl_ord_id] = order
     actions: list[Action] = [Record(RecordIntent(intent, position.position_id, ADOPTED))]
     acked = OrderEvent(intent.cl_ord_id, OrderStatus.ACKED, fill.ts, order_id=fill.order_id, reason=ADOPTED)
     actions.append(Record(RecordEvent(acked)))
     if purpose is OrderPurpose.ENTRY and stop is not None:
-        actions += _take_stop(desk, position, stop, now)
+        actions += _take_stop(book, position, stop, now)
     return actions
 
 
-def adopt_stop(desk: Desk, stop: VenueStop, now: datetime) -> list[Action] | None:
+def adopt_stop(book: Book, stop: VenueStop, now: datetime) -> list[Action] | None:
     """Make a resting stop of crocbot's the protection of its symbol's open position, if that has no stop order;
     None when it cannot be placed (then it is a foreign order)."""
-    if purpose_of(stop.cl_ord_id) is not OrderPurpose.STOP or stop.cl_ord_id in desk.orders:
+    if purpose_of(stop.cl_ord_id) is not OrderPurpose.STOP or stop.cl_ord_id in book.orders:
         return None
-    held = desk.by_symbol.get(stop.symbol)
-    position = desk.positions.get(held) if held is not None else None
+    held = book.by_symbol.get(stop.symbol)
+    position = book.positions.get(held) if held is not None else None
     if position is None or not position.open or position.stop_order is not None:
         return None
     if stop.side is not position.side.exit_side:
         return None
-    return [*_take_stop(desk, position, stop, now), *stop_adopted(desk, position.position_id)]
+    return [*_take_stop(book, position, stop, now), *stop_adopted(book, position.position_id)]
 
 
-def stop_adopted(desk: Desk, position_id: str) -> list[Action]:
+def stop_adopted(book: Book, position_id: str) -> list[Action]:
     """Journal an adopted stop as its position's, once the position is open in the journal."""
-    position = desk.positions.get(position_id)
+    position = book.positions.get(position_id)
     if position is None or position.stop_order is None or not position.open:
         return []
-    order = desk.orders[position.stop_order]
+    order = book.orders[position.stop_order]
     ts = order.updated_at or order.intent.ts
     return [Record(RecordStop(position_id, position.stop, position.stop_kind, ts, position.stop_order))]
 
 
-def _entry_position(desk: Desk, fill: Fill, qty: Decimal, stop: VenueStop | None) -> PositionState | None:
+def _entry_position(book: Book, fill: Fill, qty: Decimal, stop: VenueStop | None) -> PositionState | None:
     position_id = "p" + fill.cl_ord_id[3:]
-    existing = desk.positions.get(position_id)
+    existing = book.positions.get(position_id)
     if existing is not None:
         return existing if not existing.closed else None
-    if fill.symbol in desk.by_symbol:
+    if fill.symbol in book.by_symbol:
         return None  # another position holds the symbol: this entry is not the desk's to place
     side = PositionSide.LONG if fill.side is Side.BUY else PositionSide.SHORT
     if stop is not None:
         level = stop.trigger
     else:
-        instrument = desk.instruments[fill.symbol]
-        limit = desk.risk.limits.fail_safe_loss(desk.equity())
-        slippage = desk.risk.limits.slippage_allowance
+        instrument = book.instruments[fill.symbol]
+        limit = book.risk.limits.fail_safe_loss(book.equity())
+        slippage = book.risk.limits.slippage_allowance
         widest = widest_stop(side, qty=qty, entry=fill.price, max_loss=limit, instrument=instrument, slippage=slippage)
         # None: no stop fits; a level at the price makes the desk open the position and exit it at once
         level = widest if widest is not None else fill.price
     position = PositionState(position_id, fill.symbol, side, fill.cl_ord_id, level, level, None, strategy="adopted")
-    desk.positions[position_id] = position
-    desk.by_symbol[fill.symbol] = position_id
+    book.positions[position_id] = position
+    book.by_symbol[fill.symbol] = position_id
     return position
 
 
-def _take_stop(desk: Desk, position: PositionState, stop: VenueStop, now: datetime) -> list[Action]:
+def _take_stop(book: Book, position: PositionState, stop: VenueStop, now: datetime) -> list[Action]:
     intent = OrderIntent(
         stop.cl_ord_id,
         stop.symbol,
@@ -174,7 +170,7 @@ def _take_stop(desk: Desk, position: PositionState, stop: VenueStop, now: dateti
     order = TrackedOrder(intent, position.position_id, venue_id=stop.venue_id)
     order.move(OrderStatus.SUBMITTED, stop.ts)
     order.move(OrderStatus.ACKED, stop.ts)
-    desk.orders[stop.cl_ord_id] = order
+    book.orders[stop.cl_ord_id] = order
     position.stop_order, position.stop_live = stop.cl_ord_id, True
     long = position.side is PositionSide.LONG
     if position.qty == 0:  # opened by an adopted entry: this stop is all that is known of its brackets

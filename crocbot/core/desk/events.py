@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crocbot.core.messages import Fill
+from crocbot.core.messages import (
+    CommandRejected,
+    CommandUnknown,
+    ExitRequest,
+    Fill,
+    OrderAmended,
+    OrderEvent,
+    OrderLookedUp,
+    Signal,
+    StopAmendRequest,
+)
 from crocbot.core.messages.commands import Amend, Submit
 
-__all__ = ["EntryTTL", "StopBudgetDue", "LookupDue", "Submitted", "NotSent", "FillSeen"]
+__all__ = ["EntryTTL", "StopBudgetDue", "LookupDue", "Submitted", "NotSent", "FillSeen", "DeskEvent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +65,23 @@ class FillSeen:
     fill: Fill
     journaled: bool
     backfilled: bool = False
+
+
+# What the desk's `on` takes: what happened at the venue, what the strategies and the SL manager want, its own timers,
+# and what the router did with its orders.
+DeskEvent = (
+    FillSeen
+    | OrderEvent
+    | OrderAmended
+    | CommandRejected
+    | CommandUnknown
+    | OrderLookedUp
+    | Signal
+    | ExitRequest
+    | StopAmendRequest
+    | EntryTTL
+    | StopBudgetDue
+    | LookupDue
+    | Submitted
+    | NotSent
+)

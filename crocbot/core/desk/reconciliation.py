@@ -13,40 +13,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from crocbot.core.desk.actions import Action, Record
 from crocbot.core.desk.adoption import ADOPTED, VenueStop, adopt_filled, adopt_stop, purpose_of, stop_adopted
 from crocbot.core.desk.events import FillSeen
+from crocbot.core.desk.handling import finish, handle
+from crocbot.core.desk.restore import resume
+from crocbot.core.desk.safety import set_safe
+from crocbot.core.desk.state import Book
 from crocbot.core.messages import OrderAmended, OrderEvent, OrderPurpose, OrderStatus
 from crocbot.core.messages.commands import Cancel
 from crocbot.core.messages.journal import RecordEvent
 from crocbot.core.reconcile import NOT_AT_VENUE, BookOrder, BooksView, ForeignOrderPolicy, Plan, VenueOrder
-
-if TYPE_CHECKING:
-    from crocbot.core.desk.book import Desk
 
 __all__ = ["books_view", "apply_plan"]
 
 FOREIGN_HALT = "venue orders unknown to the journal"
 
 
-def books_view(desk: Desk) -> BooksView:
+def books_view(book: Book) -> BooksView:
     """The desk's books for a reconciliation (`BooksView` without the journal's fill ids)."""
     orders = tuple(
         BookOrder(o.cl_ord_id, o.symbol, o.purpose, o.status, o.intent.ts, o.qty, o.limit_price, o.trigger_price)
-        for o in desk.orders.values()
+        for o in book.orders.values()
         if o.is_open
     )
-    ledger = desk.ledger
+    ledger = book.ledger
     holdings = {ledger.quote: ledger.cash}
-    for symbol, instrument in desk.instruments.items():
+    for symbol, instrument in book.instruments.items():
         holdings[instrument.base] = holdings.get(instrument.base, Decimal(0)) + ledger.position(symbol)
     return BooksView(orders, frozenset(), ledger.unbooked(), holdings)
 
 
 def apply_plan(
-    desk: Desk,
+    book: Book,
     plan: Plan,
     policy: ForeignOrderPolicy,
     now: datetime,
@@ -60,51 +60,51 @@ def apply_plan(
     actions: list[Action] = []
     done: list[str] = []
     for amended in plan.amended:  # first: a fill booked against the old size would over-fill the order
-        order = desk.orders.get(amended.cl_ord_id)
+        order = book.orders.get(amended.cl_ord_id)
         if order is None or not order.is_open:
             continue
-        actions += desk.on(amended, now)
+        actions += handle(book, amended, now)
         done.append(f"{order.purpose} {amended.cl_ord_id}: amended as the venue confirmed ({_terms(amended)})")
     stops = _resting_stops(plan.foreign)
-    adopted = _book_fills(desk, plan, stops, journaled, now, actions)
+    adopted = _book_fills(book, plan, stops, journaled, now, actions)
     if plan.fills:
         done.append(f"booked {len(plan.fills)} fills ({len(plan.backfilled)} backfilled into the journal)")
     if adopted:
         done.append(f"took back {len(adopted)} orders the journal had lost: {', '.join(sorted(adopted))}")
     for event in plan.events:
-        order = desk.orders.get(event.cl_ord_id)
+        order = book.orders.get(event.cl_ord_id)
         if order is None:
             continue
         # the journal learns the venue's word even where a fill said it already
-        actions += desk.on(event, now) if order.is_open else desk.finish([Record(RecordEvent(event))], now)
+        actions += handle(book, event, now) if order.is_open else finish(book, [Record(RecordEvent(event))], now)
         done.append(f"{order.purpose} {event.cl_ord_id}: {event.status} ({event.reason})")
     for cl_ord_id in plan.not_at_venue:
-        order = desk.orders.get(cl_ord_id)
+        order = book.orders.get(cl_ord_id)
         if order is None or not order.is_open:
             continue
         if order.purpose is OrderPurpose.STOP:
-            desk.stop_cancels.add(cl_ord_id)  # protect the position again rather than leave it
-        actions += desk.on(OrderEvent(cl_ord_id, OrderStatus.CANCELLED, now, reason=NOT_AT_VENUE), now)
+            book.stop_cancels.add(cl_ord_id)  # protect the position again rather than leave it
+        actions += handle(book, OrderEvent(cl_ord_id, OrderStatus.CANCELLED, now, reason=NOT_AT_VENUE), now)
         done.append(f"{order.purpose} {cl_ord_id}: unknown to the venue, taken off the books")
     for stop in stops.values():  # crocbot's own resting stops for positions that have no stop order
-        if stop.cl_ord_id not in adopted and (taken := adopt_stop(desk, stop, now)) is not None:
-            actions += desk.finish(taken, now)
+        if stop.cl_ord_id not in adopted and (taken := adopt_stop(book, stop, now)) is not None:
+            actions += finish(book, taken, now)
             adopted.add(stop.cl_ord_id)
             done.append(f"stop {stop.cl_ord_id}: taken back as the protection of its {stop.symbol} position")
     if startup:
-        for cl_ord_id, symbol in desk.take_stale_entries():  # their TTL and chase died with the old process
-            order = desk.orders.get(cl_ord_id)
+        for cl_ord_id, symbol in book.take_stale_entries():  # their TTL and chase died with the old process
+            order = book.orders.get(cl_ord_id)
             if order is not None and order.is_open:
-                actions += desk.finish([Cancel(cl_ord_id, symbol, now)], now)
+                actions += finish(book, [Cancel(cl_ord_id, symbol, now)], now)
                 done.append(f"entry {cl_ord_id}: cancelled (its timers died with the old process)")
-        actions += desk.finish(desk.resume(now), now)  # every open position protected and announced
+        actions += finish(book, resume(book, now), now)  # every open position protected and announced
     foreign = tuple(o for o in plan.foreign if o.cl_ord_id not in adopted)
-    done += _foreign(desk, foreign, policy, now, actions)
+    done += _foreign(book, foreign, policy, now, actions)
     return actions, done
 
 
 def _book_fills(
-    desk: Desk,
+    book: Book,
     plan: Plan,
     stops: Mapping[str, VenueStop],
     journaled: frozenset[str],
@@ -115,28 +115,28 @@ def _book_fills(
     older backup) is taken back first (`crocbot.core.desk.adoption`). Returns the ids taken back."""
     lost: dict[str, Decimal] = {}
     for fill in plan.fills:
-        if fill.cl_ord_id not in desk.orders:
+        if fill.cl_ord_id not in book.orders:
             lost[fill.cl_ord_id] = lost.get(fill.cl_ord_id, Decimal(0)) + fill.qty
     adopted: set[str] = set()
     stop_to_record: set[str] = set()  # positions opened by an adopted entry under an adopted venue stop
     for fill in plan.fills:
         if fill.cl_ord_id in lost and fill.cl_ord_id not in adopted:
             stop = stops.get(fill.symbol) if purpose_of(fill.cl_ord_id) is OrderPurpose.ENTRY else None
-            taken = adopt_filled(desk, fill, lost[fill.cl_ord_id], now, stop=stop)
+            taken = adopt_filled(book, fill, lost[fill.cl_ord_id], now, stop=stop)
             if taken is not None:
-                actions += desk.finish(taken, now)
+                actions += finish(book, taken, now)
                 adopted.add(fill.cl_ord_id)
-                if stop is not None and stop.cl_ord_id in desk.orders:
+                if stop is not None and stop.cl_ord_id in book.orders:
                     adopted.add(stop.cl_ord_id)
-                    stop_to_record.add(desk.orders[fill.cl_ord_id].position_id or "")
-        order = desk.orders.get(fill.cl_ord_id)
+                    stop_to_record.add(book.orders[fill.cl_ord_id].position_id or "")
+        order = book.orders.get(fill.cl_ord_id)
         seen = FillSeen(fill, journaled=fill.fill_id in journaled, backfilled=fill.fill_id in plan.backfilled)
-        actions += desk.on(seen, now)  # as the router books a live fill
+        actions += handle(book, seen, now)  # as the router books a live fill
         if order is not None and order.position_id in stop_to_record:
             stop_to_record.discard(order.position_id)
-            actions += desk.finish(stop_adopted(desk, order.position_id), now)
+            actions += finish(book, stop_adopted(book, order.position_id), now)
     for cl_ord_id in sorted(adopted):
-        order = desk.orders[cl_ord_id]
+        order = book.orders[cl_ord_id]
         if order.status is OrderStatus.FILLED:
             event = OrderEvent(
                 cl_ord_id,
@@ -147,20 +147,20 @@ def _book_fills(
                 avg_price=order.avg_price,
                 reason=ADOPTED,
             )
-            actions += desk.finish([Record(RecordEvent(event))], now)
+            actions += finish(book, [Record(RecordEvent(event))], now)
     return adopted
 
 
 def _foreign(
-    desk: Desk, foreign: tuple[VenueOrder, ...], policy: ForeignOrderPolicy, now: datetime, actions: list[Action]
+    book: Book, foreign: tuple[VenueOrder, ...], policy: ForeignOrderPolicy, now: datetime, actions: list[Action]
 ) -> list[str]:
     if policy is ForeignOrderPolicy.HALT:  # halted while they are there; a later run that finds none resumes
-        actions += desk.finish(desk.set_safe(FOREIGN_HALT, bool(foreign), now), now)
+        actions += finish(book, set_safe(book, FOREIGN_HALT, bool(foreign), now), now)
     if not foreign:
         return []
     ids = ", ".join(f"{o.cl_ord_id or o.order_id} ({o.symbol})" for o in foreign)
     if policy is ForeignOrderPolicy.CANCEL:
-        actions += desk.finish([Cancel(o.cl_ord_id or o.order_id, o.symbol, now) for o in foreign], now)
+        actions += finish(book, [Cancel(o.cl_ord_id or o.order_id, o.symbol, now) for o in foreign], now)
         return [f"cancelled venue orders the journal does not know: {ids}"]
     if policy is ForeignOrderPolicy.HALT:
         return [f"entries halted: venue orders the journal does not know: {ids}"]

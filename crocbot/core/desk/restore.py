@@ -15,15 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from crocbot.core.desk.state import PositionState
-from crocbot.core.messages import OrderIntent, OrderPurpose, OrderStatus, PositionSide, Side, StopKind
+from crocbot.core.desk.actions import Action, Emit, Note
+from crocbot.core.desk.exits import exit_position
+from crocbot.core.desk.fills import fit_brackets
+from crocbot.core.desk.protection import place_stop, stop_covers
+from crocbot.core.desk.state import Book, PositionState
+from crocbot.core.messages import OrderIntent, OrderPurpose, OrderStatus, PositionChanged, PositionSide, Side, StopKind
 from crocbot.core.messages.journal import EntryBrackets
+from crocbot.core.money import fmt
 from crocbot.core.order_state import TrackedOrder
-
-if TYPE_CHECKING:
-    from crocbot.core.desk.book import Desk
 
 __all__ = ["JournaledOrder", "JournaledPosition", "JournalSnapshot", "restore"]
 
@@ -74,13 +75,13 @@ class JournalSnapshot:
     first_entries: tuple[JournaledOrder, ...]  # each position's first entry order (its brackets, its strategy)
 
 
-def restore(desk: Desk, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str, str]]]:
-    """Fill `desk` from `snapshot`; returns a summary and the (cl_ord_id, symbol) of entries to cancel.
+def restore(book: Book, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str, str]]]:
+    """Fill `book` from `snapshot`; returns a summary and the (cl_ord_id, symbol) of entries to cancel.
 
-    `desk.ledger` must be the one loaded from the journal's ledger state: nothing has journaled a fill or saved the
+    `book.ledger` must be the one loaded from the journal's ledger state: nothing has journaled a fill or saved the
     ledger since (the router journals fills and saves the ledger, and it is starting), so the state's stamp and the
     fills after it belong together."""
-    unbooked = desk.ledger.settle(snapshot.fills_after_ledger)
+    unbooked = book.ledger.settle(snapshot.fills_after_ledger)
     open_orders = snapshot.open_orders
     positions = [p for p in snapshot.positions if p.is_open]
     for row in open_orders:
@@ -98,19 +99,19 @@ def restore(desk: Desk, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str,
         tracked.filled = row.filled
         if row.avg_price is not None:
             tracked.cost = row.filled * row.avg_price
-        desk.orders[row.cl_ord_id] = tracked
+        book.orders[row.cl_ord_id] = tracked
     known = {p.position_id for p in positions}
     closed = {p.position_id for p in snapshot.positions if not p.is_open}
-    desk.closed_positions |= {o.position_id for o in open_orders if o.position_id in closed}
+    book.closed_positions |= {o.position_id for o in open_orders if o.position_id in closed}
     entries = {o.position_id: o for o in snapshot.first_entries}
     for pos in positions:
         entry_order = entries.get(pos.position_id)
         entry = entry_order.cl_ord_id if entry_order is not None else ""
         # the strategy and the signal's entry, journaled with the entry, are what the trade log names at the close
         brackets = entry_order.brackets if entry_order is not None else None
-        stop_order = pos.stop_cl_ord_id if pos.stop_cl_ord_id in desk.orders else None
-        stop_live = stop_order is not None and desk.orders[stop_order].status is OrderStatus.ACKED
-        desk.positions[pos.position_id] = PositionState(
+        stop_order = pos.stop_cl_ord_id if pos.stop_cl_ord_id in book.orders else None
+        stop_live = stop_order is not None and book.orders[stop_order].status is OrderStatus.ACKED
+        book.positions[pos.position_id] = PositionState(
             pos.position_id,
             pos.symbol,
             pos.side,
@@ -127,7 +128,7 @@ def restore(desk: Desk, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str,
             strategy=brackets.strategy if brackets is not None else "",
             intended_entry=brackets.entry if brackets is not None else None,
         )
-        desk.by_symbol[pos.symbol] = pos.position_id
+        book.by_symbol[pos.symbol] = pos.position_id
     stale = [
         (o.cl_ord_id, o.intent.symbol)
         for o in open_orders
@@ -136,12 +137,12 @@ def restore(desk: Desk, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str,
     for order in open_orders:
         if order.intent.purpose is not OrderPurpose.ENTRY or order.position_id in known or order.brackets is None:
             continue
-        if order.position_id is None or order.intent.symbol in desk.by_symbol:
+        if order.position_id is None or order.intent.symbol in book.by_symbol:
             continue
         # Its TTL and chase died with the old process, so it is cancelled; but it may have filled meanwhile (the
         # reconciler finds out), and then its position must open with the stop it was sent with.
         brackets = order.brackets
-        desk.positions[order.position_id] = PositionState(
+        book.positions[order.position_id] = PositionState(
             order.position_id,
             order.intent.symbol,
             PositionSide.LONG if order.intent.side is Side.BUY else PositionSide.SHORT,
@@ -152,9 +153,56 @@ def restore(desk: Desk, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str,
             strategy=brackets.strategy,
             intended_entry=brackets.entry,
         )
-        desk.by_symbol[order.intent.symbol] = order.position_id
+        book.by_symbol[order.intent.symbol] = order.position_id
     summary = f"{len(positions)} open positions, {len(open_orders)} open orders" if open_orders or positions else ""
     if unbooked:
         named = ", ".join(unbooked[:10]) + (", ..." if len(unbooked) > 10 else "")
         summary += f"{'; ' if summary else ''}{len(unbooked)} journaled fills not booked yet ({named})"
     return summary, stale
+
+
+def resume(book: Book, now: datetime) -> list[Action]:
+    """Carry on once the desk is rebuilt from the journal (`restore`), before anything
+    else reaches it: every open position is protected by a stop order, and announced to the SL manager.
+
+    An exit still in flight after the start-up reconciliation (the venue has it and has not acted yet) is the
+    position's exit: it went out behind the cancel of the position's stops, so they are being cancelled for it,
+    and a stop or a second exit beside it would sell the coins twice. Its outcome comes from the venue as for any
+    exit: its fill closes the position, its failure protects the position again.
+    """
+    actions: list[Action] = []
+    for position in list(book.positions.values()):
+        if not position.open or position.entry_price is None or position.opened_at is None:
+            continue
+        symbol = position.symbol
+        live = book.live_orders(position)
+        position.exit_orders = [o.cl_ord_id for o in live if o.purpose is OrderPurpose.EXIT]
+        position.exiting = bool(position.exit_orders)
+        if position.exiting:
+            book.stop_cancels.update(o.cl_ord_id for o in live if o.purpose is OrderPurpose.STOP)
+            text = f"exit {', '.join(position.exit_orders)} of {position.position_id} is still in flight"
+            actions += [Note("INFO", text, symbol), Emit(PositionChanged(position.message()))]
+            continue
+        instrument = book.instruments.get(symbol)
+        if instrument is not None:
+            notes, through = fit_brackets(book, position, instrument)  # a journal the desk could not describe
+            actions += notes
+            if through:
+                actions += exit_position(
+                    book, position, f"restored through its stop at {fmt(position.entry_price)}", now
+                )
+                actions.append(Emit(PositionChanged(position.message())))
+                continue
+        if position.stop_order is None:
+            adopted = book.open_stop_order(position)
+            if adopted is not None:  # sent, but its stop was not journaled as the position's before the crash
+                position.stop_order = adopted.cl_ord_id
+                position.stop_live = adopted.status is OrderStatus.ACKED
+        if position.stop_order is None:
+            text = f"position {position.position_id} has no stop order after the restart: placing one at"
+            actions.append(Note("WARNING", f"{text} {fmt(position.stop)}", symbol))
+            actions += place_stop(book, position, now)
+        else:
+            actions += stop_covers(book, position, now)
+        actions.append(Emit(PositionChanged(position.message())))
+    return actions

@@ -44,7 +44,7 @@ from crocbot.core.order_state import TrackedOrder
 from crocbot.core.trading_counter import ADD_COST, TradingCounter, amend_cost, cancel_cost
 
 if TYPE_CHECKING:
-    from crocbot.core.desk.book import Desk
+    from crocbot.core.desk.state import Book
 
 __all__ = ["StopUpdates", "StopOutcome"]
 
@@ -85,7 +85,7 @@ class StopUpdates:
         self.tally.clear()
         return out
 
-    def busy(self, desk: Desk) -> int:
+    def busy(self, desk: Book) -> int:
         """Open positions with a stop amend in flight (being looked up included) or a wish waiting (0: all settled)."""
         return sum(
             1 for p in desk.positions.values() if p.open and (p.pending_stop is not None or p.wanted_stop is not None)
@@ -93,7 +93,7 @@ class StopUpdates:
 
     # -- the trading counter ------------------------------------------------------------------------------
 
-    def sending(self, desk: Desk, action: Action, now: datetime) -> None:
+    def sending(self, desk: Book, action: Action, now: datetime) -> None:
         """The router is sending `action` to the venue: charge its pair's counter (until the venue answers)."""
         if isinstance(action, Submit):
             self.counter.sent(action.intent.symbol, action.intent.cl_ord_id, ADD_COST, now)
@@ -121,7 +121,7 @@ class StopUpdates:
 
     # -- wishes ---------------------------------------------------------------------------------------------
 
-    def desire(self, desk: Desk, request: StopAmendRequest, now: datetime) -> list[Action]:
+    def desire(self, desk: Book, request: StopAmendRequest, now: datetime) -> list[Action]:
         position = desk.positions.get(request.position_id)
         if position is None or not position.open or position.exiting or position.stop_order is None:
             return []
@@ -135,7 +135,7 @@ class StopUpdates:
             return []  # it goes when the amend in flight ends, or when its turn for room comes
         return self.send_next(desk, position, now)
 
-    def send_next(self, desk: Desk, position: PositionState, now: datetime) -> list[Action]:
+    def send_next(self, desk: Book, position: PositionState, now: datetime) -> list[Action]:
         """Send the position's waiting wish if nothing is in flight for its stop and the pair has room (else queue)."""
         queue = self._waiting.get(position.symbol)
         if queue and position.position_id not in queue and position.wanted_stop is not None:
@@ -147,7 +147,7 @@ class StopUpdates:
         return actions
 
     def _try(
-        self, desk: Desk, position: PositionState, now: datetime, extra: float
+        self, desk: Book, position: PositionState, now: datetime, extra: float
     ) -> tuple[list[Action], float, float]:
         """(the amend, its cost, 0) when it can go; ([], 0, seconds to wait) when the pair has no room for it yet;
         ([], 0, 0) when there is nothing to send. `extra`: the cost of amends decided in this same turn."""
@@ -187,13 +187,13 @@ class StopUpdates:
         self._timers[symbol] = due
         return [StartTimer(wait, StopBudgetDue(symbol))]
 
-    def budget_due(self, desk: Desk, timer: StopBudgetDue, now: datetime) -> list[Action]:
+    def budget_due(self, desk: Book, timer: StopBudgetDue, now: datetime) -> list[Action]:
         due = self._timers.get(timer.symbol)
         if due is not None and due <= now:
             del self._timers[timer.symbol]
         return self.drain(desk, timer.symbol, now)
 
-    def drain(self, desk: Desk, symbol: str, now: datetime) -> list[Action]:
+    def drain(self, desk: Book, symbol: str, now: datetime) -> list[Action]:
         """Send what waits for room in `symbol`'s counter, oldest first, as long as there is room."""
         queue = self._waiting.get(symbol)
         if not queue:
@@ -217,7 +217,7 @@ class StopUpdates:
     # -- the end of an amend in flight ----------------------------------------------------------------------
 
     def ended(
-        self, desk: Desk, position: PositionState, asked: tuple[Decimal, StopKind], now: datetime
+        self, desk: Book, position: PositionState, asked: tuple[Decimal, StopKind], now: datetime
     ) -> list[Action]:
         """The amend in flight for `position` (that asked for `asked`) is over: count it, send the next wish, and
         whatever waits for room in the pair (this amend's charge decays from now)."""
@@ -243,7 +243,7 @@ class StopUpdates:
 
     # -- unknown outcomes -----------------------------------------------------------------------------------
 
-    def unknown(self, desk: Desk, event: CommandUnknown, now: datetime) -> list[Action]:
+    def unknown(self, desk: Book, event: CommandUnknown, now: datetime) -> list[Action]:
         order = desk.orders.get(event.cl_ord_id)
         if order is None or not order.is_open:
             return []
@@ -256,7 +256,7 @@ class StopUpdates:
         text = f"{event.command} of {order.cl_ord_id} got no answer ({event.reason}): looking the order up"
         return [Note("WARNING", text, order.symbol), Query(order.cl_ord_id, order.symbol, now)]
 
-    def lookup_due(self, desk: Desk, timer: LookupDue, now: datetime) -> list[Action]:
+    def lookup_due(self, desk: Book, timer: LookupDue, now: datetime) -> list[Action]:
         order = desk.orders.get(timer.cl_ord_id)
         if order is None or timer.cl_ord_id not in self._lookups:
             return []

@@ -1,0 +1,211 @@
+"""Order events: what the venue says about an order (acknowledged, ended, looked up), what the router did with it
+(sent, not sent), and what an order's end means for its position: an entry that never filled leaves no position, a
+stop that ended unasked means an exit (a refused one, after too many refusals, halts entries), an exit that failed
+leaves the position protected again."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from crocbot.core.desk.actions import Action, Emit, Note, Record
+from crocbot.core.desk.exits import exit_position
+from crocbot.core.desk.protection import apply_amend, on_command_rejected, place_stop, stop_in_flight, stop_live
+from crocbot.core.desk.safety import give_up
+from crocbot.core.desk.state import Book
+from crocbot.core.messages import (
+    HELD_BACK,
+    CommandRejected,
+    OrderAmended,
+    OrderEvent,
+    OrderLookedUp,
+    OrderPurpose,
+    OrderStatus,
+    PositionChanged,
+)
+from crocbot.core.messages.commands import Amend, Submit
+from crocbot.core.messages.journal import (
+    RecordAmend,
+    RecordEvent,
+)
+from crocbot.core.order_state import IllegalTransition, TrackedOrder
+from crocbot.core.reconcile import NEVER_SENT
+
+__all__ = ["submitted", "not_sent", "on_order_event", "order_ended", "on_order_looked_up", "not_sent_at_all"]
+
+_ENDED = (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.ERROR)
+# A venue that refuses a position's stop and then its exit, again and again (the account does not hold what the
+# books say), must not be hammered with orders: after this many refusals in a row the desk stops trying, halts
+# entries and says so; reconciliation or a person has to settle the difference.
+_MAX_REFUSALS = 3
+
+
+def submitted(book: Book, cl_ord_id: str, now: datetime) -> None:
+    """The intent is journaled and on its way."""
+    book.orders[cl_ord_id].move(OrderStatus.SUBMITTED, now)
+
+
+def not_sent(book: Book, cl_ord_id: str, now: datetime, why: str) -> list[Action]:
+    """Journaling the intent failed: nothing was sent, and nothing may be."""
+    order = book.orders[cl_ord_id]
+    before = order.status
+    order.move(OrderStatus.REJECTED, now, why)
+    book.count_end(order, before)
+    return order_ended(book, order, OrderStatus.REJECTED, now, why)
+
+
+def on_order_event(book: Book, event: OrderEvent, now: datetime) -> list[Action]:
+    book.stop_updates.answered(event.cl_ord_id, now, ended=event.status.is_terminal)
+    order = book.orders.get(event.cl_ord_id)
+    if order is None:
+        return [Note("WARNING", f"venue event {event.status} for unknown order {event.cl_ord_id}")]
+    if event.order_id:
+        order.venue_id = event.order_id
+    before = order.status
+    try:
+        changed = order.move(event.status, event.ts, event.reason)
+    except IllegalTransition as error:
+        return [Note("ERROR", str(error), order.symbol)]
+    book.count_end(order, before)
+    if not changed:
+        return []
+    if event.status is OrderStatus.ACKED and order.purpose is OrderPurpose.STOP:
+        return stop_live(book, order, event.ts)
+    if event.status in _ENDED:
+        return order_ended(book, order, event.status, now, event.reason)
+    return []
+
+
+def order_ended(book: Book, order: TrackedOrder, status: OrderStatus, now: datetime, reason: str = "") -> list[Action]:
+    position = book.positions.get(order.position_id or "")
+    if position is None:
+        return []
+    symbol = order.symbol
+    if order.purpose is OrderPurpose.ENTRY:
+        if position.qty == 0:
+            book.drop(position)
+            level = "WARNING" if status is OrderStatus.REJECTED else "INFO"
+            return [Note(level, f"entry {order.cl_ord_id} {status} ({reason or 'no reason'}): no position", symbol)]
+        return []
+    if order.purpose is OrderPurpose.STOP:
+        asked = order.cl_ord_id in book.stop_cancels
+        book.stop_cancels.discard(order.cl_ord_id)
+        if position.stop_order not in (None, order.cl_ord_id):
+            return []  # an earlier stop order: the current one protects the position
+        position.stop_order, position.stop_live = None, False
+        if not position.open or position.exiting:
+            return []
+        if asked and status is OrderStatus.CANCELLED:
+            # cancelled for an exit that has failed since: protect what is left again, do not sell into the
+            # market that just refused the exit (the SL manager may ask again)
+            text = f"stop {order.cl_ord_id} cancelled for an exit that failed: placing it again"
+            return [
+                Note("WARNING", text, symbol),
+                *place_stop(book, position, now),
+                Emit(PositionChanged(position.message())),
+            ]
+        if reason == NEVER_SENT:
+            # crocbot died between journaling it and sending it: the venue refused nothing, so the position is
+            # protected now, not sold (an exit at start-up would pay fees and slippage for a crash of ours)
+            text = f"stop {order.cl_ord_id} was never sent (crocbot stopped first): placing it now"
+            return [
+                Note("WARNING", text, symbol),
+                *place_stop(book, position, now),
+                Emit(PositionChanged(position.message())),
+            ]
+        why = f"protective stop {order.cl_ord_id} {status} ({reason or 'no reason'})"
+        if status is OrderStatus.REJECTED:
+            position.refusals += 1
+            if position.refusals >= _MAX_REFUSALS:
+                return give_up(book, position, why, now)
+        return [Note("CRITICAL", f"{why}: exiting the position", symbol), *exit_position(book, position, why, now)]
+    if order.cl_ord_id in position.exit_orders:
+        position.exit_orders.remove(order.cl_ord_id)
+    if not position.open:
+        return []
+    if reason == HELD_BACK:
+        # The venue could not cancel the stop, so it did not send the exit: the stop has filled or is filling,
+        # and its fill closes the position. Nothing to place and nothing to sell while the stop still works;
+        # should it end otherwise later, its own event says so and the position is exited then.
+        text = f"exit {order.cl_ord_id} not sent: its stop could not be cancelled (filled or filling)"
+        if position.exit_orders:
+            return [Note("INFO", text, symbol)]
+        position.exiting = False
+        if position.stop_order is None:
+            # The stop's end came first and did not close the position (no liquidity, a part left, expired):
+            # nothing protects what is left and nothing was sold, so the exit goes now, with no stop to wait for.
+            why = f"exit {order.cl_ord_id} held back behind a stop that has ended without closing the position"
+            return [Note("WARNING", why, symbol), *exit_position(book, position, why, now)]
+        return [Note("INFO", text, symbol), Emit(PositionChanged(position.message()))]
+    # rejected, or cancelled / expired / in error before it closed the position (no liquidity); or never sent
+    never_sent = reason == NEVER_SENT  # crocbot died first: not a refusal by the venue
+    level = "WARNING" if never_sent else "ERROR"
+    actions: list[Action] = [Note(level, f"exit {order.cl_ord_id} {status}: {reason}", symbol)]
+    if position.exit_orders:
+        return actions  # another exit of the position is still working
+    if status is OrderStatus.REJECTED and not never_sent:
+        position.refusals += 1
+        if position.refusals >= _MAX_REFUSALS:
+            position.exiting = False
+            return [*actions, *give_up(book, position, f"exit {order.cl_ord_id} rejected ({reason})", now)]
+    # Protected again: the stop stays (if its cancel went out with the exit, it is placed again once that
+    # lands) or is placed again now for what is left. The SL manager sees `exiting` go and may ask again.
+    position.exiting = False
+    if position.stop_order is None:
+        actions += place_stop(book, position, now)
+    actions.append(Emit(PositionChanged(position.message())))
+    return actions
+
+
+def on_order_looked_up(book: Book, event: OrderLookedUp, now: datetime) -> list[Action]:
+    """The venue's word on an order whose cancel or amend got no answer: its terms are applied as the events
+    that were lost with the answer (an amend that took effect, an order that ended); an amend of a stop that did
+    not take effect ends there, and the newest wish goes out."""
+    updates = book.stop_updates
+    order = book.orders.get(event.cl_ord_id)
+    if order is None or not updates.looking_up(event.cl_ord_id):
+        return []  # an answer nobody waits for (a lookup asked twice)
+    updates.looked_up(event.cl_ord_id)
+    updates.answered(event.cl_ord_id, now)
+    position, asked = stop_in_flight(book, event.cl_ord_id)
+    symbol = order.symbol
+    actions: list[Action] = []
+    status = event.status
+    if status is None:
+        actions.append(Note("ERROR", f"the venue does not know {order.cl_ord_id}: left to reconciliation", symbol))
+    elif not status.is_terminal:
+        amended = OrderAmended(
+            order.cl_ord_id,
+            event.ts,
+            qty=event.qty if event.qty is not None and event.qty != order.qty else None,
+            limit_price=event.limit_price if event.limit_price != order.limit_price else None,
+            trigger_price=event.trigger_price if event.trigger_price != order.trigger_price else None,
+        )
+        if amended.qty is not None or amended.limit_price is not None or amended.trigger_price is not None:
+            actions += [Record(RecordAmend(amended)), *apply_amend(book, amended, now)]
+        if order.cl_ord_id in book.stop_cancels and order.purpose is OrderPurpose.STOP:
+            # a cancel without an answer that did not take effect: the stop still rests and protects
+            actions += on_command_rejected(book, CommandRejected(order.cl_ord_id, "cancel", "looked up", now), now)
+    elif status is not OrderStatus.FILLED:  # ended without the fills a lookup cannot carry: they come as fills
+        ended = OrderEvent(order.cl_ord_id, status, event.ts, filled_qty=event.filled, reason="looked up")
+        actions += [Record(RecordEvent(ended)), *on_order_event(book, ended, now)]
+    if position is not None and asked is not None and position.pending_stop == asked:
+        # The stop does not have what the amend asked for: it did not happen, and nothing happened to the stop.
+        # The level is still wished for, unless a newer wish came meanwhile.
+        position.pending_stop = None
+        if position.wanted_stop is None:
+            position.wanted_stop = asked
+    if position is not None and asked is not None and position.pending_stop is None:
+        actions += updates.ended(book, position, asked, now)
+    return actions
+
+
+def not_sent_at_all(book: Book, action: Submit | Amend, why: str, now: datetime) -> list[Action]:
+    """The router did not send `action` (the fence refused it, or its intent could not be journaled). An order
+    ends as refused (a stop refused like this is a refusal like the venue's: the position is exited, and after
+    repeated refusals entries halt); the cancels it was to wait for were not sent either, so those stops still
+    protect. An amend is refused like one the venue turned down."""
+    if isinstance(action, Amend):
+        return on_command_rejected(book, CommandRejected(action.cl_ord_id, "amend", why, now), now)
+    for cl_ord_id in action.after_cancels:
+        book.stop_cancels.discard(cl_ord_id)
+    return not_sent(book, action.intent.cl_ord_id, now, why)

@@ -1,0 +1,62 @@
+"""Safe mode and the day: one reason on or off at a time (said once, with what the check saw), the kill switch
+reset at a new UTC day, and the desk giving up on a position the venue keeps refusing to protect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from crocbot.core.desk.actions import Action, Emit, Note
+from crocbot.core.desk.state import Book, PositionState
+from crocbot.core.messages import (
+    SafeModeChanged,
+)
+
+__all__ = ["set_safe", "on_day_tick", "give_up"]
+
+_UNPROTECTED = "a position the venue refuses to protect"
+
+
+def set_safe(
+    book: Book,
+    reason: str,
+    on: bool,
+    now: datetime,
+    *,
+    detail: str = "",
+    symbol: str | None = None,
+    expected: bool = False,
+) -> list[Action]:
+    """Turn one safe-mode reason on or off. `detail` says what the check saw (which books, which error) and
+    `symbol` whom it concerns; both go on the line only, so the reason stays one key however they change.
+    `expected`: a state every start passes through (no market data yet), told at INFO: a WARNING on every
+    healthy start teaches the operator to ignore the one that matters."""
+    before = book.risk.safe_reasons
+    book.risk.set_safe_mode(reason, on)
+    after = book.risk.safe_reasons
+    if before == after:
+        return []
+    level = "WARNING" if on and not expected else "INFO"
+    check = f"{reason} ({detail})" if detail else reason
+    if on:
+        text = "safe mode on: " + ", ".join(check if held == reason else held for held in after)
+    elif after:
+        text = f"safe mode on: {', '.join(after)} ({check} cleared)"
+    else:
+        text = f"safe mode off: {check} cleared"
+    return [Note(level, text, symbol), Emit(SafeModeChanged(bool(after), after, now))]
+
+
+def on_day_tick(book: Book, now: datetime) -> list[Action]:
+    tripped = book.risk.kill_switch_tripped
+    book.risk.roll_day(now, book.equity())
+    if tripped and not book.risk.kill_switch_tripped:
+        return [Note("INFO", "a new UTC day: the kill switch is reset"), *book.saves()]
+    return []
+
+
+def give_up(book: Book, position: PositionState, why: str, now: datetime) -> list[Action]:
+    text = (
+        f"position {position.position_id}: the venue refused its stop or exit {position.refusals} times in a "
+        f"row, last: {why}; no more orders for it and entries halted until reconciliation or a person settles it"
+    )
+    return [Note("CRITICAL", text, position.symbol), *set_safe(book, _UNPROTECTED, True, now)]
