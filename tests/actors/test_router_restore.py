@@ -1,5 +1,5 @@
 """The router's rebuild from the journal, against a real journal file: the snapshot it reads
-(`crocbot.actors.router.journal_snapshot`) and the desk rebuilt from it (`crocbot.core.desk.restore`).
+(`crocbot.store.desk_snapshot`) and the desk rebuilt from it (`crocbot.core.desk.restore`).
 
 The ledger's state names only its recent fills; the restore tells it which journaled fills it has not booked: those
 journaled after the stamp its state was saved with (a crash between the fill's journaling and the ledger's save),
@@ -17,11 +17,11 @@ from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
-from crocbot.actors.router import journal_snapshot
 from crocbot.core.desk import LEDGER_KEY, Note
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import OrderIntent, OrderPurpose, OrderType, Position, PositionSide, Side
 from crocbot.core.messages.journal import EntryBrackets
+from crocbot.store.desk_snapshot import journal_snapshot
 from crocbot.store.journal import Journal
 from tests.core.desk_support import SYMBOL, T0, at, fill, make_desk
 

@@ -1,4 +1,4 @@
-"""What the router keeps while the journal cannot take writes (`crocbot.actors.router.wait_for_journal`)."""
+"""What the router keeps while the journal cannot take writes (`crocbot.actors.router.write_ahead`)."""
 
 from __future__ import annotations
 

@@ -1,26 +1,25 @@
-"""The order router: the only actor that changes orders. A thin shell over the desk's pure decisions.
+"""The order router: the only actor that changes orders. A thin shell over the desk (`crocbot.core.desk`).
 
-Write-ahead: an order's intent is journaled (durably, by asking persistence) before the venue hears of it, and
-every venue event is journaled before it changes the router's state. If the journal cannot be written, no entry
-is sent, entries stop (safe mode) and the failure is loud. A journal that cannot take writes for now (a full disk,
-a read-only file, persistence restarting) does not stop what protects money: the records it refused wait here, in
-order, with every record after them, and are written again every few seconds; meanwhile fills are booked, stops
-and exits still go out (each a CRITICAL line), and entries resume once everything waiting is journaled. On start
-the router rebuilds its books from the journal: ledger, risk state (the kill switch survives restarts), open
+Each message becomes one desk event (`Desk.on`); the desk answers with actions, which `_carry_out` performs in
+order: the event's one `Commit` (everything it changed, one durable journal transaction, `write_ahead`), then the
+commands in one `VenueRequest`, bus messages, timers and log lines. Write-ahead: an order's intent is journaled
+before the venue hears of it, and a venue event is journaled with what it changed. If the journal cannot be
+written, no entry is sent, entries stop (safe mode) and the failure is loud. A journal that cannot take writes for
+now (a full disk, a read-only file, persistence restarting) does not stop what protects money: the records wait, in
+order, and are written again every few seconds; meanwhile fills are booked, stops and exits still go out (each a
+CRITICAL line), and entries resume once everything waiting is journaled. On start the router asks the journal for a
+snapshot and the desk rebuilds itself from it: ledger, risk state (the kill switch survives restarts), open
 positions and their orders.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pykka
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
@@ -28,17 +27,14 @@ from crocbot.actors.messages import (
     SAFE_MODE_KEY,
     ApplyReconciliation,
     BooksSnapshot,
-    LogFillAhead,
     OpenPositions,
-    OrderView,
     PaperAccountSaved,
-    PositionView,
     ReadJournal,
     RouterStatus,
-    StatusReport,
     VenueRequest,
 )
-from crocbot.core.books_status import BOOKS_KEY, books_document
+from crocbot.actors.router.status import Reporting, status_report
+from crocbot.actors.router.write_ahead import JOURNALED, Outcome, WriteAhead, journal_unavailable
 from crocbot.core.desk import (
     LEDGER_KEY,
     RISK_KEY,
@@ -56,7 +52,6 @@ from crocbot.core.desk import (
     StopBudgetDue,
     Submitted,
 )
-from crocbot.core.desk.restore import JournaledOrder, JournaledPosition, JournalSnapshot
 from crocbot.core.desk.stop_updates import StopUpdates
 from crocbot.core.ids import ClientIds
 from crocbot.core.ledger import Ledger
@@ -78,7 +73,7 @@ from crocbot.core.messages import (
     StopAmendRequest,
 )
 from crocbot.core.messages.commands import Amend, Cancel, Query, Submit, VenueCommand
-from crocbot.core.messages.journal import JournalRecord, LoadState, RecordFill, RecordIntent, SaveState
+from crocbot.core.messages.journal import LoadState, SaveState
 from crocbot.core.risk import RiskGate, RiskState
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.trading_counter import TradingCounter
@@ -87,38 +82,21 @@ from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
 from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
 from crocbot.ops.metrics import METRICS, Metrics
-from crocbot.store.journal import Journal
-from crocbot.store.journal_integrity import JournalUnwritable
-from crocbot.store.journal_rows import JournalOrder
-from crocbot.store.tradelog import TradeLogError
+from crocbot.store.desk_snapshot import journal_snapshot
 
-__all__ = [
-    "Router",
-    "RouterStatus",
-    "OpenPositions",
-    "StatusReport",
-    "PositionView",
-    "OrderView",
-    "BooksSnapshot",
-    "ApplyReconciliation",
-    "FENCE_METRIC",
-    "STOP_UPDATES_METRIC",
-    "money_gauges",
-]
+__all__ = ["Router"]
 
-FENCE_METRIC = "crocbot_fence_breaches_total"
-STOP_UPDATES_METRIC = "crocbot_stop_updates_total"
 
 _ASK_TIMEOUT = 10.0
 # Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
 _ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
 _DAY_TICK = 60.0  # event seconds between checks for a new UTC day
 _BOOKS_EVERY = 10.0  # wall seconds between saves of the books document `crocbot status` reads
-_MONEY_EVERY = timedelta(seconds=1)  # the equity gauges follow the marks this often at most
 _JOURNAL_RETRY = 5.0  # event seconds between tries to write what the journal refused
 _JOURNAL_FAILING = "journal failing"
 _ACCOUNT_UNSAVED = "the paper account cannot be saved"
-# The desk's events that reach the router as they are (a fill and a signal need a word first).
+# The desk's events that reach the router as they are (a fill and a signal need a word first): from the bus (the
+# first seven), then the desk's own timers.
 _DESK_EVENTS = (
     OrderEvent,
     OrderAmended,
@@ -133,11 +111,6 @@ _DESK_EVENTS = (
 )
 
 
-def _journal_unavailable(error: BaseException) -> bool:
-    """A failure that may pass (a full disk, a read-only file, persistence restarting), not a refused record."""
-    return isinstance(error, JournalUnwritable | TradeLogError | RuntimeError | pykka.ActorDeadError | pykka.Timeout)
-
-
 @dataclass(frozen=True, slots=True)
 class _RetryJournal:
     """Timer: write the records the journal refused, in order."""
@@ -146,17 +119,6 @@ class _RetryJournal:
 @dataclass(frozen=True, slots=True)
 class _DayTick:
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """How an event's records fared: committed (`failure` None), waiting for the journal, or refused."""
-
-    failure: BaseException | None = None
-    refused: bool = False
-
-
-_JOURNALED = _Outcome()
 
 
 class Router(SupervisedActor):
@@ -185,19 +147,13 @@ class Router(SupervisedActor):
         self._quote = quote
         self._persistence = persistence
         self._metrics = metrics
-        self._money_at = datetime.min.replace(tzinfo=UTC)
         self._trading = trading  # Kraken's per-pair trading counter, which the desk paces stop amends by
         self._desk: Desk | None = None
         self._ready = False  # reconciled with the venue since the start
         self._feed_was_fresh = False  # until market data was first fresh, safe mode for it is start-up, not news
-        # journal records refused for now, one event's to a batch, in order, oldest first
-        self._unwritten: deque[tuple[JournalRecord, ...]] = deque()
+        self._journal = WriteAhead(self._ask, self._journal_failed)  # each event's records, one commit, in order
         self._retry_due = False
-        self._last_data: dict[str, datetime] = {}  # when each symbol's book last came, for `crocbot status`
-        # The books document for `crocbot status` is paced on wall time: it is I/O, and under a replay clock a pace
-        # in event seconds would write it hundreds of times a second.
-        self._books_every, self._wall = books_every, wall
-        self._books_saved: float | None = None
+        self._reporting = Reporting(metrics, lambda: self.services.directory.get(persistence), books_every, wall)
 
     @property
     def desk(self) -> Desk:
@@ -227,14 +183,8 @@ class Router(SupervisedActor):
         bus = self.services.bus
         for topic in (
             Signal,
-            OrderEvent,
             Fill,
-            OrderAmended,
-            CommandRejected,
-            CommandUnknown,
-            OrderLookedUp,
-            ExitRequest,
-            StopAmendRequest,
+            *_DESK_EVENTS[:7],
             FeedHealth,
             BreakerStateChanged,
             ActorEscalated,
@@ -246,7 +196,7 @@ class Router(SupervisedActor):
         if escalated:  # e.g. the core gave up and was restarted with this router: entries stay halted
             self._carry_out(self.desk.set_safe(_ESCALATED, True, self.clock.now()))
         self.services.scheduler.send_every(_DAY_TICK, self.actor_ref, _DayTick())
-        self._publish_money(mark_only=False)  # the books as restored, before the first scrape asks
+        self._reporting.money(self.desk, self.clock.now(), mark_only=False)  # the books as restored, before a scrape
         if restored:
             logger.info("router rebuilt from the journal: {}", restored)
         # Not ready yet: the reconciler compares these books with the venue and then hands over its plan
@@ -256,30 +206,9 @@ class Router(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         answer = self._handle(message)
-        self._count_tallies()
-        self._publish_money(type(message) is BookView)
+        self._reporting.tallies(self.desk)
+        self._reporting.money(self.desk, self.clock.now(), mark_only=type(message) is BookView)
         return answer
-
-    def _publish_money(self, mark_only: bool) -> None:
-        """Equity and unrealised P&L move with every mark: from book views at most once a second of event time,
-        after anything else at once."""
-        now = self.clock.now()
-        if mark_only and now - self._money_at < _MONEY_EVERY:
-            return
-        self._money_at = now
-        for name, value in money_gauges(self.desk).items():
-            self._metrics.set(name, value)
-
-    def _count_tallies(self) -> None:
-        # The desk tallies what happened while it ran, whichever message (or reconciliation) brought it.
-        for status, n in self.desk.take_ended().items():
-            self._metrics.inc("crocbot_order_outcomes_total", n, labels={"outcome": str(status)})
-        for outcome, n in self.desk.stop_updates.take_tally().items():
-            self._metrics.inc(STOP_UPDATES_METRIC, n, labels={"outcome": str(outcome)})
-        for reason, n in self.desk.take_refused().items():
-            self._metrics.inc("crocbot_entries_refused_total", n, labels={"reason": reason})
-        if fenced := self.desk.take_fenced():
-            self._metrics.inc(FENCE_METRIC, fenced)
 
     def _handle(self, message: Any) -> Any:
         desk = self.desk
@@ -287,8 +216,8 @@ class Router(SupervisedActor):
         if isinstance(message, BookView):
             if message.bids:
                 desk.on_mark(message.symbol, message.bids[0][0])
-            self._last_data[message.symbol] = now  # when it reached the money path (an exchange stamp may lag)
-            self._save_books(now)
+            self._reporting.last_data[message.symbol] = now  # when it reached the money path (an exchange may lag)
+            self._reporting.books(self.desk, now)
         elif isinstance(message, Fill):
             seen = FillSeen(message, journaled=self._known_fill(message.fill_id))
             self._carry_out(desk.on(seen, now), live_fill=True)
@@ -332,9 +261,9 @@ class Router(SupervisedActor):
             self._retry_due = False
             self._retry_journal()
         elif isinstance(message, OpenPositions):
-            return [p.message() for p in desk.positions.values() if p.open and p.entry_price is not None]
+            return desk.open_positions()
         elif isinstance(message, RouterStatus):
-            return self._status_report()
+            return status_report(desk, ready=self._ready)
         elif isinstance(message, BooksSnapshot):
             return desk.books_view()
         elif isinstance(message, ApplyReconciliation):
@@ -342,50 +271,6 @@ class Router(SupervisedActor):
         else:
             return super().handle(message)
         return None
-
-    def _status_report(self) -> StatusReport:
-        desk = self.desk
-        positions = tuple(
-            PositionView(
-                p.position_id,
-                p.symbol,
-                p.qty,
-                p.entry_price,
-                p.stop,
-                p.stop_live,
-                p.take_profit,
-                desk.marks.get(p.symbol),
-            )
-            for p in desk.positions.values()
-            if p.open and p.entry_price is not None
-        )
-        orders = tuple(
-            OrderView(
-                o.cl_ord_id,
-                o.symbol,
-                str(o.purpose),
-                str(o.intent.side),
-                str(o.intent.order_type),
-                o.intent.qty,
-                o.filled,
-                o.limit_price if o.limit_price is not None else o.trigger_price,
-                str(o.status),
-            )
-            for o in desk.orders.values()
-            if o.is_open
-        )
-        return StatusReport(
-            desk.equity(),
-            desk.ledger.realized(),
-            len(positions),
-            desk.risk.safe_reasons,
-            desk.risk.kill_switch_tripped,
-            self._ready,
-            positions,
-            orders,
-            desk.risk.kill_reason or "",
-            desk.stop_updates_busy(),
-        )
 
     def _reconcile(self, message: ApplyReconciliation) -> list[str]:
         """Carry out a reconciliation plan; what was done, one line per kind of change. Only then is the router ready
@@ -408,10 +293,12 @@ class Router(SupervisedActor):
         the commands after it go to the venue in one request. `live_fill`: the actions of a fill from the venue's
         feed (counted once journaled; a crash test may kill the process once it is, before anything is sent)."""
         commands: list[VenueCommand] = []
-        journaled: _Outcome = _JOURNALED
+        journaled: Outcome = JOURNALED
         for action in actions:
             if isinstance(action, Commit):
-                journaled = self._commit(action.records, count_fills=live_fill)
+                journaled = self._journal.commit(action.records)
+                if live_fill and journaled.new_fills:
+                    self._metrics.inc("crocbot_fills_total", journaled.new_fills)
                 if live_fill:
                     failpoints.hit("router.after_fill_journal")  # crash tests: journaled and booked, nothing sent
             elif isinstance(action, Submit):
@@ -431,13 +318,14 @@ class Router(SupervisedActor):
         if commands:
             self.services.bus.publish(VenueRequest(tuple(commands)))
 
-    def _submit(self, action: Submit, journaled: _Outcome, commands: list[VenueCommand]) -> None:
+    def _submit(self, action: Submit, journaled: Outcome, commands: list[VenueCommand]) -> None:
         intent = action.intent
-        if journaled.failure is not None and (journaled.refused or intent.purpose is OrderPurpose.ENTRY):
+        refused = intent.cl_ord_id in journaled.refused
+        if refused or (journaled.failure is not None and intent.purpose is OrderPurpose.ENTRY):
             # Not journaled means not sent; the cancels of the stops it was to replace stay unsent with it: those
             # stops still protect.
             commands[:] = [c for c in commands if not (isinstance(c, Cancel) and c.cl_ord_id in action.after_cancels)]
-            why = f"journal failed: {journaled.failure}"
+            why = "journal failed: " + ("the journal refused its intent" if refused else str(journaled.failure))
             self._carry_out(self.desk.on(NotSent(action, why), self.clock.now()))
             return
         if journaled.failure is not None:
@@ -453,110 +341,31 @@ class Router(SupervisedActor):
         self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)})
         commands.append(action)
 
-    def _commit(self, records: tuple[JournalRecord, ...], *, count_fills: bool = False) -> _Outcome:
-        """Journal one event's records in one transaction. When the journal cannot take them now they wait here, as
-        one unit behind what waits already (an entry's intent does not: the entry is not sent); a refused batch is
-        lost, loudly, and nothing it announced is sent."""
-        failure: BaseException | None = None
-        asked = not self._unwritten  # behind records that wait, a batch waits too, without asking
-        if not asked:
-            failure = RuntimeError(f"{len(self._unwritten)} earlier records are still waiting for the journal")
-        else:
-            try:
-                answers = self._write(records)
-            except Exception as error:
-                if not _journal_unavailable(error):
-                    self._journal_failed(error)
-                    if any(isinstance(r, RecordFill) for r in records):
-                        raise  # a refused fill: the router restarts from the journal; reconciliation books it
-                    logger.opt(exception=error).critical("the journal refused these records: {}", records)
-                    return _Outcome(error, refused=True)
-                failure = error
-            else:
-                for record, answer in zip(records, answers, strict=True):
-                    if count_fills and isinstance(record, RecordFill) and answer is True:
-                        self._metrics.inc("crocbot_fills_total")
-                return _JOURNALED
-        entries = [r for r in records if isinstance(r, RecordIntent) and r.intent.purpose is OrderPurpose.ENTRY]
-        waiting = tuple(r for r in records if r not in entries)
-        if waiting:
-            wait_for_journal(self._unwritten, waiting)
-            for record in waiting:
-                if isinstance(record, RecordFill):
-                    self._log_ahead(record)
-        if asked or entries:
-            self._journal_failed(failure)
-        return _Outcome(failure)
-
-    def _write(self, records: tuple[JournalRecord, ...]) -> tuple[Any, ...]:
-        """One durable commit for `records`; each record's answer."""
-        return tuple(self._ask(record) for record in records)
-
-    def _log_ahead(self, record: RecordFill) -> None:
-        try:  # on disk meanwhile: the trade log takes it now, the journal when it can
-            self._ask(LogFillAhead(record))
-        except Exception as error:  # noqa: BLE001 - persistence says so loudly; the fill waits here all the same
-            logger.error("fill {} could not be written to the trade log ahead: {}", record.fill.fill_id, error)
-
     def _journal_failed(self, error: BaseException) -> None:
         if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
             logger.critical("the journal could not be written ({}); entries are halted", error)
         self._metrics.inc("crocbot_journal_failures_total")
         self._carry_out(self.desk.set_safe(_JOURNAL_FAILING, True, self.clock.now()))
-        if not self._retry_due and _journal_unavailable(error):  # a refused record keeps entries halted
+        if not self._retry_due and journal_unavailable(error):  # a refused record keeps entries halted
             self._retry_due = True
             self.send_later(_JOURNAL_RETRY, _RetryJournal())
 
     def stopping(self) -> None:
         self._last_words()
         if self._desk is not None:
-            self._save_books(self.clock.now(), force=True)
-
-    def _save_books(self, now: datetime, *, force: bool = False) -> None:
-        wall = self._wall()
-        if not force and self._books_saved is not None and wall - self._books_saved < self._books_every:
-            return
-        self._books_saved = wall
-        ref = self.services.directory.get(self._persistence)
-        if ref is not None:
-            # Not waited for: it only feeds `crocbot status`, and stops and exits must not queue behind the journal
-            # (an hourly backup) for it. Asked, not told, so that a failure ends in the unread answer instead of
-            # failing the persistence actor; a failing journal is safe mode already, and status shows the time of
-            # the last document saved.
-            ref.ask(SaveState(BOOKS_KEY, books_document(self.desk, self._last_data, now)), block=False)
+            self._reporting.books(self.desk, self.clock.now(), force=True)
 
     def crashed(self, error: BaseException) -> None:
         self._last_words()
 
     def _last_words(self) -> None:
-        """Records that never reached the journal are not dropped in silence: one more try, then say which."""
-        if not self._unwritten or self._desk is None:
-            return
-        self._retry_journal()
-        if self._unwritten:
-            records = [r for batch in self._unwritten for r in batch]
-            fills = [r.fill.fill_id for r in records if isinstance(r, RecordFill)]
-            logger.critical(
-                "{} records never reached the journal ({} fills: {}); the fills are in the trade log, and the "
-                "reconciler books them again at the next start",
-                len(records),
-                len(fills),
-                ", ".join(fills) or "none",
-            )
+        if self._desk is not None:
+            self._journal.last_words()
 
     def _retry_journal(self) -> None:
-        """Write what waits, oldest batch first; once all of it is journaled, entries may resume."""
-        written = 0
-        while self._unwritten:
-            try:
-                self._write(self._unwritten[0])
-            except Exception as error:  # noqa: BLE001 - still failing: try again later; refused: say so and go on
-                if _journal_unavailable(error):
-                    self._journal_failed(error)
-                    return
-                logger.opt(exception=error).critical("the journal refused waiting records: {}", self._unwritten[0])
-            written += len(self._unwritten.popleft())
-        if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
+        """Write what waits, oldest first; once all of it is journaled, entries may resume."""
+        written = self._journal.retry()
+        if written is None or _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
             return
         try:  # the journal may have failed on an entry alone, which does not wait: see that it takes writes now
             self._ask(SaveState(SAFE_MODE_KEY, {"reasons": [], "ts": self.clock.now().isoformat()}))
@@ -575,7 +384,7 @@ class Router(SupervisedActor):
     def _known_fill(self, fill_id: str) -> bool:
         """Whether the journal held this fill before it came now (a read); False when it cannot say (the ledger
         knows its recent fills), or while records wait for the journal."""
-        if self._unwritten:
+        if self._journal.waiting:
             return False
         try:
             return bool(self._ask(ReadJournal(lambda journal: journal.has_fill(fill_id))))
@@ -584,72 +393,3 @@ class Router(SupervisedActor):
 
     def _ask(self, message: object) -> Any:
         return self.services.directory.ask(self._persistence, message, timeout=_ASK_TIMEOUT)
-
-
-def journal_snapshot(journal: Journal) -> JournalSnapshot:
-    """What the desk needs of the journal to start again (`crocbot.core.desk.restore`). Runs on the persistence
-    thread, so it only reads: the desk is rebuilt from it on the router's own thread."""
-    first_entries: dict[str | None, JournalOrder] = {}
-    for order in journal.orders():  # a position's first entry order, as journaled
-        if order.intent.purpose is OrderPurpose.ENTRY:
-            first_entries.setdefault(order.position_id, order)
-    return JournalSnapshot(
-        fills_after_ledger=tuple(journal.fill_ids_after(journal.state_fills_seq(LEDGER_KEY))),
-        open_orders=tuple(_journaled(o) for o in journal.open_orders()),
-        positions=tuple(
-            JournaledPosition(
-                p.position_id,
-                p.symbol,
-                p.side,
-                p.qty,
-                p.entry_price,
-                p.initial_stop,
-                p.stop_price,
-                p.stop_kind,
-                p.stop_cl_ord_id,
-                p.take_profit,
-                p.opened_at,
-                p.is_open,
-            )
-            for p in journal.positions()
-        ),
-        first_entries=tuple(_journaled(o) for o in first_entries.values()),
-    )
-
-
-def _journaled(row: JournalOrder) -> JournaledOrder:
-    return JournaledOrder(
-        row.intent,
-        row.position_id,
-        row.status,
-        row.order_id,
-        row.filled_qty,
-        row.avg_price,
-        row.qty,
-        row.limit_price,
-        row.trigger_price,
-        row.brackets,
-    )
-
-
-def money_gauges(desk: Desk) -> dict[str, float]:
-    """The gauges the router sets from its desk: equity and unrealised P&L at the last marks (floats: Prometheus has
-    no other number, and these are only read), and the kill switch as 0/1."""
-    return {
-        "crocbot_equity": float(desk.equity()),
-        "crocbot_unrealized_pnl": float(desk.unrealized()),
-        "crocbot_kill_switch": 1.0 if desk.risk.kill_switch_tripped else 0.0,
-    }
-
-
-def wait_for_journal(waiting: deque[tuple[JournalRecord, ...]], batch: tuple[JournalRecord, ...]) -> None:
-    """Queue one event's records, as one unit, behind those the journal has not taken yet. A state document replaces
-    an older copy of itself still waiting (only the newest is worth writing): hours of a full disk then cost one
-    ledger, not one per fill."""
-    keys = {r.key for r in batch if isinstance(r, SaveState)}
-    if keys:
-        for i, old in enumerate(waiting):
-            waiting[i] = tuple(r for r in old if not (isinstance(r, SaveState) and r.key in keys))
-        for empty in [old for old in waiting if not old]:
-            waiting.remove(empty)
-    waiting.append(batch)
