@@ -40,8 +40,7 @@ from crocbot.ops import failpoints
 from crocbot.ops.metrics import METRICS, Metrics
 from crocbot.store.backups import Backups
 from crocbot.store.guarded import GuardedJournal
-from crocbot.store.journal import Journal
-from crocbot.store.journal_integrity import JournalUnwritable
+from crocbot.store.journal import Journal, JournalUnwritable
 from crocbot.store.recovery import missing_fills, unlogged_fills
 from crocbot.store.tradelog import TradeLog, TradeLogError, fill_from_record, fill_record, trade_record
 
