@@ -1,5 +1,5 @@
-"""The journal's SQLite connection: opening the file, its transactions, and its health (settings, integrity,
-verified backups).
+"""The journal's SQLite connection: opening the file, its transactions (one per write, or one per batch of
+writes), and its health (settings, integrity, verified backups).
 
 The connection is made with `check_same_thread=False` because pykka may run an actor's `on_start` on another
 thread than the one that built it; only one thread uses a `Journal` at a time (the actor's), and nothing here
@@ -37,6 +37,9 @@ class Connection:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.commits = 0  # durable commits of writes since the file was opened (a batch is one)
+        self._batching = False
+        self._batch_failed: BaseException | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_S)
@@ -89,10 +92,42 @@ class Connection:
     # ---- transactions --------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def batch(self, what: str = "batch") -> Iterator[None]:
+        """One durable transaction for every write method called inside: they join it instead of committing
+        each, and the batch commits once at the end (`commits` grows by one), or, when any of them fails, rolls
+        all of them back and raises (a full disk or a read-only file as `JournalUnwritable`, as a single write
+        does). Reads inside see the batch's own writes, so a `save_state` is stamped with a fill written earlier
+        in the same batch. Batches do not nest."""
+        if self._batching:
+            raise JournalError(f"journal {self.path.name}: {what} inside a batch (batches do not nest)")
+        with self._write(what):
+            self._batching = True
+            self._batch_failed = None
+            try:
+                yield
+                # a write that failed inside may have left part of its rows even if the caller went on
+                if self._batch_failed is not None:
+                    raise JournalError(
+                        f"journal {self.path.name}: {what} rolled back: a write in it failed ({self._batch_failed})"
+                    ) from self._batch_failed
+            finally:
+                self._batching = False
+                self._batch_failed = None
+
+    @contextlib.contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:
-        """One durable transaction; on any error it is rolled back and reported as a `JournalError` (a full disk,
-        a read-only file or an I/O error as `JournalUnwritable`)."""
+        """One durable transaction, or a part of the open batch's; on any error it is rolled back and reported
+        as a `JournalError` (a full disk, a read-only file or an I/O error as `JournalUnwritable`)."""
         conn = self._conn
+        if self._batching:
+            try:
+                yield conn
+            except BaseException as exc:
+                self._batch_failed = exc
+                if isinstance(exc, sqlite3.Error):
+                    raise self._wrap(what, exc) from exc
+                raise
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -109,6 +144,7 @@ class Connection:
             if isinstance(exc, sqlite3.Error):
                 raise self._wrap(what, exc) from exc
             raise
+        self.commits += 1
 
     def _wrap(self, what: str, exc: sqlite3.Error) -> JournalError:
         if is_corruption(exc):

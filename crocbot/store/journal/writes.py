@@ -1,4 +1,4 @@
-"""The journal's writes. Each is one durable transaction.
+"""The journal's writes. Each is one durable transaction, or a part of the open batch's (`Connection.batch`).
 
 Every write is keyed (cl_ord_id, fill_id, position_id, …): replaying a write after a restart or a retried message
 is a no-op. A key that comes back with different content (an intent reusing a cl_ord_id) is refused with
