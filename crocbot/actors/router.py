@@ -85,7 +85,7 @@ from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
 from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
 from crocbot.ops.metrics import METRICS, Metrics
-from crocbot.store.journal_integrity import JournalUnwritable
+from crocbot.store.journal import JournalUnwritable
 from crocbot.store.tradelog import TradeLogError
 from crocbot.venues.protocol import Amend, Cancel, Query, Submit, VenueCommand
 

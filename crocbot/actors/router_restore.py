@@ -15,8 +15,7 @@ from crocbot.core.desk import LEDGER_KEY, Desk
 from crocbot.core.desk_types import PositionState
 from crocbot.core.messages import OrderPurpose, OrderStatus, PositionSide, Side
 from crocbot.core.order_state import TrackedOrder
-from crocbot.store.journal import Journal
-from crocbot.store.journal_rows import JournalOrder
+from crocbot.store.journal import Journal, JournalOrder
 
 __all__ = ["restore"]
 
