@@ -57,7 +57,7 @@ from crocbot.actors.reconciler import Reconciler
 from crocbot.actors.router import Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.sl_manager import SLManager
-from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
+from crocbot.actors.supervisor import ChildSpec, Policy, RestartStrategy
 from crocbot.actors.venue import VenueActor
 from crocbot.config.model import ExecutionSettings, PaperSettings, RiskSettings, StopSettings
 from crocbot.core.desk import DeskConfig
@@ -325,8 +325,8 @@ def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
 
 
 # Policies as in crocbot/app.py (ROOT_POLICY, CORE_POLICY).
-ROOT = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.5)
-CORE = Policy(strategy=Strategy.REST_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.2)
+ROOT = Policy(strategy=RestartStrategy.ONE_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.5)
+CORE = Policy(strategy=RestartStrategy.REST_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.2)
 
 
 class Bench:

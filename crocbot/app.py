@@ -46,7 +46,7 @@ from crocbot.actors.runtime import Runtime
 from crocbot.actors.scheduler import Scheduler
 from crocbot.actors.sl_manager import SLManager
 from crocbot.actors.strategy import StrategyActor
-from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
+from crocbot.actors.supervisor import ChildSpec, Policy, RestartStrategy
 from crocbot.actors.venue import VenueActor
 from crocbot.actors.watchdog import Watchdog
 from crocbot.config import Settings, fingerprint
@@ -98,10 +98,14 @@ __all__ = [
 # The root gives up (and the bot shuts down in order, stops left on the venue) only when the core cannot be kept
 # alive; any other child beyond the intensity is restarted slowly and the bot goes safe (entries halted).
 ROOT_POLICY = Policy(
-    strategy=Strategy.ONE_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.5, essential=frozenset({"core"})
+    strategy=RestartStrategy.ONE_FOR_ONE,
+    max_restarts=5,
+    within=60.0,
+    backoff_initial=0.5,
+    essential=frozenset({"core"}),
 )
-CORE_POLICY = Policy(strategy=Strategy.REST_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.2)
-MARKET_POLICY = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=10, within=60.0, backoff_initial=0.5)
+CORE_POLICY = Policy(strategy=RestartStrategy.REST_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.2)
+MARKET_POLICY = Policy(strategy=RestartStrategy.ONE_FOR_ONE, max_restarts=10, within=60.0, backoff_initial=0.5)
 ACTOR_NAMES = (
     "watchdog",
     "health",
