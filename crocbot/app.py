@@ -126,6 +126,8 @@ _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
 _BACKFILL_TIMEOUT = 30.0
 _CATCH_UP_PAGES = 50  # 50,000 prints, hours of BTC/USD; beyond that only the first 50,000 are judged (logged)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# what `signal.signal` takes and returns: a function, SIG_DFL / SIG_IGN, or None for a handler not set from Python
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 # A supervisor legitimately blocks while a child starts (start_timeout, 10 s by default) or stops; the watchdog
 # must wait longer than that before calling it hung.
@@ -511,7 +513,7 @@ def _run_bot(settings: Settings, clock: Clock | None, stop: threading.Event | No
     return ExitCode.FAILED if bot.escalated.is_set() else ExitCode.OK
 
 
-def _install_stop_signals(signalled: list[int]) -> dict[int, object]:
+def _install_stop_signals(signalled: list[int]) -> dict[int, _SignalHandler]:
     if threading.current_thread() is not threading.main_thread():
         return {}
 
@@ -520,7 +522,7 @@ def _install_stop_signals(signalled: list[int]) -> dict[int, object]:
         # which may hold that very lock when the signal arrives.
         signalled.append(signum)
 
-    previous: dict[int, object] = {}
+    previous: dict[int, _SignalHandler] = {}
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):  # SIGBREAK exists on Windows only
         signum = getattr(signal, name, None)
         if signum is not None:
@@ -528,6 +530,6 @@ def _install_stop_signals(signalled: list[int]) -> dict[int, object]:
     return previous
 
 
-def _restore_signals(previous: dict[int, object]) -> None:
+def _restore_signals(previous: dict[int, _SignalHandler]) -> None:
     for signum, handler in previous.items():
-        signal.signal(signum, handler)  # type: ignore[arg-type]
+        signal.signal(signum, handler)

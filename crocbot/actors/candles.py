@@ -8,6 +8,7 @@ marked as a gap when it ends. Each closed candle is published, with the symbol's
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -98,7 +99,7 @@ class CandleBuffer(SupervisedActor):
             self._backfills_due = set(self._symbols)
             for symbol in self._symbols:
                 self._gateway.submit(
-                    lambda deadline, s=symbol: backfill(s, self._timeframe, deadline),  # type: ignore[misc]
+                    functools.partial(backfill, symbol, self._timeframe),
                     reply_to=self.actor_ref,
                     timeout=30.0,
                     tag=("backfill", symbol),

@@ -124,14 +124,14 @@ class Feed(SupervisedActor):
         if frames is not None:
             frames.inc()
         if kind in _MARKET:
-            if kind is BookView:
-                symbol = message.symbol  # type: ignore[attr-defined]
+            if isinstance(message, BookView):
+                symbol = message.symbol
                 if symbol in self._resyncing:
                     self._resyncing.discard(symbol)
                     self._tell(_BookInSync(symbol))
             self.services.bus.publish(message)
-        elif kind is BookResync:
-            self._resyncing.add(message.symbol)  # type: ignore[attr-defined]
+        elif isinstance(message, BookResync):
+            self._resyncing.add(message.symbol)
             self._tell(message)
         elif kind in (ConnectionState, InstrumentUpdate):
             self._tell(message)
