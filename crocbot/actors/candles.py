@@ -61,6 +61,10 @@ def candles_from_ohlc(symbol: str, timeframe: Timeframe, rows: Sequence[Sequence
     ]
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = Trade | _Tick | FeedHealth | CallResult[Any] | CandleHistoryWanted
+
+
 class CandleBuffer(SupervisedActor):
     def __init__(
         self,
@@ -106,7 +110,7 @@ class CandleBuffer(SupervisedActor):
                     breaker=self._breaker,
                 )
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, Trade):
             if message.symbol in self._symbols:
                 self._publish(self._book.on_trade(message))

@@ -45,6 +45,10 @@ class _BookInSync:
     symbol: str
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = ConnectionState | BookResync | _BookInSync | InstrumentUpdate
+
+
 class Feed(SupervisedActor):
     def __init__(
         self,
@@ -146,7 +150,7 @@ class Feed(SupervisedActor):
 
     # -- the actor ------------------------------------------------------------------------------------
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, ConnectionState):
             self._connected = message.state == "connected"
             if self._connected:

@@ -153,6 +153,10 @@ class _RestartDue:
     epoch: int
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = ChildExited | _RestartDue | WhichChildren
+
+
 @dataclass(slots=True)
 class _Child:
     spec: ChildSpec
@@ -189,7 +193,7 @@ class Supervisor(SupervisedActor):
         self._stopping = True
         self._terminate_all()
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, ChildExited):
             self._on_exit(message)
         elif isinstance(message, _RestartDue):

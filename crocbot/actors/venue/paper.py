@@ -89,6 +89,22 @@ class _CatchUpBudgetSpent:
     """Timer: the catch-up has taken as long as it may."""
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = (
+    VenueRequest
+    | _Due
+    | _Backup
+    | _SaveAgain
+    | Trade
+    | BookView
+    | StartupReconciled
+    | CallResult[Any]
+    | _FetchAgain
+    | _CatchUpBudgetSpent
+    | VenueSnapshot
+)
+
+
 class VenueActor(SupervisedActor):
     def __init__(
         self,
@@ -184,7 +200,7 @@ class VenueActor(SupervisedActor):
         assert self._venue is not None
         return self._venue
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         catch_up = self._catch_up
         if isinstance(message, VenueRequest):
             if self._latency > 0:
