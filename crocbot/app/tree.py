@@ -88,6 +88,7 @@ def core_tree(
     history: KrakenHistory | None = None,
     machinery_scale: float = 1.0,
     escalation: Callable[[], str | None] | None = None,
+    limits: RiskLimits | None = None,
     venue_actor: type[VenueActor] = VenueActor,
 ) -> ChildSpec:
     """The money path under one rest_for_one supervisor, in dependency order: persistence, venue, router, SL
@@ -96,7 +97,8 @@ def core_tree(
     `history`: Kraken's REST history for the paper venue's catch-up after a restart (None: no catch-up).
     `machinery_scale`: event seconds per wall second for the deadlines that measure crocbot's own machinery
     (`BotWiring.machinery_scale`). `escalation`: what gave up earlier in this process, for the router's status.
-    `venue_actor`: the paper venue actor's class (a benchmark passes a subclass that notes arrivals)."""
+    `limits`: the risk limits, None for the settings' (a benchmark turns off the daily loss limit, which a setting
+    cannot). `venue_actor`: the paper venue actor's class (a benchmark passes a subclass that notes arrivals)."""
     state_dir, log_dir = settings.state_dir, settings.log_dir
     execution = settings.execution
     quote = next(iter(instruments.values())).quote
@@ -126,7 +128,7 @@ def core_tree(
             "router",
             Router,
             instruments,
-            RiskLimits.from_settings(settings.risk),
+            limits or RiskLimits.from_settings(settings.risk),
             DeskConfig(
                 entry_order=execution.entry_order,
                 limit_ttl=execution.limit_ttl,
