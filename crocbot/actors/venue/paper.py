@@ -90,19 +90,8 @@ class _CatchUpBudgetSpent:
 
 
 # What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
-_Handled = (
-    VenueRequest
-    | _Due
-    | _Backup
-    | _SaveAgain
-    | Trade
-    | BookView
-    | StartupReconciled
-    | CallResult[Any]
-    | _FetchAgain
-    | _CatchUpBudgetSpent
-    | VenueSnapshot
-)
+_Timers = _Due | _Backup | _SaveAgain | _FetchAgain | _CatchUpBudgetSpent
+_Handled = VenueRequest | VenueSnapshot | Trade | BookView | StartupReconciled | CallResult[Any] | _Timers
 
 
 class VenueActor(SupervisedActor):
