@@ -3,33 +3,16 @@ path exactly as the bot wires it, without the market data, the health board or t
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import RestartStrategy, WhichChildren
 from crocbot.app import CORE_POLICY, ROOT_POLICY, core_tree
 from crocbot.config import Settings
-from crocbot.kraken.instruments import AssetClass, Instrument
 from crocbot.ops.metrics import Metrics
+from crocbot.sim.catalog import instrument
 
-D = Decimal
-SOL = Instrument(  # Kraken-like SOL/USD
-    symbol="SOL/USD",
-    base="SOL",
-    quote="USD",
-    asset_class=AssetClass.CURRENCY,
-    status="online",
-    price_precision=2,
-    qty_precision=8,
-    cost_precision=5,
-    price_increment=D("0.01"),
-    qty_increment=D("0.00000001"),
-    qty_min=D("0.02"),
-    cost_min=D("0.5"),
-    taker_fee=D("0.004"),
-    maker_fee=D("0.0025"),
-)
+SOL = instrument("SOL/USD", price_decimals=2, qty_min="0.02")  # as the simulator lists it
 
 
 def test_core_tree_starts_the_money_path_alone_in_dependency_order(tmp_path: Path, runtime: Runtime) -> None:
