@@ -45,6 +45,10 @@ class _BookInSync:
     symbol: str
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = ConnectionState | BookResync | _BookInSync | InstrumentUpdate
+
+
 class Feed(SupervisedActor):
     def __init__(
         self,
@@ -124,14 +128,14 @@ class Feed(SupervisedActor):
         if frames is not None:
             frames.inc()
         if kind in _MARKET:
-            if kind is BookView:
-                symbol = message.symbol  # type: ignore[attr-defined]
+            if isinstance(message, BookView):
+                symbol = message.symbol
                 if symbol in self._resyncing:
                     self._resyncing.discard(symbol)
                     self._tell(_BookInSync(symbol))
             self.services.bus.publish(message)
-        elif kind is BookResync:
-            self._resyncing.add(message.symbol)  # type: ignore[attr-defined]
+        elif isinstance(message, BookResync):
+            self._resyncing.add(message.symbol)
             self._tell(message)
         elif kind in (ConnectionState, InstrumentUpdate):
             self._tell(message)
@@ -146,7 +150,7 @@ class Feed(SupervisedActor):
 
     # -- the actor ------------------------------------------------------------------------------------
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, ConnectionState):
             self._connected = message.state == "connected"
             if self._connected:

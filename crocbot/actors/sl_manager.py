@@ -77,6 +77,20 @@ class _BackstopDue:
     crossed_at: datetime
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = (
+    BookView
+    | Trade
+    | PositionOpened
+    | PositionChanged
+    | PositionClosed
+    | ATRUpdate
+    | _CheckStopLive
+    | _BackstopDue
+    | VenueCatchUp
+)
+
+
 class SLManager(SupervisedActor):
     def __init__(
         self,
@@ -133,7 +147,7 @@ class SLManager(SupervisedActor):
     def watched(self) -> int:
         return len(self._watched)
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, BookView):
             bid, ask = (message.bids[0][0] if message.bids else None), (message.asks[0][0] if message.asks else None)
             self._tick(message.symbol, bid, ask)

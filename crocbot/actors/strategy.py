@@ -26,6 +26,10 @@ from crocbot.ops.metrics import METRICS, Metrics
 __all__ = ["StrategyActor"]
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = CandleHistory | Candle
+
+
 class StrategyActor(SupervisedActor):
     def __init__(
         self,
@@ -62,7 +66,7 @@ class StrategyActor(SupervisedActor):
         # After a crash the history died with the old instance: ask for it rather than sit cold for the warm-up.
         self.services.bus.publish(CandleHistoryWanted(self.clock.now()))
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, CandleHistory):
             history = self._history.get(message.symbol)
             if history is not None and message.timeframe is self._timeframe:

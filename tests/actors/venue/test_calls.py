@@ -1,4 +1,4 @@
-"""A venue that carries commands out through a gateway (`crocbot.actors.venue_calls`), alone and behind the router:
+"""A venue that carries commands out through a gateway (`crocbot.actors.venue.calls`), alone and behind the router:
 an amend without an answer is unknown and looked up, a hung call for one order never delays another's, an exit waits
 for its stop's confirmed cancel, and the stop updates are counted in `/metrics`."""
 
@@ -20,7 +20,7 @@ from crocbot.actors.persistence import Persistence
 from crocbot.actors.router import STOP_UPDATES_METRIC, Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
-from crocbot.actors.venue_calls import VenueCalls, VenueRefusal
+from crocbot.actors.venue import VenueCalls, VenueRefusal
 from crocbot.config.model import RiskSettings
 from crocbot.core.clock import SimClock
 from crocbot.core.desk import DeskConfig
