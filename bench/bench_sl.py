@@ -64,6 +64,7 @@ from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.actors.venue_calls import VenueCalls
 from crocbot.config.model import RiskSettings
 from crocbot.core.desk import DeskConfig
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import (
     BreakerStateChanged,
     ExitRequest,
@@ -77,7 +78,6 @@ from crocbot.core.messages import (
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stop_updates import StopOutcome
 from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
-from crocbot.kraken.instruments import AssetClass, Instrument
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier
 from crocbot.kraken.wire import BookView
 from crocbot.ops.metrics import Metrics

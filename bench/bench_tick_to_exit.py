@@ -61,6 +61,7 @@ from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
 from crocbot.actors.venue import VenueActor
 from crocbot.config.model import ExecutionSettings, PaperSettings, RiskSettings, StopSettings
 from crocbot.core.desk import DeskConfig
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import (
     ExitRequest,
     OrderPurpose,
@@ -75,7 +76,7 @@ from crocbot.core.messages.journal import SaveState
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stops import StopPolicy
 from crocbot.kraken.book import L2Book, checksum_of
-from crocbot.kraken.instruments import AssetClass, Catalog, Instrument
+from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.ratelimit import TradingLimits
 from crocbot.kraken.wire import BookView
 from crocbot.kraken.ws import Subscription, WsClient

@@ -54,6 +54,7 @@ from crocbot.config.symbols import SymbolsRefused, check_symbols
 from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
 from crocbot.core.costs import TradeCosts
 from crocbot.core.desk import DeskConfig
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import Candle, Timeframe, Trade
 from crocbot.core.reconcile import ForeignOrderPolicy
 from crocbot.core.risk_sizing import RiskLimits
@@ -61,7 +62,7 @@ from crocbot.core.stops import StopPolicy
 from crocbot.exit_codes import ExitCode
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.errors import KrakenError
-from crocbot.kraken.instruments import Catalog, Instrument
+from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.rest import RestClient
 from crocbot.kraken.ws import WsClient
 from crocbot.ops.health import HealthBoard, HealthServer

@@ -39,9 +39,9 @@ from crocbot.actors.gateway import CallResult, Deadline, Gateway
 from crocbot.actors.messages import PaperAccountSaved, VenueRequest, VenueSnapshot
 from crocbot.actors.venue_catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import wall_rate
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import StartupReconciled, Trade, VenueCatchUp
 from crocbot.core.messages.journal import LoadState
-from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
 from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints

@@ -18,9 +18,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from crocbot.config.model import RiskSettings
 from crocbot.core.costs import TradeCosts, cost_refusal
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import PositionSide, Signal
 from crocbot.core.money import ONE, ZERO, fmt, quantize_down
-from crocbot.kraken.instruments import Instrument
 
 __all__ = [
     "RiskLimits",

@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import OrderType, Side, Ticker, Trade
 from crocbot.core.money import fmt
+from crocbot.core.symbols import normal_asset
 from crocbot.kraken.errors import UNKNOWN_OUTCOME, KrakenError
-from crocbot.kraken.instruments import Catalog, Instrument
+from crocbot.kraken.instruments import Catalog, rest_name
 from crocbot.kraken.rest import RestClient
-from crocbot.kraken.symbols import normal_asset, rest_pair_name
+from crocbot.kraken.symbols import rest_pair_name
 
 __all__ = ["KrakenApi", "AddOrderRequest", "OrderInfo", "TradeInfo", "Placement", "BalanceEx"]
 
@@ -137,7 +139,7 @@ class KrakenApi:
 
     def pair(self, symbol: str) -> str:
         instrument = self._instrument(symbol)
-        return instrument.rest_name if instrument is not None else rest_pair_name(symbol)
+        return rest_name(instrument) if instrument is not None else rest_pair_name(symbol)
 
     def _market_params(self, symbol: str, **extra: Any) -> dict[str, Any]:
         params: dict[str, Any] = {"pair": self.pair(symbol), **{k: v for k, v in extra.items() if v is not None}}

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from crocbot.core.clock import Clock
-from crocbot.kraken.instruments import Instrument
+from crocbot.core.instrument import Instrument
 from crocbot.kraken.ratelimit import ADD_COST, REST_LIMITS, TRADING_LIMITS, LeakyCounter, Tier, amend_cost, cancel_cost
 from crocbot.sim.accounts import Account
 from crocbot.sim.bookmaker import BookData, SyntheticBook

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages.orders import valid_cl_ord_id
 from crocbot.core.messages.side import Side
 from crocbot.core.money import fmt
-from crocbot.kraken.instruments import Instrument
 from crocbot.venues.engine_book import MarketBook
 from crocbot.venues.engine_ledger import Ledger, hold_rate, quote_needed
 from crocbot.venues.engine_types import (

@@ -18,9 +18,9 @@ from decimal import Decimal
 from typing import Any
 
 from crocbot.core.clock import Clock
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import Side
 from crocbot.core.money import fmt
-from crocbot.kraken.instruments import Instrument
 from crocbot.venues.engine import MatchingEngine
 from crocbot.venues.engine_state import OrderState
 from crocbot.venues.engine_types import FillView

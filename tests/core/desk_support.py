@@ -13,6 +13,7 @@ from crocbot.config.model import RiskSettings
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig
 from crocbot.core.desk_types import Action, PositionState, Record, SendOrder
 from crocbot.core.ids import ClientIds
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
     Fill,
@@ -30,7 +31,6 @@ from crocbot.core.messages.journal import SaveState
 from crocbot.core.order_state import TrackedOrder
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
-from crocbot.kraken.instruments import AssetClass, Instrument
 
 D = Decimal
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crocbot.config.model import RiskSettings
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import ClosedTrade, PositionSide, Signal
 from crocbot.core.risk import RiskGate, RiskLimits, RiskState, Sizing
 from crocbot.core.risk_sizing import Refusal, per_unit_loss
-from crocbot.kraken.instruments import AssetClass, Instrument
 
 D = Decimal
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
