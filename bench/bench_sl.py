@@ -75,11 +75,11 @@ from crocbot.core.messages import (
     StopAmendRequest,
     Trade,
 )
+from crocbot.core.messages.market import BookView
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stop_updates import StopOutcome
 from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier
-from crocbot.kraken.wire import BookView
 from crocbot.ops.metrics import Metrics
 
 AIM = 0.010  # seconds: p99 of the SL loop

@@ -73,12 +73,12 @@ from crocbot.core.messages import (
     Trade,
 )
 from crocbot.core.messages.journal import SaveState
+from crocbot.core.messages.market import BookView
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stops import StopPolicy
 from crocbot.kraken.book import L2Book, checksum_of
 from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.ratelimit import TradingLimits
-from crocbot.kraken.wire import BookView
 from crocbot.kraken.ws import Subscription, WsClient
 from crocbot.ops.metrics import Metrics
 from crocbot.sim.bookmaker import BookData

@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from crocbot.core.messages.market import BookView as BookView  # re-exported for the router until the desk package lands
+
 __all__ = [
     "Heartbeat",
     "Pong",
@@ -20,7 +22,6 @@ __all__ = [
     "Balances",
     "Malformed",
     "ConnectionState",
-    "BookView",
     "BookResync",
     "HEARTBEAT",
 ]
@@ -145,16 +146,6 @@ class ConnectionState:
     name: str
     state: str  # connected | disconnected | terminal
     reason: str
-    ts: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class BookView:
-    """The top of one in-sync book after an update whose checksum matched; best first on both sides."""
-
-    symbol: str
-    bids: tuple[tuple[Decimal, Decimal], ...]
-    asks: tuple[tuple[Decimal, Decimal], ...]
     ts: datetime
 
 
