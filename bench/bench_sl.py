@@ -63,6 +63,7 @@ from crocbot.actors.sl_manager import SL_LOOP_METRIC, SLManager
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.actors.venue_calls import VenueCalls
 from crocbot.config.model import RiskSettings
+from crocbot.config.policies import risk_limits
 from crocbot.core.desk import DeskConfig
 from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import (
@@ -76,7 +77,6 @@ from crocbot.core.messages import (
     Trade,
 )
 from crocbot.core.messages.market import BookView
-from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stop_updates import StopOutcome
 from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier
@@ -236,7 +236,7 @@ class Bot:
                     "router",
                     Router,
                     instruments,
-                    RiskLimits.from_settings(RiskSettings()),
+                    risk_limits(RiskSettings()),
                     DeskConfig(chase_step=D("0.0005")),
                     cash=D("1000000"),
                     metrics=self.metrics,

@@ -60,6 +60,7 @@ from crocbot.actors.sl_manager import SLManager
 from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
 from crocbot.actors.venue import VenueActor
 from crocbot.config.model import ExecutionSettings, PaperSettings, RiskSettings, StopSettings
+from crocbot.config.policies import risk_limits, stop_policy
 from crocbot.core.desk import DeskConfig
 from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import (
@@ -75,7 +76,6 @@ from crocbot.core.messages import (
 from crocbot.core.messages.journal import SaveState
 from crocbot.core.messages.market import BookView
 from crocbot.core.risk_sizing import RiskLimits
-from crocbot.core.stops import StopPolicy
 from crocbot.kraken.book import L2Book, checksum_of
 from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.ratelimit import TradingLimits
@@ -271,7 +271,7 @@ class Tap(SupervisedActor):
 def limits() -> RiskLimits:
     """The shipped risk defaults, except what would stop 250 losing trades in a row: the daily loss limit and
     the cooldown after a loss."""
-    shipped = RiskLimits.from_settings(RiskSettings())
+    shipped = risk_limits(RiskSettings())
     return dataclasses.replace(shipped, daily_loss_limit=D(1), cooldown_after_loss=timedelta(0))
 
 
@@ -312,7 +312,7 @@ def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
         ChildSpec.actor(
             "sl_manager",
             SLManager,
-            StopPolicy.from_settings(stops),
+            stop_policy(stops),
             {SYMBOL: INSTRUMENT.price_increment},
             place_within=stops.place_within,
             amend_min_interval=stops.amend_min_interval,

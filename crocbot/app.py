@@ -50,6 +50,7 @@ from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
 from crocbot.actors.venue import VenueActor
 from crocbot.actors.watchdog import Watchdog
 from crocbot.config import Settings, fingerprint
+from crocbot.config.policies import risk_limits, stop_policy, strategy_params
 from crocbot.config.symbols import SymbolsRefused, check_symbols
 from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
 from crocbot.core.costs import TradeCosts
@@ -57,8 +58,6 @@ from crocbot.core.desk import DeskConfig
 from crocbot.core.instrument import Instrument
 from crocbot.core.messages import Candle, Timeframe, Trade
 from crocbot.core.reconcile import ForeignOrderPolicy
-from crocbot.core.risk_sizing import RiskLimits
-from crocbot.core.stops import StopPolicy
 from crocbot.exit_codes import ExitCode
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.errors import KrakenError
@@ -249,7 +248,7 @@ class Bot:
                 "router",
                 Router,
                 instruments,
-                RiskLimits.from_settings(settings.risk),
+                risk_limits(settings.risk),
                 DeskConfig(
                     entry_order=execution.entry_order,
                     limit_ttl=execution.limit_ttl,
@@ -264,7 +263,7 @@ class Bot:
             ChildSpec.actor(
                 "sl_manager",
                 SLManager,
-                StopPolicy.from_settings(settings.stops),
+                stop_policy(settings.stops),
                 {s: i.price_increment for s, i in instruments.items()},
                 costs=costs,
                 place_within=settings.stops.place_within * wiring.machinery_scale,
@@ -309,7 +308,7 @@ class Bot:
                 "strategy",
                 StrategyActor,
                 tuple(instruments),
-                settings.strategy,
+                strategy_params(settings.strategy),
                 {s: i.price_increment for s, i in instruments.items()},
                 timeframe,
                 costs=costs,
