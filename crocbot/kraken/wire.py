@@ -11,7 +11,7 @@ from typing import Any
 from crocbot.core.messages.market import BookView as BookView  # re-exported for the router until the desk package lands
 
 __all__ = [
-    "Heartbeat",
+    "ChannelHeartbeat",
     "Pong",
     "SystemStatus",
     "Ack",
@@ -23,16 +23,17 @@ __all__ = [
     "Malformed",
     "ConnectionState",
     "BookResync",
-    "HEARTBEAT",
+    "CHANNEL_HEARTBEAT",
 ]
 
 
 @dataclass(frozen=True, slots=True)
-class Heartbeat:
-    """Sent by Kraken about once a second when nothing else flows; its absence means a stale connection."""
+class ChannelHeartbeat:
+    """The WS `heartbeat` channel: sent by Kraken about once a second when nothing else flows; its absence means a
+    stale connection. Not the supervisor's liveness probe (`crocbot.actors.protocol.Heartbeat`)."""
 
 
-HEARTBEAT = Heartbeat()
+CHANNEL_HEARTBEAT = ChannelHeartbeat()
 
 
 @dataclass(frozen=True, slots=True)
