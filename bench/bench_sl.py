@@ -63,7 +63,9 @@ from crocbot.actors.sl_manager import SL_LOOP_METRIC, SLManager
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.actors.venue import VenueCalls
 from crocbot.config.model import RiskSettings
+from crocbot.config.policies import risk_limits
 from crocbot.core.desk import DeskConfig
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import (
     BreakerStateChanged,
     ExitRequest,
@@ -74,12 +76,10 @@ from crocbot.core.messages import (
     StopAmendRequest,
     Trade,
 )
-from crocbot.core.risk_sizing import RiskLimits
+from crocbot.core.messages.market import BookView
 from crocbot.core.stop_updates import StopOutcome
 from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
-from crocbot.kraken.instruments import AssetClass, Instrument
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier
-from crocbot.kraken.wire import BookView
 from crocbot.ops.metrics import Metrics
 
 AIM = 0.010  # seconds: p99 of the SL loop
@@ -236,7 +236,7 @@ class Bot:
                     "router",
                     Router,
                     instruments,
-                    RiskLimits.from_settings(RiskSettings()),
+                    risk_limits(RiskSettings()),
                     DeskConfig(chase_step=D("0.0005")),
                     cash=D("1000000"),
                     metrics=self.metrics,

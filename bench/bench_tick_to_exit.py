@@ -60,6 +60,8 @@ from crocbot.actors.venue import VenueActor
 from crocbot.app import ROOT_POLICY, core_tree
 from crocbot.config import Settings
 from crocbot.config.model import ExecutionSettings, ReconcileSettings, RiskSettings, StopSettings
+from crocbot.config.policies import risk_limits
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import (
     ExitRequest,
     OrderPurpose,
@@ -71,11 +73,11 @@ from crocbot.core.messages import (
     Trade,
 )
 from crocbot.core.messages.journal import SaveState
+from crocbot.core.messages.market import BookView
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.kraken.book import L2Book, checksum_of
-from crocbot.kraken.instruments import AssetClass, Catalog, Instrument
+from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.ratelimit import TradingLimits
-from crocbot.kraken.wire import BookView
 from crocbot.kraken.ws import Subscription, WsClient
 from crocbot.ops.metrics import Metrics
 from crocbot.sim.bookmaker import BookData
@@ -285,7 +287,7 @@ def bench_settings(journal_dir: Path) -> Settings:
 def limits(settings: Settings) -> RiskLimits:
     """The settings' risk limits without the daily loss limit, which 250 losing trades in a row would reach; a
     setting must stay below 1, so it is turned off here."""
-    return dataclasses.replace(RiskLimits.from_settings(settings.risk), daily_loss_limit=D(1))
+    return dataclasses.replace(risk_limits(settings.risk), daily_loss_limit=D(1))
 
 
 class Bench:

@@ -19,9 +19,10 @@ from loguru import logger
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.core.clock import SystemClock
 from crocbot.core.messages import Candle, FeedHealth, Ticker, Trade
+from crocbot.core.messages.market import BookView
 from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.reconnect import Backoff
-from crocbot.kraken.wire import BookResync, BookView, ConnectionState, InstrumentUpdate, Malformed
+from crocbot.kraken.wire import BookResync, ConnectionState, InstrumentUpdate, Malformed
 from crocbot.kraken.ws import Recorder, Subscription, WsClient
 from crocbot.ops.metrics import METRICS, Metrics
 

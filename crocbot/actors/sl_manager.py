@@ -41,8 +41,8 @@ from crocbot.core.messages import (
     Trade,
     VenueCatchUp,
 )
+from crocbot.core.messages.market import BookView
 from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
-from crocbot.kraken.wire import BookView
 from crocbot.ops.metrics import METRICS, Metrics
 
 __all__ = ["SLManager", "SL_LOOP_METRIC"]

@@ -16,11 +16,10 @@ from typing import Any
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
-from crocbot.config.model import StrategySettings
 from crocbot.core.candles import is_filled
 from crocbot.core.costs import TradeCosts
 from crocbot.core.messages import Candle, CandleHistory, CandleHistoryWanted, Timeframe
-from crocbot.core.strategies import Strategy, strategy_for
+from crocbot.core.strategies import Strategy, StrategyParams, strategy_for
 from crocbot.ops.metrics import METRICS, Metrics
 
 __all__ = ["StrategyActor"]
@@ -35,7 +34,7 @@ class StrategyActor(SupervisedActor):
         self,
         ctx: ChildContext,
         symbols: Sequence[str],
-        settings: StrategySettings,
+        params: StrategyParams,
         increments: Mapping[str, Decimal],
         timeframe: Timeframe,
         *,
@@ -49,7 +48,7 @@ class StrategyActor(SupervisedActor):
         self._strategies: dict[str, Strategy] = {
             symbol: strategy_for(
                 symbol,
-                settings,
+                params,
                 increments[symbol],
                 costs=costs.get(symbol),
                 min_stop_cost_multiple=min_stop_cost_multiple,

@@ -26,8 +26,9 @@ from crocbot.app.kraken_history import KrakenHistory
 from crocbot.app.tree import ACTOR_NAMES, ROOT_POLICY, core_tree, market_tree
 from crocbot.config import Settings
 from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
+from crocbot.core.instrument import Instrument
 from crocbot.kraken.endpoints import KrakenApi
-from crocbot.kraken.instruments import Catalog, Instrument
+from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.rest import RestClient
 from crocbot.kraken.ws import WsClient
 from crocbot.ops.health import HealthBoard, HealthServer

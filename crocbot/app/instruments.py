@@ -9,8 +9,9 @@ from loguru import logger
 
 from crocbot.config import Settings
 from crocbot.config.symbols import SymbolsRefused, check_symbols
+from crocbot.core.instrument import Instrument
 from crocbot.kraken.errors import KrakenError
-from crocbot.kraken.instruments import Catalog, Instrument
+from crocbot.kraken.instruments import Catalog
 from crocbot.startup import CATALOG_PAUSES, KrakenUnreachable, StartupError, fetch_catalog
 
 __all__ = ["load_instruments", "CATALOG_FILE"]

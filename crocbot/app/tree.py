@@ -21,12 +21,13 @@ from crocbot.actors.supervisor import ChildSpec, Policy, RestartStrategy
 from crocbot.actors.venue import VenueActor
 from crocbot.app.kraken_history import KrakenHistory
 from crocbot.config import Settings
+from crocbot.config.policies import risk_limits, stop_policy, strategy_params
 from crocbot.core.costs import TradeCosts
 from crocbot.core.desk import DeskConfig
+from crocbot.core.instrument import Instrument
 from crocbot.core.reconcile import ForeignOrderPolicy
 from crocbot.core.risk_sizing import RiskLimits
-from crocbot.core.stops import StopPolicy
-from crocbot.kraken.instruments import Catalog, Instrument
+from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.ws import WsClient
 from crocbot.ops.metrics import Metrics
 from crocbot.startup import JOURNAL_FILE, TRADE_LOG_FILE
@@ -128,7 +129,7 @@ def core_tree(
             "router",
             Router,
             instruments,
-            limits or RiskLimits.from_settings(settings.risk),
+            limits or risk_limits(settings.risk),
             DeskConfig(
                 entry_order=execution.entry_order,
                 limit_ttl=execution.limit_ttl,
@@ -143,7 +144,7 @@ def core_tree(
         ChildSpec.actor(
             "sl_manager",
             SLManager,
-            StopPolicy.from_settings(settings.stops),
+            stop_policy(settings.stops),
             {s: i.price_increment for s, i in instruments.items()},
             costs=trade_costs(settings, instruments),
             place_within=settings.stops.place_within * machinery_scale,
@@ -205,7 +206,7 @@ def market_tree(
             "strategy",
             StrategyActor,
             symbols,
-            settings.strategy,
+            strategy_params(settings.strategy),
             {s: i.price_increment for s, i in instruments.items()},
             timeframe,
             costs=trade_costs(settings, instruments),

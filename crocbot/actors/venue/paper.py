@@ -39,11 +39,11 @@ from crocbot.actors.gateway import CallResult, Deadline, Gateway
 from crocbot.actors.messages import PaperAccountSaved, VenueRequest, VenueSnapshot
 from crocbot.actors.venue.catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import wall_rate
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import StartupReconciled, Trade, VenueCatchUp
 from crocbot.core.messages.journal import LoadState
-from crocbot.kraken.instruments import Instrument
+from crocbot.core.messages.market import BookView
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
-from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
 from crocbot.store.backups import Backups
 from crocbot.store.paper_account import PAPER_ACCOUNT_KEY, PAPER_BACKUP_DIR, PaperAccountStore
