@@ -33,7 +33,7 @@ from crocbot.core.messages import ClosedTrade, Fill, Liquidity, Position, Positi
 from crocbot.core.risk import RiskState
 from crocbot.store.codec import dec_text, ts_text
 from crocbot.store.journal import Journal
-from crocbot.store.journal_rows import fill_params, trade_params
+from crocbot.store.journal.rows import fill_params, trade_params
 
 AIM = 1.5
 SYMBOL = "BTC/USD"

@@ -5,7 +5,7 @@ The real bot's stop path runs in a crocbot `Runtime` (system clock): persistence
 directory), the router (its desk rebuilt from that journal, which holds 200 open long positions, 50 in each of 4
 symbols, each protected by an acknowledged stop order), the SL manager, and a venue that carries the router's
 commands out as calls through a `Gateway` (4 workers, a `CircuitBreaker`, a 2 s deadline per call):
-`crocbot.actors.venue_calls.VenueCalls` over a fake Kraken (`bench_sl_venue.FakeKraken`), which answers amends in
+`crocbot.actors.venue.VenueCalls` over a fake Kraken (`bench_sl_venue.FakeKraken`), which answers amends in
 ~1 ms with `OrderAmended`, refuses with Kraken's errors (the pair's trading counter is charged and enforced as
 Kraken does, at the Pro tier by default: 50 stops share each pair's counter), answers lookups of an order's terms,
 and hangs every 10th call for 5 s past its deadline, half of them on the way in (not applied) and half on the way
@@ -61,10 +61,12 @@ from crocbot.actors.router import STOP_UPDATES_METRIC, Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.sl_manager import SL_LOOP_METRIC, SLManager
 from crocbot.actors.supervisor import ChildSpec, Policy
-from crocbot.actors.venue_calls import VenueCalls
+from crocbot.actors.venue import VenueCalls
 from crocbot.config.model import RiskSettings
+from crocbot.config.policies import risk_limits
 from crocbot.core.desk import DeskConfig
 from crocbot.core.desk.stop_updates import StopOutcome
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import (
     BreakerStateChanged,
     ExitRequest,
@@ -75,11 +77,9 @@ from crocbot.core.messages import (
     StopAmendRequest,
     Trade,
 )
-from crocbot.core.risk_sizing import RiskLimits
+from crocbot.core.messages.market import BookView
 from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
-from crocbot.kraken.instruments import AssetClass, Instrument
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier
-from crocbot.kraken.wire import BookView
 from crocbot.ops.metrics import Metrics
 
 AIM = 0.010  # seconds: p99 of the SL loop
@@ -236,7 +236,7 @@ class Bot:
                     "router",
                     Router,
                     instruments,
-                    RiskLimits.from_settings(RiskSettings()),
+                    risk_limits(RiskSettings()),
                     DeskConfig(chase_step=D("0.0005")),
                     cash=D("1000000"),
                     metrics=self.metrics,

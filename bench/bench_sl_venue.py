@@ -1,6 +1,6 @@
 """The venue side of `bench_sl.py`: a fake Kraken that hangs one call in ten, the positions' journal, and the old path.
 
-`FakeKraken` implements `crocbot.actors.venue_calls.OrderCalls` for the stop orders of the bench's positions: an
+`FakeKraken` implements `crocbot.actors.venue.OrderCalls` for the stop orders of the bench's positions: an
 amend answers in ~1 ms with `OrderAmended`, or is refused with Kraken's error string (an unknown order, or
 `EOrder:Rate limit exceeded` when it would take the pair's trading counter over its threshold, charged as Kraken
 charges it, `crocbot.kraken.ratelimit`); a query answers the order's current terms. Every `hang_every`-th call
@@ -26,7 +26,7 @@ from typing import Any
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import CallResult, Deadline, Gateway
-from crocbot.actors.venue_calls import VenueRefusal
+from crocbot.actors.venue import VenueRefusal
 from crocbot.core.messages import (
     RATE_LIMITED,
     OrderAmended,

@@ -1,10 +1,11 @@
 """Tick-to-exit latency: from a Kraken book frame that crosses a stop to the exit order reaching the venue.
 
-The core of the real bot runs in a crocbot `Runtime` (system clock), wired as `crocbot/app.py` wires it: a
-`core` supervisor (rest_for_one) over persistence (SQLite journal with synchronous=FULL and the trade log, in a
-temporary directory), the paper venue (latency 0), the router (market entries) and the SL manager, with the
-shipped settings' defaults (risk relaxed only so that 250 losing trades in a row keep trading: no daily loss
-limit, no cooldown). The feed is emulated: a `WsClient` that never connects is handed raw WS v2 text frames the
+The core of the real bot runs in a crocbot `Runtime` (system clock), built by the bot's own `core_tree`
+(`crocbot/app/tree.py`): a `core` supervisor (rest_for_one) over persistence (SQLite journal with synchronous=FULL
+and the trade log, in a temporary directory), the paper venue (latency 0), the router (market entries), the SL
+manager and the reconciler, with the shipped settings' defaults (risk relaxed only so that 250 losing trades in a
+row keep trading: no daily loss limit, no cooldown; the periodic reconciliation once a day, so never during the
+measurement). The feed is emulated: a `WsClient` that never connects is handed raw WS v2 text frames the
 way its receive thread handles them (`client._handle(client.codec.decode(text))`), and its `on_message`
 publishes market data to the bus as `crocbot/actors/feed.py` does. Every book frame carries a valid checksum.
 
@@ -16,7 +17,8 @@ the top twenty bids, so the best bid gaps to 97.99, through the stop by more tha
 move alone does not trigger the venue's stop (it fires on trades), so the SL manager's own check must catch it:
 ExitRequest -> router (journals the exit's intent) -> one VenueRequest(Cancel stop, Submit exit after it). The
 clock starts just before the frame is decoded and stops when the venue actor starts handling that Submit (a
-`VenueActor` subclass notes it). Then the exit fills, the position closes and the next iteration begins.
+`VenueActor` subclass, handed to `core_tree`, notes it). Then the exit fills, the position closes and the next
+iteration begins.
 
 Baselines measured in the same run, paired with each iteration while the bot is idle:
   - one hop: `bus.publish` of one message -> a trivial actor handling it (a reliable subscription);
@@ -41,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -51,16 +53,15 @@ from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.messages import VenueRequest
-from crocbot.actors.persistence import Persistence
 from crocbot.actors.protocol import HEARTBEAT
-from crocbot.actors.reconciler import Reconciler
-from crocbot.actors.router import Router
 from crocbot.actors.runtime import Runtime
-from crocbot.actors.sl_manager import SLManager
-from crocbot.actors.supervisor import ChildSpec, Policy, Strategy
+from crocbot.actors.supervisor import ChildSpec
 from crocbot.actors.venue import VenueActor
-from crocbot.config.model import ExecutionSettings, PaperSettings, RiskSettings, StopSettings
-from crocbot.core.desk import DeskConfig
+from crocbot.app import ROOT_POLICY, core_tree
+from crocbot.config import Settings
+from crocbot.config.model import ExecutionSettings, ReconcileSettings, RiskSettings, StopSettings
+from crocbot.config.policies import risk_limits
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import (
     ExitRequest,
     OrderPurpose,
@@ -72,17 +73,15 @@ from crocbot.core.messages import (
     Trade,
 )
 from crocbot.core.messages.journal import SaveState
+from crocbot.core.messages.market import BookView
 from crocbot.core.risk_sizing import RiskLimits
-from crocbot.core.stops import StopPolicy
 from crocbot.kraken.book import L2Book, checksum_of
-from crocbot.kraken.instruments import AssetClass, Catalog, Instrument
+from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.ratelimit import TradingLimits
-from crocbot.kraken.wire import BookView
 from crocbot.kraken.ws import Subscription, WsClient
 from crocbot.ops.metrics import Metrics
 from crocbot.sim.bookmaker import BookData
 from crocbot.sim.frames import book_frame
-from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 from crocbot.venues.protocol import Cancel, Submit
 
 AIM = 0.005  # seconds: p99 from frame to exit order at the venue
@@ -189,37 +188,40 @@ class Marks:
         self.submitted.clear()
 
 
-class BenchVenue(VenueActor):
-    """The paper venue actor, noting when the exit Submit (and the stop's Cancel before it) reaches it."""
+# Latency, not Kraken's pacing, is measured: 250 round trips in seconds would overrun any tier's counter.
+UNPACED = TradingLimits(threshold=1e12, decay=1e12, max_open_orders=1_000)
 
-    def __init__(
-        self,
-        ctx: ChildContext,
-        instruments: Mapping[str, Instrument],
-        balances: Mapping[str, Decimal],
-        marks: Marks,
-        *,
-        account: Path,
-        latency: float,
-        trading: TradingLimits,
-    ) -> None:
-        super().__init__(ctx, instruments, balances, account=account, latency=latency, trading=trading)
-        self._marks = marks
 
-    def handle(self, message: Any) -> Any:
-        exit_submit = False
-        if isinstance(message, VenueRequest):
-            for command in message.commands:
-                if isinstance(command, Submit) and command.intent.purpose is OrderPurpose.EXIT:
-                    self._marks.submit_ns = time.perf_counter_ns()
-                    exit_submit = True
-                elif isinstance(command, Cancel) and not self._marks.cancel_ns:
-                    self._marks.cancel_ns = time.perf_counter_ns()
-        try:
-            return super().handle(message)
-        finally:
-            if exit_submit:
-                self._marks.submitted.set()
+def noting_venue(marks: Marks) -> type[VenueActor]:
+    """The paper venue actor, noting when the exit Submit (and the stop's Cancel before it) reaches it. A class of
+    its own per run, because `core_tree` builds the venue from its class and the bot's arguments."""
+
+    class NotingVenue(VenueActor):
+        def __init__(
+            self,
+            ctx: ChildContext,
+            instruments: Mapping[str, Instrument],
+            balances: Mapping[str, Decimal],
+            **options: Any,
+        ) -> None:
+            super().__init__(ctx, instruments, balances, **{**options, "trading": UNPACED})
+
+        def handle(self, message: Any) -> Any:
+            exit_submit = False
+            if isinstance(message, VenueRequest):
+                for command in message.commands:
+                    if isinstance(command, Submit) and command.intent.purpose is OrderPurpose.EXIT:
+                        marks.submit_ns = time.perf_counter_ns()
+                        exit_submit = True
+                    elif isinstance(command, Cancel) and not marks.cancel_ns:
+                        marks.cancel_ns = time.perf_counter_ns()
+            try:
+                return super().handle(message)
+            finally:
+                if exit_submit:
+                    marks.submitted.set()
+
+    return NotingVenue
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,66 +269,25 @@ class Tap(SupervisedActor):
 # -- the bot --------------------------------------------------------------------------------------------
 
 
-def limits() -> RiskLimits:
-    """The shipped risk defaults, except what would stop 250 losing trades in a row: the daily loss limit and
-    the cooldown after a loss."""
-    shipped = RiskLimits.from_settings(RiskSettings())
-    return dataclasses.replace(shipped, daily_loss_limit=D(1), cooldown_after_loss=timedelta(0))
+def bench_settings(journal_dir: Path) -> Settings:
+    """The shipped defaults (no `.env` read), except: market entries, no paper latency, no cooldown after a loss, and
+    a periodic reconciliation once a day (the router takes no entry before the start-up one; none runs during the
+    measurement)."""
+    return Settings(
+        _env_file=None,
+        symbols=(SYMBOL,),
+        state_dir=journal_dir,
+        log_dir=journal_dir,
+        execution=ExecutionSettings(entry_order="market", paper_latency_ms=0),
+        risk=RiskSettings(cooldown_after_loss=0.0),
+        reconcile=ReconcileSettings(interval=86_400.0),
+    )
 
 
-def core_children(journal_dir: Path, marks: Marks) -> list[ChildSpec]:
-    """persistence, venue, router, sl_manager, reconciler with app.py's arguments (the venue a noting subclass)."""
-    execution = ExecutionSettings(entry_order="market")
-    stops = StopSettings()
-    balances = PaperSettings().starting_balances
-    instruments = {SYMBOL: INSTRUMENT}
-    return [
-        ChildSpec.actor("persistence", Persistence, journal_dir / "journal.sqlite3", journal_dir / "trades.jsonl"),
-        ChildSpec.actor(
-            "venue",
-            BenchVenue,
-            instruments,
-            balances,
-            marks,
-            account=journal_dir / PAPER_ACCOUNT_FILE,
-            latency=0.0,
-            # Latency, not Kraken's pacing, is measured: 250 round trips in seconds would overrun any tier's counter.
-            trading=TradingLimits(threshold=1e12, decay=1e12, max_open_orders=1_000),
-        ),
-        ChildSpec.actor(
-            "router",
-            Router,
-            instruments,
-            limits(),
-            DeskConfig(
-                entry_order=execution.entry_order,
-                limit_ttl=execution.limit_ttl,
-                max_repositions=execution.max_reposition_attempts,
-                chase_step=execution.chase_step,
-            ),
-            cash=balances["USD"],
-            quote="USD",
-            metrics=Metrics(),
-        ),
-        ChildSpec.actor(
-            "sl_manager",
-            SLManager,
-            StopPolicy.from_settings(stops),
-            {SYMBOL: INSTRUMENT.price_increment},
-            place_within=stops.place_within,
-            amend_min_interval=stops.amend_min_interval,
-            backstop_grace=stops.backstop_grace,
-            backstop_margin=stops.backstop_margin,
-            metrics=Metrics(),
-        ),
-        # The router takes no entry before the start-up reconciliation (no periodic runs during the measurement).
-        ChildSpec.actor("reconciler", Reconciler, interval=0.0),
-    ]
-
-
-# Policies as in crocbot/app.py (ROOT_POLICY, CORE_POLICY).
-ROOT = Policy(strategy=Strategy.ONE_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.5)
-CORE = Policy(strategy=Strategy.REST_FOR_ONE, max_restarts=5, within=60.0, backoff_initial=0.2)
+def limits(settings: Settings) -> RiskLimits:
+    """The settings' risk limits without the daily loss limit, which 250 losing trades in a row would reach; a
+    setting must stay below 1, so it is turned off here."""
+    return dataclasses.replace(risk_limits(settings.risk), daily_loss_limit=D(1))
 
 
 class Bench:
@@ -337,13 +298,16 @@ class Bench:
         self.settle_for = settle
         self.seen: set[str] = set()
         self.runtime = Runtime()
+        settings = bench_settings(journal_dir)
+        core = core_tree(
+            settings,
+            {SYMBOL: INSTRUMENT},
+            metrics=Metrics(),
+            limits=limits(settings),
+            venue_actor=noting_venue(self.marks),
+        )
         self.runtime.start(
-            [
-                ChildSpec.supervisor("core", core_children(journal_dir, self.marks), CORE),
-                ChildSpec.actor("tap", Tap, self.events),
-                ChildSpec.actor("hop", Hop, self.hops),
-            ],
-            ROOT,
+            [core, ChildSpec.actor("tap", Tap, self.events), ChildSpec.actor("hop", Hop, self.hops)], ROOT_POLICY
         )
         self.bus = self.runtime.bus
         self.feed = Feed(self.bus.publish)

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from crocbot.config import Settings
+from crocbot.core.instrument import Instrument
 from crocbot.exit_codes import ExitCode
-from crocbot.kraken.instruments import Catalog, Instrument
+from crocbot.kraken.instruments import Catalog
 
 if TYPE_CHECKING:
     from crocbot.core.clock import ReplayClock

@@ -34,11 +34,12 @@ from crocbot.actors.feed import FeedOptions
 from crocbot.actors.router import FENCE_METRIC
 from crocbot.app import BACKUP_DIR, JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, StartupError, load_instruments
 from crocbot.config import Settings
+from crocbot.config.policies import strategy_params
+from crocbot.core.instrument import Instrument
 from crocbot.core.money import fmt
 from crocbot.core.strategies import strategy_for
 from crocbot.demo_paths import DEFAULT_DATA
 from crocbot.demo_view import ViewData, money, render_view
-from crocbot.kraken.instruments import Instrument
 from crocbot.ops.log import JSON_LOG_NAME, setup_logging
 from crocbot.ops.metrics import Metrics
 from crocbot.ops.trade_audit import TradeAudit, audit_journal
@@ -173,7 +174,7 @@ def run_demo(
 def pre_roll_for(settings: Settings) -> timedelta:
     """Market history the strategies need before their first decision: their warm-up in candles, and a few more."""
     frame = settings.strategy.frame
-    warmup = max(strategy_for(s, settings.strategy, Decimal(1)).warmup for s in DEMO_SYMBOLS)
+    warmup = max(strategy_for(s, strategy_params(settings.strategy), Decimal(1)).warmup for s in DEMO_SYMBOLS)
     return timedelta(seconds=frame.seconds * (warmup + _WARMUP_SPARE))
 
 

@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from crocbot.actors.messages import OrderView, PositionView, StatusReport
+from crocbot.core.instrument import Instrument
 from crocbot.core.money import quote_places, round_to_decimals
-from crocbot.kraken.instruments import Instrument
 
 __all__ = ["ViewData", "render_view", "money"]
 

@@ -8,6 +8,7 @@ marked as a gap when it ends. Each closed candle is published, with the symbol's
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,10 @@ def candles_from_ohlc(symbol: str, timeframe: Timeframe, rows: Sequence[Sequence
     ]
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = Trade | _Tick | FeedHealth | CallResult[Any] | CandleHistoryWanted
+
+
 class CandleBuffer(SupervisedActor):
     def __init__(
         self,
@@ -98,14 +103,14 @@ class CandleBuffer(SupervisedActor):
             self._backfills_due = set(self._symbols)
             for symbol in self._symbols:
                 self._gateway.submit(
-                    lambda deadline, s=symbol: backfill(s, self._timeframe, deadline),  # type: ignore[misc]
+                    functools.partial(backfill, symbol, self._timeframe),
                     reply_to=self.actor_ref,
                     timeout=30.0,
                     tag=("backfill", symbol),
                     breaker=self._breaker,
                 )
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, Trade):
             if message.symbol in self._symbols:
                 self._publish(self._book.on_trade(message))

@@ -19,9 +19,10 @@ from loguru import logger
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.core.clock import SystemClock
 from crocbot.core.messages import Candle, FeedHealth, Ticker, Trade
+from crocbot.core.messages.market import BookView
 from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.reconnect import Backoff
-from crocbot.kraken.wire import BookResync, BookView, ConnectionState, InstrumentUpdate, Malformed
+from crocbot.kraken.wire import BookResync, ConnectionState, InstrumentUpdate, Malformed
 from crocbot.kraken.ws import Recorder, Subscription, WsClient
 from crocbot.ops.metrics import METRICS, Metrics
 
@@ -43,6 +44,10 @@ class FeedOptions:
 @dataclass(frozen=True, slots=True)
 class _BookInSync:
     symbol: str
+
+
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = ConnectionState | BookResync | _BookInSync | InstrumentUpdate
 
 
 class Feed(SupervisedActor):
@@ -124,14 +129,14 @@ class Feed(SupervisedActor):
         if frames is not None:
             frames.inc()
         if kind in _MARKET:
-            if kind is BookView:
-                symbol = message.symbol  # type: ignore[attr-defined]
+            if isinstance(message, BookView):
+                symbol = message.symbol
                 if symbol in self._resyncing:
                     self._resyncing.discard(symbol)
                     self._tell(_BookInSync(symbol))
             self.services.bus.publish(message)
-        elif kind is BookResync:
-            self._resyncing.add(message.symbol)  # type: ignore[attr-defined]
+        elif isinstance(message, BookResync):
+            self._resyncing.add(message.symbol)
             self._tell(message)
         elif kind in (ConnectionState, InstrumentUpdate):
             self._tell(message)
@@ -146,7 +151,7 @@ class Feed(SupervisedActor):
 
     # -- the actor ------------------------------------------------------------------------------------
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, ConnectionState):
             self._connected = message.state == "connected"
             if self._connected:

@@ -51,6 +51,22 @@ _TOPICS = (
 _SHOWN = 8  # Kraken's finest precision: an average entry over partial fills has the 28 digits of a VWAP
 
 
+# What `handle` acts on: events that change the board, and events only told on the tape; the rest (`| object`)
+# falls through to the base actor, which logs and ignores it.
+_OnBoard = (
+    FeedHealth
+    | SafeModeChanged
+    | BreakerStateChanged
+    | ActorRestarted
+    | ActorExited
+    | ActorEscalated
+    | StartupReconciled
+    | StartupReconciling
+    | VenueCatchUp
+)
+_OnTape = Signal | PositionOpened | PositionChanged | PositionClosed | OrderEvent
+
+
 class Health(SupervisedActor):
     def __init__(self, ctx: ChildContext, board: HealthBoard) -> None:
         super().__init__(ctx)
@@ -62,7 +78,7 @@ class Health(SupervisedActor):
         for topic in _TOPICS:
             self.services.bus.subscribe(topic, self.name)
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _OnBoard | _OnTape | object) -> Any:
         board = self._board
         if isinstance(message, FeedHealth):
             board.on_feed(message)
@@ -93,7 +109,7 @@ class Health(SupervisedActor):
             self._tape(message)
         return None
 
-    def _tape(self, message: Any) -> None:
+    def _tape(self, message: _OnTape | object) -> None:
         board = self._board
         if isinstance(message, Signal):
             text = f"{message.symbol} {message.strategy} signal: entry {fmt(message.entry)} stop {fmt(message.stop)}"

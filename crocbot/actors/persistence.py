@@ -10,14 +10,19 @@ to send again; a fill is written to the trade log at once all the same, so that 
 crocbot stops before the journal takes writes again (the reconciler backfills the journal from the trade log at
 the next start). A trade-log line that cannot be written after its journal record was committed is written when
 the record comes again. Either way each fill and each trade is logged once.
+
+A `RecordBatch` is one journal transaction (one commit, all its records or none of them), then the same trade-log
+lines its records would have had one by one; a full disk or a read-only journal rolls it all back, and its fills
+are logged ahead as a single fill's are. `KnownFill` is a read: does the journal hold the fill?
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, assert_never, get_args
 
 from loguru import logger
 
@@ -25,8 +30,11 @@ from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.messages import FillsOnlyLogged, LogFillAhead, ReadJournal
 from crocbot.core.messages import Fill
 from crocbot.core.messages.journal import (
+    JournalRecord,
+    KnownFill,
     LoadState,
     RecordAmend,
+    RecordBatch,
     RecordEvent,
     RecordFill,
     RecordIntent,
@@ -40,8 +48,7 @@ from crocbot.ops import failpoints
 from crocbot.ops.metrics import METRICS, Metrics
 from crocbot.store.backups import Backups
 from crocbot.store.guarded import GuardedJournal
-from crocbot.store.journal import Journal
-from crocbot.store.journal_integrity import JournalUnwritable
+from crocbot.store.journal import Journal, JournalUnwritable
 from crocbot.store.recovery import missing_fills, unlogged_fills
 from crocbot.store.tradelog import TradeLog, TradeLogError, fill_from_record, fill_record, trade_record
 
@@ -53,18 +60,16 @@ class _Backup:
     """Timer: time for a verified backup of the journal."""
 
 
-# The records timed for `crocbot_journal_write_seconds`: each is durable (committed, synchronous=FULL) on return.
-_WRITES = (
-    RecordIntent,
-    RecordEvent,
-    RecordAmend,
-    RecordFill,
-    RecordPositionOpened,
-    RecordStop,
-    RecordPositionChanged,
-    RecordPositionClosed,
-    SaveState,
-)
+# Every record that changes the journal, each durable (committed, synchronous=FULL) on return; read from the union
+# so that a record added to it cannot fall through to "ignored".
+_RECORDS: tuple[type, ...] = get_args(JournalRecord)
+# Timed for `crocbot_journal_write_seconds`: a batch once, as one transaction.
+_WRITES = (*_RECORDS, RecordBatch)
+COMMITS_METRIC = "crocbot_journal_commits_total"
+
+
+def _is_record(message: object) -> TypeGuard[JournalRecord]:
+    return isinstance(message, _RECORDS)
 
 
 class Persistence(SupervisedActor):
@@ -81,6 +86,7 @@ class Persistence(SupervisedActor):
     ) -> None:
         super().__init__(ctx)
         self._write_seconds = metrics.histogram("crocbot_journal_write_seconds")
+        self._commits = metrics.counter(COMMITS_METRIC)
         self._journal_path = journal_path
         self._trade_log_path = trade_log_path
         self._backups = Backups(backup_dir or journal_path.parent / "backups", keep=keep_backups, clock=self.clock.now)
@@ -141,20 +147,74 @@ class Persistence(SupervisedActor):
                 logger.error("trade log: fill record {} cannot be read back ({})", record.get("fill_id"), error)
         return out
 
-    def _record_fill(self, journal: Journal, trade_log: TradeLog, message: RecordFill) -> bool:
-        fill = message.fill
-        record = fill_record(fill, position_id=message.position_id, backfilled=message.backfilled)
+    def _record(
+        self, journal: Journal, trade_log: TradeLog, records: tuple[JournalRecord, ...], *, batch: bool
+    ) -> list[bool]:
+        """Journal `records` (in one transaction when `batch`), then write their trade-log lines; answers each
+        record's answer, in order."""
+        news: list[bool] = []
         try:
-            new = journal.record_fill(fill, backfilled=message.backfilled)
+            with journal.batch(f"a batch of {len(records)} records") if batch else contextlib.nullcontext():
+                news.extend(self._journal_one(journal, record) for record in records)
         except JournalUnwritable:
-            self._log_ahead(journal, trade_log, message)  # the asker keeps it for the journal; on disk meanwhile
+            for record in records:
+                if isinstance(record, RecordFill):
+                    self._log_ahead(journal, trade_log, record)  # the asker keeps it for the journal; on disk meanwhile
             raise
-        failpoints.hit("persistence.after_fill_commit")  # crash tests: journaled, not in the trade log
-        if fill.fill_id in self._logged_only:
-            self._logged_only.discard(fill.fill_id)  # logged when the journal could not take it
-        elif new or fill.fill_id in self._unlogged:  # a replayed fill is in the trade log already
-            self._append_line(trade_log, fill.fill_id, record)
-        return new
+        if any(isinstance(record, RecordFill) for record in records):
+            failpoints.hit("persistence.after_fill_commit")  # crash tests: journaled, not in the trade log
+        self._log_committed(trade_log, records, news)
+        return [new if isinstance(record, RecordFill) else True for record, new in zip(records, news, strict=True)]
+
+    @staticmethod
+    def _journal_one(journal: Journal, record: JournalRecord) -> bool:
+        """Write one record (inside the open batch, if any); False for a replayed fill or closed trade."""
+        if isinstance(record, RecordIntent):
+            journal.record_intent(
+                record.intent, position_id=record.position_id, reason=record.reason, brackets=record.brackets
+            )
+        elif isinstance(record, RecordEvent):
+            journal.record_order_event(record.event)
+        elif isinstance(record, RecordAmend):
+            journal.record_amend(record.amended)
+        elif isinstance(record, RecordFill):
+            return journal.record_fill(record.fill, backfilled=record.backfilled)
+        elif isinstance(record, RecordPositionOpened):
+            journal.open_position(record.position)
+        elif isinstance(record, RecordStop):
+            journal.update_stop(record.position_id, record.stop, record.kind, record.ts, record.stop_cl_ord_id)
+        elif isinstance(record, RecordPositionChanged):
+            journal.update_position(record.position_id, record.qty, record.entry_price)
+        elif isinstance(record, RecordPositionClosed):
+            return journal.close_position(record.position_id, record.ts, record.trade)
+        elif isinstance(record, SaveState):
+            journal.save_state(record.key, record.value)
+        else:
+            assert_never(record)
+        return True
+
+    def _log_committed(self, trade_log: TradeLog, records: tuple[JournalRecord, ...], news: list[bool]) -> None:
+        """The trade-log lines of committed records. Every line is tried even after one fails (each failure is
+        remembered in `_unlogged`, for when the asker sends the records again), then the first failure is raised."""
+        failure: TradeLogError | None = None
+        for record, new in zip(records, news, strict=True):
+            try:
+                if isinstance(record, RecordFill):
+                    fill = record.fill
+                    if fill.fill_id in self._logged_only:
+                        self._logged_only.discard(fill.fill_id)  # logged when the journal could not take it
+                    elif new or fill.fill_id in self._unlogged:  # a replayed fill is in the trade log already
+                        line = fill_record(fill, position_id=record.position_id, backfilled=record.backfilled)
+                        self._append_line(trade_log, fill.fill_id, line)
+                elif isinstance(record, RecordPositionClosed):
+                    trade = record.trade
+                    # a replayed close is logged already
+                    if trade is not None and (new or trade.trade_id in self._unlogged):
+                        self._append_line(trade_log, trade.trade_id, trade_record(trade, record.context))
+            except TradeLogError as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
     def _log_ahead(self, journal: Journal, trade_log: TradeLog, message: RecordFill) -> bool:
         fill = message.fill
@@ -210,13 +270,15 @@ class Persistence(SupervisedActor):
         logger.critical("trade log: {}", message)
 
     def handle(self, message: Any) -> Any:
-        if not isinstance(message, _WRITES):
-            return self._handle(message)
         started = time.perf_counter()  # wall time: the disk's latency, whatever the event clock does
+        commits = self._journal.commits if self._journal is not None else 0
         try:
             return self._handle(message)
         finally:
-            self._write_seconds.observe(time.perf_counter() - started)
+            if isinstance(message, _WRITES):
+                self._write_seconds.observe(time.perf_counter() - started)
+            if self._journal is not None:  # a `ReadJournal` may write too
+                self._commits.inc(self._journal.commits - commits)
 
     def _handle(self, message: Any) -> Any:
         journal, trade_log = self._journal, self._trade_log
@@ -226,37 +288,20 @@ class Persistence(SupervisedActor):
             self._backup()
             self.send_later(self._backup_every, _Backup())
             return None
-        if isinstance(message, RecordIntent):
-            journal.record_intent(
-                message.intent, position_id=message.position_id, reason=message.reason, brackets=message.brackets
-            )
-        elif isinstance(message, RecordEvent):
-            journal.record_order_event(message.event)
-        elif isinstance(message, RecordAmend):
-            journal.record_amend(message.amended)
-        elif isinstance(message, RecordFill):
-            return self._record_fill(journal, trade_log, message)
-        elif isinstance(message, RecordPositionOpened):
-            journal.open_position(message.position)
-        elif isinstance(message, RecordStop):
-            journal.update_stop(message.position_id, message.stop, message.kind, message.ts, message.stop_cl_ord_id)
-        elif isinstance(message, RecordPositionChanged):
-            journal.update_position(message.position_id, message.qty, message.entry_price)
-        elif isinstance(message, RecordPositionClosed):
-            trade = message.trade
-            new = journal.close_position(message.position_id, message.ts, trade)
-            if trade is not None and (new or trade.trade_id in self._unlogged):  # a replayed close is logged already
-                self._append_line(trade_log, trade.trade_id, trade_record(trade, message.context))
-        elif isinstance(message, SaveState):
-            journal.save_state(message.key, message.value)
-        elif isinstance(message, LoadState):
+        if _is_record(message):
+            return self._record(journal, trade_log, (message,), batch=False)[0]
+        if isinstance(message, RecordBatch):
+            if not message.records:
+                return ()
+            return tuple(self._record(journal, trade_log, message.records, batch=True))
+        if isinstance(message, KnownFill):
+            return journal.has_fill(message.fill_id)
+        if isinstance(message, LoadState):
             return journal.load_state(message.key)
-        elif isinstance(message, ReadJournal):
+        if isinstance(message, ReadJournal):
             return message.read(journal)
-        elif isinstance(message, LogFillAhead):
+        if isinstance(message, LogFillAhead):
             return self._log_ahead(journal, trade_log, message.fill)
-        elif isinstance(message, FillsOnlyLogged):
+        if isinstance(message, FillsOnlyLogged):
             return self._fills_only_logged()
-        else:
-            return super().handle(message)
-        return True
+        return super().handle(message)

@@ -58,6 +58,10 @@ class _JournalSide:
     since: datetime | None
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = _Tick | ReconcileRequest
+
+
 def _journal_side(journal: Journal) -> _JournalSide:
     last = journal.last_fill_time()
     since = last - _LOOKBACK if last is not None else None
@@ -90,7 +94,7 @@ class Reconciler(SupervisedActor):
         self.services.bus.subscribe(ReconcileRequest, self.name)
         self._run(startup=True)
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, _Tick):
             self._run(startup=message.startup)
         elif isinstance(message, ReconcileRequest):

@@ -41,8 +41,8 @@ from crocbot.core.messages import (
     Trade,
     VenueCatchUp,
 )
+from crocbot.core.messages.market import BookView
 from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
-from crocbot.kraken.wire import BookView
 from crocbot.ops.metrics import METRICS, Metrics
 
 __all__ = ["SLManager", "SL_LOOP_METRIC"]
@@ -75,6 +75,20 @@ class _BackstopDue:
 
     position_id: str
     crossed_at: datetime
+
+
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = (
+    BookView
+    | Trade
+    | PositionOpened
+    | PositionChanged
+    | PositionClosed
+    | ATRUpdate
+    | _CheckStopLive
+    | _BackstopDue
+    | VenueCatchUp
+)
 
 
 class SLManager(SupervisedActor):
@@ -133,7 +147,7 @@ class SLManager(SupervisedActor):
     def watched(self) -> int:
         return len(self._watched)
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, BookView):
             bid, ask = (message.bids[0][0] if message.bids else None), (message.asks[0][0] if message.asks else None)
             self._tick(message.symbol, bid, ask)

@@ -16,14 +16,17 @@ from typing import Any
 from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
-from crocbot.config.model import StrategySettings
 from crocbot.core.candles import is_filled
 from crocbot.core.costs import TradeCosts
 from crocbot.core.messages import Candle, CandleHistory, CandleHistoryWanted, Timeframe
-from crocbot.core.strategies import Strategy, strategy_for
+from crocbot.core.strategies import Strategy, StrategyParams, strategy_for
 from crocbot.ops.metrics import METRICS, Metrics
 
 __all__ = ["StrategyActor"]
+
+
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = CandleHistory | Candle
 
 
 class StrategyActor(SupervisedActor):
@@ -31,7 +34,7 @@ class StrategyActor(SupervisedActor):
         self,
         ctx: ChildContext,
         symbols: Sequence[str],
-        settings: StrategySettings,
+        params: StrategyParams,
         increments: Mapping[str, Decimal],
         timeframe: Timeframe,
         *,
@@ -45,7 +48,7 @@ class StrategyActor(SupervisedActor):
         self._strategies: dict[str, Strategy] = {
             symbol: strategy_for(
                 symbol,
-                settings,
+                params,
                 increments[symbol],
                 costs=costs.get(symbol),
                 min_stop_cost_multiple=min_stop_cost_multiple,
@@ -62,7 +65,7 @@ class StrategyActor(SupervisedActor):
         # After a crash the history died with the old instance: ask for it rather than sit cold for the warm-up.
         self.services.bus.publish(CandleHistoryWanted(self.clock.now()))
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, CandleHistory):
             history = self._history.get(message.symbol)
             if history is not None and message.timeframe is self._timeframe:

@@ -35,7 +35,7 @@ from crocbot.core.messages import ActorEscalated, ActorExited, ActorRestarted
 
 __all__ = [
     "Restart",
-    "Strategy",
+    "RestartStrategy",
     "ChildSpec",
     "Policy",
     "ChildInfo",
@@ -58,7 +58,7 @@ class Restart(StrEnum):
         return self is Restart.TRANSIENT and reason is not ExitReason.NORMAL
 
 
-class Strategy(StrEnum):
+class RestartStrategy(StrEnum):
     ONE_FOR_ONE = "one_for_one"
     REST_FOR_ONE = "rest_for_one"
     ONE_FOR_ALL = "one_for_all"
@@ -112,7 +112,7 @@ class ChildSpec:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    strategy: Strategy = Strategy.ONE_FOR_ONE
+    strategy: RestartStrategy = RestartStrategy.ONE_FOR_ONE
     max_restarts: int = 3
     within: float = 5.0  # seconds of event time
     backoff_initial: float = 0.1  # seconds before the first restart in a window; 0 restarts at once
@@ -153,6 +153,10 @@ class _RestartDue:
     epoch: int
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = ChildExited | _RestartDue | WhichChildren
+
+
 @dataclass(slots=True)
 class _Child:
     spec: ChildSpec
@@ -189,7 +193,7 @@ class Supervisor(SupervisedActor):
         self._stopping = True
         self._terminate_all()
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, ChildExited):
             self._on_exit(message)
         elif isinstance(message, _RestartDue):
@@ -264,9 +268,9 @@ class Supervisor(SupervisedActor):
     def _affected(self, name: str) -> list[str]:
         order = list(self._children)
         strategy = self._policy.strategy
-        if strategy is Strategy.ONE_FOR_ONE:
+        if strategy is RestartStrategy.ONE_FOR_ONE:
             return [name]
-        if strategy is Strategy.REST_FOR_ONE:
+        if strategy is RestartStrategy.REST_FOR_ONE:
             return order[order.index(name) :]
         return order
 

@@ -29,6 +29,10 @@ class HungActors:
     """Ask the watchdog which names it has reported as hung so far (for health checks and tests)."""
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = WatchdogTick | HungActors
+
+
 @dataclass(slots=True)
 class _Probe:
     instance: int
@@ -49,7 +53,7 @@ class Watchdog(SupervisedActor):
     def started(self) -> None:
         self.services.scheduler.send_every(self._interval, self.actor_ref, WatchdogTick())
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, WatchdogTick):
             self._tick()
             return None

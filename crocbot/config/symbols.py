@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from crocbot.config.model import Settings
-from crocbot.kraken.instruments import Catalog, Instrument, UnknownSymbolError
+from crocbot.core.instrument import Instrument
+from crocbot.kraken.instruments import Catalog, UnknownSymbolError
 
 __all__ = ["CATALOG_FILE", "SymbolsRefused", "catalog_cache", "check_symbols"]
 

@@ -53,7 +53,7 @@ from typing import Any
 from crocbot.core.ledger_book import OpenPosition
 from crocbot.core.messages import ClosedTrade, Fill, PositionSide, Side
 from crocbot.core.money import ZERO, fmt, to_decimal
-from crocbot.kraken.symbols import normal_asset, split_v2
+from crocbot.core.symbols import normal_asset, split_v2
 
 __all__ = ["Ledger", "LEDGER_STATE_VERSION", "RECENT_FILLS"]
 

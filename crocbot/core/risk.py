@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from crocbot.core.checks import utc
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import ClosedTrade, PositionSide, Signal
 from crocbot.core.money import ZERO, fmt, to_decimal
 from crocbot.core.risk_sizing import (
@@ -35,7 +36,6 @@ from crocbot.core.risk_sizing import (
     size_position,
     stop_refusal,
 )
-from crocbot.kraken.instruments import Instrument
 
 __all__ = ["RiskGate", "RiskState", "RISK_STATE_VERSION", "RiskLimits", "Sizing", "Refusal"]
 

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from crocbot.config.model import RiskSettings
 from crocbot.core.costs import TradeCosts, cost_refusal
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import PositionSide, Signal
 from crocbot.core.money import ONE, ZERO, fmt, quantize_down
-from crocbot.kraken.instruments import Instrument
 
 __all__ = [
     "RiskLimits",
@@ -42,8 +41,9 @@ _CENT = Decimal("0.01")
 class RiskLimits:
     """The risk settings as the gate uses them. Fractions are of equity, except `slippage_allowance` (of price).
 
-    Only each value's own range is checked here; `RiskSettings` also checks that they fit together. Limits built
-    by hand can be inconsistent (a risk per trade above the max loss), which the fail-safe then catches.
+    `crocbot.config.policies` builds them from `RiskSettings`. Only each value's own range is checked here;
+    `RiskSettings` also checks that they fit together. Limits built by hand can be inconsistent (a risk per trade
+    above the max loss), which the fail-safe then catches.
     """
 
     risk_per_trade: Decimal
@@ -68,21 +68,6 @@ class RiskLimits:
             raise ValueError(f"max_open_positions: must be at least 1, got {self.max_open_positions}")
         if self.cooldown_after_loss < timedelta(0):
             raise ValueError(f"cooldown_after_loss: must not be negative, got {self.cooldown_after_loss}")
-
-    @classmethod
-    def from_settings(cls, settings: RiskSettings) -> RiskLimits:
-        return cls(
-            risk_per_trade=settings.risk_per_trade,
-            max_loss_per_trade=settings.max_loss_per_trade,
-            daily_loss_limit=settings.daily_loss_limit,
-            max_open_positions=settings.max_open_positions,
-            max_exposure_per_symbol=settings.max_exposure_per_symbol,
-            max_total_exposure=settings.max_total_exposure,
-            cooldown_after_loss=timedelta(seconds=settings.cooldown_after_loss),
-            slippage_allowance=settings.slippage_allowance,
-            flatten_on_kill_switch=settings.flatten_on_kill_switch,
-            min_stop_cost_multiple=settings.min_stop_cost_multiple,
-        )
 
     def fail_safe_loss(self, equity: Decimal) -> Decimal:
         """The most one position may stand to lose: a safety margin below the max loss per trade."""

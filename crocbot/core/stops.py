@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from crocbot.config.model import StopSettings
 from crocbot.core.messages import PositionSide, StopKind
 from crocbot.core.money import ZERO
 
@@ -25,21 +24,13 @@ __all__ = ["StopPolicy", "StopTrack", "stop_crossed"]
 
 @dataclass(frozen=True, slots=True)
 class StopPolicy:
+    """How stops follow a winning position; `crocbot.config.policies` builds it from `StopSettings`."""
+
     trailing: str = "atr"  # none | atr | percent
     trail_atr_multiple: Decimal = Decimal("3")
     trail_percent: Decimal = Decimal("0.02")
     breakeven_after_r: Decimal = Decimal(1)
     profit_lock_step_r: Decimal = Decimal(1)
-
-    @classmethod
-    def from_settings(cls, settings: StopSettings) -> StopPolicy:
-        return cls(
-            settings.trailing,
-            settings.trail_atr_multiple,
-            settings.trail_percent,
-            settings.breakeven_after_r,
-            settings.profit_lock_step_r,
-        )
 
 
 @dataclass(slots=True)

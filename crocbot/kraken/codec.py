@@ -19,7 +19,7 @@ from typing import Any
 from crocbot.core.checks import symbol as check_symbol
 from crocbot.core.messages import BookLevel, BookUpdate, Candle, Side, Ticker, Timeframe, Trade
 from crocbot.kraken.wire import (
-    HEARTBEAT,
+    CHANNEL_HEARTBEAT,
     Ack,
     BalanceEntry,
     Balances,
@@ -145,7 +145,7 @@ class Codec:
             "executions": self._executions,
             "balances": self._balances,
             "status": self._status,
-            "heartbeat": lambda msg: [HEARTBEAT],
+            "heartbeat": lambda msg: [CHANNEL_HEARTBEAT],
         }
 
     def decode(self, text: str | bytes) -> list[object]:

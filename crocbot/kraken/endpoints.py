@@ -2,127 +2,41 @@
 
 xStocks need `asset_class=tokenized_asset` on market-data and order calls and `pair` on amends; symbols are
 WS v2 names everywhere in crocbot and become REST names here. An order call whose answer is lost is never sent
-again: `place_order` looks the order up by its `cl_ord_id` and reports what it found.
+again: `place_order` looks the order up by its `cl_ord_id` and reports what it found. The typed requests and
+answers, and the reading of Kraken's rows into them, are in `crocbot.kraken.rest_types`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from crocbot.core.messages import OrderType, Side, Ticker, Trade
+from crocbot.core.instrument import Instrument
+from crocbot.core.messages import Side, Ticker, Trade
 from crocbot.core.money import fmt
+from crocbot.core.symbols import normal_asset
 from crocbot.kraken.errors import UNKNOWN_OUTCOME, KrakenError
-from crocbot.kraken.instruments import Catalog, Instrument
+from crocbot.kraken.instruments import Catalog, rest_name
 from crocbot.kraken.rest import RestClient
-from crocbot.kraken.symbols import normal_asset, rest_pair_name
+from crocbot.kraken.rest_types import (
+    AddOrderRequest,
+    BalanceEx,
+    OrderInfo,
+    Placement,
+    TradeInfo,
+    balance_ex,
+    dec,
+    order_info,
+    trade_info,
+)
+from crocbot.kraken.symbols import rest_pair_name
 
-__all__ = ["KrakenApi", "AddOrderRequest", "OrderInfo", "TradeInfo", "Placement", "BalanceEx"]
+__all__ = ["KrakenApi"]
 
 _XSTOCK_BASE = re.compile(r"^[A-Z0-9]+x/")
-
-
-@dataclass(frozen=True, slots=True)
-class AddOrderRequest:
-    symbol: str
-    side: Side
-    order_type: OrderType
-    qty: Decimal
-    cl_ord_id: str
-    limit_price: Decimal | None = None
-    trigger_price: Decimal | None = None
-    post_only: bool = False
-    time_in_force: str = "GTC"
-    fee_in_quote: bool = True  # crocbot's ledger keeps fees in quote; Kraken's default charges sells in base
-
-
-@dataclass(frozen=True, slots=True)
-class OrderInfo:
-    txid: str
-    cl_ord_id: str | None
-    status: str  # pending | open | closed | canceled | expired
-    pair: str
-    side: str
-    order_type: str
-    qty: Decimal
-    filled: Decimal
-    cost: Decimal
-    fee: Decimal
-    avg_price: Decimal
-    limit_price: Decimal | None
-    opened: Decimal  # epoch seconds, kept exact
-    closed: Decimal | None
-    trade_ids: tuple[str, ...]
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class TradeInfo:
-    trade_txid: str
-    order_txid: str
-    pair: str
-    side: str
-    order_type: str
-    price: Decimal
-    qty: Decimal
-    cost: Decimal
-    fee: Decimal
-    time: Decimal
-    maker: bool
-    trade_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class BalanceEx:
-    balance: Decimal
-    hold_trade: Decimal
-    credit: Decimal = Decimal(0)
-    credit_used: Decimal = Decimal(0)
-
-    @property
-    def available(self) -> Decimal:
-        return self.balance + self.credit - self.credit_used - self.hold_trade
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """What became of an AddOrder: placed (with its txid), rejected, or unknown (still to be looked up later)."""
-
-    status: str  # placed | unknown
-    txid: str | None
-    recovered: bool = False  # the answer was lost and the order was found by cl_ord_id
-    error: KrakenError | None = None
-
-
-def _dec(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _order_info(txid: str, row: Mapping[str, Any]) -> OrderInfo:
-    descr = row.get("descr") or {}
-    price = descr.get("price")
-    return OrderInfo(
-        txid=txid,
-        cl_ord_id=row.get("cl_ord_id"),
-        status=str(row["status"]),
-        pair=str(descr.get("pair", "")),
-        side=str(descr.get("type", "")),
-        order_type=str(descr.get("ordertype", "")),
-        qty=_dec(row.get("vol", 0)),
-        filled=_dec(row.get("vol_exec", 0)),
-        cost=_dec(row.get("cost", 0)),
-        fee=_dec(row.get("fee", 0)),
-        avg_price=_dec(row.get("price", 0)),
-        limit_price=_dec(price) if price not in (None, "", "0") else None,
-        opened=_dec(row.get("opentm", 0)),
-        closed=_dec(row["closetm"]) if row.get("closetm") else None,
-        trade_ids=tuple(str(t) for t in row.get("trades") or ()),
-        reason=row.get("reason"),
-    )
 
 
 class KrakenApi:
@@ -137,7 +51,7 @@ class KrakenApi:
 
     def pair(self, symbol: str) -> str:
         instrument = self._instrument(symbol)
-        return instrument.rest_name if instrument is not None else rest_pair_name(symbol)
+        return rest_name(instrument) if instrument is not None else rest_pair_name(symbol)
 
     def _market_params(self, symbol: str, **extra: Any) -> dict[str, Any]:
         params: dict[str, Any] = {"pair": self.pair(symbol), **{k: v for k, v in extra.items() if v is not None}}
@@ -190,11 +104,11 @@ class KrakenApi:
         row = self._single(self.rest.public("Ticker", self._market_params(symbol), deadline=deadline))
         return Ticker(
             symbol,
-            _dec(row["b"][0]),
-            _dec(row["b"][2]),
-            _dec(row["a"][0]),
-            _dec(row["a"][2]),
-            _dec(row["c"][0]) if row.get("c") else None,
+            dec(row["b"][0]),
+            dec(row["b"][2]),
+            dec(row["a"][0]),
+            dec(row["a"][2]),
+            dec(row["c"][0]) if row.get("c") else None,
             self.rest.clock.now(),  # REST tickers carry no time; this is when crocbot read it
         )
 
@@ -213,8 +127,8 @@ class KrakenApi:
         result = self.rest.public("Depth", self._market_params(symbol, count=count), deadline=deadline)
         book = self._single(result)
         return (
-            [(_dec(p), _dec(q)) for p, q, *_ in book["bids"]],
-            [(_dec(p), _dec(q)) for p, q, *_ in book["asks"]],
+            [(dec(p), dec(q)) for p, q, *_ in book["bids"]],
+            [(dec(p), dec(q)) for p, q, *_ in book["asks"]],
         )
 
     def trades(
@@ -225,8 +139,8 @@ class KrakenApi:
         out = []
         for price, qty, stamp, side, *rest in self._single(result):
             trade_id = int(rest[2]) if len(rest) > 2 and rest[2] is not None else None
-            when = datetime.fromtimestamp(float(_dec(stamp)), UTC)  # display time; order by trade id
-            out.append(Trade(symbol, Side.BUY if side == "b" else Side.SELL, _dec(price), _dec(qty), when, trade_id))
+            when = datetime.fromtimestamp(float(dec(stamp)), UTC)  # display time; order by trade id
+            out.append(Trade(symbol, Side.BUY if side == "b" else Side.SELL, dec(price), dec(qty), when, trade_id))
         return out, str(result.get("last", ""))
 
     # -- private: account -----------------------------------------------------------------------------
@@ -234,25 +148,16 @@ class KrakenApi:
     def balance(self, *, deadline: float | None = None) -> dict[str, Decimal]:
         """Spot balances by v2 asset name; staking/earn views (`.S`, `.M`, `.B`, `.F`, `.T`) are left out."""
         result = self.rest.private("Balance", deadline=deadline)
-        return {normal_asset(k): _dec(v) for k, v in result.items() if "." not in k}
+        return {normal_asset(k): dec(v) for k, v in result.items() if "." not in k}
 
     def balance_ex(self, *, deadline: float | None = None) -> dict[str, BalanceEx]:
         result = self.rest.private("BalanceEx", deadline=deadline)
-        return {
-            normal_asset(k): BalanceEx(
-                _dec(v.get("balance", 0)),
-                _dec(v.get("hold_trade", 0)),
-                _dec(v.get("credit", 0)),
-                _dec(v.get("credit_used", 0)),
-            )
-            for k, v in result.items()
-            if "." not in k
-        }
+        return {normal_asset(k): balance_ex(v) for k, v in result.items() if "." not in k}
 
     def open_orders(self, *, cl_ord_id: str | None = None, deadline: float | None = None) -> list[OrderInfo]:
         params = {"cl_ord_id": cl_ord_id} if cl_ord_id else {}
         result = self.rest.private("OpenOrders", params, deadline=deadline)
-        return [_order_info(txid, row) for txid, row in (result.get("open") or {}).items()]
+        return [order_info(txid, row) for txid, row in (result.get("open") or {}).items()]
 
     def closed_orders(
         self, *, cl_ord_id: str | None = None, start: int | None = None, offset: int = 0, deadline: float | None = None
@@ -263,14 +168,14 @@ class KrakenApi:
         if start is not None:
             params["start"] = start
         result = self.rest.private("ClosedOrders", params, deadline=deadline)
-        orders = [_order_info(txid, row) for txid, row in (result.get("closed") or {}).items()]
+        orders = [order_info(txid, row) for txid, row in (result.get("closed") or {}).items()]
         return orders, int(result.get("count", len(orders)))
 
     def query_orders(self, txids: list[str], *, deadline: float | None = None) -> list[OrderInfo]:
         if not 1 <= len(txids) <= 50:
             raise ValueError("QueryOrders takes 1 to 50 order ids")
         result = self.rest.private("QueryOrders", {"txid": ",".join(txids), "trades": True}, deadline=deadline)
-        return [_order_info(txid, row) for txid, row in result.items()]
+        return [order_info(txid, row) for txid, row in result.items()]
 
     def trades_history(
         self, *, start: Decimal | None = None, offset: int = 0, deadline: float | None = None
@@ -279,23 +184,7 @@ class KrakenApi:
         if start is not None:
             params["start"] = start
         result = self.rest.private("TradesHistory", params, deadline=deadline)
-        trades = [
-            TradeInfo(
-                trade_txid=txid,
-                order_txid=str(row["ordertxid"]),
-                pair=str(row["pair"]),
-                side=str(row["type"]),
-                order_type=str(row.get("ordertype", "")),
-                price=_dec(row["price"]),
-                qty=_dec(row["vol"]),
-                cost=_dec(row["cost"]),
-                fee=_dec(row["fee"]),
-                time=_dec(row["time"]),
-                maker=bool(row.get("maker", False)),
-                trade_id=int(row["trade_id"]) if row.get("trade_id") is not None else None,
-            )
-            for txid, row in (result.get("trades") or {}).items()
-        ]
+        trades = [trade_info(txid, row) for txid, row in (result.get("trades") or {}).items()]
         return trades, int(result.get("count", len(trades)))
 
     def websockets_token(self, *, deadline: float | None = None) -> str:

@@ -2,7 +2,8 @@
 
 Sources: the WS v2 `instrument` channel (with `include_tokenized_assets`, the official list of v2 symbols) and
 REST `AssetPairs` (also with `aclass_base=tokenized_asset` for xStocks; it adds fees and REST names). The catalog
-is cached on disk so that crocbot starts fast and can start without Kraken.
+is cached on disk so that crocbot starts fast and can start without Kraken. What an instrument is belongs to the
+core (`crocbot.core.instrument`); this module only reads Kraken's descriptions of them.
 """
 
 from __future__ import annotations
@@ -12,34 +13,19 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from crocbot.core.money import fmt
-from crocbot.kraken.symbols import normal_asset, rest_pair_name, to_v2
+from crocbot.core.instrument import DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE, AssetClass
+from crocbot.core.instrument import Instrument as Instrument  # re-exported for the desk until the desk package lands
+from crocbot.core.symbols import normal_asset
+from crocbot.kraken.symbols import rest_pair_name, to_v2
 
-__all__ = [
-    "AssetClass",
-    "Instrument",
-    "Catalog",
-    "UnknownSymbolError",
-    "DEFAULT_TAKER_FEE",
-    "DEFAULT_MAKER_FEE",
-]
+__all__ = ["Catalog", "UnknownSymbolError", "rest_name"]
 
-# Kraken's lowest spot tier as seen in live AssetPairs responses (the docs still show 0.26/0.16).
-DEFAULT_TAKER_FEE = Decimal("0.0040")
-DEFAULT_MAKER_FEE = Decimal("0.0025")
-_TRADING = frozenset({"online", "post_only", "limit_only", "reduce_only"})
 _XSTOCK = re.compile(r"^[A-Z0-9]+x$")
-
-
-class AssetClass(StrEnum):
-    CURRENCY = "currency"
-    TOKENIZED_ASSET = "tokenized_asset"  # xStocks
 
 
 class UnknownSymbolError(ValueError):
@@ -57,68 +43,9 @@ class UnknownSymbolError(ValueError):
         self.suggestions = dict(suggestions)
 
 
-@dataclass(frozen=True, slots=True)
-class Instrument:
-    symbol: str  # WS v2, e.g. BTC/USD, AAPLx/USD
-    base: str
-    quote: str
-    asset_class: AssetClass
-    status: str  # online | cancel_only | post_only | limit_only | reduce_only | maintenance | delisted | ...
-    price_precision: int
-    qty_precision: int
-    cost_precision: int
-    price_increment: Decimal
-    qty_increment: Decimal
-    qty_min: Decimal
-    cost_min: Decimal
-    taker_fee: Decimal = DEFAULT_TAKER_FEE  # fractions: 0.004 = 0.40 %
-    maker_fee: Decimal = DEFAULT_MAKER_FEE
-    rest_pair: str = ""  # REST pair id (XXBTZUSD) when known, else the altname
-    altname: str = ""
-
-    @property
-    def is_xstock(self) -> bool:
-        return self.asset_class is AssetClass.TOKENIZED_ASSET
-
-    @property
-    def accepts_orders(self) -> bool:
-        return self.status in _TRADING
-
-    @property
-    def rest_name(self) -> str:
-        """The name to put in a REST `pair=` parameter."""
-        return self.altname or self.rest_pair or rest_pair_name(self.symbol)
-
-    def price_text(self, price: Decimal) -> str:
-        return f"{price:.{self.price_precision}f}"
-
-    def qty_text(self, qty: Decimal) -> str:
-        return f"{qty:.{self.qty_precision}f}"
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, Decimal):
-                value = fmt(value)
-            elif isinstance(value, AssetClass):
-                value = str(value)
-            out[field.name] = value
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Instrument:
-        kwargs: dict[str, Any] = {}
-        for field in fields(cls):
-            if field.name not in data:
-                continue
-            value = data[field.name]
-            if field.name == "asset_class":
-                value = AssetClass(value)
-            elif field.type in ("Decimal", Decimal):
-                value = Decimal(str(value))
-            kwargs[field.name] = value
-        return cls(**kwargs)
+def rest_name(instrument: Instrument) -> str:
+    """The name to put in a REST `pair=` parameter."""
+    return instrument.altname or instrument.rest_pair or rest_pair_name(instrument.symbol)
 
 
 def _dec(value: Any) -> Decimal:

@@ -2,74 +2,26 @@
 
 Kraken names one market in four ways (REST pair id `XXBTZUSD`, altname `XBTUSD`, WS v1 `XBT/USD`, WS v2
 `BTC/USD`) and one asset in several (`XXBT`, `XBT`, `BTC`; balances add `.S/.M/.B/.F/.T`). crocbot speaks WS v2
-symbols everywhere and converts only at the REST edge.
+symbols everywhere and converts only at the REST edge; the canonical asset names and the v2 split are the
+core's (`crocbot.core.symbols`), this module adds the REST forms.
 """
 
 from __future__ import annotations
 
-import re
+from crocbot.core.symbols import normal_asset, split_v2
 
-__all__ = [
-    "normal_asset",
-    "rest_asset_name",
-    "to_v2",
-    "rest_pair_name",
-    "split_v2",
-    "BALANCE_SUFFIXES",
-]
+__all__ = ["rest_asset_name", "to_v2", "rest_pair_name"]
 
-# Legacy X/Z asset ids (REST) -> the names WS v2 uses. Kraken's own list; do not strip X or Z blindly:
-# XRP, XTZ, ZEC, XMR, XLM are modern codes too.
-_LEGACY_ASSETS = {
-    "XXBT": "BTC",
-    "XBT": "BTC",
-    "XXDG": "DOGE",
-    "XDG": "DOGE",
-    "XETH": "ETH",
-    "XLTC": "LTC",
-    "XXRP": "XRP",
-    "XXLM": "XLM",
-    "XXMR": "XMR",
-    "XETC": "ETC",
-    "XZEC": "ZEC",
-    "XMLN": "MLN",
-    "XREP": "REP",
-    "ZUSD": "USD",
-    "ZEUR": "EUR",
-    "ZGBP": "GBP",
-    "ZCAD": "CAD",
-    "ZJPY": "JPY",
-    "ZAUD": "AUD",
-    "ZCHF": "CHF",
-}
-# The reverse, for REST altnames: BTC -> XBT, DOGE -> XDG (the only two whose altname differs from the v2 name).
+# From v2 names to REST altnames: BTC -> XBT, DOGE -> XDG (the only two whose altname differs from the v2 name).
 _REST_ALTNAMES = {"BTC": "XBT", "DOGE": "XDG"}
-BALANCE_SUFFIXES = (".S", ".M", ".B", ".F", ".T")
 # Quote currencies, longest first, for splitting an altname or pair id that has no separator.
 _QUOTES = ("ZUSD", "ZEUR", "ZGBP", "ZCAD", "ZJPY", "ZAUD", "ZCHF", "USDT", "USDC", "USDG", "XXBT", "XETH", "PYUSD")
 _QUOTES_SHORT = ("USD", "EUR", "GBP", "CAD", "JPY", "AUD", "CHF", "XBT", "BTC", "ETH", "DAI", "DOT")
-_V2 = re.compile(r"^([A-Za-z0-9.]+)/([A-Za-z0-9]+)$")
-
-
-def normal_asset(asset: str) -> str:
-    """`XXBT`, `XBT`, `BTC`, `XBT.M` -> `BTC`; `ETH2.S` -> `ETH2`; `AAPLx` stays `AAPLx`."""
-    for suffix in BALANCE_SUFFIXES:
-        if asset.endswith(suffix):
-            asset = asset[: -len(suffix)]
-            break
-    return _LEGACY_ASSETS.get(asset, asset)
 
 
 def rest_asset_name(asset: str) -> str:
     """The altname REST uses for a v2 asset name: BTC -> XBT, DOGE -> XDG, others unchanged."""
     return _REST_ALTNAMES.get(asset, asset)
-
-
-def split_v2(symbol: str) -> tuple[str, str]:
-    match = _V2.match(symbol)
-    if not match:
-        raise ValueError(f"{symbol!r} is not a WS v2 symbol like 'BTC/USD'")
-    return match.group(1), match.group(2)
 
 
 def rest_pair_name(symbol: str) -> str:

@@ -8,8 +8,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from crocbot.core.messages.market import BookView as BookView  # re-exported for the router until the desk package lands
+
 __all__ = [
-    "Heartbeat",
+    "ChannelHeartbeat",
     "Pong",
     "SystemStatus",
     "Ack",
@@ -20,18 +22,18 @@ __all__ = [
     "Balances",
     "Malformed",
     "ConnectionState",
-    "BookView",
     "BookResync",
-    "HEARTBEAT",
+    "CHANNEL_HEARTBEAT",
 ]
 
 
 @dataclass(frozen=True, slots=True)
-class Heartbeat:
-    """Sent by Kraken about once a second when nothing else flows; its absence means a stale connection."""
+class ChannelHeartbeat:
+    """The WS `heartbeat` channel: sent by Kraken about once a second when nothing else flows; its absence means a
+    stale connection. Not the supervisor's liveness probe (`crocbot.actors.protocol.Heartbeat`)."""
 
 
-HEARTBEAT = Heartbeat()
+CHANNEL_HEARTBEAT = ChannelHeartbeat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,16 +147,6 @@ class ConnectionState:
     name: str
     state: str  # connected | disconnected | terminal
     reason: str
-    ts: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class BookView:
-    """The top of one in-sync book after an update whose checksum matched; best first on both sides."""
-
-    symbol: str
-    bids: tuple[tuple[Decimal, Decimal], ...]
-    asks: tuple[tuple[Decimal, Decimal], ...]
     ts: datetime
 
 

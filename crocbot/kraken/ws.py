@@ -31,13 +31,14 @@ from loguru import logger
 
 from crocbot.core.clock import Clock, SystemClock
 from crocbot.core.messages import BookUpdate
+from crocbot.core.messages.market import BookView
 from crocbot.core.throttle import Throttle
 from crocbot.kraken.book import Apply, L2Book
 from crocbot.kraken.codec import Codec
 from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.jsontext import dumps
 from crocbot.kraken.reconnect import Backoff, ConnectBudget
-from crocbot.kraken.wire import Ack, BookResync, BookView, ConnectionState
+from crocbot.kraken.wire import Ack, BookResync, ConnectionState
 from crocbot.ops.redact import redact
 
 __all__ = ["Subscription", "WsClient", "WsStats", "POLICY_VIOLATION"]

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages.side import Side
 from crocbot.core.money import ONE, ZERO, fmt
-from crocbot.kraken.instruments import Instrument
 from crocbot.matching.state import IdSource, OrderState
 from crocbot.matching.types import Execution, FillView
 

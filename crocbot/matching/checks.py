@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages.orders import valid_cl_ord_id
 from crocbot.core.messages.side import Side
 from crocbot.core.money import fmt
-from crocbot.kraken.instruments import Instrument
 from crocbot.matching.account import AccountState, hold_rate, quote_needed
 from crocbot.matching.book import MarketBook
 from crocbot.matching.types import (

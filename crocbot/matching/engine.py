@@ -16,9 +16,9 @@ from decimal import Decimal
 
 from crocbot.core.checks import utc
 from crocbot.core.clock import Clock
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages.side import Side
 from crocbot.core.money import fmt
-from crocbot.kraken.instruments import Instrument
 from crocbot.matching.account import AccountState, quote_needed
 from crocbot.matching.book import MarketBook
 from crocbot.matching.checks import (

@@ -18,9 +18,9 @@ from decimal import Decimal
 from typing import Any
 
 from crocbot.core.clock import Clock
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import Side
 from crocbot.core.money import fmt
-from crocbot.kraken.instruments import Instrument
 from crocbot.matching.engine import MatchingEngine
 from crocbot.matching.state import OrderState
 from crocbot.matching.types import FillView

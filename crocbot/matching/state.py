@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages.side import Side
 from crocbot.core.money import ZERO
-from crocbot.kraken.instruments import Instrument
 from crocbot.matching.types import (
     LIMIT,
     LIMIT_PRICE_TYPES,

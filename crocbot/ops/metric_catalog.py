@@ -126,7 +126,12 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec("crocbot_breaker_state", "gauge", "circuit breaker state: 0 closed, 1 half-open, 2 open", ("breaker",)),
     MetricSpec("crocbot_actor_restarts_total", "counter", "actor restarts by supervisors", ("actor",)),
     # the journal
-    MetricSpec("crocbot_journal_write_seconds", "histogram", "time to make one journal record durable"),
+    MetricSpec(
+        "crocbot_journal_write_seconds", "histogram", "time to make one journal record, or one batch of them, durable"
+    ),
+    MetricSpec(
+        "crocbot_journal_commits_total", "counter", "journal transactions committed (a batch of records is one)"
+    ),
     MetricSpec("crocbot_journal_failures_total", "counter", "journal writes that failed"),
 )
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from crocbot.core.instrument import Instrument
 from crocbot.kraken.auth import sign
-from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import LeakyCounter, TradingLimits
 from crocbot.matching import FillView, MatchingEngine, OrderSnapshot
 from crocbot.sim.frames import rfc3339

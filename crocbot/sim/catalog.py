@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from crocbot.kraken.instruments import AssetClass, Instrument
-from crocbot.kraken.symbols import rest_asset_name, split_v2
+from crocbot.core.instrument import AssetClass, Instrument
+from crocbot.core.symbols import split_v2
+from crocbot.kraken.symbols import rest_asset_name
 
 __all__ = ["DEFAULT_INSTRUMENTS", "START_PRICES", "instrument", "asset_pair_row", "pair_id"]
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from crocbot.kraken.instruments import Instrument
+from crocbot.core.instrument import Instrument
 from crocbot.kraken.jsontext import dumps
 from crocbot.matching import Execution
 from crocbot.sim.bookmaker import BookData

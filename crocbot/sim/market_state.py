@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from crocbot.kraken.instruments import Instrument
+from crocbot.core.instrument import Instrument
 from crocbot.sim.bookmaker import BookData, DepthView, SyntheticBook
 from crocbot.sim.frames import ohlc_frame, rfc3339, ticker_frame, trade_frame
 from crocbot.sim.market import MarketTrade

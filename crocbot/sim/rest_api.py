@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import Side
 from crocbot.core.money import to_decimal
-from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import rest_cost
 from crocbot.matching import OrderRequest
 from crocbot.sim.accounts import Account, fill_row, order_row

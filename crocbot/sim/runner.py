@@ -19,7 +19,7 @@ from decimal import Decimal
 from loguru import logger
 
 from crocbot.core.clock import ReplayClock, SimClock
-from crocbot.kraken.instruments import Instrument
+from crocbot.core.instrument import Instrument
 from crocbot.kraken.ratelimit import Tier
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS, START_PRICES
 from crocbot.sim.exchange import Exchange

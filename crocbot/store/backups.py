@@ -1,7 +1,7 @@
 """Verified backups of the journal, kept in one folder, newest `keep` only.
 
 A backup is a standalone SQLite file written with the online backup API and checked with quick_check before it
-gets its final name (see `journal_integrity.backup_verified`), so a file in the folder with a backup's name was
+gets its final name (see `journal.integrity.backup_verified`), so a file in the folder with a backup's name was
 sound when it was written. Disks still rot, so `newest_good` checks again before a backup is trusted for a
 restore.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from loguru import logger
 
 from crocbot.store.journal import Journal
-from crocbot.store.journal_integrity import check_file
+from crocbot.store.journal.integrity import check_file
 
 __all__ = ["Backups", "file_stamp", "fsync_directory"]
 

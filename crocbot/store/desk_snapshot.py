@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from crocbot.core.desk import LEDGER_KEY, JournaledOrder, JournaledPosition, JournalSnapshot
 from crocbot.core.messages import OrderPurpose
-from crocbot.store.journal import Journal
-from crocbot.store.journal_rows import JournalOrder
+from crocbot.store.journal import Journal, JournalOrder
 
 __all__ = ["journal_snapshot"]
 

@@ -32,7 +32,7 @@ from loguru import logger
 from crocbot.core.messages import Fill
 from crocbot.store.backups import Backups, file_stamp, fsync_directory
 from crocbot.store.journal import Journal
-from crocbot.store.journal_integrity import JournalCorrupt, JournalError, check_file
+from crocbot.store.journal.integrity import JournalCorrupt, JournalError, check_file
 from crocbot.store.tradelog import TradeLog
 
 __all__ = ["RecoveryReport", "open_journal", "missing_fills", "unlogged_fills"]

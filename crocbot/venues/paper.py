@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from crocbot.core.clock import Clock
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import (
     HELD_BACK,
     RATE_LIMITED,
@@ -30,7 +31,6 @@ from crocbot.core.messages import (
     OrderStatus,
     Trade,
 )
-from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import (
     ADD_COST,
     TRADING_LIMITS,

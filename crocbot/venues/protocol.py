@@ -13,7 +13,7 @@ A `Submit` with `after_cancels` goes out only once the venue has confirmed the c
 (an exit sold with the coins its position's stop holds): if a cancel is refused (the stop filled, or is filling),
 the order is not sent and is reported cancelled with the reason `HELD_BACK`. The paper venue takes the cancels and
 the order in one request and checks the outcome of each cancel before it places the order; a gateway-backed venue
-(`crocbot.actors.venue_calls`) waits for the answer to each cancel before it sends the order. A stop that filled in
+(`crocbot.actors.venue.calls`) waits for the answer to each cancel before it sends the order. A stop that filled in
 part before its cancel landed leaves less to sell than the exit asks for: Kraken's answer to a cancel does not say
 how much the order had filled (its `canceled` execution report does, as `cum_qty`), so a live venue must size the
 exit from that report, not from the answer (open for the live venue; the paper venue's stops fill whole or not).

@@ -19,6 +19,7 @@ from crocbot.actors.runtime import Runtime
 from crocbot.actors.strategy import StrategyActor
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.config.model import StrategySettings
+from crocbot.config.policies import strategy_params
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import Candle, CandleHistory, Side, Timeframe, Trade
 from tests.support.actors import WAIT, Tap, settle, take
@@ -63,7 +64,7 @@ def test_a_restarted_strategy_gets_the_candle_history_so_far(runtime: Runtime, c
                 "strategy",
                 StrategyActor,
                 (SYMBOL,),
-                StrategySettings(default="donchian_breakout"),
+                strategy_params(StrategySettings(default="donchian_breakout")),
                 {SYMBOL: Decimal("0.1")},
                 Timeframe.M1,
             ),

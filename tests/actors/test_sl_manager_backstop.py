@@ -18,6 +18,7 @@ from crocbot.actors.runtime import Runtime
 from crocbot.actors.sl_manager import SLManager
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.config.model import StopSettings
+from crocbot.config.policies import stop_policy
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import (
     ExitRequest,
@@ -29,7 +30,6 @@ from crocbot.core.messages import (
     Side,
     Trade,
 )
-from crocbot.core.stops import StopPolicy
 from tests.support.actors import Tap, settle
 
 SYMBOL = "BTC/USD"
@@ -46,7 +46,7 @@ def start(runtime: Runtime) -> queue.Queue[Any]:
             ChildSpec.actor(
                 "sl_manager",
                 SLManager,
-                StopPolicy.from_settings(settings),
+                stop_policy(settings),
                 {SYMBOL: Decimal("0.1")},
                 backstop_grace=GRACE,
                 backstop_margin=Decimal("0.005"),

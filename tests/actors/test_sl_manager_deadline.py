@@ -13,9 +13,9 @@ from crocbot.actors.runtime import Runtime
 from crocbot.actors.sl_manager import SLManager
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.config.model import StopSettings
+from crocbot.config.policies import stop_policy
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import ExitRequest, Position, PositionOpened, PositionSide, VenueCatchUp
-from crocbot.core.stops import StopPolicy
 from tests.support.actors import Tap, settle
 
 SYMBOL = "BTC/USD"
@@ -26,9 +26,7 @@ def start(runtime: Runtime) -> queue.Queue[Any]:
     runtime.start(
         [
             ChildSpec.actor("tap", Tap, exits, (ExitRequest,)),
-            ChildSpec.actor(
-                "sl_manager", SLManager, StopPolicy.from_settings(StopSettings()), {SYMBOL: Decimal("0.1")}
-            ),
+            ChildSpec.actor("sl_manager", SLManager, stop_policy(StopSettings()), {SYMBOL: Decimal("0.1")}),
         ],
         Policy(),
     )

@@ -13,7 +13,7 @@ import pytest
 from crocbot.actors.base import ActorRetired
 from crocbot.actors.protocol import ChildExited, ExitReason
 from crocbot.actors.runtime import Runtime
-from crocbot.actors.supervisor import ChildSpec, Policy, Restart, Strategy, WhichChildren
+from crocbot.actors.supervisor import ChildSpec, Policy, Restart, RestartStrategy, WhichChildren
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import ActorEscalated, ActorExited, ActorRestarted
 from tests.support.actors import WAIT, Crash, Echo, Fail, FatalError, Hang, Probe, StopSelf, Tap, Worker
@@ -58,7 +58,7 @@ def test_a_child_crashed_by_a_tell_is_restarted_with_a_new_ref_that_the_director
 def test_rest_for_one_restarts_the_crashed_child_and_the_later_siblings_only(runtime: Runtime, probe: Probe) -> None:
     runtime.start(
         [worker("a", probe), worker("b", probe), worker("c", probe)],
-        Policy(strategy=Strategy.REST_FOR_ONE, backoff_initial=0),
+        Policy(strategy=RestartStrategy.REST_FOR_ONE, backoff_initial=0),
     )
     before = {name: runtime.directory.entry(name) for name in "abc"}
     assert all(before.values())

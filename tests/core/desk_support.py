@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from crocbot.config.model import RiskSettings
+from crocbot.config.policies import risk_limits
 from crocbot.core.desk import (
     LEDGER_KEY,
     RISK_KEY,
@@ -24,6 +25,7 @@ from crocbot.core.desk import (
     StopUpdates,
 )
 from crocbot.core.ids import ClientIds
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
     Fill,
@@ -41,7 +43,6 @@ from crocbot.core.messages.commands import Submit
 from crocbot.core.messages.journal import EntryBrackets, RecordIntent, SaveState
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
-from crocbot.kraken.instruments import AssetClass, Instrument
 
 D = Decimal
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -73,7 +74,7 @@ QTY = D("15.68381430")
 
 def limits(**changes: object) -> RiskLimits:
     """The shipped defaults: 0.5 % risk, 1 % max loss, 3 % daily, 3 positions, 25 % / 75 % exposure, 15 min."""
-    return dataclasses.replace(RiskLimits.from_settings(RiskSettings()), **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(risk_limits(RiskSettings()), **changes)  # type: ignore[arg-type]
 
 
 def make_desk(

@@ -14,10 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crocbot.config.model import RiskSettings
+from crocbot.config.policies import risk_limits
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import ClosedTrade, PositionSide, Signal
 from crocbot.core.risk import RiskGate, RiskLimits, RiskState, Sizing
 from crocbot.core.risk_sizing import Refusal, per_unit_loss
-from crocbot.kraken.instruments import AssetClass, Instrument
 
 D = Decimal
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -45,7 +46,7 @@ SOL = dataclasses.replace(BTC, symbol="SOL/USD", base="SOL", price_precision=2, 
 
 def limits(**changes: object) -> RiskLimits:
     """The shipped defaults: 0.5 % risk, 1 % max loss, 3 % daily, 3 positions, 25 % / 75 % exposure, 15 min."""
-    return dataclasses.replace(RiskLimits.from_settings(RiskSettings()), **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(risk_limits(RiskSettings()), **changes)  # type: ignore[arg-type]
 
 
 def gate(**changes: object) -> RiskGate:
@@ -381,14 +382,6 @@ def test_safe_mode_blocks_entries_until_every_reason_has_cleared() -> None:
 
 
 # -- limits and state ----------------------------------------------------------------------------------------
-
-
-def test_limits_come_from_the_settings_with_the_cooldown_as_a_timedelta() -> None:
-    lim = RiskLimits.from_settings(RiskSettings(cooldown_after_loss=90.0, max_open_positions=5))
-    assert lim.cooldown_after_loss == timedelta(seconds=90)
-    assert lim.max_open_positions == 5
-    assert lim.risk_per_trade == D("0.005")
-    assert lim.fail_safe_fraction == D("0.95")
 
 
 def test_limits_refuse_floats_and_out_of_range_values() -> None:

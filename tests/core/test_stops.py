@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crocbot.config.model import StopSettings
 from crocbot.core.messages import PositionSide, StopKind
 from crocbot.core.stops import StopPolicy, StopTrack, stop_crossed
 
@@ -183,11 +182,6 @@ def test_stop_crossed() -> None:
     assert stop_crossed(SHORT, D("102"), D("102")) is True
     assert stop_crossed(SHORT, D("102"), D("102.01")) is True
     assert stop_crossed(SHORT, D("102"), D("101.99")) is False
-
-
-def test_policy_from_settings() -> None:
-    settings_ = StopSettings(trailing="percent", trail_percent=D("0.03"), breakeven_after_r=D("1.5"))
-    assert StopPolicy.from_settings(settings_) == StopPolicy("percent", D("3"), D("0.03"), D("1.5"), D("1"))
 
 
 # -- properties ----------------------------------------------------------------------------------------------

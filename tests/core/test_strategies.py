@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crocbot.config.model import StrategySettings
+from crocbot.config.policies import strategy_params
 from crocbot.core.candles import CandleSeries, is_filled
 from crocbot.core.indicators import atr
 from crocbot.core.messages import Candle, PositionSide, Signal, Timeframe
@@ -234,13 +235,15 @@ def test_validate_signal_allows_the_target_one_increment_of_rounding_and_no_more
 
 
 def test_the_factory_maps_config_names_and_multiples_and_picks_the_strategy_per_symbol() -> None:
-    settings = StrategySettings(
-        atr_period=10,
-        stop_atr_multiple=D("1.5"),
-        take_profit_atr_multiple=D("3"),
-        min_reward_risk=D("2"),
-        per_symbol={"ETH/USD": "donchian_breakout"},
-        breakout_period=7,
+    settings = strategy_params(
+        StrategySettings(
+            atr_period=10,
+            stop_atr_multiple=D("1.5"),
+            take_profit_atr_multiple=D("3"),
+            min_reward_risk=D("2"),
+            per_symbol={"ETH/USD": "donchian_breakout"},
+            breakout_period=7,
+        )
     )
     built = build_strategy("ema_trend", settings, TICK)
     assert isinstance(built, EmaTrend)

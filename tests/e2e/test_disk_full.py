@@ -34,8 +34,7 @@ import pytest
 from crocbot.actors.messages import ReadJournal
 from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE, StartupError
 from crocbot.core.messages import ExitRequest
-from crocbot.store.journal import Journal
-from crocbot.store.journal_integrity import JournalUnwritable
+from crocbot.store.journal import Journal, JournalUnwritable
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 from tests.support.e2e import Paper, started
 from tests.support.restart_safety import (

@@ -10,9 +10,10 @@ import pytest
 
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import OrderType, Side
-from crocbot.kraken.endpoints import AddOrderRequest, KrakenApi
+from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.errors import AuthError, BusinessRejection, RateLimitError
 from crocbot.kraken.rest import RestClient
+from crocbot.kraken.rest_types import AddOrderRequest
 from tests.support.sim import API_KEY, API_SECRET, catalog, running_simulator
 
 

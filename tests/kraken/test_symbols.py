@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from crocbot.kraken.instruments import AssetClass, Catalog, UnknownSymbolError
-from crocbot.kraken.symbols import normal_asset, rest_pair_name, to_v2
+from crocbot.core.instrument import AssetClass
+from crocbot.core.symbols import normal_asset
+from crocbot.kraken.instruments import Catalog, UnknownSymbolError, rest_name
+from crocbot.kraken.symbols import rest_pair_name, to_v2
 from tests.kraken.conftest import DATA, needs_data, needs_vectors, vectors
 
 
@@ -77,7 +79,7 @@ def test_rest_asset_pairs_give_xstocks_with_fees_and_rest_names() -> None:
 
     aapl = catalog["AAPLx/USD"]
     assert aapl.is_xstock
-    assert (aapl.rest_name, aapl.price_increment, aapl.qty_min) == ("AAPLxUSD", Decimal("0.01"), Decimal("1E-8"))
+    assert (rest_name(aapl), aapl.price_increment, aapl.qty_min) == ("AAPLxUSD", Decimal("0.01"), Decimal("1E-8"))
     assert aapl.taker_fee == Decimal("0.001")
 
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 from crocbot.core.clock import SimClock
+from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages.side import Side
-from crocbot.kraken.instruments import AssetClass, Instrument
 from crocbot.matching import Execution, MatchingEngine, OrderRequest
 
 D = Decimal

@@ -230,7 +230,7 @@ def test_the_dead_mans_switch_cancels_every_order_when_it_runs_out() -> None:
         client = api(sim.rest_url)
         bid = client.depth("BTC/USD", 5)[0][-1][0]
         from crocbot.core.messages import OrderType, Side
-        from crocbot.kraken.endpoints import AddOrderRequest
+        from crocbot.kraken.rest_types import AddOrderRequest
 
         client.add_order(
             AddOrderRequest(

@@ -41,7 +41,7 @@ from crocbot.store import (
     dumps_state,
     loads_state,
 )
-from crocbot.store.journal_schema import _V1, SCHEMA_VERSION
+from crocbot.store.journal.schema import _V1, SCHEMA_VERSION
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 D = Decimal

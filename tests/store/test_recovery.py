@@ -31,7 +31,7 @@ import pytest
 from crocbot.core.clock import SimClock
 from crocbot.store import Journal, JournalCorrupt, JournalError, TradeLog, fill_record
 from crocbot.store.backups import Backups, file_stamp
-from crocbot.store.journal_rows import fill_params
+from crocbot.store.journal.rows import fill_params
 from crocbot.store.recovery import RecoveryReport, missing_fills, open_journal
 from crocbot.store.tradelog import encode_line
 from tests.store.test_journal import at, fill, trade

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from crocbot.store import Journal, JournalError, TradeLog, TradeLogError, fill_record
-from crocbot.store.journal_integrity import JournalUnwritable, unwritable_error
+from crocbot.store.journal.integrity import JournalUnwritable, unwritable_error
 from tests.store.test_journal import at, fill, intent, position
 
 REAL_CONNECT = sqlite3.connect

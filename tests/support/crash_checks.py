@@ -36,8 +36,8 @@ from typing import Any
 
 from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE
 from crocbot.core.desk import LEDGER_KEY
+from crocbot.core.instrument import Instrument
 from crocbot.core.ledger import Ledger
-from crocbot.kraken.instruments import Instrument
 from crocbot.store.codec import loads_state
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE, PAPER_ACCOUNT_KEY
 from crocbot.store.tradelog import TradeLog

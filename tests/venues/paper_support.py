@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from crocbot.core.clock import SimClock
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import (
     CommandRejected,
     Fill,
@@ -19,7 +20,6 @@ from crocbot.core.messages import (
     Side,
     Trade,
 )
-from crocbot.kraken.instruments import Instrument
 from crocbot.venues.paper import PaperVenue
 from crocbot.venues.protocol import Submit, VenueEvent
 from tests.matching.engine_support import BTC_USD, ETH_USD, D

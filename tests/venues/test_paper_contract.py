@@ -23,8 +23,8 @@ from decimal import Decimal
 
 import pytest
 
+from crocbot.core.instrument import DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE
 from crocbot.core.messages import CommandRejected, OrderEvent, OrderStatus, OrderType, Side
-from crocbot.kraken.instruments import DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE
 from crocbot.matching import RECENT
 from crocbot.venues.paper import PaperVenue
 from crocbot.venues.protocol import Amend, Cancel, VenueEvent

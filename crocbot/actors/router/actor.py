@@ -54,6 +54,7 @@ from crocbot.core.desk import (
 )
 from crocbot.core.desk.stop_updates import StopUpdates
 from crocbot.core.ids import ClientIds
+from crocbot.core.instrument import Instrument
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
     ActorEscalated,
@@ -73,13 +74,12 @@ from crocbot.core.messages import (
     StopAmendRequest,
 )
 from crocbot.core.messages.commands import Amend, Cancel, Query, Submit, VenueCommand
-from crocbot.core.messages.journal import LoadState, SaveState
+from crocbot.core.messages.journal import KnownFill, LoadState, SaveState
+from crocbot.core.messages.market import BookView
 from crocbot.core.risk import RiskGate, RiskState
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.trading_counter import TradingCounter
-from crocbot.kraken.instruments import Instrument
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
-from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
 from crocbot.ops.metrics import METRICS, Metrics
 from crocbot.store.desk_snapshot import journal_snapshot
@@ -387,7 +387,7 @@ class Router(SupervisedActor):
         if self._journal.waiting:
             return False
         try:
-            return bool(self._ask(ReadJournal(lambda journal: journal.has_fill(fill_id))))
+            return bool(self._ask(KnownFill(fill_id)))
         except Exception:  # noqa: BLE001 - the write that follows finds out whether the journal works
             return False
 

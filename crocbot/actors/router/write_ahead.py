@@ -1,11 +1,12 @@
 """The router's write-ahead queue: each event's records go to the journal as one unit, ahead of what they announce.
 
-One `RecordBatch` per event: one durable commit. When the journal cannot take it now (a full disk, a read-only
-file, persistence restarting) the batch waits here, whole and in order, behind any batch already waiting (a later
-batch never overtakes an earlier one: the journal's order stays the order of events), and is written again when
-the router retries. An entry's intent never waits: an entry not journaled is not sent, so it is taken out of a
-batch that has to wait. A state document replaces an older copy of itself still waiting. A fill that waits is
-written to the trade log ahead, so that it is on disk somewhere meanwhile.
+One `RecordBatch` per event: one durable commit (all its records, or none of them). When the journal cannot take
+it now (a full disk, a read-only file, persistence restarting) the batch waits here, whole and in order, behind any
+batch already waiting (a later batch never overtakes an earlier one: the journal's order stays the order of
+events), and is written again when the router retries. An entry's intent never waits: an entry not journaled is not
+sent, so it is taken out of a batch that has to wait. A state document replaces an older copy of itself still
+waiting. A fill that waits is in the trade log meanwhile (persistence logs it ahead when a batch fails; a batch that
+waits without asking is logged ahead here).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from loguru import logger
 
 from crocbot.actors.messages import LogFillAhead
 from crocbot.core.messages import OrderPurpose
-from crocbot.core.messages.journal import JournalRecord, RecordFill, RecordIntent, SaveState
-from crocbot.store.journal_integrity import JournalUnwritable
+from crocbot.core.messages.journal import JournalRecord, RecordBatch, RecordFill, RecordIntent, SaveState
+from crocbot.store.journal import JournalUnwritable
 from crocbot.store.tradelog import TradeLogError
 
 __all__ = ["WriteAhead", "Outcome", "JOURNALED", "journal_unavailable", "wait_for_journal"]
@@ -75,7 +76,7 @@ class WriteAhead:
         kept = tuple(r for r in records if r not in entries)
         if kept:
             wait_for_journal(self._waiting, kept)
-            for record in kept:
+            for record in kept if not asked else ():  # persistence logged those it was asked for ahead itself
                 if isinstance(record, RecordFill):
                     self._log_ahead(record)
         if asked or entries:
@@ -107,7 +108,8 @@ class WriteAhead:
 
     def write(self, records: tuple[JournalRecord, ...]) -> tuple[Any, ...]:
         """One durable commit for `records`; each record's answer."""
-        return tuple(self._ask(record) for record in records)
+        answers: tuple[Any, ...] = self._ask(RecordBatch(records))
+        return answers
 
     def retry(self) -> int | None:
         """Write what waits, oldest batch first: the number of records written, or None while the journal still

@@ -35,6 +35,7 @@ from crocbot.core.desk.restore import JournalSnapshot, restore, resume
 from crocbot.core.desk.state import Book, DeskConfig, PositionState
 from crocbot.core.desk.stop_updates import StopOutcome, StopUpdates
 from crocbot.core.ids import ClientIds
+from crocbot.core.instrument import Instrument
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
     CommandRejected,
@@ -54,7 +55,6 @@ from crocbot.core.order_state import TrackedOrder
 from crocbot.core.reconcile import BooksView, ForeignOrderPolicy, Plan
 from crocbot.core.risk import RiskGate
 from crocbot.core.trading_counter import STARTER, TradingCounter
-from crocbot.kraken.instruments import Instrument
 
 __all__ = ["Desk"]
 

@@ -13,6 +13,7 @@ from crocbot.core.desk.exits import exit_position, flatten
 from crocbot.core.desk.protection import place_stop
 from crocbot.core.desk.state import Book, PositionState, down_to_grid, up_to_grid
 from crocbot.core.desk.trade_context import trade_context, trade_summary
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import (
     ClosedTrade,
     Fill,
@@ -34,7 +35,6 @@ from crocbot.core.messages.journal import (
 from crocbot.core.money import fmt
 from crocbot.core.order_state import IllegalTransition, TrackedOrder
 from crocbot.core.risk_sizing import widest_stop
-from crocbot.kraken.instruments import Instrument
 
 __all__ = ["on_fill", "entry_filled", "fit_brackets", "open_or_change", "exit_filled"]
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from crocbot.core.desk.actions import Action, Record
 from crocbot.core.ids import ClientIds
+from crocbot.core.instrument import Instrument
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
     ExitReason,
@@ -30,7 +31,6 @@ from crocbot.core.money import ZERO, fmt
 from crocbot.core.order_state import TrackedOrder
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import money_text
-from crocbot.kraken.instruments import Instrument
 
 if TYPE_CHECKING:
     from crocbot.core.desk.stop_updates import StopUpdates

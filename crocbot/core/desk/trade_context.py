@@ -11,10 +11,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from crocbot.core.desk.state import PositionState
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import ClosedTrade, ExitReason, OrderPurpose, StopKind, TradeContext
 from crocbot.core.money import quote_places
 from crocbot.core.order_state import TrackedOrder
-from crocbot.kraken.instruments import Instrument
 
 __all__ = ["exit_reason", "trade_context", "trade_summary"]
 

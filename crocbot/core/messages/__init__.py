@@ -31,7 +31,7 @@ from crocbot.core.messages.health import (
     HealthEvent,
     HealthStatus,
 )
-from crocbot.core.messages.market import BookLevel, BookUpdate, Candle, Ticker, Timeframe, Trade
+from crocbot.core.messages.market import BookLevel, BookUpdate, BookView, Candle, Ticker, Timeframe, Trade
 from crocbot.core.messages.orders import (
     HELD_BACK,
     RATE_LIMITED,
@@ -60,6 +60,7 @@ __all__ = [
     "Ticker",
     "BookLevel",
     "BookUpdate",
+    "BookView",
     "Trade",
     "Timeframe",
     "Candle",

@@ -1,4 +1,4 @@
-"""Market data: ticker, L2 book updates, trades, candles."""
+"""Market data: ticker, L2 book updates, the top of an in-sync book, trades, candles."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from crocbot.core.checks import InvalidMessage, non_negative, positive, symbol, 
 from crocbot.core.messages.side import Side
 from crocbot.core.money import fmt
 
-__all__ = ["Ticker", "BookLevel", "BookUpdate", "Trade", "Timeframe", "Candle"]
+__all__ = ["Ticker", "BookLevel", "BookUpdate", "BookView", "Trade", "Timeframe", "Candle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,16 @@ class BookUpdate(NamedTuple):
         for level in (*bids, *asks):
             BookLevel.checked(level.price, level.qty)
         return cls(symbol_, bids, asks, snapshot, checksum, utc(ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class BookView:
+    """The top of one in-sync book after an update whose checksum matched; best first on both sides."""
+
+    symbol: str
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)

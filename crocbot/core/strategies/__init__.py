@@ -18,7 +18,7 @@ from crocbot.core.strategies.base import (
 )
 from crocbot.core.strategies.donchian import DonchianBreakout
 from crocbot.core.strategies.ema_trend import EmaTrend
-from crocbot.core.strategies.factory import STRATEGY_NAMES, build_strategy, strategy_for
+from crocbot.core.strategies.factory import STRATEGY_NAMES, StrategyParams, build_strategy, strategy_for
 from crocbot.core.strategies.regime import RegimeFilter
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "round_toward",
     "validate_signal",
     "check_signal",
+    "StrategyParams",
     "STRATEGY_NAMES",
     "build_strategy",
     "strategy_for",

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from crocbot.core.messages import Trade
-from crocbot.kraken.wire import BookView
+from crocbot.core.messages.market import BookView
 
 __all__ = ["CatchUp", "CatchUpPolicy", "FetchOutcome"]
 

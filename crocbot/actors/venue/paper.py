@@ -13,7 +13,7 @@ write of its own.
 A restored account with resting orders first catches up with the market it missed: once the router has
 restored itself (`StartupReconciled`, so the fills reach a listening router), the prints made since the last
 one the venue saw are fetched (Kraken's public `Trades`, in the REST gateway, never in this thread) and applied
-in order; live trades, books and the router's commands wait until then (`crocbot.actors.venue_catch_up`).
+in order; live trades, books and the router's commands wait until then (`crocbot.actors.venue.catch_up`).
 
 A save that fails (a full disk, a read-only file) does not stop the venue: Kraken would not stop either. It is
 loud, the events still go out, `PaperAccountSaved(False)` tells the router to halt entries (a restart now would
@@ -37,13 +37,13 @@ from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import CallResult, Deadline, Gateway
 from crocbot.actors.messages import PaperAccountSaved, VenueRequest, VenueSnapshot
-from crocbot.actors.venue_catch_up import CatchUp, CatchUpPolicy
+from crocbot.actors.venue.catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import wall_rate
+from crocbot.core.instrument import Instrument
 from crocbot.core.messages import StartupReconciled, Trade, VenueCatchUp
 from crocbot.core.messages.journal import LoadState
-from crocbot.kraken.instruments import Instrument
+from crocbot.core.messages.market import BookView
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
-from crocbot.kraken.wire import BookView
 from crocbot.ops import failpoints
 from crocbot.store.backups import Backups
 from crocbot.store.paper_account import PAPER_ACCOUNT_KEY, PAPER_BACKUP_DIR, PaperAccountStore
@@ -51,7 +51,7 @@ from crocbot.venues.paper import PaperVenue
 from crocbot.venues.paper_view import paper_view
 from crocbot.venues.protocol import Submit, VenueCommand, VenueEvent
 
-__all__ = ["VenueActor", "VenueRequest", "VenueSnapshot", "PaperAccountSaved"]
+__all__ = ["VenueActor", "TradeFetcher"]
 
 _ASK_TIMEOUT = 10.0
 _SAVE_RETRY = 5.0  # event seconds between tries to save an account the disk refused
@@ -87,6 +87,11 @@ class _FetchAgain:
 @dataclass(frozen=True, slots=True)
 class _CatchUpBudgetSpent:
     """Timer: the catch-up has taken as long as it may."""
+
+
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Timers = _Due | _Backup | _SaveAgain | _FetchAgain | _CatchUpBudgetSpent
+_Handled = VenueRequest | VenueSnapshot | Trade | BookView | StartupReconciled | CallResult[Any] | _Timers
 
 
 class VenueActor(SupervisedActor):
@@ -184,7 +189,7 @@ class VenueActor(SupervisedActor):
         assert self._venue is not None
         return self._venue
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         catch_up = self._catch_up
         if isinstance(message, VenueRequest):
             if self._latency > 0:

@@ -1,4 +1,4 @@
-"""A venue that carries commands out through a gateway (`crocbot.actors.venue_calls`), alone and behind the router:
+"""A venue that carries commands out through a gateway (`crocbot.actors.venue.calls`), alone and behind the router:
 an amend without an answer is unknown and looked up, a hung call for one order never delays another's, an exit waits
 for its stop's confirmed cancel, and the stop updates are counted in `/metrics`."""
 
@@ -20,8 +20,9 @@ from crocbot.actors.persistence import Persistence
 from crocbot.actors.router import STOP_UPDATES_METRIC, Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
-from crocbot.actors.venue_calls import VenueCalls, VenueRefusal
+from crocbot.actors.venue import VenueCalls, VenueRefusal
 from crocbot.config.model import RiskSettings
+from crocbot.config.policies import risk_limits
 from crocbot.core.clock import SimClock
 from crocbot.core.desk import DeskConfig
 from crocbot.core.messages import (
@@ -43,7 +44,6 @@ from crocbot.core.messages import (
     StopAmendRequest,
     StopKind,
 )
-from crocbot.core.risk_sizing import RiskLimits
 from crocbot.ops.metrics import Metrics
 from crocbot.store.journal import Journal
 from crocbot.venues.protocol import Amend, Cancel, Query, Submit, VenueEvent
@@ -215,7 +215,7 @@ def test_stop_updates_behind_a_hung_amend_are_looked_up_sent_in_turn_and_counted
                 "router",
                 Router,
                 {"SOL/USD": SOL},
-                RiskLimits.from_settings(RiskSettings()),
+                risk_limits(RiskSettings()),
                 DeskConfig(chase_step=D("0.0005")),
                 cash=D("10000"),
                 metrics=metrics,

@@ -1,27 +1,15 @@
-"""The SQLite journal: intents, order events, fills, positions, stops, closed trades and state documents.
+"""The journal's writes. Each is one durable transaction, or a part of the open batch's (`Connection.batch`).
 
-Written by one actor (Persistence) only. Each write method is one transaction (`BEGIN IMMEDIATE` … `COMMIT`) and
-the file runs in WAL mode with `synchronous=FULL`, so when a method returns its record is on disk, and a crash
-half-way through a write leaves the state from before it. Every write is keyed (cl_ord_id, fill_id,
-position_id, …): replaying a write after a restart or a retried message is a no-op. A key that comes back with
-different content (an intent reusing a cl_ord_id) is refused with `JournalConflict`, because acting on it
-could duplicate an order.
-
-The connection is made with `check_same_thread=False` because pykka may run an actor's `on_start` on another
-thread than the one that built it; only one thread uses a `Journal` at a time (the actor's), and nothing here
-takes a lock for more.
+Every write is keyed (cl_ord_id, fill_id, position_id, …): replaying a write after a restart or a retried message
+is a no-op. A key that comes back with different content (an intent reusing a cl_ord_id) is refused with
+`JournalConflict`, because acting on it could duplicate an order.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from loguru import logger
@@ -37,137 +25,16 @@ from crocbot.core.messages import (
     StopKind,
 )
 from crocbot.core.messages.journal import EntryBrackets
-from crocbot.store.codec import dec_text, dumps_state, loads_state, opt_dec_text, text_dec, text_ts, ts_text
-from crocbot.store.journal_integrity import (
-    JournalConflict,
-    JournalCorrupt,
-    JournalError,
-    JournalUnwritable,
-    UnknownOrder,
-    UnknownPosition,
-    backup_verified,
-    corrupt_error,
-    is_corruption,
-    quick_check,
-    unwritable_error,
-)
-from crocbot.store.journal_rows import (
-    JournalOrder,
-    JournalPosition,
-    brackets_text,
-    event_from_row,
-    fill_from_row,
-    fill_params,
-    intent_params,
-    order_from_row,
-    position_from_row,
-    trade_from_row,
-    trade_params,
-)
-from crocbot.store.journal_schema import SchemaTooNew, migrate, schema_version
+from crocbot.store.codec import dec_text, dumps_state, opt_dec_text, text_dec, ts_text
+from crocbot.store.journal.connection import Connection
+from crocbot.store.journal.integrity import JournalConflict, UnknownOrder, UnknownPosition
+from crocbot.store.journal.rows import brackets_text, fill_params, intent_params, trade_params
 
-__all__ = [
-    "Journal",
-    "JournalOrder",
-    "JournalPosition",
-    "JournalError",
-    "JournalCorrupt",
-    "JournalUnwritable",
-    "JournalConflict",
-    "UnknownOrder",
-    "UnknownPosition",
-]
-
-_TERMINAL = tuple(status.value for status in OrderStatus if status.is_terminal)
-_NOT_TERMINAL_SQL = f"status NOT IN ({', '.join('?' * len(_TERMINAL))})"
-_BUSY_TIMEOUT_S = 5.0  # an outside reader (a backup script, sqlite3 CLI) may hold the lock briefly
+__all__ = ["Writes"]
 
 
-class Journal:
-    """The write-ahead journal; see the module docstring for the durability and idempotency rules."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_S)
-        except sqlite3.Error as exc:
-            raise JournalError(f"journal {path}: cannot open ({exc})") from exc
-        try:
-            self._setup(conn)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-
-    def _setup(self, conn: sqlite3.Connection) -> None:
-        conn.row_factory = sqlite3.Row
-        try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                # e.g. a network share without shared memory: without WAL the durability argument above fails
-                raise JournalError(f"journal {self.path}: cannot use WAL mode (SQLite kept {mode!r})")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            problems = quick_check(conn)
-            if problems:
-                raise corrupt_error(self.path, problems)
-            migrate(conn)
-        except SchemaTooNew as exc:
-            raise JournalError(
-                f"journal {self.path}: {exc}; run a crocbot at least as new as the one that wrote it"
-            ) from exc
-        except sqlite3.Error as exc:
-            if is_corruption(exc):
-                raise corrupt_error(self.path, str(exc)) from exc
-            unwritable = unwritable_error(self.path, "opening it", exc)  # a read-only or full disk says how to fix it
-            if unwritable is not None:
-                raise unwritable from exc
-            raise JournalError(f"journal {self.path}: cannot open ({exc})") from exc
-
-    def close(self) -> None:
-        """Close the connection (SQLite checkpoints the WAL into the main file); closing twice is harmless."""
-        self._conn.close()
-
-    def __enter__(self) -> Journal:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
-        """One durable transaction; on any error it is rolled back and reported as a `JournalError` (a full disk,
-        a read-only file or an I/O error as `JournalUnwritable`)."""
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise self._wrap(what, exc) from exc
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    logger.exception("journal {}: rollback after a failed {} failed", self.path.name, what)
-            if isinstance(exc, sqlite3.Error):
-                raise self._wrap(what, exc) from exc
-            raise
-
-    def _wrap(self, what: str, exc: sqlite3.Error) -> JournalError:
-        if is_corruption(exc):
-            return corrupt_error(self.path, str(exc))
-        unwritable = unwritable_error(self.path, what, exc)
-        if unwritable is not None:
-            return unwritable
-        return JournalError(f"journal {self.path.name}: {what} failed ({exc})")
-
-    # ---- writes --------------------------------------------------------------------------------------------
+class Writes(Connection):
+    """The write methods of `Journal`."""
 
     def record_intent(
         self,
@@ -383,128 +250,3 @@ class Journal:
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value, fills_seq = excluded.fills_seq",
                 (key, text),
             )
-
-    # ---- reads ---------------------------------------------------------------------------------------------
-
-    def load_state(self, key: str) -> dict[str, Any] | None:
-        row = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-        return None if row is None else loads_state(row["value"])
-
-    def state_fills_seq(self, key: str) -> int | None:
-        """The seq of the newest fill journaled when the document under `key` was saved (0: none yet); None when
-        there is no document, or it was saved before the journal stamped them (schema version 4)."""
-        row = self._conn.execute("SELECT fills_seq FROM state WHERE key = ?", (key,)).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
-
-    def order(self, cl_ord_id: str) -> JournalOrder | None:
-        row = self._conn.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
-        return None if row is None else order_from_row(row)
-
-    def open_orders(self) -> list[JournalOrder]:
-        """Orders whose status is not terminal (UNKNOWN included: its outcome is still to be looked up)."""
-        rows = self._conn.execute(
-            f"SELECT * FROM orders WHERE {_NOT_TERMINAL_SQL} ORDER BY intent_ts, seq", _TERMINAL
-        ).fetchall()
-        return [order_from_row(row) for row in rows]
-
-    def orders(self, *, since: datetime | None = None) -> list[JournalOrder]:
-        """Orders whose intent was journaled at or after `since` (all when None), in intent order."""
-        rows = self._conn.execute(
-            "SELECT * FROM orders WHERE intent_ts >= ? ORDER BY intent_ts, seq", (_since(since),)
-        ).fetchall()
-        return [order_from_row(row) for row in rows]
-
-    def order_events(self, cl_ord_id: str) -> list[OrderEvent]:
-        """One order's event history in arrival order."""
-        rows = self._conn.execute("SELECT * FROM order_events WHERE cl_ord_id = ? ORDER BY seq", (cl_ord_id,))
-        return [event_from_row(row) for row in rows.fetchall()]
-
-    def fills(self, *, since: datetime | None = None, symbol: str | None = None) -> list[Fill]:
-        """Fills at or after `since`, for `symbol` when given, in fill time order, then in journal order."""
-        sql = "SELECT * FROM fills WHERE ts >= ?"
-        args: list[str] = [_since(since)]
-        if symbol is not None:
-            sql += " AND symbol = ?"
-            args.append(symbol)
-        rows = self._conn.execute(sql + " ORDER BY ts, seq", args).fetchall()
-        return [fill_from_row(row) for row in rows]
-
-    def last_fill_time(self) -> datetime | None:
-        """The time of the latest fill journaled (None: none yet)."""
-        row = self._conn.execute("SELECT MAX(ts) FROM fills").fetchone()
-        return text_ts(row[0]) if row is not None and row[0] is not None else None
-
-    def fill_ids(self) -> set[str]:
-        return {row[0] for row in self._conn.execute("SELECT fill_id FROM fills").fetchall()}
-
-    def has_fill(self, fill_id: str) -> bool:
-        return self._conn.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill_id,)).fetchone() is not None
-
-    def fill_ids_after(self, seq: int | None) -> list[str]:
-        """Ids of the fills journaled after `seq` (all of them when None), in journal order."""
-        rows = self._conn.execute("SELECT fill_id FROM fills WHERE seq > ? ORDER BY seq", (seq or 0,)).fetchall()
-        return [row[0] for row in rows]
-
-    def fills_named(self, fill_ids: Iterable[str]) -> list[Fill]:
-        """The journaled fills among `fill_ids`, in fill time order, then in journal order."""
-        wanted = json.dumps(sorted(set(fill_ids)))  # one parameter however many: SQLite caps their number
-        rows = self._conn.execute(
-            "SELECT * FROM fills WHERE fill_id IN (SELECT value FROM json_each(?)) ORDER BY ts, seq", (wanted,)
-        ).fetchall()
-        return [fill_from_row(row) for row in rows]
-
-    def backfilled_fill_ids(self) -> set[str]:
-        """Fills the bot learnt of from the venue's history (reconciliation) rather than its live feed."""
-        rows = self._conn.execute("SELECT fill_id FROM fills WHERE backfilled = 1").fetchall()
-        return {row[0] for row in rows}
-
-    def open_positions(self) -> list[Position]:
-        """Open positions with their current stop as `stop_price` (which may sit at or past the entry once the
-        stop has moved to breakeven or a profit lock; see `journal_rows.position_with_stop`)."""
-        rows = self._conn.execute("SELECT * FROM positions WHERE closed_at IS NULL ORDER BY opened_at, seq")
-        return [position_from_row(row).as_position() for row in rows.fetchall()]
-
-    def positions(self) -> list[JournalPosition]:
-        rows = self._conn.execute("SELECT * FROM positions ORDER BY opened_at, seq").fetchall()
-        return [position_from_row(row) for row in rows]
-
-    def stops(self, position_id: str) -> list[tuple[datetime, Decimal, StopKind, str | None]]:
-        """The position's stop history in time order (the initial stop first)."""
-        rows = self._conn.execute(
-            "SELECT ts, stop, kind, stop_cl_ord_id FROM stops WHERE position_id = ? ORDER BY ts, seq", (position_id,)
-        ).fetchall()
-        return [(text_ts(row[0]), text_dec(row[1]), StopKind(row[2]), row[3]) for row in rows]
-
-    def closed_trades(self) -> list[ClosedTrade]:
-        rows = self._conn.execute("SELECT * FROM closed_trades ORDER BY closed_at, seq").fetchall()
-        return [trade_from_row(row) for row in rows]
-
-    # ---- health --------------------------------------------------------------------------------------------
-
-    def settings(self) -> dict[str, str | int]:
-        """What this connection actually runs with, for health reports and tests (SQLite can silently keep a
-        different journal mode)."""
-        conn = self._conn
-        return {
-            "journal_mode": str(conn.execute("PRAGMA journal_mode").fetchone()[0]),
-            "synchronous": int(conn.execute("PRAGMA synchronous").fetchone()[0]),  # 2 is FULL
-            "foreign_keys": int(conn.execute("PRAGMA foreign_keys").fetchone()[0]),
-            "schema_version": schema_version(conn),
-        }
-
-    def integrity_ok(self) -> bool:
-        """SQLite's quick_check over the whole file (O(size); meant for start-up and occasional checks)."""
-        try:
-            return not quick_check(self._conn)
-        except sqlite3.DatabaseError:
-            return False
-
-    def backup(self, target: Path) -> None:
-        """Copy the journal to `target` with SQLite's online backup API and verify the copy; a copy that fails
-        verification never replaces `target` (see `journal_integrity.backup_verified`)."""
-        backup_verified(self._conn, self.path, target)
-
-
-def _since(since: datetime | None) -> str:
-    # every stored time is later than the empty string, so '' selects everything
-    return "" if since is None else ts_text(since)

@@ -79,6 +79,10 @@ class _Request:
     waiting: list[Submit] = field(default_factory=list)
 
 
+# What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
+_Handled = VenueRequest | CallResult[Any]
+
+
 class VenueCalls(SupervisedActor):
     def __init__(
         self,
@@ -100,7 +104,7 @@ class VenueCalls(SupervisedActor):
     def started(self) -> None:
         self.services.bus.subscribe(VenueRequest, self.name)
 
-    def handle(self, message: Any) -> Any:
+    def handle(self, message: _Handled | object) -> Any:
         if isinstance(message, VenueRequest):
             self._start(message.commands)
         elif isinstance(message, CallResult):

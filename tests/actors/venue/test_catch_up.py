@@ -24,7 +24,7 @@ from crocbot.actors.persistence import Persistence
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.actors.venue import VenueActor
-from crocbot.actors.venue_catch_up import CatchUp, CatchUpPolicy
+from crocbot.actors.venue.catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import (
     Fill,
