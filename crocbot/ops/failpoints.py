@@ -16,8 +16,8 @@ in a power cut. With no failpoints configured, `hit` reads one class attribute a
 The points (each sits between two durable steps, where a crash leaves the records disagreeing):
 
 - `router.after_intent`: an order's intent is journaled; the venue has not been asked.
-- `router.after_fill_journal`: a fill is journaled (and in the trade log); the router's ledger and desk have not
-  booked it.
+- `router.after_fill_journal`: a fill is journaled (and in the trade log) in one commit with what its booking changed
+  (ledger, position, the stop's intent); the stop it calls for has not been sent.
 - `venue.after_save`: the paper account is saved with the new fills and order events; the router has not heard
   of them (the journal lacks them).
 - `persistence.after_fill_commit`: a fill is committed to the journal; its trade-log line is not written yet.
