@@ -28,6 +28,7 @@ from crocbot.core.ids import ClientIds
 from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
+    ExitRequest,
     Fill,
     Liquidity,
     OrderEvent,
@@ -35,6 +36,7 @@ from crocbot.core.messages import (
     OrderPurpose,
     OrderStatus,
     OrderType,
+    Position,
     PositionSide,
     Side,
     Signal,
@@ -217,6 +219,58 @@ class Opened:
     @property
     def position(self) -> PositionState:
         return self.desk.positions[self.position_id]
+
+    def exit_requested(self, seconds: float = 10, reason: str = "manual") -> str:
+        """The position's exit, requested at `seconds` and sent (its stop's cancel with it); its client id."""
+        request = ExitRequest(self.position_id, self.position.symbol, reason, at(seconds))
+        exit_ = sent(self.desk.on_exit_request(request, at(seconds)), OrderPurpose.EXIT).cl_ord_id
+        self.desk.submitted(exit_, at(seconds))
+        return exit_
+
+
+def entry_acked(desk: Desk) -> str:
+    """A signal's limit entry, journaled, sent and acknowledged; returns its client id."""
+    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    desk.submitted(entry.cl_ord_id, T0)
+    assert desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1), order_id="OE1"), at(1)) == []
+    return entry.cl_ord_id
+
+
+def partly_filled(desk: Desk) -> tuple[str, str, str]:
+    """An entry with 10 of 15.68381430 filled at 100 and its stop acked: (position id, entry, stop)."""
+    entry = entry_acked(desk)
+    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
+    desk.submitted(stop, at(2))
+    desk.on_order_event(event(stop, OrderStatus.ACKED, at(3)), at(3))
+    return desk.by_symbol[SYMBOL], entry, stop
+
+
+def announced(
+    position_id: str,
+    *,
+    qty: Decimal = QTY,
+    entry: str | Decimal = "100",
+    stop: str = "98",
+    initial_stop: str = "98",
+    stop_live: bool = True,
+    opened_at: int = 2,
+    exiting: bool = False,
+    symbol: str = SYMBOL,
+) -> Position:
+    """The long position of `Opened` (100 / 98, take-profit 106) as the desk announces it."""
+    return Position(
+        position_id,
+        symbol,
+        PositionSide.LONG,
+        qty,
+        D(entry),
+        D(stop),
+        at(opened_at),
+        take_profit=D("106"),
+        stop_live=stop_live,
+        initial_stop=D(initial_stop),
+        exiting=exiting,
+    )
 
 
 def restored(

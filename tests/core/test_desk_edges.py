@@ -4,22 +4,18 @@ exits that end without filling, and `Desk.resume` after a rebuild from the journ
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
-from crocbot.core.desk import Desk, Emit, EntryTTL, Note, Record, StartTimer
+from crocbot.core.desk import Emit, EntryTTL, Note, Record, StartTimer
 from crocbot.core.messages import (
     CommandRejected,
     ExitRequest,
     OrderAmended,
     OrderPurpose,
     OrderStatus,
-    Position,
     PositionChanged,
     PositionClosed,
     PositionOpened,
-    PositionSide,
     Side,
     StopAmendRequest,
     StopKind,
@@ -32,11 +28,14 @@ from tests.core.desk_support import (
     T0,
     D,
     Opened,
+    announced,
     at,
+    entry_acked,
     event,
     exit_intent,
     fill,
     make_desk,
+    partly_filled,
     restored,
     saves,
     send,
@@ -49,63 +48,13 @@ S = OrderStatus
 SELL = Side.SELL
 
 
-def announced(
-    position_id: str,
-    *,
-    qty: Decimal = QTY,
-    entry: str = "100",
-    stop: str = "98",
-    initial_stop: str = "98",
-    stop_live: bool = True,
-    opened_at: int = 2,
-    exiting: bool = False,
-) -> Position:
-    """The long SOL/USD position of `Opened` (100 / 98, take-profit 106) as the desk announces it."""
-    return Position(
-        position_id,
-        SYMBOL,
-        PositionSide.LONG,
-        qty,
-        D(entry),
-        D(stop),
-        at(opened_at),
-        take_profit=D("106"),
-        stop_live=stop_live,
-        initial_stop=D(initial_stop),
-        exiting=exiting,
-    )
-
-
-def entry_acked(desk: Desk) -> str:
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
-    desk.submitted(entry.cl_ord_id, T0)
-    desk.on_order_event(event(entry.cl_ord_id, S.ACKED, at(1)), at(1))
-    return entry.cl_ord_id
-
-
-def partly_filled(desk: Desk) -> tuple[str, str, str]:
-    """An entry with 10 of 15.68381430 filled at 100 and its stop acked: (position id, entry, stop)."""
-    entry = entry_acked(desk)
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
-    desk.on_order_event(event(stop, S.ACKED, at(3)), at(3))
-    return desk.by_symbol[SYMBOL], entry, stop
-
-
-def exit_requested(opened: Opened, seconds: float = 10) -> str:
-    request = ExitRequest(opened.position_id, SYMBOL, "manual", at(seconds))
-    exit_ = sent(opened.desk.on_exit_request(request, at(seconds)), OrderPurpose.EXIT).cl_ord_id
-    opened.desk.submitted(exit_, at(seconds))
-    return exit_
-
-
 # -- fills the order's own record refuses --------------------------------------------------------------------
 
 
 def test_a_fill_after_the_exit_was_cancelled_is_booked_and_the_new_stop_follows_it() -> None:
     opened = Opened.make()
     desk = opened.desk
-    exit_ = exit_requested(opened)
+    exit_ = opened.exit_requested()
     desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
     desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
     stop = sent(
@@ -134,7 +83,7 @@ def test_a_fill_after_the_exit_was_cancelled_is_booked_and_the_new_stop_follows_
 def test_a_late_fill_that_closes_the_position_after_its_exit_was_cancelled_closes_it() -> None:
     opened = Opened.make()
     desk = opened.desk
-    exit_ = exit_requested(opened)
+    exit_ = opened.exit_requested()
     desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
     stop = sent(desk.on_order_event(event(exit_, S.CANCELLED, at(12)), at(12)), OrderPurpose.STOP)
     desk.submitted(stop.cl_ord_id, at(12))
@@ -235,7 +184,7 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     desk = opened.desk
     desk.on_mark(SYMBOL, D("103"))
     desk.on_stop_amend(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(9)), at(9))
-    exit_ = exit_requested(opened)
+    exit_ = opened.exit_requested()
     desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
     actions = desk.on_order_event(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
@@ -304,7 +253,7 @@ def test_an_entry_ttl_after_the_position_closed_cancels_the_entry() -> None:
 def test_an_exit_partly_filled_then_ended_leaves_the_rest_protected(status: OrderStatus) -> None:
     opened = Opened.make()
     desk = opened.desk
-    exit_ = exit_requested(opened)
+    exit_ = opened.exit_requested()
     assert opened.position.message().exiting
     assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11)) == []
     desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
@@ -325,7 +274,7 @@ def test_an_exit_partly_filled_then_ended_leaves_the_rest_protected(status: Orde
 def test_an_exit_partly_filled_then_cancelled_before_the_stops_cancel_lands_protects_the_rest() -> None:
     opened = Opened.make()
     desk = opened.desk
-    exit_ = exit_requested(opened)  # the stop's cancel goes out with it
+    exit_ = opened.exit_requested()  # the stop's cancel goes out with it
     partial = desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(11)), at(11))
     rest = QTY - 5
     assert not any(isinstance(a, Amend) for a in partial)  # no resizing a stop that is being cancelled
@@ -393,7 +342,7 @@ def test_an_exit_that_fails_while_another_exit_is_working_leaves_the_position_ex
 def test_the_position_message_says_whether_an_exit_is_in_flight() -> None:
     opened = Opened.make()
     assert opened.position.message().exiting is False
-    exit_ = exit_requested(opened)
+    exit_ = opened.exit_requested()
     assert opened.position.message() == announced(opened.position_id, exiting=True)
     rejected = opened.desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
     assert rejected[-1] == Emit(PositionChanged(announced(opened.position_id, exiting=False)))
@@ -414,7 +363,7 @@ def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_n
     desk rebuilt from the journal placed a stop (and, once the stop's cancel landed, a second exit) beside the exit
     the venue was about to fill: the coins sold twice."""
     opened = Opened.make()
-    exit_ = exit_requested(opened)
+    exit_ = opened.exit_requested()
     desk = restored(opened.desk)  # the journal still names the stop, whose cancel went out with the exit
     state = desk.positions[opened.position_id]
     assert desk.orders[exit_].status is S.UNKNOWN  # journaled, never answered: it may have reached the venue
@@ -431,7 +380,7 @@ def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_n
 
 def test_an_exit_in_flight_at_the_restart_that_fails_leaves_the_position_protected_again() -> None:
     opened = Opened.make()
-    exit_ = exit_requested(opened)
+    exit_ = opened.exit_requested()
     opened.desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
     desk = restored(opened.desk)  # the stop's cancel landed before the crash; the exit's answer did not
     state = desk.positions[opened.position_id]

@@ -1,0 +1,227 @@
+"""Protection: the stop goes live, a stop that vanishes means an exit (or is placed again when crocbot never sent it),
+and the SL manager's tighter stops go out as amends confirmed by the venue (`crocbot.core.desk.protection`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from crocbot.core.desk import Action, Emit, Note, Record
+from crocbot.core.messages import (
+    CommandRejected,
+    ExitRequest,
+    OrderAmended,
+    OrderPurpose,
+    OrderStatus,
+    Position,
+    PositionChanged,
+    PositionSide,
+    Side,
+    StopAmendRequest,
+    StopKind,
+)
+from crocbot.core.messages.commands import Amend, Submit
+from crocbot.core.messages.journal import (
+    RecordStop,
+)
+from crocbot.core.reconcile import NEVER_SENT
+from tests.core.desk_support import (
+    QTY,
+    SYMBOL,
+    T0,
+    D,
+    Opened,
+    announced,
+    at,
+    entry_acked,
+    event,
+    exit_intent,
+    fill,
+    make_desk,
+    send,
+    sent,
+)
+
+S = OrderStatus
+SELL = Side.SELL
+
+
+# -- c. the stop goes live -----------------------------------------------------------------------------------
+
+
+def test_an_acked_stop_is_live_recorded_and_announced() -> None:
+    desk = make_desk()
+    entry = entry_acked(desk)
+    position_id = desk.by_symbol[SYMBOL]
+    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    desk.submitted(stop.cl_ord_id, at(2))
+    actions = desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(3), order_id="OS1"), at(3))
+    live = Position(
+        position_id,
+        SYMBOL,
+        PositionSide.LONG,
+        QTY,
+        D("100"),
+        D("98"),
+        at(2),
+        take_profit=D("106"),
+        stop_live=True,
+        initial_stop=D("98"),
+    )
+    assert actions == [
+        Record(RecordStop(position_id, D("98"), StopKind.INITIAL, at(3), stop.cl_ord_id)),
+        Emit(PositionChanged(live)),
+    ]
+    assert desk.positions[position_id].stop_live is True
+    assert desk.orders[stop.cl_ord_id].venue_id == "OS1"
+    assert desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(4)), at(4)) == []  # a repeat changes nothing
+
+
+# -- e. the stop vanishes ------------------------------------------------------------------------------------
+
+
+def test_a_stop_cancelled_by_the_venue_means_an_immediate_exit() -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    actions = desk.on_order_event(event(opened.stop, S.CANCELLED, at(10), reason="EOrder:Canceled by system"), at(10))
+    why = f"protective stop {opened.stop} cancelled (EOrder:Canceled by system)"
+    exit_ = sent(actions, OrderPurpose.EXIT)
+    assert actions == [
+        Note("CRITICAL", f"{why}: exiting the position", SYMBOL),
+        *send(exit_intent(exit_.cl_ord_id, QTY, at(10)), opened.position_id, f"exit: {why}"),
+    ]
+    assert (opened.position.stop_order, opened.position.stop_live, opened.position.exiting) == (None, False, True)
+
+
+def test_a_stop_rejected_by_the_venue_means_an_immediate_exit() -> None:
+    desk = make_desk()
+    entry = entry_acked(desk)
+    position_id = desk.by_symbol[SYMBOL]
+    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    desk.submitted(stop.cl_ord_id, at(2))
+    actions = desk.on_order_event(event(stop.cl_ord_id, S.REJECTED, at(3), reason="EOrder:Insufficient funds"), at(3))
+    why = f"protective stop {stop.cl_ord_id} rejected (EOrder:Insufficient funds)"
+    exit_ = sent(actions, OrderPurpose.EXIT)
+    assert actions == [
+        Note("CRITICAL", f"{why}: exiting the position", SYMBOL),
+        *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}"),
+    ]
+
+
+def test_a_stop_that_was_never_sent_because_crocbot_died_is_placed_again_not_exited() -> None:
+    """Reconciliation closes a journaled stop the venue never got as REJECTED (NEVER_SENT): the venue refused
+    nothing, so the position is protected again; an exit would pay fees and slippage for a crash of crocbot's."""
+    desk = make_desk()
+    entry = entry_acked(desk)
+    position_id = desk.by_symbol[SYMBOL]
+    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    desk.submitted(stop.cl_ord_id, at(2))
+
+    actions = desk.on_order_event(event(stop.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
+
+    again = sent(actions, OrderPurpose.STOP)
+    assert (again.qty, again.trigger_price) == (QTY, D(98))
+    assert not [a for a in actions if isinstance(a, Submit) and a.intent.purpose is OrderPurpose.EXIT]
+    position = desk.positions[position_id]
+    assert (position.stop_order, position.refusals, position.exiting) == (again.cl_ord_id, 0, False)
+
+
+def test_an_exit_that_was_never_sent_is_no_refusal_and_leaves_the_position_protected() -> None:
+    opened = Opened.make()
+    desk, position = opened.desk, opened.position
+    exit_ = sent(desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "test", at(5)), at(5)), OrderPurpose.EXIT)
+    desk.submitted(exit_.cl_ord_id, at(5))
+
+    actions = desk.on_order_event(event(exit_.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
+
+    assert actions[0] == Note("WARNING", f"exit {exit_.cl_ord_id} rejected: {NEVER_SENT}", SYMBOL)
+    assert (position.refusals, position.exiting) == (0, False)
+
+
+def test_a_stop_that_could_not_be_journaled_means_an_immediate_exit() -> None:
+    desk = make_desk()
+    entry = entry_acked(desk)
+    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    actions = desk.not_sent(stop.cl_ord_id, at(2), "journal failed: disk full")
+    assert actions[0] == Note(
+        "CRITICAL",
+        f"protective stop {stop.cl_ord_id} rejected (journal failed: disk full): exiting the position",
+        SYMBOL,
+    )
+    assert sent(actions, OrderPurpose.EXIT).qty == QTY
+
+
+# -- g. stop amends ------------------------------------------------------------------------------------------
+
+
+def _amend(opened: Opened, stop: str, seconds: float = 20, kind: StopKind = StopKind.BREAKEVEN) -> list[Action]:
+    request = StopAmendRequest(opened.position_id, SYMBOL, D(stop), kind, at(seconds))
+    return opened.desk.on_stop_amend(request, at(seconds))
+
+
+def test_a_tighter_stop_below_the_market_is_amended_and_confirmed() -> None:
+    opened = Opened.make()
+    opened.desk.on_mark(SYMBOL, D("103"))
+    assert _amend(opened, "100") == [Amend(opened.stop, SYMBOL, at(20), trigger_price=D("100"))]
+    assert opened.position.pending_stop == (D("100"), StopKind.BREAKEVEN)
+    assert opened.position.stop == D("98")  # only once the venue confirms
+    assert _amend(opened, "101", 21) == []  # one amend in flight at a time
+    actions = opened.desk.on_amended(OrderAmended(opened.stop, at(22), trigger_price=D("100")), at(22))
+    assert actions == [
+        Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(22), opened.stop)),
+        Emit(PositionChanged(announced(opened.position_id, stop="100"))),
+        Amend(opened.stop, SYMBOL, at(22), trigger_price=D("101")),  # the wish that waited goes once this one ended
+    ]
+    state = opened.desk.positions[opened.position_id]
+    assert (state.stop, state.stop_kind) == (D("100"), StopKind.BREAKEVEN)
+    assert state.pending_stop == (D("101"), StopKind.BREAKEVEN)
+    assert opened.desk.orders[opened.stop].trigger_price == D("100")
+
+
+@pytest.mark.parametrize(
+    ("stop", "why"),
+    [("97.5", "looser"), ("98", "the same"), ("103", "at the mark"), ("103.5", "above the mark")],
+)
+def test_a_stop_amend_that_is_not_tighter_or_not_below_the_mark_does_nothing(stop: str, why: str) -> None:
+    opened = Opened.make()
+    opened.desk.on_mark(SYMBOL, D("103"))
+    assert _amend(opened, stop) == [], why
+    assert opened.position.pending_stop is None
+
+
+def test_no_stop_amend_before_the_stop_is_live_or_while_exiting() -> None:
+    desk = make_desk()
+    entry = entry_acked(desk)
+    position_id = desk.by_symbol[SYMBOL]
+    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    desk.submitted(stop.cl_ord_id, at(2))
+    request = StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(3))
+    assert desk.on_stop_amend(request, at(3)) == []  # not acked yet
+    opened = Opened.make()
+    opened.desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
+    assert _amend(opened, "99", 11) == []
+
+
+def test_a_refused_amend_clears_the_pending_stop() -> None:
+    opened = Opened.make()
+    _amend(opened, "99")
+    refused = CommandRejected(opened.stop, "amend", "EOrder:Invalid price", at(21))
+    assert opened.desk.on_command_rejected(refused, at(21)) == [
+        Note("WARNING", f"amend of {opened.stop} refused: EOrder:Invalid price", SYMBOL)
+    ]
+    assert opened.position.pending_stop is None
+    assert _amend(opened, "99", 22) == [Amend(opened.stop, SYMBOL, at(22), trigger_price=D("99"))]
+
+
+def test_a_cancel_of_an_order_already_gone_is_only_informational() -> None:
+    desk = make_desk()
+    refused = CommandRejected("cbsgone", "cancel", "EOrder:Invalid order", T0)
+    assert desk.on_command_rejected(refused, T0) == [
+        Note("INFO", "cancel of cbsgone refused: EOrder:Invalid order", None)
+    ]
+
+
+def test_an_amend_confirmed_without_a_pending_request_is_taken_as_trailing() -> None:
+    opened = Opened.make()
+    actions = opened.desk.on_amended(OrderAmended(opened.stop, at(22), trigger_price=D("99.5")), at(22))
+    assert actions[0] == Record(RecordStop(opened.position_id, D("99.5"), StopKind.TRAILING, at(22), opened.stop))
+    assert opened.desk.on_amended(OrderAmended(opened.stop, at(23), trigger_price=D("99.5")), at(23)) == []
