@@ -162,18 +162,13 @@ def test_a_stop_fill_closes_the_position() -> None:
 def test_a_rejected_exit_after_the_stop_was_cancelled_places_the_stop_again() -> None:
     opened = Opened.make()
     desk = opened.desk
-    exit_ = sent(
-        desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT
-    )
-    desk.submitted(exit_.cl_ord_id, at(10))
+    exit_ = opened.exit_requested(10)
     assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11)) == []
-    actions = desk.on_order_event(
-        event(exit_.cl_ord_id, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12)
-    )
+    actions = desk.on_order_event(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
     assert stop.cl_ord_id != opened.stop
     assert actions == [
-        Note("ERROR", f"exit {exit_.cl_ord_id} rejected: EOrder:Insufficient funds", SYMBOL),
+        Note("ERROR", f"exit {exit_} rejected: EOrder:Insufficient funds", SYMBOL),
         *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
     ]
@@ -191,13 +186,10 @@ def test_a_rejected_exit_after_the_stop_was_cancelled_places_the_stop_again() ->
 def test_a_rejected_exit_with_the_stop_still_there_keeps_it_and_places_it_again_once_its_cancel_lands() -> None:
     opened = Opened.make()
     desk = opened.desk
-    exit_ = sent(
-        desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT
-    )
-    desk.submitted(exit_.cl_ord_id, at(10))
-    actions = desk.on_order_event(event(exit_.cl_ord_id, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
+    exit_ = opened.exit_requested(10)
+    actions = desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
     assert actions == [
-        Note("ERROR", f"exit {exit_.cl_ord_id} rejected: EGeneral:Internal error", SYMBOL),
+        Note("ERROR", f"exit {exit_} rejected: EGeneral:Internal error", SYMBOL),
         Emit(PositionChanged(announced(opened.position_id))),
     ]
     assert opened.position.exiting is False
@@ -216,12 +208,9 @@ def test_a_rejected_exit_with_the_stop_still_there_keeps_it_and_places_it_again_
 def test_a_stop_cancel_the_venue_refused_is_not_taken_for_the_desks_own() -> None:
     opened = Opened.make()
     desk = opened.desk
-    exit_ = sent(
-        desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT
-    )
-    desk.submitted(exit_.cl_ord_id, at(10))
+    exit_ = opened.exit_requested(10)
     desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EGeneral:Internal error", at(11)), at(11))
-    desk.on_order_event(event(exit_.cl_ord_id, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
+    desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
     # the stop is still there; should the venue drop it later, that is a vanished stop
     landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(20), reason="EOrder:Canceled by system"), at(20))
     assert landed[0] == Note(
@@ -235,17 +224,14 @@ def test_an_exit_cancelled_for_lack_of_liquidity_is_a_failed_exit_too() -> None:
     # position would have no stop and would ignore every later exit request.
     opened = Opened.make()
     desk = opened.desk
-    exit_ = sent(
-        desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT
-    )
-    desk.submitted(exit_.cl_ord_id, at(10))
+    exit_ = opened.exit_requested(10)
     desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
-    desk.on_fill(fill("X1", exit_.cl_ord_id, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
-    actions = desk.on_order_event(event(exit_.cl_ord_id, S.CANCELLED, at(12), reason="no liquidity"), at(12))
+    desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
+    actions = desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="no liquidity"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
     assert actions == [
-        Note("ERROR", f"exit {exit_.cl_ord_id} cancelled: no liquidity", SYMBOL),
+        Note("ERROR", f"exit {exit_} cancelled: no liquidity", SYMBOL),
         *send(stop_intent(stop.cl_ord_id, rest, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
     ]

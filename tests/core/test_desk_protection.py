@@ -128,12 +128,11 @@ def test_a_stop_that_was_never_sent_because_crocbot_died_is_placed_again_not_exi
 def test_an_exit_that_was_never_sent_is_no_refusal_and_leaves_the_position_protected() -> None:
     opened = Opened.make()
     desk, position = opened.desk, opened.position
-    exit_ = sent(desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "test", at(5)), at(5)), OrderPurpose.EXIT)
-    desk.submitted(exit_.cl_ord_id, at(5))
+    exit_ = opened.exit_requested(5, "test")
 
-    actions = desk.on_order_event(event(exit_.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
+    actions = desk.on_order_event(event(exit_, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
 
-    assert actions[0] == Note("WARNING", f"exit {exit_.cl_ord_id} rejected: {NEVER_SENT}", SYMBOL)
+    assert actions[0] == Note("WARNING", f"exit {exit_} rejected: {NEVER_SENT}", SYMBOL)
     assert (position.refusals, position.exiting) == (0, False)
 
 
