@@ -3,8 +3,10 @@ the inventory fence held before anything goes out."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Commit, Emit, FillSeen, Note, NotSent, Submitted
-from crocbot.core.messages import OrderPurpose, OrderStatus, PositionOpened
+from crocbot.core.messages import ExitRequest, OrderPurpose, OrderStatus, PositionOpened
 from crocbot.core.messages.commands import Submit
 from crocbot.core.messages.journal import (
     RecordEvent,
@@ -13,7 +15,7 @@ from crocbot.core.messages.journal import (
     RecordPositionOpened,
     SaveState,
 )
-from tests.core.desk_support import QTY, T0, Opened, at, event, fill, make_desk, sent, signal
+from tests.core.desk_support import QTY, SYMBOL, T0, Opened, at, event, fill, make_desk, sent, signal
 
 
 def test_an_entry_fill_is_one_commit_and_its_stop_goes_out_after_it() -> None:
@@ -72,3 +74,15 @@ def test_an_entry_the_router_could_not_journal_ends_rejected_with_no_position() 
     assert [a.level for a in actions if isinstance(a, Note)] == ["WARNING"]
     assert desk.by_symbol == {}
     assert not [a for a in actions if isinstance(a, Submit)]
+
+
+def test_a_sell_handed_out_in_the_same_event_counts_against_the_fence_before_it_is_reported_sent() -> None:
+    """The router reports an order sent only after the whole event's actions are out; until then a sell the desk
+    handed out is promised all the same, so a second sell of the same coins in that event is refused."""
+    opened = Opened.make()
+    desk = opened.desk
+    exit_ = sent(desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT)
+    second = Submit(dataclasses.replace(exit_, cl_ord_id="cbx0000000000009"), (opened.stop,))
+    assert desk.fence(second) is not None  # the first exit is handed out, not yet reported sent
+    desk.on(Submitted(exit_.cl_ord_id), at(10))
+    assert desk.fence(second) is not None  # and once sent, it is open

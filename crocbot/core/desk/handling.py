@@ -49,7 +49,8 @@ __all__ = ["handle", "decide", "finish", "fence"]
 
 def fence(book: Book, action: Action) -> str | None:
     """Why sending `action` would sell more than crocbot holds and has not promised to its other sells, or None
-    (`crocbot.core.fence`). The router asks for every order and amend, just before it goes out."""
+    (`crocbot.core.fence`). The orders handed out before it count as promised, although the router has not reported
+    them sent yet (`Book.handed_out`)."""
     if isinstance(action, Submit):
         intent = action.intent
         if intent.side is not Side.SELL:
@@ -65,7 +66,7 @@ def fence(book: Book, action: Action) -> str | None:
     sells = (
         OpenSell(o.cl_ord_id, o.remaining)
         for o in book.orders.values()
-        if o.symbol == symbol and o.intent.side is Side.SELL and o.is_open
+        if o.symbol == symbol and o.intent.side is Side.SELL and (o.is_open or o.cl_ord_id in book.handed_out)
     )
     held = book.ledger.position(symbol)
     return fence_breach(symbol, cl_ord_id, qty, held=held, open_sells=sells, after_cancels=after)
@@ -149,5 +150,7 @@ def finish(book: Book, decided: list[Action], now: datetime) -> list[Action]:
             continue
         if isinstance(action, Amend | Cancel):
             sending(book, action, now)
+        elif isinstance(action, Submit):
+            book.handed_out.add(action.intent.cl_ord_id)
         rest.append(action)
     return [Commit(tuple(records)), *rest] if records else rest

@@ -41,11 +41,13 @@ _MAX_REFUSALS = 3
 
 def submitted(book: Book, cl_ord_id: str, now: datetime) -> None:
     """The intent is journaled and on its way."""
+    book.handed_out.discard(cl_ord_id)
     book.orders[cl_ord_id].move(OrderStatus.SUBMITTED, now)
 
 
 def not_sent(book: Book, cl_ord_id: str, now: datetime, why: str) -> list[Action]:
     """Journaling the intent failed: nothing was sent, and nothing may be."""
+    book.handed_out.discard(cl_ord_id)
     order = book.orders[cl_ord_id]
     before = order.status
     order.move(OrderStatus.REJECTED, now, why)

@@ -131,6 +131,8 @@ class Book:
         self.ended: dict[OrderStatus, int] = {}  # orders ended since the router last took the tally, by status
         self.fenced = 0  # sells the inventory fence refused since the router last took the tally
         self.stale_entries: list[tuple[str, str]] = []  # restored entries still waiting for a first fill
+        # orders handed to the router and not yet reported sent or not sent: promised, for the inventory fence
+        self.handed_out: set[str] = set()
 
     def marks_at_cost(self) -> dict[str, Decimal]:
         marks = dict(self.marks)
