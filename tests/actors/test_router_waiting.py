@@ -1,14 +1,17 @@
-"""What the router keeps while the journal cannot take writes (`crocbot.actors.router.write_ahead`)."""
+"""The router's write-ahead queue (`crocbot.actors.router.write_ahead`): one batch per event, what waits while the
+journal cannot take writes, and a batch the journal refuses."""
 
 from __future__ import annotations
 
 from collections import deque
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from crocbot.actors.router import wait_for_journal
-from crocbot.core.messages import OrderEvent, OrderStatus
-from crocbot.core.messages.journal import JournalRecord, RecordEvent, SaveState
+from crocbot.actors.router import WriteAhead, wait_for_journal
+from crocbot.core.messages import OrderEvent, OrderIntent, OrderPurpose, OrderStatus, OrderType, Side
+from crocbot.core.messages.journal import JournalRecord, RecordBatch, RecordEvent, RecordIntent, SaveState
+from crocbot.store.journal import JournalUnwritable
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -46,3 +49,59 @@ def test_an_events_records_wait_as_one_batch_and_lose_only_a_stale_state_documen
         (_event(1), SaveState("risk", {"v": 1})),
         (_event(2), SaveState("ledger", {"v": 2})),
     ]
+
+
+class _Journal:
+    """Persistence as the write-ahead queue sees it: a batch is all or nothing; `full` makes every write fail for
+    now, `refuse` names the orders whose intent breaks a rule (the whole batch is rolled back)."""
+
+    def __init__(self) -> None:
+        self.full = False
+        self.refuse: set[str] = set()
+        self.written: list[object] = []
+
+    def ask(self, message: object) -> Any:
+        if self.full:
+            raise JournalUnwritable("disk full")
+        records = message.records if isinstance(message, RecordBatch) else (message,)
+        for record in records:
+            if isinstance(record, RecordIntent) and record.intent.cl_ord_id in self.refuse:
+                raise ValueError(f"intent {record.intent.cl_ord_id} refused")
+        self.written += records
+        return tuple(True for _ in records) if isinstance(message, RecordBatch) else True
+
+
+def _intent(cl_ord_id: str, purpose: OrderPurpose) -> RecordIntent:
+    intent = OrderIntent(cl_ord_id, "SOL/USD", Side.SELL, OrderType.MARKET, Decimal(1), purpose, T0)
+    return RecordIntent(intent, "p1")
+
+
+def test_a_batch_the_journal_cannot_take_waits_whole_without_its_entry_and_goes_first_on_retry() -> None:
+    journal, failures = _Journal(), []
+    queue = WriteAhead(journal.ask, failures.append)
+    journal.full = True
+    entry, stop = _intent("cbe1", OrderPurpose.ENTRY), _intent("cbs1", OrderPurpose.STOP)
+
+    outcome = queue.commit((_event(1), entry, stop))
+
+    assert outcome.failure is not None
+    assert len(failures) == 1
+    later = queue.commit((_event(2),))  # behind what waits, without asking
+    assert later.failure is not None
+    journal.full = False
+    assert queue.retry() == 3
+    assert journal.written == [_event(1), stop, _event(2)]  # in order, and the entry never (it was not sent)
+
+
+def test_a_refused_batch_is_written_record_by_record_and_only_the_refused_intent_is_held_back() -> None:
+    journal, failures = _Journal(), []
+    queue = WriteAhead(journal.ask, failures.append)
+    journal.refuse.add("cbx1")
+    exit_, stop = _intent("cbx1", OrderPurpose.EXIT), _intent("cbs2", OrderPurpose.STOP)
+
+    outcome = queue.commit((_event(1), exit_, stop))
+
+    assert outcome.failure is None
+    assert outcome.refused == {"cbx1"}
+    assert journal.written == [_event(1), stop]
+    assert len(failures) == 1

@@ -113,16 +113,26 @@ class WriteAhead:
 
     def retry(self) -> int | None:
         """Write what waits, oldest batch first: the number of records written, or None while the journal still
-        cannot take them (the rest keeps waiting)."""
+        cannot take them (the rest keeps waiting). A batch the journal refuses is written record by record: only the
+        refused records are lost (loudly), as when they waited one by one."""
         written = 0
         while self._waiting:
+            batch = self._waiting[0]
             try:
-                self.write(self._waiting[0])
-            except Exception as error:  # noqa: BLE001 - still failing: try again later; refused: say so and go on
+                self.write(batch)
+            except Exception as error:  # noqa: BLE001 - still failing: try again later; refused: record by record
                 if journal_unavailable(error):
                     self._failed(error)
                     return None
-                logger.opt(exception=error).critical("the journal refused waiting records: {}", self._waiting[0])
+                for i, record in enumerate(batch):
+                    try:
+                        self._ask(record)
+                    except Exception as failure:  # noqa: BLE001 - as above, for one record
+                        if journal_unavailable(failure):
+                            self._waiting[0] = batch[i:]
+                            self._failed(failure)
+                            return None
+                        logger.opt(exception=failure).critical("the journal refused a waiting record: {}", record)
             written += len(self._waiting.popleft())
         return written
 
