@@ -142,7 +142,7 @@ class FakeKraken:
 
 def seed_journal(path: Path, positions: Sequence[Position]) -> None:
     """Journal the positions open, each protected by its acknowledged stop order: what the router rebuilds its desk
-    from when it starts (`crocbot.actors.router_restore`), as after a restart. The desk opens one position per
+    from when it starts (`crocbot.core.desk.restore`), as after a restart. The desk opens one position per
     symbol; the bench keeps 50 per symbol so that each SL loop evaluates 50, and so 50 stops share each pair's
     trading counter, which paces their amends much harder than one stop per pair would."""
     journal = Journal(path)

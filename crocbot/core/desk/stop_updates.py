@@ -11,7 +11,7 @@ calls per order and run the pair's counter over (Kraken refuses, and charges the
 - an amend goes out only if the pair's counter (`crocbot.core.trading_counter`) has room for it; otherwise the wish
   waits in the pair's queue (first come, first served) for a timer set to when the counter will have decayed enough,
   and for the answers of the amends in flight, which let their charges decay;
-- an amend whose answer never came (`CommandUnknown`) is looked up (`QueryOrder`), never taken as done or not done,
+- an amend whose answer never came (`CommandUnknown`) is looked up (`Query`), never taken as done or not done,
   and counts as in flight until the lookup answers (`OrderLookedUp`); a lookup without an answer is asked again;
 - a refusal for the rate limit, or a call that never left crocbot (`UNSENT`), keeps the wish (nothing happened to the
   stop) and waits for room; any other refusal drops the refused level, and the next wish is still sent.
