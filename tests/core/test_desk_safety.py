@@ -3,12 +3,15 @@ next UTC day, safe-mode reasons said once each and never blocking exits (`crocbo
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
-from crocbot.core.desk import Action, Emit, Note, Record
+from crocbot.core.desk import ESCALATED, Action, Emit, Note, Record
 from crocbot.core.messages import (
+    ActorEscalated,
     ClosedTrade,
     ExitRequest,
+    FeedHealth,
     OrderPurpose,
     OrderStatus,
     PositionClosed,
@@ -188,3 +191,29 @@ def test_safe_mode_never_blocks_exits() -> None:
     opened.desk.set_safe("feed stale", True, at(5))
     actions = opened.desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(6)), at(6))
     assert sent(actions, OrderPurpose.EXIT).qty == QTY
+
+
+def test_market_data_not_fresh_is_start_up_until_it_was_fresh_once_then_news() -> None:
+    desk = make_desk()
+    stale = FeedHealth(False, "no book yet", at(1), out_of_sync=(SYMBOL,))
+    fresh = FeedHealth(True, "", at(2))
+
+    starting = desk.on(stale, at(1))
+    assert [(a.level, a.symbol) for a in starting if isinstance(a, Note)] == [("INFO", SYMBOL)]
+    assert desk.risk.safe_reasons == ("market data not fresh",)
+    desk.on(fresh, at(2))
+    assert desk.risk.safe_reasons == ()
+    later = desk.on(dataclasses.replace(stale, ts=at(3)), at(3))
+    assert [a.level for a in later if isinstance(a, Note)] == ["WARNING"]
+
+
+def test_a_supervisor_that_gave_up_halts_entries_and_says_so() -> None:
+    desk = make_desk()
+    actions = desk.on(ActorEscalated("core", "too many restarts", at(1)), at(1))
+    assert next(a.level for a in actions if isinstance(a, Note)) == "CRITICAL"
+    assert ESCALATED in desk.risk.safe_reasons
+    assert sent_nothing(desk.on(signal(ts=at(2)), at(2)))
+
+
+def sent_nothing(actions: list[Action]) -> bool:
+    return not [a for a in actions if isinstance(a, Submit)]

@@ -36,6 +36,7 @@ from crocbot.actors.messages import (
 from crocbot.actors.router.status import Reporting, status_report
 from crocbot.actors.router.write_ahead import JOURNALED, Outcome, WriteAhead, journal_unavailable
 from crocbot.core.desk import (
+    ESCALATED,
     LEDGER_KEY,
     RISK_KEY,
     Action,
@@ -58,7 +59,6 @@ from crocbot.core.instrument import Instrument
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
     ActorEscalated,
-    BreakerState,
     BreakerStateChanged,
     CommandRejected,
     CommandUnknown,
@@ -88,15 +88,13 @@ __all__ = ["Router"]
 
 
 _ASK_TIMEOUT = 10.0
-# Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
-_ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
 _DAY_TICK = 60.0  # event seconds between checks for a new UTC day
 _BOOKS_EVERY = 10.0  # wall seconds between saves of the books document `crocbot status` reads
 _JOURNAL_RETRY = 5.0  # event seconds between tries to write what the journal refused
 _JOURNAL_FAILING = "journal failing"
 _ACCOUNT_UNSAVED = "the paper account cannot be saved"
 # The desk's events that reach the router as they are (a fill and a signal need a word first): from the bus (the
-# first seven), then the desk's own timers.
+# first ten), then the desk's own timers.
 _DESK_EVENTS = (
     OrderEvent,
     OrderAmended,
@@ -105,6 +103,9 @@ _DESK_EVENTS = (
     OrderLookedUp,
     ExitRequest,
     StopAmendRequest,
+    FeedHealth,
+    BreakerStateChanged,
+    ActorEscalated,
     EntryTTL,
     StopBudgetDue,
     LookupDue,
@@ -150,7 +151,6 @@ class Router(SupervisedActor):
         self._trading = trading  # Kraken's per-pair trading counter, which the desk paces stop amends by
         self._desk: Desk | None = None
         self._ready = False  # reconciled with the venue since the start
-        self._feed_was_fresh = False  # until market data was first fresh, safe mode for it is start-up, not news
         self._journal = WriteAhead(self._ask, self._journal_failed)  # each event's records, one commit, in order
         self._retry_due = False
         self._reporting = Reporting(metrics, lambda: self.services.directory.get(persistence), books_every, wall)
@@ -181,20 +181,12 @@ class Router(SupervisedActor):
         if risk.kill_switch_tripped:
             logger.warning("kill switch still tripped after the restart: {}", risk.kill_reason)
         bus = self.services.bus
-        for topic in (
-            Signal,
-            Fill,
-            *_DESK_EVENTS[:7],
-            FeedHealth,
-            BreakerStateChanged,
-            ActorEscalated,
-            PaperAccountSaved,
-        ):
+        for topic in (Signal, Fill, *_DESK_EVENTS[:10], PaperAccountSaved):
             bus.subscribe(topic, self.name)
         bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
         escalated = self._escalation() if self._escalation is not None else None
         if escalated:  # e.g. the core gave up and was restarted with this router: entries stay halted
-            self._carry_out(self.desk.set_safe(_ESCALATED, True, self.clock.now()))
+            self._carry_out(self.desk.set_safe(ESCALATED, True, self.clock.now()))
         self.services.scheduler.send_every(_DAY_TICK, self.actor_ref, _DayTick())
         self._reporting.money(self.desk, self.clock.now(), mark_only=False)  # the books as restored, before a scrape
         if restored:
@@ -231,28 +223,6 @@ class Router(SupervisedActor):
                 )
         elif isinstance(message, _DESK_EVENTS):
             self._carry_out(desk.on(message, now))
-        elif isinstance(message, FeedHealth):
-            self._carry_out(
-                desk.set_safe(
-                    "market data not fresh",
-                    not message.fresh,
-                    now,
-                    detail="" if message.fresh else message.reason,
-                    symbol=",".join(message.out_of_sync) or None,
-                    expected=not self._feed_was_fresh,
-                )
-            )
-            self._feed_was_fresh = self._feed_was_fresh or message.fresh
-        elif isinstance(message, BreakerStateChanged):
-            closed = message.current is BreakerState.CLOSED
-            self._carry_out(desk.set_safe(f"circuit breaker {message.name} open", not closed, now))
-        elif isinstance(message, ActorEscalated):
-            logger.critical(
-                "supervisor {} gave up ({}): entries are halted; stops and exits carry on",
-                message.supervisor,
-                message.reason,
-            )
-            self._carry_out(desk.set_safe(_ESCALATED, True, now))
         elif isinstance(message, _DayTick):
             self._carry_out(desk.on_day_tick(now))
         elif isinstance(message, PaperAccountSaved):

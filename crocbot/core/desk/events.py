@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crocbot.core.messages import (
+    ActorEscalated,
+    BreakerStateChanged,
     CommandRejected,
     CommandUnknown,
     ExitRequest,
+    FeedHealth,
     Fill,
     OrderAmended,
     OrderEvent,
@@ -68,7 +71,7 @@ class FillSeen:
 
 
 # What the desk's `on` takes: what happened at the venue, what the strategies and the SL manager want, its own timers,
-# and what the router did with its orders.
+# what the router did with its orders, and the health of what it depends on (market data, breakers, supervisors).
 DeskEvent = (
     FillSeen
     | OrderEvent
@@ -84,4 +87,7 @@ DeskEvent = (
     | LookupDue
     | Submitted
     | NotSent
+    | FeedHealth
+    | BreakerStateChanged
+    | ActorEscalated
 )

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from crocbot.core.desk.actions import Action, Commit, Note, Record
 from crocbot.core.desk.entries import on_entry_ttl, on_signal
-from crocbot.core.desk.events import DeskEvent, EntryTTL, FillSeen, NotSent, StopBudgetDue, Submitted
+from crocbot.core.desk.events import DeskEvent, EntryTTL, FillSeen, LookupDue, NotSent, StopBudgetDue, Submitted
 from crocbot.core.desk.exits import on_exit_request
 from crocbot.core.desk.fills import on_fill
 from crocbot.core.desk.orders import not_sent_at_all, on_order_event, on_order_looked_up, submitted
@@ -22,12 +22,15 @@ from crocbot.core.desk.protection import (
     on_stop_budget,
     sending,
 )
+from crocbot.core.desk.safety import on_breaker, on_escalated, on_feed_health
 from crocbot.core.desk.state import Book
 from crocbot.core.fence import OpenSell, fence_breach
 from crocbot.core.messages import (
+    BreakerStateChanged,
     CommandRejected,
     CommandUnknown,
     ExitRequest,
+    FeedHealth,
     OrderAmended,
     OrderEvent,
     OrderLookedUp,
@@ -119,7 +122,13 @@ def decide(book: Book, event: DeskEvent, now: datetime) -> list[Action]:
         return on_entry_ttl(book, event, now)
     if isinstance(event, StopBudgetDue):
         return on_stop_budget(book, event, now)
-    return on_lookup_due(book, event, now)
+    if isinstance(event, LookupDue):
+        return on_lookup_due(book, event, now)
+    if isinstance(event, FeedHealth):
+        return on_feed_health(book, event, now)
+    if isinstance(event, BreakerStateChanged):
+        return on_breaker(book, event, now)
+    return on_escalated(book, event, now)
 
 
 def finish(book: Book, decided: list[Action], now: datetime) -> list[Action]:

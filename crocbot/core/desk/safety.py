@@ -8,12 +8,41 @@ from datetime import datetime
 from crocbot.core.desk.actions import Action, Emit, Note
 from crocbot.core.desk.state import Book, PositionState
 from crocbot.core.messages import (
+    ActorEscalated,
+    BreakerState,
+    BreakerStateChanged,
+    FeedHealth,
     SafeModeChanged,
 )
 
-__all__ = ["set_safe", "on_day_tick", "give_up"]
+__all__ = ["set_safe", "on_day_tick", "give_up", "on_feed_health", "on_breaker", "on_escalated", "ESCALATED"]
 
 _UNPROTECTED = "a position the venue refuses to protect"
+# Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
+ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
+
+
+def on_feed_health(book: Book, health: FeedHealth, now: datetime) -> list[Action]:
+    """Market data fresh or not. Until it was first fresh, safe mode for it is start-up, not news (told at INFO)."""
+    detail = "" if health.fresh else health.reason
+    symbol = ",".join(health.out_of_sync) or None
+    actions = set_safe(
+        book, "market data not fresh", not health.fresh, now, detail=detail, symbol=symbol, expected=not book.fed
+    )
+    book.fed = book.fed or health.fresh
+    return actions
+
+
+def on_breaker(book: Book, changed: BreakerStateChanged, now: datetime) -> list[Action]:
+    return set_safe(book, f"circuit breaker {changed.name} open", changed.current is not BreakerState.CLOSED, now)
+
+
+def on_escalated(book: Book, escalated: ActorEscalated, now: datetime) -> list[Action]:
+    """A supervisor gave up: entries halt for the life of the process; stops and exits carry on."""
+    text = (
+        f"supervisor {escalated.supervisor} gave up ({escalated.reason}): entries are halted; stops and exits carry on"
+    )
+    return [Note("CRITICAL", text), *set_safe(book, ESCALATED, True, now)]
 
 
 def set_safe(

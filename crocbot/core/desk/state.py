@@ -131,6 +131,7 @@ class Book:
         self.ended: dict[OrderStatus, int] = {}  # orders ended since the router last took the tally, by status
         self.fenced = 0  # sells the inventory fence refused since the router last took the tally
         self.stale_entries: list[tuple[str, str]] = []  # restored entries still waiting for a first fill
+        self.fed = False  # market data was fresh once: safe mode for it is news from then on, not start-up
         # orders handed to the router and not yet reported sent or not sent: promised, for the inventory fence
         self.handed_out: set[str] = set()
 
