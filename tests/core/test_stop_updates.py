@@ -16,6 +16,7 @@ from crocbot.core.messages import (
     OrderAmended,
     OrderEvent,
     OrderLookedUp,
+    OrderPurpose,
     OrderStatus,
     StopAmendRequest,
     StopKind,
@@ -23,7 +24,7 @@ from crocbot.core.messages import (
 from crocbot.core.messages.commands import Amend, Query
 from crocbot.core.messages.journal import RecordAmend, RecordEvent, RecordStop
 from crocbot.core.trading_counter import TradingCounter
-from tests.core.desk_support import SYMBOL, Opened, at, make_desk
+from tests.core.desk_support import SYMBOL, Opened, at, event, make_desk, sent
 
 D = Decimal
 
@@ -103,7 +104,12 @@ def test_a_wish_waiting_behind_a_refused_amend_is_still_sent() -> None:
 
 def test_a_stop_wished_for_before_the_stop_order_is_live_is_not_sent_before_it_is() -> None:
     opened = _opened()
-    opened.position.stop_live = False  # a stop placed again (after an exit failed), not acknowledged yet
+    exit_ = opened.exit_requested(10)  # the exit fails once its stop's cancel landed: the stop is placed again
+    opened.desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(11)), at(11))
+    failed = event(exit_, OrderStatus.REJECTED, at(12), reason="EGeneral:Internal error")
+    stop = sent(opened.desk.on_order_event(failed, at(12)), OrderPurpose.STOP)
+    opened.desk.submitted(stop.cl_ord_id, at(12))
+    assert not opened.position.stop_live  # not acknowledged yet
     assert _wish(opened, "100", 20) == []
     assert opened.position.wanted_stop is None  # nothing to amend: the SL manager asks again once it is live
 
