@@ -36,7 +36,7 @@ def tap(sink: queue.Queue[Any], *topics: type[Any]) -> ChildSpec:
 
 
 def children_of(ref: pykka.ActorRef[Any]) -> dict[str, Any]:
-    return {info.name: info for info in ref.ask(WhichChildren(), timeout=WAIT)}
+    return {info.name: info for info in ref.ask(WhichChildren(), block=True, timeout=WAIT)}
 
 
 def test_a_child_crashed_by_a_tell_is_restarted_with_a_new_ref_that_the_directory_returns(

@@ -174,8 +174,8 @@ def test_client_order_ids_follow_krakens_three_formats(cl_ord_id: str, ok: bool)
 def test_a_fill_needs_an_id_and_positive_quantity() -> None:
     args = ("", "cb-1", "O1", "BTC/USD", Side.BUY, D("0.1"), D("100"), D("0.04"), "USD", Liquidity.TAKER, T0)
     with pytest.raises(InvalidMessage, match="cannot be deduplicated"):
-        Fill(*args)  # type: ignore[arg-type]
-    fill = Fill("T1", *args[1:])  # type: ignore[arg-type]
+        Fill(*args)
+    fill = Fill("T1", *args[1:])
     assert fill.notional == D("10.0")
 
 
