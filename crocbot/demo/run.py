@@ -35,8 +35,8 @@ from crocbot.app import BACKUP_DIR, JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring
 from crocbot.config import Settings
 from crocbot.core.money import fmt
 from crocbot.core.strategies import strategy_for
-from crocbot.demo_paths import DEFAULT_DATA
-from crocbot.demo_view import ViewData, money, render_view
+from crocbot.demo.paths import DEFAULT_DATA
+from crocbot.demo.view import ViewData, money, render_view
 from crocbot.kraken.instruments import Instrument
 from crocbot.ops.log import JSON_LOG_NAME, setup_logging
 from crocbot.ops.metrics import Metrics
