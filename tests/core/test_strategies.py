@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,7 @@ def signals_over(strategy: Strategy, history: Sequence[Candle]) -> list[tuple[in
     return found
 
 
-def ema_trend(**kwargs: object) -> EmaTrend:
-    return EmaTrend(price_increment=TICK, **kwargs)  # type: ignore[arg-type]
+ema_trend = partial(EmaTrend, price_increment=TICK)
 
 
 def test_strategies_satisfy_the_protocol_and_need_their_lookbacks_to_warm_up() -> None:
