@@ -38,7 +38,7 @@ from crocbot.config import (
 from crocbot.config.layers import layers
 from crocbot.config.load import DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE
 from crocbot.config.symbols import SymbolsRefused, catalog_cache, check_symbols
-from crocbot.demo_paths import DEFAULT_DATA
+from crocbot.demo import DEFAULT_DATA
 from crocbot.exit_codes import ExitCode, epilog
 from crocbot.kraken.instruments import Catalog
 from crocbot.ops.log import bootstrap_logging

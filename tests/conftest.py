@@ -6,6 +6,7 @@ import contextlib
 import random
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pykka
 import pytest
@@ -16,6 +17,9 @@ from crocbot.actors.runtime import Runtime
 from crocbot.core.clock import SimClock
 from crocbot.ops.redact import REDACTOR
 
+if TYPE_CHECKING:
+    from loguru import Message
+
 # No deadline: the property tests check results, not speed, and hypothesis' 200 ms per example turns a loaded
 # machine into a red run (seen: test_indicators under a load average of 7). Derandomized: CI explores the same
 # examples every run, so a red run is a real regression, reproducible from its seed, never a lucky draw.
@@ -23,12 +27,16 @@ settings.register_profile("crocbot", deadline=None, derandomize=True, database=N
 settings.load_profile("crocbot")
 
 
+def _to_stderr(message: Message) -> None:
+    sys.stderr.write(message)  # looked up per message, not at `logger.add`: pytest swaps sys.stderr to capture it
+
+
 @pytest.fixture(autouse=True)
 def _clean_slate() -> Iterator[None]:
     """Every test starts with loguru writing to the (captured) stderr and no secrets registered; no actor
     outlives its test."""
     logger.remove()
-    logger.add(lambda message: sys.stderr.write(message), level="DEBUG", diagnose=False)
+    logger.add(_to_stderr, level="DEBUG", diagnose=False)
     REDACTOR.clear()
     yield
     pykka.ActorRegistry.stop_all(block=True, timeout=5)

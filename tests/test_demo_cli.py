@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,3 +49,11 @@ def test_ctrl_c_while_trading_prints_the_summary_and_exits_130_and_the_logs_star
     assert not (logs / "crocbot.2026-01-01_00-00-00_000000.jsonl").exists()
     assert not (logs / "trades.jsonl").exists() or "earlier run" not in (logs / "trades.jsonl").read_text()
     assert (logs / "notes.txt").read_text() == "not crocbot's\n"
+
+
+def test_the_command_line_loads_the_demo_runtime_only_when_the_demo_runs() -> None:
+    """`crocbot --help` imports `crocbot.demo` for its default data path; the bot and the simulator stay unloaded."""
+    probe = "import sys, crocbot.cli; print(sorted(m for m in ('crocbot.demo.run', 'crocbot.app') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+
+    assert done.stdout.strip() == "[]"

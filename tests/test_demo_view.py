@@ -12,7 +12,7 @@ from rich.console import Console
 
 from crocbot.actors.messages import OrderView, PositionView, StatusReport
 from crocbot.demo import DemoResult, summary_text
-from crocbot.demo_view import ViewData, render_view
+from crocbot.demo.view import ViewData, render_view
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 
 D = Decimal

@@ -112,7 +112,11 @@ def _read_only(path: Path) -> Callable[[], None]:
     result = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False, timeout=10)
     if result.returncode != 0:
         pytest.skip(f"cannot make {path} read-only as root: {result.stderr.decode().strip()}")
-    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True, timeout=10) and None
+
+    def make_mutable() -> None:
+        subprocess.run(["chattr", "-i", str(path)], check=True, timeout=10)
+
+    return make_mutable
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")

@@ -23,7 +23,7 @@ from loguru import logger
 from crocbot.actors.activity import CountingInbox
 from crocbot.actors.bus import Bus, ConflatedReady
 from crocbot.actors.directory import Directory
-from crocbot.actors.protocol import ChildExited, ExitReason, Heartbeat, Ready
+from crocbot.actors.protocol import ChildExited, ExitCause, Heartbeat, Ready
 from crocbot.actors.scheduler import Scheduler
 from crocbot.core.clock import Clock
 from crocbot.ops.redact import redact
@@ -122,7 +122,7 @@ class SupervisedActor(pykka.ThreadingActor):
         try:
             self.started()
         except Exception as error:
-            self._report(ExitReason.CRASH, error)
+            self._report(ExitCause.CRASH, error)
             self._call_crashed(error)
             raise
 
@@ -146,7 +146,7 @@ class SupervisedActor(pykka.ThreadingActor):
         except self.fatal_ask_errors as error:
             # pykka hands an ask's exception to the asker and keeps the actor alive; this one is declared fatal.
             self.ctx.retired.set()
-            self._report(ExitReason.CRASH, error)
+            self._report(ExitCause.CRASH, error)
             self._call_crashed(error)
             self.stop()
             raise
@@ -159,7 +159,7 @@ class SupervisedActor(pykka.ThreadingActor):
         traceback: TracebackType | None,
     ) -> None:
         error = exception_value or RuntimeError("unknown failure")
-        self._report(ExitReason.CRASH, error)
+        self._report(ExitCause.CRASH, error)
         self._call_crashed(error)
 
     @final
@@ -167,7 +167,7 @@ class SupervisedActor(pykka.ThreadingActor):
         try:
             self.stopping()
         finally:
-            self._report(ExitReason.NORMAL, None)
+            self._report(ExitCause.NORMAL, None)
 
     # -- internals ------------------------------------------------------------------------------------
 
@@ -177,16 +177,16 @@ class SupervisedActor(pykka.ThreadingActor):
         except Exception:  # noqa: BLE001 - the crash is already reported; cleanup must not mask it
             self._log.opt(exception=True).error("{} failed while cleaning up after a crash", self.name)
 
-    def _report(self, reason: ExitReason, error: BaseException | None) -> None:
+    def _report(self, reason: ExitCause, error: BaseException | None) -> None:
         if self._exit_reported:
             return
         self._exit_reported = True
         text = describe_error(error) if error is not None else ""
-        if reason is ExitReason.CRASH:
+        if reason is ExitCause.CRASH:
             self._log.opt(exception=error).error("{} crashed: {}", self.name, text)
         try:
             self.ctx.report(ChildExited(self.name, self.ctx.instance, reason, text))
         except pykka.ActorDeadError:
-            if reason is not ExitReason.NORMAL:
+            if reason is not ExitCause.NORMAL:
                 self._log.critical("{} exited ({}) but its supervisor is gone", self.name, reason)
             # a normal exit while the supervisor itself stops is how every shutdown ends

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["ExitReason", "ChildExited", "Ready", "Heartbeat", "READY", "HEARTBEAT"]
+__all__ = ["ExitCause", "ChildExited", "Ready", "Heartbeat", "READY", "HEARTBEAT"]
 
 
-class ExitReason(StrEnum):
+class ExitCause(StrEnum):
+    """Why an actor instance ended (not why a trade did: that is `crocbot.core.messages.ExitReason`)."""
+
     NORMAL = "normal"  # the actor stopped itself
     CRASH = "crash"  # an exception escaped a handler, on_start, or a fatal ask
     HUNG = "hung"  # the watchdog got no heartbeat in time
@@ -20,7 +22,7 @@ class ChildExited:
 
     name: str
     instance: int
-    reason: ExitReason
+    reason: ExitCause
     error: str = ""
 
 

@@ -148,7 +148,7 @@ class Scheduler:
                 continue
             try:
                 timer.callback()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - whatever a callback raises, the other timers fire
                 # A broken timer must not stop the others; the actor it served is supervised on its own.
                 logger.opt(exception=True).error("timer callback failed in {}", self._name)
 

@@ -30,7 +30,7 @@ import pykka
 
 from crocbot.actors.base import ChildContext, SupervisedActor, describe_error
 from crocbot.actors.directory import Entry
-from crocbot.actors.protocol import READY, ChildExited, ExitReason
+from crocbot.actors.protocol import READY, ChildExited, ExitCause
 from crocbot.core.messages import ActorEscalated, ActorExited, ActorRestarted
 
 __all__ = [
@@ -52,10 +52,10 @@ class Restart(StrEnum):
     TRANSIENT = "transient"
     TEMPORARY = "temporary"
 
-    def wants_restart(self, reason: ExitReason) -> bool:
+    def wants_restart(self, reason: ExitCause) -> bool:
         if self is Restart.PERMANENT:
             return True
-        return self is Restart.TRANSIENT and reason is not ExitReason.NORMAL
+        return self is Restart.TRANSIENT and reason is not ExitCause.NORMAL
 
 
 class RestartStrategy(StrEnum):
@@ -211,7 +211,7 @@ class Supervisor(SupervisedActor):
         child = self._children.get(exited.name)
         if self._stopping or child is None or child.instance != exited.instance:
             return  # an instance this supervisor already replaced or stopped
-        self._forget(child, retire=exited.reason is ExitReason.HUNG)
+        self._forget(child, retire=exited.reason is ExitCause.HUNG)
         spec = child.spec
         if not spec.restart.wants_restart(exited.reason):
             self._log.info("{} exited ({}); {} child, not restarted", spec.name, exited.reason, spec.restart)
@@ -332,7 +332,7 @@ class Supervisor(SupervisedActor):
         try:
             ref = spec.start(ChildContext(spec.name, instance, self.services, report, retired))
         except Exception as error:  # noqa: BLE001 - a failing constructor is a crash like any other
-            self.actor_ref.tell(ChildExited(spec.name, instance, ExitReason.CRASH, describe_error(error)))
+            self.actor_ref.tell(ChildExited(spec.name, instance, ExitCause.CRASH, describe_error(error)))
             return
         child.entry = Entry(spec.name, ref, instance, report, retired)
         try:
@@ -341,7 +341,7 @@ class Supervisor(SupervisedActor):
             return  # on_start failed; its crash report is already in this supervisor's inbox
         except pykka.Timeout:
             reason = f"not ready within {spec.start_timeout}s"
-            self.actor_ref.tell(ChildExited(spec.name, instance, ExitReason.HUNG, reason))
+            self.actor_ref.tell(ChildExited(spec.name, instance, ExitCause.HUNG, reason))
             return
         child.running = True
         self.services.directory.register(child.entry)

@@ -14,7 +14,7 @@ from typing import Any
 import pykka
 
 from crocbot.actors.base import ChildContext, SupervisedActor
-from crocbot.actors.protocol import HEARTBEAT, ChildExited, ExitReason
+from crocbot.actors.protocol import HEARTBEAT, ChildExited, ExitCause
 
 __all__ = ["Watchdog", "WatchdogTick", "HungActors"]
 
@@ -77,7 +77,7 @@ class Watchdog(SupervisedActor):
                 waited = now - probe.sent_at
                 self._log.error("{} has not answered a heartbeat for {:.1f}s; reporting it as hung", name, waited)
                 error = f"no heartbeat for {waited:.1f}s"
-                entry.report(ChildExited(name, entry.instance, ExitReason.HUNG, error))
+                entry.report(ChildExited(name, entry.instance, ExitCause.HUNG, error))
                 continue
             try:
                 answer = entry.ref.ask(HEARTBEAT, block=False)

@@ -156,10 +156,11 @@ class Codec:
             if not isinstance(msg, dict):
                 raise FrameError("a frame must be a JSON object")
             channel = msg.get("channel")
-            handler = self._channels.get(channel) if type(channel) is str else None
-            if handler is not None and "success" not in msg:
-                self.per_channel[channel] += 1  # type: ignore[index]
-                return handler(msg)
+            if type(channel) is str and "success" not in msg:
+                handler = self._channels.get(channel)
+                if handler is not None:
+                    self.per_channel[channel] += 1
+                    return handler(msg)
             if "method" in msg:
                 self.per_channel[str(msg["method"])] += 1
                 return [self._response(msg)]

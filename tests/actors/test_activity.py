@@ -20,7 +20,7 @@ class SendsWhenRead(CountingInbox):
         self._handled = 0
         super().__init__(activity)
 
-    @property  # type: ignore[override]  # a property over the counter, to act at the moment `quiet` reads it
+    @property  # a property over the counter, to act at the moment `quiet` reads it
     def handled(self) -> int:
         peer, self.peer = self.peer, None
         if peer is not None:
@@ -43,7 +43,7 @@ class StartsWhenRead(CountingInbox):
         self._handled = 0
         super().__init__(activity)
 
-    @property  # type: ignore[override]  # as above
+    @property
     def handled(self) -> int:
         if self.started is None:
             self.started = CountingInbox(self.activity)
@@ -129,15 +129,17 @@ def test_an_actor_is_busy_from_the_tell_until_it_has_handled_its_messages(runtim
     runtime.start([ChildSpec.actor("a", Worker, probe)], Policy())
     entry = runtime.directory.entry("a")
     assert entry is not None
+    inbox = entry.ref.actor_inbox
+    assert isinstance(inbox, CountingInbox)
     release = threading.Event()
     entry.ref.tell(Hang(release))
     probe.wait("hang", "a")
     answer = entry.ref.ask(Echo("behind the hang"), block=False)
 
-    assert entry.ref.actor_inbox.outstanding == 2
+    assert inbox.outstanding == 2
     assert not ACTIVITY.quiet()
 
     release.set()
     assert answer.get(timeout=WAIT) == "behind the hang"
     settle()
-    assert entry.ref.actor_inbox.outstanding == 0
+    assert inbox.outstanding == 0

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from crocbot.actors.activity import CountingInbox
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
@@ -151,13 +152,15 @@ def test_a_slow_conflated_subscriber_sees_the_newest_tick_per_key_and_the_publis
     runtime.start([ChildSpec.actor("slow", Collector, sink, gate)], Policy(backoff_initial=0))
     slow = runtime.directory.get("slow")
     assert slow is not None
+    inbox = slow.actor_inbox
+    assert isinstance(inbox, CountingInbox)
     runtime.bus.publish(Tick("BTC/USD", 0))
     assert drain_until(sink, lambda seen: seen[-1] == "blocked")  # the subscriber is now stuck in its handler
 
     keys = ("BTC/USD", "ETH/USD", "AAPLx/USD")
     for seq in range(1, 30_001):  # returns although the subscriber cannot take a single message
         runtime.bus.publish(Tick(keys[seq % 3], seq))
-    inbox_depth = slow.actor_inbox.qsize()
+    inbox_depth = inbox.qsize()
     gate.set()
     last = {key: max(seq for seq in range(1, 30_001) if keys[seq % 3] == key) for key in keys}
     received = drain_until(sink, lambda seen: {m.seq for _, m in seen if isinstance(m, Tick)} >= set(last.values()))

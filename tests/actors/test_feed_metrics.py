@@ -18,7 +18,7 @@ SYMBOLS = ("BTC/USD", "ETH/USD")
 WAIT = 60.0  # wall seconds any one condition may take
 
 
-def _until(what: str, check: Callable[[], bool], step: Callable[[], None]) -> None:
+def _until(what: str, check: Callable[[], bool], step: Callable[[], object]) -> None:
     deadline = time.monotonic() + WAIT
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"

@@ -11,7 +11,7 @@ import pykka
 import pytest
 
 from crocbot.actors.base import ActorRetired
-from crocbot.actors.protocol import ChildExited, ExitReason
+from crocbot.actors.protocol import ChildExited, ExitCause
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy, Restart, RestartStrategy, WhichChildren
 from crocbot.core.clock import SimClock
@@ -36,7 +36,7 @@ def tap(sink: queue.Queue[Any], *topics: type[Any]) -> ChildSpec:
 
 
 def children_of(ref: pykka.ActorRef[Any]) -> dict[str, Any]:
-    return {info.name: info for info in ref.ask(WhichChildren(), timeout=WAIT)}
+    return {info.name: info for info in ref.ask(WhichChildren(), block=True, timeout=WAIT)}
 
 
 def test_a_child_crashed_by_a_tell_is_restarted_with_a_new_ref_that_the_directory_returns(
@@ -60,12 +60,12 @@ def test_rest_for_one_restarts_the_crashed_child_and_the_later_siblings_only(run
         [worker("a", probe), worker("b", probe), worker("c", probe)],
         Policy(strategy=RestartStrategy.REST_FOR_ONE, backoff_initial=0),
     )
-    before = {name: runtime.directory.entry(name) for name in "abc"}
-    assert all(before.values())
+    before = {name: entry for name in "abc" if (entry := runtime.directory.entry(name)) is not None}
+    assert before.keys() == set("abc")
 
-    before["b"].ref.tell(Crash())  # type: ignore[union-attr]
-    b = runtime.directory.wait_for("b", newer_than=before["b"].instance, timeout=WAIT)  # type: ignore[union-attr]
-    c = runtime.directory.wait_for("c", newer_than=before["c"].instance, timeout=WAIT)  # type: ignore[union-attr]
+    before["b"].ref.tell(Crash())
+    b = runtime.directory.wait_for("b", newer_than=before["b"].instance, timeout=WAIT)
+    c = runtime.directory.wait_for("c", newer_than=before["c"].instance, timeout=WAIT)
 
     assert runtime.directory.entry("a") == before["a"]  # the earlier sibling was left alone
     assert "c" in probe.stops
@@ -116,7 +116,7 @@ def test_exceeding_the_restart_intensity_escalates_to_the_parent(probe: Probe) -
         last.ref.tell(Crash())  # the third crash within 10 s: one more than allowed
 
         exited = escalations.get(timeout=WAIT)
-        assert exited.reason is ExitReason.CRASH
+        assert exited.reason is ExitCause.CRASH
         assert "2 restarts within 10" in exited.error
         assert isinstance(events.get(timeout=WAIT), ActorEscalated)
         assert runtime.root is not None
@@ -272,7 +272,7 @@ def test_an_instance_the_supervisor_replaced_cannot_trigger_another_restart(runt
     first.ref.tell(Crash())
     second = runtime.directory.wait_for("a", newer_than=first.instance, timeout=WAIT)
 
-    first.report(ChildExited("a", first.instance, ExitReason.CRASH, "late report from a dead instance"))
+    first.report(ChildExited("a", first.instance, ExitCause.CRASH, "late report from a dead instance"))
     root = runtime.root
     assert root is not None
     children_of(root)  # the stale report has been handled
@@ -289,7 +289,7 @@ def test_hung_actor_release_is_harmless(runtime: Runtime, probe: Probe) -> None:
 
     entry.ref.tell(Hang(release))
     probe.wait("hang", "a")  # the thread is stuck in the handler now
-    entry.report(ChildExited("a", entry.instance, ExitReason.HUNG, "test"))
+    entry.report(ChildExited("a", entry.instance, ExitCause.HUNG, "test"))
     replacement = runtime.directory.wait_for("a", newer_than=entry.instance, timeout=WAIT)
     entry.ref.tell(Echo("ignored"))
 
@@ -312,7 +312,7 @@ def test_an_ask_queued_at_a_hung_instance_fails_with_actor_retired_instead_of_an
     entry.ref.tell(Hang(release))
     probe.wait("hang", "a")
     answer = entry.ref.ask(Echo("stale"), block=False)  # queued behind the hang, before the hang is detected
-    entry.report(ChildExited("a", entry.instance, ExitReason.HUNG, "test"))
+    entry.report(ChildExited("a", entry.instance, ExitCause.HUNG, "test"))
     runtime.directory.wait_for("a", newer_than=entry.instance, timeout=WAIT)
 
     release.set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ WEBHOOK = "https://discord.com/api/webhooks/123456/s3cr3t-t0k3n-f0r-t3sts"
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for name in list(os.environ):
         if name.startswith(("CROCBOT_", "KRAKEN_")) or name == "REAL_TRADING":
             monkeypatch.delenv(name)

@@ -75,7 +75,8 @@ def test_the_banner_shows_a_key_fingerprint_symbols_and_limits_but_never_the_key
     text = banner(settings)
 
     assert live_gate_problems(settings) == []
-    assert key_fingerprint(settings.kraken_api_key) in text  # type: ignore[arg-type]
+    assert settings.kraken_api_key is not None
+    assert key_fingerprint(settings.kraken_api_key) in text
     assert "BTC/USD, ETH/USD" in text
     assert "0.5 % of equity" in text
     assert "3 % of equity" in text

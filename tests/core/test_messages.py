@@ -49,13 +49,13 @@ def candle(**changes: object) -> Candle:
         "closed": True,
     }
     fields.update(changes)
-    return Candle(**fields)  # type: ignore[arg-type]
+    return Candle(**fields)  # type: ignore[arg-type]  # overrides of any field, invalid ones too: Candle checks them
 
 
 def test_messages_are_frozen_and_slotted() -> None:
     tick = Ticker("BTC/USD", D("100"), D("1"), D("101"), D("2"), D("100.5"), T0)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        tick.bid = D("1")  # type: ignore[misc]
+        tick.bid = D("1")  # type: ignore[misc]  # writing a frozen field on purpose: its refusal is tested
     assert not hasattr(tick, "__dict__")
 
 
@@ -96,7 +96,7 @@ def test_a_short_position_whose_stop_is_below_its_entry_is_refused() -> None:
 
 def test_a_signal_without_a_stop_is_refused() -> None:
     with pytest.raises(InvalidMessage, match="stop is required"):
-        Signal("ETH/USD", PositionSide.LONG, D("100"), None, D("110"), "ema_trend", T0)  # type: ignore[arg-type]
+        Signal("ETH/USD", PositionSide.LONG, D("100"), None, D("110"), "ema_trend", T0)  # type: ignore[arg-type]  # no stop, on purpose
 
 
 def test_a_signal_with_its_target_on_the_wrong_side_is_refused() -> None:
@@ -129,7 +129,7 @@ def test_naive_datetimes_are_refused_and_other_zones_become_utc() -> None:
 
 def test_float_money_is_refused() -> None:
     with pytest.raises(InvalidMessage, match="must be a Decimal"):
-        BookLevel.checked(100.5, D("1"))  # type: ignore[arg-type]
+        BookLevel.checked(100.5, D("1"))  # type: ignore[arg-type]  # a float on purpose: its refusal is tested
 
 
 def test_order_intents_check_prices_against_their_type_and_the_client_id_length() -> None:
@@ -145,7 +145,7 @@ def test_order_intents_check_prices_against_their_type_and_the_client_id_length(
             "trigger_price": D("95000"),
         }
         fields.update(changes)
-        return OrderIntent(**fields)  # type: ignore[arg-type]
+        return OrderIntent(**fields)  # type: ignore[arg-type]  # overrides of any field: OrderIntent checks them
 
     assert intent().trigger_price == D("95000")
     with pytest.raises(InvalidMessage, match="needs one"):
@@ -174,8 +174,8 @@ def test_client_order_ids_follow_krakens_three_formats(cl_ord_id: str, ok: bool)
 def test_a_fill_needs_an_id_and_positive_quantity() -> None:
     args = ("", "cb-1", "O1", "BTC/USD", Side.BUY, D("0.1"), D("100"), D("0.04"), "USD", Liquidity.TAKER, T0)
     with pytest.raises(InvalidMessage, match="cannot be deduplicated"):
-        Fill(*args)  # type: ignore[arg-type]
-    fill = Fill("T1", *args[1:])  # type: ignore[arg-type]
+        Fill(*args)
+    fill = Fill("T1", *args[1:])
     assert fill.notional == D("10.0")
 
 

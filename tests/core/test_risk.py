@@ -8,6 +8,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -46,7 +47,8 @@ SOL = dataclasses.replace(BTC, symbol="SOL/USD", base="SOL", price_precision=2, 
 
 def limits(**changes: object) -> RiskLimits:
     """The shipped defaults: 0.5 % risk, 1 % max loss, 3 % daily, 3 positions, 25 % / 75 % exposure, 15 min."""
-    return dataclasses.replace(risk_limits(RiskSettings()), **changes)  # type: ignore[arg-type]
+    defaults = risk_limits(RiskSettings())
+    return dataclasses.replace(defaults, **changes)  # type: ignore[arg-type]  # any limit, as the test overrides it
 
 
 def gate(**changes: object) -> RiskGate:
@@ -81,10 +83,21 @@ def trade(pnl: str, *, symbol: str = "SOL/USD", closed_at: datetime = T0) -> Clo
     )
 
 
+def tripped(risk: RiskGate) -> bool:
+    """Read through a call: mypy keeps `risk.kill_switch_tripped` narrowed by an earlier assert across the calls
+    that change it, and would skip the rest of the test as unreachable."""
+    return risk.kill_switch_tripped
+
+
+def in_safe_mode(risk: RiskGate) -> bool:
+    """As `tripped`, for `risk.safe_mode`."""
+    return risk.safe_mode
+
+
 def size(risk: RiskGate, sig: Signal, *, instrument: Instrument = SOL, **kw: object) -> Sizing | Refusal:
     args: dict[str, object] = {"equity": EQUITY, "instrument": instrument, "open_exposure": {}, "now": T0}
     args.update(kw)
-    return risk.size_entry(sig, **args)  # type: ignore[arg-type]
+    return risk.size_entry(sig, **args)  # type: ignore[arg-type]  # the defaults above, each overridable by a test
 
 
 # -- sizing --------------------------------------------------------------------------------------------------
@@ -218,27 +231,29 @@ def test_sizing_never_exceeds_the_risk_budget_the_caps_or_the_fail_safe(
 
 def test_check_stop_refuses_a_stop_beyond_the_fail_safe_and_names_the_widest_allowed() -> None:
     risk = gate()
-    args = {"side": PositionSide.LONG, "qty": D("15.68381430"), "entry": D("100"), "equity_at_entry": EQUITY}
-    assert risk.check_stop(stop=D("98"), instrument=SOL, **args) is None  # type: ignore[arg-type]
-    refusal = risk.check_stop(stop=D("95"), instrument=SOL, **args)  # type: ignore[arg-type]
+    check = partial(
+        risk.check_stop, side=PositionSide.LONG, qty=D("15.68381430"), entry=D("100"), equity_at_entry=EQUITY
+    )
+    assert check(stop=D("98"), instrument=SOL) is None
+    refusal = check(stop=D("95"), instrument=SOL)
     assert refusal is not None
     # per unit 5 + 195 * 0.006 = 6.17; 15.6838143 * 6.17 = 96.77
     assert "could lose 96.77 USD, more than 95 % of the max loss per trade (95.00 USD)" in refusal.reason
     # the widest stop: (100 * 1.006 - 95 / 15.6838143) / 0.994 = 95.1130...; rounded toward the entry: 95.12
     assert refusal.reason.endswith("the widest stop within it is 95.12")
-    assert risk.check_stop(stop=D("95.12"), instrument=SOL, **args) is None  # type: ignore[arg-type]
-    assert risk.check_stop(stop=D("95.11"), instrument=SOL, **args) is not None  # type: ignore[arg-type]
-    assert risk.check_stop(stop=D("103"), instrument=SOL, **args) is None  # type: ignore[arg-type]  # profit lock
+    assert check(stop=D("95.12"), instrument=SOL) is None
+    assert check(stop=D("95.11"), instrument=SOL) is not None
+    assert check(stop=D("103"), instrument=SOL) is None  # profit lock
 
 
 def test_check_stop_works_for_shorts_and_refuses_nonsense() -> None:
     risk = gate()
-    args = {"side": PositionSide.SHORT, "qty": D("15"), "entry": D("100"), "equity_at_entry": EQUITY}
-    assert risk.check_stop(stop=D("102"), instrument=SOL, **args) is None  # type: ignore[arg-type]
-    refusal = risk.check_stop(stop=D("110"), instrument=SOL, **args)  # type: ignore[arg-type]
+    check = partial(risk.check_stop, side=PositionSide.SHORT, qty=D("15"), entry=D("100"), equity_at_entry=EQUITY)
+    assert check(stop=D("102"), instrument=SOL) is None
+    refusal = check(stop=D("110"), instrument=SOL)
     assert refusal is not None
     assert "short stop at 110" in refusal.reason
-    refusal = risk.check_stop(stop=D("102"), instrument=SOL, **{**args, "equity_at_entry": D(0)})  # type: ignore[arg-type]
+    refusal = check(stop=D("102"), instrument=SOL, equity_at_entry=D(0))
     assert refusal is not None
     assert "equity at entry" in refusal.reason
 
@@ -286,7 +301,7 @@ def test_the_kill_switch_trips_at_the_daily_limit_and_not_before() -> None:
     assert events == [
         "kill switch tripped: daily loss 300.00 USD >= 3 % of 10000.00 USD; no new entries until 00:00 UTC"
     ]
-    assert risk.kill_switch_tripped
+    assert tripped(risk)
     assert not risk.should_flatten
     refusal = risk.check_entry("ETH/USD", now=T0 + timedelta(hours=14), open_positions=0)
     assert refusal == Refusal("kill switch tripped for 2026-01-05: no new entries until 00:00 UTC")
@@ -373,12 +388,14 @@ def test_safe_mode_blocks_entries_until_every_reason_has_cleared() -> None:
     assert risk.check_entry("SOL/USD", now=T0, open_positions=0) is not None
     risk.set_safe_mode("breaker open: rest", on=False)
     risk.set_safe_mode("breaker open: rest", on=False)  # clearing twice is harmless
-    assert not risk.safe_mode
+    assert not in_safe_mode(risk)
     assert risk.check_entry("SOL/USD", now=T0, open_positions=0) is None
     # stops are never blocked by safe mode
     risk.set_safe_mode("feed stale: SOL/USD", on=True)
-    stop_args = {"qty": D("1"), "entry": D("100"), "stop": D("98"), "equity_at_entry": EQUITY, "instrument": SOL}
-    assert risk.check_stop(side=PositionSide.LONG, **stop_args) is None  # type: ignore[arg-type]
+    stop = risk.check_stop(
+        side=PositionSide.LONG, qty=D("1"), entry=D("100"), stop=D("98"), equity_at_entry=EQUITY, instrument=SOL
+    )
+    assert stop is None
 
 
 # -- limits and state ----------------------------------------------------------------------------------------

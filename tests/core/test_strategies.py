@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -66,8 +67,7 @@ def signals_over(strategy: Strategy, history: Sequence[Candle]) -> list[tuple[in
     return found
 
 
-def ema_trend(**kwargs: object) -> EmaTrend:
-    return EmaTrend(price_increment=TICK, **kwargs)  # type: ignore[arg-type]
+ema_trend = partial(EmaTrend, price_increment=TICK)
 
 
 def test_strategies_satisfy_the_protocol_and_need_their_lookbacks_to_warm_up() -> None:
@@ -186,11 +186,24 @@ def test_stops_and_targets_round_toward_the_entry() -> None:
     assert round_toward(D("96.5"), D("0.5"), D(101)) == D("96.5")
     history = [bar(0, "101")]
     now = history[0].close_time
-    kwargs = {"stop_atr": D(2), "take_profit_atr": D(4), "price_increment": D("0.5"), "min_reward_risk": D("1.5")}
-    long = atr_bracket(history, Setup(PositionSide.LONG, "x"), D("2.37"), strategy="s", now=now, **kwargs)
+
+    def bracket(side: PositionSide) -> Decision:
+        return atr_bracket(
+            history,
+            Setup(side, "x"),
+            D("2.37"),
+            stop_atr=D(2),
+            take_profit_atr=D(4),
+            price_increment=D("0.5"),
+            min_reward_risk=D("1.5"),
+            strategy="s",
+            now=now,
+        )
+
+    long = bracket(PositionSide.LONG)
     assert long.signal is not None
     assert (long.signal.stop, long.signal.take_profit) == (D("96.5"), D("110.0"))  # risk 4.5 <= 4.74
-    short = atr_bracket(history, Setup(PositionSide.SHORT, "x"), D("2.37"), strategy="s", now=now, **kwargs)
+    short = bracket(PositionSide.SHORT)
     assert short.signal is not None
     assert (short.signal.stop, short.signal.take_profit) == (D("105.5"), D("92.0"))
 

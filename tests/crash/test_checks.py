@@ -135,8 +135,8 @@ def test_one_client_order_id_on_two_venue_orders_and_an_order_without_intent_bre
 
 def test_a_live_stop_sent_for_the_position_covers_it_even_if_the_position_row_does_not_name_it() -> None:
     snap = consistent()
-    snap.open_positions[0]["stop_cl_ord_id"] = None
-    snap.orders["stop1"]["position_id"] = "p1"
+    snap.open_positions[0] = {**snap.open_positions[0], "stop_cl_ord_id": None}
+    snap.orders["stop1"] = {**snap.orders["stop1"], "position_id": "p1"}
 
     assert _broken(snap) == {}
 

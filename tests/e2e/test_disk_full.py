@@ -182,7 +182,7 @@ def test_a_journal_that_refuses_writes_halts_entries_loudly_while_exits_and_stop
         paper.run_until(cycle_start(0) + timedelta(seconds=30))
         for symbol in (SYMBOL, OTHER):
             long_signal(paper, symbol)
-            wait_for(paper, f"a protected {symbol} position", lambda s=symbol: protected(paper, s))  # type: ignore[misc]
+            wait_for(paper, f"a protected {symbol} position", lambda s=symbol: protected(paper, s))
         check_invariants(paper, "both protected", start_quote=START_QUOTE)
         sent = entries(paper)
 
@@ -260,7 +260,12 @@ def _immutable(paths: list[Path]) -> Callable[[], None]:
         modes = [(path, path.stat().st_mode) for path in paths]
         for path, mode in modes:
             path.chmod(mode & 0o555)
-        return lambda: [path.chmod(mode) for path, mode in modes] and None
+
+        def restore_modes() -> None:
+            for path, mode in modes:
+                path.chmod(mode)
+
+        return restore_modes
     done: list[Path] = []
     for path in paths:
         result = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False, timeout=10)
@@ -269,7 +274,12 @@ def _immutable(paths: list[Path]) -> Callable[[], None]:
                 subprocess.run(["chattr", "-i", str(undo)], capture_output=True, check=False, timeout=10)
             pytest.skip(f"cannot make {path} read-only as root: {result.stderr.decode().strip()}")
         done.append(path)
-    return lambda: [subprocess.run(["chattr", "-i", str(p)], check=True, timeout=10) for p in done] and None
+
+    def make_mutable() -> None:
+        for path in done:
+            subprocess.run(["chattr", "-i", str(path)], check=True, timeout=10)
+
+    return make_mutable
 
 
 @pytest.mark.parametrize("what", ["directory", "journal"])

@@ -52,7 +52,7 @@ def paper(tmp_path: Path) -> Iterator[Paper]:
         yield paper
 
 
-def _open_protected(paper: Paper) -> dict[str, Decimal]:
+def _open_protected(paper: Paper) -> dict[tuple[str, str], Decimal]:
     paper.run_until(cycle_start(0) + timedelta(seconds=30))
     long_signal(paper)
     wait_for(paper, "a protected position", lambda: protected(paper))
@@ -63,7 +63,7 @@ def _open_protected(paper: Paper) -> dict[str, Decimal]:
     return stops
 
 
-def _safe_and_stops_intact(paper: Paper, stops: dict[str, Decimal], critical: list[str], said: str) -> None:
+def _safe_and_stops_intact(paper: Paper, stops: dict[tuple[str, str], Decimal], critical: list[str], said: str) -> None:
     bot, _ = paper.running
     assert any(said in line for line in critical), critical
     assert any("entries are halted" in line for line in critical), critical

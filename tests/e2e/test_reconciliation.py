@@ -83,7 +83,7 @@ def restart_after(paper: Paper, crash: Callable[[], None]) -> None:
     paper._start_bot()
 
 
-def change_account(paper: Paper, change: Callable[[PaperVenue], None]) -> None:
+def change_account(paper: Paper, change: Callable[[PaperVenue], object]) -> None:
     bot, _ = paper.running
     with paper.paper_account() as store:
         state = store.load_state(PAPER_ACCOUNT_KEY)

@@ -34,7 +34,7 @@ def test_market_messages_become_core_messages_with_exact_decimals() -> None:
     codec = Codec()
     [ticker] = codec.decode(ws_frame("ws_v2.ticker.snapshot"))
     [book] = codec.decode(ws_frame("ws_v2.book.guide_snapshot_BTCUSD"))
-    trades = codec.decode(ws_frame("ws_v2.trade.snapshot"))
+    decoded_trades = codec.decode(ws_frame("ws_v2.trade.snapshot"))
     candles = codec.decode(ws_frame("ws_v2.ohlc.snapshot"))
 
     assert isinstance(ticker, Ticker)
@@ -44,7 +44,8 @@ def test_market_messages_become_core_messages_with_exact_decimals() -> None:
     assert book.snapshot
     assert book.checksum == 3310070434
     assert format(book.asks[0].qty, "f") == "0.00100000"  # the wire lexeme survives, trailing zeros and all
-    assert all(isinstance(t, Trade) for t in trades)
+    trades = [t for t in decoded_trades if isinstance(t, Trade)]
+    assert trades == decoded_trades  # every message a Trade
     assert trades[0].trade_id == 4665846
     assert isinstance(candles[0], Candle)
     assert candles[0].timeframe is Timeframe.M5

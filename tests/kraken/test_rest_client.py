@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,13 +26,17 @@ def api_for(
     key: str = API_KEY,
     secret: str = API_SECRET,
 ) -> KrakenApi:
+    def sleep(seconds: float) -> None:
+        if clock is not None:
+            clock.advance(seconds)
+
     rest = RestClient(
         url,
         api_key=key,
         api_secret=secret,
         clock=clock,
         nonce_file=nonce_file,
-        sleep=clock.advance if clock is not None else lambda s: None,
+        sleep=sleep,
     )
     return KrakenApi(rest, catalog())
 
@@ -97,7 +102,7 @@ def test_ten_thousand_calls_at_the_limiters_pace_earn_no_rate_limit_error() -> N
     with running_simulator(clock=clock) as sim:
         api = api_for(sim.rest_url, clock=clock)
         errors = 0
-        methods = [api.balance, api.open_orders, lambda: api.trades_history()[0]]
+        methods: list[Callable[[], object]] = [api.balance, api.open_orders, lambda: api.trades_history()[0]]
         for index in range(10_000):
             try:
                 methods[index % 3]()

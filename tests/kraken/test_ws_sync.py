@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from crocbot.kraken.reconnect import Backoff
 from crocbot.kraken.recording import Recorder, read_recording, verify_recording
@@ -34,7 +34,7 @@ class Progress:
             with self.cond:
                 self.cond.notify_all()
 
-    def wait_for(self, predicate: Any, timeout: float = WAIT) -> bool:
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
         if predicate():
             return True
         with self.cond:

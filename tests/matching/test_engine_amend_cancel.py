@@ -97,10 +97,10 @@ def test_amend_and_cancel_of_an_unknown_order_are_invalid_order(change: dict[str
     engine = make_engine()
 
     with pytest.raises(OrderError) as amend:
-        engine.amend_order(**change)  # type: ignore[arg-type]
+        engine.amend_order(**change)  # type: ignore[arg-type]  # ids and sizes of any type, as a client may send
     ids = {k: v for k, v in change.items() if k != "qty"}
     with pytest.raises(OrderError) as cancel:
-        engine.cancel_order(**ids)  # type: ignore[arg-type]
+        engine.cancel_order(**ids)  # type: ignore[arg-type]  # ids and sizes of any type, as a client may send
 
     assert amend.value.code == cancel.value.code == "EOrder:Invalid order"
 
@@ -152,7 +152,7 @@ def test_amend_rejections_use_the_add_order_error_strings(change: dict[str, D], 
     order_id, _ = engine.add_order(order(BUY, "limit", "1", limit="98"))
 
     with pytest.raises(OrderError) as rejected:
-        engine.amend_order(order_id=order_id, **change)  # type: ignore[arg-type]
+        engine.amend_order(order_id=order_id, **change)  # type: ignore[arg-type]  # ids and sizes of any type, as a client may send
 
     assert rejected.value.code == code
     assert [(o.qty, o.limit_price, o.amended) for o in engine.open_orders()] == [(D(1), D(98), False)]

@@ -50,7 +50,7 @@ CASES: list[tuple[str, Setup, OrderRequest, str]] = [
     ("maintenance", _status("maintenance"), order(BUY, "limit", "1", limit="90"), "EService:Unavailable"),
     ("post_only mode", _status("post_only"), order(BUY, "limit", "1", limit="90"), "EService:Market in post_only mode"),
     ("bad order type", _with_book(), order(BUY, "trailing-stop", "1"), "EGeneral:Invalid arguments"),
-    ("bad side", _with_book(), order("hold", "market", "1"), "EGeneral:Invalid arguments"),  # type: ignore[arg-type]
+    ("bad side", _with_book(), order("hold", "market", "1"), "EGeneral:Invalid arguments"),  # type: ignore[arg-type]  # a side Kraken does not know, on purpose
     ("limit without price", _with_book(), order(BUY, "limit", "1"), "EGeneral:Invalid arguments"),
     ("stop without trigger", _with_book(), order(SELL, "stop-loss", "1"), "EGeneral:Invalid arguments"),
     ("market with a price", _with_book(), order(BUY, "market", "1", limit="100"), "EGeneral:Invalid arguments"),

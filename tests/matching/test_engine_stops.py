@@ -45,7 +45,7 @@ def test_buy_stop_loss_triggers_on_a_trade_at_or_above_its_trigger() -> None:
 def test_take_profit_triggers_on_the_favourable_side(side: object, trigger: str, quiet: str, fires: str) -> None:
     engine = make_engine()
     engine.set_book("BTC/USD", levels(("89", "5")), levels(("111", "5")))
-    engine.add_order(order(side, "take-profit", "1", trigger=trigger))  # type: ignore[arg-type]
+    engine.add_order(order(side, "take-profit", "1", trigger=trigger))  # type: ignore[arg-type]  # both sides come from one parametrize of objects
 
     assert engine.on_trade("BTC/USD", D(quiet), D(1)) == []
     events = engine.on_trade("BTC/USD", D(fires), D(1))

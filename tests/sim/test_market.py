@@ -176,7 +176,7 @@ def test_candle_source_refuses_bad_arguments_before_reading(tmp_path: Path) -> N
     with pytest.raises(ValueError, match="max_trades_per_candle"):
         candles(path, max_trades_per_candle=3)
     with pytest.raises(ValueError, match="naive"):
-        candles(path, start=datetime(2024, 1, 1))  # noqa: DTZ001
+        candles(path, start=datetime(2024, 1, 1))  # noqa: DTZ001 - a naive time on purpose: it must be refused
     with pytest.raises(ValueError, match="price_increment"):
         candle_csv_source(path, "BTC/USD", price_increment=Decimal(0), qty_increment=QTY_INC)
     with pytest.raises(FileNotFoundError):
@@ -300,6 +300,6 @@ def test_merged_interleaves_sources_by_time_keeping_source_order_on_ties() -> No
 
 def test_market_trade_refuses_naive_time_and_non_positive_qty() -> None:
     with pytest.raises(InvalidMessage, match="naive"):
-        MarketTrade("BTC/USD", datetime(2024, 1, 1), Decimal(1), Decimal(1), Side.BUY)  # noqa: DTZ001
+        MarketTrade("BTC/USD", datetime(2024, 1, 1), Decimal(1), Decimal(1), Side.BUY)  # noqa: DTZ001 - a naive time on purpose: it must be refused
     with pytest.raises(InvalidMessage, match="qty"):
         MarketTrade("BTC/USD", T0, Decimal(1), Decimal(0), Side.BUY)

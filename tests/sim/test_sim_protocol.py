@@ -213,7 +213,7 @@ def test_close_code_1008_is_terminal() -> None:
             for session in sessions:
                 session.close(1008, "policy violation")
             seen = [states.get(timeout=WAIT).state, states.get(timeout=WAIT).state]
-            client._thread.join(timeout=WAIT)  # type: ignore[union-attr]
+            client._thread.join(timeout=WAIT)  # type: ignore[union-attr]  # the client has its thread once connected
         finally:
             client.stop()
 

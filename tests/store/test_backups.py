@@ -67,7 +67,7 @@ def test_the_time_in_the_name_is_utc_whatever_zone_the_clock_reports(tmp_path: P
     assert tokyo.hour == 21
     assert file_stamp(tokyo) == "20250310T120000123456"
     with pytest.raises(ValueError, match="naive"):
-        Backups(tmp_path / "b", clock=lambda: datetime(2025, 3, 10)).take(journal)  # noqa: DTZ001
+        Backups(tmp_path / "b", clock=lambda: datetime(2025, 3, 10)).take(journal)  # noqa: DTZ001 - a naive time on purpose: it must be refused
 
 
 def test_only_the_newest_k_are_kept_and_list_is_newest_first(tmp_path: Path, journal: Journal, sim: SimClock) -> None:

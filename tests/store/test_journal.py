@@ -64,7 +64,7 @@ def intent(cl_ord_id: str = "c1", **changes: object) -> OrderIntent:
         "post_only": True,
     }
     fields.update(changes)
-    return OrderIntent(**fields)  # type: ignore[arg-type]
+    return OrderIntent(**fields)  # type: ignore[arg-type]  # a builder forwarding any field the test overrides
 
 
 def fill(fill_id: str = "f1", ts: datetime = T0, **changes: object) -> Fill:
@@ -82,7 +82,7 @@ def fill(fill_id: str = "f1", ts: datetime = T0, **changes: object) -> Fill:
         "ts": ts,
     }
     fields.update(changes)
-    return Fill(**fields)  # type: ignore[arg-type]
+    return Fill(**fields)  # type: ignore[arg-type]  # a builder forwarding any field the test overrides
 
 
 def position(position_id: str = "p1") -> Position:

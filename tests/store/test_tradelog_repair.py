@@ -121,7 +121,7 @@ def test_the_kept_file_is_named_in_utc_and_a_naive_time_is_refused(log: Path) ->
     with log.open("ab") as handle:
         handle.write(TORN)
     with pytest.raises(ValueError, match="naive"):
-        TradeLog.repair(log, now=datetime(2025, 3, 10))  # noqa: DTZ001
+        TradeLog.repair(log, now=datetime(2025, 3, 10))  # noqa: DTZ001 - a naive time on purpose: it must be refused
     assert log.read_bytes().endswith(TORN)  # nothing happened
     result = TradeLog.repair(log, now=NOW.astimezone(timezone(timedelta(hours=-5))))
     assert result.kept_in == log.with_name("trades.jsonl.torn-20250310T120000654321Z")

@@ -91,7 +91,10 @@ def test_a_write_of_several_rows_that_hits_a_full_disk_leaves_none_of_them(full:
 
 
 def read_only_connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
-    return REAL_CONNECT(Path(database).resolve().as_uri() + "?mode=ro", *args, uri=True, **kwargs)
+    connection: sqlite3.Connection = REAL_CONNECT(
+        Path(database).resolve().as_uri() + "?mode=ro", *args, uri=True, **kwargs
+    )
+    return connection
 
 
 def test_a_read_only_journal_is_journal_unwritable_and_stays_readable(

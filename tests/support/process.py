@@ -7,6 +7,7 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,8 +61,8 @@ class Crocbot:
         for reader in self._readers:
             reader.start()
 
-    def _read(self, name: str, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
+    def _read(self, name: str, stream: Iterable[str]) -> None:
+        for line in stream:
             self.lines.put((name, line))
 
     def wait_for_line(self, text: str, timeout: float = WAIT) -> None:

@@ -128,11 +128,11 @@ class VenueCalls(SupervisedActor):
         if isinstance(command, Submit):
             fn: Any = lambda deadline: calls.submit(command.intent, deadline)  # noqa: E731 - one call per command
         elif isinstance(command, Amend):
-            fn = lambda deadline: calls.amend(command, deadline)  # noqa: E731
+            fn = lambda deadline: calls.amend(command, deadline)  # noqa: E731 - one call per command
         elif isinstance(command, Cancel):
-            fn = lambda deadline: calls.cancel(command, deadline)  # noqa: E731
+            fn = lambda deadline: calls.cancel(command, deadline)  # noqa: E731 - one call per command
         else:
-            fn = lambda deadline: [calls.query(command, deadline)]  # noqa: E731
+            fn = lambda deadline: [calls.query(command, deadline)]  # noqa: E731 - one call per command
         request.open_calls += 1
         self._gateway.submit(
             fn, reply_to=self.actor_ref, timeout=self._timeout, tag=(seq, index), breaker=self._breaker

@@ -152,10 +152,11 @@ def test_the_venue_answers_and_holds_commands_while_the_fetch_hangs_then_the_sto
     runtime.bus.publish(Trade("BTC/USD", Side.BUY, D("59100"), D("0.5"), clock.now()))  # live, before the router
     runtime.bus.publish(StartupReconciled("test", clock.now()))  # has reconciled: held, and the catch-up starts
     assert fetcher.entered.wait(WAIT)
-    snapshot: VenueView = venue.ask(VenueSnapshot(("stop1",), None), timeout=WAIT)  # answered while the fetch hangs
+    # answered while the fetch hangs
+    snapshot: VenueView = venue.ask(VenueSnapshot(("stop1",), None), block=True, timeout=WAIT)
     runtime.bus.publish(VenueRequest((submit("buy1", Side.BUY, OrderType.MARKET, "0.01", clock=clock),)))
     runtime.bus.publish(Trade("BTC/USD", Side.BUY, D("59100"), D("0.5"), clock.now()))  # live, held
-    later: VenueView = venue.ask(VenueSnapshot(("stop1",), None), timeout=WAIT)
+    later: VenueView = venue.ask(VenueSnapshot(("stop1",), None), block=True, timeout=WAIT)
     assert later.orders == snapshot.orders  # nothing ran yet
     assert later.pending == {"buy1"}  # held, and said so: reconciliation must not call it lost
     fetcher.release.set()

@@ -38,8 +38,8 @@ from crocbot.config.policies import strategy_params
 from crocbot.core.instrument import Instrument
 from crocbot.core.money import fmt
 from crocbot.core.strategies import strategy_for
-from crocbot.demo_paths import DEFAULT_DATA
-from crocbot.demo_view import ViewData, money, render_view
+from crocbot.demo.paths import DEFAULT_DATA
+from crocbot.demo.view import ViewData, money, render_view
 from crocbot.ops.log import JSON_LOG_NAME, setup_logging
 from crocbot.ops.metrics import Metrics
 from crocbot.ops.trade_audit import TradeAudit, audit_journal
