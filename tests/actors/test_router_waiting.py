@@ -77,7 +77,7 @@ def _intent(cl_ord_id: str, purpose: OrderPurpose) -> RecordIntent:
 
 
 def test_a_batch_the_journal_cannot_take_waits_whole_without_its_entry_and_goes_first_on_retry() -> None:
-    journal, failures = _Journal(), []
+    journal, failures = _Journal(), list[BaseException]()
     queue = WriteAhead(journal.ask, failures.append)
     journal.full = True
     entry, stop = _intent("cbe1", OrderPurpose.ENTRY), _intent("cbs1", OrderPurpose.STOP)
@@ -94,7 +94,7 @@ def test_a_batch_the_journal_cannot_take_waits_whole_without_its_entry_and_goes_
 
 
 def test_a_refused_batch_is_written_record_by_record_and_only_the_refused_intent_is_held_back() -> None:
-    journal, failures = _Journal(), []
+    journal, failures = _Journal(), list[BaseException]()
     queue = WriteAhead(journal.ask, failures.append)
     journal.refuse.add("cbx1")
     exit_, stop = _intent("cbx1", OrderPurpose.EXIT), _intent("cbs2", OrderPurpose.STOP)

@@ -390,6 +390,7 @@ def test_an_exit_in_flight_at_the_restart_that_fails_leaves_the_position_protect
     actions = desk.on_order_event(event(exit_, S.CANCELLED, at(101), reason="no liquidity"), at(101))
 
     stop = sent(actions, OrderPurpose.STOP)
+    state = desk.positions[opened.position_id]  # afresh: a type checker keeps what the assertions above narrowed
     assert (stop.qty, state.exiting, state.stop_order) == (QTY, False, stop.cl_ord_id)
 
 

@@ -231,6 +231,7 @@ def test_a_worse_second_fill_overtakes_a_trigger_amend_in_flight() -> None:
     assert (state.stop, state.pending_stop) == (D("98.5"), (D("98.81"), StopKind.INITIAL))
     newer = desk.on_amended(OrderAmended(stop, at(7), qty=QTY, trigger_price=D("98.81")), at(7))
     assert newer[0] == Record(RecordStop(position_id, D("98.81"), StopKind.INITIAL, at(7), stop))
+    state = desk.positions[position_id]  # afresh: a type checker keeps what the assertions above narrowed
     assert (state.stop, state.initial_stop, state.pending_stop) == (D("98.81"), D("98.81"), None)
 
 
