@@ -4,8 +4,9 @@ What the router hands it: the venue's events (`OrderEvent`, `FillSeen`, `OrderAm
 `CommandUnknown`, `OrderLookedUp`), what the strategies and the SL manager want (`Signal`, `ExitRequest`,
 `StopAmendRequest`), its own timers (`EntryTTL`, `StopBudgetDue`, `LookupDue`), what the router did with its orders
 (`Submitted`, `NotSent`), the health of what it depends on (`FeedHealth`, `BreakerStateChanged`, `ActorEscalated`),
-a journal snapshot to start from (`Desk.restore`) and a reconciliation plan to apply (`Desk.reconcile`). What it hands back, in order: one `Commit` of every record the event changed, then the
-commands (`crocbot.core.messages.commands`), bus messages, timers and log lines.
+a journal snapshot to start from (`Desk.restore`) and a reconciliation plan to apply (`Desk.reconcile`). What it
+hands back, in order: one `Commit` of every record the event changed, then the commands
+(`crocbot.core.messages.commands`), bus messages, timers and log lines.
 
 Modules: `desk` (the facade), `handling` (an event to its behaviour, and what goes out: one `Commit`, the inventory
 fence), the behaviours `entries`, `orders`, `fills`, `protection` (stops), `stop_updates`, `exits`, `safety`, the
