@@ -259,7 +259,7 @@ class Router(SupervisedActor):
     # -- carrying out the desk's actions --------------------------------------------------------------
 
     def _carry_out(self, actions: list[Action], *, live_fill: bool = False) -> None:
-        """The one interpreter of the desk's actions. The event's `Journal` comes first and is one durable commit;
+        """The one interpreter of the desk's actions. The event's `Commit` comes first and is one durable commit;
         the commands after it go to the venue in one request. `live_fill`: the actions of a fill from the venue's
         feed (counted once journaled; a crash test may kill the process once it is, before anything is sent)."""
         commands: list[VenueCommand] = []
@@ -279,7 +279,8 @@ class Router(SupervisedActor):
                 self.services.bus.publish(action.message)
                 changed = action.message
                 if isinstance(changed, SafeModeChanged) and _JOURNAL_FAILING not in changed.reasons:
-                    self._save_safe_mode(changed)  # with the journal failing, status says so from the lock file
+                    # not while the journal fails: the save would fail as well (the status document can lag)
+                    self._save_safe_mode(changed)
             elif isinstance(action, StartTimer):
                 self.send_later(action.delay, action.message)
             elif isinstance(action, Note):
