@@ -9,9 +9,19 @@ from decimal import Decimal
 from typing import Any
 
 from crocbot.actors.router import WriteAhead, wait_for_journal
-from crocbot.core.messages import OrderEvent, OrderIntent, OrderPurpose, OrderStatus, OrderType, Side
-from crocbot.core.messages.journal import JournalRecord, RecordBatch, RecordEvent, RecordIntent, SaveState
+from crocbot.core.messages import (
+    Fill,
+    Liquidity,
+    OrderEvent,
+    OrderIntent,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from crocbot.core.messages.journal import JournalRecord, RecordBatch, RecordEvent, RecordFill, RecordIntent, SaveState
 from crocbot.store.journal import JournalUnwritable
+from crocbot.store.tradelog import TradeLogError
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -57,6 +67,7 @@ class _Journal:
 
     def __init__(self) -> None:
         self.full = False
+        self.trade_log_full = False
         self.refuse: set[str] = set()
         self.written: list[object] = []
 
@@ -68,6 +79,8 @@ class _Journal:
             if isinstance(record, RecordIntent) and record.intent.cl_ord_id in self.refuse:
                 raise ValueError(f"intent {record.intent.cl_ord_id} refused")
         self.written += records
+        if self.trade_log_full and any(isinstance(r, RecordFill) for r in records):
+            raise TradeLogError("trade log: disk full")  # after the commit, as persistence does
         return tuple(True for _ in records) if isinstance(message, RecordBatch) else True
 
 
@@ -105,3 +118,34 @@ def test_a_refused_batch_is_written_record_by_record_and_only_the_refused_intent
     assert outcome.refused == {"cbx1"}
     assert journal.written == [_event(1), stop]
     assert len(failures) == 1
+
+
+def test_a_batch_journaled_whose_trade_log_line_failed_sends_what_it_announced_and_only_the_fill_goes_again() -> None:
+    journal, failures = _Journal(), list[BaseException]()
+    queue = WriteAhead(journal.ask, failures.append)
+    journal.trade_log_full = True
+    fill = RecordFill(
+        Fill(
+            "F1",
+            "cbe1",
+            "Ocbe1",
+            "SOL/USD",
+            Side.BUY,
+            Decimal(1),
+            Decimal(100),
+            Decimal("0.4"),
+            "USD",
+            Liquidity.TAKER,
+            T0,
+        ),
+        "p1",
+    )
+    stop = _intent("cbs1", OrderPurpose.STOP)
+
+    outcome = queue.commit((fill, stop))
+
+    assert outcome.failure is None  # journaled: the stop goes out as usual
+    assert len(failures) == 1  # entries halt until the trade log has its line
+    journal.trade_log_full = False
+    assert queue.retry() == 1
+    assert journal.written == [fill, stop, fill]  # the fill again (a replay to the journal), never the intent

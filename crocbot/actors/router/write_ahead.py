@@ -21,7 +21,14 @@ from loguru import logger
 
 from crocbot.actors.messages import LogFillAhead
 from crocbot.core.messages import OrderPurpose
-from crocbot.core.messages.journal import JournalRecord, RecordBatch, RecordFill, RecordIntent, SaveState
+from crocbot.core.messages.journal import (
+    JournalRecord,
+    RecordBatch,
+    RecordFill,
+    RecordIntent,
+    RecordPositionClosed,
+    SaveState,
+)
 from crocbot.store.journal import JournalUnwritable
 from crocbot.store.tradelog import TradeLogError
 
@@ -65,6 +72,13 @@ class WriteAhead:
             return self._wait(records, failure, asked=False)
         try:
             answers = self.write(records)
+        except TradeLogError as error:
+            # The batch is journaled; only trade-log lines are missing. Those records go again (the journal takes
+            # them as replays and persistence writes the lines it owes); what they announced is journaled.
+            if owed := _logged(records):
+                wait_for_journal(self._waiting, owed)
+            self._failed(error)
+            return JOURNALED
         except Exception as error:  # noqa: BLE001 - a journal failure halts entries; it must not stop exits
             if journal_unavailable(error):
                 return self._wait(records, error, asked=True)
@@ -120,6 +134,10 @@ class WriteAhead:
             batch = self._waiting[0]
             try:
                 self.write(batch)
+            except TradeLogError as error:  # journaled: only the records owing trade-log lines wait on
+                self._waiting[0] = _logged(batch)
+                self._failed(error)
+                return None
             except Exception as error:  # noqa: BLE001 - still failing: try again later; refused: record by record
                 if journal_unavailable(error):
                     self._failed(error)
@@ -157,6 +175,11 @@ class WriteAhead:
             self._ask(LogFillAhead(record))
         except Exception as error:  # noqa: BLE001 - persistence says so loudly; the fill waits here all the same
             logger.error("fill {} could not be written to the trade log ahead: {}", record.fill.fill_id, error)
+
+
+def _logged(records: tuple[JournalRecord, ...]) -> tuple[JournalRecord, ...]:
+    """The records with a trade-log line (fills, closed trades): the journal takes them again as replays."""
+    return tuple(r for r in records if isinstance(r, RecordFill | RecordPositionClosed))
 
 
 def _new_fills(records: tuple[JournalRecord, ...], answers: list[Any] | tuple[Any, ...]) -> int:
