@@ -26,7 +26,8 @@ from typing import Any, TypeGuard, assert_never, get_args
 
 from loguru import logger
 
-from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.actors.base import ChildContext
+from crocbot.actors.guarded_file import GuardedFileActor
 from crocbot.actors.messages import FillsOnlyLogged, LogFillAhead, ReadJournal
 from crocbot.core.messages import Fill
 from crocbot.core.messages.journal import (
@@ -72,7 +73,7 @@ def _is_record(message: object) -> TypeGuard[JournalRecord]:
     return isinstance(message, _RECORDS)
 
 
-class Persistence(SupervisedActor):
+class Persistence(GuardedFileActor):
     def __init__(
         self,
         ctx: ChildContext,
@@ -255,15 +256,6 @@ class Persistence(SupervisedActor):
     def _backup(self) -> None:
         if self._store is not None:
             self._store.backup()
-
-    def stopping(self) -> None:
-        if self._store is not None:
-            self._store.backup()
-            self._store.close()
-
-    def crashed(self, error: BaseException) -> None:
-        if self._store is not None:
-            self._store.close_after_crash()
 
     @staticmethod
     def _alert(message: str) -> None:

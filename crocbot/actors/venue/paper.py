@@ -33,9 +33,10 @@ from typing import Any
 
 from loguru import logger
 
-from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.actors.base import ChildContext
 from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import CallResult, Deadline, Gateway
+from crocbot.actors.guarded_file import GuardedFileActor
 from crocbot.actors.messages import PaperAccountSaved, VenueRequest, VenueSnapshot
 from crocbot.actors.venue.catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import wall_rate
@@ -94,7 +95,7 @@ _Timers = _Due | _Backup | _SaveAgain | _FetchAgain | _CatchUpBudgetSpent
 _Handled = VenueRequest | VenueSnapshot | Trade | BookView | StartupReconciled | CallResult[Any] | _Timers
 
 
-class VenueActor(SupervisedActor):
+class VenueActor(GuardedFileActor):
     def __init__(
         self,
         ctx: ChildContext,
@@ -174,15 +175,6 @@ class VenueActor(SupervisedActor):
             self._store.save(saved)
             logger.warning("paper account moved from the journal to {}", self._account_path)
         return saved
-
-    def stopping(self) -> None:
-        if self._store is not None:
-            self._store.backup()
-            self._store.close()
-
-    def crashed(self, error: BaseException) -> None:
-        if self._store is not None:
-            self._store.close_after_crash()
 
     @property
     def venue(self) -> PaperVenue:
