@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard, assert_never, get_args
 
 from loguru import logger
 
-from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.actors.base import ChildContext
+from crocbot.actors.guarded_file import BackupDue, GuardedFileActor
 from crocbot.actors.messages import FillsOnlyLogged, LogFillAhead, ReadJournal
 from crocbot.core.messages import Fill
 from crocbot.core.messages.journal import (
@@ -55,11 +55,6 @@ from crocbot.store.tradelog import TradeLog, TradeLogError, fill_from_record, fi
 __all__ = ["Persistence", "ReadJournal", "FillsOnlyLogged", "LogFillAhead"]
 
 
-@dataclass(frozen=True, slots=True)
-class _Backup:
-    """Timer: time for a verified backup of the journal."""
-
-
 # Every record that changes the journal, each durable (committed, synchronous=FULL) on return; read from the union
 # so that a record added to it cannot fall through to "ignored".
 _RECORDS: tuple[type, ...] = get_args(JournalRecord)
@@ -72,7 +67,7 @@ def _is_record(message: object) -> TypeGuard[JournalRecord]:
     return isinstance(message, _RECORDS)
 
 
-class Persistence(SupervisedActor):
+class Persistence(GuardedFileActor):
     def __init__(
         self,
         ctx: ChildContext,
@@ -118,8 +113,7 @@ class Persistence(SupervisedActor):
             alert=self._alert,
         )
         self._log_unlogged_fills(journal, self._trade_log)
-        if self._backup_every > 0:
-            self.send_later(self._backup_every, _Backup())
+        self._start_backups()
 
     def _log_unlogged_fills(self, journal: Journal, trade_log: TradeLog) -> None:
         """A crash between the journal's commit of a fill and the trade log's append left the log short: append
@@ -252,19 +246,6 @@ class Persistence(SupervisedActor):
                 "trade log: unreadable lines {} in {} (left in place for analysis)", lines, self._trade_log_path
             )
 
-    def _backup(self) -> None:
-        if self._store is not None:
-            self._store.backup()
-
-    def stopping(self) -> None:
-        if self._store is not None:
-            self._store.backup()
-            self._store.close()
-
-    def crashed(self, error: BaseException) -> None:
-        if self._store is not None:
-            self._store.close_after_crash()
-
     @staticmethod
     def _alert(message: str) -> None:
         logger.critical("trade log: {}", message)
@@ -284,9 +265,8 @@ class Persistence(SupervisedActor):
         journal, trade_log = self._journal, self._trade_log
         assert journal is not None
         assert trade_log is not None
-        if isinstance(message, _Backup):
-            self._backup()
-            self.send_later(self._backup_every, _Backup())
+        if isinstance(message, BackupDue):
+            self._backup_due()
             return None
         if _is_record(message):
             return self._record(journal, trade_log, (message,), batch=False)[0]

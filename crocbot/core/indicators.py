@@ -132,16 +132,15 @@ def donchian(candles: Sequence[Candle], period: int) -> tuple[Decimal, Decimal] 
     return max(c.high for c in window), min(c.low for c in window)
 
 
-class Ema:
-    """An EMA fed one value at a time; the same numbers as `ema()` over the same values."""
+class _Smoothed:
+    """A running average fed one value at a time: the plain mean of its first `period` values seeds it, and each
+    value after that is folded in by the subclass's `_smooth`."""
 
-    __slots__ = ("_count", "_k", "_period", "_seed_sum", "_value")
+    __slots__ = ("_count", "_period", "_seed_sum", "_value")
 
     def __init__(self, period: int) -> None:
         _check_period(period)
         self._period = period
-        with localcontext(DECIMAL_CONTEXT):
-            self._k = Decimal(2) / Decimal(period + 1)
         self._count = 0
         self._seed_sum = Decimal(0)
         self._value: Decimal | None = None
@@ -152,54 +151,58 @@ class Ema:
 
     @property
     def value(self) -> Decimal | None:
-        """The current average; None until `period` values have been seen."""
+        """The current value; None until seeded (an `Ema` after `period` values, an `Atr` after `period + 1`
+        candles)."""
         return self._value
+
+    def _feed(self, value: Decimal) -> Decimal | None:
+        # the caller holds DECIMAL_CONTEXT
+        if self._value is None:
+            self._count += 1
+            self._seed_sum += value
+            if self._count == self._period:
+                self._value = self._seed_sum / Decimal(self._period)
+        else:
+            self._value = self._smooth(self._value, value)
+        return self._value
+
+    def _smooth(self, current: Decimal, value: Decimal) -> Decimal:
+        raise NotImplementedError
+
+
+class Ema(_Smoothed):
+    """An EMA fed one value at a time; the same numbers as `ema()` over the same values."""
+
+    __slots__ = ("_k",)
+
+    def __init__(self, period: int) -> None:
+        super().__init__(period)
+        with localcontext(DECIMAL_CONTEXT):
+            self._k = Decimal(2) / Decimal(period + 1)
 
     def update(self, value: Decimal) -> Decimal | None:
         with localcontext(DECIMAL_CONTEXT):
-            if self._value is None:
-                self._count += 1
-                self._seed_sum += value
-                if self._count == self._period:
-                    self._value = self._seed_sum / Decimal(self._period)
-            else:
-                self._value += self._k * (value - self._value)
-        return self._value
+            return self._feed(value)
+
+    def _smooth(self, current: Decimal, value: Decimal) -> Decimal:
+        return current + self._k * (value - current)
 
 
-class Atr:
+class Atr(_Smoothed):
     """Wilder's ATR fed one closed candle at a time; the same numbers as `atr()` over the same candles."""
 
-    __slots__ = ("_count", "_period", "_prev_close", "_seed_sum", "_value")
+    __slots__ = ("_prev_close",)
 
     def __init__(self, period: int) -> None:
-        _check_period(period)
-        self._period = period
+        super().__init__(period)
         self._prev_close: Decimal | None = None
-        self._count = 0
-        self._seed_sum = Decimal(0)
-        self._value: Decimal | None = None
-
-    @property
-    def period(self) -> int:
-        return self._period
-
-    @property
-    def value(self) -> Decimal | None:
-        """The current ATR; None until `period + 1` candles have been seen."""
-        return self._value
 
     def update(self, candle: Candle) -> Decimal | None:
         prev_close, self._prev_close = self._prev_close, candle.close
         if prev_close is None:
             return None  # the first candle only supplies a previous close, as in `atr()`
         with localcontext(DECIMAL_CONTEXT):
-            tr = true_range(candle, prev_close)
-            if self._value is None:
-                self._count += 1
-                self._seed_sum += tr
-                if self._count == self._period:
-                    self._value = self._seed_sum / Decimal(self._period)
-            else:
-                self._value = (self._value * Decimal(self._period - 1) + tr) / Decimal(self._period)
-        return self._value
+            return self._feed(true_range(candle, prev_close))
+
+    def _smooth(self, current: Decimal, value: Decimal) -> Decimal:
+        return (current * Decimal(self._period - 1) + value) / Decimal(self._period)

@@ -8,7 +8,7 @@ Kraken's own texts for a private channel on the public endpoint and the reverse.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,11 @@ PUBLIC_ON_PRIVATE = "Public market data subscriptions are unavailable on this en
 _PUBLIC = frozenset({"ticker", "book", "trade", "ohlc", "instrument"})
 _PRIVATE = frozenset({"executions", "balances"})
 _TRADING = frozenset({"add_order", "amend_order", "cancel_order", "cancel_all", "cancel_all_orders_after"})
+# A channel subscribed per option value: (the option, its default, the values Kraken accepts).
+_CHANNEL_OPTION: dict[str, tuple[str, int, Collection[int]]] = {
+    "book": ("depth", 10, DEPTHS),
+    "ohlc": ("interval", 1, OHLC_INTERVALS),
+}
 
 
 def handle_request(exchange: Exchange, session: Session, text: str) -> None:
@@ -125,18 +130,13 @@ def _subscription(exchange: Exchange, session: Session, method: str, params: Map
         reply(error="Symbol(s) not found")
         return
     key = channel
-    if channel == "book":
-        depth = params.get("depth", 10)
-        if depth not in DEPTHS:
-            reply(error=f"Invalid depth {depth}")
+    if channel in _CHANNEL_OPTION:
+        name, default, allowed = _CHANNEL_OPTION[channel]
+        value = params.get(name, default)
+        if value not in allowed:
+            reply(error=f"Invalid {name} {value}")
             return
-        key = f"book:{depth}"
-    elif channel == "ohlc":
-        interval = params.get("interval", 1)
-        if interval not in OHLC_INTERVALS:
-            reply(error=f"Invalid interval {interval}")
-            return
-        key = f"ohlc:{interval}"
+        key = f"{channel}:{value}"
     now = exchange.clock.now()
     for symbol in symbols:
         market = exchange.markets.get(str(symbol))

@@ -56,7 +56,8 @@ def fsync_directory(directory: Path) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        # the file itself is on disk; a crash now could at worst lose its newest name, which callers survive
+        # the file itself is on disk; a crash now could at worst lose its newest name, which callers survive (and
+        # raising would make a trade-log append that is already verified on disk be written twice by its retry)
         logger.warning("could not fsync directory {}: {}", directory, exc)
 
 

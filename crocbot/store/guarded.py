@@ -43,6 +43,11 @@ class GuardedJournal:
     def close(self) -> None:
         self.db.close()
 
+    def close_after_backup(self) -> None:
+        """A normal stop: the last backup, then closed (the backup never raises, so the file is always closed)."""
+        self.backup()
+        self.close()
+
     def close_after_crash(self) -> None:
         try:
             self.db.close()

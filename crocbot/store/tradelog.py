@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 
 from loguru import logger
 
+from crocbot.store.backups import fsync_directory
 from crocbot.store.codec import dec_text, text_dec, text_ts, ts_text
 from crocbot.store.trade_records import MONEY_FIELDS, TIME_FIELDS, fill_from_record, fill_record, trade_record
 
@@ -188,7 +189,7 @@ class TradeLog:
             handle.truncate(end)
             handle.flush()
             os.fsync(handle.fileno())
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
         logger.warning("trade log {}: cut off a torn end of {} bytes, kept in {}", path.name, len(tail), kept_in.name)
         return TradeLogRepair(torn_tail_bytes=len(tail), kept_in=kept_in, torn_middle_lines=torn_middle)
 
@@ -232,7 +233,7 @@ def _keep_torn(path: Path, tail: bytes, now: datetime) -> Path:
             # a partial copy would look like the whole torn end; the log still holds it, so drop the copy
             target.unlink(missing_ok=True)
             raise
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
         return target
     raise FileExistsError(f"trade log repair: no free name for {name} beside {path}")
 
@@ -301,7 +302,7 @@ def _append_verified(path: Path, data: bytes) -> None:
             _truncate_quietly(handle, start)
             raise
     if created:
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
 
 
 def _truncate_quietly(handle: BinaryIO, size: int) -> None:
@@ -312,18 +313,3 @@ def _truncate_quietly(handle: BinaryIO, size: int) -> None:
         os.fsync(handle.fileno())
     except OSError:
         logger.warning("trade log: could not cut back a failed write")
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a new file's directory entry durable; POSIX only (Windows cannot open a directory for fsync)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        # the record itself is verified on disk; failing it now would only make the retry write it twice
-        logger.warning("trade log: could not fsync directory {}: {}", directory, exc)

@@ -49,6 +49,7 @@ from crocbot.matching import (
     engine_to_state,
     prune_history,
 )
+from crocbot.venues.paper_view import ORDER_STATUS
 from crocbot.venues.protocol import (
     Amend,
     Cancel,
@@ -70,14 +71,6 @@ _STATUS = {
 }
 _PRUNE_EVERY = 500  # fills between prunes of the engine's own history
 _CATCH_UP_DEPTH = Decimal(10) ** 12  # the one-price book of a downtime print takes any order crocbot sends
-_LOOKED_UP = {
-    "pending_new": OrderStatus.ACKED,
-    "new": OrderStatus.ACKED,
-    "partially_filled": OrderStatus.PARTIALLY_FILLED,
-    "filled": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELLED,
-    "expired": OrderStatus.EXPIRED,
-}
 
 
 class _VenueClock:
@@ -269,7 +262,7 @@ class PaperVenue:
         return OrderLookedUp(
             query.cl_ord_id,
             now,
-            _LOOKED_UP.get(view.order_status, OrderStatus.ACKED),
+            ORDER_STATUS.get(view.order_status, OrderStatus.ACKED),
             qty=view.qty,
             filled=view.cum_qty,
             limit_price=view.limit_price,

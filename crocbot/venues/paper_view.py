@@ -6,16 +6,17 @@ crash it may know fills and order states the journal never got. This is how the 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from crocbot.core.messages import Fill, Liquidity, OrderStatus
 from crocbot.core.reconcile import VenueOrder, VenueView
 from crocbot.matching import FillView, MatchingEngine, OrderSnapshot
 
-__all__ = ["paper_view", "venue_order", "venue_fill"]
+__all__ = ["ORDER_STATUS", "paper_view", "venue_order", "venue_fill"]
 
-_STATUS = {
+# The engine's order status (Kraken's words) as crocbot's; each reader picks its own fallback for any other word.
+ORDER_STATUS: Mapping[str, OrderStatus] = {
     "pending_new": OrderStatus.ACKED,
     "new": OrderStatus.ACKED,
     "partially_filled": OrderStatus.PARTIALLY_FILLED,
@@ -30,7 +31,7 @@ def venue_order(view: OrderSnapshot) -> VenueOrder:
         view.cl_ord_id,
         view.order_id,
         view.symbol,
-        _STATUS.get(view.order_status, OrderStatus.ERROR),
+        ORDER_STATUS.get(view.order_status, OrderStatus.ERROR),
         view.cum_qty,
         view.avg_price,
         view.closed or view.opened,

@@ -33,9 +33,10 @@ from typing import Any
 
 from loguru import logger
 
-from crocbot.actors.base import ChildContext, SupervisedActor
+from crocbot.actors.base import ChildContext
 from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import CallResult, Deadline, Gateway
+from crocbot.actors.guarded_file import BackupDue, GuardedFileActor
 from crocbot.actors.messages import PaperAccountSaved, VenueRequest, VenueSnapshot
 from crocbot.actors.venue.catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import wall_rate
@@ -73,11 +74,6 @@ class _SaveAgain:
 
 
 @dataclass(frozen=True, slots=True)
-class _Backup:
-    """Timer: time for a verified backup of the paper account."""
-
-
-@dataclass(frozen=True, slots=True)
 class _FetchAgain:
     """Timer: fetch the missed prints of `symbol` again."""
 
@@ -90,11 +86,11 @@ class _CatchUpBudgetSpent:
 
 
 # What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
-_Timers = _Due | _Backup | _SaveAgain | _FetchAgain | _CatchUpBudgetSpent
+_Timers = _Due | BackupDue | _SaveAgain | _FetchAgain | _CatchUpBudgetSpent
 _Handled = VenueRequest | VenueSnapshot | Trade | BookView | StartupReconciled | CallResult[Any] | _Timers
 
 
-class VenueActor(SupervisedActor):
+class VenueActor(GuardedFileActor):
     def __init__(
         self,
         ctx: ChildContext,
@@ -163,8 +159,7 @@ class VenueActor(SupervisedActor):
         bus.subscribe(StartupReconciled, self.name)
         bus.subscribe(Trade, self.name)
         bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
-        if self._backup_every > 0:
-            self.send_later(self._backup_every, _Backup())
+        self._start_backups()
 
     def _moved_from_journal(self) -> dict[str, Any] | None:
         """A journal written before the paper account had its own file holds it: take it over from there, once."""
@@ -174,15 +169,6 @@ class VenueActor(SupervisedActor):
             self._store.save(saved)
             logger.warning("paper account moved from the journal to {}", self._account_path)
         return saved
-
-    def stopping(self) -> None:
-        if self._store is not None:
-            self._store.backup()
-            self._store.close()
-
-    def crashed(self, error: BaseException) -> None:
-        if self._store is not None:
-            self._store.close_after_crash()
 
     @property
     def venue(self) -> PaperVenue:
@@ -201,10 +187,8 @@ class VenueActor(SupervisedActor):
         elif isinstance(message, _Due):
             self._in_latency.pop(message.seq, None)
             self._execute(message.commands)
-        elif isinstance(message, _Backup):
-            if self._store is not None:
-                self._store.backup()
-            self.send_later(self._backup_every, _Backup())
+        elif isinstance(message, BackupDue):
+            self._backup_due()
         elif isinstance(message, _SaveAgain):
             self._save_again_due = False
             if self._unsaved:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, Required, TypedDict, runtime_checkable
 
 from crocbot.core.checks import InvalidMessage, utc
 from crocbot.core.costs import TradeCosts, cost_refusal
@@ -199,6 +199,20 @@ def atr_bracket(
     return Decision(signal, None)
 
 
+class BracketOptions(TypedDict, total=False):
+    """The keywords every `BracketStrategy` takes beside its own setup's; only the price increment is required."""
+
+    atr_period: int
+    stop_atr: Decimal
+    take_profit_atr: Decimal
+    price_increment: Required[Decimal]
+    min_reward_risk: Decimal
+    regime: RegimeFilter | None
+    allow_short: bool
+    costs: TradeCosts | None
+    min_stop_cost_multiple: Decimal
+
+
 class BracketStrategy:
     """Shared frame: warm-up, staleness, short policy, regime filter and ATR brackets around `_setup`.
 
@@ -211,13 +225,13 @@ class BracketStrategy:
     def __init__(
         self,
         *,
-        atr_period: int,
-        stop_atr: Decimal,
-        take_profit_atr: Decimal,
+        atr_period: int = 14,
+        stop_atr: Decimal = Decimal(2),
+        take_profit_atr: Decimal = Decimal(4),
         price_increment: Decimal,
-        min_reward_risk: Decimal,
-        regime: RegimeFilter | None,
-        allow_short: bool,
+        min_reward_risk: Decimal = Decimal("1.5"),
+        regime: RegimeFilter | None = None,
+        allow_short: bool = False,
         costs: TradeCosts | None = None,
         min_stop_cost_multiple: Decimal = Decimal(0),
     ) -> None:

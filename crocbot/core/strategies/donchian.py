@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
+from typing import Unpack
 
-from crocbot.core.costs import TradeCosts
 from crocbot.core.indicators import donchian
 from crocbot.core.messages import Candle, PositionSide
 from crocbot.core.money import fmt
-from crocbot.core.strategies.base import BracketStrategy, Setup
-from crocbot.core.strategies.regime import RegimeFilter
+from crocbot.core.strategies.base import BracketOptions, BracketStrategy, Setup
 
 __all__ = ["DonchianBreakout"]
 
@@ -28,33 +26,14 @@ class DonchianBreakout(BracketStrategy):
     def __init__(
         self,
         period: int = 20,
-        *,
-        atr_period: int = 14,
-        stop_atr: Decimal = Decimal(2),
-        take_profit_atr: Decimal = Decimal(4),
-        price_increment: Decimal,
-        min_reward_risk: Decimal = Decimal("1.5"),
-        regime: RegimeFilter | None = None,
-        allow_short: bool = False,
-        costs: TradeCosts | None = None,
-        min_stop_cost_multiple: Decimal = Decimal(0),
+        **options: Unpack[BracketOptions],
     ) -> None:
         if period < 1:
             raise ValueError(f"period must be >= 1, got {period}")
         self.period = period
         # The channel before the last candle, and the one before the previous candle (freshness).
         self._setup_window = period + 2
-        super().__init__(
-            atr_period=atr_period,
-            stop_atr=stop_atr,
-            take_profit_atr=take_profit_atr,
-            price_increment=price_increment,
-            min_reward_risk=min_reward_risk,
-            regime=regime,
-            allow_short=allow_short,
-            costs=costs,
-            min_stop_cost_multiple=min_stop_cost_multiple,
-        )
+        super().__init__(**options)
 
     def _setup(self, history: Sequence[Candle]) -> Setup | None:
         channel = donchian(history[:-1], self.period)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
+from typing import Unpack
 
-from crocbot.core.costs import TradeCosts
 from crocbot.core.indicators import ema, ema_lookback
 from crocbot.core.messages import Candle, PositionSide
-from crocbot.core.strategies.base import BracketStrategy, Setup
-from crocbot.core.strategies.regime import RegimeFilter
+from crocbot.core.strategies.base import BracketOptions, BracketStrategy, Setup
 
 __all__ = ["EmaTrend"]
 
@@ -28,16 +26,7 @@ class EmaTrend(BracketStrategy):
         self,
         fast: int = 12,
         slow: int = 26,
-        *,
-        atr_period: int = 14,
-        stop_atr: Decimal = Decimal(2),
-        take_profit_atr: Decimal = Decimal(4),
-        price_increment: Decimal,
-        min_reward_risk: Decimal = Decimal("1.5"),
-        regime: RegimeFilter | None = None,
-        allow_short: bool = False,
-        costs: TradeCosts | None = None,
-        min_stop_cost_multiple: Decimal = Decimal(0),
+        **options: Unpack[BracketOptions],
     ) -> None:
         if not 1 <= fast < slow:
             raise ValueError(f"need 1 <= fast < slow, got fast={fast}, slow={slow}")
@@ -45,17 +34,7 @@ class EmaTrend(BracketStrategy):
         self.slow = slow
         # Two slow values are needed to see a cross; the lookback gives many more so the seed has faded.
         self._setup_window = max(ema_lookback(slow), slow + 1)
-        super().__init__(
-            atr_period=atr_period,
-            stop_atr=stop_atr,
-            take_profit_atr=take_profit_atr,
-            price_increment=price_increment,
-            min_reward_risk=min_reward_risk,
-            regime=regime,
-            allow_short=allow_short,
-            costs=costs,
-            min_stop_cost_multiple=min_stop_cost_multiple,
-        )
+        super().__init__(**options)
 
     def _setup(self, history: Sequence[Candle]) -> Setup | None:
         closes = [c.close for c in history]

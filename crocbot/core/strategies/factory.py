@@ -12,7 +12,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from crocbot.core.costs import TradeCosts
-from crocbot.core.strategies.base import Strategy
+from crocbot.core.strategies.base import BracketOptions, Strategy
 from crocbot.core.strategies.donchian import DonchianBreakout
 from crocbot.core.strategies.ema_trend import EmaTrend
 
@@ -36,41 +36,10 @@ class StrategyParams:
     per_symbol: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
-_Builder = Callable[[StrategyParams, Decimal, TradeCosts | None, Decimal], Strategy]
-
-
-def _ema_trend(
-    params: StrategyParams, price_increment: Decimal, costs: TradeCosts | None, min_stop_cost_multiple: Decimal
-) -> Strategy:
-    return EmaTrend(
-        atr_period=params.atr_period,
-        stop_atr=params.stop_atr_multiple,
-        take_profit_atr=params.take_profit_atr_multiple,
-        min_reward_risk=params.min_reward_risk,
-        price_increment=price_increment,
-        costs=costs,
-        min_stop_cost_multiple=min_stop_cost_multiple,
-    )
-
-
-def _donchian(
-    params: StrategyParams, price_increment: Decimal, costs: TradeCosts | None, min_stop_cost_multiple: Decimal
-) -> Strategy:
-    return DonchianBreakout(
-        period=params.breakout_period,
-        atr_period=params.atr_period,
-        stop_atr=params.stop_atr_multiple,
-        take_profit_atr=params.take_profit_atr_multiple,
-        min_reward_risk=params.min_reward_risk,
-        price_increment=price_increment,
-        costs=costs,
-        min_stop_cost_multiple=min_stop_cost_multiple,
-    )
-
-
-_BUILDERS: dict[str, _Builder] = {
-    EmaTrend.name: _ema_trend,
-    DonchianBreakout.name: _donchian,
+# A strategy's own setup parameters from the params; the options shared by every strategy come from the caller.
+_BUILDERS: dict[str, Callable[[StrategyParams, BracketOptions], Strategy]] = {
+    EmaTrend.name: lambda params, options: EmaTrend(**options),
+    DonchianBreakout.name: lambda params, options: DonchianBreakout(period=params.breakout_period, **options),
 }
 STRATEGY_NAMES = tuple(_BUILDERS)
 
@@ -91,7 +60,16 @@ def build_strategy(
     builder = _BUILDERS.get(name)
     if builder is None:
         raise ValueError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGY_NAMES)}")
-    return builder(params, price_increment, costs, min_stop_cost_multiple)
+    options = BracketOptions(
+        atr_period=params.atr_period,
+        stop_atr=params.stop_atr_multiple,
+        take_profit_atr=params.take_profit_atr_multiple,
+        min_reward_risk=params.min_reward_risk,
+        price_increment=price_increment,
+        costs=costs,
+        min_stop_cost_multiple=min_stop_cost_multiple,
+    )
+    return builder(params, options)
 
 
 def strategy_for(

@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from enum import Enum
+from typing import Any, NamedTuple
 
 from crocbot.core.messages import (
     ClosedTrade,
@@ -30,7 +32,16 @@ from crocbot.core.messages import (
     StopKind,
 )
 from crocbot.core.messages.journal import EntryBrackets
-from crocbot.store.codec import dec_text, opt_dec_text, opt_text_dec, opt_text_ts, text_dec, text_ts, ts_text
+from crocbot.store.codec import (
+    dec_text,
+    opt_dec_text,
+    opt_text_dec,
+    opt_text_ts,
+    opt_ts_text,
+    text_dec,
+    text_ts,
+    ts_text,
+)
 
 __all__ = [
     "JournalOrder",
@@ -161,143 +172,151 @@ def text_brackets(text: str | None) -> EntryBrackets | None:
     )
 
 
+# How a record's fields are stored: one `_Column` a column, in the table's order, read and written by the same
+# table so that a column added to one direction cannot be forgotten in the other.
+_Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]  # (field value -> column value, and back)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_PLAIN: _Codec = (_same, _same)
+_DEC: _Codec = (dec_text, text_dec)
+_OPT_DEC: _Codec = (opt_dec_text, opt_text_dec)
+_TS: _Codec = (ts_text, text_ts)
+_OPT_TS: _Codec = (opt_ts_text, opt_text_ts)
+_FLAG: _Codec = (int, bool)
+_BRACKETS: _Codec = (brackets_text, text_brackets)
+
+
+def _enum(kind: type[Enum]) -> _Codec:
+    return (lambda member: member.value, kind)
+
+
+class _Column(NamedTuple):
+    name: str  # the column's
+    codec: _Codec
+    field: str = ""  # the dataclass field's, when not the column's
+
+    @property
+    def attr(self) -> str:
+        return self.field or self.name
+
+
+def _params(record: object, columns: tuple[_Column, ...]) -> dict[str, Any]:
+    return {col.name: col.codec[0](getattr(record, col.attr)) for col in columns}
+
+
+def _values(row: sqlite3.Row, columns: tuple[_Column, ...]) -> dict[str, Any]:
+    return {col.attr: col.codec[1](row[col.name]) for col in columns}
+
+
+_INTENT = (
+    _Column("cl_ord_id", _PLAIN),
+    _Column("symbol", _PLAIN),
+    _Column("side", _enum(Side)),
+    _Column("order_type", _enum(OrderType)),
+    _Column("qty", _DEC),
+    _Column("purpose", _enum(OrderPurpose)),
+    _Column("limit_price", _OPT_DEC),
+    _Column("trigger_price", _OPT_DEC),
+    _Column("post_only", _FLAG),
+    _Column("intent_ts", _TS, field="ts"),
+)
+_ORDER_STATE = (  # a `JournalOrder`'s own fields, beside its intent
+    _Column("position_id", _PLAIN),
+    _Column("reason", _PLAIN),
+    _Column("status", _enum(OrderStatus)),
+    _Column("order_id", _PLAIN),
+    _Column("filled_qty", _DEC),
+    _Column("avg_price", _OPT_DEC),
+    _Column("updated_at", _TS),
+    _Column("amended_qty", _OPT_DEC),
+    _Column("amended_limit", _OPT_DEC),
+    _Column("amended_trigger", _OPT_DEC),
+    _Column("brackets", _BRACKETS),
+)
+_EVENT = (
+    _Column("cl_ord_id", _PLAIN),
+    _Column("status", _enum(OrderStatus)),
+    _Column("ts", _TS),
+    _Column("order_id", _PLAIN),
+    _Column("filled_qty", _DEC),
+    _Column("avg_price", _OPT_DEC),
+    _Column("reason", _PLAIN),
+)
+_FILL = (
+    _Column("fill_id", _PLAIN),
+    _Column("cl_ord_id", _PLAIN),
+    _Column("order_id", _PLAIN),
+    _Column("symbol", _PLAIN),
+    _Column("side", _enum(Side)),
+    _Column("qty", _DEC),
+    _Column("price", _DEC),
+    _Column("fee", _DEC),
+    _Column("fee_currency", _PLAIN),
+    _Column("liquidity", _enum(Liquidity)),
+    _Column("ts", _TS),
+)
+_POSITION = (
+    _Column("position_id", _PLAIN),
+    _Column("symbol", _PLAIN),
+    _Column("side", _enum(PositionSide)),
+    _Column("qty", _DEC),
+    _Column("entry_price", _DEC),
+    _Column("initial_stop", _DEC),
+    _Column("stop_price", _DEC),
+    _Column("stop_kind", _enum(StopKind)),
+    _Column("stop_cl_ord_id", _PLAIN),
+    _Column("take_profit", _OPT_DEC),
+    _Column("opened_at", _TS),
+    _Column("closed_at", _OPT_TS),
+    _Column("trade_id", _PLAIN),
+    _Column("realized_pnl", _OPT_DEC),
+)
+_TRADE = (
+    _Column("trade_id", _PLAIN),
+    _Column("symbol", _PLAIN),
+    _Column("side", _enum(PositionSide)),
+    _Column("qty", _DEC),
+    _Column("entry_price", _DEC),
+    _Column("exit_price", _DEC),
+    _Column("fees", _DEC),
+    _Column("realized_pnl", _DEC),
+    _Column("opened_at", _TS),
+    _Column("closed_at", _TS),
+    _Column("initial_risk", _OPT_DEC),
+)
+
+
 def intent_params(intent: OrderIntent, position_id: str | None, reason: str) -> dict[str, Any]:
-    return {
-        "cl_ord_id": intent.cl_ord_id,
-        "symbol": intent.symbol,
-        "side": intent.side.value,
-        "order_type": intent.order_type.value,
-        "qty": dec_text(intent.qty),
-        "purpose": intent.purpose.value,
-        "limit_price": opt_dec_text(intent.limit_price),
-        "trigger_price": opt_dec_text(intent.trigger_price),
-        "post_only": int(intent.post_only),
-        "intent_ts": ts_text(intent.ts),
-        "position_id": position_id,
-        "reason": reason,
-    }
+    return {**_params(intent, _INTENT), "position_id": position_id, "reason": reason}
 
 
 def order_from_row(row: sqlite3.Row) -> JournalOrder:
-    intent = OrderIntent(
-        cl_ord_id=row["cl_ord_id"],
-        symbol=row["symbol"],
-        side=Side(row["side"]),
-        order_type=OrderType(row["order_type"]),
-        qty=text_dec(row["qty"]),
-        purpose=OrderPurpose(row["purpose"]),
-        ts=text_ts(row["intent_ts"]),
-        limit_price=opt_text_dec(row["limit_price"]),
-        trigger_price=opt_text_dec(row["trigger_price"]),
-        post_only=bool(row["post_only"]),
-    )
-    return JournalOrder(
-        intent=intent,
-        position_id=row["position_id"],
-        reason=row["reason"],
-        status=OrderStatus(row["status"]),
-        order_id=row["order_id"],
-        filled_qty=text_dec(row["filled_qty"]),
-        avg_price=opt_text_dec(row["avg_price"]),
-        updated_at=text_ts(row["updated_at"]),
-        amended_qty=opt_text_dec(row["amended_qty"]),
-        amended_limit=opt_text_dec(row["amended_limit"]),
-        amended_trigger=opt_text_dec(row["amended_trigger"]),
-        brackets=text_brackets(row["brackets"]),
-    )
+    return JournalOrder(intent=OrderIntent(**_values(row, _INTENT)), **_values(row, _ORDER_STATE))
 
 
 def event_from_row(row: sqlite3.Row) -> OrderEvent:
-    return OrderEvent(
-        cl_ord_id=row["cl_ord_id"],
-        status=OrderStatus(row["status"]),
-        ts=text_ts(row["ts"]),
-        order_id=row["order_id"],
-        filled_qty=text_dec(row["filled_qty"]),
-        avg_price=opt_text_dec(row["avg_price"]),
-        reason=row["reason"],
-    )
+    return OrderEvent(**_values(row, _EVENT))
 
 
 def fill_params(fill: Fill) -> dict[str, Any]:
-    return {
-        "fill_id": fill.fill_id,
-        "cl_ord_id": fill.cl_ord_id,
-        "order_id": fill.order_id,
-        "symbol": fill.symbol,
-        "side": fill.side.value,
-        "qty": dec_text(fill.qty),
-        "price": dec_text(fill.price),
-        "fee": dec_text(fill.fee),
-        "fee_currency": fill.fee_currency,
-        "liquidity": fill.liquidity.value,
-        "ts": ts_text(fill.ts),
-    }
+    return _params(fill, _FILL)
 
 
 def fill_from_row(row: sqlite3.Row) -> Fill:
-    return Fill(
-        fill_id=row["fill_id"],
-        cl_ord_id=row["cl_ord_id"],
-        order_id=row["order_id"],
-        symbol=row["symbol"],
-        side=Side(row["side"]),
-        qty=text_dec(row["qty"]),
-        price=text_dec(row["price"]),
-        fee=text_dec(row["fee"]),
-        fee_currency=row["fee_currency"],
-        liquidity=Liquidity(row["liquidity"]),
-        ts=text_ts(row["ts"]),
-    )
+    return Fill(**_values(row, _FILL))
 
 
 def position_from_row(row: sqlite3.Row) -> JournalPosition:
-    return JournalPosition(
-        position_id=row["position_id"],
-        symbol=row["symbol"],
-        side=PositionSide(row["side"]),
-        qty=text_dec(row["qty"]),
-        entry_price=text_dec(row["entry_price"]),
-        initial_stop=text_dec(row["initial_stop"]),
-        stop_price=text_dec(row["stop_price"]),
-        stop_kind=StopKind(row["stop_kind"]),
-        stop_cl_ord_id=row["stop_cl_ord_id"],
-        take_profit=opt_text_dec(row["take_profit"]),
-        opened_at=text_ts(row["opened_at"]),
-        closed_at=opt_text_ts(row["closed_at"]),
-        trade_id=row["trade_id"],
-        realized_pnl=opt_text_dec(row["realized_pnl"]),
-    )
+    return JournalPosition(**_values(row, _POSITION))
 
 
 def trade_params(trade: ClosedTrade, position_id: str | None) -> dict[str, Any]:
-    return {
-        "trade_id": trade.trade_id,
-        "position_id": position_id,
-        "symbol": trade.symbol,
-        "side": trade.side.value,
-        "qty": dec_text(trade.qty),
-        "entry_price": dec_text(trade.entry_price),
-        "exit_price": dec_text(trade.exit_price),
-        "fees": dec_text(trade.fees),
-        "realized_pnl": dec_text(trade.realized_pnl),
-        "opened_at": ts_text(trade.opened_at),
-        "closed_at": ts_text(trade.closed_at),
-        "initial_risk": opt_dec_text(trade.initial_risk),
-    }
+    return {**_params(trade, _TRADE), "position_id": position_id}
 
 
 def trade_from_row(row: sqlite3.Row) -> ClosedTrade:
-    return ClosedTrade(
-        trade_id=row["trade_id"],
-        symbol=row["symbol"],
-        side=PositionSide(row["side"]),
-        qty=text_dec(row["qty"]),
-        entry_price=text_dec(row["entry_price"]),
-        exit_price=text_dec(row["exit_price"]),
-        fees=text_dec(row["fees"]),
-        realized_pnl=text_dec(row["realized_pnl"]),
-        opened_at=text_ts(row["opened_at"]),
-        closed_at=text_ts(row["closed_at"]),
-        initial_risk=opt_text_dec(row["initial_risk"]),
-    )
+    return ClosedTrade(**_values(row, _TRADE))
