@@ -91,6 +91,7 @@ def core_tree(
     escalation: Callable[[], str | None] | None = None,
     limits: RiskLimits | None = None,
     venue_actor: type[VenueActor] = VenueActor,
+    persistence_actor: type[Persistence] = Persistence,
 ) -> ChildSpec:
     """The money path under one rest_for_one supervisor, in dependency order: persistence, venue, router, SL
     manager, reconciler.
@@ -99,7 +100,8 @@ def core_tree(
     `machinery_scale`: event seconds per wall second for the deadlines that measure crocbot's own machinery
     (`BotWiring.machinery_scale`). `escalation`: what gave up earlier in this process, for the router's status.
     `limits`: the risk limits, None for the settings' (a benchmark turns off the daily loss limit, which a setting
-    cannot). `venue_actor`: the paper venue actor's class (a benchmark passes a subclass that notes arrivals)."""
+    cannot). `venue_actor`, `persistence_actor`: the paper venue's and persistence's actor classes (a benchmark
+    passes subclasses that note arrivals and commits)."""
     state_dir, log_dir = settings.state_dir, settings.log_dir
     execution = settings.execution
     quote = next(iter(instruments.values())).quote
@@ -107,7 +109,7 @@ def core_tree(
     children = [
         ChildSpec.actor(
             "persistence",
-            Persistence,
+            persistence_actor,
             state_dir / JOURNAL_FILE,
             log_dir / TRADE_LOG_FILE,
             backup_dir=state_dir / BACKUP_DIR,
