@@ -20,6 +20,7 @@ from crocbot.core.desk import (
     JournaledOrder,
     JournaledPosition,
     JournalSnapshot,
+    Note,
     PositionState,
     Record,
     StopUpdates,
@@ -327,3 +328,13 @@ def saves(desk: Desk) -> list[Action]:
         Record(SaveState(LEDGER_KEY, desk.ledger.to_state())),
         Record(SaveState(RISK_KEY, desk.risk.state().to_state())),
     ]
+
+
+def decided(actions: list[Action]) -> list[Action]:
+    """What the desk decided, without its log lines (their wording may change; what was decided may not)."""
+    return [a for a in actions if not isinstance(a, Note)]
+
+
+def logged(actions: list[Action]) -> list[tuple[str, str | None]]:
+    """The level and symbol of each log line, in order: how loudly the desk reported, and about which pair."""
+    return [(a.level, a.symbol) for a in actions if isinstance(a, Note)]

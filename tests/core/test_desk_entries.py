@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from crocbot.core.desk import EntryTTL, Note, Record, StartTimer
+from crocbot.core.desk import EntryTTL, Record, StartTimer
 from crocbot.core.messages import (
     ClosedTrade,
     OrderAmended,
@@ -28,9 +28,11 @@ from tests.core.desk_support import (
     D,
     Opened,
     at,
+    decided,
     entry_acked,
     event,
     fill,
+    logged,
     make_desk,
     send,
     sent,
@@ -117,14 +119,15 @@ def test_a_second_signal_for_the_same_symbol_does_nothing() -> None:
 def test_a_short_signal_is_only_noted() -> None:
     desk = make_desk()
     actions = desk.on_signal(signal("100", "102", "94", side=PositionSide.SHORT), T0)
-    assert actions == [Note("INFO", "short signal ignored: spot trading is long only", SYMBOL)]
+    assert (decided(actions), logged(actions)) == ([], [("INFO", SYMBOL)])
+    assert desk.take_refused() == {"short": 1}
     assert (desk.orders, desk.positions, desk.by_symbol) == ({}, {}, {})
 
 
 def test_a_signal_for_an_instrument_not_traded_is_noted() -> None:
     desk = make_desk()
     actions = desk.on_signal(signal(symbol="XRP/USD"), T0)
-    assert actions == [Note("WARNING", "signal for XRP/USD, which crocbot does not trade", "XRP/USD")]
+    assert (decided(actions), logged(actions)) == ([], [("WARNING", "XRP/USD")])
     assert desk.orders == {}
 
 
@@ -137,9 +140,8 @@ def test_no_entry_while_the_kill_switch_is_tripped() -> None:
     desk.risk.on_trade_closed(loss, now=T0, equity=D("9690"))
     assert desk.risk.kill_switch_tripped
     actions = desk.on_signal(signal(ts=at(1)), at(1))
-    assert actions == [
-        Note("INFO", "entry refused: kill switch tripped for 2026-01-05: no new entries until 00:00 UTC", SYMBOL)
-    ]
+    assert (decided(actions), logged(actions)) == ([], [("INFO", SYMBOL)])
+    assert desk.take_refused() == {"kill_switch": 1}
     assert (desk.orders, desk.by_symbol) == ({}, {})
 
 
@@ -147,13 +149,8 @@ def test_no_entry_in_safe_mode() -> None:
     desk = make_desk()
     desk.set_safe("market data not fresh", True, T0)
     actions = desk.on_signal(signal(), T0)
-    assert actions == [
-        Note(
-            "INFO",
-            "entry refused: safe mode (market data not fresh): no new entries, exits and stops carry on",
-            SYMBOL,
-        )
-    ]
+    assert (decided(actions), logged(actions)) == ([], [("INFO", SYMBOL)])
+    assert desk.take_refused() == {"safe_mode": 1}
     assert (desk.orders, desk.by_symbol) == ({}, {})
 
 
@@ -161,9 +158,8 @@ def test_a_working_entry_counts_against_the_open_position_limit() -> None:
     desk = make_desk(max_open_positions=1)
     desk.on_signal(signal(symbol="ETH/USD"), T0)  # not filled yet
     actions = desk.on_signal(signal(), T0)
-    assert actions == [
-        Note("INFO", "entry refused: 1 positions are open, the maximum is 1: no new entry on SOL/USD", SYMBOL)
-    ]
+    assert (decided(actions), logged(actions)) == ([], [("INFO", SYMBOL)])
+    assert desk.take_refused() == {"max_positions": 1}
 
 
 # -- h. entry timeouts ---------------------------------------------------------------------------------------
@@ -185,8 +181,8 @@ def test_a_resting_entry_is_chased_up_to_max_repositions_then_cancelled() -> Non
         assert desk.orders[entry].limit_price == D(price)
     assert desk.on_entry_ttl(EntryTTL(entry, 4), at(120)) == [Cancel(entry, SYMBOL, at(120))]
     gone = desk.on_order_event(event(entry, S.CANCELLED, at(121), reason="User requested"), at(121))
-    assert gone == [Note("INFO", f"entry {entry} cancelled (User requested): no position", SYMBOL)]
-    assert desk.by_symbol == {}
+    assert (decided(gone), logged(gone)) == ([], [("INFO", SYMBOL)])
+    assert (desk.orders[entry].status, desk.by_symbol) == (S.CANCELLED, {})
 
 
 def test_a_chase_that_would_break_the_fail_safe_cancels_instead() -> None:
@@ -195,16 +191,8 @@ def test_a_chase_that_would_break_the_fail_safe_cancels_instead() -> None:
     assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("102.00"))
     desk.on_amended(OrderAmended(entry, at(31), limit_price=D("102.00")), at(31))
     # 102 * 1.02 = 104.04: 15.68381430 * (6.04 + 202.04 * 0.006) = 113.74 USD > 95 USD
-    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(60)) == [
-        Note(
-            "INFO",
-            f"entry {entry} not chased further: SOL/USD: fail-safe: a long stop at 98 on 15.68381430 SOL from 104.04 "
-            "could lose 113.74 USD, more than 95 % of the max loss per trade (95.00 USD); the widest stop within it "
-            "is 99.21",
-            SYMBOL,
-        ),
-        Cancel(entry, SYMBOL, at(60)),
-    ]
+    actions = desk.on_entry_ttl(EntryTTL(entry, 2), at(60))
+    assert (decided(actions), logged(actions)) == ([Cancel(entry, SYMBOL, at(60))], [("INFO", SYMBOL)])
 
 
 def test_a_zero_chase_step_still_moves_one_tick() -> None:
@@ -235,17 +223,13 @@ def test_an_entry_rejected_by_the_venue_frees_the_symbol() -> None:
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
     desk.submitted(entry.cl_ord_id, T0)
     actions = desk.on_order_event(event(entry.cl_ord_id, S.REJECTED, at(1), reason="EOrder:Insufficient funds"), at(1))
-    assert actions == [
-        Note("WARNING", f"entry {entry.cl_ord_id} rejected (EOrder:Insufficient funds): no position", SYMBOL)
-    ]
-    assert desk.by_symbol == {}
+    assert (decided(actions), logged(actions)) == ([], [("WARNING", SYMBOL)])
+    assert (desk.orders[entry.cl_ord_id].status, desk.by_symbol) == (S.REJECTED, {})
 
 
 def test_an_entry_that_could_not_be_journaled_is_never_sent() -> None:
     desk = make_desk()
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
     actions = desk.not_sent(entry.cl_ord_id, T0, "journal failed: disk full")
-    assert actions == [
-        Note("WARNING", f"entry {entry.cl_ord_id} rejected (journal failed: disk full): no position", SYMBOL)
-    ]
+    assert (decided(actions), logged(actions)) == ([], [("WARNING", SYMBOL)])
     assert (desk.orders[entry.cl_ord_id].status, desk.by_symbol) == (S.REJECTED, {})
