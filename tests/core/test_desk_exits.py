@@ -31,10 +31,12 @@ from tests.core.desk_support import (
     Opened,
     announced,
     at,
+    decided,
     entry_acked,
     event,
     exit_intent,
     fill,
+    logged,
     make_desk,
     saves,
     send,
@@ -66,12 +68,11 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
     actions = desk.on_exit_request(request, at(10))
     exit_ = sent(actions, OrderPurpose.EXIT)
     assert exit_.cl_ord_id.startswith("cbx")
-    assert actions == [
-        Note("INFO", f"exit {position_id}: take profit", SYMBOL),
+    assert decided(actions) == [
         Cancel(stop, SYMBOL, at(10)),
-        # the exit goes out only once the venue confirms the stop's cancel
         *send(exit_intent(exit_.cl_ord_id, QTY, at(10)), position_id, "exit: take profit", after_cancels=(stop,)),
     ]
+    assert logged(actions) == [("INFO", SYMBOL)]
     assert desk.positions[position_id].exiting is True
     assert desk.on_exit_request(ExitRequest(position_id, SYMBOL, "again", at(11)), at(11)) == []
     desk.submitted(exit_.cl_ord_id, at(10))
@@ -149,11 +150,11 @@ def test_a_stop_fill_closes_the_position() -> None:
     assert trade.realized_pnl == D("-32.59762860")
     assert closed.context is not None
     assert closed.context.exit_reason is ExitReason.STOP
-    assert actions[1:3] == [
-        Note("INFO", "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 32.60 USD", SYMBOL),
-        Record(RecordPositionClosed(opened.position_id, at(10), trade, closed.context)),
-    ]
+    got = actions[1:3]
+    assert decided(got) == [Record(RecordPositionClosed(opened.position_id, at(10), trade, closed.context))]
+    assert logged(got) == [("INFO", SYMBOL)]
     assert actions[3:] == [Emit(PositionClosed(opened.position_id, SYMBOL, at(10), trade)), *saves(desk)]
+    assert desk.risk.state().cooldowns == {SYMBOL: at(10 + 15 * 60)}  # the line above: cooling down after a loss
 
 
 # -- f. the exit fails ---------------------------------------------------------------------------------------
@@ -167,11 +168,11 @@ def test_a_rejected_exit_after_the_stop_was_cancelled_places_the_stop_again() ->
     actions = desk.on_order_event(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
     assert stop.cl_ord_id != opened.stop
-    assert actions == [
-        Note("ERROR", f"exit {exit_} rejected: EOrder:Insufficient funds", SYMBOL),
+    assert decided(actions) == [
         *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
     ]
+    assert logged(actions) == [("ERROR", SYMBOL)]
     assert (opened.position.exiting, opened.position.exit_orders, opened.position.stop_order) == (
         False,
         [],
@@ -188,20 +189,18 @@ def test_a_rejected_exit_with_the_stop_still_there_keeps_it_and_places_it_again_
     desk = opened.desk
     exit_ = opened.exit_requested(10)
     actions = desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
-    assert actions == [
-        Note("ERROR", f"exit {exit_} rejected: EGeneral:Internal error", SYMBOL),
-        Emit(PositionChanged(announced(opened.position_id))),
-    ]
+    assert decided(actions) == [Emit(PositionChanged(announced(opened.position_id)))]
+    assert logged(actions) == [("ERROR", SYMBOL)]
     assert opened.position.exiting is False
     # The cancel sent with the exit then lands. The venue did not take the stop away, the desk did, for an exit
     # that failed: the position is protected again rather than sold into the market that refused the exit.
     landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(12)), at(12))
     stop = sent(landed, OrderPurpose.STOP)
-    assert landed == [
-        Note("WARNING", f"stop {opened.stop} cancelled for an exit that failed: placing it again", SYMBOL),
+    assert decided(landed) == [
         *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
     ]
+    assert logged(landed) == [("WARNING", SYMBOL)]
     assert (opened.position.stop_order, opened.position.exiting) == (stop.cl_ord_id, False)
 
 
@@ -213,9 +212,8 @@ def test_a_stop_cancel_the_venue_refused_is_not_taken_for_the_desks_own() -> Non
     desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
     # the stop is still there; should the venue drop it later, that is a vanished stop
     landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(20), reason="EOrder:Canceled by system"), at(20))
-    assert landed[0] == Note(
-        "CRITICAL", f"protective stop {opened.stop} cancelled (EOrder:Canceled by system): exiting the position", SYMBOL
-    )
+    assert isinstance(landed[0], Note)
+    assert logged(landed)[0] == ("CRITICAL", SYMBOL)
     assert sent(landed, OrderPurpose.EXIT).qty == QTY
 
 
@@ -230,11 +228,11 @@ def test_an_exit_cancelled_for_lack_of_liquidity_is_a_failed_exit_too() -> None:
     actions = desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="no liquidity"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
-    assert actions == [
-        Note("ERROR", f"exit {exit_} cancelled: no liquidity", SYMBOL),
+    assert decided(actions) == [
         *send(stop_intent(stop.cl_ord_id, rest, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
     ]
+    assert logged(actions) == [("ERROR", SYMBOL)]
     assert opened.position.exiting is False
 
 
@@ -271,13 +269,13 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
         initial_stop=D("98"),
         exiting=True,  # announced while the exit is still in flight
     )
-    assert actions == [
+    assert decided(actions) == [
         Record(RecordPositionChanged(position_id, rest, average)),
         Emit(PositionChanged(left)),
-        Note("WARNING", f"{why}: exiting the rest", SYMBOL),
         *send(exit_intent(again.cl_ord_id, rest, at(12)), position_id, f"exit: {why}"),
         *saves(desk),
     ]
+    assert logged(actions) == [("WARNING", SYMBOL)]
     desk.submitted(again.cl_ord_id, at(12))
     closing = desk.on_fill(fill("X2", again.cl_ord_id, rest, "101", "0.23", side=SELL, ts=at(13)), at(13))
     assert isinstance(closing[1], Record)

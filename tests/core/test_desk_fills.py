@@ -37,10 +37,12 @@ from tests.core.desk_support import (
     D,
     Opened,
     at,
+    decided,
     entry_acked,
     event,
     exit_intent,
     fill,
+    logged,
     make_desk,
     saves,
     send,
@@ -146,13 +148,13 @@ def test_a_worse_fill_tightens_the_stop_to_what_the_risk_allows() -> None:
         take_profit=D("106"),
         initial_stop=D("98.16"),
     )
-    assert actions == [
-        Note("WARNING", "entry filled worse than planned; stop tightened to 98.16", SYMBOL),
+    assert decided(actions) == [
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
         *send(stop_intent(stop.cl_ord_id, QTY, "98.16", at(2)), position_id, "protective stop at 98.16"),
         *saves(desk),
     ]
+    assert logged(actions) == [("WARNING", SYMBOL)]
     assert desk.ledger.to_state()["positions"][SYMBOL]["initial_risk"] == "75.9096612120"  # QTY * (103 - 98.16)
 
 
@@ -186,13 +188,13 @@ def test_a_worse_second_fill_amends_the_live_stop_and_takes_the_tighter_level_on
             initial_stop=D(initial),
         )
 
-    assert actions == [
-        Note("WARNING", "entry filled worse than planned; stop tightened to 98.79", SYMBOL),
+    assert decided(actions) == [
         Record(RecordPositionChanged(position_id, QTY, average)),
-        Emit(PositionChanged(announced("98", "98"))),  # the venue has not moved the stop yet
+        Emit(PositionChanged(announced("98", "98"))),
         Amend(stop, SYMBOL, at(4), qty=QTY, trigger_price=D("98.79")),
         *saves(desk),
     ]
+    assert logged(actions) == [("WARNING", SYMBOL)]
     state = desk.positions[position_id]
     assert (state.stop, state.initial_stop, state.pending_stop) == (D("98"), D("98"), (D("98.79"), StopKind.INITIAL))
     # R counts on the tighter stop at once: 15.68381430 * (103.624.. - 98.79)
@@ -280,13 +282,13 @@ def test_a_worse_fill_that_no_stop_can_cover_exits_at_once() -> None:
         take_profit=D("110"),
         initial_stop=D("99.99"),
     )
-    assert actions == [
-        Note("CRITICAL", f"{reason}; no stop fits the risk limit, exiting", SYMBOL),
+    assert decided(actions) == [
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
         *send(exit_intent(exit_.cl_ord_id, qty, at(2)), position_id, f"exit: {reason}"),
         *saves(desk),
     ]
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
     assert desk.positions[position_id].stop_order is None
 
 
@@ -313,18 +315,13 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
         take_profit=D("106"),
         initial_stop=D(stop),
     )
-    assert actions == [
-        Note(
-            "CRITICAL",
-            f"entry {price} is at or through the stop 98: the market is already past it; stop recorded at "
-            f"{stop}, exiting at once",
-            SYMBOL,
-        ),
+    assert decided(actions) == [
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
         *send(exit_intent(exit_.cl_ord_id, QTY, at(2)), position_id, f"exit: entry filled through the stop at {price}"),
         *saves(desk),
     ]
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
     state = desk.positions[position_id]
     assert (state.exiting, state.stop_order, state.stop, state.initial_stop) == (True, None, D(stop), D(stop))
     assert desk.ledger.to_state()["positions"][SYMBOL]["initial_risk"] is None  # no R for a trade never protected
@@ -371,19 +368,14 @@ def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> 
     )
     exit_ = sent(actions, OrderPurpose.EXIT)
     why = f"entry filled through the stop at {average}"
-    assert actions == [
-        Note(
-            "CRITICAL",
-            f"entry {average} is at or through the stop 98: the market is already past it; stop recorded at "
-            "96.36, exiting at once",
-            SYMBOL,
-        ),
+    assert decided(actions) == [
         Record(RecordPositionChanged(position_id, QTY, average)),
         Emit(PositionChanged(left)),
         Cancel(stop, SYMBOL, at(3)),
         *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}", after_cancels=(stop,)),
         *saves(desk),
     ]
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
 
 
 # the widest stop within 0.95 % of 9999.40: (price * 1.006 - 94.9943 / 15.68381430) / 0.994, up to the tick
@@ -400,19 +392,13 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
     opened = Position(
         position_id, SYMBOL, PositionSide.LONG, QTY, D(price), D(stop), at(2), take_profit=None, initial_stop=D(stop)
     )
-    assert actions == [
-        Note(
-            "WARNING",
-            f"entry {price}: hitting the take-profit 106 would not pay for the round trip's fees and slippage: "
-            "take-profit dropped",
-            SYMBOL,
-        ),
-        Note("WARNING", f"entry filled worse than planned; stop tightened to {stop}", SYMBOL),
+    assert decided(actions) == [
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
         *send(stop_intent(placed.cl_ord_id, QTY, stop, at(2)), position_id, f"protective stop at {stop}"),
         *saves(desk),
     ]
+    assert logged(actions) == [("WARNING", SYMBOL), ("WARNING", SYMBOL)]
     assert desk.positions[position_id].take_profit is None
     assert not desk.positions[position_id].exiting
 
@@ -423,7 +409,8 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
 def test_a_fill_for_an_unknown_order_is_critical_and_still_booked() -> None:
     desk = make_desk()
     actions = desk.on_fill(fill("FX", "cbezzzzzzzzzzzz", "2", "100", "0.8"), T0)
-    assert actions[0] == Note("CRITICAL", "fill FX for unknown order cbezzzzzzzzzzzz", SYMBOL)
+    assert isinstance(actions[0], Note)
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
     saved = {a.message.key for a in actions[1:] if isinstance(a, Record) and isinstance(a.message, SaveState)}
     assert saved == {"ledger", "risk"}  # the books are saved, as after any fill
     assert len(actions) == 3
@@ -450,17 +437,13 @@ def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> Non
         take_profit=D("106"),
         initial_stop=D("98"),
     )
-    assert actions == [
-        Note(
-            "CRITICAL",
-            f"order {entry}: fill F2 of 6 over-fills 10 of 15.68381430; booked all the same: the money moved",
-            SYMBOL,
-        ),
+    assert decided(actions) == [
         Record(RecordPositionChanged(position_id, D("16"), D("100"))),
         Emit(PositionChanged(grown)),
         Amend(stop, SYMBOL, at(3), qty=D("16")),
         *saves(desk),
     ]
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
     assert desk.orders[entry].filled == D("10")  # the order's own record could not take it
     assert desk.ledger.position(SYMBOL) == D("16")
     assert desk.positions[position_id].qty == D("16")
@@ -472,17 +455,17 @@ def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> Non
 
 def test_an_event_for_an_unknown_order_is_a_warning() -> None:
     desk = make_desk()
-    assert desk.on_order_event(event("cbxnope", S.ACKED), T0) == [
-        Note("WARNING", "venue event acked for unknown order cbxnope")
-    ]
+    got = desk.on_order_event(event("cbxnope", S.ACKED), T0)
+    assert decided(got) == []
+    assert logged(got) == [("WARNING", None)]
 
 
 def test_an_impossible_event_is_an_error_and_changes_nothing() -> None:
     desk = make_desk()
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)  # created, never submitted
-    assert desk.on_order_event(event(entry.cl_ord_id, S.ACKED, at(1)), at(1)) == [
-        Note("ERROR", f"order {entry.cl_ord_id}: created -> acked is not allowed", SYMBOL)
-    ]
+    got = desk.on_order_event(event(entry.cl_ord_id, S.ACKED, at(1)), at(1))
+    assert decided(got) == []
+    assert logged(got) == [("ERROR", SYMBOL)]
     assert desk.orders[entry.cl_ord_id].status is S.CREATED
 
 
@@ -515,5 +498,5 @@ def test_a_venue_that_refuses_the_stop_and_the_exit_again_and_again_is_not_hamme
         (refused,) = [a.intent for a in orders]
         t += 1
     assert sends == 2  # exit, stop again; the third refusal ends it
-    assert any(isinstance(a, Note) and a.level == "CRITICAL" and "refused" in a.text for a in actions)
+    assert ("CRITICAL", SYMBOL) in logged(actions)
     assert desk.risk.safe_reasons == ("a position the venue refuses to protect",)
