@@ -24,6 +24,7 @@ from crocbot.core.desk import (
     PositionState,
     Record,
     StopUpdates,
+    Submitted,
 )
 from crocbot.core.ids import ClientIds
 from crocbot.core.instrument import AssetClass, Instrument
@@ -205,14 +206,14 @@ class Opened:
         desk = desk or make_desk()
         actions = desk.on_signal(signal(symbol=symbol), T0)
         entry = sent(actions, OrderPurpose.ENTRY)
-        desk.submitted(entry.cl_ord_id, T0)
-        desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1))
+        desk.on(Submitted(entry.cl_ord_id), T0)
+        desk.on(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1))
         opened = desk.on_fill(
             fill(f"F{tag}1", entry.cl_ord_id, entry.qty, price, "0.62", symbol=symbol, ts=at(2)), at(2)
         )
         stop = sent(opened, OrderPurpose.STOP)
-        desk.submitted(stop.cl_ord_id, at(2))
-        desk.on_order_event(event(stop.cl_ord_id, OrderStatus.ACKED, at(3)), at(3))
+        desk.on(Submitted(stop.cl_ord_id), at(2))
+        desk.on(event(stop.cl_ord_id, OrderStatus.ACKED, at(3)), at(3))
         position_id = desk.by_symbol[symbol]
         assert desk.positions[position_id].stop_live
         return cls(desk, position_id, entry.cl_ord_id, stop.cl_ord_id)
@@ -225,14 +226,14 @@ class Opened:
         """The position's exit, requested at `seconds` and sent (its stop's cancel with it); its client id."""
         request = ExitRequest(self.position_id, self.position.symbol, reason, at(seconds))
         exit_ = sent(self.desk.on_exit_request(request, at(seconds)), OrderPurpose.EXIT).cl_ord_id
-        self.desk.submitted(exit_, at(seconds))
+        self.desk.on(Submitted(exit_), at(seconds))
         return exit_
 
 
 def entry_acked(desk: Desk) -> str:
     """A signal's limit entry, journaled, sent and acknowledged; returns its client id."""
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     assert desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1), order_id="OE1"), at(1)) == []
     return entry.cl_ord_id
 
@@ -241,8 +242,8 @@ def partly_filled(desk: Desk) -> tuple[str, str, str]:
     """An entry with 10 of 15.68381430 filled at 100 and its stop acked: (position id, entry, stop)."""
     entry = entry_acked(desk)
     stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
-    desk.on_order_event(event(stop, OrderStatus.ACKED, at(3)), at(3))
+    desk.on(Submitted(stop), at(2))
+    desk.on(event(stop, OrderStatus.ACKED, at(3)), at(3))
     return desk.by_symbol[SYMBOL], entry, stop
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Emit, EntryTTL, Note, Record, StartTimer
+from crocbot.core.desk import Emit, EntryTTL, FillSeen, Note, Record, StartTimer, Submitted
 from crocbot.core.messages import (
     CommandRejected,
     ExitRequest,
@@ -57,8 +57,8 @@ def test_a_fill_after_the_exit_was_cancelled_is_booked_and_the_new_stop_follows_
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested()
-    desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
-    desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
+    desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    desk.on(FillSeen(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), journaled=False), at(12))
     stop = sent(
         desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="Insufficient liquidity"), at(12)),
         OrderPurpose.STOP,
@@ -82,9 +82,9 @@ def test_a_late_fill_that_closes_the_position_after_its_exit_was_cancelled_close
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested()
-    desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
     stop = sent(desk.on_order_event(event(exit_, S.CANCELLED, at(12)), at(12)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(12))
+    desk.on(Submitted(stop.cl_ord_id), at(12))
     late = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(13)), at(13))
     assert logged(late)[0] == ("CRITICAL", SYMBOL)  # a fill on an order that had ended: booked, and loudly
     assert isinstance(late[0], Note)
@@ -98,7 +98,7 @@ def test_a_late_fill_for_an_entry_given_up_opens_the_position_after_all() -> Non
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    desk.on_order_event(event(entry, S.CANCELLED, at(120), reason="User requested"), at(120))
+    desk.on(event(entry, S.CANCELLED, at(120), reason="User requested"), at(120))
     assert desk.by_symbol == {}
     actions = desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(121)), at(121))
     stop = sent(actions, OrderPurpose.STOP)
@@ -120,7 +120,7 @@ def test_a_late_fill_for_an_entry_given_up_opens_the_position_after_all() -> Non
 def test_an_amend_confirmed_after_the_order_ended_is_only_an_error() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2))
+    desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2))
     late = OrderAmended(entry, at(3), limit_price=D("100.05"))
     got = desk.on_amended(late, at(3))
     assert decided(got) == []
@@ -131,7 +131,7 @@ def test_an_amend_confirmed_after_the_order_ended_is_only_an_error() -> None:
 def test_a_stop_amend_confirmed_after_the_stop_filled_is_only_an_error() -> None:
     opened = Opened.make()
     desk = opened.desk
-    desk.on_fill(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), at(10))
+    desk.on(FillSeen(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), journaled=False), at(10))
     late = OrderAmended(opened.stop, at(11), trigger_price=D("99"))
     got = desk.on_amended(late, at(11))
     assert decided(got) == []
@@ -163,16 +163,16 @@ def test_only_a_refused_amend_of_the_stop_clears_the_pending_stop() -> None:
     desk = make_desk()
     position_id, entry, stop = partly_filled(desk)
     desk.on_mark(SYMBOL, D("101"))
-    desk.on_stop_amend(StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(20)), at(20))
+    desk.on(StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(20)), at(20))
     state = desk.positions[position_id]
     refused_chase = CommandRejected(entry, "amend", "EOrder:Invalid price", at(21))
     got = desk.on_command_rejected(refused_chase, at(21))
     assert decided(got) == []
     assert logged(got) == [("WARNING", SYMBOL)]
     assert state.pending_stop == (D("99"), StopKind.TRAILING)
-    desk.on_command_rejected(CommandRejected(stop, "cancel", "EGeneral:Internal error", at(22)), at(22))
+    desk.on(CommandRejected(stop, "cancel", "EGeneral:Internal error", at(22)), at(22))
     assert state.pending_stop == (D("99"), StopKind.TRAILING)
-    desk.on_command_rejected(CommandRejected(stop, "amend", "EOrder:Invalid price", at(23)), at(23))
+    desk.on(CommandRejected(stop, "amend", "EOrder:Invalid price", at(23)), at(23))
     assert state.pending_stop is None
 
 
@@ -180,9 +180,9 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     opened = Opened.make()
     desk = opened.desk
     desk.on_mark(SYMBOL, D("103"))
-    desk.on_stop_amend(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(9)), at(9))
+    desk.on(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(9)), at(9))
     exit_ = opened.exit_requested()
-    desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
     actions = desk.on_order_event(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
     assert decided(actions) == [
@@ -193,8 +193,8 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     state = opened.position
     assert (state.pending_stop, state.stop_kind, state.stop_order) == (None, StopKind.BREAKEVEN, stop.cl_ord_id)
     # the SL manager may tighten the new stop once it is live
-    desk.submitted(stop.cl_ord_id, at(12))
-    desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(13)), at(13))
+    desk.on(Submitted(stop.cl_ord_id), at(12))
+    desk.on(event(stop.cl_ord_id, S.ACKED, at(13)), at(13))
     request = StopAmendRequest(opened.position_id, SYMBOL, D("101"), StopKind.TRAILING, at(14))
     assert desk.on_stop_amend(request, at(14)) == [Amend(stop.cl_ord_id, SYMBOL, at(14), trigger_price=D("101"))]
 
@@ -205,11 +205,11 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
 def test_an_entry_ttl_before_the_ack_waits_for_it() -> None:
     desk = make_desk()
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY).cl_ord_id
-    desk.submitted(entry, T0)
+    desk.on(Submitted(entry), T0)
     assert desk.on_entry_ttl(EntryTTL(entry, 2), at(30)) == [StartTimer(30.0, EntryTTL(entry, 2))]
-    desk.on_order_event(event(entry, S.UNKNOWN, at(31)), at(31))  # the send timed out: looked up, not resent
+    desk.on(event(entry, S.UNKNOWN, at(31)), at(31))  # the send timed out: looked up, not resent
     assert desk.on_entry_ttl(EntryTTL(entry, 2), at(60)) == [StartTimer(30.0, EntryTTL(entry, 2))]
-    desk.on_order_event(event(entry, S.ACKED, at(61)), at(61))
+    desk.on(event(entry, S.ACKED, at(61)), at(61))
     assert desk.on_entry_ttl(EntryTTL(entry, 2), at(90)) == [
         Amend(entry, SYMBOL, at(90), limit_price=D("100.05")),
         StartTimer(30.0, EntryTTL(entry, 3)),
@@ -238,7 +238,7 @@ def test_an_entry_ttl_while_the_position_is_exiting_cancels_the_entry() -> None:
 def test_an_entry_ttl_after_the_position_closed_cancels_the_entry() -> None:
     desk = make_desk()
     position_id, entry, stop = partly_filled(desk)
-    desk.on_fill(fill("S1", stop, "10", "98", "0.4", side=SELL, ts=at(10)), at(10))
+    desk.on(FillSeen(fill("S1", stop, "10", "98", "0.4", side=SELL, ts=at(10)), journaled=False), at(10))
     assert desk.positions[position_id].closed
     assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
 
@@ -253,7 +253,7 @@ def test_an_exit_partly_filled_then_ended_leaves_the_rest_protected(status: Orde
     exit_ = opened.exit_requested()
     assert opened.position.message().exiting
     assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11)) == []
-    desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
+    desk.on(FillSeen(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), journaled=False), at(12))
     actions = desk.on_order_event(event(exit_, status, at(13), reason="Insufficient liquidity"), at(13))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
@@ -297,7 +297,7 @@ def test_an_entry_fill_racing_an_exit_places_no_stop_and_the_rest_is_exited_afte
     exit_ = sent(
         desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT
     ).cl_ord_id
-    desk.submitted(exit_, at(10))
+    desk.on(Submitted(exit_), at(10))
     assert desk.on_order_event(event(stop, S.CANCELLED, at(11)), at(11)) == []
     raced = desk.on_fill(fill("F2", entry, "5.68381430", "100", "0.23", ts=at(12)), at(12))
     assert not any(isinstance(a, Submit | Amend) for a in raced)  # a stop now would hold the exit's base
@@ -318,15 +318,15 @@ def test_an_exit_that_fails_while_another_exit_is_working_leaves_the_position_ex
     )
     entry = sent(desk.on_signal(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY).cl_ord_id
     position_id = desk.by_symbol[SYMBOL]
-    desk.submitted(entry, T0)
+    desk.on(Submitted(entry), T0)
     stop = sent(desk.on_fill(fill("F1", entry, "40", "101", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
+    desk.on(Submitted(stop.cl_ord_id), at(2))
     first = sent(
         desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT
     ).cl_ord_id
-    desk.submitted(first, at(10))
+    desk.on(Submitted(first), at(10))
     second = sent(desk.on_fill(fill("F2", entry, "38.51629006", "101", "0.4", ts=at(11)), at(11)), OrderPurpose.EXIT)
-    desk.submitted(second.cl_ord_id, at(11))
+    desk.on(Submitted(second.cl_ord_id), at(11))
     state = desk.positions[position_id]
     assert state.exit_orders == [first, second.cl_ord_id]
     actions = desk.on_order_event(event(first, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
@@ -377,7 +377,7 @@ def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_n
 def test_an_exit_in_flight_at_the_restart_that_fails_leaves_the_position_protected_again() -> None:
     opened = Opened.make()
     exit_ = opened.exit_requested()
-    opened.desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    opened.desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
     desk = restored(opened.desk)  # the stop's cancel landed before the crash; the exit's answer did not
     state = desk.positions[opened.position_id]
     assert state.stop_order is None
@@ -395,7 +395,7 @@ def test_resume_adopts_a_stop_sent_before_the_journal_named_it() -> None:
     entry = entry_acked(old)
     position_id = old.by_symbol[SYMBOL]
     stop = sent(old.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    old.submitted(stop, at(2))
+    old.on(Submitted(stop), at(2))
     desk = restored(old, {position_id: None})  # the journal names a position's stop once it is acked
     assert desk.positions[position_id].stop_order is None
     assert desk.resume(at(100)) == [Emit(PositionChanged(announced(position_id, stop_live=False)))]
@@ -413,7 +413,7 @@ def test_a_fill_booked_after_a_restart_amends_the_stop_sent_before_the_journal_n
     position_id = old.by_symbol[SYMBOL]
     half = QTY / 2
     stop = sent(old.on_fill(fill("F1", entry, half, "100", "0.31", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    old.submitted(stop, at(2))
+    old.on(Submitted(stop), at(2))
     desk = restored(old, {position_id: None})
     assert desk.positions[position_id].stop_order is None
 
@@ -489,6 +489,6 @@ def test_resume_exits_a_restored_position_it_cannot_describe() -> None:
 def test_resume_leaves_closed_positions_and_unfilled_entries_alone() -> None:
     opened = Opened.make()
     desk = opened.desk
-    desk.on_fill(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), at(10))
-    desk.on_signal(signal(symbol="ETH/USD", ts=at(11)), at(11))
+    desk.on(FillSeen(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), journaled=False), at(10))
+    desk.on(signal(symbol="ETH/USD", ts=at(11)), at(11))
     assert desk.resume(at(100)) == []

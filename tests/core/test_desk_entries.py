@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from crocbot.core.desk import EntryTTL, Record, StartTimer
+from crocbot.core.desk import EntryTTL, FillSeen, Record, StartTimer, Submitted
 from crocbot.core.messages import (
     ClosedTrade,
     OrderAmended,
@@ -109,7 +109,7 @@ def test_a_market_entry_has_no_price_and_no_ttl() -> None:
 
 def test_a_second_signal_for_the_same_symbol_does_nothing() -> None:
     desk = make_desk()
-    desk.on_signal(signal(), T0)
+    desk.on(signal(), T0)
     assert desk.on_signal(signal("101", "99", "107", ts=at(5)), at(5)) == []
     assert len(desk.orders) == 1
     opened = Opened.make(make_desk())
@@ -156,7 +156,7 @@ def test_no_entry_in_safe_mode() -> None:
 
 def test_a_working_entry_counts_against_the_open_position_limit() -> None:
     desk = make_desk(max_open_positions=1)
-    desk.on_signal(signal(symbol="ETH/USD"), T0)  # not filled yet
+    desk.on(signal(symbol="ETH/USD"), T0)  # not filled yet
     actions = desk.on_signal(signal(), T0)
     assert (decided(actions), logged(actions)) == ([], [("INFO", SYMBOL)])
     assert desk.take_refused() == {"max_positions": 1}
@@ -189,7 +189,7 @@ def test_a_chase_that_would_break_the_fail_safe_cancels_instead() -> None:
     desk = make_desk(chase_step="0.02")
     entry = entry_acked(desk)
     assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("102.00"))
-    desk.on_amended(OrderAmended(entry, at(31), limit_price=D("102.00")), at(31))
+    desk.on(OrderAmended(entry, at(31), limit_price=D("102.00")), at(31))
     # 102 * 1.02 = 104.04: 15.68381430 * (6.04 + 202.04 * 0.006) = 113.74 USD > 95 USD
     actions = desk.on_entry_ttl(EntryTTL(entry, 2), at(60))
     assert (decided(actions), logged(actions)) == ([Cancel(entry, SYMBOL, at(60))], [("INFO", SYMBOL)])
@@ -204,7 +204,7 @@ def test_a_zero_chase_step_still_moves_one_tick() -> None:
 def test_a_partly_filled_entry_is_chased_and_its_cancel_keeps_the_position() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2))
+    desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2))
     assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("100.05"))
     assert desk.on_order_event(event(entry, S.CANCELLED, at(31)), at(31)) == []
     assert desk.positions[desk.by_symbol[SYMBOL]].open
@@ -213,7 +213,7 @@ def test_a_partly_filled_entry_is_chased_and_its_cancel_keeps_the_position() -> 
 def test_an_entry_ttl_after_the_fill_or_for_an_unknown_order_does_nothing() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2))
+    desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2))
     assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == []
     assert desk.on_entry_ttl(EntryTTL("cbenope", 1), at(30)) == []
 
@@ -221,7 +221,7 @@ def test_an_entry_ttl_after_the_fill_or_for_an_unknown_order_does_nothing() -> N
 def test_an_entry_rejected_by_the_venue_frees_the_symbol() -> None:
     desk = make_desk()
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_order_event(event(entry.cl_ord_id, S.REJECTED, at(1), reason="EOrder:Insufficient funds"), at(1))
     assert (decided(actions), logged(actions)) == ([], [("WARNING", SYMBOL)])
     assert (desk.orders[entry.cl_ord_id].status, desk.by_symbol) == (S.REJECTED, {})

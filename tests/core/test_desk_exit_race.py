@@ -8,7 +8,7 @@ sent.
 
 from __future__ import annotations
 
-from crocbot.core.desk import Action, Emit
+from crocbot.core.desk import Action, Emit, FillSeen, Submitted
 from crocbot.core.messages import (
     HELD_BACK,
     CommandRejected,
@@ -34,7 +34,7 @@ def _exit_asked(opened: Opened) -> Submit:
         ExitRequest(opened.position_id, SYMBOL, "price through the stop", at(10)), at(10)
     )
     exit_ = sent(actions, OrderPurpose.EXIT)
-    opened.desk.submitted(exit_.cl_ord_id, at(10))
+    opened.desk.on(Submitted(exit_.cl_ord_id), at(10))
     (send,) = [a for a in actions if isinstance(a, Submit)]
     return send
 
@@ -105,8 +105,8 @@ def test_a_stop_that_vanished_unfilled_after_the_exit_was_held_back_means_an_exi
     opened = Opened.make()
     exit_ = _exit_asked(opened).intent
     desk = opened.desk
-    desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
-    desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+    desk.on(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+    desk.on(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
 
     actions = desk.on_order_event(event(opened.stop, OrderStatus.EXPIRED, at(12)), at(12))
 
@@ -140,8 +140,8 @@ def test_what_a_stop_left_after_a_part_fill_and_its_end_is_exited_once_the_exit_
     exit_ = _exit_asked(opened).intent
     desk = opened.desk
 
-    desk.on_fill(fill("S1", opened.stop, "5", "97.9", "0.2", side=SELL, ts=at(10)), at(10))
-    desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(10), reason="no liquidity"), at(10))
+    desk.on(FillSeen(fill("S1", opened.stop, "5", "97.9", "0.2", side=SELL, ts=at(10)), journaled=False), at(10))
+    desk.on(event(opened.stop, OrderStatus.CANCELLED, at(10), reason="no liquidity"), at(10))
     held = desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
 
     assert sent(held, OrderPurpose.EXIT).qty == QTY - 5

@@ -3,7 +3,7 @@ position protected again (`crocbot.core.desk.exits`)."""
 
 from __future__ import annotations
 
-from crocbot.core.desk import Desk, Emit, Note, Record
+from crocbot.core.desk import Desk, Emit, FillSeen, Note, Record, Submitted
 from crocbot.core.messages import (
     ClosedTrade,
     CommandRejected,
@@ -56,9 +56,9 @@ def _open_in_two_fills() -> tuple[Desk, str, str]:
     desk = make_desk()
     entry = entry_acked(desk)
     stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
-    desk.on_fill(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), at(3))
-    desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(4)), at(4))
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    desk.on(FillSeen(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), journaled=False), at(3))
+    desk.on(event(stop.cl_ord_id, S.ACKED, at(4)), at(4))
     return desk, desk.by_symbol[SYMBOL], stop.cl_ord_id
 
 
@@ -75,7 +75,7 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
     assert logged(actions) == [("INFO", SYMBOL)]
     assert desk.positions[position_id].exiting is True
     assert desk.on_exit_request(ExitRequest(position_id, SYMBOL, "again", at(11)), at(11)) == []
-    desk.submitted(exit_.cl_ord_id, at(10))
+    desk.on(Submitted(exit_.cl_ord_id), at(10))
     assert desk.on_order_event(event(stop, S.CANCELLED, at(11)), at(11)) == []  # expected while exiting
     closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12)), at(12))
     # gross: 10 * (104 - 100) + 5.68381430 * (104 - 100.2) = 40 + 21.598494340; fees 0.40 + 0.23 + 0.65 = 1.28
@@ -121,7 +121,7 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
 def test_a_close_before_the_stop_cancel_is_confirmed_cancels_the_stop_again() -> None:
     desk, position_id, stop = _open_in_two_fills()
     exit_ = sent(desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT)
-    desk.submitted(exit_.cl_ord_id, at(10))
+    desk.on(Submitted(exit_.cl_ord_id), at(10))
     closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12)), at(12))
     assert closing[0] == Cancel(stop, SYMBOL, at(12))
     assert [type(a) for a in closing[1:]] == [Note, Record, Emit, Record, Record]
@@ -131,7 +131,7 @@ def test_an_exit_request_for_an_unknown_or_closed_position_does_nothing() -> Non
     opened = Opened.make()
     assert opened.desk.on_exit_request(ExitRequest("nope", SYMBOL, "manual", at(9)), at(9)) == []
     desk = make_desk()
-    desk.on_signal(signal(), T0)
+    desk.on(signal(), T0)
     position_id = desk.by_symbol[SYMBOL]
     assert desk.on_exit_request(ExitRequest(position_id, SYMBOL, "no fill yet", at(9)), at(9)) == []
 
@@ -208,8 +208,8 @@ def test_a_stop_cancel_the_venue_refused_is_not_taken_for_the_desks_own() -> Non
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested(10)
-    desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EGeneral:Internal error", at(11)), at(11))
-    desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
+    desk.on(CommandRejected(opened.stop, "cancel", "EGeneral:Internal error", at(11)), at(11))
+    desk.on(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
     # the stop is still there; should the venue drop it later, that is a vanished stop
     landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(20), reason="EOrder:Canceled by system"), at(20))
     assert isinstance(landed[0], Note)
@@ -223,8 +223,8 @@ def test_an_exit_cancelled_for_lack_of_liquidity_is_a_failed_exit_too() -> None:
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested(10)
-    desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
-    desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
+    desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    desk.on(FillSeen(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), journaled=False), at(12))
     actions = desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="no liquidity"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
@@ -242,16 +242,16 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
-    desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
     leaving = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
     exit_ = sent(leaving, OrderPurpose.EXIT)
     assert leaving[1:3] == [Cancel(entry, SYMBOL, at(10)), Cancel(stop.cl_ord_id, SYMBOL, at(10))]  # then the exit
     assert exit_.qty == D("10")
-    desk.submitted(exit_.cl_ord_id, at(10))
-    desk.on_fill(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(11)), at(11))  # the race
-    desk.on_order_event(event(stop.cl_ord_id, S.CANCELLED, at(11)), at(11))
-    desk.on_order_event(event(entry, S.CANCELLED, at(11)), at(11))
+    desk.on(Submitted(exit_.cl_ord_id), at(10))
+    desk.on(FillSeen(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(11)), journaled=False), at(11))  # the race
+    desk.on(event(stop.cl_ord_id, S.CANCELLED, at(11)), at(11))
+    desk.on(event(entry, S.CANCELLED, at(11)), at(11))
     actions = desk.on_fill(fill("X1", exit_.cl_ord_id, "10", "101", "0.4", side=SELL, ts=at(12)), at(12))
     rest = D("5.68381430")
     again = sent(actions, OrderPurpose.EXIT)
@@ -276,7 +276,7 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
         *saves(desk),
     ]
     assert logged(actions) == [("WARNING", SYMBOL)]
-    desk.submitted(again.cl_ord_id, at(12))
+    desk.on(Submitted(again.cl_ord_id), at(12))
     closing = desk.on_fill(fill("X2", again.cl_ord_id, rest, "101", "0.23", side=SELL, ts=at(13)), at(13))
     assert isinstance(closing[1], Record)
     assert isinstance(closing[1].message, RecordPositionClosed)

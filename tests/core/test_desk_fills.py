@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from crocbot.core.desk import Action, Desk, Emit, Note, Record
+from crocbot.core.desk import Action, Desk, Emit, FillSeen, Note, Record, Submitted
 from crocbot.core.messages import (
     OrderAmended,
     OrderPurpose,
@@ -99,7 +99,7 @@ def test_a_second_entry_fill_resizes_the_stop() -> None:
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
+    desk.on(Submitted(stop.cl_ord_id), at(2))
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), at(3))
     average = (D("1000") + D("5.68381430") * D("100.2")) / QTY  # 1569.518192860 / 15.68381430
     assert average == D("100.0724799999704153599931364")
@@ -119,7 +119,7 @@ def test_a_second_entry_fill_resizes_the_stop() -> None:
 def test_a_replayed_fill_does_nothing() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2))
+    desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2))
     cash = desk.ledger.cash
     assert desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(3)) == []
     assert (desk.ledger.cash, desk.ledger.position(SYMBOL)) == (cash, D("10"))
@@ -132,7 +132,7 @@ def test_a_worse_fill_tightens_the_stop_to_what_the_risk_allows() -> None:
     desk = make_desk(entry_order="market")
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
     position_id = desk.by_symbol[SYMBOL]
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, "103", "0.65", ts=at(2)), at(2))
     # at 98 the worst case is 15.68381430 * (5 + 201 * 0.006) = 97.33 USD > 0.95 % of 9999.35 = 94.99 USD;
     # the widest stop within it: (103 * 1.006 - 94.99 / 15.68381430) / 0.994 = 98.150.. -> up to 98.16
@@ -163,8 +163,8 @@ def _worse_second_fill(desk: Desk) -> tuple[str, str, list[Action]]:
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
-    desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
     return position_id, stop.cl_ord_id, desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(4)), at(4))
 
 
@@ -217,8 +217,8 @@ def test_a_worse_second_fill_overtakes_a_trigger_amend_in_flight() -> None:
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
-    desk.on_order_event(event(stop, S.ACKED, at(3)), at(3))
+    desk.on(Submitted(stop), at(2))
+    desk.on(event(stop, S.ACKED, at(3)), at(3))
     desk.on_mark(SYMBOL, D("101"))
     trail = StopAmendRequest(position_id, SYMBOL, D("98.5"), StopKind.TRAILING, at(4))
     assert desk.on_stop_amend(trail, at(4)) == [Amend(stop, SYMBOL, at(4), trigger_price=D("98.5"))]
@@ -242,10 +242,10 @@ def test_a_trigger_amend_in_flight_tighter_than_the_worse_fill_needs_is_kept() -
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
-    desk.on_order_event(event(stop, S.ACKED, at(3)), at(3))
+    desk.on(Submitted(stop), at(2))
+    desk.on(event(stop, S.ACKED, at(3)), at(3))
     desk.on_mark(SYMBOL, D("101"))
-    desk.on_stop_amend(StopAmendRequest(position_id, SYMBOL, D("99.5"), StopKind.BREAKEVEN, at(4)), at(4))
+    desk.on(StopAmendRequest(position_id, SYMBOL, D("99.5"), StopKind.BREAKEVEN, at(4)), at(4))
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(5)), at(5))
     assert Amend(stop, SYMBOL, at(5), qty=QTY, trigger_price=D("99.5")) in actions  # never looser than asked
     assert desk.positions[position_id].pending_stop == (D("99.5"), StopKind.BREAKEVEN)
@@ -263,7 +263,7 @@ def test_a_worse_fill_that_no_stop_can_cover_exits_at_once() -> None:
     qty = D("78.51629006")  # 95 USD over 0.01 + 199.99 * 0.006 = 1.20994 USD per unit
     assert entry.qty == qty
     position_id = desk.by_symbol[SYMBOL]
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, qty, "101", "0.8", ts=at(2)), at(2))
     # even a stop at 101 costs 2 * 101 * 0.006 * 78.51629006 = 95.16 USD in fees and slippage > 94.99 USD
     reason = (
@@ -301,7 +301,7 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
     desk = make_desk(entry_order="market")
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
     position_id = desk.by_symbol[SYMBOL]
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2)), at(2))
     exit_ = sent(actions, OrderPurpose.EXIT)
     opened = Position(
@@ -334,7 +334,7 @@ def test_the_stop_set_below_a_fill_through_it_is_on_a_tick_grid_that_is_not_a_po
     nickel = dataclasses.replace(SOL, price_increment=D("0.05"))
     desk = make_desk(entry_order="market", instruments=(nickel,))
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, entry.qty, "97.52", "0.6", ts=at(2)), at(2))
     opened = actions[1]
     assert isinstance(opened, Record)
@@ -348,8 +348,8 @@ def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> 
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
-    desk.on_order_event(event(stop, S.ACKED, at(2)), at(2))
+    desk.on(Submitted(stop), at(2))
+    desk.on(event(stop, S.ACKED, at(2)), at(2))
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "90", "0.2", ts=at(3)), at(3))
     # average (1000 + 5.68381430 * 90) / 15.68381430 = 96.3759..: under the stop at 98; one tick below, floored
     average = (D("1000") + D("5.68381430") * D("90")) / QTY
@@ -386,7 +386,7 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
     desk = make_desk(entry_order="market")
     entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
     position_id = desk.by_symbol[SYMBOL]
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2)), at(2))
     placed = sent(actions, OrderPurpose.STOP)
     opened = Position(
@@ -424,7 +424,7 @@ def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> Non
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
+    desk.on(Submitted(stop), at(2))
     actions = desk.on_fill(fill("F2", entry, "6", "100", "0.24", ts=at(3)), at(3))
     grown = Position(
         position_id,
@@ -486,7 +486,7 @@ def test_a_venue_that_refuses_the_stop_and_the_exit_again_and_again_is_not_hamme
     stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
     refused, t, sends = stop, 3.0, 0
     while True:
-        desk.submitted(refused.cl_ord_id, at(t))
+        desk.on(Submitted(refused.cl_ord_id), at(t))
         actions = desk.on_order_event(
             event(refused.cl_ord_id, S.REJECTED, at(t), reason="EOrder:Insufficient funds"), at(t)
         )

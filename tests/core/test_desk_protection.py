@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Action, Emit, Note, Record
+from crocbot.core.desk import Action, Emit, Note, Record, Submitted
 from crocbot.core.messages import (
     CommandRejected,
     ExitRequest,
@@ -55,7 +55,7 @@ def test_an_acked_stop_is_live_recorded_and_announced() -> None:
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
+    desk.on(Submitted(stop.cl_ord_id), at(2))
     actions = desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(3), order_id="OS1"), at(3))
     live = Position(
         position_id,
@@ -97,7 +97,7 @@ def test_a_stop_rejected_by_the_venue_means_an_immediate_exit() -> None:
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
+    desk.on(Submitted(stop.cl_ord_id), at(2))
     actions = desk.on_order_event(event(stop.cl_ord_id, S.REJECTED, at(3), reason="EOrder:Insufficient funds"), at(3))
     why = f"protective stop {stop.cl_ord_id} rejected (EOrder:Insufficient funds)"
     exit_ = sent(actions, OrderPurpose.EXIT)
@@ -112,7 +112,7 @@ def test_a_stop_that_was_never_sent_because_crocbot_died_is_placed_again_not_exi
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
+    desk.on(Submitted(stop.cl_ord_id), at(2))
 
     actions = desk.on_order_event(event(stop.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
 
@@ -188,11 +188,11 @@ def test_no_stop_amend_before_the_stop_is_live_or_while_exiting() -> None:
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
     stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
+    desk.on(Submitted(stop.cl_ord_id), at(2))
     request = StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(3))
     assert desk.on_stop_amend(request, at(3)) == []  # not acked yet
     opened = Opened.make()
-    opened.desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
+    opened.desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
     assert _amend(opened, "99", 11) == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from crocbot.core.desk import ESCALATED, Action, Emit, Note, Record
+from crocbot.core.desk import ESCALATED, Action, Emit, FillSeen, Note, Record
 from crocbot.core.messages import (
     ActorEscalated,
     ClosedTrade,
@@ -114,7 +114,7 @@ def test_a_kill_switch_without_flatten_leaves_the_other_positions_alone() -> Non
 def test_the_kill_switch_blocks_entries_until_the_next_utc_day() -> None:
     sol, _ = _two_positions()
     desk = sol.desk
-    desk.on_fill(fill("S1", sol.stop, QTY, "80", "0.5", side=SELL, ts=at(10)), at(10))
+    desk.on(FillSeen(fill("S1", sol.stop, QTY, "80", "0.5", side=SELL, ts=at(10)), journaled=False), at(10))
     got = desk.on_signal(signal(ts=at(20)), at(20))
     assert decided(got) == []
     assert logged(got) == [("INFO", SYMBOL)]

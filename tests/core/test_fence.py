@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from crocbot.core.desk import FillSeen
 from crocbot.core.fence import OpenSell, fence_breach
 from crocbot.core.messages import ExitRequest, OrderPurpose, OrderStatus, Side
 from crocbot.core.messages.commands import Amend, Submit
@@ -56,7 +57,9 @@ def test_a_stop_grown_beyond_the_position_is_a_breach() -> None:
 
 def test_a_sell_after_the_stop_sold_the_position_is_a_breach() -> None:
     opened = Opened.make()
-    opened.desk.on_fill(fill("S1", opened.stop, QTY, "97.9", "0.61", side=Side.SELL, ts=at(10)), at(10))
+    opened.desk.on(
+        FillSeen(fill("S1", opened.stop, QTY, "97.9", "0.61", side=Side.SELL, ts=at(10)), journaled=False), at(10)
+    )
     again = Submit(exit_intent("cbxagain", QTY, at(11)))
     assert opened.desk.fence(again) is not None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Action, Desk, Record
+from crocbot.core.desk import Action, Desk, Record, Submitted
 from crocbot.core.messages import (
     ExitReason,
     ExitRequest,
@@ -41,9 +41,9 @@ def exit_fills(desk: Desk, position_id: str, request: ExitRequest, *, symbol: st
 def exit_filled(desk: Desk, position_id: str, cl_ord_id: str, *, symbol: str = SYMBOL) -> list[Action]:
     stop = desk.positions[position_id].stop_order
     if desk.orders[cl_ord_id].status is OrderStatus.CREATED:
-        desk.submitted(cl_ord_id, at(20))
+        desk.on(Submitted(cl_ord_id), at(20))
     if stop is not None:
-        desk.on_order_event(event(stop, OrderStatus.CANCELLED, at(21)), at(21))
+        desk.on(event(stop, OrderStatus.CANCELLED, at(21)), at(21))
     qty = desk.positions[position_id].qty
     return desk.on_fill(fill("X1", cl_ord_id, qty, "104", "0.6", side=Side.SELL, symbol=symbol, ts=at(22)), at(22))
 
@@ -60,8 +60,8 @@ def test_a_stop_that_fills_names_its_kind_at_the_time(kind: StopKind, reason: Ex
     opened = Opened.make()
     desk = opened.desk
     desk.on_mark(SYMBOL, D("103"))
-    desk.on_stop_amend(StopAmendRequest(opened.position_id, SYMBOL, D("100"), kind, at(20)), at(20))
-    desk.on_amended(OrderAmended(opened.stop, at(21), trigger_price=D("100")), at(21))
+    desk.on(StopAmendRequest(opened.position_id, SYMBOL, D("100"), kind, at(20)), at(20))
+    desk.on(OrderAmended(opened.stop, at(21), trigger_price=D("100")), at(21))
 
     context = context_of(stop_fills(opened, "100"))
 
@@ -89,8 +89,8 @@ def test_an_exit_because_the_price_went_through_a_trailing_stop_names_the_traili
     opened = Opened.make()
     desk = opened.desk
     desk.on_mark(SYMBOL, D("103"))
-    desk.on_stop_amend(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.TRAILING, at(20)), at(20))
-    desk.on_amended(OrderAmended(opened.stop, at(21), trigger_price=D("100")), at(21))
+    desk.on(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.TRAILING, at(20)), at(20))
+    desk.on(OrderAmended(opened.stop, at(21), trigger_price=D("100")), at(21))
     request = ExitRequest(opened.position_id, SYMBOL, "price 99 is through the stop 100", at(22))
 
     assert context_of(exit_fills(desk, opened.position_id, request)).exit_reason is ExitReason.TRAILING
@@ -111,9 +111,9 @@ def test_an_exit_sent_before_a_restart_is_reconciliations() -> None:
     opened = Opened.make()
     request = ExitRequest(opened.position_id, SYMBOL, "take profit", at(20), ExitReason.TAKE_PROFIT)
     exit_ = sent(opened.desk.on_exit_request(request, at(20)), OrderPurpose.EXIT)
-    opened.desk.submitted(exit_.cl_ord_id, at(20))
-    opened.desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(21)), at(21))
-    opened.desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.ACKED, at(21)), at(21))
+    opened.desk.on(Submitted(exit_.cl_ord_id), at(20))
+    opened.desk.on(event(opened.stop, OrderStatus.CANCELLED, at(21)), at(21))
+    opened.desk.on(event(exit_.cl_ord_id, OrderStatus.ACKED, at(21)), at(21))
     desk = restored(opened.desk)  # what it was for died with the process
 
     context = context_of(exit_filled(desk, opened.position_id, exit_.cl_ord_id))
