@@ -17,6 +17,7 @@ from crocbot.core.desk import (
     Action,
     Desk,
     DeskConfig,
+    FillSeen,
     JournaledOrder,
     JournaledPosition,
     JournalSnapshot,
@@ -225,14 +226,14 @@ class Opened:
     def exit_requested(self, seconds: float = 10, reason: str = "manual") -> str:
         """The position's exit, requested at `seconds` and sent (its stop's cancel with it); its client id."""
         request = ExitRequest(self.position_id, self.position.symbol, reason, at(seconds))
-        exit_ = sent(self.desk.on_exit_request(request, at(seconds)), OrderPurpose.EXIT).cl_ord_id
+        exit_ = sent(self.desk.on(request, at(seconds)), OrderPurpose.EXIT).cl_ord_id
         self.desk.on(Submitted(exit_), at(seconds))
         return exit_
 
 
 def entry_acked(desk: Desk) -> str:
     """A signal's limit entry, journaled, sent and acknowledged; returns its client id."""
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     desk.on(Submitted(entry.cl_ord_id), T0)
     assert desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1), order_id="OE1"), at(1)) == []
     return entry.cl_ord_id
@@ -241,7 +242,9 @@ def entry_acked(desk: Desk) -> str:
 def partly_filled(desk: Desk) -> tuple[str, str, str]:
     """An entry with 10 of 15.68381430 filled at 100 and its stop acked: (position id, entry, stop)."""
     entry = entry_acked(desk)
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
     desk.on(Submitted(stop), at(2))
     desk.on(event(stop, OrderStatus.ACKED, at(3)), at(3))
     return desk.by_symbol[SYMBOL], entry, stop

@@ -73,7 +73,7 @@ def test_a_strategy_with_costs_drops_a_setup_whose_target_loses_money() -> None:
 @pytest.mark.parametrize("price", ["105", "105.5"])
 def test_an_entry_filled_so_near_the_take_profit_that_hitting_it_would_lose_drops_it(price: str) -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on_signal(signal(), at(0)), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), at(0)), OrderPurpose.ENTRY)
     desk.on(Submitted(entry.cl_ord_id), at(0))
     desk.on(FillSeen(fill("F1", entry.cl_ord_id, entry.qty, price, "0.6", ts=at(1)), journaled=False), at(1))
     # 106 - 105 = 1 < 105 * 0.006 + 106 * 0.006 = 1.266: the take-profit would sell at a loss

@@ -22,7 +22,7 @@ def _announced(actions: list[Action]) -> bool:
 
 def _entry() -> tuple[Desk, str]:
     desk = make_desk()
-    entry = sent(desk.on_signal(signal(), at(0)), OrderPurpose.ENTRY).cl_ord_id
+    entry = sent(desk.on(signal(), at(0)), OrderPurpose.ENTRY).cl_ord_id
     desk.on(Submitted(entry), at(0))
     desk.on(event(entry, OrderStatus.ACKED, at(1)), at(1))
     return desk, entry

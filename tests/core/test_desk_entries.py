@@ -87,13 +87,13 @@ def test_a_signal_sends_a_risk_sized_limit_entry_and_starts_its_ttl() -> None:
 
 def test_the_limit_price_is_on_the_price_grid_and_never_above_the_signal() -> None:
     desk = make_desk()
-    assert sent(desk.on_signal(signal("100.009"), T0), OrderPurpose.ENTRY).limit_price == D("100.00")
+    assert sent(desk.on(signal("100.009"), T0), OrderPurpose.ENTRY).limit_price == D("100.00")
 
 
 def test_the_limit_price_is_a_multiple_of_a_tick_that_is_not_a_power_of_ten() -> None:
     nickel = dataclasses.replace(SOL, price_increment=D("0.05"))
     desk = make_desk(instruments=(nickel,))
-    limit = sent(desk.on_signal(signal("100.07"), T0), OrderPurpose.ENTRY).limit_price
+    limit = sent(desk.on(signal("100.07"), T0), OrderPurpose.ENTRY).limit_price
     assert limit == D("100.05")  # quantize(0.05) alone would keep 100.07, which Kraken refuses
     assert limit is not None
     assert limit % D("0.05") == 0
@@ -220,7 +220,7 @@ def test_an_entry_ttl_after_the_fill_or_for_an_unknown_order_does_nothing() -> N
 
 def test_an_entry_rejected_by_the_venue_frees_the_symbol() -> None:
     desk = make_desk()
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_order_event(event(entry.cl_ord_id, S.REJECTED, at(1), reason="EOrder:Insufficient funds"), at(1))
     assert (decided(actions), logged(actions)) == ([], [("WARNING", SYMBOL)])
@@ -229,7 +229,7 @@ def test_an_entry_rejected_by_the_venue_frees_the_symbol() -> None:
 
 def test_an_entry_that_could_not_be_journaled_is_never_sent() -> None:
     desk = make_desk()
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     actions = desk.not_sent(entry.cl_ord_id, T0, "journal failed: disk full")
     assert (decided(actions), logged(actions)) == ([], [("WARNING", SYMBOL)])
     assert (desk.orders[entry.cl_ord_id].status, desk.by_symbol) == (S.REJECTED, {})

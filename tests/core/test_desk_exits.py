@@ -55,7 +55,9 @@ SELL = Side.SELL
 def _open_in_two_fills() -> tuple[Desk, str, str]:
     desk = make_desk()
     entry = entry_acked(desk)
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     desk.on(Submitted(stop.cl_ord_id), at(2))
     desk.on(FillSeen(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), journaled=False), at(3))
     desk.on(event(stop.cl_ord_id, S.ACKED, at(4)), at(4))
@@ -115,12 +117,12 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
     assert desk.by_symbol == {}
     assert desk.risk.daily_realized == D("60.318494340")
     # the symbol is free again
-    assert sent(desk.on_signal(signal(ts=at(20)), at(20)), OrderPurpose.ENTRY).symbol == SYMBOL
+    assert sent(desk.on(signal(ts=at(20)), at(20)), OrderPurpose.ENTRY).symbol == SYMBOL
 
 
 def test_a_close_before_the_stop_cancel_is_confirmed_cancels_the_stop_again() -> None:
     desk, position_id, stop = _open_in_two_fills()
-    exit_ = sent(desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT)
+    exit_ = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT)
     desk.on(Submitted(exit_.cl_ord_id), at(10))
     closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12)), at(12))
     assert closing[0] == Cancel(stop, SYMBOL, at(12))
@@ -179,9 +181,7 @@ def test_a_rejected_exit_after_the_stop_was_cancelled_places_the_stop_again() ->
         stop.cl_ord_id,
     )
     # the SL manager may ask again
-    assert sent(
-        desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "retry", at(13)), at(13)), OrderPurpose.EXIT
-    )
+    assert sent(desk.on(ExitRequest(opened.position_id, SYMBOL, "retry", at(13)), at(13)), OrderPurpose.EXIT)
 
 
 def test_a_rejected_exit_with_the_stop_still_there_keeps_it_and_places_it_again_once_its_cancel_lands() -> None:
@@ -241,7 +241,9 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     desk.on(Submitted(stop.cl_ord_id), at(2))
     desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
     leaving = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))

@@ -98,7 +98,9 @@ def test_a_second_entry_fill_resizes_the_stop() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     desk.on(Submitted(stop.cl_ord_id), at(2))
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), at(3))
     average = (D("1000") + D("5.68381430") * D("100.2")) / QTY  # 1569.518192860 / 15.68381430
@@ -130,7 +132,7 @@ def test_a_replayed_fill_does_nothing() -> None:
 
 def test_a_worse_fill_tightens_the_stop_to_what_the_risk_allows() -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     position_id = desk.by_symbol[SYMBOL]
     desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, "103", "0.65", ts=at(2)), at(2))
@@ -162,7 +164,9 @@ def _worse_second_fill(desk: Desk) -> tuple[str, str, list[Action]]:
     """10 filled at 100 with its stop acked, then the rest of the entry at 110; returns position, stop, actions."""
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     desk.on(Submitted(stop.cl_ord_id), at(2))
     desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
     return position_id, stop.cl_ord_id, desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(4)), at(4))
@@ -216,7 +220,9 @@ def test_a_worse_second_fill_overtakes_a_trigger_amend_in_flight() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
     desk.on(Submitted(stop), at(2))
     desk.on(event(stop, S.ACKED, at(3)), at(3))
     desk.on_mark(SYMBOL, D("101"))
@@ -241,7 +247,9 @@ def test_a_trigger_amend_in_flight_tighter_than_the_worse_fill_needs_is_kept() -
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
     desk.on(Submitted(stop), at(2))
     desk.on(event(stop, S.ACKED, at(3)), at(3))
     desk.on_mark(SYMBOL, D("101"))
@@ -259,7 +267,7 @@ def test_a_worse_fill_that_no_stop_can_cover_exits_at_once() -> None:
         max_total_exposure=D(1),
         min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
     )
-    entry = sent(desk.on_signal(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY)
     qty = D("78.51629006")  # 95 USD over 0.01 + 199.99 * 0.006 = 1.20994 USD per unit
     assert entry.qty == qty
     position_id = desk.by_symbol[SYMBOL]
@@ -299,7 +307,7 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
     # The market is already past the stop: the position is journaled (so it is known and protected after a crash)
     # with a stop one tick below the fill, which `Position` can describe, and it is sold at once.
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     position_id = desk.by_symbol[SYMBOL]
     desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2)), at(2))
@@ -333,7 +341,7 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
 def test_the_stop_set_below_a_fill_through_it_is_on_a_tick_grid_that_is_not_a_power_of_ten() -> None:
     nickel = dataclasses.replace(SOL, price_increment=D("0.05"))
     desk = make_desk(entry_order="market", instruments=(nickel,))
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, entry.qty, "97.52", "0.6", ts=at(2)), at(2))
     opened = actions[1]
@@ -347,7 +355,9 @@ def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> 
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
     desk.on(Submitted(stop), at(2))
     desk.on(event(stop, S.ACKED, at(2)), at(2))
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "90", "0.2", ts=at(3)), at(3))
@@ -384,7 +394,7 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
     price: str, stop: str
 ) -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     position_id = desk.by_symbol[SYMBOL]
     desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2)), at(2))
@@ -423,7 +433,9 @@ def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> Non
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
     desk.on(Submitted(stop), at(2))
     actions = desk.on_fill(fill("F2", entry, "6", "100", "0.24", ts=at(3)), at(3))
     grown = Position(
@@ -462,7 +474,7 @@ def test_an_event_for_an_unknown_order_is_a_warning() -> None:
 
 def test_an_impossible_event_is_an_error_and_changes_nothing() -> None:
     desk = make_desk()
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)  # created, never submitted
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)  # created, never submitted
     got = desk.on_order_event(event(entry.cl_ord_id, S.ACKED, at(1)), at(1))
     assert decided(got) == []
     assert logged(got) == [("ERROR", SYMBOL)]
@@ -483,7 +495,9 @@ def test_a_venue_that_refuses_the_stop_and_the_exit_again_and_again_is_not_hamme
     # and every exit is refused. Three refusals in a row and the desk stops sending, halts entries and says so.
     desk = make_desk()
     entry = entry_acked(desk)
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     refused, t, sends = stop, 3.0, 0
     while True:
         desk.on(Submitted(refused.cl_ord_id), at(t))

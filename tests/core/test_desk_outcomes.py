@@ -15,7 +15,7 @@ from tests.core.desk_support import T0, Opened, at, event, fill, make_desk, sent
 
 def test_an_order_is_counted_once_when_it_ends_and_the_tally_is_taken_once() -> None:
     desk = make_desk()
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     desk.on(Submitted(entry.cl_ord_id), T0)
     desk.on(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1))
 
@@ -28,7 +28,7 @@ def test_an_order_is_counted_once_when_it_ends_and_the_tally_is_taken_once() -> 
 
 def test_an_order_unknown_then_filled_counts_once_as_filled() -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     desk.on(Submitted(entry.cl_ord_id), T0)
     desk.on(event(entry.cl_ord_id, OrderStatus.UNKNOWN, at(5)), at(5))
 

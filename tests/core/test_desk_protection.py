@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Action, Emit, Note, Record, Submitted
+from crocbot.core.desk import Action, Emit, FillSeen, Note, Record, Submitted
 from crocbot.core.messages import (
     CommandRejected,
     ExitRequest,
@@ -54,7 +54,9 @@ def test_an_acked_stop_is_live_recorded_and_announced() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     desk.on(Submitted(stop.cl_ord_id), at(2))
     actions = desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(3), order_id="OS1"), at(3))
     live = Position(
@@ -96,7 +98,9 @@ def test_a_stop_rejected_by_the_venue_means_an_immediate_exit() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     desk.on(Submitted(stop.cl_ord_id), at(2))
     actions = desk.on_order_event(event(stop.cl_ord_id, S.REJECTED, at(3), reason="EOrder:Insufficient funds"), at(3))
     why = f"protective stop {stop.cl_ord_id} rejected (EOrder:Insufficient funds)"
@@ -111,7 +115,9 @@ def test_a_stop_that_was_never_sent_because_crocbot_died_is_placed_again_not_exi
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     desk.on(Submitted(stop.cl_ord_id), at(2))
 
     actions = desk.on_order_event(event(stop.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
@@ -138,7 +144,9 @@ def test_an_exit_that_was_never_sent_is_no_refusal_and_leaves_the_position_prote
 def test_a_stop_that_could_not_be_journaled_means_an_immediate_exit() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     actions = desk.not_sent(stop.cl_ord_id, at(2), "journal failed: disk full")
     assert isinstance(actions[0], Note)
     assert logged(actions)[0] == ("CRITICAL", SYMBOL)
@@ -187,7 +195,9 @@ def test_no_stop_amend_before_the_stop_is_live_or_while_exiting() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     desk.on(Submitted(stop.cl_ord_id), at(2))
     request = StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(3))
     assert desk.on_stop_amend(request, at(3)) == []  # not acked yet

@@ -127,7 +127,7 @@ def test_the_kill_switch_blocks_entries_until_the_next_utc_day() -> None:
     # the new day starts from cash 8116.299524 plus ETH 15.68284190 at its cost of 100
     assert (state["kill_day"], state["day"], state["day_start_equity"]) == (None, "2026-01-06", "9684.58371400")
     assert desk.on_day_tick(next_day) == []
-    assert sent(desk.on_signal(signal(ts=next_day), next_day), OrderPurpose.ENTRY).symbol == SYMBOL
+    assert sent(desk.on(signal(ts=next_day), next_day), OrderPurpose.ENTRY).symbol == SYMBOL
 
 
 def test_a_day_tick_without_a_tripped_kill_switch_does_nothing() -> None:

@@ -107,7 +107,7 @@ def test_a_stop_wished_for_before_the_stop_order_is_live_is_not_sent_before_it_i
     exit_ = opened.exit_requested(10)  # the exit fails once its stop's cancel landed: the stop is placed again
     opened.desk.on(event(opened.stop, OrderStatus.CANCELLED, at(11)), at(11))
     failed = event(exit_, OrderStatus.REJECTED, at(12), reason="EGeneral:Internal error")
-    stop = sent(opened.desk.on_order_event(failed, at(12)), OrderPurpose.STOP)
+    stop = sent(opened.desk.on(failed, at(12)), OrderPurpose.STOP)
     opened.desk.on(Submitted(stop.cl_ord_id), at(12))
     assert not opened.position.stop_live  # not acknowledged yet
     assert _wish(opened, "100", 20) == []

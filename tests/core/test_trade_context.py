@@ -34,7 +34,7 @@ def stop_fills(opened: Opened, price: str) -> list[Action]:
 
 def exit_fills(desk: Desk, position_id: str, request: ExitRequest, *, symbol: str = SYMBOL) -> list[Action]:
     """The exit `request` asks for goes out once its stop is cancelled, and fills."""
-    exit_ = sent(desk.on_exit_request(request, request.ts), OrderPurpose.EXIT)
+    exit_ = sent(desk.on(request, request.ts), OrderPurpose.EXIT)
     return exit_filled(desk, position_id, exit_.cl_ord_id, symbol=symbol)
 
 
@@ -110,7 +110,7 @@ def test_the_kill_switch_flattening_a_position_is_a_manual_exit() -> None:
 def test_an_exit_sent_before_a_restart_is_reconciliations() -> None:
     opened = Opened.make()
     request = ExitRequest(opened.position_id, SYMBOL, "take profit", at(20), ExitReason.TAKE_PROFIT)
-    exit_ = sent(opened.desk.on_exit_request(request, at(20)), OrderPurpose.EXIT)
+    exit_ = sent(opened.desk.on(request, at(20)), OrderPurpose.EXIT)
     opened.desk.on(Submitted(exit_.cl_ord_id), at(20))
     opened.desk.on(event(opened.stop, OrderStatus.CANCELLED, at(21)), at(21))
     opened.desk.on(event(exit_.cl_ord_id, OrderStatus.ACKED, at(21)), at(21))
