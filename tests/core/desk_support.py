@@ -15,6 +15,7 @@ from crocbot.core.desk import (
     LEDGER_KEY,
     RISK_KEY,
     Action,
+    Commit,
     Desk,
     DeskConfig,
     FillSeen,
@@ -45,7 +46,7 @@ from crocbot.core.messages import (
     Signal,
 )
 from crocbot.core.messages.commands import Submit
-from crocbot.core.messages.journal import EntryBrackets, RecordIntent, SaveState
+from crocbot.core.messages.journal import EntryBrackets, RecordEvent, RecordIntent, SaveState
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
 
@@ -205,14 +206,11 @@ class Opened:
     @classmethod
     def make(cls, desk: Desk | None = None, *, symbol: str = SYMBOL, price: str = "100", tag: str = "") -> Opened:
         desk = desk or make_desk()
-        actions = desk.on_signal(signal(symbol=symbol), T0)
-        entry = sent(actions, OrderPurpose.ENTRY)
+        entry = sent(desk.on(signal(symbol=symbol), T0), OrderPurpose.ENTRY)
         desk.on(Submitted(entry.cl_ord_id), T0)
         desk.on(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1))
-        opened = desk.on_fill(
-            fill(f"F{tag}1", entry.cl_ord_id, entry.qty, price, "0.62", symbol=symbol, ts=at(2)), at(2)
-        )
-        stop = sent(opened, OrderPurpose.STOP)
+        first = fill(f"F{tag}1", entry.cl_ord_id, entry.qty, price, "0.62", symbol=symbol, ts=at(2))
+        stop = sent(desk.on(FillSeen(first, journaled=False), at(2)), OrderPurpose.STOP)
         desk.on(Submitted(stop.cl_ord_id), at(2))
         desk.on(event(stop.cl_ord_id, OrderStatus.ACKED, at(3)), at(3))
         position_id = desk.by_symbol[symbol]
@@ -235,7 +233,8 @@ def entry_acked(desk: Desk) -> str:
     """A signal's limit entry, journaled, sent and acknowledged; returns its client id."""
     entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     desk.on(Submitted(entry.cl_ord_id), T0)
-    assert desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1), order_id="OE1"), at(1)) == []
+    ack = event(entry.cl_ord_id, OrderStatus.ACKED, at(1), order_id="OE1")
+    assert desk.on(ack, at(1)) == [Commit((RecordEvent(ack),))]  # journaled, and nothing else to do
     return entry.cl_ord_id
 
 
