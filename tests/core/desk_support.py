@@ -341,3 +341,11 @@ def decided(actions: list[Action]) -> list[Action]:
 def logged(actions: list[Action]) -> list[tuple[str, str | None]]:
     """The level and symbol of each log line, in order: how loudly the desk reported, and about which pair."""
     return [(a.level, a.symbol) for a in actions if isinstance(a, Note)]
+
+
+def committed(decided_actions: list[Action]) -> list[Action]:
+    """`decided_actions`, written as the rule decides them (a `Record` beside the action it journals), as `Desk.on`
+    hands them out: every record in one `Commit` first, in order, then the rest, in order."""
+    records = tuple(a.message for a in decided_actions if isinstance(a, Record))
+    rest = [a for a in decided_actions if not isinstance(a, Record)]
+    return [Commit(records), *rest] if records else rest

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Action, Emit, FillSeen, Note, Record, Submitted
+from crocbot.core.desk import Action, Emit, FillSeen, Note, NotSent, Record, Submitted
 from crocbot.core.messages import (
     CommandRejected,
     ExitRequest,
@@ -147,8 +147,8 @@ def test_a_stop_that_could_not_be_journaled_means_an_immediate_exit() -> None:
     stop = sent(
         desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
     )
-    actions = desk.not_sent(stop.cl_ord_id, at(2), "journal failed: disk full")
-    assert isinstance(actions[0], Note)
+    actions = desk.on(NotSent(Submit(stop), "journal failed: disk full"), at(2))
+    assert isinstance(actions[1], Note)  # first after the exit's journal commit
     assert logged(actions)[0] == ("CRITICAL", SYMBOL)
     assert sent(actions, OrderPurpose.EXIT).qty == QTY
 
