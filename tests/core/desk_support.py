@@ -347,5 +347,5 @@ def committed(decided_actions: list[Action]) -> list[Action]:
     """`decided_actions`, written as the rule decides them (a `Record` beside the action it journals), as `Desk.on`
     hands them out: every record in one `Commit` first, in order, then the rest, in order."""
     records = tuple(a.message for a in decided_actions if isinstance(a, Record))
-    rest = [a for a in decided_actions if not isinstance(a, Record)]
+    rest: list[Action] = [a for a in decided_actions if not isinstance(a, Record)]
     return [Commit(records), *rest] if records else rest
