@@ -46,7 +46,7 @@ from crocbot.core.messages import (
     Signal,
 )
 from crocbot.core.messages.commands import Submit
-from crocbot.core.messages.journal import EntryBrackets, RecordEvent, RecordIntent, SaveState
+from crocbot.core.messages.journal import EntryBrackets, JournalRecord, RecordEvent, RecordIntent, SaveState
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
 
@@ -349,3 +349,14 @@ def committed(decided_actions: list[Action]) -> list[Action]:
     records = tuple(a.message for a in decided_actions if isinstance(a, Record))
     rest: list[Action] = [a for a in decided_actions if not isinstance(a, Record)]
     return [Commit(records), *rest] if records else rest
+
+
+def journaled(actions: list[Action]) -> list[JournalRecord]:
+    """Every record `actions` journal, in order: a `Commit`'s, and a lone `Record`'s (a rule's own output)."""
+    out: list[JournalRecord] = []
+    for a in actions:
+        if isinstance(a, Commit):
+            out += a.records
+        elif isinstance(a, Record):
+            out.append(a.message)
+    return out

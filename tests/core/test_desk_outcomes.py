@@ -49,7 +49,7 @@ def test_a_stop_reconciliation_finds_cancelled_is_counted() -> None:
 
 def test_an_order_the_fence_refuses_is_counted_as_rejected() -> None:
     desk = make_desk()
-    send = next(a for a in desk.on_signal(signal(), T0) if isinstance(a, Submit))
+    send = next(a for a in desk.on(signal(), T0) if isinstance(a, Submit))
 
     desk.not_sent_at_all(send, "the fence: sells more than held", T0)
 

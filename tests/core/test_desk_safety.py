@@ -22,6 +22,7 @@ from crocbot.core.messages import (
 )
 from crocbot.core.messages.commands import Cancel, Submit
 from crocbot.core.messages.journal import (
+    RecordFill,
     RecordPositionClosed,
 )
 from tests.core.desk_support import (
@@ -32,9 +33,11 @@ from tests.core.desk_support import (
     D,
     Opened,
     at,
+    committed,
     decided,
     exit_intent,
     fill,
+    journaled,
     logged,
     make_desk,
     saves,
@@ -58,7 +61,8 @@ def _two_positions(*, flatten: bool = False) -> tuple[Opened, Opened]:
 def test_a_loss_that_trips_the_kill_switch_flattens_the_other_positions_when_configured() -> None:
     sol, eth = _two_positions(flatten=True)
     desk = sol.desk
-    actions = desk.on_fill(fill("S1", sol.stop, QTY, "80", "0.5", side=SELL, ts=at(10)), at(10))
+    stop_fill = fill("S1", sol.stop, QTY, "80", "0.5", side=SELL, ts=at(10))
+    actions = desk.on(FillSeen(stop_fill, journaled=False), at(10))
     trade = ClosedTrade(
         trade_id="SOL/USD:F1",
         symbol=SYMBOL,
@@ -75,20 +79,22 @@ def test_a_loss_that_trips_the_kill_switch_flattens_the_other_positions_when_con
     exit_ = sent(actions, OrderPurpose.EXIT)
     eth_qty = eth.position.qty
     context = closed_context(actions)
-    got = actions[1:]
-    assert decided(got) == [
-        Record(RecordPositionClosed(sol.position_id, at(10), trade, context)),
-        Emit(PositionClosed(sol.position_id, SYMBOL, at(10), trade)),
-        Cancel(eth.stop, ETH.symbol, at(10)),
-        *send(
-            exit_intent(exit_.cl_ord_id, eth_qty, at(10), symbol=ETH.symbol),
-            eth.position_id,
-            "exit: kill switch",
-            after_cancels=(eth.stop,),
-        ),
-        *saves(desk),
-    ]
-    assert logged(got) == [("INFO", SYMBOL), ("WARNING", SYMBOL), ("WARNING", SYMBOL)]
+    assert decided(actions) == committed(
+        [
+            Record(RecordFill(stop_fill, sol.position_id, False)),
+            Record(RecordPositionClosed(sol.position_id, at(10), trade, context)),
+            Emit(PositionClosed(sol.position_id, SYMBOL, at(10), trade)),
+            Cancel(eth.stop, ETH.symbol, at(10)),
+            *send(
+                exit_intent(exit_.cl_ord_id, eth_qty, at(10), symbol=ETH.symbol),
+                eth.position_id,
+                "exit: kill switch",
+                after_cancels=(eth.stop,),
+            ),
+            *saves(desk),
+        ]
+    )
+    assert logged(actions)[1:] == [("INFO", SYMBOL), ("WARNING", SYMBOL), ("WARNING", SYMBOL)]
     assert desk.risk.kill_switch_tripped
     assert eth.position.exiting
     assert desk.risk.state().to_state()["kill_day"] == "2026-01-05"
@@ -96,14 +102,16 @@ def test_a_loss_that_trips_the_kill_switch_flattens_the_other_positions_when_con
 
 
 def closed_context(actions: list[Action]) -> TradeContext | None:
-    closes = [a.message for a in actions if isinstance(a, Record) and isinstance(a.message, RecordPositionClosed)]
+    closes = [r for r in journaled(actions) if isinstance(r, RecordPositionClosed)]
     assert len(closes) == 1
     return closes[0].context
 
 
 def test_a_kill_switch_without_flatten_leaves_the_other_positions_alone() -> None:
     sol, eth = _two_positions()
-    actions = sol.desk.on_fill(fill("S1", sol.stop, QTY, "80", "0.5", side=SELL, ts=at(10)), at(10))
+    actions = sol.desk.on(
+        FillSeen(fill("S1", sol.stop, QTY, "80", "0.5", side=SELL, ts=at(10)), journaled=False), at(10)
+    )
     assert not any(isinstance(a, Submit | Cancel) for a in actions)
     assert logged(actions)[1:] == [("INFO", SYMBOL), ("WARNING", SYMBOL)]  # the cooldown, the kill switch
     assert sol.desk.risk.state().cooldowns == {SYMBOL: at(10 + 15 * 60)}
@@ -115,7 +123,7 @@ def test_the_kill_switch_blocks_entries_until_the_next_utc_day() -> None:
     sol, _ = _two_positions()
     desk = sol.desk
     desk.on(FillSeen(fill("S1", sol.stop, QTY, "80", "0.5", side=SELL, ts=at(10)), journaled=False), at(10))
-    got = desk.on_signal(signal(ts=at(20)), at(20))
+    got = desk.on(signal(ts=at(20)), at(20))
     assert decided(got) == []
     assert logged(got) == [("INFO", SYMBOL)]
     assert desk.on_day_tick(at(3600)) == []  # still the same UTC day
@@ -187,7 +195,7 @@ def test_safe_mode_every_start_passes_through_is_told_at_info_and_still_halts_en
 def test_safe_mode_never_blocks_exits() -> None:
     opened = Opened.make()
     opened.desk.set_safe("feed stale", True, at(5))
-    actions = opened.desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(6)), at(6))
+    actions = opened.desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(6)), at(6))
     assert sent(actions, OrderPurpose.EXIT).qty == QTY
 
 

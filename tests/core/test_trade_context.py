@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Action, Desk, Record, Submitted
+from crocbot.core.desk import Action, Desk, FillSeen, Submitted
 from crocbot.core.messages import (
     ExitReason,
     ExitRequest,
@@ -18,18 +18,20 @@ from crocbot.core.messages import (
     TradeContext,
 )
 from crocbot.core.messages.journal import RecordPositionClosed
-from tests.core.desk_support import ETH, QTY, SYMBOL, D, Opened, at, event, fill, make_desk, restored, sent
+from tests.core.desk_support import ETH, QTY, SYMBOL, D, Opened, at, event, fill, journaled, make_desk, restored, sent
 
 
 def context_of(actions: list[Action]) -> TradeContext:
-    closes = [a.message for a in actions if isinstance(a, Record) and isinstance(a.message, RecordPositionClosed)]
+    closes = [r for r in journaled(actions) if isinstance(r, RecordPositionClosed)]
     assert len(closes) == 1, "one close"
     assert closes[0].context is not None
     return closes[0].context
 
 
 def stop_fills(opened: Opened, price: str) -> list[Action]:
-    return opened.desk.on_fill(fill("S1", opened.stop, QTY, price, "0.5", side=Side.SELL, ts=at(30)), at(30))
+    return opened.desk.on(
+        FillSeen(fill("S1", opened.stop, QTY, price, "0.5", side=Side.SELL, ts=at(30)), journaled=False), at(30)
+    )
 
 
 def exit_fills(desk: Desk, position_id: str, request: ExitRequest, *, symbol: str = SYMBOL) -> list[Action]:
@@ -45,7 +47,10 @@ def exit_filled(desk: Desk, position_id: str, cl_ord_id: str, *, symbol: str = S
     if stop is not None:
         desk.on(event(stop, OrderStatus.CANCELLED, at(21)), at(21))
     qty = desk.positions[position_id].qty
-    return desk.on_fill(fill("X1", cl_ord_id, qty, "104", "0.6", side=Side.SELL, symbol=symbol, ts=at(22)), at(22))
+    return desk.on(
+        FillSeen(fill("X1", cl_ord_id, qty, "104", "0.6", side=Side.SELL, symbol=symbol, ts=at(22)), journaled=False),
+        at(22),
+    )
 
 
 @pytest.mark.parametrize(
