@@ -38,7 +38,7 @@ def test_nothing_held_means_no_sell_at_all() -> None:
 
 def test_the_desks_own_exit_behind_its_stop_passes_the_fence() -> None:
     opened = Opened.make()
-    actions = opened.desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
+    actions = opened.desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
     (send,) = [a for a in actions if isinstance(a, Submit)]
     assert opened.desk.fence(send) is None
 
@@ -74,7 +74,7 @@ def test_buys_and_amends_of_price_alone_are_not_fenced() -> None:
 def test_a_refused_exit_keeps_its_stop_uncancelled_and_counts_as_a_refusal() -> None:
     opened = Opened.make()
     desk = opened.desk
-    actions = desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
+    actions = desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
     exit_ = sent(actions, OrderPurpose.EXIT)
     (send,) = [a for a in actions if isinstance(a, Submit)]
 
