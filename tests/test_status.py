@@ -12,7 +12,7 @@ from crocbot.actors.messages import SAFE_MODE_KEY
 from crocbot.config import Settings, load_settings
 from crocbot.core.books_status import BOOKS_KEY, books_document
 from crocbot.core.clock import SimClock
-from crocbot.core.desk import RISK_KEY, Action, Desk, Record
+from crocbot.core.desk import RISK_KEY, Action, Desk, Record, Submitted
 from crocbot.core.messages import OrderAmended, OrderPurpose, OrderStatus, Side, StopAmendRequest, StopKind
 from crocbot.core.messages.commands import Amend
 from crocbot.core.messages.journal import (
@@ -82,7 +82,7 @@ def _amended_and_partially_filled(state_dir: Path) -> tuple[str, Decimal]:
     desk = make_desk()
     with Journal(state_dir / "journal.sqlite3") as journal:
         entry = sent(_journal(journal, desk.on_signal(signal(), at(0))), OrderPurpose.ENTRY)
-        desk.submitted(entry.cl_ord_id, at(0))
+        desk.on(Submitted(entry.cl_ord_id), at(0))
         journal.record_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)))
         _journal(journal, desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1)))
         parts = [D("0.5"), D("5"), QTY - D("5.5")]
@@ -95,7 +95,7 @@ def _amended_and_partially_filled(state_dir: Path) -> tuple[str, Decimal]:
                 stop = sent(actions, OrderPurpose.STOP)
                 stop_id = stop.cl_ord_id
                 assert stop.qty == parts[0]
-                desk.submitted(stop_id, at(2))
+                desk.on(Submitted(stop_id), at(2))
                 journal.record_order_event(event(stop_id, OrderStatus.ACKED, at(2)))
                 _journal(journal, desk.on_order_event(event(stop_id, OrderStatus.ACKED, at(2)), at(2)))
                 continue
@@ -151,12 +151,12 @@ def test_realised_today_counts_only_the_trades_closed_on_the_current_utc_day(tmp
     state = tmp_path / "state"
     with Journal(state / "journal.sqlite3") as journal:
         entry = sent(_journal(journal, desk.on_signal(signal(), at(0))), OrderPurpose.ENTRY)
-        desk.submitted(entry.cl_ord_id, at(0))
+        desk.on(Submitted(entry.cl_ord_id), at(0))
         _journal(journal, desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1)))
         bought = fill("F1", entry.cl_ord_id, QTY, "100", "0.62", ts=at(2))
         journal.record_fill(bought)
         stop = sent(_journal(journal, desk.on_fill(bought, at(2))), OrderPurpose.STOP)
-        desk.submitted(stop.cl_ord_id, at(2))
+        desk.on(Submitted(stop.cl_ord_id), at(2))
         _journal(journal, desk.on_order_event(event(stop.cl_ord_id, OrderStatus.ACKED, at(3)), at(3)))
         sold = fill("F2", stop.cl_ord_id, QTY, "98", "0.61", side=Side.SELL, ts=at(4))
         journal.record_fill(sold)

@@ -17,7 +17,7 @@ from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
-from crocbot.core.desk import LEDGER_KEY, Note
+from crocbot.core.desk import LEDGER_KEY, FillSeen, Note
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import OrderIntent, OrderPurpose, OrderType, Position, PositionSide, Side
 from crocbot.core.messages.journal import EntryBrackets
@@ -43,7 +43,9 @@ def test_a_fill_of_a_position_the_journal_closed_before_the_restart_is_booked_qu
 
     assert desk.closed_positions == {"p1"}
     assert "p1" not in desk.positions
-    actions = desk.on_fill(fill("F9", stop.cl_ord_id, "2", "98", "0.4", side=Side.SELL, ts=at(5)), at(20))
+    actions = desk.on(
+        FillSeen(fill("F9", stop.cl_ord_id, "2", "98", "0.4", side=Side.SELL, ts=at(5)), journaled=False), at(20)
+    )
 
     notes = [a for a in actions if isinstance(a, Note)]
     assert [n.level for n in notes] == ["INFO"]

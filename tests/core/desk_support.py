@@ -15,14 +15,18 @@ from crocbot.core.desk import (
     LEDGER_KEY,
     RISK_KEY,
     Action,
+    Commit,
     Desk,
     DeskConfig,
+    FillSeen,
     JournaledOrder,
     JournaledPosition,
     JournalSnapshot,
+    Note,
     PositionState,
     Record,
     StopUpdates,
+    Submitted,
 )
 from crocbot.core.ids import ClientIds
 from crocbot.core.instrument import AssetClass, Instrument
@@ -42,7 +46,7 @@ from crocbot.core.messages import (
     Signal,
 )
 from crocbot.core.messages.commands import Submit
-from crocbot.core.messages.journal import EntryBrackets, RecordIntent, SaveState
+from crocbot.core.messages.journal import EntryBrackets, JournalRecord, RecordEvent, RecordIntent, SaveState
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
 
@@ -202,16 +206,13 @@ class Opened:
     @classmethod
     def make(cls, desk: Desk | None = None, *, symbol: str = SYMBOL, price: str = "100", tag: str = "") -> Opened:
         desk = desk or make_desk()
-        actions = desk.on_signal(signal(symbol=symbol), T0)
-        entry = sent(actions, OrderPurpose.ENTRY)
-        desk.submitted(entry.cl_ord_id, T0)
-        desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1))
-        opened = desk.on_fill(
-            fill(f"F{tag}1", entry.cl_ord_id, entry.qty, price, "0.62", symbol=symbol, ts=at(2)), at(2)
-        )
-        stop = sent(opened, OrderPurpose.STOP)
-        desk.submitted(stop.cl_ord_id, at(2))
-        desk.on_order_event(event(stop.cl_ord_id, OrderStatus.ACKED, at(3)), at(3))
+        entry = sent(desk.on(signal(symbol=symbol), T0), OrderPurpose.ENTRY)
+        desk.on(Submitted(entry.cl_ord_id), T0)
+        desk.on(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1))
+        first = fill(f"F{tag}1", entry.cl_ord_id, entry.qty, price, "0.62", symbol=symbol, ts=at(2))
+        stop = sent(desk.on(FillSeen(first, journaled=False), at(2)), OrderPurpose.STOP)
+        desk.on(Submitted(stop.cl_ord_id), at(2))
+        desk.on(event(stop.cl_ord_id, OrderStatus.ACKED, at(3)), at(3))
         position_id = desk.by_symbol[symbol]
         assert desk.positions[position_id].stop_live
         return cls(desk, position_id, entry.cl_ord_id, stop.cl_ord_id)
@@ -223,25 +224,28 @@ class Opened:
     def exit_requested(self, seconds: float = 10, reason: str = "manual") -> str:
         """The position's exit, requested at `seconds` and sent (its stop's cancel with it); its client id."""
         request = ExitRequest(self.position_id, self.position.symbol, reason, at(seconds))
-        exit_ = sent(self.desk.on_exit_request(request, at(seconds)), OrderPurpose.EXIT).cl_ord_id
-        self.desk.submitted(exit_, at(seconds))
+        exit_ = sent(self.desk.on(request, at(seconds)), OrderPurpose.EXIT).cl_ord_id
+        self.desk.on(Submitted(exit_), at(seconds))
         return exit_
 
 
 def entry_acked(desk: Desk) -> str:
     """A signal's limit entry, journaled, sent and acknowledged; returns its client id."""
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
-    desk.submitted(entry.cl_ord_id, T0)
-    assert desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1), order_id="OE1"), at(1)) == []
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
+    desk.on(Submitted(entry.cl_ord_id), T0)
+    ack = event(entry.cl_ord_id, OrderStatus.ACKED, at(1), order_id="OE1")
+    assert desk.on(ack, at(1)) == [Commit((RecordEvent(ack),))]  # journaled, and nothing else to do
     return entry.cl_ord_id
 
 
 def partly_filled(desk: Desk) -> tuple[str, str, str]:
     """An entry with 10 of 15.68381430 filled at 100 and its stop acked: (position id, entry, stop)."""
     entry = entry_acked(desk)
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
-    desk.on_order_event(event(stop, OrderStatus.ACKED, at(3)), at(3))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
+    desk.on(Submitted(stop), at(2))
+    desk.on(event(stop, OrderStatus.ACKED, at(3)), at(3))
     return desk.by_symbol[SYMBOL], entry, stop
 
 
@@ -327,3 +331,32 @@ def saves(desk: Desk) -> list[Action]:
         Record(SaveState(LEDGER_KEY, desk.ledger.to_state())),
         Record(SaveState(RISK_KEY, desk.risk.state().to_state())),
     ]
+
+
+def decided(actions: list[Action]) -> list[Action]:
+    """What the desk decided, without its log lines (their wording may change; what was decided may not)."""
+    return [a for a in actions if not isinstance(a, Note)]
+
+
+def logged(actions: list[Action]) -> list[tuple[str, str | None]]:
+    """The level and symbol of each log line, in order: how loudly the desk reported, and about which pair."""
+    return [(a.level, a.symbol) for a in actions if isinstance(a, Note)]
+
+
+def committed(decided_actions: list[Action]) -> list[Action]:
+    """`decided_actions`, written as the rule decides them (a `Record` beside the action it journals), as `Desk.on`
+    hands them out: every record in one `Commit` first, in order, then the rest, in order."""
+    records = tuple(a.message for a in decided_actions if isinstance(a, Record))
+    rest: list[Action] = [a for a in decided_actions if not isinstance(a, Record)]
+    return [Commit(records), *rest] if records else rest
+
+
+def journaled(actions: list[Action]) -> list[JournalRecord]:
+    """Every record `actions` journal, in order: a `Commit`'s, and a lone `Record`'s (a rule's own output)."""
+    out: list[JournalRecord] = []
+    for a in actions:
+        if isinstance(a, Commit):
+            out += a.records
+        elif isinstance(a, Record):
+            out.append(a.message)
+    return out

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crocbot.core.costs import TradeCosts, cost_refusal
+from crocbot.core.desk import FillSeen, Submitted
 from crocbot.core.messages import OrderPurpose, PositionSide, Signal, StopKind
 from crocbot.core.stops import StopPolicy, StopTrack
 from crocbot.core.strategies import check_signal
@@ -72,9 +73,9 @@ def test_a_strategy_with_costs_drops_a_setup_whose_target_loses_money() -> None:
 @pytest.mark.parametrize("price", ["105", "105.5"])
 def test_an_entry_filled_so_near_the_take_profit_that_hitting_it_would_lose_drops_it(price: str) -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on_signal(signal(), at(0)), OrderPurpose.ENTRY)
-    desk.submitted(entry.cl_ord_id, at(0))
-    desk.on_fill(fill("F1", entry.cl_ord_id, entry.qty, price, "0.6", ts=at(1)), at(1))
+    entry = sent(desk.on(signal(), at(0)), OrderPurpose.ENTRY)
+    desk.on(Submitted(entry.cl_ord_id), at(0))
+    desk.on(FillSeen(fill("F1", entry.cl_ord_id, entry.qty, price, "0.6", ts=at(1)), journaled=False), at(1))
     # 106 - 105 = 1 < 105 * 0.006 + 106 * 0.006 = 1.266: the take-profit would sell at a loss
     assert desk.positions[desk.by_symbol[SYMBOL]].take_profit is None
 

@@ -5,11 +5,11 @@ its own value, which is below the minimum order value."""
 
 from __future__ import annotations
 
-from crocbot.core.desk import Action, Desk, Emit, Record
+from crocbot.core.desk import Action, Desk, Emit, FillSeen, Submitted
 from crocbot.core.messages import ExitRequest, OrderPurpose, OrderStatus, PositionChanged, PositionOpened
 from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import RecordPositionOpened
-from tests.core.desk_support import QTY, SYMBOL, D, at, event, fill, make_desk, sent, signal
+from tests.core.desk_support import QTY, SYMBOL, D, at, event, fill, journaled, make_desk, sent, signal
 
 
 def _orders(actions: list[Action]) -> list[Action]:
@@ -22,27 +22,29 @@ def _announced(actions: list[Action]) -> bool:
 
 def _entry() -> tuple[Desk, str]:
     desk = make_desk()
-    entry = sent(desk.on_signal(signal(), at(0)), OrderPurpose.ENTRY).cl_ord_id
-    desk.submitted(entry, at(0))
-    desk.on_order_event(event(entry, OrderStatus.ACKED, at(1)), at(1))
+    entry = sent(desk.on(signal(), at(0)), OrderPurpose.ENTRY).cl_ord_id
+    desk.on(Submitted(entry), at(0))
+    desk.on(event(entry, OrderStatus.ACKED, at(1)), at(1))
     return desk, entry
 
 
 def test_a_first_fill_below_the_minimum_order_is_journaled_but_gets_no_stop_and_is_not_announced() -> None:
     desk, entry = _entry()
-    actions = desk.on_fill(fill("F1", entry, "0.01", "100", "0.004", ts=at(2)), at(2))  # SOL's minimum is 0.02
+    actions = desk.on(
+        FillSeen(fill("F1", entry, "0.01", "100", "0.004", ts=at(2)), journaled=False), at(2)
+    )  # SOL's minimum is 0.02
 
     assert _orders(actions) == []
-    assert any(isinstance(a, Record) and isinstance(a.message, RecordPositionOpened) for a in actions)
+    assert any(isinstance(r, RecordPositionOpened) for r in journaled(actions))
     assert not _announced(actions)  # the SL manager would exit it for want of a stop: impossible too
     assert desk.ledger.position(SYMBOL) == D("0.01")
 
 
 def test_the_fill_that_lifts_it_over_the_minimum_places_the_stop_for_all_of_it_and_announces_it() -> None:
     desk, entry = _entry()
-    desk.on_fill(fill("F1", entry, "0.01", "100", "0.004", ts=at(2)), at(2))
+    desk.on(FillSeen(fill("F1", entry, "0.01", "100", "0.004", ts=at(2)), journaled=False), at(2))
 
-    actions = desk.on_fill(fill("F2", entry, QTY - D("0.01"), "100", "0.6", ts=at(3)), at(3))
+    actions = desk.on(FillSeen(fill("F2", entry, QTY - D("0.01"), "100", "0.6", ts=at(3)), journaled=False), at(3))
 
     stop = sent(actions, OrderPurpose.STOP)
     assert stop.qty == QTY
@@ -51,10 +53,10 @@ def test_the_fill_that_lifts_it_over_the_minimum_places_the_stop_for_all_of_it_a
 
 def test_an_exit_of_a_position_below_the_minimum_sends_nothing() -> None:
     desk, entry = _entry()
-    desk.on_fill(fill("F1", entry, "0.01", "100", "0.004", ts=at(2)), at(2))
+    desk.on(FillSeen(fill("F1", entry, "0.01", "100", "0.004", ts=at(2)), journaled=False), at(2))
     position_id = desk.by_symbol[SYMBOL]
 
-    actions = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "no live stop", at(3)), at(3))
+    actions = desk.on(ExitRequest(position_id, SYMBOL, "no live stop", at(3)), at(3))
 
     assert _orders(actions) == []
     assert desk.positions[position_id].exiting is False

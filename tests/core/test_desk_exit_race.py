@@ -8,7 +8,7 @@ sent.
 
 from __future__ import annotations
 
-from crocbot.core.desk import Action, Emit
+from crocbot.core.desk import Action, Emit, FillSeen, Submitted
 from crocbot.core.messages import (
     HELD_BACK,
     CommandRejected,
@@ -30,11 +30,9 @@ def _orders_sent(actions: list[Action]) -> list[Action]:
 
 
 def _exit_asked(opened: Opened) -> Submit:
-    actions = opened.desk.on_exit_request(
-        ExitRequest(opened.position_id, SYMBOL, "price through the stop", at(10)), at(10)
-    )
+    actions = opened.desk.on(ExitRequest(opened.position_id, SYMBOL, "price through the stop", at(10)), at(10))
     exit_ = sent(actions, OrderPurpose.EXIT)
-    opened.desk.submitted(exit_.cl_ord_id, at(10))
+    opened.desk.on(Submitted(exit_.cl_ord_id), at(10))
     (send,) = [a for a in actions if isinstance(a, Submit)]
     return send
 
@@ -57,11 +55,13 @@ def test_the_stop_filled_first_its_fill_closes_the_position_and_the_held_back_ex
     exit_ = _exit_asked(opened).intent
     desk = opened.desk
 
-    stop_fill = desk.on_fill(fill("S1", opened.stop, QTY, "97.9", "0.61", side=SELL, ts=at(10)), at(10))
+    stop_fill = desk.on(
+        FillSeen(fill("S1", opened.stop, QTY, "97.9", "0.61", side=SELL, ts=at(10)), journaled=False), at(10)
+    )
     assert _closed(stop_fill)
     assert _orders_sent(stop_fill) == []  # no cancel of a market exit, which cannot rest
-    refused = desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
-    held = desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+    refused = desk.on(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+    held = desk.on(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
 
     assert _orders_sent(refused + held) == []
     assert desk.ledger.position(SYMBOL) == 0
@@ -74,13 +74,15 @@ def test_the_exit_held_back_before_the_stops_fill_arrives_sends_nothing_and_the_
     exit_ = _exit_asked(opened).intent
     desk = opened.desk
 
-    refused = desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
-    held = desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+    refused = desk.on(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+    held = desk.on(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
     assert _orders_sent(refused + held) == []  # no second exit, no new stop: the stop is filling
     assert opened.position.exiting is False
     assert opened.position.refusals == 0  # nothing was refused by the exchange
 
-    stop_fill = desk.on_fill(fill("S1", opened.stop, QTY, "97.9", "0.61", side=SELL, ts=at(12)), at(12))
+    stop_fill = desk.on(
+        FillSeen(fill("S1", opened.stop, QTY, "97.9", "0.61", side=SELL, ts=at(12)), journaled=False), at(12)
+    )
     assert _closed(stop_fill)
     assert _orders_sent(stop_fill) == []
     assert desk.ledger.position(SYMBOL) == 0
@@ -91,9 +93,11 @@ def test_when_the_exits_cancel_wins_the_exit_closes_the_position_and_no_stop_is_
     exit_ = _exit_asked(opened).intent
     desk = opened.desk
 
-    cancelled = desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(11)), at(11))
+    cancelled = desk.on(event(opened.stop, OrderStatus.CANCELLED, at(11)), at(11))
     assert _orders_sent(cancelled) == []
-    closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "97.8", "0.61", side=SELL, ts=at(11)), at(11))
+    closing = desk.on(
+        FillSeen(fill("X1", exit_.cl_ord_id, QTY, "97.8", "0.61", side=SELL, ts=at(11)), journaled=False), at(11)
+    )
 
     assert _closed(closing)
     assert _orders_sent(closing) == []
@@ -105,10 +109,10 @@ def test_a_stop_that_vanished_unfilled_after_the_exit_was_held_back_means_an_exi
     opened = Opened.make()
     exit_ = _exit_asked(opened).intent
     desk = opened.desk
-    desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
-    desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+    desk.on(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+    desk.on(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
 
-    actions = desk.on_order_event(event(opened.stop, OrderStatus.EXPIRED, at(12)), at(12))
+    actions = desk.on(event(opened.stop, OrderStatus.EXPIRED, at(12)), at(12))
 
     again = sent(actions, OrderPurpose.EXIT)
     (send,) = [a for a in actions if isinstance(a, Submit)]
@@ -124,9 +128,9 @@ def test_a_stop_that_ended_unfilled_before_its_exit_was_held_back_means_an_exit_
     exit_ = _exit_asked(opened).intent
     desk = opened.desk
 
-    ended = desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(10), reason="no liquidity"), at(10))
-    refused = desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
-    held = desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+    ended = desk.on(event(opened.stop, OrderStatus.CANCELLED, at(10), reason="no liquidity"), at(10))
+    refused = desk.on(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+    held = desk.on(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
 
     assert _orders_sent(ended + refused) == []
     again = sent(held, OrderPurpose.EXIT)
@@ -140,8 +144,8 @@ def test_what_a_stop_left_after_a_part_fill_and_its_end_is_exited_once_the_exit_
     exit_ = _exit_asked(opened).intent
     desk = opened.desk
 
-    desk.on_fill(fill("S1", opened.stop, "5", "97.9", "0.2", side=SELL, ts=at(10)), at(10))
-    desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(10), reason="no liquidity"), at(10))
-    held = desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+    desk.on(FillSeen(fill("S1", opened.stop, "5", "97.9", "0.2", side=SELL, ts=at(10)), journaled=False), at(10))
+    desk.on(event(opened.stop, OrderStatus.CANCELLED, at(10), reason="no liquidity"), at(10))
+    held = desk.on(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
 
     assert sent(held, OrderPurpose.EXIT).qty == QTY - 5

@@ -3,7 +3,7 @@ position protected again (`crocbot.core.desk.exits`)."""
 
 from __future__ import annotations
 
-from crocbot.core.desk import Desk, Emit, Note, Record
+from crocbot.core.desk import Desk, Emit, FillSeen, Note, Record, Submitted
 from crocbot.core.messages import (
     ClosedTrade,
     CommandRejected,
@@ -31,10 +31,12 @@ from tests.core.desk_support import (
     Opened,
     announced,
     at,
+    decided,
     entry_acked,
     event,
     exit_intent,
     fill,
+    logged,
     make_desk,
     saves,
     send,
@@ -53,10 +55,12 @@ SELL = Side.SELL
 def _open_in_two_fills() -> tuple[Desk, str, str]:
     desk = make_desk()
     entry = entry_acked(desk)
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
-    desk.on_fill(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), at(3))
-    desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(4)), at(4))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    desk.on(FillSeen(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), journaled=False), at(3))
+    desk.on(event(stop.cl_ord_id, S.ACKED, at(4)), at(4))
     return desk, desk.by_symbol[SYMBOL], stop.cl_ord_id
 
 
@@ -66,15 +70,14 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
     actions = desk.on_exit_request(request, at(10))
     exit_ = sent(actions, OrderPurpose.EXIT)
     assert exit_.cl_ord_id.startswith("cbx")
-    assert actions == [
-        Note("INFO", f"exit {position_id}: take profit", SYMBOL),
+    assert decided(actions) == [
         Cancel(stop, SYMBOL, at(10)),
-        # the exit goes out only once the venue confirms the stop's cancel
         *send(exit_intent(exit_.cl_ord_id, QTY, at(10)), position_id, "exit: take profit", after_cancels=(stop,)),
     ]
+    assert logged(actions) == [("INFO", SYMBOL)]
     assert desk.positions[position_id].exiting is True
     assert desk.on_exit_request(ExitRequest(position_id, SYMBOL, "again", at(11)), at(11)) == []
-    desk.submitted(exit_.cl_ord_id, at(10))
+    desk.on(Submitted(exit_.cl_ord_id), at(10))
     assert desk.on_order_event(event(stop, S.CANCELLED, at(11)), at(11)) == []  # expected while exiting
     closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12)), at(12))
     # gross: 10 * (104 - 100) + 5.68381430 * (104 - 100.2) = 40 + 21.598494340; fees 0.40 + 0.23 + 0.65 = 1.28
@@ -114,13 +117,13 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
     assert desk.by_symbol == {}
     assert desk.risk.daily_realized == D("60.318494340")
     # the symbol is free again
-    assert sent(desk.on_signal(signal(ts=at(20)), at(20)), OrderPurpose.ENTRY).symbol == SYMBOL
+    assert sent(desk.on(signal(ts=at(20)), at(20)), OrderPurpose.ENTRY).symbol == SYMBOL
 
 
 def test_a_close_before_the_stop_cancel_is_confirmed_cancels_the_stop_again() -> None:
     desk, position_id, stop = _open_in_two_fills()
-    exit_ = sent(desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT)
-    desk.submitted(exit_.cl_ord_id, at(10))
+    exit_ = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT)
+    desk.on(Submitted(exit_.cl_ord_id), at(10))
     closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12)), at(12))
     assert closing[0] == Cancel(stop, SYMBOL, at(12))
     assert [type(a) for a in closing[1:]] == [Note, Record, Emit, Record, Record]
@@ -130,7 +133,7 @@ def test_an_exit_request_for_an_unknown_or_closed_position_does_nothing() -> Non
     opened = Opened.make()
     assert opened.desk.on_exit_request(ExitRequest("nope", SYMBOL, "manual", at(9)), at(9)) == []
     desk = make_desk()
-    desk.on_signal(signal(), T0)
+    desk.on(signal(), T0)
     position_id = desk.by_symbol[SYMBOL]
     assert desk.on_exit_request(ExitRequest(position_id, SYMBOL, "no fill yet", at(9)), at(9)) == []
 
@@ -149,11 +152,11 @@ def test_a_stop_fill_closes_the_position() -> None:
     assert trade.realized_pnl == D("-32.59762860")
     assert closed.context is not None
     assert closed.context.exit_reason is ExitReason.STOP
-    assert actions[1:3] == [
-        Note("INFO", "SOL/USD cooling down until 2026-01-05 09:15:10 UTC after a loss of 32.60 USD", SYMBOL),
-        Record(RecordPositionClosed(opened.position_id, at(10), trade, closed.context)),
-    ]
+    got = actions[1:3]
+    assert decided(got) == [Record(RecordPositionClosed(opened.position_id, at(10), trade, closed.context))]
+    assert logged(got) == [("INFO", SYMBOL)]
     assert actions[3:] == [Emit(PositionClosed(opened.position_id, SYMBOL, at(10), trade)), *saves(desk)]
+    assert desk.risk.state().cooldowns == {SYMBOL: at(10 + 15 * 60)}  # the line above: cooling down after a loss
 
 
 # -- f. the exit fails ---------------------------------------------------------------------------------------
@@ -167,20 +170,18 @@ def test_a_rejected_exit_after_the_stop_was_cancelled_places_the_stop_again() ->
     actions = desk.on_order_event(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
     assert stop.cl_ord_id != opened.stop
-    assert actions == [
-        Note("ERROR", f"exit {exit_} rejected: EOrder:Insufficient funds", SYMBOL),
+    assert decided(actions) == [
         *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
     ]
+    assert logged(actions) == [("ERROR", SYMBOL)]
     assert (opened.position.exiting, opened.position.exit_orders, opened.position.stop_order) == (
         False,
         [],
         stop.cl_ord_id,
     )
     # the SL manager may ask again
-    assert sent(
-        desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "retry", at(13)), at(13)), OrderPurpose.EXIT
-    )
+    assert sent(desk.on(ExitRequest(opened.position_id, SYMBOL, "retry", at(13)), at(13)), OrderPurpose.EXIT)
 
 
 def test_a_rejected_exit_with_the_stop_still_there_keeps_it_and_places_it_again_once_its_cancel_lands() -> None:
@@ -188,20 +189,18 @@ def test_a_rejected_exit_with_the_stop_still_there_keeps_it_and_places_it_again_
     desk = opened.desk
     exit_ = opened.exit_requested(10)
     actions = desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
-    assert actions == [
-        Note("ERROR", f"exit {exit_} rejected: EGeneral:Internal error", SYMBOL),
-        Emit(PositionChanged(announced(opened.position_id))),
-    ]
+    assert decided(actions) == [Emit(PositionChanged(announced(opened.position_id)))]
+    assert logged(actions) == [("ERROR", SYMBOL)]
     assert opened.position.exiting is False
     # The cancel sent with the exit then lands. The venue did not take the stop away, the desk did, for an exit
     # that failed: the position is protected again rather than sold into the market that refused the exit.
     landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(12)), at(12))
     stop = sent(landed, OrderPurpose.STOP)
-    assert landed == [
-        Note("WARNING", f"stop {opened.stop} cancelled for an exit that failed: placing it again", SYMBOL),
+    assert decided(landed) == [
         *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
     ]
+    assert logged(landed) == [("WARNING", SYMBOL)]
     assert (opened.position.stop_order, opened.position.exiting) == (stop.cl_ord_id, False)
 
 
@@ -209,13 +208,12 @@ def test_a_stop_cancel_the_venue_refused_is_not_taken_for_the_desks_own() -> Non
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested(10)
-    desk.on_command_rejected(CommandRejected(opened.stop, "cancel", "EGeneral:Internal error", at(11)), at(11))
-    desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
+    desk.on(CommandRejected(opened.stop, "cancel", "EGeneral:Internal error", at(11)), at(11))
+    desk.on(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
     # the stop is still there; should the venue drop it later, that is a vanished stop
     landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(20), reason="EOrder:Canceled by system"), at(20))
-    assert landed[0] == Note(
-        "CRITICAL", f"protective stop {opened.stop} cancelled (EOrder:Canceled by system): exiting the position", SYMBOL
-    )
+    assert isinstance(landed[0], Note)
+    assert logged(landed)[0] == ("CRITICAL", SYMBOL)
     assert sent(landed, OrderPurpose.EXIT).qty == QTY
 
 
@@ -225,16 +223,16 @@ def test_an_exit_cancelled_for_lack_of_liquidity_is_a_failed_exit_too() -> None:
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested(10)
-    desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11))
-    desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), at(12))
+    desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
+    desk.on(FillSeen(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), journaled=False), at(12))
     actions = desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="no liquidity"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
-    assert actions == [
-        Note("ERROR", f"exit {exit_} cancelled: no liquidity", SYMBOL),
+    assert decided(actions) == [
         *send(stop_intent(stop.cl_ord_id, rest, "98", at(12)), opened.position_id, "protective stop at 98"),
         Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
     ]
+    assert logged(actions) == [("ERROR", SYMBOL)]
     assert opened.position.exiting is False
 
 
@@ -243,17 +241,19 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
-    desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
     leaving = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
     exit_ = sent(leaving, OrderPurpose.EXIT)
     assert leaving[1:3] == [Cancel(entry, SYMBOL, at(10)), Cancel(stop.cl_ord_id, SYMBOL, at(10))]  # then the exit
     assert exit_.qty == D("10")
-    desk.submitted(exit_.cl_ord_id, at(10))
-    desk.on_fill(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(11)), at(11))  # the race
-    desk.on_order_event(event(stop.cl_ord_id, S.CANCELLED, at(11)), at(11))
-    desk.on_order_event(event(entry, S.CANCELLED, at(11)), at(11))
+    desk.on(Submitted(exit_.cl_ord_id), at(10))
+    desk.on(FillSeen(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(11)), journaled=False), at(11))  # the race
+    desk.on(event(stop.cl_ord_id, S.CANCELLED, at(11)), at(11))
+    desk.on(event(entry, S.CANCELLED, at(11)), at(11))
     actions = desk.on_fill(fill("X1", exit_.cl_ord_id, "10", "101", "0.4", side=SELL, ts=at(12)), at(12))
     rest = D("5.68381430")
     again = sent(actions, OrderPurpose.EXIT)
@@ -271,14 +271,14 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
         initial_stop=D("98"),
         exiting=True,  # announced while the exit is still in flight
     )
-    assert actions == [
+    assert decided(actions) == [
         Record(RecordPositionChanged(position_id, rest, average)),
         Emit(PositionChanged(left)),
-        Note("WARNING", f"{why}: exiting the rest", SYMBOL),
         *send(exit_intent(again.cl_ord_id, rest, at(12)), position_id, f"exit: {why}"),
         *saves(desk),
     ]
-    desk.submitted(again.cl_ord_id, at(12))
+    assert logged(actions) == [("WARNING", SYMBOL)]
+    desk.on(Submitted(again.cl_ord_id), at(12))
     closing = desk.on_fill(fill("X2", again.cl_ord_id, rest, "101", "0.23", side=SELL, ts=at(13)), at(13))
     assert isinstance(closing[1], Record)
     assert isinstance(closing[1].message, RecordPositionClosed)

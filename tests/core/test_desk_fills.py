@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from crocbot.core.desk import Action, Desk, Emit, Note, Record
+from crocbot.core.desk import Action, Desk, Emit, FillSeen, Note, Record, Submitted
 from crocbot.core.messages import (
     OrderAmended,
     OrderPurpose,
@@ -37,10 +37,12 @@ from tests.core.desk_support import (
     D,
     Opened,
     at,
+    decided,
     entry_acked,
     event,
     exit_intent,
     fill,
+    logged,
     make_desk,
     saves,
     send,
@@ -96,8 +98,10 @@ def test_a_second_entry_fill_resizes_the_stop() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
+    desk.on(Submitted(stop.cl_ord_id), at(2))
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), at(3))
     average = (D("1000") + D("5.68381430") * D("100.2")) / QTY  # 1569.518192860 / 15.68381430
     assert average == D("100.0724799999704153599931364")
@@ -117,7 +121,7 @@ def test_a_second_entry_fill_resizes_the_stop() -> None:
 def test_a_replayed_fill_does_nothing() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2))
+    desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2))
     cash = desk.ledger.cash
     assert desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(3)) == []
     assert (desk.ledger.cash, desk.ledger.position(SYMBOL)) == (cash, D("10"))
@@ -128,9 +132,9 @@ def test_a_replayed_fill_does_nothing() -> None:
 
 def test_a_worse_fill_tightens_the_stop_to_what_the_risk_allows() -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     position_id = desk.by_symbol[SYMBOL]
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, "103", "0.65", ts=at(2)), at(2))
     # at 98 the worst case is 15.68381430 * (5 + 201 * 0.006) = 97.33 USD > 0.95 % of 9999.35 = 94.99 USD;
     # the widest stop within it: (103 * 1.006 - 94.99 / 15.68381430) / 0.994 = 98.150.. -> up to 98.16
@@ -146,13 +150,13 @@ def test_a_worse_fill_tightens_the_stop_to_what_the_risk_allows() -> None:
         take_profit=D("106"),
         initial_stop=D("98.16"),
     )
-    assert actions == [
-        Note("WARNING", "entry filled worse than planned; stop tightened to 98.16", SYMBOL),
+    assert decided(actions) == [
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
         *send(stop_intent(stop.cl_ord_id, QTY, "98.16", at(2)), position_id, "protective stop at 98.16"),
         *saves(desk),
     ]
+    assert logged(actions) == [("WARNING", SYMBOL)]
     assert desk.ledger.to_state()["positions"][SYMBOL]["initial_risk"] == "75.9096612120"  # QTY * (103 - 98.16)
 
 
@@ -160,9 +164,11 @@ def _worse_second_fill(desk: Desk) -> tuple[str, str, list[Action]]:
     """10 filled at 100 with its stop acked, then the rest of the entry at 110; returns position, stop, actions."""
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
-    desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
     return position_id, stop.cl_ord_id, desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(4)), at(4))
 
 
@@ -186,13 +192,13 @@ def test_a_worse_second_fill_amends_the_live_stop_and_takes_the_tighter_level_on
             initial_stop=D(initial),
         )
 
-    assert actions == [
-        Note("WARNING", "entry filled worse than planned; stop tightened to 98.79", SYMBOL),
+    assert decided(actions) == [
         Record(RecordPositionChanged(position_id, QTY, average)),
-        Emit(PositionChanged(announced("98", "98"))),  # the venue has not moved the stop yet
+        Emit(PositionChanged(announced("98", "98"))),
         Amend(stop, SYMBOL, at(4), qty=QTY, trigger_price=D("98.79")),
         *saves(desk),
     ]
+    assert logged(actions) == [("WARNING", SYMBOL)]
     state = desk.positions[position_id]
     assert (state.stop, state.initial_stop, state.pending_stop) == (D("98"), D("98"), (D("98.79"), StopKind.INITIAL))
     # R counts on the tighter stop at once: 15.68381430 * (103.624.. - 98.79)
@@ -214,9 +220,11 @@ def test_a_worse_second_fill_overtakes_a_trigger_amend_in_flight() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
-    desk.on_order_event(event(stop, S.ACKED, at(3)), at(3))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
+    desk.on(Submitted(stop), at(2))
+    desk.on(event(stop, S.ACKED, at(3)), at(3))
     desk.on_mark(SYMBOL, D("101"))
     trail = StopAmendRequest(position_id, SYMBOL, D("98.5"), StopKind.TRAILING, at(4))
     assert desk.on_stop_amend(trail, at(4)) == [Amend(stop, SYMBOL, at(4), trigger_price=D("98.5"))]
@@ -239,11 +247,13 @@ def test_a_trigger_amend_in_flight_tighter_than_the_worse_fill_needs_is_kept() -
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
-    desk.on_order_event(event(stop, S.ACKED, at(3)), at(3))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
+    desk.on(Submitted(stop), at(2))
+    desk.on(event(stop, S.ACKED, at(3)), at(3))
     desk.on_mark(SYMBOL, D("101"))
-    desk.on_stop_amend(StopAmendRequest(position_id, SYMBOL, D("99.5"), StopKind.BREAKEVEN, at(4)), at(4))
+    desk.on(StopAmendRequest(position_id, SYMBOL, D("99.5"), StopKind.BREAKEVEN, at(4)), at(4))
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(5)), at(5))
     assert Amend(stop, SYMBOL, at(5), qty=QTY, trigger_price=D("99.5")) in actions  # never looser than asked
     assert desk.positions[position_id].pending_stop == (D("99.5"), StopKind.BREAKEVEN)
@@ -257,11 +267,11 @@ def test_a_worse_fill_that_no_stop_can_cover_exits_at_once() -> None:
         max_total_exposure=D(1),
         min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
     )
-    entry = sent(desk.on_signal(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY)
     qty = D("78.51629006")  # 95 USD over 0.01 + 199.99 * 0.006 = 1.20994 USD per unit
     assert entry.qty == qty
     position_id = desk.by_symbol[SYMBOL]
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, qty, "101", "0.8", ts=at(2)), at(2))
     # even a stop at 101 costs 2 * 101 * 0.006 * 78.51629006 = 95.16 USD in fees and slippage > 94.99 USD
     reason = (
@@ -280,13 +290,13 @@ def test_a_worse_fill_that_no_stop_can_cover_exits_at_once() -> None:
         take_profit=D("110"),
         initial_stop=D("99.99"),
     )
-    assert actions == [
-        Note("CRITICAL", f"{reason}; no stop fits the risk limit, exiting", SYMBOL),
+    assert decided(actions) == [
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
         *send(exit_intent(exit_.cl_ord_id, qty, at(2)), position_id, f"exit: {reason}"),
         *saves(desk),
     ]
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
     assert desk.positions[position_id].stop_order is None
 
 
@@ -297,9 +307,9 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
     # The market is already past the stop: the position is journaled (so it is known and protected after a crash)
     # with a stop one tick below the fill, which `Position` can describe, and it is sold at once.
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     position_id = desk.by_symbol[SYMBOL]
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2)), at(2))
     exit_ = sent(actions, OrderPurpose.EXIT)
     opened = Position(
@@ -313,18 +323,13 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
         take_profit=D("106"),
         initial_stop=D(stop),
     )
-    assert actions == [
-        Note(
-            "CRITICAL",
-            f"entry {price} is at or through the stop 98: the market is already past it; stop recorded at "
-            f"{stop}, exiting at once",
-            SYMBOL,
-        ),
+    assert decided(actions) == [
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
         *send(exit_intent(exit_.cl_ord_id, QTY, at(2)), position_id, f"exit: entry filled through the stop at {price}"),
         *saves(desk),
     ]
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
     state = desk.positions[position_id]
     assert (state.exiting, state.stop_order, state.stop, state.initial_stop) == (True, None, D(stop), D(stop))
     assert desk.ledger.to_state()["positions"][SYMBOL]["initial_risk"] is None  # no R for a trade never protected
@@ -336,8 +341,8 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
 def test_the_stop_set_below_a_fill_through_it_is_on_a_tick_grid_that_is_not_a_power_of_ten() -> None:
     nickel = dataclasses.replace(SOL, price_increment=D("0.05"))
     desk = make_desk(entry_order="market", instruments=(nickel,))
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
-    desk.submitted(entry.cl_ord_id, T0)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, entry.qty, "97.52", "0.6", ts=at(2)), at(2))
     opened = actions[1]
     assert isinstance(opened, Record)
@@ -350,9 +355,11 @@ def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> 
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
-    desk.on_order_event(event(stop, S.ACKED, at(2)), at(2))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
+    desk.on(Submitted(stop), at(2))
+    desk.on(event(stop, S.ACKED, at(2)), at(2))
     actions = desk.on_fill(fill("F2", entry, "5.68381430", "90", "0.2", ts=at(3)), at(3))
     # average (1000 + 5.68381430 * 90) / 15.68381430 = 96.3759..: under the stop at 98; one tick below, floored
     average = (D("1000") + D("5.68381430") * D("90")) / QTY
@@ -371,19 +378,14 @@ def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> 
     )
     exit_ = sent(actions, OrderPurpose.EXIT)
     why = f"entry filled through the stop at {average}"
-    assert actions == [
-        Note(
-            "CRITICAL",
-            f"entry {average} is at or through the stop 98: the market is already past it; stop recorded at "
-            "96.36, exiting at once",
-            SYMBOL,
-        ),
+    assert decided(actions) == [
         Record(RecordPositionChanged(position_id, QTY, average)),
         Emit(PositionChanged(left)),
         Cancel(stop, SYMBOL, at(3)),
         *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}", after_cancels=(stop,)),
         *saves(desk),
     ]
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
 
 
 # the widest stop within 0.95 % of 9999.40: (price * 1.006 - 94.9943 / 15.68381430) / 0.994, up to the tick
@@ -392,27 +394,21 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
     price: str, stop: str
 ) -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
     position_id = desk.by_symbol[SYMBOL]
-    desk.submitted(entry.cl_ord_id, T0)
+    desk.on(Submitted(entry.cl_ord_id), T0)
     actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2)), at(2))
     placed = sent(actions, OrderPurpose.STOP)
     opened = Position(
         position_id, SYMBOL, PositionSide.LONG, QTY, D(price), D(stop), at(2), take_profit=None, initial_stop=D(stop)
     )
-    assert actions == [
-        Note(
-            "WARNING",
-            f"entry {price}: hitting the take-profit 106 would not pay for the round trip's fees and slippage: "
-            "take-profit dropped",
-            SYMBOL,
-        ),
-        Note("WARNING", f"entry filled worse than planned; stop tightened to {stop}", SYMBOL),
+    assert decided(actions) == [
         Record(RecordPositionOpened(opened)),
         Emit(PositionOpened(opened)),
         *send(stop_intent(placed.cl_ord_id, QTY, stop, at(2)), position_id, f"protective stop at {stop}"),
         *saves(desk),
     ]
+    assert logged(actions) == [("WARNING", SYMBOL), ("WARNING", SYMBOL)]
     assert desk.positions[position_id].take_profit is None
     assert not desk.positions[position_id].exiting
 
@@ -423,7 +419,8 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
 def test_a_fill_for_an_unknown_order_is_critical_and_still_booked() -> None:
     desk = make_desk()
     actions = desk.on_fill(fill("FX", "cbezzzzzzzzzzzz", "2", "100", "0.8"), T0)
-    assert actions[0] == Note("CRITICAL", "fill FX for unknown order cbezzzzzzzzzzzz", SYMBOL)
+    assert isinstance(actions[0], Note)
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
     saved = {a.message.key for a in actions[1:] if isinstance(a, Record) and isinstance(a.message, SaveState)}
     assert saved == {"ledger", "risk"}  # the books are saved, as after any fill
     assert len(actions) == 3
@@ -436,8 +433,10 @@ def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> Non
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2)), OrderPurpose.STOP).cl_ord_id
-    desk.submitted(stop, at(2))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    ).cl_ord_id
+    desk.on(Submitted(stop), at(2))
     actions = desk.on_fill(fill("F2", entry, "6", "100", "0.24", ts=at(3)), at(3))
     grown = Position(
         position_id,
@@ -450,17 +449,13 @@ def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> Non
         take_profit=D("106"),
         initial_stop=D("98"),
     )
-    assert actions == [
-        Note(
-            "CRITICAL",
-            f"order {entry}: fill F2 of 6 over-fills 10 of 15.68381430; booked all the same: the money moved",
-            SYMBOL,
-        ),
+    assert decided(actions) == [
         Record(RecordPositionChanged(position_id, D("16"), D("100"))),
         Emit(PositionChanged(grown)),
         Amend(stop, SYMBOL, at(3), qty=D("16")),
         *saves(desk),
     ]
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
     assert desk.orders[entry].filled == D("10")  # the order's own record could not take it
     assert desk.ledger.position(SYMBOL) == D("16")
     assert desk.positions[position_id].qty == D("16")
@@ -472,17 +467,17 @@ def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> Non
 
 def test_an_event_for_an_unknown_order_is_a_warning() -> None:
     desk = make_desk()
-    assert desk.on_order_event(event("cbxnope", S.ACKED), T0) == [
-        Note("WARNING", "venue event acked for unknown order cbxnope")
-    ]
+    got = desk.on_order_event(event("cbxnope", S.ACKED), T0)
+    assert decided(got) == []
+    assert logged(got) == [("WARNING", None)]
 
 
 def test_an_impossible_event_is_an_error_and_changes_nothing() -> None:
     desk = make_desk()
-    entry = sent(desk.on_signal(signal(), T0), OrderPurpose.ENTRY)  # created, never submitted
-    assert desk.on_order_event(event(entry.cl_ord_id, S.ACKED, at(1)), at(1)) == [
-        Note("ERROR", f"order {entry.cl_ord_id}: created -> acked is not allowed", SYMBOL)
-    ]
+    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)  # created, never submitted
+    got = desk.on_order_event(event(entry.cl_ord_id, S.ACKED, at(1)), at(1))
+    assert decided(got) == []
+    assert logged(got) == [("ERROR", SYMBOL)]
     assert desk.orders[entry.cl_ord_id].status is S.CREATED
 
 
@@ -500,10 +495,12 @@ def test_a_venue_that_refuses_the_stop_and_the_exit_again_and_again_is_not_hamme
     # and every exit is refused. Three refusals in a row and the desk stops sending, halts entries and says so.
     desk = make_desk()
     entry = entry_acked(desk)
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
     refused, t, sends = stop, 3.0, 0
     while True:
-        desk.submitted(refused.cl_ord_id, at(t))
+        desk.on(Submitted(refused.cl_ord_id), at(t))
         actions = desk.on_order_event(
             event(refused.cl_ord_id, S.REJECTED, at(t), reason="EOrder:Insufficient funds"), at(t)
         )
@@ -515,5 +512,5 @@ def test_a_venue_that_refuses_the_stop_and_the_exit_again_and_again_is_not_hamme
         (refused,) = [a.intent for a in orders]
         t += 1
     assert sends == 2  # exit, stop again; the third refusal ends it
-    assert any(isinstance(a, Note) and a.level == "CRITICAL" and "refused" in a.text for a in actions)
+    assert ("CRITICAL", SYMBOL) in logged(actions)
     assert desk.risk.safe_reasons == ("a position the venue refuses to protect",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Action, Emit, Note, Record
+from crocbot.core.desk import Action, Commit, Emit, FillSeen, Note, NotSent, Record, Submitted
 from crocbot.core.messages import (
     CommandRejected,
     ExitRequest,
@@ -21,6 +21,8 @@ from crocbot.core.messages import (
 )
 from crocbot.core.messages.commands import Amend, Submit
 from crocbot.core.messages.journal import (
+    RecordAmend,
+    RecordEvent,
     RecordStop,
 )
 from crocbot.core.reconcile import NEVER_SENT
@@ -32,10 +34,14 @@ from tests.core.desk_support import (
     Opened,
     announced,
     at,
+    committed,
+    decided,
     entry_acked,
     event,
     exit_intent,
     fill,
+    journaled,
+    logged,
     make_desk,
     send,
     sent,
@@ -52,9 +58,12 @@ def test_an_acked_stop_is_live_recorded_and_announced() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
-    actions = desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(3), order_id="OS1"), at(3))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    ack = event(stop.cl_ord_id, S.ACKED, at(3), order_id="OS1")
+    actions = desk.on(ack, at(3))
     live = Position(
         position_id,
         SYMBOL,
@@ -67,13 +76,17 @@ def test_an_acked_stop_is_live_recorded_and_announced() -> None:
         stop_live=True,
         initial_stop=D("98"),
     )
-    assert actions == [
-        Record(RecordStop(position_id, D("98"), StopKind.INITIAL, at(3), stop.cl_ord_id)),
-        Emit(PositionChanged(live)),
-    ]
+    assert actions == committed(
+        [
+            Record(RecordEvent(ack)),
+            Record(RecordStop(position_id, D("98"), StopKind.INITIAL, at(3), stop.cl_ord_id)),
+            Emit(PositionChanged(live)),
+        ]
+    )
     assert desk.positions[position_id].stop_live is True
     assert desk.orders[stop.cl_ord_id].venue_id == "OS1"
-    assert desk.on_order_event(event(stop.cl_ord_id, S.ACKED, at(4)), at(4)) == []  # a repeat changes nothing
+    again = event(stop.cl_ord_id, S.ACKED, at(4))
+    assert desk.on(again, at(4)) == [Commit((RecordEvent(again),))]  # a repeat changes nothing but the journal
 
 
 # -- e. the stop vanishes ------------------------------------------------------------------------------------
@@ -82,13 +95,17 @@ def test_an_acked_stop_is_live_recorded_and_announced() -> None:
 def test_a_stop_cancelled_by_the_venue_means_an_immediate_exit() -> None:
     opened = Opened.make()
     desk = opened.desk
-    actions = desk.on_order_event(event(opened.stop, S.CANCELLED, at(10), reason="EOrder:Canceled by system"), at(10))
+    gone = event(opened.stop, S.CANCELLED, at(10), reason="EOrder:Canceled by system")
+    actions = desk.on(gone, at(10))
     why = f"protective stop {opened.stop} cancelled (EOrder:Canceled by system)"
     exit_ = sent(actions, OrderPurpose.EXIT)
-    assert actions == [
-        Note("CRITICAL", f"{why}: exiting the position", SYMBOL),
-        *send(exit_intent(exit_.cl_ord_id, QTY, at(10)), opened.position_id, f"exit: {why}"),
-    ]
+    assert decided(actions) == committed(
+        [
+            Record(RecordEvent(gone)),
+            *send(exit_intent(exit_.cl_ord_id, QTY, at(10)), opened.position_id, f"exit: {why}"),
+        ]
+    )
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
     assert (opened.position.stop_order, opened.position.stop_live, opened.position.exiting) == (None, False, True)
 
 
@@ -96,15 +113,18 @@ def test_a_stop_rejected_by_the_venue_means_an_immediate_exit() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
-    actions = desk.on_order_event(event(stop.cl_ord_id, S.REJECTED, at(3), reason="EOrder:Insufficient funds"), at(3))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    rejected = event(stop.cl_ord_id, S.REJECTED, at(3), reason="EOrder:Insufficient funds")
+    actions = desk.on(rejected, at(3))
     why = f"protective stop {stop.cl_ord_id} rejected (EOrder:Insufficient funds)"
     exit_ = sent(actions, OrderPurpose.EXIT)
-    assert actions == [
-        Note("CRITICAL", f"{why}: exiting the position", SYMBOL),
-        *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}"),
-    ]
+    assert decided(actions) == committed(
+        [Record(RecordEvent(rejected)), *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}")]
+    )
+    assert logged(actions) == [("CRITICAL", SYMBOL)]
 
 
 def test_a_stop_that_was_never_sent_because_crocbot_died_is_placed_again_not_exited() -> None:
@@ -113,10 +133,12 @@ def test_a_stop_that_was_never_sent_because_crocbot_died_is_placed_again_not_exi
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
+    desk.on(Submitted(stop.cl_ord_id), at(2))
 
-    actions = desk.on_order_event(event(stop.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
+    actions = desk.on(event(stop.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
 
     again = sent(actions, OrderPurpose.STOP)
     assert (again.qty, again.trigger_price) == (QTY, D(98))
@@ -130,22 +152,22 @@ def test_an_exit_that_was_never_sent_is_no_refusal_and_leaves_the_position_prote
     desk, position = opened.desk, opened.position
     exit_ = opened.exit_requested(5, "test")
 
-    actions = desk.on_order_event(event(exit_, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
+    actions = desk.on(event(exit_, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
 
-    assert actions[0] == Note("WARNING", f"exit {exit_} rejected: {NEVER_SENT}", SYMBOL)
+    assert isinstance(actions[1], Note)  # first after the journal's commit
+    assert logged(actions)[0] == ("WARNING", SYMBOL)
     assert (position.refusals, position.exiting) == (0, False)
 
 
 def test_a_stop_that_could_not_be_journaled_means_an_immediate_exit() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
-    actions = desk.not_sent(stop.cl_ord_id, at(2), "journal failed: disk full")
-    assert actions[0] == Note(
-        "CRITICAL",
-        f"protective stop {stop.cl_ord_id} rejected (journal failed: disk full): exiting the position",
-        SYMBOL,
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
     )
+    actions = desk.on(NotSent(Submit(stop), "journal failed: disk full"), at(2))
+    assert isinstance(actions[1], Note)  # first after the exit's journal commit
+    assert logged(actions)[0] == ("CRITICAL", SYMBOL)
     assert sent(actions, OrderPurpose.EXIT).qty == QTY
 
 
@@ -154,7 +176,7 @@ def test_a_stop_that_could_not_be_journaled_means_an_immediate_exit() -> None:
 
 def _amend(opened: Opened, stop: str, seconds: float = 20, kind: StopKind = StopKind.BREAKEVEN) -> list[Action]:
     request = StopAmendRequest(opened.position_id, SYMBOL, D(stop), kind, at(seconds))
-    return opened.desk.on_stop_amend(request, at(seconds))
+    return opened.desk.on(request, at(seconds))
 
 
 def test_a_tighter_stop_below_the_market_is_amended_and_confirmed() -> None:
@@ -164,12 +186,16 @@ def test_a_tighter_stop_below_the_market_is_amended_and_confirmed() -> None:
     assert opened.position.pending_stop == (D("100"), StopKind.BREAKEVEN)
     assert opened.position.stop == D("98")  # only once the venue confirms
     assert _amend(opened, "101", 21) == []  # one amend in flight at a time
-    actions = opened.desk.on_amended(OrderAmended(opened.stop, at(22), trigger_price=D("100")), at(22))
-    assert actions == [
-        Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(22), opened.stop)),
-        Emit(PositionChanged(announced(opened.position_id, stop="100"))),
-        Amend(opened.stop, SYMBOL, at(22), trigger_price=D("101")),  # the wish that waited goes once this one ended
-    ]
+    confirmed = OrderAmended(opened.stop, at(22), trigger_price=D("100"))
+    actions = opened.desk.on(confirmed, at(22))
+    assert actions == committed(
+        [
+            Record(RecordAmend(confirmed)),
+            Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(22), opened.stop)),
+            Emit(PositionChanged(announced(opened.position_id, stop="100"))),
+            Amend(opened.stop, SYMBOL, at(22), trigger_price=D("101")),  # the wish that waited goes once this one ended
+        ]
+    )
     state = opened.desk.positions[opened.position_id]
     assert (state.stop, state.stop_kind) == (D("100"), StopKind.BREAKEVEN)
     assert state.pending_stop == (D("101"), StopKind.BREAKEVEN)
@@ -191,12 +217,14 @@ def test_no_stop_amend_before_the_stop_is_live_or_while_exiting() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    stop = sent(desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), at(2)), OrderPurpose.STOP)
-    desk.submitted(stop.cl_ord_id, at(2))
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
+    desk.on(Submitted(stop.cl_ord_id), at(2))
     request = StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(3))
-    assert desk.on_stop_amend(request, at(3)) == []  # not acked yet
+    assert desk.on(request, at(3)) == []  # not acked yet
     opened = Opened.make()
-    opened.desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
+    opened.desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
     assert _amend(opened, "99", 11) == []
 
 
@@ -204,9 +232,9 @@ def test_a_refused_amend_clears_the_pending_stop() -> None:
     opened = Opened.make()
     _amend(opened, "99")
     refused = CommandRejected(opened.stop, "amend", "EOrder:Invalid price", at(21))
-    assert opened.desk.on_command_rejected(refused, at(21)) == [
-        Note("WARNING", f"amend of {opened.stop} refused: EOrder:Invalid price", SYMBOL)
-    ]
+    got = opened.desk.on(refused, at(21))
+    assert decided(got) == []
+    assert logged(got) == [("WARNING", SYMBOL)]
     assert opened.position.pending_stop is None
     assert _amend(opened, "99", 22) == [Amend(opened.stop, SYMBOL, at(22), trigger_price=D("99"))]
 
@@ -214,13 +242,16 @@ def test_a_refused_amend_clears_the_pending_stop() -> None:
 def test_a_cancel_of_an_order_already_gone_is_only_informational() -> None:
     desk = make_desk()
     refused = CommandRejected("cbsgone", "cancel", "EOrder:Invalid order", T0)
-    assert desk.on_command_rejected(refused, T0) == [
-        Note("INFO", "cancel of cbsgone refused: EOrder:Invalid order", None)
-    ]
+    got = desk.on(refused, T0)
+    assert decided(got) == []
+    assert logged(got) == [("INFO", None)]
 
 
 def test_an_amend_confirmed_without_a_pending_request_is_taken_as_trailing() -> None:
     opened = Opened.make()
-    actions = opened.desk.on_amended(OrderAmended(opened.stop, at(22), trigger_price=D("99.5")), at(22))
-    assert actions[0] == Record(RecordStop(opened.position_id, D("99.5"), StopKind.TRAILING, at(22), opened.stop))
-    assert opened.desk.on_amended(OrderAmended(opened.stop, at(23), trigger_price=D("99.5")), at(23)) == []
+    confirmed = OrderAmended(opened.stop, at(22), trigger_price=D("99.5"))
+    actions = opened.desk.on(confirmed, at(22))
+    trailing = RecordStop(opened.position_id, D("99.5"), StopKind.TRAILING, at(22), opened.stop)
+    assert journaled(actions)[:2] == [RecordAmend(confirmed), trailing]
+    again = OrderAmended(opened.stop, at(23), trigger_price=D("99.5"))
+    assert opened.desk.on(again, at(23)) == [Commit((RecordAmend(again),))]  # journaled, and nothing else

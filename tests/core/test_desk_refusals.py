@@ -14,11 +14,11 @@ CORE = Path(__file__).resolve().parents[2] / "crocbot" / "core"
 
 def test_each_refusal_is_tallied_by_its_rule_and_the_tally_is_taken_once() -> None:
     desk = make_desk(max_open_positions=1)
-    desk.on_signal(signal("100", "102", "94", side=PositionSide.SHORT), T0)
-    desk.on_signal(signal(symbol="ETH/USD"), T0)  # accepted: not a refusal
-    desk.on_signal(signal(), at(1))  # one position working already
+    desk.on(signal("100", "102", "94", side=PositionSide.SHORT), T0)
+    desk.on(signal(symbol="ETH/USD"), T0)  # accepted: not a refusal
+    desk.on(signal(), at(1))  # one position working already
     desk.set_safe("market data not fresh", True, at(2))
-    desk.on_signal(signal(), at(3))
+    desk.on(signal(), at(3))
 
     assert desk.take_refused() == {"short": 1, "max_positions": 1, "safe_mode": 1}
     assert desk.take_refused() == {}
@@ -26,7 +26,7 @@ def test_each_refusal_is_tallied_by_its_rule_and_the_tally_is_taken_once() -> No
 
 def test_a_signal_the_costs_do_not_pay_for_is_tallied_under_the_cost_checks_label() -> None:
     desk = make_desk()
-    desk.on_signal(signal("100", "99.9", "100.1"), T0)  # a stop and a target inside the round trip's costs
+    desk.on(signal("100", "99.9", "100.1"), T0)  # a stop and a target inside the round trip's costs
 
     refused = desk.take_refused()
     assert set(refused) <= {"stop_within_costs", "reward_risk", "take_profit_loses"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from crocbot.core.desk import FillSeen
 from crocbot.core.fence import OpenSell, fence_breach
 from crocbot.core.messages import ExitRequest, OrderPurpose, OrderStatus, Side
 from crocbot.core.messages.commands import Amend, Submit
@@ -37,7 +38,7 @@ def test_nothing_held_means_no_sell_at_all() -> None:
 
 def test_the_desks_own_exit_behind_its_stop_passes_the_fence() -> None:
     opened = Opened.make()
-    actions = opened.desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
+    actions = opened.desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
     (send,) = [a for a in actions if isinstance(a, Submit)]
     assert opened.desk.fence(send) is None
 
@@ -56,7 +57,9 @@ def test_a_stop_grown_beyond_the_position_is_a_breach() -> None:
 
 def test_a_sell_after_the_stop_sold_the_position_is_a_breach() -> None:
     opened = Opened.make()
-    opened.desk.on_fill(fill("S1", opened.stop, QTY, "97.9", "0.61", side=Side.SELL, ts=at(10)), at(10))
+    opened.desk.on(
+        FillSeen(fill("S1", opened.stop, QTY, "97.9", "0.61", side=Side.SELL, ts=at(10)), journaled=False), at(10)
+    )
     again = Submit(exit_intent("cbxagain", QTY, at(11)))
     assert opened.desk.fence(again) is not None
 
@@ -71,7 +74,7 @@ def test_buys_and_amends_of_price_alone_are_not_fenced() -> None:
 def test_a_refused_exit_keeps_its_stop_uncancelled_and_counts_as_a_refusal() -> None:
     opened = Opened.make()
     desk = opened.desk
-    actions = desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
+    actions = desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10))
     exit_ = sent(actions, OrderPurpose.EXIT)
     (send,) = [a for a in actions if isinstance(a, Submit)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from crocbot.core.desk import Action, Desk, LookupDue, Note, Record, StartTimer, StopBudgetDue
+from crocbot.core.desk import Action, Desk, LookupDue, Note, Record, StartTimer, StopBudgetDue, Submitted
 from crocbot.core.desk.stop_updates import StopOutcome, StopUpdates
 from crocbot.core.messages import (
     RATE_LIMITED,
@@ -105,10 +105,10 @@ def test_a_wish_waiting_behind_a_refused_amend_is_still_sent() -> None:
 def test_a_stop_wished_for_before_the_stop_order_is_live_is_not_sent_before_it_is() -> None:
     opened = _opened()
     exit_ = opened.exit_requested(10)  # the exit fails once its stop's cancel landed: the stop is placed again
-    opened.desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(11)), at(11))
+    opened.desk.on(event(opened.stop, OrderStatus.CANCELLED, at(11)), at(11))
     failed = event(exit_, OrderStatus.REJECTED, at(12), reason="EGeneral:Internal error")
-    stop = sent(opened.desk.on_order_event(failed, at(12)), OrderPurpose.STOP)
-    opened.desk.submitted(stop.cl_ord_id, at(12))
+    stop = sent(opened.desk.on(failed, at(12)), OrderPurpose.STOP)
+    opened.desk.on(Submitted(stop.cl_ord_id), at(12))
     assert not opened.position.stop_live  # not acknowledged yet
     assert _wish(opened, "100", 20) == []
     assert opened.position.wanted_stop is None  # nothing to amend: the SL manager asks again once it is live
@@ -231,13 +231,13 @@ def test_a_second_answer_to_a_lookup_changes_nothing() -> None:
     opened = _opened()
     _unknown(opened, 22)
     terms = OrderLookedUp(opened.stop, at(24), OrderStatus.ACKED, qty=opened.position.qty, trigger_price=D("100"))
-    opened.desk.on_order_looked_up(terms, at(24))
+    opened.desk.on(terms, at(24))
     assert opened.desk.on_order_looked_up(terms, at(25)) == []
 
 
 def _stop_cancel_unknown(opened: Opened) -> None:
     request = ExitRequest(opened.position_id, SYMBOL, "manual", at(10))
-    opened.desk.on_exit_request(request, at(10))
+    opened.desk.on(request, at(10))
     assert opened.stop in opened.desk.stop_cancels
     event = CommandUnknown(opened.stop, "cancel", "no answer by the deadline", at(11))
     assert Query(opened.stop, SYMBOL, at(11)) in opened.desk.on_command_unknown(event, at(11))
@@ -258,6 +258,6 @@ def test_a_stop_cancel_without_an_answer_that_the_lookup_finds_not_done_leaves_t
     opened = _opened()
     _stop_cancel_unknown(opened)
     terms = OrderLookedUp(opened.stop, at(12), OrderStatus.ACKED, qty=opened.position.qty, trigger_price=D("98"))
-    opened.desk.on_order_looked_up(terms, at(12))
+    opened.desk.on(terms, at(12))
     assert opened.stop not in opened.desk.stop_cancels  # not cancelled by us after all
     assert opened.desk.orders[opened.stop].is_open

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Action, Desk, Record
+from crocbot.core.desk import Action, Desk, FillSeen, Submitted
 from crocbot.core.messages import (
     ExitReason,
     ExitRequest,
@@ -18,34 +18,39 @@ from crocbot.core.messages import (
     TradeContext,
 )
 from crocbot.core.messages.journal import RecordPositionClosed
-from tests.core.desk_support import ETH, QTY, SYMBOL, D, Opened, at, event, fill, make_desk, restored, sent
+from tests.core.desk_support import ETH, QTY, SYMBOL, D, Opened, at, event, fill, journaled, make_desk, restored, sent
 
 
 def context_of(actions: list[Action]) -> TradeContext:
-    closes = [a.message for a in actions if isinstance(a, Record) and isinstance(a.message, RecordPositionClosed)]
+    closes = [r for r in journaled(actions) if isinstance(r, RecordPositionClosed)]
     assert len(closes) == 1, "one close"
     assert closes[0].context is not None
     return closes[0].context
 
 
 def stop_fills(opened: Opened, price: str) -> list[Action]:
-    return opened.desk.on_fill(fill("S1", opened.stop, QTY, price, "0.5", side=Side.SELL, ts=at(30)), at(30))
+    return opened.desk.on(
+        FillSeen(fill("S1", opened.stop, QTY, price, "0.5", side=Side.SELL, ts=at(30)), journaled=False), at(30)
+    )
 
 
 def exit_fills(desk: Desk, position_id: str, request: ExitRequest, *, symbol: str = SYMBOL) -> list[Action]:
     """The exit `request` asks for goes out once its stop is cancelled, and fills."""
-    exit_ = sent(desk.on_exit_request(request, request.ts), OrderPurpose.EXIT)
+    exit_ = sent(desk.on(request, request.ts), OrderPurpose.EXIT)
     return exit_filled(desk, position_id, exit_.cl_ord_id, symbol=symbol)
 
 
 def exit_filled(desk: Desk, position_id: str, cl_ord_id: str, *, symbol: str = SYMBOL) -> list[Action]:
     stop = desk.positions[position_id].stop_order
     if desk.orders[cl_ord_id].status is OrderStatus.CREATED:
-        desk.submitted(cl_ord_id, at(20))
+        desk.on(Submitted(cl_ord_id), at(20))
     if stop is not None:
-        desk.on_order_event(event(stop, OrderStatus.CANCELLED, at(21)), at(21))
+        desk.on(event(stop, OrderStatus.CANCELLED, at(21)), at(21))
     qty = desk.positions[position_id].qty
-    return desk.on_fill(fill("X1", cl_ord_id, qty, "104", "0.6", side=Side.SELL, symbol=symbol, ts=at(22)), at(22))
+    return desk.on(
+        FillSeen(fill("X1", cl_ord_id, qty, "104", "0.6", side=Side.SELL, symbol=symbol, ts=at(22)), journaled=False),
+        at(22),
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,8 +65,8 @@ def test_a_stop_that_fills_names_its_kind_at_the_time(kind: StopKind, reason: Ex
     opened = Opened.make()
     desk = opened.desk
     desk.on_mark(SYMBOL, D("103"))
-    desk.on_stop_amend(StopAmendRequest(opened.position_id, SYMBOL, D("100"), kind, at(20)), at(20))
-    desk.on_amended(OrderAmended(opened.stop, at(21), trigger_price=D("100")), at(21))
+    desk.on(StopAmendRequest(opened.position_id, SYMBOL, D("100"), kind, at(20)), at(20))
+    desk.on(OrderAmended(opened.stop, at(21), trigger_price=D("100")), at(21))
 
     context = context_of(stop_fills(opened, "100"))
 
@@ -89,8 +94,8 @@ def test_an_exit_because_the_price_went_through_a_trailing_stop_names_the_traili
     opened = Opened.make()
     desk = opened.desk
     desk.on_mark(SYMBOL, D("103"))
-    desk.on_stop_amend(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.TRAILING, at(20)), at(20))
-    desk.on_amended(OrderAmended(opened.stop, at(21), trigger_price=D("100")), at(21))
+    desk.on(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.TRAILING, at(20)), at(20))
+    desk.on(OrderAmended(opened.stop, at(21), trigger_price=D("100")), at(21))
     request = ExitRequest(opened.position_id, SYMBOL, "price 99 is through the stop 100", at(22))
 
     assert context_of(exit_fills(desk, opened.position_id, request)).exit_reason is ExitReason.TRAILING
@@ -110,10 +115,10 @@ def test_the_kill_switch_flattening_a_position_is_a_manual_exit() -> None:
 def test_an_exit_sent_before_a_restart_is_reconciliations() -> None:
     opened = Opened.make()
     request = ExitRequest(opened.position_id, SYMBOL, "take profit", at(20), ExitReason.TAKE_PROFIT)
-    exit_ = sent(opened.desk.on_exit_request(request, at(20)), OrderPurpose.EXIT)
-    opened.desk.submitted(exit_.cl_ord_id, at(20))
-    opened.desk.on_order_event(event(opened.stop, OrderStatus.CANCELLED, at(21)), at(21))
-    opened.desk.on_order_event(event(exit_.cl_ord_id, OrderStatus.ACKED, at(21)), at(21))
+    exit_ = sent(opened.desk.on(request, at(20)), OrderPurpose.EXIT)
+    opened.desk.on(Submitted(exit_.cl_ord_id), at(20))
+    opened.desk.on(event(opened.stop, OrderStatus.CANCELLED, at(21)), at(21))
+    opened.desk.on(event(exit_.cl_ord_id, OrderStatus.ACKED, at(21)), at(21))
     desk = restored(opened.desk)  # what it was for died with the process
 
     context = context_of(exit_filled(desk, opened.position_id, exit_.cl_ord_id))
