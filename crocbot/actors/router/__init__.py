@@ -2,7 +2,8 @@
 
 `actor` dispatches messages to the desk and carries out its actions (one interpreter); `write_ahead` commits each
 event's records as one unit before anything they announce goes out, and keeps them while the journal cannot take
-writes; `status` tells about the books.
+writes; `journal_health` halts entries while the journal fails and retries what waits; `opening` rebuilds the
+desk from the journal at start; `status` tells about the books.
 """
 
 from crocbot.actors.router.actor import Router

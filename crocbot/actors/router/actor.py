@@ -6,10 +6,10 @@ commands in one `VenueRequest`, bus messages, timers and log lines. Write-ahead:
 before the venue hears of it, and a venue event is journaled with what it changed. If the journal cannot be
 written, no entry is sent, entries stop (safe mode) and the failure is loud. A journal that cannot take writes for
 now (a full disk, a read-only file, persistence restarting) does not stop what protects money: the records wait, in
-order, and are written again every few seconds; meanwhile fills are booked, stops and exits still go out (each a
-CRITICAL line), and entries resume once everything waiting is journaled. On start the router asks the journal for a
-snapshot and the desk rebuilds itself from it: ledger, risk state (the kill switch survives restarts), open
-positions and their orders.
+order, and are written again every few seconds (`journal_health`); meanwhile fills are booked, stops and exits
+still go out (each a CRITICAL line), and entries resume once everything waiting is journaled. On start the desk is
+rebuilt from the journal (`opening`): ledger, risk state (the kill switch survives restarts), open positions and
+their orders.
 """
 
 from __future__ import annotations
@@ -24,65 +24,38 @@ from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.messages import (
-    SAFE_MODE_KEY,
     ApplyReconciliation,
     BooksSnapshot,
     OpenPositions,
     PaperAccountSaved,
-    ReadJournal,
     RouterStatus,
     VenueRequest,
 )
+from crocbot.actors.router.journal_health import JournalHealth, RetryJournal
+from crocbot.actors.router.opening import DESK_EVENTS, desk_from_journal, subscribe
 from crocbot.actors.router.status import Reporting, status_report
-from crocbot.actors.router.write_ahead import JOURNALED, Outcome, WriteAhead, journal_unavailable
+from crocbot.actors.router.write_ahead import JOURNALED, Outcome
 from crocbot.core.desk import (
     ESCALATED,
-    LEDGER_KEY,
-    RISK_KEY,
     Action,
     Commit,
     Desk,
     DeskConfig,
     Emit,
-    EntryTTL,
     FillSeen,
-    LookupDue,
     Note,
     NotSent,
     StartTimer,
-    StopBudgetDue,
     Submitted,
 )
-from crocbot.core.desk.stop_updates import StopUpdates
-from crocbot.core.ids import ClientIds
 from crocbot.core.instrument import Instrument
-from crocbot.core.ledger import Ledger
-from crocbot.core.messages import (
-    ActorEscalated,
-    BreakerStateChanged,
-    CommandRejected,
-    CommandUnknown,
-    ExitRequest,
-    FeedHealth,
-    Fill,
-    OrderAmended,
-    OrderEvent,
-    OrderLookedUp,
-    OrderPurpose,
-    SafeModeChanged,
-    Signal,
-    StopAmendRequest,
-)
+from crocbot.core.messages import Fill, OrderPurpose, SafeModeChanged, Signal
 from crocbot.core.messages.commands import Amend, Cancel, Query, Submit, VenueCommand
-from crocbot.core.messages.journal import KnownFill, LoadState, SaveState
 from crocbot.core.messages.market import BookView
-from crocbot.core.risk import RiskGate, RiskState
 from crocbot.core.risk_sizing import RiskLimits
-from crocbot.core.trading_counter import TradingCounter
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
 from crocbot.ops import failpoints
 from crocbot.ops.metrics import METRICS, Metrics
-from crocbot.store.desk_snapshot import journal_snapshot
 
 __all__ = ["Router"]
 
@@ -90,31 +63,7 @@ __all__ = ["Router"]
 _ASK_TIMEOUT = 10.0
 _DAY_TICK = 60.0  # event seconds between checks for a new UTC day
 _BOOKS_EVERY = 10.0  # wall seconds between saves of the books document `crocbot status` reads
-_JOURNAL_RETRY = 5.0  # event seconds between tries to write what the journal refused
-_JOURNAL_FAILING = "journal failing"
 _ACCOUNT_UNSAVED = "the paper account cannot be saved"
-# The desk's events that reach the router as they are (a fill and a signal need a word first): from the bus (the
-# first ten), then the desk's own timers.
-_DESK_EVENTS = (
-    OrderEvent,
-    OrderAmended,
-    CommandRejected,
-    CommandUnknown,
-    OrderLookedUp,
-    ExitRequest,
-    StopAmendRequest,
-    FeedHealth,
-    BreakerStateChanged,
-    ActorEscalated,
-    EntryTTL,
-    StopBudgetDue,
-    LookupDue,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _RetryJournal:
-    """Timer: write the records the journal refused, in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +100,10 @@ class Router(SupervisedActor):
         self._trading = trading  # Kraken's per-pair trading counter, which the desk paces stop amends by
         self._desk: Desk | None = None
         self._ready = False  # reconciled with the venue since the start
-        self._journal = WriteAhead(self._ask, self._journal_failed)  # each event's records, one commit, in order
-        self._retry_due = False
+        self._health = JournalHealth(
+            self._ask, metrics, lambda: self.desk, self._carry_out, self.send_later, self.clock.now
+        )
+        self._journal = self._health.queue  # each event's records, one commit, in order
         self._reporting = Reporting(metrics, lambda: self.services.directory.get(persistence), books_every, wall)
 
     @property
@@ -163,27 +114,18 @@ class Router(SupervisedActor):
     # -- start ----------------------------------------------------------------------------------------
 
     def started(self) -> None:
-        ledger_state = self._ask(LoadState(LEDGER_KEY))
-        risk_state = self._ask(LoadState(RISK_KEY))
-        ledger = Ledger.from_state(ledger_state) if ledger_state else Ledger(quote=self._quote, cash=self._cash)
-        risk = RiskGate(self._limits, RiskState.from_state(risk_state) if risk_state else None)
-        self._desk = Desk(
+        self._desk, restored = desk_from_journal(
+            self._ask,
             instruments=self._instruments,
-            risk=risk,
-            ledger=ledger,
-            ids=ClientIds(self.services.rng),
+            limits=self._limits,
             config=self._config,
-            stop_updates=StopUpdates(TradingCounter(self._trading.threshold, self._trading.decay)),
+            cash=self._cash,
+            quote=self._quote,
+            trading=self._trading,
+            rng=self.services.rng,
+            now=self.clock.now,
         )
-        # Only read on the persistence thread; the desk rebuilds itself here, on the router's.
-        restored = self.desk.restore(self._ask(ReadJournal(journal_snapshot)))
-        self.desk.on_day_tick(self.clock.now())
-        if risk.kill_switch_tripped:
-            logger.warning("kill switch still tripped after the restart: {}", risk.kill_reason)
-        bus = self.services.bus
-        for topic in (Signal, Fill, *_DESK_EVENTS[:10], PaperAccountSaved):
-            bus.subscribe(topic, self.name)
-        bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
+        subscribe(self.services.bus, self.name)
         escalated = self._escalation() if self._escalation is not None else None
         if escalated:  # e.g. the core gave up and was restarted with this router: entries stay halted
             self._carry_out(self.desk.set_safe(ESCALATED, True, self.clock.now()))
@@ -211,7 +153,7 @@ class Router(SupervisedActor):
             self._reporting.last_data[message.symbol] = now  # when it reached the money path (an exchange may lag)
             self._reporting.books(self.desk, now)
         elif isinstance(message, Fill):
-            seen = FillSeen(message, journaled=self._known_fill(message.fill_id))
+            seen = FillSeen(message, journaled=self._journal.known_fill(message.fill_id))
             self._carry_out(desk.on(seen, now), live_fill=True)
         elif isinstance(message, Signal):
             if self._ready:
@@ -221,15 +163,14 @@ class Router(SupervisedActor):
                 logger.info(
                     "{} signal for {} ignored: start-up reconciliation is not done", message.side, message.symbol
                 )
-        elif isinstance(message, _DESK_EVENTS):
+        elif isinstance(message, DESK_EVENTS):
             self._carry_out(desk.on(message, now))
         elif isinstance(message, _DayTick):
             self._carry_out(desk.on_day_tick(now))
         elif isinstance(message, PaperAccountSaved):
             self._carry_out(desk.set_safe(_ACCOUNT_UNSAVED, not message.saved, now))
-        elif isinstance(message, _RetryJournal):
-            self._retry_due = False
-            self._retry_journal()
+        elif isinstance(message, RetryJournal):
+            self._health.retry()
         elif isinstance(message, OpenPositions):
             return desk.open_positions()
         elif isinstance(message, RouterStatus):
@@ -246,7 +187,7 @@ class Router(SupervisedActor):
         """Carry out a reconciliation plan; what was done, one line per kind of change. Only then is the router ready
         for entries."""
         plan = message.plan
-        journaled = frozenset(f.fill_id for f in plan.fills if self._known_fill(f.fill_id))
+        journaled = frozenset(f.fill_id for f in plan.fills if self._journal.known_fill(f.fill_id))
         now = self.clock.now()
         actions, done = self.desk.reconcile(plan, message.policy, now, startup=message.startup, journaled=journaled)
         self._carry_out(actions)
@@ -277,10 +218,8 @@ class Router(SupervisedActor):
                 commands.append(action)
             elif isinstance(action, Emit):
                 self.services.bus.publish(action.message)
-                changed = action.message
-                if isinstance(changed, SafeModeChanged) and _JOURNAL_FAILING not in changed.reasons:
-                    # not while the journal fails: the save would fail as well (the status document can lag)
-                    self._save_safe_mode(changed)
+                if isinstance(action.message, SafeModeChanged):
+                    self._health.safe_mode_changed(action.message)
             elif isinstance(action, StartTimer):
                 self.send_later(action.delay, action.message)
             elif isinstance(action, Note):
@@ -312,15 +251,6 @@ class Router(SupervisedActor):
         self._metrics.inc("crocbot_orders_total", labels={"purpose": str(intent.purpose)})
         commands.append(action)
 
-    def _journal_failed(self, error: BaseException) -> None:
-        if _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
-            logger.critical("the journal could not be written ({}); entries are halted", error)
-        self._metrics.inc("crocbot_journal_failures_total")
-        self._carry_out(self.desk.set_safe(_JOURNAL_FAILING, True, self.clock.now()))
-        if not self._retry_due and journal_unavailable(error):  # a refused record keeps entries halted
-            self._retry_due = True
-            self.send_later(_JOURNAL_RETRY, _RetryJournal())
-
     def stopping(self) -> None:
         self._last_words()
         if self._desk is not None:
@@ -332,35 +262,6 @@ class Router(SupervisedActor):
     def _last_words(self) -> None:
         if self._desk is not None:
             self._journal.last_words()
-
-    def _retry_journal(self) -> None:
-        """Write what waits, oldest first; once all of it is journaled, entries may resume."""
-        written = self._journal.retry()
-        if written is None or _JOURNAL_FAILING not in self.desk.risk.safe_reasons:
-            return
-        try:  # the journal may have failed on an entry alone, which does not wait: see that it takes writes now
-            self._ask(SaveState(SAFE_MODE_KEY, {"reasons": [], "ts": self.clock.now().isoformat()}))
-        except Exception as error:  # noqa: BLE001 - still failing
-            self._journal_failed(error)
-            return
-        logger.warning("the journal takes writes again ({} waiting records written); entries may resume", written)
-        self._carry_out(self.desk.set_safe(_JOURNAL_FAILING, False, self.clock.now()))
-
-    def _save_safe_mode(self, changed: SafeModeChanged) -> None:
-        try:
-            self._ask(SaveState(SAFE_MODE_KEY, {"reasons": list(changed.reasons), "ts": changed.ts.isoformat()}))
-        except Exception:  # noqa: BLE001 - the journal failing is safe mode already; the status file can lag
-            logger.opt(exception=True).error("could not save the safe-mode state for `crocbot status`")
-
-    def _known_fill(self, fill_id: str) -> bool:
-        """Whether the journal held this fill before it came now (a read); False when it cannot say (the ledger
-        knows its recent fills), or while records wait for the journal."""
-        if self._journal.waiting:
-            return False
-        try:
-            return bool(self._ask(KnownFill(fill_id)))
-        except Exception:  # noqa: BLE001 - the write that follows finds out whether the journal works
-            return False
 
     def _ask(self, message: object) -> Any:
         return self.services.directory.ask(self._persistence, message, timeout=_ASK_TIMEOUT)

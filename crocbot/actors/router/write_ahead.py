@@ -23,6 +23,7 @@ from crocbot.actors.messages import LogFillAhead
 from crocbot.core.messages import OrderPurpose
 from crocbot.core.messages.journal import (
     JournalRecord,
+    KnownFill,
     RecordBatch,
     RecordFill,
     RecordIntent,
@@ -64,6 +65,16 @@ class WriteAhead:
     @property
     def waiting(self) -> bool:
         return bool(self._waiting)
+
+    def known_fill(self, fill_id: str) -> bool:
+        """Whether the journal held this fill before it came now (a read); False when it cannot say (the ledger
+        knows its recent fills), or while records wait for the journal."""
+        if self._waiting:
+            return False
+        try:
+            return bool(self._ask(KnownFill(fill_id)))
+        except Exception:  # noqa: BLE001 - the write that follows finds out whether the journal works
+            return False
 
     def commit(self, records: tuple[JournalRecord, ...]) -> Outcome:
         """Journal one event's records in one transaction."""
