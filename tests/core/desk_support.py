@@ -80,7 +80,7 @@ QTY = D("15.68381430")
 
 def limits(**changes: object) -> RiskLimits:
     """The shipped defaults: 0.5 % risk, 1 % max loss, 3 % daily, 3 positions, 25 % / 75 % exposure, 15 min."""
-    return dataclasses.replace(risk_limits(RiskSettings()), **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(risk_limits(RiskSettings()), **changes)  # type: ignore[arg-type]  # a builder forwarding any limit the test overrides
 
 
 def make_desk(
