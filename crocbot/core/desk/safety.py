@@ -78,6 +78,7 @@ def set_safe(
 def on_day_tick(book: Book, now: datetime) -> list[Action]:
     tripped = book.risk.kill_switch_tripped
     book.risk.roll_day(now, book.equity())
+    book.forget_settled()
     if tripped and not book.risk.kill_switch_tripped:
         return [Note("INFO", "a new UTC day: the kill switch is reset"), *book.saves()]
     return []

@@ -203,6 +203,33 @@ class Book:
         if self.by_symbol.get(position.symbol) == position.position_id:
             del self.by_symbol[position.symbol]
 
+    def forget_settled(self) -> int:
+        """Drop the closed positions whose orders have all ended, with those orders, and ended orders of no position;
+        how many orders went. A bot that runs for months must not carry every order it ever sent: the inventory
+        fence and the position's order lists scan them all. What is dropped is what a restart leaves behind too (the
+        journal restores open orders and open positions only), so nothing may depend on it: a late event for a
+        dropped order is met as after a restart."""
+        settled = {
+            position_id
+            for position_id, position in self.positions.items()
+            if position.closed and self.by_symbol.get(position.symbol) != position_id
+        }
+        for order in self.orders.values():
+            if not order.status.is_terminal or order.cl_ord_id in self.handed_out:
+                settled.discard(order.position_id or "")
+        gone = [
+            cl_ord_id
+            for cl_ord_id, order in self.orders.items()
+            if order.status.is_terminal
+            and cl_ord_id not in self.handed_out
+            and (order.position_id in settled or order.position_id not in self.positions)
+        ]
+        for cl_ord_id in gone:
+            del self.orders[cl_ord_id]
+        for position_id in settled:
+            del self.positions[position_id]
+        return len(gone)
+
     def take_stale_entries(self) -> list[tuple[str, str]]:
         taken, self.stale_entries = self.stale_entries, []
         return taken
