@@ -201,10 +201,12 @@ class Router(SupervisedActor):
 
     def _carry_out(self, actions: list[Action], *, live_fill: bool = False) -> None:
         """The one interpreter of the desk's actions. The event's `Commit` comes first and is one durable commit;
-        the commands after it go to the venue in one request. `live_fill`: the actions of a fill from the venue's
-        feed (counted once journaled; a crash test may kill the process once it is, before anything is sent)."""
+        the commands after it go to the venue in one request, and only then the rest (messages, timers, log lines):
+        nothing the venue must hear waits on a log sink. `live_fill`: the actions of a fill from the venue's feed
+        (counted once journaled; a crash test may kill the process once it is, before anything is sent)."""
         commands: list[VenueCommand] = []
         journaled: Outcome = JOURNALED
+        after: list[Action] = []
         for action in actions:
             if isinstance(action, Commit):
                 journaled = self._journal.commit(action.records)
@@ -216,7 +218,12 @@ class Router(SupervisedActor):
                 self._submit(action, journaled, commands)
             elif isinstance(action, Amend | Cancel | Query):
                 commands.append(action)
-            elif isinstance(action, Emit):
+            else:
+                after.append(action)
+        if commands:
+            self.services.bus.publish(VenueRequest(tuple(commands)))
+        for action in after:
+            if isinstance(action, Emit):
                 self.services.bus.publish(action.message)
                 if isinstance(action.message, SafeModeChanged):
                     self._health.safe_mode_changed(action.message)
@@ -225,8 +232,6 @@ class Router(SupervisedActor):
             elif isinstance(action, Note):
                 about = {"symbol": action.symbol} if action.symbol else {}  # an account-wide line names none
                 logger.bind(actor=self.name, **about).log(action.level, action.text)
-        if commands:
-            self.services.bus.publish(VenueRequest(tuple(commands)))
 
     def _submit(self, action: Submit, journaled: Outcome, commands: list[VenueCommand]) -> None:
         intent = action.intent
