@@ -87,7 +87,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--check", action="store_true", help=f"exit 1 below {TARGET:.0%} of the bare parse")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 below {TARGET * 100:.0f}%% of the bare parse")
     args = parser.parse_args()
     logger.remove()
     frames = make_frames(args.frames)
