@@ -25,7 +25,11 @@ def problems(monkeypatch: pytest.MonkeyPatch, **variables: str) -> list[str]:
 def test_the_defaults_are_small_and_the_switch_is_off() -> None:
     live = load_settings(config_file=REPO / "config" / "crocbot.toml").live
 
-    assert (live.quote_currency, live.max_order_notional, live.max_total_exposure) == ("USD", Decimal("100"), Decimal("300"))
+    assert (live.quote_currency, live.max_order_notional, live.max_total_exposure) == (
+        "USD",
+        Decimal("100"),
+        Decimal("300"),
+    )
     assert live.dead_mans_switch == DeadMansSwitchSettings(enabled=False, timeout=60, refresh_interval=20.0)
 
 
