@@ -247,7 +247,8 @@ def _judge_symbols(
                 f"live.max_order_notional ({money_text(limits.max_order_notional)} {limits.quote}), so every entry "
                 f"would be refused: raise live.max_order_notional or remove {symbol} from symbols"
             )
-        have = balances.get(instrument.quote) if isinstance(observed.balances, Mapping) else None
+        # Kraken leaves assets the account never held out of its balances: absent is none at all
+        have = balances.get(instrument.quote, ZERO) if isinstance(observed.balances, Mapping) else None
         if have is not None and have < needed:
             problems.append(funds_problem(symbol, instrument.quote, have, needed))
         if symbol not in observed.validated:

@@ -114,6 +114,12 @@ def test_a_balance_too_small_for_one_minimum_order_says_how_much_is_missing() ->
     )
 
 
+def test_an_account_that_never_held_the_quote_currency_has_none_of_it() -> None:
+    result = judge(observed(ETH, balances={"BTC": D("1")}), LIMITS)
+
+    assert only_problem(result).startswith("the available USD balance (0.00 USD) is too small")
+
+
 def test_krakens_insufficient_funds_gives_the_same_single_line() -> None:
     lines = judge(
         observed(ETH, balances={"USD": D("2")}, validated={"ETH/USD": fails("EOrder:Insufficient funds")}), LIMITS
