@@ -53,7 +53,7 @@ class Account:
     restricted: dict[str, str] = field(default_factory=dict)
 
     def authenticate(self, path: str, body: str, api_sign: str, nonce_text: str) -> None:
-        """Kraken's checks, in Kraken's order: signature, then nonce strictly above the last one."""
+        """Kraken's checks, in Kraken's order: signature, nonce strictly above the last one, the key's permission."""
         if not nonce_text.isdigit():
             raise SimError("EAPI:Invalid nonce")
         expected = sign(path, body, nonce_text, self.secret)
