@@ -24,6 +24,7 @@ from crocbot.core.money import fmt
 __all__ = [
     "LiveGateRefused",
     "live_gate_problems",
+    "quote_problems",
     "key_shape_problems",
     "key_fingerprint",
     "banner",
@@ -55,7 +56,19 @@ def live_gate_problems(settings: Settings) -> list[str]:
     problems += key_shape_problems(settings)
     if problems:
         problems.append("set them in the environment or in .env, or run with --mode paper")
-    return problems
+    return problems + quote_problems(settings)
+
+
+def quote_problems(settings: Settings) -> list[str]:
+    """The live limits are amounts of one currency: a symbol quoted in another could not be measured by them."""
+    quote = settings.live.quote_currency
+    others = [symbol for symbol in settings.symbols if symbol.rsplit("/", 1)[-1] != quote]
+    if not others:
+        return []
+    return [
+        f"{', '.join(others)} {'is' if len(others) == 1 else 'are'} not quoted in live.quote_currency ({quote}), "
+        f"the currency of the live limits: trade only */{quote} symbols live, or set live.quote_currency"
+    ]
 
 
 def key_shape_problems(settings: Settings) -> list[str]:
@@ -85,9 +98,23 @@ def _pct(value: Decimal) -> str:
     return fmt((value * 100).normalize()) + " %"
 
 
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{fmt(amount)} {currency}"
+
+
+def _switch(settings: Settings) -> str:
+    switch = settings.live.dead_mans_switch
+    if not switch.enabled:
+        return "off (orders stay on Kraken if crocbot dies)"
+    return (
+        f"ON: Kraken cancels every order, stops included, {switch.timeout} s after crocbot stops refreshing it "
+        f"(every {fmt(Decimal(str(switch.refresh_interval)).normalize())} s)"
+    )
+
+
 def banner(settings: Settings) -> str:
     assert settings.kraken_api_key is not None
-    risk = settings.risk
+    risk, live = settings.risk, settings.live
     rows = [
         ("mode", "LIVE: real orders with real money on Kraken"),
         ("api key", key_fingerprint(settings.kraken_api_key)),
@@ -96,6 +123,12 @@ def banner(settings: Settings) -> str:
         ("daily loss limit", f"{_pct(risk.daily_loss_limit)} of equity, then no new entries"),
         ("max positions", f"{risk.max_open_positions}"),
         ("max exposure", f"{_pct(risk.max_exposure_per_symbol)} per symbol, {_pct(risk.max_total_exposure)} in total"),
+        (
+            "live limits",
+            f"{_money(live.max_order_notional, live.quote_currency)} per entry, "
+            f"{_money(live.max_total_exposure, live.quote_currency)} in positions and entries (stops, exits exempt)",
+        ),
+        ("dead man's switch", _switch(settings)),
         ("endpoints", f"{settings.kraken.rest_url}  {settings.kraken.ws_auth_url}"),
     ]
     width = max(len(label) for label, _ in rows)

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from crocbot.config.live import LiveSettings
 from crocbot.core.checks import SYMBOL_PATTERN
 from crocbot.core.messages import Timeframe
 from crocbot.core.money import fmt
@@ -38,6 +39,7 @@ __all__ = [
     "PaperSettings",
     "ReconcileSettings",
     "NotificationSettings",
+    "LiveSettings",
     "SECRET_FIELDS",
 ]
 
@@ -257,6 +259,7 @@ class Settings(BaseSettings):
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     paper: PaperSettings = Field(default_factory=PaperSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     @field_validator("symbols", mode="before")
     @classmethod

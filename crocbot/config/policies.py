@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 from types import MappingProxyType
 
+from crocbot.config.live import LiveSettings
 from crocbot.config.model import RiskSettings, StopSettings, StrategySettings
+from crocbot.core.live_limits import LiveLimits
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.core.stops import StopPolicy
 from crocbot.core.strategies import StrategyParams
 
-__all__ = ["risk_limits", "stop_policy", "strategy_params"]
+__all__ = ["risk_limits", "stop_policy", "strategy_params", "live_limits"]
 
 
 def risk_limits(settings: RiskSettings) -> RiskLimits:
@@ -53,4 +55,12 @@ def strategy_params(settings: StrategySettings) -> StrategyParams:
         min_reward_risk=settings.min_reward_risk,
         # a copy, read-only: the params are frozen, and the settings' dict must not change them behind their back
         per_symbol=MappingProxyType(dict(settings.per_symbol)),
+    )
+
+
+def live_limits(settings: LiveSettings) -> LiveLimits:
+    return LiveLimits(
+        quote=settings.quote_currency,
+        max_order_notional=settings.max_order_notional,
+        max_total_exposure=settings.max_total_exposure,
     )

@@ -15,9 +15,19 @@ from crocbot.matching import FillView, MatchingEngine, OrderSnapshot
 from crocbot.sim.frames import rfc3339
 from crocbot.sim.rest_server import SimError
 
-__all__ = ["Account", "order_row", "fill_row", "TOKEN_TTL"]
+__all__ = ["Account", "order_row", "fill_row", "TOKEN_TTL", "PERMISSIONS"]
 
 TOKEN_TTL = 900.0  # seconds a WS token stays usable before its first subscription
+# The REST methods each of a Kraken API key's permissions allows (kraken.com, Settings > API); a method whose
+# permission the key lacks answers `EGeneral:Permission denied` (FACTS §10.12).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "Query Funds": frozenset({"Balance", "BalanceEx", "TradeBalance"}),
+    "Query Open Orders & Trades": frozenset({"OpenOrders", "QueryOrders", "QueryTrades"}),
+    "Query Closed Orders & Trades": frozenset({"ClosedOrders", "TradesHistory"}),
+    "Create & Modify Orders": frozenset({"AddOrder", "AmendOrder", "EditOrder", "AddOrderBatch"}),
+    "Cancel & Close Orders": frozenset({"CancelOrder", "CancelAll", "CancelAllOrdersAfter", "CancelOrderBatch"}),
+    "WebSocket interface": frozenset({"GetWebSocketsToken"}),
+}
 
 
 @dataclass(slots=True)
@@ -37,9 +47,13 @@ class Account:
     balance_sequence: int = 0
     rejected_nonces: int = 0
     rate_limited: int = 0
+    # A test's way to model a key made without some permissions (names as in PERMISSIONS), and an account whose
+    # region may not trade some symbols (symbol -> region code, as in Kraken's refusal).
+    missing_permissions: set[str] = field(default_factory=set)
+    restricted: dict[str, str] = field(default_factory=dict)
 
     def authenticate(self, path: str, body: str, api_sign: str, nonce_text: str) -> None:
-        """Kraken's checks, in Kraken's order: signature, then nonce strictly above the last one."""
+        """Kraken's checks, in Kraken's order: signature, nonce strictly above the last one, the key's permission."""
         if not nonce_text.isdigit():
             raise SimError("EAPI:Invalid nonce")
         expected = sign(path, body, nonce_text, self.secret)
@@ -50,6 +64,9 @@ class Account:
             self.rejected_nonces += 1
             raise SimError("EAPI:Invalid nonce")
         self.last_nonce = nonce
+        method = path.rpartition("/")[2]
+        if any(method in PERMISSIONS[name] for name in self.missing_permissions):
+            raise SimError("EGeneral:Permission denied")
 
     def charge_rest(self, cost: float, now: float) -> None:
         if cost > 0 and not self.rest_counter.try_add(cost, now):
@@ -57,6 +74,10 @@ class Account:
             raise SimError("EAPI:Rate limit exceeded")
 
     def charge_trading(self, symbol: str, cost: float, now: float) -> None:
+        region = self.restricted.get(symbol)
+        if region is not None:  # every order call on a pair passes here first, over REST and WS alike
+            # Kraken's words for a pair the account's region may not trade (ccxt/ccxt#26987).
+            raise SimError(f"EAccount:Invalid permissions:{symbol.partition('/')[0]} trading restricted for {region}.")
         counter = self.pair_counters.get(symbol)
         if counter is None:
             counter = self.pair_counters[symbol] = LeakyCounter(self.trading.threshold, self.trading.decay)

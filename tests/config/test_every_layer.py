@@ -77,6 +77,12 @@ VALUES: dict[str, tuple[str, Any]] = {
     "paper.starting_balances": ('{"USD": 5000, "EUR": 250.5}', {"USD": Decimal("5000"), "EUR": Decimal("250.5")}),
     "notifications.discord_webhook_url": (WEBHOOK, SecretStr(WEBHOOK)),
     "notifications.min_level": ("error", "error"),
+    "live.quote_currency": ("EUR", "EUR"),
+    "live.max_order_notional": ("25.5", Decimal("25.5")),
+    "live.max_total_exposure": ("80", Decimal("80")),
+    "live.dead_mans_switch.enabled": ("true", True),
+    "live.dead_mans_switch.timeout": ("90", 90),
+    "live.dead_mans_switch.refresh_interval": ("15", 15.0),
 }
 
 

@@ -127,3 +127,34 @@ def test_ctrl_c_during_the_real_countdown_exits_cleanly_before_trading(tmp_path:
     assert API_KEY not in out + err
     assert API_SECRET not in out + err
     assert not (tmp_path / "logs").exists()  # it stopped before the bot (and its logging) started
+
+
+def test_the_banner_shows_the_live_limits_and_the_dead_mans_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    live_env(monkeypatch)
+    monkeypatch.setenv("CROCBOT_LIVE__MAX_ORDER_NOTIONAL", "40")
+    off = banner(load_settings())
+    monkeypatch.setenv("CROCBOT_LIVE__DEAD_MANS_SWITCH__ENABLED", "true")
+    on = banner(load_settings())
+
+    assert "40 USD per entry, 300 USD in positions and entries" in off
+    assert "off (orders stay on Kraken if crocbot dies)" in off
+    assert "ON: Kraken cancels every order, stops included, 60 s after" in on
+    assert "every 20 s" in on
+
+
+def test_live_refuses_a_symbol_quoted_outside_the_limits_currency(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live_env(monkeypatch)
+    monkeypatch.setenv("CROCBOT_SYMBOLS", "BTC/USD,ETH/EUR")
+
+    code = main(["run"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "ETH/EUR is not quoted in live.quote_currency (USD)" in err
+    assert "REAL_TRADING" not in err
+    monkeypatch.setenv("CROCBOT_LIVE__QUOTE_CURRENCY", "EUR")
+    assert "BTC/USD is not quoted" in live_gate_problems(load_settings())[0]
+    monkeypatch.setenv("CROCBOT_MODE", "paper")
+    assert live_gate_problems(load_settings()) == []
