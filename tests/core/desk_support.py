@@ -18,6 +18,7 @@ from crocbot.core.desk import (
     Commit,
     Desk,
     DeskConfig,
+    Emit,
     FillSeen,
     JournaledOrder,
     JournaledPosition,
@@ -41,12 +42,21 @@ from crocbot.core.messages import (
     OrderStatus,
     OrderType,
     Position,
+    PositionOpened,
     PositionSide,
     Side,
     Signal,
 )
 from crocbot.core.messages.commands import Submit
-from crocbot.core.messages.journal import EntryBrackets, JournalRecord, RecordEvent, RecordIntent, SaveState
+from crocbot.core.messages.journal import (
+    EntryBrackets,
+    JournalRecord,
+    RecordEvent,
+    RecordFill,
+    RecordIntent,
+    RecordPositionOpened,
+    SaveState,
+)
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
 
@@ -148,6 +158,11 @@ def fill(
         liquidity=Liquidity.TAKER,
         ts=ts,
     )
+
+
+def seen(fill: Fill) -> FillSeen:
+    """A fill as the router hands a new one to the desk: fresh from the venue, not in the journal before."""
+    return FillSeen(fill, journaled=False)
 
 
 def send(
@@ -323,6 +338,65 @@ def restored(
     )
     desk.restore(JournalSnapshot((), open_orders, positions, ()))
     return desk
+
+
+def opened_by(
+    desk: Desk,
+    entry_fill: Fill,
+    position_id: str,
+    then: list[Action],
+    *,
+    stop: str = "98",
+    take_profit: str | None = "106",
+) -> list[Action]:
+    """What the desk decides, log lines aside (`decided`), when `entry_fill` opens a long position: the fill and the
+    position (stop `stop`) journaled in one `Commit` with `then`'s records and the saved books, the position
+    announced, then `then`'s commands (its protective stop, or its exit)."""
+    opened = Position(
+        position_id,
+        entry_fill.symbol,
+        PositionSide.LONG,
+        entry_fill.qty,
+        entry_fill.price,
+        D(stop),
+        entry_fill.ts,
+        take_profit=None if take_profit is None else D(take_profit),
+        initial_stop=D(stop),
+    )
+    return committed(
+        [
+            Record(RecordFill(entry_fill, position_id, False)),
+            Record(RecordPositionOpened(opened)),
+            Emit(PositionOpened(opened)),
+            *then,
+            *saves(desk),
+        ]
+    )
+
+
+def opened_with_stop(
+    desk: Desk, entry_fill: Fill, position_id: str, stop_id: str, *, stop: str = "98", take_profit: str | None = "106"
+) -> list[Action]:
+    """`opened_by`, the position protected by a stop order at `stop` for the filled quantity."""
+    intent = stop_intent(stop_id, entry_fill.qty, stop, entry_fill.ts, symbol=entry_fill.symbol)
+    placed = send(intent, position_id, f"protective stop at {stop}")
+    return opened_by(desk, entry_fill, position_id, placed, stop=stop, take_profit=take_profit)
+
+
+def opened_and_exited(
+    desk: Desk,
+    entry_fill: Fill,
+    position_id: str,
+    exit_id: str,
+    why: str,
+    *,
+    stop: str,
+    take_profit: str | None = "106",
+) -> list[Action]:
+    """`opened_by`, the position (stop `stop`, never placed) sold at once at market for `why`."""
+    intent = exit_intent(exit_id, entry_fill.qty, entry_fill.ts, symbol=entry_fill.symbol)
+    sold = send(intent, position_id, f"exit: {why}")
+    return opened_by(desk, entry_fill, position_id, sold, stop=stop, take_profit=take_profit)
 
 
 def saves(desk: Desk) -> list[Action]:

@@ -40,6 +40,7 @@ from tests.core.desk_support import (
     partly_filled,
     restored,
     saves,
+    seen,
     send,
     sent,
     signal,
@@ -64,7 +65,7 @@ def test_a_fill_after_the_exit_was_cancelled_is_booked_and_the_new_stop_follows_
         OrderPurpose.STOP,
     )
     # the venue's cancel overtook a last fill of the exit
-    late = desk.on_fill(fill("X2", exit_, "3", "98.9", "0.1", side=SELL, ts=at(13)), at(13))
+    late = desk.on(seen(fill("X2", exit_, "3", "98.9", "0.1", side=SELL, ts=at(13))), at(13))
     rest = QTY - 8
     assert decided(late) == [
         Record(RecordPositionChanged(opened.position_id, rest, D("100"))),
@@ -74,7 +75,7 @@ def test_a_fill_after_the_exit_was_cancelled_is_booked_and_the_new_stop_follows_
     ]
     assert logged(late) == [("CRITICAL", SYMBOL)]
     assert (desk.ledger.position(SYMBOL), opened.position.qty) == (rest, rest)
-    assert desk.on_fill(fill("X2", exit_, "3", "98.9", "0.1", side=SELL, ts=at(13)), at(14)) == []  # no twice
+    assert desk.on(seen(fill("X2", exit_, "3", "98.9", "0.1", side=SELL, ts=at(13))), at(14)) == []  # no twice
     assert desk.ledger.position(SYMBOL) == rest
 
 
@@ -85,7 +86,7 @@ def test_a_late_fill_that_closes_the_position_after_its_exit_was_cancelled_close
     desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
     stop = sent(desk.on(event(exit_, S.CANCELLED, at(12)), at(12)), OrderPurpose.STOP)
     desk.on(Submitted(stop.cl_ord_id), at(12))
-    late = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(13)), at(13))
+    late = desk.on(seen(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(13))), at(13))
     assert logged(late)[0] == ("CRITICAL", SYMBOL)  # a fill on an order that had ended: booked, and loudly
     assert isinstance(late[0], Note)
     assert late[1] == Cancel(stop.cl_ord_id, SYMBOL, at(13))  # the stop placed again is not needed any more
@@ -100,7 +101,7 @@ def test_a_late_fill_for_an_entry_given_up_opens_the_position_after_all() -> Non
     position_id = desk.by_symbol[SYMBOL]
     desk.on(event(entry, S.CANCELLED, at(120), reason="User requested"), at(120))
     assert desk.by_symbol == {}
-    actions = desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(121)), at(121))
+    actions = desk.on(seen(fill("F1", entry, QTY, "100", "0.62", ts=at(121))), at(121))
     stop = sent(actions, OrderPurpose.STOP)
     opened = announced(position_id, stop_live=False, opened_at=121)
     assert decided(actions) == [
@@ -122,7 +123,7 @@ def test_an_amend_confirmed_after_the_order_ended_is_only_an_error() -> None:
     entry = entry_acked(desk)
     desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2))
     late = OrderAmended(entry, at(3), limit_price=D("100.05"))
-    got = desk.on_amended(late, at(3))
+    got = desk.on(late, at(3))
     assert decided(got) == []
     assert logged(got) == [("ERROR", SYMBOL)]
     assert desk.orders[entry].limit_price == D("100.00")
@@ -133,7 +134,7 @@ def test_a_stop_amend_confirmed_after_the_stop_filled_is_only_an_error() -> None
     desk = opened.desk
     desk.on(FillSeen(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), journaled=False), at(10))
     late = OrderAmended(opened.stop, at(11), trigger_price=D("99"))
-    got = desk.on_amended(late, at(11))
+    got = desk.on(late, at(11))
     assert decided(got) == []
     assert logged(got) == [("ERROR", SYMBOL)]
 
@@ -143,15 +144,15 @@ def test_a_size_only_confirmation_leaves_the_trigger_amend_pending() -> None:
     desk = opened.desk
     desk.on_mark(SYMBOL, D("103"))
     request = StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(20))
-    assert desk.on_stop_amend(request, at(20)) == [Amend(opened.stop, SYMBOL, at(20), trigger_price=D("100"))]
-    assert desk.on_amended(OrderAmended(opened.stop, at(21), qty=QTY), at(21)) == []
+    assert desk.on(request, at(20)) == [Amend(opened.stop, SYMBOL, at(20), trigger_price=D("100"))]
+    assert desk.on(OrderAmended(opened.stop, at(21), qty=QTY), at(21)) == []
     assert opened.position.pending_stop == (D("100"), StopKind.BREAKEVEN)
     # a venue that reports the whole order repeats the trigger it still has
-    assert desk.on_amended(OrderAmended(opened.stop, at(21), qty=QTY, trigger_price=D("98")), at(21)) == []
+    assert desk.on(OrderAmended(opened.stop, at(21), qty=QTY, trigger_price=D("98")), at(21)) == []
     assert (opened.position.stop, opened.position.pending_stop) == (D("98"), (D("100"), StopKind.BREAKEVEN))
     again = StopAmendRequest(opened.position_id, SYMBOL, D("101"), StopKind.TRAILING, at(22))
-    assert desk.on_stop_amend(again, at(22)) == []  # still one in flight
-    assert desk.on_amended(OrderAmended(opened.stop, at(23), trigger_price=D("100")), at(23)) == [
+    assert desk.on(again, at(22)) == []  # still one in flight
+    assert desk.on(OrderAmended(opened.stop, at(23), trigger_price=D("100")), at(23)) == [
         Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(23), opened.stop)),
         Emit(PositionChanged(announced(opened.position_id, stop="100"))),
         Amend(opened.stop, SYMBOL, at(23), trigger_price=D("101")),  # the wish that waited for it
@@ -166,7 +167,7 @@ def test_only_a_refused_amend_of_the_stop_clears_the_pending_stop() -> None:
     desk.on(StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(20)), at(20))
     state = desk.positions[position_id]
     refused_chase = CommandRejected(entry, "amend", "EOrder:Invalid price", at(21))
-    got = desk.on_command_rejected(refused_chase, at(21))
+    got = desk.on(refused_chase, at(21))
     assert decided(got) == []
     assert logged(got) == [("WARNING", SYMBOL)]
     assert state.pending_stop == (D("99"), StopKind.TRAILING)
@@ -183,7 +184,7 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     desk.on(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(9)), at(9))
     exit_ = opened.exit_requested()
     desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
-    actions = desk.on_order_event(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
+    actions = desk.on(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
     stop = sent(actions, OrderPurpose.STOP)
     assert decided(actions) == [
         *send(stop_intent(stop.cl_ord_id, QTY, "100", at(12)), opened.position_id, "protective stop at 100"),
@@ -196,7 +197,7 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     desk.on(Submitted(stop.cl_ord_id), at(12))
     desk.on(event(stop.cl_ord_id, S.ACKED, at(13)), at(13))
     request = StopAmendRequest(opened.position_id, SYMBOL, D("101"), StopKind.TRAILING, at(14))
-    assert desk.on_stop_amend(request, at(14)) == [Amend(stop.cl_ord_id, SYMBOL, at(14), trigger_price=D("101"))]
+    assert desk.on(request, at(14)) == [Amend(stop.cl_ord_id, SYMBOL, at(14), trigger_price=D("101"))]
 
 
 # -- entry timers --------------------------------------------------------------------------------------------
@@ -206,11 +207,11 @@ def test_an_entry_ttl_before_the_ack_waits_for_it() -> None:
     desk = make_desk()
     entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY).cl_ord_id
     desk.on(Submitted(entry), T0)
-    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(30)) == [StartTimer(30.0, EntryTTL(entry, 2))]
+    assert desk.on(EntryTTL(entry, 2), at(30)) == [StartTimer(30.0, EntryTTL(entry, 2))]
     desk.on(event(entry, S.UNKNOWN, at(31)), at(31))  # the send timed out: looked up, not resent
-    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(60)) == [StartTimer(30.0, EntryTTL(entry, 2))]
+    assert desk.on(EntryTTL(entry, 2), at(60)) == [StartTimer(30.0, EntryTTL(entry, 2))]
     desk.on(event(entry, S.ACKED, at(61)), at(61))
-    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(90)) == [
+    assert desk.on(EntryTTL(entry, 2), at(90)) == [
         Amend(entry, SYMBOL, at(90), limit_price=D("100.05")),
         StartTimer(30.0, EntryTTL(entry, 3)),
     ]
@@ -219,20 +220,20 @@ def test_an_entry_ttl_before_the_ack_waits_for_it() -> None:
 def test_a_chased_price_is_the_orders_only_once_the_venue_confirms_it() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("100.05"))
+    assert desk.on(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("100.05"))
     order = desk.orders[entry]
     assert (order.limit_price, order.amends) == (D("100.00"), 0)
-    assert desk.on_amended(OrderAmended(entry, at(31), limit_price=D("100.05")), at(31)) == []
+    assert desk.on(OrderAmended(entry, at(31), limit_price=D("100.05")), at(31)) == []
     assert (order.limit_price, order.amends) == (D("100.05"), 1)
 
 
 def test_an_entry_ttl_while_the_position_is_exiting_cancels_the_entry() -> None:
     desk = make_desk()
     position_id, entry, _ = partly_filled(desk)
-    leaving = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
+    leaving = desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
     assert Cancel(entry, SYMBOL, at(10)) in leaving
     # the entry's cancel has not landed when its timer fires: it is not chased
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
+    assert desk.on(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
 
 
 def test_an_entry_ttl_after_the_position_closed_cancels_the_entry() -> None:
@@ -240,7 +241,7 @@ def test_an_entry_ttl_after_the_position_closed_cancels_the_entry() -> None:
     position_id, entry, stop = partly_filled(desk)
     desk.on(FillSeen(fill("S1", stop, "10", "98", "0.4", side=SELL, ts=at(10)), journaled=False), at(10))
     assert desk.positions[position_id].closed
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
+    assert desk.on(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
 
 
 # -- exits that end without filling --------------------------------------------------------------------------
@@ -252,9 +253,9 @@ def test_an_exit_partly_filled_then_ended_leaves_the_rest_protected(status: Orde
     desk = opened.desk
     exit_ = opened.exit_requested()
     assert opened.position.message().exiting
-    assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11)) == []
+    assert desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11)) == []
     desk.on(FillSeen(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), journaled=False), at(12))
-    actions = desk.on_order_event(event(exit_, status, at(13), reason="Insufficient liquidity"), at(13))
+    actions = desk.on(event(exit_, status, at(13), reason="Insufficient liquidity"), at(13))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
     assert decided(actions) == [
@@ -264,7 +265,7 @@ def test_an_exit_partly_filled_then_ended_leaves_the_rest_protected(status: Orde
     assert logged(actions) == [("ERROR", SYMBOL)]
     state = opened.position
     assert (state.exiting, state.exit_orders, state.stop_order, state.qty) == (False, [], stop.cl_ord_id, rest)
-    again = desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "retry", at(14)), at(14))
+    again = desk.on(ExitRequest(opened.position_id, SYMBOL, "retry", at(14)), at(14))
     assert sent(again, OrderPurpose.EXIT).qty == rest
 
 
@@ -272,16 +273,16 @@ def test_an_exit_partly_filled_then_cancelled_before_the_stops_cancel_lands_prot
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested()  # the stop's cancel goes out with it
-    partial = desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(11)), at(11))
+    partial = desk.on(seen(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(11))), at(11))
     rest = QTY - 5
     assert not any(isinstance(a, Amend) for a in partial)  # no resizing a stop that is being cancelled
-    ended = desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="Insufficient liquidity"), at(12))
+    ended = desk.on(event(exit_, S.CANCELLED, at(12), reason="Insufficient liquidity"), at(12))
     assert decided(ended) == [Emit(PositionChanged(announced(opened.position_id, qty=rest)))]
     assert logged(ended) == [("ERROR", SYMBOL)]
     assert opened.position.exiting is False
     # the stop's cancel lands: the desk asked for it, for an exit that failed, so the rest is protected again
     # rather than sold at market into the book that could not take the exit
-    landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(13)), at(13))
+    landed = desk.on(event(opened.stop, S.CANCELLED, at(13)), at(13))
     stop = sent(landed, OrderPurpose.STOP)
     assert decided(landed) == [
         *send(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
@@ -296,11 +297,11 @@ def test_an_entry_fill_racing_an_exit_places_no_stop_and_the_rest_is_exited_afte
     position_id, entry, stop = partly_filled(desk)
     exit_ = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT).cl_ord_id
     desk.on(Submitted(exit_), at(10))
-    assert desk.on_order_event(event(stop, S.CANCELLED, at(11)), at(11)) == []
-    raced = desk.on_fill(fill("F2", entry, "5.68381430", "100", "0.23", ts=at(12)), at(12))
+    assert desk.on(event(stop, S.CANCELLED, at(11)), at(11)) == []
+    raced = desk.on(seen(fill("F2", entry, "5.68381430", "100", "0.23", ts=at(12))), at(12))
     assert not any(isinstance(a, Submit | Amend) for a in raced)  # a stop now would hold the exit's base
     assert desk.positions[position_id].stop_order is None
-    closing = desk.on_fill(fill("X1", exit_, "10", "101", "0.4", side=SELL, ts=at(13)), at(13))
+    closing = desk.on(seen(fill("X1", exit_, "10", "101", "0.4", side=SELL, ts=at(13))), at(13))
     assert sent(closing, OrderPurpose.EXIT).qty == D("5.68381430")
 
 
@@ -325,11 +326,11 @@ def test_an_exit_that_fails_while_another_exit_is_working_leaves_the_position_ex
     desk.on(Submitted(first), at(10))
     # Straight to the fill rule, past `on`: through `on` the inventory fence would refuse this second exit (the first
     # already commits 40 of the 78.5 held), and the test is about the exit that ends while another is working.
-    second = sent(desk.on_fill(fill("F2", entry, "38.51629006", "101", "0.4", ts=at(11)), at(11)), OrderPurpose.EXIT)
+    second = sent(desk.on(seen(fill("F2", entry, "38.51629006", "101", "0.4", ts=at(11))), at(11)), OrderPurpose.EXIT)
     desk.on(Submitted(second.cl_ord_id), at(11))
     state = desk.positions[position_id]
     assert state.exit_orders == [first, second.cl_ord_id]
-    actions = desk.on_order_event(event(first, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
+    actions = desk.on(event(first, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
     assert decided(actions) == []
     assert logged(actions) == [("ERROR", SYMBOL)]
     assert (state.exiting, state.exit_orders) == (True, [second.cl_ord_id])
@@ -340,7 +341,7 @@ def test_the_position_message_says_whether_an_exit_is_in_flight() -> None:
     assert opened.position.message().exiting is False
     exit_ = opened.exit_requested()
     assert opened.position.message() == announced(opened.position_id, exiting=True)
-    rejected = opened.desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
+    rejected = opened.desk.on(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
     assert rejected[-1] == Emit(PositionChanged(announced(opened.position_id, exiting=False)))
 
 
@@ -368,8 +369,8 @@ def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_n
 
     assert not [a for a in actions if isinstance(a, Submit | Amend | Cancel)]
     assert (state.exiting, state.exit_orders) == (True, [exit_])
-    assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(101)), at(101)) == []  # cancelled for the exit
-    closing = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(101)), at(101))
+    assert desk.on(event(opened.stop, S.CANCELLED, at(101)), at(101)) == []  # cancelled for the exit
+    closing = desk.on(seen(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(101))), at(101))
     assert not [a for a in closing if isinstance(a, Submit | Amend | Cancel)]
     assert state.closed
 
@@ -383,7 +384,7 @@ def test_an_exit_in_flight_at_the_restart_that_fails_leaves_the_position_protect
     assert state.stop_order is None
     desk.resume(at(100))
 
-    actions = desk.on_order_event(event(exit_, S.CANCELLED, at(101), reason="no liquidity"), at(101))
+    actions = desk.on(event(exit_, S.CANCELLED, at(101), reason="no liquidity"), at(101))
 
     stop = sent(actions, OrderPurpose.STOP)
     state = desk.positions[opened.position_id]  # afresh: a type checker keeps what the assertions above narrowed
@@ -402,7 +403,7 @@ def test_resume_adopts_a_stop_sent_before_the_journal_named_it() -> None:
     assert desk.positions[position_id].stop_order is None
     assert desk.resume(at(100)) == [Emit(PositionChanged(announced(position_id, stop_live=False)))]
     assert desk.positions[position_id].stop_order == stop
-    live = desk.on_order_event(event(stop, S.ACKED, at(101)), at(101))
+    live = desk.on(event(stop, S.ACKED, at(101)), at(101))
     assert live[0] == Record(RecordStop(position_id, D("98"), StopKind.INITIAL, at(101), stop))
 
 
@@ -421,7 +422,7 @@ def test_a_fill_booked_after_a_restart_amends_the_stop_sent_before_the_journal_n
     desk = restored(old, {position_id: None})
     assert desk.positions[position_id].stop_order is None
 
-    actions = desk.on_fill(fill("F2", entry, QTY - half, "100", "0.31", ts=at(3)), at(50))
+    actions = desk.on(seen(fill("F2", entry, QTY - half, "100", "0.31", ts=at(3))), at(50))
 
     assert not [a for a in actions if isinstance(a, Submit)], actions
     assert Amend(stop, SYMBOL, at(50), qty=QTY) in actions
@@ -450,10 +451,10 @@ def test_a_stop_that_sold_its_size_while_an_entry_fill_raced_its_amend_leaves_no
     amend reaches it. The 5 left were shown as protected by a stop that had filled."""
     desk = make_desk()
     position_id, entry, stop = partly_filled(desk)
-    grown = desk.on_fill(fill("F2", entry, "5", "97.5", "0.2", ts=at(4)), at(4))
+    grown = desk.on(seen(fill("F2", entry, "5", "97.5", "0.2", ts=at(4))), at(4))
     assert Amend(stop, SYMBOL, at(4), qty=D(15)) in grown  # in flight when the stop fires
 
-    fired = desk.on_fill(fill("S1", stop, "10", "97.9", "0.4", side=SELL, ts=at(4)), at(4))
+    fired = desk.on(seen(fill("S1", stop, "10", "97.9", "0.4", side=SELL, ts=at(4))), at(4))
 
     position = desk.positions[position_id]
     assert (position.qty, position.stop_order, position.stop_live) == (D(5), None, False)

@@ -38,7 +38,7 @@ def _opened(*, threshold: float = 60.0, decay: float = 1.0) -> Opened:
 
 def _wish(opened: Opened, stop: str, seconds: float, kind: StopKind = StopKind.TRAILING) -> list[Action]:
     request = StopAmendRequest(opened.position_id, SYMBOL, D(stop), kind, at(seconds))
-    return opened.desk.on_stop_amend(request, at(seconds))
+    return opened.desk.on(request, at(seconds))
 
 
 def _send(desk: Desk, actions: list[Action], seconds: float) -> list[Action]:
@@ -53,7 +53,7 @@ def _amends(actions: list[Action]) -> list[Amend]:
 
 
 def _confirm(opened: Opened, stop: str, seconds: float) -> list[Action]:
-    return opened.desk.on_amended(OrderAmended(opened.stop, at(seconds), trigger_price=D(stop)), at(seconds))
+    return opened.desk.on(OrderAmended(opened.stop, at(seconds), trigger_price=D(stop)), at(seconds))
 
 
 # -- conflation ----------------------------------------------------------------------------------------------
@@ -97,9 +97,7 @@ def test_a_wish_waiting_behind_a_refused_amend_is_still_sent() -> None:
     _send(opened.desk, _wish(opened, "100", 20), 20)
     _wish(opened, "101", 21)
     refused = CommandRejected(opened.stop, "amend", "EOrder:Invalid price", at(22))
-    assert _amends(opened.desk.on_command_rejected(refused, at(22))) == [
-        Amend(opened.stop, SYMBOL, at(22), trigger_price=D("101"))
-    ]
+    assert _amends(opened.desk.on(refused, at(22))) == [Amend(opened.stop, SYMBOL, at(22), trigger_price=D("101"))]
 
 
 def test_a_stop_wished_for_before_the_stop_order_is_live_is_not_sent_before_it_is() -> None:
@@ -134,7 +132,7 @@ def test_an_amend_is_not_sent_while_it_would_take_the_pairs_counter_over_its_lim
     assert actions == [StartTimer(1.0, StopBudgetDue(SYMBOL))]
     assert opened.position.wanted_stop == (D("100.3"), StopKind.TRAILING)
     assert _wish(opened, "100.4", 22.5) == []  # the newest replaces the one waiting for room
-    assert _amends(desk.on_stop_budget(StopBudgetDue(SYMBOL), at(23))) == [
+    assert _amends(desk.on(StopBudgetDue(SYMBOL), at(23))) == [
         Amend(opened.stop, SYMBOL, at(23), trigger_price=D("100.4"))
     ]
     assert desk.stop_updates.take_tally()[StopOutcome.THROTTLED] == 1
@@ -156,14 +154,14 @@ def test_an_amend_refused_for_the_rate_limit_is_sent_again_once_the_counter_has_
     opened = _opened()
     desk = opened.desk
     _send(desk, _wish(opened, "100", 20), 20)
-    actions = desk.on_command_rejected(CommandRejected(opened.stop, "amend", RATE_LIMITED, at(21)), at(21))
+    actions = desk.on(CommandRejected(opened.stop, "amend", RATE_LIMITED, at(21)), at(21))
     assert _amends(actions) == []  # Kraken's counter is full: the same wish waits, nothing happened to the stop
     timers = [a for a in actions if isinstance(a, StartTimer)]
     assert timers == [StartTimer(timers[0].delay, StopBudgetDue(SYMBOL))]
     # believed full (60): an amend of an order amended 1 s ago costs 1 + 3, and amends may fill it to 60 - 10
     assert timers[0].delay == 60 + 4 - 50
     later = 21 + timers[0].delay
-    assert _amends(desk.on_stop_budget(StopBudgetDue(SYMBOL), at(later))) == [
+    assert _amends(desk.on(StopBudgetDue(SYMBOL), at(later))) == [
         Amend(opened.stop, SYMBOL, at(later), trigger_price=D("100"))
     ]
 
@@ -172,9 +170,9 @@ def test_an_amend_that_never_left_crocbot_is_sent_again_after_a_pause() -> None:
     opened = _opened()
     desk = opened.desk
     _send(desk, _wish(opened, "100", 20), 20)
-    actions = desk.on_command_rejected(CommandRejected(opened.stop, "amend", UNSENT, at(20)), at(20))
+    actions = desk.on(CommandRejected(opened.stop, "amend", UNSENT, at(20)), at(20))
     assert [a for a in actions if not isinstance(a, Note)] == [StartTimer(1.0, StopBudgetDue(SYMBOL))]
-    assert _amends(desk.on_stop_budget(StopBudgetDue(SYMBOL), at(21))) == [
+    assert _amends(desk.on(StopBudgetDue(SYMBOL), at(21))) == [
         Amend(opened.stop, SYMBOL, at(21), trigger_price=D("100"))
     ]
     assert desk.stop_updates.take_tally()[StopOutcome.UNSENT] == 1
@@ -186,7 +184,7 @@ def test_an_amend_that_never_left_crocbot_is_sent_again_after_a_pause() -> None:
 def _unknown(opened: Opened, seconds: float) -> list[Action]:
     _send(opened.desk, _wish(opened, "100", 20), 20)
     event = CommandUnknown(opened.stop, "amend", "no answer by the deadline", at(seconds))
-    return opened.desk.on_command_unknown(event, at(seconds))
+    return opened.desk.on(event, at(seconds))
 
 
 def test_an_amend_without_an_answer_is_looked_up_never_taken_as_done_or_refused() -> None:
@@ -203,7 +201,7 @@ def test_a_looked_up_amend_that_took_effect_is_confirmed_and_the_newest_wish_sen
     _unknown(opened, 22)
     _wish(opened, "101", 23)
     terms = OrderLookedUp(opened.stop, at(24), OrderStatus.ACKED, qty=opened.position.qty, trigger_price=D("100"))
-    actions = opened.desk.on_order_looked_up(terms, at(24))
+    actions = opened.desk.on(terms, at(24))
     assert actions[0] == Record(RecordAmend(OrderAmended(opened.stop, at(24), trigger_price=D("100"))))
     assert actions[1] == Record(RecordStop(opened.position_id, D("100"), StopKind.TRAILING, at(24), opened.stop))
     assert _amends(actions) == [Amend(opened.stop, SYMBOL, at(24), trigger_price=D("101"))]
@@ -214,7 +212,7 @@ def test_a_looked_up_amend_that_did_not_take_effect_is_sent_again() -> None:
     opened = _opened()
     _unknown(opened, 22)
     terms = OrderLookedUp(opened.stop, at(24), OrderStatus.ACKED, qty=opened.position.qty, trigger_price=D("98"))
-    actions = opened.desk.on_order_looked_up(terms, at(24))
+    actions = opened.desk.on(terms, at(24))
     assert actions == [Amend(opened.stop, SYMBOL, at(24), trigger_price=D("100"))]
     assert opened.position.stop == D("98")
 
@@ -223,8 +221,8 @@ def test_a_lookup_without_an_answer_is_asked_again_later() -> None:
     opened = _opened()
     _unknown(opened, 22)
     no_answer = CommandUnknown(opened.stop, "query", "no answer by the deadline", at(24))
-    assert opened.desk.on_command_unknown(no_answer, at(24)) == [StartTimer(1.0, LookupDue(opened.stop))]
-    assert opened.desk.on_lookup_due(LookupDue(opened.stop), at(25)) == [Query(opened.stop, SYMBOL, at(25))]
+    assert opened.desk.on(no_answer, at(24)) == [StartTimer(1.0, LookupDue(opened.stop))]
+    assert opened.desk.on(LookupDue(opened.stop), at(25)) == [Query(opened.stop, SYMBOL, at(25))]
 
 
 def test_a_second_answer_to_a_lookup_changes_nothing() -> None:
@@ -232,7 +230,7 @@ def test_a_second_answer_to_a_lookup_changes_nothing() -> None:
     _unknown(opened, 22)
     terms = OrderLookedUp(opened.stop, at(24), OrderStatus.ACKED, qty=opened.position.qty, trigger_price=D("100"))
     opened.desk.on(terms, at(24))
-    assert opened.desk.on_order_looked_up(terms, at(25)) == []
+    assert opened.desk.on(terms, at(25)) == []
 
 
 def _stop_cancel_unknown(opened: Opened) -> None:
@@ -240,14 +238,14 @@ def _stop_cancel_unknown(opened: Opened) -> None:
     opened.desk.on(request, at(10))
     assert opened.stop in opened.desk.stop_cancels
     event = CommandUnknown(opened.stop, "cancel", "no answer by the deadline", at(11))
-    assert Query(opened.stop, SYMBOL, at(11)) in opened.desk.on_command_unknown(event, at(11))
+    assert Query(opened.stop, SYMBOL, at(11)) in opened.desk.on(event, at(11))
 
 
 def test_a_stop_cancel_without_an_answer_that_the_lookup_finds_done_ends_the_stop_as_its_lost_event_would() -> None:
     opened = _opened()
     _stop_cancel_unknown(opened)
     terms = OrderLookedUp(opened.stop, at(12), OrderStatus.CANCELLED, qty=opened.position.qty)
-    actions = opened.desk.on_order_looked_up(terms, at(12))
+    actions = opened.desk.on(terms, at(12))
     ended = OrderEvent(opened.stop, OrderStatus.CANCELLED, at(12), reason="looked up")
     assert actions[0] == Record(RecordEvent(ended))
     assert opened.desk.orders[opened.stop].status is OrderStatus.CANCELLED
