@@ -36,6 +36,7 @@ from crocbot.core.messages import (
     ExitRequest,
     Fill,
     Liquidity,
+    OrderAmended,
     OrderEvent,
     OrderIntent,
     OrderPurpose,
@@ -51,12 +52,14 @@ from crocbot.core.messages.commands import Submit
 from crocbot.core.messages.journal import (
     EntryBrackets,
     JournalRecord,
+    RecordAmend,
     RecordEvent,
     RecordFill,
     RecordIntent,
     RecordPositionOpened,
     SaveState,
 )
+from crocbot.core.reconcile import ForeignOrderPolicy, Plan
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
 
@@ -397,6 +400,20 @@ def opened_and_exited(
     intent = exit_intent(exit_id, entry_fill.qty, entry_fill.ts, symbol=entry_fill.symbol)
     sold = send(intent, position_id, f"exit: {why}")
     return opened_by(desk, entry_fill, position_id, sold, stop=stop, take_profit=take_profit)
+
+
+def only_journaled(message: OrderEvent | OrderAmended) -> list[Action]:
+    """What `Desk.on` answers to a venue message that changes nothing on the books: the message journaled, and
+    nothing decided."""
+    record = RecordEvent(message) if isinstance(message, OrderEvent) else RecordAmend(message)
+    return [Commit((record,))]
+
+
+def started(desk: Desk, now: datetime) -> list[Action]:
+    """A rebuilt desk's actions at the router's start-up reconciliation, the venue agreeing with the books: what
+    the desk decides to carry on (`resume`): every open position protected and announced."""
+    actions, _ = desk.reconcile(Plan(), ForeignOrderPolicy.ADOPT, now, startup=True, journaled=frozenset())
+    return actions
 
 
 def saves(desk: Desk) -> list[Action]:
