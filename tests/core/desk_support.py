@@ -247,6 +247,28 @@ class Opened:
         return exit_
 
 
+def exit_working(*, reported_sent: bool = True) -> tuple[Desk, str, str, str]:
+    """A market entry of 78.51629006 at 101 (stop 99.99) of which 40 filled, its stop sent, and an exit of the 40
+    handed out (and, if `reported_sent`, reported sent by the router). The rest of the entry, should it fill, fits no
+    stop (the fail-safe exits all of it). Returns (desk, position id, entry, exit)."""
+    desk = make_desk(
+        entry_order="market",
+        risk_per_trade=D("0.0095"),
+        max_exposure_per_symbol=D(1),
+        max_total_exposure=D(1),
+        min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
+    )
+    entry = sent(desk.on(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY).cl_ord_id
+    position_id = desk.by_symbol[SYMBOL]
+    desk.on(Submitted(entry), T0)
+    stop = sent(desk.on(seen(fill("F1", entry, "40", "101", "0.4", ts=at(2))), at(2)), OrderPurpose.STOP)
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    first = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT).cl_ord_id
+    if reported_sent:
+        desk.on(Submitted(first), at(10))
+    return desk, position_id, entry, first
+
+
 def entry_acked(desk: Desk) -> str:
     """A signal's limit entry, journaled, sent and acknowledged; returns its client id."""
     entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)

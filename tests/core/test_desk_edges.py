@@ -34,6 +34,7 @@ from tests.core.desk_support import (
     entry_acked,
     event,
     exit_intent,
+    exit_working,
     fill,
     logged,
     make_desk,
@@ -337,22 +338,7 @@ def test_an_entry_fill_racing_an_exit_places_no_stop_and_the_rest_is_exited_afte
 def test_an_exit_that_fails_while_another_exit_is_working_leaves_the_position_exiting() -> None:
     # 40 of a 78.51629006 entry at 101 fits the risk with its stop at 99.99; the rest, filled at 101 while the
     # first exit is out, does not fit any stop: a second exit, for all of it.
-    desk = make_desk(
-        entry_order="market",
-        risk_per_trade=D("0.0095"),
-        max_exposure_per_symbol=D(1),
-        max_total_exposure=D(1),
-        min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
-    )
-    entry = sent(desk.on(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY).cl_ord_id
-    position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry), T0)
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "40", "101", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
-    first = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT).cl_ord_id
-    desk.on(Submitted(first), at(10))
+    desk, position_id, entry, first = exit_working()
     # The second exit sells more than the first leaves unpromised (it already commits 40 of the 78.5 held): the
     # inventory fence refuses it, and it ends, not sent, while the first exit is still working.
     actions = desk.on(seen(fill("F2", entry, "38.51629006", "101", "0.4", ts=at(11))), at(11))
@@ -463,7 +449,7 @@ def test_resume_amends_a_stop_whose_size_amend_was_lost_with_the_process_to_cove
     `resume` compares the stop with the position and amends it."""
     old = make_desk()
     _, entry, stop = partly_filled(old)
-    grown = old.on_fill(fill("F2", entry, QTY - 10, "100", "0.25", ts=at(4)), at(4))
+    grown = old.on(seen(fill("F2", entry, QTY - 10, "100", "0.25", ts=at(4))), at(4))
     assert Amend(stop, SYMBOL, at(4), qty=QTY) in grown  # ... which the process died before sending
     desk = restored(old)
     assert desk.orders[stop].remaining == D(10)
