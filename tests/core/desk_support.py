@@ -43,6 +43,7 @@ from crocbot.core.messages import (
     OrderStatus,
     OrderType,
     Position,
+    PositionChanged,
     PositionOpened,
     PositionSide,
     Side,
@@ -247,20 +248,25 @@ class Opened:
         return exit_
 
 
-def exit_working(*, reported_sent: bool = True) -> tuple[Desk, str, str, str]:
-    """A market entry of 78.51629006 at 101 (stop 99.99) of which 40 filled, its stop sent, and an exit of the 40
-    handed out (and, if `reported_sent`, reported sent by the router). The rest of the entry, should it fill, fits no
-    stop (the fail-safe exits all of it). Returns (desk, position id, entry, exit)."""
-    desk = make_desk(
+def fail_safe_desk() -> Desk:
+    """A desk that takes market entries at up to 0.95 % risk a trade and the whole equity's exposure, and takes a stop
+    within the round trip's cost: what it takes for the fail-safe (no stop fits the risk: exit) alone to decide."""
+    return make_desk(
         entry_order="market",
         risk_per_trade=D("0.0095"),
         max_exposure_per_symbol=D(1),
         max_total_exposure=D(1),
-        min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
+        min_stop_cost_multiple=D(0),
     )
-    entry = sent(desk.on(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY).cl_ord_id
+
+
+def exit_working(*, reported_sent: bool = True) -> tuple[Desk, str, str, str]:
+    """A market entry of 78.51629006 at 101 (stop 99.99) of which 40 filled, its stop sent, and an exit of the 40
+    handed out (and, if `reported_sent`, reported sent by the router). The rest of the entry, should it fill, fits no
+    stop (the fail-safe exits all of it). Returns (desk, position id, entry, exit)."""
+    desk = fail_safe_desk()
+    entry = entry_sent(desk, signal("100", "99.99", "110")).cl_ord_id
     position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry), T0)
     stop = sent(desk.on(seen(fill("F1", entry, "40", "101", "0.4", ts=at(2))), at(2)), OrderPurpose.STOP)
     desk.on(Submitted(stop.cl_ord_id), at(2))
     first = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT).cl_ord_id
@@ -269,24 +275,35 @@ def exit_working(*, reported_sent: bool = True) -> tuple[Desk, str, str, str]:
     return desk, position_id, entry, first
 
 
+def entry_sent(desk: Desk, entry: Signal | None = None) -> OrderIntent:
+    """The entry of `entry` (by default `signal()`), journaled and sent at T0, not yet acknowledged."""
+    intent = sent(desk.on(entry or signal(), T0), OrderPurpose.ENTRY)
+    desk.on(Submitted(intent.cl_ord_id), T0)
+    return intent
+
+
 def entry_acked(desk: Desk) -> str:
     """A signal's limit entry, journaled, sent and acknowledged; returns its client id."""
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
-    desk.on(Submitted(entry.cl_ord_id), T0)
+    entry = entry_sent(desk)
     ack = event(entry.cl_ord_id, OrderStatus.ACKED, at(1), order_id="OE1")
     assert desk.on(ack, at(1)) == [Commit((RecordEvent(ack),))]  # journaled, and nothing else to do
     return entry.cl_ord_id
 
 
+def stop_sent(desk: Desk, qty: Decimal | str = QTY, fee: str = "0.62") -> tuple[str, str, str]:
+    """A signal's entry acked, then filled for `qty` at 100 (at 2 s), its stop sent but not yet acknowledged:
+    (position id, entry, stop)."""
+    entry = entry_acked(desk)
+    stop = sent(desk.on(seen(fill("F1", entry, qty, "100", fee, ts=at(2))), at(2)), OrderPurpose.STOP).cl_ord_id
+    desk.on(Submitted(stop), at(2))
+    return desk.by_symbol[SYMBOL], entry, stop
+
+
 def partly_filled(desk: Desk) -> tuple[str, str, str]:
     """An entry with 10 of 15.68381430 filled at 100 and its stop acked: (position id, entry, stop)."""
-    entry = entry_acked(desk)
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
+    position_id, entry, stop = stop_sent(desk, "10", "0.4")
     desk.on(event(stop, OrderStatus.ACKED, at(3)), at(3))
-    return desk.by_symbol[SYMBOL], entry, stop
+    return position_id, entry, stop
 
 
 def announced(
@@ -436,6 +453,18 @@ def started(desk: Desk, now: datetime) -> list[Action]:
     the desk decides to carry on (`resume`): every open position protected and announced."""
     actions, _ = desk.reconcile(Plan(), ForeignOrderPolicy.ADOPT, now, startup=True, journaled=frozenset())
     return actions
+
+
+def protected_again(
+    message: OrderEvent, position_id: str, stop_id: str, *, qty: Decimal = QTY, stop: str = "98"
+) -> list[Action]:
+    """What the desk decides, log lines aside (`decided`), when the venue's `message` leaves a long position of `qty`
+    without a stop (its exit failed, or the stop's cancel the desk asked for an exit landed after the exit failed):
+    `message` journaled, a new stop order at `stop` journaled and sent, the position announced with it, not yet
+    live."""
+    placed = send(stop_intent(stop_id, qty, stop, message.ts), position_id, f"protective stop at {stop}")
+    changed = announced(position_id, qty=qty, stop=stop, stop_live=False)
+    return committed([Record(RecordEvent(message)), *placed, Emit(PositionChanged(changed))])
 
 
 def saves(desk: Desk) -> list[Action]:

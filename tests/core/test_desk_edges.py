@@ -41,6 +41,7 @@ from tests.core.desk_support import (
     only_journaled,
     opened_with_stop,
     partly_filled,
+    protected_again,
     restored,
     saves,
     seen,
@@ -48,7 +49,7 @@ from tests.core.desk_support import (
     sent,
     signal,
     started,
-    stop_intent,
+    stop_sent,
 )
 
 S = OrderStatus
@@ -197,13 +198,7 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     rejected = event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds")
     actions = desk.on(rejected, at(12))
     stop = sent(actions, OrderPurpose.STOP)
-    assert decided(actions) == committed(
-        [
-            Record(RecordEvent(rejected)),
-            *send(stop_intent(stop.cl_ord_id, QTY, "100", at(12)), opened.position_id, "protective stop at 100"),
-            Emit(PositionChanged(announced(opened.position_id, stop="100", stop_live=False))),
-        ]
-    )
+    assert decided(actions) == protected_again(rejected, opened.position_id, stop.cl_ord_id, stop="100")
     assert logged(actions) == [("ERROR", SYMBOL)]
     state = opened.position
     assert (state.pending_stop, state.stop_kind, state.stop_order) == (None, StopKind.BREAKEVEN, stop.cl_ord_id)
@@ -275,13 +270,7 @@ def test_an_exit_partly_filled_then_ended_leaves_the_rest_protected(status: Orde
     actions = desk.on(ended, at(13))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
-    assert decided(actions) == committed(
-        [
-            Record(RecordEvent(ended)),
-            *send(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
-            Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False, exiting=False))),
-        ]
-    )
+    assert decided(actions) == protected_again(ended, opened.position_id, stop.cl_ord_id, qty=rest)
     assert logged(actions) == [("ERROR", SYMBOL)]
     state = opened.position
     assert (state.exiting, state.exit_orders, state.stop_order, state.qty) == (False, [], stop.cl_ord_id, rest)
@@ -310,13 +299,7 @@ def test_an_exit_partly_filled_then_cancelled_before_the_stops_cancel_lands_prot
     stop_cancelled = event(opened.stop, S.CANCELLED, at(13))
     landed = desk.on(stop_cancelled, at(13))
     stop = sent(landed, OrderPurpose.STOP)
-    assert decided(landed) == committed(
-        [
-            Record(RecordEvent(stop_cancelled)),
-            *send(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
-            Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
-        ]
-    )
+    assert decided(landed) == protected_again(stop_cancelled, opened.position_id, stop.cl_ord_id, qty=rest)
     assert logged(landed) == [("WARNING", SYMBOL)]
     assert (opened.position.stop_order, opened.position.qty, opened.position.exiting) == (stop.cl_ord_id, rest, False)
 
@@ -406,12 +389,7 @@ def test_an_exit_in_flight_at_the_restart_that_fails_leaves_the_position_protect
 
 def test_resume_adopts_a_stop_sent_before_the_journal_named_it() -> None:
     old = make_desk()
-    entry = entry_acked(old)
-    position_id = old.by_symbol[SYMBOL]
-    stop = sent(
-        old.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    old.on(Submitted(stop), at(2))
+    position_id, _, stop = stop_sent(old)
     desk = restored(old, {position_id: None})  # the journal names a position's stop once it is acked
     assert desk.positions[position_id].stop_order is None
     assert started(desk, at(100)) == [Emit(PositionChanged(announced(position_id, stop_live=False)))]

@@ -36,19 +36,20 @@ from tests.core.desk_support import (
     at,
     committed,
     decided,
-    entry_acked,
     event,
     exit_intent,
     fill,
     journaled,
     logged,
     make_desk,
+    partly_filled,
+    protected_again,
     saves,
     seen,
     send,
     sent,
     signal,
-    stop_intent,
+    stop_sent,
 )
 
 S = OrderStatus
@@ -60,14 +61,10 @@ SELL = Side.SELL
 
 def _open_in_two_fills() -> tuple[Desk, str, str]:
     desk = make_desk()
-    entry = entry_acked(desk)
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
+    _, entry, stop = stop_sent(desk, "10", "0.4")
     desk.on(FillSeen(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), journaled=False), at(3))
-    desk.on(event(stop.cl_ord_id, S.ACKED, at(4)), at(4))
-    return desk, desk.by_symbol[SYMBOL], stop.cl_ord_id
+    desk.on(event(stop, S.ACKED, at(4)), at(4))
+    return desk, desk.by_symbol[SYMBOL], stop
 
 
 def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_booked_with_fees() -> None:
@@ -188,13 +185,7 @@ def test_a_rejected_exit_after_the_stop_was_cancelled_places_the_stop_again() ->
     actions = desk.on(rejected, at(12))
     stop = sent(actions, OrderPurpose.STOP)
     assert stop.cl_ord_id != opened.stop
-    assert decided(actions) == committed(
-        [
-            Record(RecordEvent(rejected)),
-            *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
-            Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
-        ]
-    )
+    assert decided(actions) == protected_again(rejected, opened.position_id, stop.cl_ord_id)
     assert logged(actions) == [("ERROR", SYMBOL)]
     assert (opened.position.exiting, opened.position.exit_orders, opened.position.stop_order) == (
         False,
@@ -220,13 +211,7 @@ def test_a_rejected_exit_with_the_stop_still_there_keeps_it_and_places_it_again_
     cancelled = event(opened.stop, S.CANCELLED, at(12))
     landed = desk.on(cancelled, at(12))
     stop = sent(landed, OrderPurpose.STOP)
-    assert decided(landed) == committed(
-        [
-            Record(RecordEvent(cancelled)),
-            *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
-            Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
-        ]
-    )
+    assert decided(landed) == protected_again(cancelled, opened.position_id, stop.cl_ord_id)
     assert logged(landed) == [("WARNING", SYMBOL)]
     assert (opened.position.stop_order, opened.position.exiting) == (stop.cl_ord_id, False)
 
@@ -255,13 +240,7 @@ def test_an_exit_cancelled_for_lack_of_liquidity_is_a_failed_exit_too() -> None:
     actions = desk.on(cancelled, at(12))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
-    assert decided(actions) == committed(
-        [
-            Record(RecordEvent(cancelled)),
-            *send(stop_intent(stop.cl_ord_id, rest, "98", at(12)), opened.position_id, "protective stop at 98"),
-            Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
-        ]
-    )
+    assert decided(actions) == protected_again(cancelled, opened.position_id, stop.cl_ord_id, qty=rest)
     assert logged(actions) == [("ERROR", SYMBOL)]
     assert opened.position.exiting is False
 
@@ -269,22 +248,16 @@ def test_an_exit_cancelled_for_lack_of_liquidity_is_a_failed_exit_too() -> None:
 def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
     # An entry fill raced the exit: the exit sold what the desk knew of, and the rest would sit unprotected.
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
-    desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
+    position_id, entry, stop = partly_filled(desk)
     leaving = desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
     exit_ = sent(leaving, OrderPurpose.EXIT)
     commands = [a for a in leaving if isinstance(a, Cancel | Submit)]
-    assert commands[:2] == [Cancel(entry, SYMBOL, at(10)), Cancel(stop.cl_ord_id, SYMBOL, at(10))]  # then the exit
+    assert commands[:2] == [Cancel(entry, SYMBOL, at(10)), Cancel(stop, SYMBOL, at(10))]  # then the exit
     assert len(commands) == 3
     assert exit_.qty == D("10")
     desk.on(Submitted(exit_.cl_ord_id), at(10))
     desk.on(FillSeen(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(11)), journaled=False), at(11))  # the race
-    desk.on(event(stop.cl_ord_id, S.CANCELLED, at(11)), at(11))
+    desk.on(event(stop, S.CANCELLED, at(11)), at(11))
     desk.on(event(entry, S.CANCELLED, at(11)), at(11))
     first_sale = fill("X1", exit_.cl_ord_id, "10", "101", "0.4", side=SELL, ts=at(12))
     actions = desk.on(seen(first_sale), at(12))

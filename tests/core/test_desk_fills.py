@@ -42,19 +42,23 @@ from tests.core.desk_support import (
     committed,
     decided,
     entry_acked,
+    entry_sent,
     event,
     exit_intent,
+    fail_safe_desk,
     fill,
     journaled,
     logged,
     make_desk,
     opened_and_exited,
     opened_with_stop,
+    partly_filled,
     saves,
     seen,
     send,
     sent,
     signal,
+    stop_sent,
 )
 
 S = OrderStatus
@@ -88,12 +92,7 @@ def test_the_first_entry_fill_opens_the_position_and_places_its_stop_for_the_fil
 
 def test_a_second_entry_fill_resizes_the_stop() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
+    position_id, entry, stop = stop_sent(desk, "10", "0.4")
     second = fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3))
     actions = desk.on(seen(second), at(3))
     average = (D("1000") + D("5.68381430") * D("100.2")) / QTY  # 1569.518192860 / 15.68381430
@@ -106,7 +105,7 @@ def test_a_second_entry_fill_resizes_the_stop() -> None:
             Record(RecordFill(second, position_id, False)),
             Record(RecordPositionChanged(position_id, QTY, average)),
             Emit(PositionChanged(changed)),
-            Amend(stop.cl_ord_id, SYMBOL, at(3), qty=QTY),
+            Amend(stop, SYMBOL, at(3), qty=QTY),
             *saves(desk),
         ]
     )
@@ -130,9 +129,8 @@ def test_a_replayed_fill_does_nothing() -> None:
 
 def test_a_worse_fill_tightens_the_stop_to_what_the_risk_allows() -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
+    entry = entry_sent(desk)
     position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry.cl_ord_id), T0)
     worse = fill("F1", entry.cl_ord_id, QTY, "103", "0.65", ts=at(2))
     actions = desk.on(seen(worse), at(2))
     # at 98 the worst case is 15.68381430 * (5 + 201 * 0.006) = 97.33 USD > 0.95 % of 9999.35 = 94.99 USD;
@@ -146,15 +144,9 @@ def test_a_worse_fill_tightens_the_stop_to_what_the_risk_allows() -> None:
 def _worse_second_fill(desk: Desk) -> tuple[str, str, Fill, list[Action]]:
     """10 filled at 100 with its stop acked, then the rest of the entry at 110; returns position, stop, the second
     fill and its actions."""
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
-    desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
+    position_id, entry, stop = partly_filled(desk)
     second = fill("F2", entry, "5.68381430", "110", "0.25", ts=at(4))
-    return position_id, stop.cl_ord_id, second, desk.on(seen(second), at(4))
+    return position_id, stop, second, desk.on(seen(second), at(4))
 
 
 def test_a_worse_second_fill_amends_the_live_stop_and_takes_the_tighter_level_once_confirmed() -> None:
@@ -206,13 +198,7 @@ def test_a_worse_second_fill_amends_the_live_stop_and_takes_the_tighter_level_on
 
 def test_a_worse_second_fill_overtakes_a_trigger_amend_in_flight() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
-    desk.on(event(stop, S.ACKED, at(3)), at(3))
+    position_id, entry, stop = partly_filled(desk)
     desk.on_mark(SYMBOL, D("101"))
     trail = StopAmendRequest(position_id, SYMBOL, D("98.5"), StopKind.TRAILING, at(4))
     assert desk.on(trail, at(4)) == [Amend(stop, SYMBOL, at(4), trigger_price=D("98.5"))]
@@ -237,13 +223,7 @@ def test_a_worse_second_fill_overtakes_a_trigger_amend_in_flight() -> None:
 
 def test_a_trigger_amend_in_flight_tighter_than_the_worse_fill_needs_is_kept() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
-    desk.on(event(stop, S.ACKED, at(3)), at(3))
+    position_id, entry, stop = partly_filled(desk)
     desk.on_mark(SYMBOL, D("101"))
     desk.on(StopAmendRequest(position_id, SYMBOL, D("99.5"), StopKind.BREAKEVEN, at(4)), at(4))
     actions = desk.on(seen(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(5))), at(5))
@@ -252,18 +232,11 @@ def test_a_trigger_amend_in_flight_tighter_than_the_worse_fill_needs_is_kept() -
 
 
 def test_a_worse_fill_that_no_stop_can_cover_exits_at_once() -> None:
-    desk = make_desk(
-        entry_order="market",
-        risk_per_trade=D("0.0095"),
-        max_exposure_per_symbol=D(1),
-        max_total_exposure=D(1),
-        min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
-    )
-    entry = sent(desk.on(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY)
+    desk = fail_safe_desk()
+    entry = entry_sent(desk, signal("100", "99.99", "110"))
     qty = D("78.51629006")  # 95 USD over 0.01 + 199.99 * 0.006 = 1.20994 USD per unit
     assert entry.qty == qty
     position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry.cl_ord_id), T0)
     worse = fill("F1", entry.cl_ord_id, qty, "101", "0.8", ts=at(2))
     actions = desk.on(seen(worse), at(2))
     # even a stop at 101 costs 2 * 101 * 0.006 * 78.51629006 = 95.16 USD in fees and slippage > 94.99 USD
@@ -286,9 +259,8 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
     # The market is already past the stop: the position is journaled (so it is known and protected after a crash)
     # with a stop one tick below the fill, which `Position` can describe, and it is sold at once.
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
+    entry = entry_sent(desk)
     position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry.cl_ord_id), T0)
     through = fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2))
     actions = desk.on(seen(through), at(2))
     exit_ = sent(actions, OrderPurpose.EXIT)
@@ -305,8 +277,7 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
 def test_the_stop_set_below_a_fill_through_it_is_on_a_tick_grid_that_is_not_a_power_of_ten() -> None:
     nickel = dataclasses.replace(SOL, price_increment=D("0.05"))
     desk = make_desk(entry_order="market", instruments=(nickel,))
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
-    desk.on(Submitted(entry.cl_ord_id), T0)
+    entry = entry_sent(desk)
     actions = desk.on(seen(fill("F1", entry.cl_ord_id, entry.qty, "97.52", "0.6", ts=at(2))), at(2))
     (opened,) = [r for r in journaled(actions) if isinstance(r, RecordPositionOpened)]
     assert opened.position.stop_price == D("97.45")  # 97.47 down to the 0.05 grid
@@ -315,12 +286,7 @@ def test_the_stop_set_below_a_fill_through_it_is_on_a_tick_grid_that_is_not_a_po
 
 def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
+    position_id, entry, stop = stop_sent(desk, "10", "0.4")
     desk.on(event(stop, S.ACKED, at(2)), at(2))
     second = fill("F2", entry, "5.68381430", "90", "0.2", ts=at(3))
     actions = desk.on(seen(second), at(3))
@@ -360,9 +326,8 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
     price: str, stop: str
 ) -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
+    entry = entry_sent(desk)
     position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry.cl_ord_id), T0)
     beyond = fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2))
     actions = desk.on(seen(beyond), at(2))
     placed = sent(actions, OrderPurpose.STOP)
@@ -391,12 +356,7 @@ def test_a_fill_for_an_unknown_order_is_critical_and_still_booked() -> None:
 
 def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
+    position_id, entry, stop = stop_sent(desk, "10", "0.4")
     over = fill("F2", entry, "6", "100", "0.24", ts=at(3))
     actions = desk.on(seen(over), at(3))
     grown = Position(
