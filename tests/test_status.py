@@ -12,7 +12,7 @@ from crocbot.actors.messages import SAFE_MODE_KEY
 from crocbot.config import Settings, load_settings
 from crocbot.core.books_status import BOOKS_KEY, books_document
 from crocbot.core.clock import SimClock
-from crocbot.core.desk import RISK_KEY, Action, Desk, Record, Submitted
+from crocbot.core.desk import RISK_KEY, Action, Desk, Submitted
 from crocbot.core.messages import OrderAmended, OrderPurpose, OrderStatus, Side, StopAmendRequest, StopKind
 from crocbot.core.messages.commands import Amend
 from crocbot.core.messages.journal import (
@@ -29,7 +29,7 @@ from crocbot.core.messages.journal import (
 from crocbot.core.risk import RiskState
 from crocbot.status import collect_status, render_status, status_exit_code
 from crocbot.store.journal import Journal
-from tests.core.desk_support import QTY, SYMBOL, at, event, fill, make_desk, sent, signal
+from tests.core.desk_support import QTY, SYMBOL, at, event, fill, journaled, make_desk, seen, sent, signal
 from tests.support.process import CONFIG
 
 D = Decimal
@@ -37,36 +37,33 @@ D = Decimal
 
 def _journal(journal: Journal, actions: list[Action]) -> list[Action]:
     """What the router and persistence do with the desk's actions, as far as the journal sees them."""
-    for action in actions:
-        if isinstance(action, Record):
-            record = action.message
-            if isinstance(record, RecordIntent):
-                journal.record_intent(record.intent, position_id=record.position_id, reason=record.reason)
-            elif isinstance(record, RecordPositionOpened):
-                journal.open_position(record.position)
-            elif isinstance(record, RecordPositionChanged):
-                journal.update_position(record.position_id, record.qty, record.entry_price)
-            elif isinstance(record, RecordStop):
-                journal.update_stop(record.position_id, record.stop, record.kind, record.ts, record.stop_cl_ord_id)
-            elif isinstance(record, RecordPositionClosed):
-                journal.close_position(record.position_id, record.ts, record.trade)
-            elif isinstance(record, RecordAmend):
-                journal.record_amend(record.amended)
-            elif isinstance(record, RecordEvent):
-                journal.record_order_event(record.event)
-            elif isinstance(record, RecordFill):
-                journal.record_fill(record.fill)
-            elif isinstance(record, SaveState):
-                journal.save_state(record.key, record.value)
+    for record in journaled(actions):
+        if isinstance(record, RecordIntent):
+            journal.record_intent(record.intent, position_id=record.position_id, reason=record.reason)
+        elif isinstance(record, RecordPositionOpened):
+            journal.open_position(record.position)
+        elif isinstance(record, RecordPositionChanged):
+            journal.update_position(record.position_id, record.qty, record.entry_price)
+        elif isinstance(record, RecordStop):
+            journal.update_stop(record.position_id, record.stop, record.kind, record.ts, record.stop_cl_ord_id)
+        elif isinstance(record, RecordPositionClosed):
+            journal.close_position(record.position_id, record.ts, record.trade)
+        elif isinstance(record, RecordAmend):
+            journal.record_amend(record.amended)
+        elif isinstance(record, RecordEvent):
+            journal.record_order_event(record.event)
+        elif isinstance(record, RecordFill):
+            journal.record_fill(record.fill)
+        elif isinstance(record, SaveState):
+            journal.save_state(record.key, record.value)
     return actions
 
 
 def _venue(journal: Journal, desk: Desk, message: object) -> list[Action]:
-    """A venue message as the router handles it: journaled first, then handed to the desk."""
+    """A venue message as the router handles it: handed to the desk, which journals it with what it decided."""
     now = at(100)
     if isinstance(message, OrderAmended):
-        journal.record_amend(message)
-        return _journal(journal, desk.on_amended(message, now))
+        return _journal(journal, desk.on(message, now))
     raise AssertionError(message)
 
 
@@ -81,30 +78,27 @@ def _amended_and_partially_filled(state_dir: Path) -> tuple[str, Decimal]:
     to breakeven. Returns the stop order's id and the whole size."""
     desk = make_desk()
     with Journal(state_dir / "journal.sqlite3") as journal:
-        entry = sent(_journal(journal, desk.on_signal(signal(), at(0))), OrderPurpose.ENTRY)
+        entry = sent(_journal(journal, desk.on(signal(), at(0))), OrderPurpose.ENTRY)
         desk.on(Submitted(entry.cl_ord_id), at(0))
-        journal.record_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)))
-        _journal(journal, desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1)))
+        _journal(journal, desk.on(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1)))
         parts = [D("0.5"), D("5"), QTY - D("5.5")]
         stop_id = ""
         for n, part in enumerate(parts, start=1):
             partial = fill(f"F{n}", entry.cl_ord_id, part, "100", "0.05", ts=at(1 + n))
-            journal.record_fill(partial)
-            actions = _journal(journal, desk.on_fill(partial, at(1 + n)))
+            actions = _journal(journal, desk.on(seen(partial), at(1 + n)))
             if n == 1:
                 stop = sent(actions, OrderPurpose.STOP)
                 stop_id = stop.cl_ord_id
                 assert stop.qty == parts[0]
                 desk.on(Submitted(stop_id), at(2))
-                journal.record_order_event(event(stop_id, OrderStatus.ACKED, at(2)))
-                _journal(journal, desk.on_order_event(event(stop_id, OrderStatus.ACKED, at(2)), at(2)))
+                _journal(journal, desk.on(event(stop_id, OrderStatus.ACKED, at(2)), at(2)))
                 continue
             (amend,) = [a for a in actions if isinstance(a, Amend)]
             assert amend.qty == sum(parts[:n])
             _venue(journal, desk, OrderAmended(stop_id, at(1 + n), qty=amend.qty, trigger_price=D("98")))
         position_id = desk.by_symbol[SYMBOL]
         request = StopAmendRequest(position_id, SYMBOL, D("100.81"), StopKind.BREAKEVEN, at(10))
-        (move,) = [a for a in _journal(journal, desk.on_stop_amend(request, at(10))) if isinstance(a, Amend)]
+        (move,) = [a for a in _journal(journal, desk.on(request, at(10))) if isinstance(a, Amend)]
         _venue(journal, desk, OrderAmended(stop_id, at(11), trigger_price=move.trigger_price))
         desk.on_mark(SYMBOL, D("103.5"))
         journal.save_state(BOOKS_KEY, books_document(desk, {SYMBOL: at(12)}, at(12)))
@@ -150,17 +144,15 @@ def test_realised_today_counts_only_the_trades_closed_on_the_current_utc_day(tmp
     desk = make_desk()
     state = tmp_path / "state"
     with Journal(state / "journal.sqlite3") as journal:
-        entry = sent(_journal(journal, desk.on_signal(signal(), at(0))), OrderPurpose.ENTRY)
+        entry = sent(_journal(journal, desk.on(signal(), at(0))), OrderPurpose.ENTRY)
         desk.on(Submitted(entry.cl_ord_id), at(0))
-        _journal(journal, desk.on_order_event(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1)))
+        _journal(journal, desk.on(event(entry.cl_ord_id, OrderStatus.ACKED, at(1)), at(1)))
         bought = fill("F1", entry.cl_ord_id, QTY, "100", "0.62", ts=at(2))
-        journal.record_fill(bought)
-        stop = sent(_journal(journal, desk.on_fill(bought, at(2))), OrderPurpose.STOP)
+        stop = sent(_journal(journal, desk.on(seen(bought), at(2))), OrderPurpose.STOP)
         desk.on(Submitted(stop.cl_ord_id), at(2))
-        _journal(journal, desk.on_order_event(event(stop.cl_ord_id, OrderStatus.ACKED, at(3)), at(3)))
+        _journal(journal, desk.on(event(stop.cl_ord_id, OrderStatus.ACKED, at(3)), at(3)))
         sold = fill("F2", stop.cl_ord_id, QTY, "98", "0.61", side=Side.SELL, ts=at(4))
-        journal.record_fill(sold)
-        _journal(journal, desk.on_fill(sold, at(4)))
+        _journal(journal, desk.on(seen(sold), at(4)))
         (trade,) = journal.closed_trades()
 
     today = collect_status(_settings(state), probe=False, clock=SimClock(at(60)))

@@ -153,7 +153,7 @@ class ApplyReconciliation:
     """Ask the router: carry out a reconciliation plan; answers what it did, one line per kind of change.
 
     `startup`: the first one after a (re)start. Until it is applied, no entry is taken; with it, entries whose
-    timers died with the old process are cancelled and every open position is protected (`Desk.resume`)."""
+    timers died with the old process are cancelled and every open position is protected (`restore.resume`)."""
 
     plan: Plan
     policy: ForeignOrderPolicy

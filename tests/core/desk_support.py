@@ -18,6 +18,7 @@ from crocbot.core.desk import (
     Commit,
     Desk,
     DeskConfig,
+    Emit,
     FillSeen,
     JournaledOrder,
     JournaledPosition,
@@ -35,18 +36,31 @@ from crocbot.core.messages import (
     ExitRequest,
     Fill,
     Liquidity,
+    OrderAmended,
     OrderEvent,
     OrderIntent,
     OrderPurpose,
     OrderStatus,
     OrderType,
     Position,
+    PositionChanged,
+    PositionOpened,
     PositionSide,
     Side,
     Signal,
 )
 from crocbot.core.messages.commands import Submit
-from crocbot.core.messages.journal import EntryBrackets, JournalRecord, RecordEvent, RecordIntent, SaveState
+from crocbot.core.messages.journal import (
+    EntryBrackets,
+    JournalRecord,
+    RecordAmend,
+    RecordEvent,
+    RecordFill,
+    RecordIntent,
+    RecordPositionOpened,
+    SaveState,
+)
+from crocbot.core.reconcile import ForeignOrderPolicy, Plan
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
 
@@ -150,6 +164,11 @@ def fill(
     )
 
 
+def seen(fill: Fill) -> FillSeen:
+    """A fill as the router hands a new one to the desk: fresh from the venue, not in the journal before."""
+    return FillSeen(fill, journaled=False)
+
+
 def send(
     intent: OrderIntent,
     position_id: str | None,
@@ -229,24 +248,62 @@ class Opened:
         return exit_
 
 
+def fail_safe_desk() -> Desk:
+    """A desk that takes market entries at up to 0.95 % risk a trade and the whole equity's exposure, and takes a stop
+    within the round trip's cost: what it takes for the fail-safe (no stop fits the risk: exit) alone to decide."""
+    return make_desk(
+        entry_order="market",
+        risk_per_trade=D("0.0095"),
+        max_exposure_per_symbol=D(1),
+        max_total_exposure=D(1),
+        min_stop_cost_multiple=D(0),
+    )
+
+
+def exit_working(*, reported_sent: bool = True) -> tuple[Desk, str, str, str]:
+    """A market entry of 78.51629006 at 101 (stop 99.99) of which 40 filled, its stop sent, and an exit of the 40
+    handed out (and, if `reported_sent`, reported sent by the router). The rest of the entry, should it fill, fits no
+    stop (the fail-safe exits all of it). Returns (desk, position id, entry, exit)."""
+    desk = fail_safe_desk()
+    entry = entry_sent(desk, signal("100", "99.99", "110")).cl_ord_id
+    position_id = desk.by_symbol[SYMBOL]
+    stop = sent(desk.on(seen(fill("F1", entry, "40", "101", "0.4", ts=at(2))), at(2)), OrderPurpose.STOP)
+    desk.on(Submitted(stop.cl_ord_id), at(2))
+    first = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT).cl_ord_id
+    if reported_sent:
+        desk.on(Submitted(first), at(10))
+    return desk, position_id, entry, first
+
+
+def entry_sent(desk: Desk, entry: Signal | None = None) -> OrderIntent:
+    """The entry of `entry` (by default `signal()`), journaled and sent at T0, not yet acknowledged."""
+    intent = sent(desk.on(entry or signal(), T0), OrderPurpose.ENTRY)
+    desk.on(Submitted(intent.cl_ord_id), T0)
+    return intent
+
+
 def entry_acked(desk: Desk) -> str:
     """A signal's limit entry, journaled, sent and acknowledged; returns its client id."""
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
-    desk.on(Submitted(entry.cl_ord_id), T0)
+    entry = entry_sent(desk)
     ack = event(entry.cl_ord_id, OrderStatus.ACKED, at(1), order_id="OE1")
     assert desk.on(ack, at(1)) == [Commit((RecordEvent(ack),))]  # journaled, and nothing else to do
     return entry.cl_ord_id
 
 
+def stop_sent(desk: Desk, qty: Decimal | str = QTY, fee: str = "0.62") -> tuple[str, str, str]:
+    """A signal's entry acked, then filled for `qty` at 100 (at 2 s), its stop sent but not yet acknowledged:
+    (position id, entry, stop)."""
+    entry = entry_acked(desk)
+    stop = sent(desk.on(seen(fill("F1", entry, qty, "100", fee, ts=at(2))), at(2)), OrderPurpose.STOP).cl_ord_id
+    desk.on(Submitted(stop), at(2))
+    return desk.by_symbol[SYMBOL], entry, stop
+
+
 def partly_filled(desk: Desk) -> tuple[str, str, str]:
     """An entry with 10 of 15.68381430 filled at 100 and its stop acked: (position id, entry, stop)."""
-    entry = entry_acked(desk)
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
+    position_id, entry, stop = stop_sent(desk, "10", "0.4")
     desk.on(event(stop, OrderStatus.ACKED, at(3)), at(3))
-    return desk.by_symbol[SYMBOL], entry, stop
+    return position_id, entry, stop
 
 
 def announced(
@@ -323,6 +380,91 @@ def restored(
     )
     desk.restore(JournalSnapshot((), open_orders, positions, ()))
     return desk
+
+
+def opened_by(
+    desk: Desk,
+    entry_fill: Fill,
+    position_id: str,
+    then: list[Action],
+    *,
+    stop: str = "98",
+    take_profit: str | None = "106",
+) -> list[Action]:
+    """What the desk decides, log lines aside (`decided`), when `entry_fill` opens a long position: the fill and the
+    position (stop `stop`) journaled in one `Commit` with `then`'s records and the saved books, the position
+    announced, then `then`'s commands (its protective stop, or its exit)."""
+    opened = Position(
+        position_id,
+        entry_fill.symbol,
+        PositionSide.LONG,
+        entry_fill.qty,
+        entry_fill.price,
+        D(stop),
+        entry_fill.ts,
+        take_profit=None if take_profit is None else D(take_profit),
+        initial_stop=D(stop),
+    )
+    return committed(
+        [
+            Record(RecordFill(entry_fill, position_id, False)),
+            Record(RecordPositionOpened(opened)),
+            Emit(PositionOpened(opened)),
+            *then,
+            *saves(desk),
+        ]
+    )
+
+
+def opened_with_stop(
+    desk: Desk, entry_fill: Fill, position_id: str, stop_id: str, *, stop: str = "98", take_profit: str | None = "106"
+) -> list[Action]:
+    """`opened_by`, the position protected by a stop order at `stop` for the filled quantity."""
+    intent = stop_intent(stop_id, entry_fill.qty, stop, entry_fill.ts, symbol=entry_fill.symbol)
+    placed = send(intent, position_id, f"protective stop at {stop}")
+    return opened_by(desk, entry_fill, position_id, placed, stop=stop, take_profit=take_profit)
+
+
+def opened_and_exited(
+    desk: Desk,
+    entry_fill: Fill,
+    position_id: str,
+    exit_id: str,
+    why: str,
+    *,
+    stop: str,
+    take_profit: str | None = "106",
+) -> list[Action]:
+    """`opened_by`, the position (stop `stop`, never placed) sold at once at market for `why`."""
+    intent = exit_intent(exit_id, entry_fill.qty, entry_fill.ts, symbol=entry_fill.symbol)
+    sold = send(intent, position_id, f"exit: {why}")
+    return opened_by(desk, entry_fill, position_id, sold, stop=stop, take_profit=take_profit)
+
+
+def only_journaled(message: OrderEvent | OrderAmended) -> list[Action]:
+    """What `Desk.on` answers to a venue message that changes nothing on the books: the message journaled, and
+    nothing decided."""
+    record = RecordEvent(message) if isinstance(message, OrderEvent) else RecordAmend(message)
+    return [Commit((record,))]
+
+
+def started(desk: Desk, now: datetime) -> list[Action]:
+    """A rebuilt desk's actions at the router's start-up reconciliation, the venue agreeing with the books: what
+    the desk decides to carry on (`resume`): every open position protected and announced."""
+    actions, _ = desk.reconcile(Plan(), ForeignOrderPolicy.ADOPT, now, startup=True, journaled=frozenset())
+    return actions
+
+
+def protected_again(
+    message: OrderEvent, position_id: str, stop_id: str, *, qty: Decimal = QTY, stop: str = "98"
+) -> list[Action]:
+    """What the desk decides, log lines aside (`decided`), when the venue's `message` leaves a long position of `qty`
+    without a stop (its exit failed, or the stop's cancel the desk asked for an exit landed after the exit failed):
+    `message` journaled, a new stop order at `stop` journaled and sent, the position announced with it, not yet
+    live."""
+    placed = send(stop_intent(stop_id, qty, stop, message.ts), position_id, f"protective stop at {stop}")
+    changed = announced(position_id, qty=qty, stop=stop, stop_live=False)
+    return committed([Record(RecordEvent(message)), *placed, Emit(PositionChanged(changed))])
 
 
 def saves(desk: Desk) -> list[Action]:

@@ -3,10 +3,8 @@ the inventory fence held before anything goes out."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Commit, Emit, FillSeen, Note, NotSent, Submitted
-from crocbot.core.messages import ExitRequest, OrderPurpose, OrderStatus, PositionOpened
+from crocbot.core.messages import OrderPurpose, OrderStatus, PositionOpened
 from crocbot.core.messages.commands import Submit
 from crocbot.core.messages.journal import (
     RecordEvent,
@@ -15,7 +13,19 @@ from crocbot.core.messages.journal import (
     RecordPositionOpened,
     SaveState,
 )
-from tests.core.desk_support import QTY, SYMBOL, T0, Opened, at, event, fill, make_desk, sent, signal
+from tests.core.desk_support import (
+    QTY,
+    T0,
+    Opened,
+    at,
+    event,
+    exit_working,
+    fill,
+    make_desk,
+    seen,
+    sent,
+    signal,
+)
 
 
 def test_an_entry_fill_is_one_commit_and_its_stop_goes_out_after_it() -> None:
@@ -78,11 +88,11 @@ def test_an_entry_the_router_could_not_journal_ends_rejected_with_no_position() 
 
 def test_a_sell_handed_out_in_the_same_event_counts_against_the_fence_before_it_is_reported_sent() -> None:
     """The router reports an order sent only after the whole event's actions are out; until then a sell the desk
-    handed out is promised all the same, so a second sell of the same coins in that event is refused."""
-    opened = Opened.make()
-    desk = opened.desk
-    exit_ = sent(desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT)
-    second = Submit(dataclasses.replace(exit_, cl_ord_id="cbx0000000000009"), (opened.stop,))
-    assert desk.fence(second) is not None  # the first exit is handed out, not yet reported sent
-    desk.on(Submitted(exit_.cl_ord_id), at(10))
-    assert desk.fence(second) is not None  # and once sent, it is open
+    handed out is promised all the same, so a second sell of the same coins is refused."""
+    for reported_sent in (False, True):  # handed out, not yet reported sent; and once sent, it is open
+        desk, position_id, entry, first = exit_working(reported_sent=reported_sent)
+        # the rest of the entry fills: the fail-safe's exit of all 78.5 would sell the 40 the first exit promised
+        actions = desk.on(seen(fill("F2", entry, "38.51629006", "101", "0.4", ts=at(11))), at(11))
+        assert not [a for a in actions if isinstance(a, Submit)], reported_sent
+        assert desk.take_fenced() == 1, reported_sent
+        assert desk.positions[position_id].exit_orders == [first], reported_sent  # the first still the exit

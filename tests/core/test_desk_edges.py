@@ -1,12 +1,12 @@
 """The desk when the venue is late, refuses, or says the unexpected, and when the router starts again: fills the
 order record cannot take, confirmations for orders already done, amends in flight, entry timers before the ack,
-exits that end without filling, and `Desk.resume` after a rebuild from the journal."""
+exits that end without filling, and carrying on after a rebuild from the journal."""
 
 from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Emit, EntryTTL, FillSeen, Note, Record, StartTimer, Submitted
+from crocbot.core.desk import Commit, Emit, EntryTTL, FillSeen, Record, StartTimer, Submitted
 from crocbot.core.messages import (
     CommandRejected,
     ExitRequest,
@@ -15,13 +15,12 @@ from crocbot.core.messages import (
     OrderStatus,
     PositionChanged,
     PositionClosed,
-    PositionOpened,
     Side,
     StopAmendRequest,
     StopKind,
 )
 from crocbot.core.messages.commands import Amend, Cancel, Submit
-from crocbot.core.messages.journal import RecordPositionChanged, RecordPositionOpened, RecordStop
+from crocbot.core.messages.journal import RecordAmend, RecordEvent, RecordFill, RecordPositionChanged, RecordStop
 from tests.core.desk_support import (
     QTY,
     SYMBOL,
@@ -30,20 +29,27 @@ from tests.core.desk_support import (
     Opened,
     announced,
     at,
+    committed,
     decided,
     entry_acked,
     event,
     exit_intent,
+    exit_working,
     fill,
     logged,
     make_desk,
+    only_journaled,
+    opened_with_stop,
     partly_filled,
+    protected_again,
     restored,
     saves,
+    seen,
     send,
     sent,
     signal,
-    stop_intent,
+    started,
+    stop_sent,
 )
 
 S = OrderStatus
@@ -64,17 +70,22 @@ def test_a_fill_after_the_exit_was_cancelled_is_booked_and_the_new_stop_follows_
         OrderPurpose.STOP,
     )
     # the venue's cancel overtook a last fill of the exit
-    late = desk.on_fill(fill("X2", exit_, "3", "98.9", "0.1", side=SELL, ts=at(13)), at(13))
+    last = fill("X2", exit_, "3", "98.9", "0.1", side=SELL, ts=at(13))
+    late = desk.on(seen(last), at(13))
     rest = QTY - 8
-    assert decided(late) == [
-        Record(RecordPositionChanged(opened.position_id, rest, D("100"))),
-        Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
-        Amend(stop.cl_ord_id, SYMBOL, at(13), qty=rest),
-        *saves(desk),
-    ]
+    assert decided(late) == committed(
+        [
+            Record(RecordFill(last, opened.position_id, False)),
+            Record(RecordPositionChanged(opened.position_id, rest, D("100"))),
+            Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
+            Amend(stop.cl_ord_id, SYMBOL, at(13), qty=rest),
+            *saves(desk),
+        ]
+    )
     assert logged(late) == [("CRITICAL", SYMBOL)]
     assert (desk.ledger.position(SYMBOL), opened.position.qty) == (rest, rest)
-    assert desk.on_fill(fill("X2", exit_, "3", "98.9", "0.1", side=SELL, ts=at(13)), at(14)) == []  # no twice
+    # not booked twice: offered to the journal again (which keeps one of each), nothing more
+    assert desk.on(seen(last), at(14)) == [Commit((RecordFill(last, opened.position_id, False),))]
     assert desk.ledger.position(SYMBOL) == rest
 
 
@@ -85,10 +96,10 @@ def test_a_late_fill_that_closes_the_position_after_its_exit_was_cancelled_close
     desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
     stop = sent(desk.on(event(exit_, S.CANCELLED, at(12)), at(12)), OrderPurpose.STOP)
     desk.on(Submitted(stop.cl_ord_id), at(12))
-    late = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(13)), at(13))
+    late = desk.on(seen(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(13))), at(13))
     assert logged(late)[0] == ("CRITICAL", SYMBOL)  # a fill on an order that had ended: booked, and loudly
-    assert isinstance(late[0], Note)
-    assert late[1] == Cancel(stop.cl_ord_id, SYMBOL, at(13))  # the stop placed again is not needed any more
+    commands = [a for a in late if isinstance(a, Submit | Amend | Cancel)]
+    assert commands == [Cancel(stop.cl_ord_id, SYMBOL, at(13))]  # the stop placed again is not needed any more
     assert any(isinstance(a, Emit) and isinstance(a.message, PositionClosed) for a in late)
     assert opened.position.closed
     assert desk.by_symbol == {}
@@ -100,15 +111,10 @@ def test_a_late_fill_for_an_entry_given_up_opens_the_position_after_all() -> Non
     position_id = desk.by_symbol[SYMBOL]
     desk.on(event(entry, S.CANCELLED, at(120), reason="User requested"), at(120))
     assert desk.by_symbol == {}
-    actions = desk.on_fill(fill("F1", entry, QTY, "100", "0.62", ts=at(121)), at(121))
+    late = fill("F1", entry, QTY, "100", "0.62", ts=at(121))
+    actions = desk.on(seen(late), at(121))
     stop = sent(actions, OrderPurpose.STOP)
-    opened = announced(position_id, stop_live=False, opened_at=121)
-    assert decided(actions) == [
-        Record(RecordPositionOpened(opened)),
-        Emit(PositionOpened(opened)),
-        *send(stop_intent(stop.cl_ord_id, QTY, "98", at(121)), position_id, "protective stop at 98"),
-        *saves(desk),
-    ]
+    assert decided(actions) == opened_with_stop(desk, late, position_id, stop.cl_ord_id)
     assert logged(actions) == [("CRITICAL", SYMBOL)]
     assert desk.by_symbol == {SYMBOL: position_id}
     assert desk.positions[position_id].open
@@ -122,8 +128,8 @@ def test_an_amend_confirmed_after_the_order_ended_is_only_an_error() -> None:
     entry = entry_acked(desk)
     desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2))
     late = OrderAmended(entry, at(3), limit_price=D("100.05"))
-    got = desk.on_amended(late, at(3))
-    assert decided(got) == []
+    got = desk.on(late, at(3))
+    assert decided(got) == only_journaled(late)
     assert logged(got) == [("ERROR", SYMBOL)]
     assert desk.orders[entry].limit_price == D("100.00")
 
@@ -133,8 +139,8 @@ def test_a_stop_amend_confirmed_after_the_stop_filled_is_only_an_error() -> None
     desk = opened.desk
     desk.on(FillSeen(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), journaled=False), at(10))
     late = OrderAmended(opened.stop, at(11), trigger_price=D("99"))
-    got = desk.on_amended(late, at(11))
-    assert decided(got) == []
+    got = desk.on(late, at(11))
+    assert decided(got) == only_journaled(late)
     assert logged(got) == [("ERROR", SYMBOL)]
 
 
@@ -143,19 +149,25 @@ def test_a_size_only_confirmation_leaves_the_trigger_amend_pending() -> None:
     desk = opened.desk
     desk.on_mark(SYMBOL, D("103"))
     request = StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(20))
-    assert desk.on_stop_amend(request, at(20)) == [Amend(opened.stop, SYMBOL, at(20), trigger_price=D("100"))]
-    assert desk.on_amended(OrderAmended(opened.stop, at(21), qty=QTY), at(21)) == []
+    assert desk.on(request, at(20)) == [Amend(opened.stop, SYMBOL, at(20), trigger_price=D("100"))]
+    amended = OrderAmended(opened.stop, at(21), qty=QTY)
+    assert desk.on(amended, at(21)) == only_journaled(amended)
     assert opened.position.pending_stop == (D("100"), StopKind.BREAKEVEN)
     # a venue that reports the whole order repeats the trigger it still has
-    assert desk.on_amended(OrderAmended(opened.stop, at(21), qty=QTY, trigger_price=D("98")), at(21)) == []
+    amended = OrderAmended(opened.stop, at(21), qty=QTY, trigger_price=D("98"))
+    assert desk.on(amended, at(21)) == only_journaled(amended)
     assert (opened.position.stop, opened.position.pending_stop) == (D("98"), (D("100"), StopKind.BREAKEVEN))
     again = StopAmendRequest(opened.position_id, SYMBOL, D("101"), StopKind.TRAILING, at(22))
-    assert desk.on_stop_amend(again, at(22)) == []  # still one in flight
-    assert desk.on_amended(OrderAmended(opened.stop, at(23), trigger_price=D("100")), at(23)) == [
-        Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(23), opened.stop)),
-        Emit(PositionChanged(announced(opened.position_id, stop="100"))),
-        Amend(opened.stop, SYMBOL, at(23), trigger_price=D("101")),  # the wish that waited for it
-    ]
+    assert desk.on(again, at(22)) == []  # still one in flight
+    amended = OrderAmended(opened.stop, at(23), trigger_price=D("100"))
+    assert desk.on(amended, at(23)) == committed(
+        [
+            Record(RecordAmend(amended)),
+            Record(RecordStop(opened.position_id, D("100"), StopKind.BREAKEVEN, at(23), opened.stop)),
+            Emit(PositionChanged(announced(opened.position_id, stop="100"))),
+            Amend(opened.stop, SYMBOL, at(23), trigger_price=D("101")),  # the wish that waited for it
+        ]
+    )
     assert opened.position.pending_stop == (D("101"), StopKind.TRAILING)
 
 
@@ -166,7 +178,7 @@ def test_only_a_refused_amend_of_the_stop_clears_the_pending_stop() -> None:
     desk.on(StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(20)), at(20))
     state = desk.positions[position_id]
     refused_chase = CommandRejected(entry, "amend", "EOrder:Invalid price", at(21))
-    got = desk.on_command_rejected(refused_chase, at(21))
+    got = desk.on(refused_chase, at(21))
     assert decided(got) == []
     assert logged(got) == [("WARNING", SYMBOL)]
     assert state.pending_stop == (D("99"), StopKind.TRAILING)
@@ -183,12 +195,10 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     desk.on(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.BREAKEVEN, at(9)), at(9))
     exit_ = opened.exit_requested()
     desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
-    actions = desk.on_order_event(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
+    rejected = event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds")
+    actions = desk.on(rejected, at(12))
     stop = sent(actions, OrderPurpose.STOP)
-    assert decided(actions) == [
-        *send(stop_intent(stop.cl_ord_id, QTY, "100", at(12)), opened.position_id, "protective stop at 100"),
-        Emit(PositionChanged(announced(opened.position_id, stop="100", stop_live=False))),
-    ]
+    assert decided(actions) == protected_again(rejected, opened.position_id, stop.cl_ord_id, stop="100")
     assert logged(actions) == [("ERROR", SYMBOL)]
     state = opened.position
     assert (state.pending_stop, state.stop_kind, state.stop_order) == (None, StopKind.BREAKEVEN, stop.cl_ord_id)
@@ -196,7 +206,7 @@ def test_a_stop_placed_again_takes_the_level_of_the_amend_that_was_in_flight() -
     desk.on(Submitted(stop.cl_ord_id), at(12))
     desk.on(event(stop.cl_ord_id, S.ACKED, at(13)), at(13))
     request = StopAmendRequest(opened.position_id, SYMBOL, D("101"), StopKind.TRAILING, at(14))
-    assert desk.on_stop_amend(request, at(14)) == [Amend(stop.cl_ord_id, SYMBOL, at(14), trigger_price=D("101"))]
+    assert desk.on(request, at(14)) == [Amend(stop.cl_ord_id, SYMBOL, at(14), trigger_price=D("101"))]
 
 
 # -- entry timers --------------------------------------------------------------------------------------------
@@ -206,11 +216,11 @@ def test_an_entry_ttl_before_the_ack_waits_for_it() -> None:
     desk = make_desk()
     entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY).cl_ord_id
     desk.on(Submitted(entry), T0)
-    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(30)) == [StartTimer(30.0, EntryTTL(entry, 2))]
+    assert desk.on(EntryTTL(entry, 2), at(30)) == [StartTimer(30.0, EntryTTL(entry, 2))]
     desk.on(event(entry, S.UNKNOWN, at(31)), at(31))  # the send timed out: looked up, not resent
-    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(60)) == [StartTimer(30.0, EntryTTL(entry, 2))]
+    assert desk.on(EntryTTL(entry, 2), at(60)) == [StartTimer(30.0, EntryTTL(entry, 2))]
     desk.on(event(entry, S.ACKED, at(61)), at(61))
-    assert desk.on_entry_ttl(EntryTTL(entry, 2), at(90)) == [
+    assert desk.on(EntryTTL(entry, 2), at(90)) == [
         Amend(entry, SYMBOL, at(90), limit_price=D("100.05")),
         StartTimer(30.0, EntryTTL(entry, 3)),
     ]
@@ -219,20 +229,21 @@ def test_an_entry_ttl_before_the_ack_waits_for_it() -> None:
 def test_a_chased_price_is_the_orders_only_once_the_venue_confirms_it() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("100.05"))
+    assert desk.on(EntryTTL(entry, 1), at(30))[0] == Amend(entry, SYMBOL, at(30), limit_price=D("100.05"))
     order = desk.orders[entry]
     assert (order.limit_price, order.amends) == (D("100.00"), 0)
-    assert desk.on_amended(OrderAmended(entry, at(31), limit_price=D("100.05")), at(31)) == []
+    amended = OrderAmended(entry, at(31), limit_price=D("100.05"))
+    assert desk.on(amended, at(31)) == only_journaled(amended)
     assert (order.limit_price, order.amends) == (D("100.05"), 1)
 
 
 def test_an_entry_ttl_while_the_position_is_exiting_cancels_the_entry() -> None:
     desk = make_desk()
     position_id, entry, _ = partly_filled(desk)
-    leaving = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
+    leaving = desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
     assert Cancel(entry, SYMBOL, at(10)) in leaving
     # the entry's cancel has not landed when its timer fires: it is not chased
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
+    assert desk.on(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
 
 
 def test_an_entry_ttl_after_the_position_closed_cancels_the_entry() -> None:
@@ -240,7 +251,7 @@ def test_an_entry_ttl_after_the_position_closed_cancels_the_entry() -> None:
     position_id, entry, stop = partly_filled(desk)
     desk.on(FillSeen(fill("S1", stop, "10", "98", "0.4", side=SELL, ts=at(10)), journaled=False), at(10))
     assert desk.positions[position_id].closed
-    assert desk.on_entry_ttl(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
+    assert desk.on(EntryTTL(entry, 1), at(30)) == [Cancel(entry, SYMBOL, at(30))]
 
 
 # -- exits that end without filling --------------------------------------------------------------------------
@@ -252,19 +263,19 @@ def test_an_exit_partly_filled_then_ended_leaves_the_rest_protected(status: Orde
     desk = opened.desk
     exit_ = opened.exit_requested()
     assert opened.position.message().exiting
-    assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11)) == []
+    said = event(opened.stop, S.CANCELLED, at(11))
+    assert desk.on(said, at(11)) == only_journaled(said)
     desk.on(FillSeen(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), journaled=False), at(12))
-    actions = desk.on_order_event(event(exit_, status, at(13), reason="Insufficient liquidity"), at(13))
+    ended = event(exit_, status, at(13), reason="Insufficient liquidity")
+    actions = desk.on(ended, at(13))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
-    assert decided(actions) == [
-        *send(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
-        Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False, exiting=False))),
-    ]
+    assert decided(actions) == protected_again(ended, opened.position_id, stop.cl_ord_id, qty=rest)
     assert logged(actions) == [("ERROR", SYMBOL)]
     state = opened.position
     assert (state.exiting, state.exit_orders, state.stop_order, state.qty) == (False, [], stop.cl_ord_id, rest)
-    again = desk.on_exit_request(ExitRequest(opened.position_id, SYMBOL, "retry", at(14)), at(14))
+    desk.on(Submitted(stop.cl_ord_id), at(13))  # the router sends the new stop
+    again = desk.on(ExitRequest(opened.position_id, SYMBOL, "retry", at(14)), at(14))
     assert sent(again, OrderPurpose.EXIT).qty == rest
 
 
@@ -272,21 +283,23 @@ def test_an_exit_partly_filled_then_cancelled_before_the_stops_cancel_lands_prot
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested()  # the stop's cancel goes out with it
-    partial = desk.on_fill(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(11)), at(11))
+    partial = desk.on(seen(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(11))), at(11))
     rest = QTY - 5
     assert not any(isinstance(a, Amend) for a in partial)  # no resizing a stop that is being cancelled
-    ended = desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="Insufficient liquidity"), at(12))
-    assert decided(ended) == [Emit(PositionChanged(announced(opened.position_id, qty=rest)))]
+    cancelled = event(exit_, S.CANCELLED, at(12), reason="Insufficient liquidity")
+    ended = desk.on(cancelled, at(12))
+    assert decided(ended) == [
+        Commit((RecordEvent(cancelled),)),
+        Emit(PositionChanged(announced(opened.position_id, qty=rest))),
+    ]
     assert logged(ended) == [("ERROR", SYMBOL)]
     assert opened.position.exiting is False
     # the stop's cancel lands: the desk asked for it, for an exit that failed, so the rest is protected again
     # rather than sold at market into the book that could not take the exit
-    landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(13)), at(13))
+    stop_cancelled = event(opened.stop, S.CANCELLED, at(13))
+    landed = desk.on(stop_cancelled, at(13))
     stop = sent(landed, OrderPurpose.STOP)
-    assert decided(landed) == [
-        *send(stop_intent(stop.cl_ord_id, rest, "98", at(13)), opened.position_id, "protective stop at 98"),
-        Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
-    ]
+    assert decided(landed) == protected_again(stop_cancelled, opened.position_id, stop.cl_ord_id, qty=rest)
     assert logged(landed) == [("WARNING", SYMBOL)]
     assert (opened.position.stop_order, opened.position.qty, opened.position.exiting) == (stop.cl_ord_id, rest, False)
 
@@ -296,43 +309,26 @@ def test_an_entry_fill_racing_an_exit_places_no_stop_and_the_rest_is_exited_afte
     position_id, entry, stop = partly_filled(desk)
     exit_ = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT).cl_ord_id
     desk.on(Submitted(exit_), at(10))
-    assert desk.on_order_event(event(stop, S.CANCELLED, at(11)), at(11)) == []
-    raced = desk.on_fill(fill("F2", entry, "5.68381430", "100", "0.23", ts=at(12)), at(12))
+    said = event(stop, S.CANCELLED, at(11))
+    assert desk.on(said, at(11)) == only_journaled(said)
+    raced = desk.on(seen(fill("F2", entry, "5.68381430", "100", "0.23", ts=at(12))), at(12))
     assert not any(isinstance(a, Submit | Amend) for a in raced)  # a stop now would hold the exit's base
     assert desk.positions[position_id].stop_order is None
-    closing = desk.on_fill(fill("X1", exit_, "10", "101", "0.4", side=SELL, ts=at(13)), at(13))
+    closing = desk.on(seen(fill("X1", exit_, "10", "101", "0.4", side=SELL, ts=at(13))), at(13))
     assert sent(closing, OrderPurpose.EXIT).qty == D("5.68381430")
 
 
 def test_an_exit_that_fails_while_another_exit_is_working_leaves_the_position_exiting() -> None:
     # 40 of a 78.51629006 entry at 101 fits the risk with its stop at 99.99; the rest, filled at 101 while the
     # first exit is out, does not fit any stop: a second exit, for all of it.
-    desk = make_desk(
-        entry_order="market",
-        risk_per_trade=D("0.0095"),
-        max_exposure_per_symbol=D(1),
-        max_total_exposure=D(1),
-        min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
-    )
-    entry = sent(desk.on(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY).cl_ord_id
-    position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry), T0)
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "40", "101", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
-    first = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT).cl_ord_id
-    desk.on(Submitted(first), at(10))
-    # Straight to the fill rule, past `on`: through `on` the inventory fence would refuse this second exit (the first
-    # already commits 40 of the 78.5 held), and the test is about the exit that ends while another is working.
-    second = sent(desk.on_fill(fill("F2", entry, "38.51629006", "101", "0.4", ts=at(11)), at(11)), OrderPurpose.EXIT)
-    desk.on(Submitted(second.cl_ord_id), at(11))
+    desk, position_id, entry, first = exit_working()
+    # The second exit sells more than the first leaves unpromised (it already commits 40 of the 78.5 held): the
+    # inventory fence refuses it, and it ends, not sent, while the first exit is still working.
+    actions = desk.on(seen(fill("F2", entry, "38.51629006", "101", "0.4", ts=at(11))), at(11))
+    assert logged(actions) == [("CRITICAL", SYMBOL), ("CRITICAL", SYMBOL), ("ERROR", SYMBOL)]  # no stop; fenced; ended
+    assert not [a for a in actions if isinstance(a, Submit | Amend | Cancel)]  # nothing beside the working exit
     state = desk.positions[position_id]
-    assert state.exit_orders == [first, second.cl_ord_id]
-    actions = desk.on_order_event(event(first, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
-    assert decided(actions) == []
-    assert logged(actions) == [("ERROR", SYMBOL)]
-    assert (state.exiting, state.exit_orders) == (True, [second.cl_ord_id])
+    assert (state.exiting, state.exit_orders) == (True, [first])
 
 
 def test_the_position_message_says_whether_an_exit_is_in_flight() -> None:
@@ -340,7 +336,7 @@ def test_the_position_message_says_whether_an_exit_is_in_flight() -> None:
     assert opened.position.message().exiting is False
     exit_ = opened.exit_requested()
     assert opened.position.message() == announced(opened.position_id, exiting=True)
-    rejected = opened.desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
+    rejected = opened.desk.on(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
     assert rejected[-1] == Emit(PositionChanged(announced(opened.position_id, exiting=False)))
 
 
@@ -351,7 +347,7 @@ def test_resume_announces_a_restored_position_whose_stop_is_live() -> None:
     opened = Opened.make()
     desk = restored(opened.desk)
     assert desk.positions[opened.position_id].stop_order == opened.stop
-    assert desk.resume(at(100)) == [Emit(PositionChanged(announced(opened.position_id)))]
+    assert started(desk, at(100)) == [Emit(PositionChanged(announced(opened.position_id)))]
 
 
 def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_no_stop_beside_it() -> None:
@@ -364,12 +360,13 @@ def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_n
     state = desk.positions[opened.position_id]
     assert desk.orders[exit_].status is S.UNKNOWN  # journaled, never answered: it may have reached the venue
 
-    actions = desk.resume(at(100))
+    actions = started(desk, at(100))
 
     assert not [a for a in actions if isinstance(a, Submit | Amend | Cancel)]
     assert (state.exiting, state.exit_orders) == (True, [exit_])
-    assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(101)), at(101)) == []  # cancelled for the exit
-    closing = desk.on_fill(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(101)), at(101))
+    said = event(opened.stop, S.CANCELLED, at(101))
+    assert desk.on(said, at(101)) == only_journaled(said)  # cancelled for the exit
+    closing = desk.on(seen(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(101))), at(101))
     assert not [a for a in closing if isinstance(a, Submit | Amend | Cancel)]
     assert state.closed
 
@@ -381,9 +378,9 @@ def test_an_exit_in_flight_at_the_restart_that_fails_leaves_the_position_protect
     desk = restored(opened.desk)  # the stop's cancel landed before the crash; the exit's answer did not
     state = desk.positions[opened.position_id]
     assert state.stop_order is None
-    desk.resume(at(100))
+    started(desk, at(100))
 
-    actions = desk.on_order_event(event(exit_, S.CANCELLED, at(101), reason="no liquidity"), at(101))
+    actions = desk.on(event(exit_, S.CANCELLED, at(101), reason="no liquidity"), at(101))
 
     stop = sent(actions, OrderPurpose.STOP)
     state = desk.positions[opened.position_id]  # afresh: a type checker keeps what the assertions above narrowed
@@ -392,18 +389,14 @@ def test_an_exit_in_flight_at_the_restart_that_fails_leaves_the_position_protect
 
 def test_resume_adopts_a_stop_sent_before_the_journal_named_it() -> None:
     old = make_desk()
-    entry = entry_acked(old)
-    position_id = old.by_symbol[SYMBOL]
-    stop = sent(
-        old.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    old.on(Submitted(stop), at(2))
+    position_id, _, stop = stop_sent(old)
     desk = restored(old, {position_id: None})  # the journal names a position's stop once it is acked
     assert desk.positions[position_id].stop_order is None
-    assert desk.resume(at(100)) == [Emit(PositionChanged(announced(position_id, stop_live=False)))]
+    assert started(desk, at(100)) == [Emit(PositionChanged(announced(position_id, stop_live=False)))]
     assert desk.positions[position_id].stop_order == stop
-    live = desk.on_order_event(event(stop, S.ACKED, at(101)), at(101))
-    assert live[0] == Record(RecordStop(position_id, D("98"), StopKind.INITIAL, at(101), stop))
+    acked = event(stop, S.ACKED, at(101))
+    live = desk.on(acked, at(101))
+    assert live[0] == Commit((RecordEvent(acked), RecordStop(position_id, D("98"), StopKind.INITIAL, at(101), stop)))
 
 
 def test_a_fill_booked_after_a_restart_amends_the_stop_sent_before_the_journal_named_it_not_a_second_one() -> None:
@@ -421,7 +414,7 @@ def test_a_fill_booked_after_a_restart_amends_the_stop_sent_before_the_journal_n
     desk = restored(old, {position_id: None})
     assert desk.positions[position_id].stop_order is None
 
-    actions = desk.on_fill(fill("F2", entry, QTY - half, "100", "0.31", ts=at(3)), at(50))
+    actions = desk.on(seen(fill("F2", entry, QTY - half, "100", "0.31", ts=at(3))), at(50))
 
     assert not [a for a in actions if isinstance(a, Submit)], actions
     assert Amend(stop, SYMBOL, at(50), qty=QTY) in actions
@@ -434,12 +427,12 @@ def test_resume_amends_a_stop_whose_size_amend_was_lost_with_the_process_to_cove
     `resume` compares the stop with the position and amends it."""
     old = make_desk()
     _, entry, stop = partly_filled(old)
-    grown = old.on_fill(fill("F2", entry, QTY - 10, "100", "0.25", ts=at(4)), at(4))
+    grown = old.on(seen(fill("F2", entry, QTY - 10, "100", "0.25", ts=at(4))), at(4))
     assert Amend(stop, SYMBOL, at(4), qty=QTY) in grown  # ... which the process died before sending
     desk = restored(old)
     assert desk.orders[stop].remaining == D(10)
 
-    actions = desk.resume(at(100))
+    actions = started(desk, at(100))
 
     assert Amend(stop, SYMBOL, at(100), qty=QTY) in actions
     assert not [a for a in actions if isinstance(a, Submit)]
@@ -450,10 +443,10 @@ def test_a_stop_that_sold_its_size_while_an_entry_fill_raced_its_amend_leaves_no
     amend reaches it. The 5 left were shown as protected by a stop that had filled."""
     desk = make_desk()
     position_id, entry, stop = partly_filled(desk)
-    grown = desk.on_fill(fill("F2", entry, "5", "97.5", "0.2", ts=at(4)), at(4))
+    grown = desk.on(seen(fill("F2", entry, "5", "97.5", "0.2", ts=at(4))), at(4))
     assert Amend(stop, SYMBOL, at(4), qty=D(15)) in grown  # in flight when the stop fires
 
-    fired = desk.on_fill(fill("S1", stop, "10", "97.9", "0.4", side=SELL, ts=at(4)), at(4))
+    fired = desk.on(seen(fill("S1", stop, "10", "97.9", "0.4", side=SELL, ts=at(4))), at(4))
 
     position = desk.positions[position_id]
     assert (position.qty, position.stop_order, position.stop_live) == (D(5), None, False)
@@ -463,7 +456,7 @@ def test_a_stop_that_sold_its_size_while_an_entry_fill_raced_its_amend_leaves_no
 
 def test_resume_leaves_a_stop_that_covers_the_position_as_it_is() -> None:
     opened = Opened.make()
-    actions = restored(opened.desk).resume(at(100))
+    actions = started(restored(opened.desk), at(100))
     assert not [a for a in actions if isinstance(a, Submit | Amend | Cancel)]
 
 
@@ -471,22 +464,24 @@ def test_resume_exits_a_restored_position_it_cannot_describe() -> None:
     opened = Opened.make()
     # as journaled after a scale-in through the stop
     desk = restored(opened.desk, entry_prices={opened.position_id: D("97.5")})
-    actions = desk.resume(at(100))
+    actions = started(desk, at(100))
     exit_ = sent(actions, OrderPurpose.EXIT)
-    assert decided(actions) == [
-        Cancel(opened.stop, SYMBOL, at(100)),
-        *send(
-            exit_intent(exit_.cl_ord_id, QTY, at(100)),
-            opened.position_id,
-            "exit: restored through its stop at 97.5",
-            after_cancels=(opened.stop,),
-        ),
-        Emit(
-            PositionChanged(
-                announced(opened.position_id, entry="97.5", stop="97.49", initial_stop="97.49", exiting=True)
-            )
-        ),
-    ]
+    assert decided(actions) == committed(
+        [
+            Cancel(opened.stop, SYMBOL, at(100)),
+            *send(
+                exit_intent(exit_.cl_ord_id, QTY, at(100)),
+                opened.position_id,
+                "exit: restored through its stop at 97.5",
+                after_cancels=(opened.stop,),
+            ),
+            Emit(
+                PositionChanged(
+                    announced(opened.position_id, entry="97.5", stop="97.49", initial_stop="97.49", exiting=True)
+                )
+            ),
+        ]
+    )
     assert logged(actions) == [("CRITICAL", SYMBOL)]
 
 
@@ -495,4 +490,4 @@ def test_resume_leaves_closed_positions_and_unfilled_entries_alone() -> None:
     desk = opened.desk
     desk.on(FillSeen(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), journaled=False), at(10))
     desk.on(signal(symbol="ETH/USD", ts=at(11)), at(11))
-    assert desk.resume(at(100)) == []
+    assert started(desk, at(100)) == []

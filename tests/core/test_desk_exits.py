@@ -3,7 +3,7 @@ position protected again (`crocbot.core.desk.exits`)."""
 
 from __future__ import annotations
 
-from crocbot.core.desk import Desk, Emit, FillSeen, Note, Record, Submitted
+from crocbot.core.desk import Commit, Desk, Emit, FillSeen, Note, Record, Submitted
 from crocbot.core.messages import (
     ClosedTrade,
     CommandRejected,
@@ -20,8 +20,11 @@ from crocbot.core.messages import (
 )
 from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import (
+    RecordEvent,
+    RecordFill,
     RecordPositionChanged,
     RecordPositionClosed,
+    SaveState,
 )
 from tests.core.desk_support import (
     QTY,
@@ -31,18 +34,22 @@ from tests.core.desk_support import (
     Opened,
     announced,
     at,
+    committed,
     decided,
-    entry_acked,
     event,
     exit_intent,
     fill,
+    journaled,
     logged,
     make_desk,
+    partly_filled,
+    protected_again,
     saves,
+    seen,
     send,
     sent,
     signal,
-    stop_intent,
+    stop_sent,
 )
 
 S = OrderStatus
@@ -54,32 +61,32 @@ SELL = Side.SELL
 
 def _open_in_two_fills() -> tuple[Desk, str, str]:
     desk = make_desk()
-    entry = entry_acked(desk)
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
+    _, entry, stop = stop_sent(desk, "10", "0.4")
     desk.on(FillSeen(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), journaled=False), at(3))
-    desk.on(event(stop.cl_ord_id, S.ACKED, at(4)), at(4))
-    return desk, desk.by_symbol[SYMBOL], stop.cl_ord_id
+    desk.on(event(stop, S.ACKED, at(4)), at(4))
+    return desk, desk.by_symbol[SYMBOL], stop
 
 
 def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_booked_with_fees() -> None:
     desk, position_id, stop = _open_in_two_fills()
     request = ExitRequest(position_id, SYMBOL, "take profit", at(10), ExitReason.TAKE_PROFIT)
-    actions = desk.on_exit_request(request, at(10))
+    actions = desk.on(request, at(10))
     exit_ = sent(actions, OrderPurpose.EXIT)
     assert exit_.cl_ord_id.startswith("cbx")
-    assert decided(actions) == [
-        Cancel(stop, SYMBOL, at(10)),
-        *send(exit_intent(exit_.cl_ord_id, QTY, at(10)), position_id, "exit: take profit", after_cancels=(stop,)),
-    ]
+    assert decided(actions) == committed(
+        [
+            Cancel(stop, SYMBOL, at(10)),
+            *send(exit_intent(exit_.cl_ord_id, QTY, at(10)), position_id, "exit: take profit", after_cancels=(stop,)),
+        ]
+    )
     assert logged(actions) == [("INFO", SYMBOL)]
     assert desk.positions[position_id].exiting is True
-    assert desk.on_exit_request(ExitRequest(position_id, SYMBOL, "again", at(11)), at(11)) == []
+    assert desk.on(ExitRequest(position_id, SYMBOL, "again", at(11)), at(11)) == []
     desk.on(Submitted(exit_.cl_ord_id), at(10))
-    assert desk.on_order_event(event(stop, S.CANCELLED, at(11)), at(11)) == []  # expected while exiting
-    closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12)), at(12))
+    cancelled = event(stop, S.CANCELLED, at(11))
+    assert desk.on(cancelled, at(11)) == [Commit((RecordEvent(cancelled),))]  # journaled, and expected while exiting
+    sold = fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12))
+    closing = desk.on(seen(sold), at(12))
     # gross: 10 * (104 - 100) + 5.68381430 * (104 - 100.2) = 40 + 21.598494340; fees 0.40 + 0.23 + 0.65 = 1.28
     trade = ClosedTrade(
         trade_id="SOL/USD:F1",
@@ -104,13 +111,15 @@ def test_an_exit_cancels_the_stop_first_then_sells_at_market_and_the_close_is_bo
         2,  # the quote currency's places: USD in cents
         "take profit",
     )
-    assert closing[1:] == [
-        Record(RecordPositionClosed(position_id, at(12), trade, context)),
-        Emit(PositionClosed(position_id, SYMBOL, at(12), trade)),
-        *saves(desk),
-    ]
-    assert isinstance(closing[0], Note)
-    assert (closing[0].level, closing[0].symbol) == ("INFO", SYMBOL)  # the close, for a trader to read
+    assert decided(closing) == committed(
+        [
+            Record(RecordFill(sold, position_id, False)),
+            Record(RecordPositionClosed(position_id, at(12), trade, context)),
+            Emit(PositionClosed(position_id, SYMBOL, at(12), trade)),
+            *saves(desk),
+        ]
+    )
+    assert logged(closing) == [("INFO", SYMBOL)]  # the close, for a trader to read
     assert not any(isinstance(a, Submit | Amend | Cancel) for a in closing)
     assert desk.ledger.cash == D("10060.318494340")
     assert desk.positions[position_id].closed
@@ -124,39 +133,43 @@ def test_a_close_before_the_stop_cancel_is_confirmed_cancels_the_stop_again() ->
     desk, position_id, stop = _open_in_two_fills()
     exit_ = sent(desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10)), OrderPurpose.EXIT)
     desk.on(Submitted(exit_.cl_ord_id), at(10))
-    closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12)), at(12))
-    assert closing[0] == Cancel(stop, SYMBOL, at(12))
-    assert [type(a) for a in closing[1:]] == [Note, Record, Emit, Record, Record]
+    closing = desk.on(seen(fill("X1", exit_.cl_ord_id, QTY, "104", "0.65", side=SELL, ts=at(12))), at(12))
+    assert [type(a) for a in closing] == [Commit, Cancel, Note, Emit]
+    assert closing[1] == Cancel(stop, SYMBOL, at(12))
+    assert [type(r) for r in journaled(closing)] == [RecordFill, RecordPositionClosed, SaveState, SaveState]
 
 
 def test_an_exit_request_for_an_unknown_or_closed_position_does_nothing() -> None:
     opened = Opened.make()
-    assert opened.desk.on_exit_request(ExitRequest("nope", SYMBOL, "manual", at(9)), at(9)) == []
+    assert opened.desk.on(ExitRequest("nope", SYMBOL, "manual", at(9)), at(9)) == []
     desk = make_desk()
     desk.on(signal(), T0)
     position_id = desk.by_symbol[SYMBOL]
-    assert desk.on_exit_request(ExitRequest(position_id, SYMBOL, "no fill yet", at(9)), at(9)) == []
+    assert desk.on(ExitRequest(position_id, SYMBOL, "no fill yet", at(9)), at(9)) == []
 
 
 def test_a_stop_fill_closes_the_position() -> None:
     opened = Opened.make()
     desk = opened.desk
-    actions = desk.on_fill(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), at(10))
-    record = actions[2]
-    assert isinstance(record, Record)
-    closed = record.message
-    assert isinstance(closed, RecordPositionClosed)
+    stopped = fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10))
+    actions = desk.on(seen(stopped), at(10))
+    (closed,) = [r for r in journaled(actions) if isinstance(r, RecordPositionClosed)]
     trade = closed.trade
     assert isinstance(trade, ClosedTrade)
     # -2 * 15.68381430 - (0.62 + 0.61)
     assert trade.realized_pnl == D("-32.59762860")
     assert closed.context is not None
     assert closed.context.exit_reason is ExitReason.STOP
-    got = actions[1:3]
-    assert decided(got) == [Record(RecordPositionClosed(opened.position_id, at(10), trade, closed.context))]
-    assert logged(got) == [("INFO", SYMBOL)]
-    assert actions[3:] == [Emit(PositionClosed(opened.position_id, SYMBOL, at(10), trade)), *saves(desk)]
-    assert desk.risk.state().cooldowns == {SYMBOL: at(10 + 15 * 60)}  # the line above: cooling down after a loss
+    assert decided(actions) == committed(
+        [
+            Record(RecordFill(stopped, opened.position_id, False)),
+            Record(RecordPositionClosed(opened.position_id, at(10), trade, closed.context)),
+            Emit(PositionClosed(opened.position_id, SYMBOL, at(10), trade)),
+            *saves(desk),
+        ]
+    )
+    assert logged(actions) == [("INFO", SYMBOL), ("INFO", SYMBOL)]  # the close, and the cool-down after a loss
+    assert desk.risk.state().cooldowns == {SYMBOL: at(10 + 15 * 60)}
 
 
 # -- f. the exit fails ---------------------------------------------------------------------------------------
@@ -166,21 +179,21 @@ def test_a_rejected_exit_after_the_stop_was_cancelled_places_the_stop_again() ->
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested(10)
-    assert desk.on_order_event(event(opened.stop, S.CANCELLED, at(11)), at(11)) == []
-    actions = desk.on_order_event(event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds"), at(12))
+    cancelled = event(opened.stop, S.CANCELLED, at(11))
+    assert desk.on(cancelled, at(11)) == [Commit((RecordEvent(cancelled),))]
+    rejected = event(exit_, S.REJECTED, at(12), reason="EOrder:Insufficient funds")
+    actions = desk.on(rejected, at(12))
     stop = sent(actions, OrderPurpose.STOP)
     assert stop.cl_ord_id != opened.stop
-    assert decided(actions) == [
-        *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
-        Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
-    ]
+    assert decided(actions) == protected_again(rejected, opened.position_id, stop.cl_ord_id)
     assert logged(actions) == [("ERROR", SYMBOL)]
     assert (opened.position.exiting, opened.position.exit_orders, opened.position.stop_order) == (
         False,
         [],
         stop.cl_ord_id,
     )
-    # the SL manager may ask again
+    # the SL manager may ask again (once the router has sent the new stop)
+    desk.on(Submitted(stop.cl_ord_id), at(12))
     assert sent(desk.on(ExitRequest(opened.position_id, SYMBOL, "retry", at(13)), at(13)), OrderPurpose.EXIT)
 
 
@@ -188,18 +201,17 @@ def test_a_rejected_exit_with_the_stop_still_there_keeps_it_and_places_it_again_
     opened = Opened.make()
     desk = opened.desk
     exit_ = opened.exit_requested(10)
-    actions = desk.on_order_event(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
-    assert decided(actions) == [Emit(PositionChanged(announced(opened.position_id)))]
+    rejected = event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error")
+    actions = desk.on(rejected, at(11))
+    assert decided(actions) == [Commit((RecordEvent(rejected),)), Emit(PositionChanged(announced(opened.position_id)))]
     assert logged(actions) == [("ERROR", SYMBOL)]
     assert opened.position.exiting is False
     # The cancel sent with the exit then lands. The venue did not take the stop away, the desk did, for an exit
     # that failed: the position is protected again rather than sold into the market that refused the exit.
-    landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(12)), at(12))
+    cancelled = event(opened.stop, S.CANCELLED, at(12))
+    landed = desk.on(cancelled, at(12))
     stop = sent(landed, OrderPurpose.STOP)
-    assert decided(landed) == [
-        *send(stop_intent(stop.cl_ord_id, QTY, "98", at(12)), opened.position_id, "protective stop at 98"),
-        Emit(PositionChanged(announced(opened.position_id, stop_live=False))),
-    ]
+    assert decided(landed) == protected_again(cancelled, opened.position_id, stop.cl_ord_id)
     assert logged(landed) == [("WARNING", SYMBOL)]
     assert (opened.position.stop_order, opened.position.exiting) == (stop.cl_ord_id, False)
 
@@ -211,8 +223,7 @@ def test_a_stop_cancel_the_venue_refused_is_not_taken_for_the_desks_own() -> Non
     desk.on(CommandRejected(opened.stop, "cancel", "EGeneral:Internal error", at(11)), at(11))
     desk.on(event(exit_, S.REJECTED, at(11), reason="EGeneral:Internal error"), at(11))
     # the stop is still there; should the venue drop it later, that is a vanished stop
-    landed = desk.on_order_event(event(opened.stop, S.CANCELLED, at(20), reason="EOrder:Canceled by system"), at(20))
-    assert isinstance(landed[0], Note)
+    landed = desk.on(event(opened.stop, S.CANCELLED, at(20), reason="EOrder:Canceled by system"), at(20))
     assert logged(landed)[0] == ("CRITICAL", SYMBOL)
     assert sent(landed, OrderPurpose.EXIT).qty == QTY
 
@@ -225,13 +236,11 @@ def test_an_exit_cancelled_for_lack_of_liquidity_is_a_failed_exit_too() -> None:
     exit_ = opened.exit_requested(10)
     desk.on(event(opened.stop, S.CANCELLED, at(11)), at(11))
     desk.on(FillSeen(fill("X1", exit_, "5", "99", "0.2", side=SELL, ts=at(12)), journaled=False), at(12))
-    actions = desk.on_order_event(event(exit_, S.CANCELLED, at(12), reason="no liquidity"), at(12))
+    cancelled = event(exit_, S.CANCELLED, at(12), reason="no liquidity")
+    actions = desk.on(cancelled, at(12))
     stop = sent(actions, OrderPurpose.STOP)
     rest = QTY - 5
-    assert decided(actions) == [
-        *send(stop_intent(stop.cl_ord_id, rest, "98", at(12)), opened.position_id, "protective stop at 98"),
-        Emit(PositionChanged(announced(opened.position_id, qty=rest, stop_live=False))),
-    ]
+    assert decided(actions) == protected_again(cancelled, opened.position_id, stop.cl_ord_id, qty=rest)
     assert logged(actions) == [("ERROR", SYMBOL)]
     assert opened.position.exiting is False
 
@@ -239,22 +248,19 @@ def test_an_exit_cancelled_for_lack_of_liquidity_is_a_failed_exit_too() -> None:
 def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
     # An entry fill raced the exit: the exit sold what the desk knew of, and the rest would sit unprotected.
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
-    desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
-    leaving = desk.on_exit_request(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
+    position_id, entry, stop = partly_filled(desk)
+    leaving = desk.on(ExitRequest(position_id, SYMBOL, "manual", at(10)), at(10))
     exit_ = sent(leaving, OrderPurpose.EXIT)
-    assert leaving[1:3] == [Cancel(entry, SYMBOL, at(10)), Cancel(stop.cl_ord_id, SYMBOL, at(10))]  # then the exit
+    commands = [a for a in leaving if isinstance(a, Cancel | Submit)]
+    assert commands[:2] == [Cancel(entry, SYMBOL, at(10)), Cancel(stop, SYMBOL, at(10))]  # then the exit
+    assert len(commands) == 3
     assert exit_.qty == D("10")
     desk.on(Submitted(exit_.cl_ord_id), at(10))
     desk.on(FillSeen(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(11)), journaled=False), at(11))  # the race
-    desk.on(event(stop.cl_ord_id, S.CANCELLED, at(11)), at(11))
+    desk.on(event(stop, S.CANCELLED, at(11)), at(11))
     desk.on(event(entry, S.CANCELLED, at(11)), at(11))
-    actions = desk.on_fill(fill("X1", exit_.cl_ord_id, "10", "101", "0.4", side=SELL, ts=at(12)), at(12))
+    first_sale = fill("X1", exit_.cl_ord_id, "10", "101", "0.4", side=SELL, ts=at(12))
+    actions = desk.on(seen(first_sale), at(12))
     rest = D("5.68381430")
     again = sent(actions, OrderPurpose.EXIT)
     why = f"exit {exit_.cl_ord_id} filled but 5.68381430 is still open"
@@ -271,15 +277,17 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
         initial_stop=D("98"),
         exiting=True,  # announced while the exit is still in flight
     )
-    assert decided(actions) == [
-        Record(RecordPositionChanged(position_id, rest, average)),
-        Emit(PositionChanged(left)),
-        *send(exit_intent(again.cl_ord_id, rest, at(12)), position_id, f"exit: {why}"),
-        *saves(desk),
-    ]
+    assert decided(actions) == committed(
+        [
+            Record(RecordFill(first_sale, position_id, False)),
+            Record(RecordPositionChanged(position_id, rest, average)),
+            Emit(PositionChanged(left)),
+            *send(exit_intent(again.cl_ord_id, rest, at(12)), position_id, f"exit: {why}"),
+            *saves(desk),
+        ]
+    )
     assert logged(actions) == [("WARNING", SYMBOL)]
     desk.on(Submitted(again.cl_ord_id), at(12))
-    closing = desk.on_fill(fill("X2", again.cl_ord_id, rest, "101", "0.23", side=SELL, ts=at(13)), at(13))
-    assert isinstance(closing[1], Record)
-    assert isinstance(closing[1].message, RecordPositionClosed)
+    closing = desk.on(seen(fill("X2", again.cl_ord_id, rest, "101", "0.23", side=SELL, ts=at(13))), at(13))
+    assert [type(r) for r in journaled(closing)] == [RecordFill, RecordPositionClosed, SaveState, SaveState]
     assert desk.ledger.position(SYMBOL) == 0

@@ -7,15 +7,15 @@ import dataclasses
 
 import pytest
 
-from crocbot.core.desk import Action, Desk, Emit, FillSeen, Note, Record, Submitted
+from crocbot.core.desk import Action, Commit, Desk, Emit, FillSeen, Record, Submitted
 from crocbot.core.messages import (
+    Fill,
     OrderAmended,
     OrderPurpose,
     OrderStatus,
     Position,
     PositionChanged,
     PositionClosed,
-    PositionOpened,
     PositionSide,
     Side,
     StopAmendRequest,
@@ -23,10 +23,12 @@ from crocbot.core.messages import (
 )
 from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import (
+    RecordAmend,
+    RecordEvent,
+    RecordFill,
     RecordPositionChanged,
     RecordPositionOpened,
     RecordStop,
-    SaveState,
 )
 from crocbot.core.money import fmt
 from tests.core.desk_support import (
@@ -37,18 +39,26 @@ from tests.core.desk_support import (
     D,
     Opened,
     at,
+    committed,
     decided,
     entry_acked,
+    entry_sent,
     event,
     exit_intent,
+    fail_safe_desk,
     fill,
+    journaled,
     logged,
     make_desk,
+    opened_and_exited,
+    opened_with_stop,
+    partly_filled,
     saves,
+    seen,
     send,
     sent,
     signal,
-    stop_intent,
+    stop_sent,
 )
 
 S = OrderStatus
@@ -62,26 +72,12 @@ def test_the_first_entry_fill_opens_the_position_and_places_its_stop_for_the_fil
     desk = make_desk()
     entry = entry_acked(desk)
     position_id = desk.by_symbol[SYMBOL]
-    actions = desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(2))
+    first = fill("F1", entry, "10", "100", "0.4", ts=at(2))
+    actions = desk.on(seen(first), at(2))
     stop = sent(actions, OrderPurpose.STOP)
-    opened = Position(
-        position_id,
-        SYMBOL,
-        PositionSide.LONG,
-        D("10"),
-        D("100"),
-        D("98"),
-        at(2),
-        take_profit=D("106"),
-        initial_stop=D("98"),
-    )
     assert stop.cl_ord_id.startswith("cbs")
-    assert actions == [
-        Record(RecordPositionOpened(opened)),
-        Emit(PositionOpened(opened)),
-        *send(stop_intent(stop.cl_ord_id, D("10"), "98", at(2)), position_id, "protective stop at 98"),
-        *saves(desk),
-    ]
+    assert (stop.qty, stop.trigger_price) == (D("10"), D("98"))
+    assert actions == opened_with_stop(desk, first, position_id, stop.cl_ord_id)
     assert desk.ledger.to_state()["cash"] == "8999.6"  # 10000 - 1000 - 0.4
     assert desk.ledger.to_state()["positions"][SYMBOL]["initial_risk"] == "20"  # 10 * (100 - 98)
     state = desk.positions[position_id]
@@ -96,24 +92,23 @@ def test_the_first_entry_fill_opens_the_position_and_places_its_stop_for_the_fil
 
 def test_a_second_entry_fill_resizes_the_stop() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
-    actions = desk.on_fill(fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3)), at(3))
+    position_id, entry, stop = stop_sent(desk, "10", "0.4")
+    second = fill("F2", entry, "5.68381430", "100.2", "0.23", ts=at(3))
+    actions = desk.on(seen(second), at(3))
     average = (D("1000") + D("5.68381430") * D("100.2")) / QTY  # 1569.518192860 / 15.68381430
     assert average == D("100.0724799999704153599931364")
     changed = Position(
         position_id, SYMBOL, PositionSide.LONG, QTY, average, D("98"), at(2), take_profit=D("106"), initial_stop=D("98")
     )
-    assert actions == [
-        Record(RecordPositionChanged(position_id, QTY, average)),
-        Emit(PositionChanged(changed)),
-        Amend(stop.cl_ord_id, SYMBOL, at(3), qty=QTY),
-        *saves(desk),
-    ]
+    assert actions == committed(
+        [
+            Record(RecordFill(second, position_id, False)),
+            Record(RecordPositionChanged(position_id, QTY, average)),
+            Emit(PositionChanged(changed)),
+            Amend(stop, SYMBOL, at(3), qty=QTY),
+            *saves(desk),
+        ]
+    )
     assert desk.ledger.to_state()["cash"] == "8429.851807140"
     assert desk.orders[entry].status is S.FILLED
 
@@ -121,9 +116,11 @@ def test_a_second_entry_fill_resizes_the_stop() -> None:
 def test_a_replayed_fill_does_nothing() -> None:
     desk = make_desk()
     entry = entry_acked(desk)
-    desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2))
+    first = fill("F1", entry, "10", "100", "0.4", ts=at(2))
+    desk.on(seen(first), at(2))
     cash = desk.ledger.cash
-    assert desk.on_fill(fill("F1", entry, "10", "100", "0.4", ts=at(2)), at(3)) == []
+    # the ledger knows it: the fill is offered to the journal again (which keeps one of each), nothing more
+    assert desk.on(seen(first), at(3)) == [Commit((RecordFill(first, desk.by_symbol[SYMBOL], False),))]
     assert (desk.ledger.cash, desk.ledger.position(SYMBOL)) == (cash, D("10"))
 
 
@@ -132,49 +129,29 @@ def test_a_replayed_fill_does_nothing() -> None:
 
 def test_a_worse_fill_tightens_the_stop_to_what_the_risk_allows() -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
+    entry = entry_sent(desk)
     position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry.cl_ord_id), T0)
-    actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, "103", "0.65", ts=at(2)), at(2))
+    worse = fill("F1", entry.cl_ord_id, QTY, "103", "0.65", ts=at(2))
+    actions = desk.on(seen(worse), at(2))
     # at 98 the worst case is 15.68381430 * (5 + 201 * 0.006) = 97.33 USD > 0.95 % of 9999.35 = 94.99 USD;
     # the widest stop within it: (103 * 1.006 - 94.99 / 15.68381430) / 0.994 = 98.150.. -> up to 98.16
     stop = sent(actions, OrderPurpose.STOP)
-    opened = Position(
-        position_id,
-        SYMBOL,
-        PositionSide.LONG,
-        QTY,
-        D("103"),
-        D("98.16"),
-        at(2),
-        take_profit=D("106"),
-        initial_stop=D("98.16"),
-    )
-    assert decided(actions) == [
-        Record(RecordPositionOpened(opened)),
-        Emit(PositionOpened(opened)),
-        *send(stop_intent(stop.cl_ord_id, QTY, "98.16", at(2)), position_id, "protective stop at 98.16"),
-        *saves(desk),
-    ]
+    assert decided(actions) == opened_with_stop(desk, worse, position_id, stop.cl_ord_id, stop="98.16")
     assert logged(actions) == [("WARNING", SYMBOL)]
     assert desk.ledger.to_state()["positions"][SYMBOL]["initial_risk"] == "75.9096612120"  # QTY * (103 - 98.16)
 
 
-def _worse_second_fill(desk: Desk) -> tuple[str, str, list[Action]]:
-    """10 filled at 100 with its stop acked, then the rest of the entry at 110; returns position, stop, actions."""
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
-    desk.on(event(stop.cl_ord_id, S.ACKED, at(3)), at(3))
-    return position_id, stop.cl_ord_id, desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(4)), at(4))
+def _worse_second_fill(desk: Desk) -> tuple[str, str, Fill, list[Action]]:
+    """10 filled at 100 with its stop acked, then the rest of the entry at 110; returns position, stop, the second
+    fill and its actions."""
+    position_id, entry, stop = partly_filled(desk)
+    second = fill("F2", entry, "5.68381430", "110", "0.25", ts=at(4))
+    return position_id, stop, second, desk.on(seen(second), at(4))
 
 
 def test_a_worse_second_fill_amends_the_live_stop_and_takes_the_tighter_level_once_confirmed() -> None:
     desk = make_desk()
-    position_id, stop, actions = _worse_second_fill(desk)
+    position_id, stop, second, actions = _worse_second_fill(desk)
     # average 1625.219573 / 15.68381430 = 103.624; widest stop (103.624 * 1.006 - 6.0568) / 0.994 -> 98.79
     average = D("1625.219573") / QTY
 
@@ -192,20 +169,23 @@ def test_a_worse_second_fill_amends_the_live_stop_and_takes_the_tighter_level_on
             initial_stop=D(initial),
         )
 
-    assert decided(actions) == [
-        Record(RecordPositionChanged(position_id, QTY, average)),
-        Emit(PositionChanged(announced("98", "98"))),
-        Amend(stop, SYMBOL, at(4), qty=QTY, trigger_price=D("98.79")),
-        *saves(desk),
-    ]
+    assert decided(actions) == committed(
+        [
+            Record(RecordFill(second, position_id, False)),
+            Record(RecordPositionChanged(position_id, QTY, average)),
+            Emit(PositionChanged(announced("98", "98"))),
+            Amend(stop, SYMBOL, at(4), qty=QTY, trigger_price=D("98.79")),
+            *saves(desk),
+        ]
+    )
     assert logged(actions) == [("WARNING", SYMBOL)]
     state = desk.positions[position_id]
     assert (state.stop, state.initial_stop, state.pending_stop) == (D("98"), D("98"), (D("98.79"), StopKind.INITIAL))
     # R counts on the tighter stop at once: 15.68381430 * (103.624.. - 98.79)
     assert desk.ledger.to_state()["positions"][SYMBOL]["initial_risk"] == fmt(QTY * (average - D("98.79")))
-    confirmed = desk.on_amended(OrderAmended(stop, at(5), qty=QTY, trigger_price=D("98.79")), at(5))
-    assert confirmed == [
-        Record(RecordStop(position_id, D("98.79"), StopKind.INITIAL, at(5), stop)),
+    amended = OrderAmended(stop, at(5), qty=QTY, trigger_price=D("98.79"))
+    assert desk.on(amended, at(5)) == [
+        Commit((RecordAmend(amended), RecordStop(position_id, D("98.79"), StopKind.INITIAL, at(5), stop))),
         Emit(PositionChanged(announced("98.79", "98.79"))),
     ]
     assert (state.stop, state.initial_stop, state.stop_kind, state.pending_stop) == (
@@ -218,84 +198,56 @@ def test_a_worse_second_fill_amends_the_live_stop_and_takes_the_tighter_level_on
 
 def test_a_worse_second_fill_overtakes_a_trigger_amend_in_flight() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
-    desk.on(event(stop, S.ACKED, at(3)), at(3))
+    position_id, entry, stop = partly_filled(desk)
     desk.on_mark(SYMBOL, D("101"))
     trail = StopAmendRequest(position_id, SYMBOL, D("98.5"), StopKind.TRAILING, at(4))
-    assert desk.on_stop_amend(trail, at(4)) == [Amend(stop, SYMBOL, at(4), trigger_price=D("98.5"))]
-    actions = desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(5)), at(5))
+    assert desk.on(trail, at(4)) == [Amend(stop, SYMBOL, at(4), trigger_price=D("98.5"))]
+    actions = desk.on(seen(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(5))), at(5))
     # marked at 101 the equity is 41 USD lower than at cost, so the risk allows a little less than 98.79
     assert Amend(stop, SYMBOL, at(5), qty=QTY, trigger_price=D("98.81")) in actions
     state = desk.positions[position_id]
     assert state.pending_stop == (D("98.81"), StopKind.INITIAL)
     # the older amend is confirmed first: taken, while the newer one is still awaited
-    older = desk.on_amended(OrderAmended(stop, at(6), qty=D("10"), trigger_price=D("98.5")), at(6))
-    assert older[0] == Record(RecordStop(position_id, D("98.5"), StopKind.TRAILING, at(6), stop))
+    older = OrderAmended(stop, at(6), qty=D("10"), trigger_price=D("98.5"))
+    assert desk.on(older, at(6))[0] == Commit(
+        (RecordAmend(older), RecordStop(position_id, D("98.5"), StopKind.TRAILING, at(6), stop))
+    )
     assert (state.stop, state.pending_stop) == (D("98.5"), (D("98.81"), StopKind.INITIAL))
-    newer = desk.on_amended(OrderAmended(stop, at(7), qty=QTY, trigger_price=D("98.81")), at(7))
-    assert newer[0] == Record(RecordStop(position_id, D("98.81"), StopKind.INITIAL, at(7), stop))
+    newer = OrderAmended(stop, at(7), qty=QTY, trigger_price=D("98.81"))
+    assert desk.on(newer, at(7))[0] == Commit(
+        (RecordAmend(newer), RecordStop(position_id, D("98.81"), StopKind.INITIAL, at(7), stop))
+    )
     state = desk.positions[position_id]  # afresh: a type checker keeps what the assertions above narrowed
     assert (state.stop, state.initial_stop, state.pending_stop) == (D("98.81"), D("98.81"), None)
 
 
 def test_a_trigger_amend_in_flight_tighter_than_the_worse_fill_needs_is_kept() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
-    desk.on(event(stop, S.ACKED, at(3)), at(3))
+    position_id, entry, stop = partly_filled(desk)
     desk.on_mark(SYMBOL, D("101"))
     desk.on(StopAmendRequest(position_id, SYMBOL, D("99.5"), StopKind.BREAKEVEN, at(4)), at(4))
-    actions = desk.on_fill(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(5)), at(5))
+    actions = desk.on(seen(fill("F2", entry, "5.68381430", "110", "0.25", ts=at(5))), at(5))
     assert Amend(stop, SYMBOL, at(5), qty=QTY, trigger_price=D("99.5")) in actions  # never looser than asked
     assert desk.positions[position_id].pending_stop == (D("99.5"), StopKind.BREAKEVEN)
 
 
 def test_a_worse_fill_that_no_stop_can_cover_exits_at_once() -> None:
-    desk = make_desk(
-        entry_order="market",
-        risk_per_trade=D("0.0095"),
-        max_exposure_per_symbol=D(1),
-        max_total_exposure=D(1),
-        min_stop_cost_multiple=D(0),  # a stop within the round trip's cost, to test the fail-safe alone
-    )
-    entry = sent(desk.on(signal("100", "99.99", "110"), T0), OrderPurpose.ENTRY)
+    desk = fail_safe_desk()
+    entry = entry_sent(desk, signal("100", "99.99", "110"))
     qty = D("78.51629006")  # 95 USD over 0.01 + 199.99 * 0.006 = 1.20994 USD per unit
     assert entry.qty == qty
     position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry.cl_ord_id), T0)
-    actions = desk.on_fill(fill("F1", entry.cl_ord_id, qty, "101", "0.8", ts=at(2)), at(2))
+    worse = fill("F1", entry.cl_ord_id, qty, "101", "0.8", ts=at(2))
+    actions = desk.on(seen(worse), at(2))
     # even a stop at 101 costs 2 * 101 * 0.006 * 78.51629006 = 95.16 USD in fees and slippage > 94.99 USD
     reason = (
         "SOL/USD: fail-safe: a long stop at 99.99 on 78.51629006 SOL from 101 could lose 173.99 USD, more than 95 % "
         "of the max loss per trade (94.99 USD); no stop keeps it within"
     )
     exit_ = sent(actions, OrderPurpose.EXIT)
-    opened = Position(
-        position_id,
-        SYMBOL,
-        PositionSide.LONG,
-        qty,
-        D("101"),
-        D("99.99"),
-        at(2),
-        take_profit=D("110"),
-        initial_stop=D("99.99"),
+    assert decided(actions) == opened_and_exited(
+        desk, worse, position_id, exit_.cl_ord_id, reason, stop="99.99", take_profit="110"
     )
-    assert decided(actions) == [
-        Record(RecordPositionOpened(opened)),
-        Emit(PositionOpened(opened)),
-        *send(exit_intent(exit_.cl_ord_id, qty, at(2)), position_id, f"exit: {reason}"),
-        *saves(desk),
-    ]
     assert logged(actions) == [("CRITICAL", SYMBOL)]
     assert desk.positions[position_id].stop_order is None
 
@@ -307,60 +259,37 @@ def test_an_entry_filled_at_or_through_the_stop_is_opened_with_a_stop_below_it_a
     # The market is already past the stop: the position is journaled (so it is known and protected after a crash)
     # with a stop one tick below the fill, which `Position` can describe, and it is sold at once.
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
+    entry = entry_sent(desk)
     position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry.cl_ord_id), T0)
-    actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2)), at(2))
+    through = fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2))
+    actions = desk.on(seen(through), at(2))
     exit_ = sent(actions, OrderPurpose.EXIT)
-    opened = Position(
-        position_id,
-        SYMBOL,
-        PositionSide.LONG,
-        QTY,
-        D(price),
-        D(stop),
-        at(2),
-        take_profit=D("106"),
-        initial_stop=D(stop),
-    )
-    assert decided(actions) == [
-        Record(RecordPositionOpened(opened)),
-        Emit(PositionOpened(opened)),
-        *send(exit_intent(exit_.cl_ord_id, QTY, at(2)), position_id, f"exit: entry filled through the stop at {price}"),
-        *saves(desk),
-    ]
+    why = f"entry filled through the stop at {price}"
+    assert decided(actions) == opened_and_exited(desk, through, position_id, exit_.cl_ord_id, why, stop=stop)
     assert logged(actions) == [("CRITICAL", SYMBOL)]
     state = desk.positions[position_id]
     assert (state.exiting, state.stop_order, state.stop, state.initial_stop) == (True, None, D(stop), D(stop))
     assert desk.ledger.to_state()["positions"][SYMBOL]["initial_risk"] is None  # no R for a trade never protected
-    closing = desk.on_fill(fill("X1", exit_.cl_ord_id, QTY, "97", "0.6", side=SELL, ts=at(3)), at(3))
-    assert isinstance(closing[-3], Emit)
-    assert isinstance(closing[-3].message, PositionClosed)
+    closing = desk.on(seen(fill("X1", exit_.cl_ord_id, QTY, "97", "0.6", side=SELL, ts=at(3))), at(3))
+    assert [type(a.message) for a in closing if isinstance(a, Emit)] == [PositionClosed]
 
 
 def test_the_stop_set_below_a_fill_through_it_is_on_a_tick_grid_that_is_not_a_power_of_ten() -> None:
     nickel = dataclasses.replace(SOL, price_increment=D("0.05"))
     desk = make_desk(entry_order="market", instruments=(nickel,))
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
-    desk.on(Submitted(entry.cl_ord_id), T0)
-    actions = desk.on_fill(fill("F1", entry.cl_ord_id, entry.qty, "97.52", "0.6", ts=at(2)), at(2))
-    opened = actions[1]
-    assert isinstance(opened, Record)
-    assert isinstance(opened.message, RecordPositionOpened)
-    assert opened.message.position.stop_price == D("97.45")  # 97.47 down to the 0.05 grid
+    entry = entry_sent(desk)
+    actions = desk.on(seen(fill("F1", entry.cl_ord_id, entry.qty, "97.52", "0.6", ts=at(2))), at(2))
+    (opened,) = [r for r in journaled(actions) if isinstance(r, RecordPositionOpened)]
+    assert opened.position.stop_price == D("97.45")  # 97.47 down to the 0.05 grid
     assert sent(actions, OrderPurpose.EXIT).qty == entry.qty
 
 
 def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
+    position_id, entry, stop = stop_sent(desk, "10", "0.4")
     desk.on(event(stop, S.ACKED, at(2)), at(2))
-    actions = desk.on_fill(fill("F2", entry, "5.68381430", "90", "0.2", ts=at(3)), at(3))
+    second = fill("F2", entry, "5.68381430", "90", "0.2", ts=at(3))
+    actions = desk.on(seen(second), at(3))
     # average (1000 + 5.68381430 * 90) / 15.68381430 = 96.3759..: under the stop at 98; one tick below, floored
     average = (D("1000") + D("5.68381430") * D("90")) / QTY
     assert D("96.37") < average < D("96.38")
@@ -378,13 +307,16 @@ def test_a_second_entry_fill_that_drags_the_average_through_the_stop_exits() -> 
     )
     exit_ = sent(actions, OrderPurpose.EXIT)
     why = f"entry filled through the stop at {average}"
-    assert decided(actions) == [
-        Record(RecordPositionChanged(position_id, QTY, average)),
-        Emit(PositionChanged(left)),
-        Cancel(stop, SYMBOL, at(3)),
-        *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}", after_cancels=(stop,)),
-        *saves(desk),
-    ]
+    assert decided(actions) == committed(
+        [
+            Record(RecordFill(second, position_id, False)),
+            Record(RecordPositionChanged(position_id, QTY, average)),
+            Emit(PositionChanged(left)),
+            Cancel(stop, SYMBOL, at(3)),
+            *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}", after_cancels=(stop,)),
+            *saves(desk),
+        ]
+    )
     assert logged(actions) == [("CRITICAL", SYMBOL)]
 
 
@@ -394,20 +326,14 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
     price: str, stop: str
 ) -> None:
     desk = make_desk(entry_order="market")
-    entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)
+    entry = entry_sent(desk)
     position_id = desk.by_symbol[SYMBOL]
-    desk.on(Submitted(entry.cl_ord_id), T0)
-    actions = desk.on_fill(fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2)), at(2))
+    beyond = fill("F1", entry.cl_ord_id, QTY, price, "0.6", ts=at(2))
+    actions = desk.on(seen(beyond), at(2))
     placed = sent(actions, OrderPurpose.STOP)
-    opened = Position(
-        position_id, SYMBOL, PositionSide.LONG, QTY, D(price), D(stop), at(2), take_profit=None, initial_stop=D(stop)
+    assert decided(actions) == opened_with_stop(
+        desk, beyond, position_id, placed.cl_ord_id, stop=stop, take_profit=None
     )
-    assert decided(actions) == [
-        Record(RecordPositionOpened(opened)),
-        Emit(PositionOpened(opened)),
-        *send(stop_intent(placed.cl_ord_id, QTY, stop, at(2)), position_id, f"protective stop at {stop}"),
-        *saves(desk),
-    ]
     assert logged(actions) == [("WARNING", SYMBOL), ("WARNING", SYMBOL)]
     assert desk.positions[position_id].take_profit is None
     assert not desk.positions[position_id].exiting
@@ -418,12 +344,11 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
 
 def test_a_fill_for_an_unknown_order_is_critical_and_still_booked() -> None:
     desk = make_desk()
-    actions = desk.on_fill(fill("FX", "cbezzzzzzzzzzzz", "2", "100", "0.8"), T0)
-    assert isinstance(actions[0], Note)
+    unknown = fill("FX", "cbezzzzzzzzzzzz", "2", "100", "0.8")
+    actions = desk.on(seen(unknown), T0)
     assert logged(actions) == [("CRITICAL", SYMBOL)]
-    saved = {a.message.key for a in actions[1:] if isinstance(a, Record) and isinstance(a.message, SaveState)}
-    assert saved == {"ledger", "risk"}  # the books are saved, as after any fill
-    assert len(actions) == 3
+    # journaled for no position, and the books are saved, as after any fill; nothing else
+    assert decided(actions) == committed([Record(RecordFill(unknown, None, False)), *saves(desk)])
     assert desk.ledger.position(SYMBOL) == D("2")
     assert desk.ledger.cash == D("9799.2")  # 10000 - 200 - 0.8
     assert desk.ledger.has_fill("FX")
@@ -431,13 +356,9 @@ def test_a_fill_for_an_unknown_order_is_critical_and_still_booked() -> None:
 
 def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, "10", "100", "0.4", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    ).cl_ord_id
-    desk.on(Submitted(stop), at(2))
-    actions = desk.on_fill(fill("F2", entry, "6", "100", "0.24", ts=at(3)), at(3))
+    position_id, entry, stop = stop_sent(desk, "10", "0.4")
+    over = fill("F2", entry, "6", "100", "0.24", ts=at(3))
+    actions = desk.on(seen(over), at(3))
     grown = Position(
         position_id,
         SYMBOL,
@@ -449,25 +370,28 @@ def test_an_over_fill_is_critical_booked_and_the_stop_follows_the_books() -> Non
         take_profit=D("106"),
         initial_stop=D("98"),
     )
-    assert decided(actions) == [
-        Record(RecordPositionChanged(position_id, D("16"), D("100"))),
-        Emit(PositionChanged(grown)),
-        Amend(stop, SYMBOL, at(3), qty=D("16")),
-        *saves(desk),
-    ]
+    assert decided(actions) == committed(
+        [
+            Record(RecordFill(over, position_id, False)),
+            Record(RecordPositionChanged(position_id, D("16"), D("100"))),
+            Emit(PositionChanged(grown)),
+            Amend(stop, SYMBOL, at(3), qty=D("16")),
+            *saves(desk),
+        ]
+    )
     assert logged(actions) == [("CRITICAL", SYMBOL)]
     assert desk.orders[entry].filled == D("10")  # the order's own record could not take it
     assert desk.ledger.position(SYMBOL) == D("16")
     assert desk.positions[position_id].qty == D("16")
     # a replay of the refused fill is not booked twice
     cash = desk.ledger.cash
-    assert desk.on_fill(fill("F2", entry, "6", "100", "0.24", ts=at(3)), at(4)) == []
+    assert desk.on(seen(over), at(4)) == [Commit((RecordFill(over, position_id, False),))]  # for the journal alone
     assert (desk.ledger.cash, desk.ledger.position(SYMBOL)) == (cash, D("16"))
 
 
 def test_an_event_for_an_unknown_order_is_a_warning() -> None:
     desk = make_desk()
-    got = desk.on_order_event(event("cbxnope", S.ACKED), T0)
+    got = desk.on(event("cbxnope", S.ACKED), T0)
     assert decided(got) == []
     assert logged(got) == [("WARNING", None)]
 
@@ -475,8 +399,9 @@ def test_an_event_for_an_unknown_order_is_a_warning() -> None:
 def test_an_impossible_event_is_an_error_and_changes_nothing() -> None:
     desk = make_desk()
     entry = sent(desk.on(signal(), T0), OrderPurpose.ENTRY)  # created, never submitted
-    got = desk.on_order_event(event(entry.cl_ord_id, S.ACKED, at(1)), at(1))
-    assert decided(got) == []
+    ack = event(entry.cl_ord_id, S.ACKED, at(1))
+    got = desk.on(ack, at(1))
+    assert decided(got) == [Commit((RecordEvent(ack),))]  # the venue's word journaled, and nothing decided
     assert logged(got) == [("ERROR", SYMBOL)]
     assert desk.orders[entry.cl_ord_id].status is S.CREATED
 
@@ -501,9 +426,7 @@ def test_a_venue_that_refuses_the_stop_and_the_exit_again_and_again_is_not_hamme
     refused, t, sends = stop, 3.0, 0
     while True:
         desk.on(Submitted(refused.cl_ord_id), at(t))
-        actions = desk.on_order_event(
-            event(refused.cl_ord_id, S.REJECTED, at(t), reason="EOrder:Insufficient funds"), at(t)
-        )
+        actions = desk.on(event(refused.cl_ord_id, S.REJECTED, at(t), reason="EOrder:Insufficient funds"), at(t))
         orders = [a for a in actions if isinstance(a, Submit)]
         if not orders:
             break

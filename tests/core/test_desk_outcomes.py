@@ -7,7 +7,7 @@ it before it went out. `unknown` is not an end: an order whose send went unanswe
 
 from __future__ import annotations
 
-from crocbot.core.desk import FillSeen, Submitted
+from crocbot.core.desk import FillSeen, NotSent, Submitted
 from crocbot.core.messages import OrderPurpose, OrderStatus
 from crocbot.core.messages.commands import Submit
 from tests.core.desk_support import T0, Opened, at, event, fill, make_desk, sent, signal
@@ -51,6 +51,6 @@ def test_an_order_the_fence_refuses_is_counted_as_rejected() -> None:
     desk = make_desk()
     send = next(a for a in desk.on(signal(), T0) if isinstance(a, Submit))
 
-    desk.not_sent_at_all(send, "the fence: sells more than held", T0)
+    desk.on(NotSent(send, "the fence: sells more than held"), T0)
 
     assert desk.take_ended() == {OrderStatus.REJECTED: 1}

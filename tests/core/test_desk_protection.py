@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crocbot.core.desk import Action, Commit, Emit, FillSeen, Note, NotSent, Record, Submitted
+from crocbot.core.desk import Action, Commit, Emit, FillSeen, Note, NotSent, Record
 from crocbot.core.messages import (
     CommandRejected,
     ExitRequest,
@@ -45,6 +45,7 @@ from tests.core.desk_support import (
     make_desk,
     send,
     sent,
+    stop_sent,
 )
 
 S = OrderStatus
@@ -56,13 +57,8 @@ SELL = Side.SELL
 
 def test_an_acked_stop_is_live_recorded_and_announced() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
-    ack = event(stop.cl_ord_id, S.ACKED, at(3), order_id="OS1")
+    position_id, _, stop = stop_sent(desk)
+    ack = event(stop, S.ACKED, at(3), order_id="OS1")
     actions = desk.on(ack, at(3))
     live = Position(
         position_id,
@@ -79,13 +75,13 @@ def test_an_acked_stop_is_live_recorded_and_announced() -> None:
     assert actions == committed(
         [
             Record(RecordEvent(ack)),
-            Record(RecordStop(position_id, D("98"), StopKind.INITIAL, at(3), stop.cl_ord_id)),
+            Record(RecordStop(position_id, D("98"), StopKind.INITIAL, at(3), stop)),
             Emit(PositionChanged(live)),
         ]
     )
     assert desk.positions[position_id].stop_live is True
-    assert desk.orders[stop.cl_ord_id].venue_id == "OS1"
-    again = event(stop.cl_ord_id, S.ACKED, at(4))
+    assert desk.orders[stop].venue_id == "OS1"
+    again = event(stop, S.ACKED, at(4))
     assert desk.on(again, at(4)) == [Commit((RecordEvent(again),))]  # a repeat changes nothing but the journal
 
 
@@ -111,15 +107,10 @@ def test_a_stop_cancelled_by_the_venue_means_an_immediate_exit() -> None:
 
 def test_a_stop_rejected_by_the_venue_means_an_immediate_exit() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
-    rejected = event(stop.cl_ord_id, S.REJECTED, at(3), reason="EOrder:Insufficient funds")
+    position_id, _, stop = stop_sent(desk)
+    rejected = event(stop, S.REJECTED, at(3), reason="EOrder:Insufficient funds")
     actions = desk.on(rejected, at(3))
-    why = f"protective stop {stop.cl_ord_id} rejected (EOrder:Insufficient funds)"
+    why = f"protective stop {stop} rejected (EOrder:Insufficient funds)"
     exit_ = sent(actions, OrderPurpose.EXIT)
     assert decided(actions) == committed(
         [Record(RecordEvent(rejected)), *send(exit_intent(exit_.cl_ord_id, QTY, at(3)), position_id, f"exit: {why}")]
@@ -131,14 +122,9 @@ def test_a_stop_that_was_never_sent_because_crocbot_died_is_placed_again_not_exi
     """Reconciliation closes a journaled stop the venue never got as REJECTED (NEVER_SENT): the venue refused
     nothing, so the position is protected again; an exit would pay fees and slippage for a crash of crocbot's."""
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
+    position_id, _, stop = stop_sent(desk)
 
-    actions = desk.on(event(stop.cl_ord_id, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
+    actions = desk.on(event(stop, S.REJECTED, at(9), reason=NEVER_SENT), at(9))
 
     again = sent(actions, OrderPurpose.STOP)
     assert (again.qty, again.trigger_price) == (QTY, D(98))
@@ -215,12 +201,7 @@ def test_a_stop_amend_that_is_not_tighter_or_not_below_the_mark_does_nothing(sto
 
 def test_no_stop_amend_before_the_stop_is_live_or_while_exiting() -> None:
     desk = make_desk()
-    entry = entry_acked(desk)
-    position_id = desk.by_symbol[SYMBOL]
-    stop = sent(
-        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
-    )
-    desk.on(Submitted(stop.cl_ord_id), at(2))
+    position_id, _, _ = stop_sent(desk)
     request = StopAmendRequest(position_id, SYMBOL, D("99"), StopKind.TRAILING, at(3))
     assert desk.on(request, at(3)) == []  # not acked yet
     opened = Opened.make()

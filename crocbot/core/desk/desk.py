@@ -27,30 +27,17 @@ from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 
-from crocbot.core.desk import entries, exits, fills, handling, orders, protection, safety
+from crocbot.core.desk import handling, safety
 from crocbot.core.desk.actions import Action, Commit
-from crocbot.core.desk.events import DeskEvent, EntryTTL, LookupDue, StopBudgetDue
+from crocbot.core.desk.events import DeskEvent
 from crocbot.core.desk.reconciliation import apply_plan, books_view
-from crocbot.core.desk.restore import JournalSnapshot, restore, resume
+from crocbot.core.desk.restore import JournalSnapshot, restore
 from crocbot.core.desk.state import Book, DeskConfig, PositionState
 from crocbot.core.desk.stop_updates import StopOutcome, StopUpdates
 from crocbot.core.ids import ClientIds
 from crocbot.core.instrument import Instrument
 from crocbot.core.ledger import Ledger
-from crocbot.core.messages import (
-    CommandRejected,
-    CommandUnknown,
-    ExitRequest,
-    Fill,
-    OrderAmended,
-    OrderEvent,
-    OrderLookedUp,
-    OrderStatus,
-    Position,
-    Signal,
-    StopAmendRequest,
-)
-from crocbot.core.messages.commands import Amend, Submit
+from crocbot.core.messages import OrderStatus, Position
 from crocbot.core.order_state import TrackedOrder
 from crocbot.core.reconcile import BooksView, ForeignOrderPolicy, Plan
 from crocbot.core.risk import RiskGate
@@ -195,10 +182,6 @@ class Desk:
         """Open positions with a stop amend in flight or a wish waiting (0: all settled)."""
         return self._book.stop_updates.busy(self._book)
 
-    def fence(self, action: Action) -> str | None:
-        """Why sending `action` would break the inventory fence, or None."""
-        return handling.fence(self._book, action)
-
     # -- tallies the router counts in its metrics --------------------------------------------------------
 
     def take_refused(self) -> dict[str, int]:
@@ -218,59 +201,3 @@ class Desk:
 
     def take_stop_outcomes(self) -> dict[StopOutcome, int]:
         return self._book.stop_updates.take_tally()
-
-    # -- one behaviour each, as decided: what `on` finishes (the tests' view of each rule) ---------------
-
-    def on_signal(self, signal: Signal, now: datetime) -> list[Action]:
-        return entries.on_signal(self._book, signal, now)
-
-    def on_entry_ttl(self, timer: EntryTTL, now: datetime) -> list[Action]:
-        return entries.on_entry_ttl(self._book, timer, now)
-
-    def submitted(self, cl_ord_id: str, now: datetime) -> None:
-        orders.submitted(self._book, cl_ord_id, now)
-
-    def not_sent(self, cl_ord_id: str, now: datetime, why: str) -> list[Action]:
-        return orders.not_sent(self._book, cl_ord_id, now, why)
-
-    def not_sent_at_all(self, action: Submit | Amend, why: str, now: datetime) -> list[Action]:
-        return orders.not_sent_at_all(self._book, action, why, now)
-
-    def on_order_event(self, event: OrderEvent, now: datetime) -> list[Action]:
-        return orders.on_order_event(self._book, event, now)
-
-    def on_order_looked_up(self, event: OrderLookedUp, now: datetime) -> list[Action]:
-        return orders.on_order_looked_up(self._book, event, now)
-
-    def on_fill(self, fill: Fill, now: datetime) -> list[Action]:
-        return fills.on_fill(self._book, fill, now)
-
-    def on_amended(self, event: OrderAmended, now: datetime) -> list[Action]:
-        return protection.on_amended(self._book, event, now)
-
-    def on_command_rejected(self, event: CommandRejected, now: datetime) -> list[Action]:
-        return protection.on_command_rejected(self._book, event, now)
-
-    def on_command_unknown(self, event: CommandUnknown, now: datetime) -> list[Action]:
-        return protection.on_command_unknown(self._book, event, now)
-
-    def on_lookup_due(self, timer: LookupDue, now: datetime) -> list[Action]:
-        return protection.on_lookup_due(self._book, timer, now)
-
-    def on_stop_budget(self, timer: StopBudgetDue, now: datetime) -> list[Action]:
-        return protection.on_stop_budget(self._book, timer, now)
-
-    def on_stop_amend(self, request: StopAmendRequest, now: datetime) -> list[Action]:
-        return protection.on_stop_amend(self._book, request, now)
-
-    def sending(self, action: Action, now: datetime) -> None:
-        protection.sending(self._book, action, now)
-
-    def on_exit_request(self, request: ExitRequest, now: datetime) -> list[Action]:
-        return exits.on_exit_request(self._book, request, now)
-
-    def flatten(self, why: str, now: datetime) -> list[Action]:
-        return exits.flatten(self._book, why, now)
-
-    def resume(self, now: datetime) -> list[Action]:
-        return resume(self._book, now)

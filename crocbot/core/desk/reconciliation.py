@@ -4,7 +4,7 @@ The plan (`crocbot.core.reconcile`) says what the books must learn; here the ven
 fills are booked (orders the journal lost are taken back first, `crocbot.core.desk.adoption`), the venue's word on
 orders is applied, what the venue never heard of is taken off the books, crocbot's own resting stops are taken back
 as protection, and what is still foreign is dealt with by policy. At the first one after a start, entries whose
-timers died with the old process are cancelled and every open position is protected (`Desk.resume`). The router
+timers died with the old process are cancelled and every open position is protected (`restore.resume`). The router
 only asks the journal which of the plan's fills it holds already, and carries the actions out.
 """
 
