@@ -7,8 +7,6 @@ from crocbot.store.journal import (
     JournalConflict,
     JournalCorrupt,
     JournalError,
-    JournalOrder,
-    JournalPosition,
     UnknownOrder,
     UnknownPosition,
 )
@@ -16,8 +14,6 @@ from crocbot.store.tradelog import TradeLog, TradeLogError, TradeLogRecords, fil
 
 __all__ = [
     "Journal",
-    "JournalOrder",
-    "JournalPosition",
     "JournalError",
     "JournalCorrupt",
     "JournalConflict",

@@ -6,52 +6,22 @@ rebuilt from the frozen result on the router's own thread, so nothing but the de
 
 from __future__ import annotations
 
-from crocbot.core.desk import LEDGER_KEY, JournaledOrder, JournaledPosition, JournalSnapshot
+from crocbot.core.desk import LEDGER_KEY, JournalSnapshot
+from crocbot.core.journaled import JournaledOrder
 from crocbot.core.messages import OrderPurpose
-from crocbot.store.journal import Journal, JournalOrder
+from crocbot.store.journal import Journal
 
 __all__ = ["journal_snapshot"]
 
 
 def journal_snapshot(journal: Journal) -> JournalSnapshot:
-    first_entries: dict[str | None, JournalOrder] = {}
+    first_entries: dict[str | None, JournaledOrder] = {}
     for order in journal.orders():  # a position's first entry order, as journaled
         if order.intent.purpose is OrderPurpose.ENTRY:
             first_entries.setdefault(order.position_id, order)
     return JournalSnapshot(
         fills_after_ledger=tuple(journal.fill_ids_after(journal.state_fills_seq(LEDGER_KEY))),
-        open_orders=tuple(_journaled(o) for o in journal.open_orders()),
-        positions=tuple(
-            JournaledPosition(
-                p.position_id,
-                p.symbol,
-                p.side,
-                p.qty,
-                p.entry_price,
-                p.initial_stop,
-                p.stop_price,
-                p.stop_kind,
-                p.stop_cl_ord_id,
-                p.take_profit,
-                p.opened_at,
-                p.is_open,
-            )
-            for p in journal.positions()
-        ),
-        first_entries=tuple(_journaled(o) for o in first_entries.values()),
-    )
-
-
-def _journaled(row: JournalOrder) -> JournaledOrder:
-    return JournaledOrder(
-        row.intent,
-        row.position_id,
-        row.status,
-        row.order_id,
-        row.filled_qty,
-        row.avg_price,
-        row.qty,
-        row.limit_price,
-        row.trigger_price,
-        row.brackets,
+        open_orders=tuple(journal.open_orders()),
+        positions=tuple(journal.positions()),
+        first_entries=tuple(first_entries.values()),
     )

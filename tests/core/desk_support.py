@@ -20,8 +20,6 @@ from crocbot.core.desk import (
     DeskConfig,
     Emit,
     FillSeen,
-    JournaledOrder,
-    JournaledPosition,
     JournalSnapshot,
     Note,
     PositionState,
@@ -31,6 +29,7 @@ from crocbot.core.desk import (
 )
 from crocbot.core.ids import ClientIds
 from crocbot.core.instrument import AssetClass, Instrument
+from crocbot.core.journaled import JournaledOrder, JournaledPosition
 from crocbot.core.ledger import Ledger
 from crocbot.core.messages import (
     ExitRequest,
@@ -349,13 +348,15 @@ def restored(
         JournaledOrder(
             order.intent,
             order.position_id,
+            "",
             order.status,
             order.venue_id,
             order.filled,
             order.avg_price,
-            order.qty,
-            order.limit_price,
-            order.trigger_price,
+            order.updated_at or T0,
+            amended_qty=order.qty,
+            amended_limit=order.limit_price,
+            amended_trigger=order.trigger_price,
         )
         for order in old.orders.values()
         if order.is_open
@@ -373,7 +374,6 @@ def restored(
             (journaled_stops or {}).get(position.position_id, position.stop_order),
             position.take_profit,
             position.opened_at or T0,
-            is_open=True,
         )
         for position in old.positions.values()
         if position.open

@@ -18,7 +18,7 @@ from crocbot.core.desk.actions import Action, Commit, Emit, Note, Record, StartT
 from crocbot.core.desk.adoption import ADOPTED
 from crocbot.core.desk.desk import Desk
 from crocbot.core.desk.events import DeskEvent, EntryTTL, FillSeen, LookupDue, NotSent, StopBudgetDue, Submitted
-from crocbot.core.desk.restore import JournaledOrder, JournaledPosition, JournalSnapshot
+from crocbot.core.desk.restore import JournalSnapshot
 from crocbot.core.desk.safety import ESCALATED
 from crocbot.core.desk.state import LEDGER_KEY, RISK_KEY, DeskConfig, PositionState
 from crocbot.core.desk.stop_updates import StopOutcome, StopUpdates
@@ -44,8 +44,6 @@ __all__ = [
     "Submitted",
     "PositionState",
     "ESCALATED",
-    "JournaledOrder",
-    "JournaledPosition",
     "JournalSnapshot",
     "StopOutcome",
     "StopUpdates",

@@ -14,55 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from crocbot.core.desk.actions import Action, Emit, Note
 from crocbot.core.desk.exits import exit_position
 from crocbot.core.desk.fills import fit_brackets
 from crocbot.core.desk.protection import place_stop, stop_covers
 from crocbot.core.desk.state import Book, PositionState
-from crocbot.core.messages import OrderIntent, OrderPurpose, OrderStatus, PositionChanged, PositionSide, Side, StopKind
-from crocbot.core.messages.journal import EntryBrackets
+from crocbot.core.journaled import JournaledOrder, JournaledPosition
+from crocbot.core.messages import OrderPurpose, OrderStatus, PositionChanged, PositionSide, Side
 from crocbot.core.money import fmt
 from crocbot.core.order_state import TrackedOrder
 
-__all__ = ["JournaledOrder", "JournaledPosition", "JournalSnapshot", "restore"]
-
-
-@dataclass(frozen=True, slots=True)
-class JournaledOrder:
-    """An order as journaled: its intent, its position, and its last known state at the venue."""
-
-    intent: OrderIntent
-    position_id: str | None
-    status: OrderStatus
-    venue_id: str | None
-    filled: Decimal
-    avg_price: Decimal | None
-    qty: Decimal  # now: an amend may have changed the intent's
-    limit_price: Decimal | None
-    trigger_price: Decimal | None
-    brackets: EntryBrackets | None = None  # an entry's stop and take-profit, journaled with it
-
-    @property
-    def cl_ord_id(self) -> str:
-        return self.intent.cl_ord_id
-
-
-@dataclass(frozen=True, slots=True)
-class JournaledPosition:
-    position_id: str
-    symbol: str
-    side: PositionSide
-    qty: Decimal
-    entry_price: Decimal
-    initial_stop: Decimal
-    stop: Decimal
-    stop_kind: StopKind
-    stop_cl_ord_id: str | None
-    take_profit: Decimal | None
-    opened_at: datetime
-    is_open: bool
+__all__ = ["JournalSnapshot", "restore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +54,14 @@ def restore(book: Book, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str,
             # journaled but never answered: it may or may not have reached the venue, so reconciliation looks
             # it up by client order id (and a fill may come first)
             status=OrderStatus.UNKNOWN if row.status in (OrderStatus.CREATED, OrderStatus.SUBMITTED) else row.status,
-            venue_id=row.venue_id,
+            venue_id=row.order_id,
             limit_price=row.limit_price,
             trigger_price=row.trigger_price,
             qty=row.qty,
         )
-        tracked.filled = row.filled
+        tracked.filled = row.filled_qty
         if row.avg_price is not None:
-            tracked.cost = row.filled * row.avg_price
+            tracked.cost = row.filled_qty * row.avg_price
         book.orders[row.cl_ord_id] = tracked
     known = {p.position_id for p in positions}
     closed = {p.position_id for p in snapshot.positions if not p.is_open}
@@ -117,7 +80,7 @@ def restore(book: Book, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str,
             pos.side,
             entry,
             initial_stop=pos.initial_stop,
-            stop=pos.stop,
+            stop=pos.stop_price,
             take_profit=pos.take_profit,
             qty=pos.qty,
             entry_price=pos.entry_price,

@@ -19,13 +19,10 @@ from crocbot.store.journal.integrity import (
     UnknownPosition,
 )
 from crocbot.store.journal.reads import Reads
-from crocbot.store.journal.rows import JournalOrder, JournalPosition
 from crocbot.store.journal.writes import Writes
 
 __all__ = [
     "Journal",
-    "JournalOrder",
-    "JournalPosition",
     "JournalError",
     "JournalCorrupt",
     "JournalUnwritable",

@@ -8,12 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from crocbot.core.journaled import JournaledOrder, JournaledPosition
 from crocbot.core.messages import ClosedTrade, Fill, OrderEvent, OrderStatus, Position, StopKind
 from crocbot.store.codec import loads_state, text_dec, text_ts, ts_text
 from crocbot.store.journal.connection import Connection
 from crocbot.store.journal.rows import (
-    JournalOrder,
-    JournalPosition,
     event_from_row,
     fill_from_row,
     order_from_row,
@@ -40,18 +39,18 @@ class Reads(Connection):
         row = self._conn.execute("SELECT fills_seq FROM state WHERE key = ?", (key,)).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
-    def order(self, cl_ord_id: str) -> JournalOrder | None:
+    def order(self, cl_ord_id: str) -> JournaledOrder | None:
         row = self._conn.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
         return None if row is None else order_from_row(row)
 
-    def open_orders(self) -> list[JournalOrder]:
+    def open_orders(self) -> list[JournaledOrder]:
         """Orders whose status is not terminal (UNKNOWN included: its outcome is still to be looked up)."""
         rows = self._conn.execute(
             f"SELECT * FROM orders WHERE {_NOT_TERMINAL_SQL} ORDER BY intent_ts, seq", _TERMINAL
         ).fetchall()
         return [order_from_row(row) for row in rows]
 
-    def orders(self, *, since: datetime | None = None) -> list[JournalOrder]:
+    def orders(self, *, since: datetime | None = None) -> list[JournaledOrder]:
         """Orders whose intent was journaled at or after `since` (all when None), in intent order."""
         rows = self._conn.execute(
             "SELECT * FROM orders WHERE intent_ts >= ? ORDER BY intent_ts, seq", (_since(since),)
@@ -108,7 +107,7 @@ class Reads(Connection):
         rows = self._conn.execute("SELECT * FROM positions WHERE closed_at IS NULL ORDER BY opened_at, seq")
         return [position_from_row(row).as_position() for row in rows.fetchall()]
 
-    def positions(self) -> list[JournalPosition]:
+    def positions(self) -> list[JournaledPosition]:
         rows = self._conn.execute("SELECT * FROM positions ORDER BY opened_at, seq").fetchall()
         return [position_from_row(row) for row in rows]
 

@@ -1,4 +1,5 @@
-"""What the journal hands back (`JournalOrder`, `JournalPosition`) and the conversions between rows and messages.
+"""The conversions between the journal's rows and messages (an order and a position come back as
+`crocbot.core.journaled`'s `JournaledOrder` and `JournaledPosition`).
 
 Every value read back is rebuilt through its message constructor, so a row that no longer makes sense fails
 loudly here rather than deep inside a trading decision. The one exception is a position whose stop has moved
@@ -11,12 +12,11 @@ import dataclasses
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, NamedTuple
 
+from crocbot.core.journaled import JournaledOrder, JournaledPosition
 from crocbot.core.messages import (
     ClosedTrade,
     Fill,
@@ -44,8 +44,6 @@ from crocbot.store.codec import (
 )
 
 __all__ = [
-    "JournalOrder",
-    "JournalPosition",
     "intent_params",
     "brackets_text",
     "order_from_row",
@@ -57,88 +55,6 @@ __all__ = [
     "trade_params",
     "trade_from_row",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class JournalOrder:
-    """An order as journaled: the intent, whom it belongs to, and its latest known state at the venue."""
-
-    intent: OrderIntent
-    position_id: str | None
-    reason: str
-    status: OrderStatus
-    order_id: str | None
-    filled_qty: Decimal
-    avg_price: Decimal | None
-    updated_at: datetime
-    amended_qty: Decimal | None = None
-    amended_limit: Decimal | None = None
-    amended_trigger: Decimal | None = None
-    brackets: EntryBrackets | None = None  # an entry's stop and take-profit, journaled with it
-
-    @property
-    def qty(self) -> Decimal:
-        """The order's size now (an amend may have changed the intent's)."""
-        return self.amended_qty if self.amended_qty is not None else self.intent.qty
-
-    @property
-    def limit_price(self) -> Decimal | None:
-        return self.amended_limit if self.amended_limit is not None else self.intent.limit_price
-
-    @property
-    def trigger_price(self) -> Decimal | None:
-        return self.amended_trigger if self.amended_trigger is not None else self.intent.trigger_price
-
-    @property
-    def cl_ord_id(self) -> str:
-        return self.intent.cl_ord_id
-
-    @property
-    def symbol(self) -> str:
-        return self.intent.symbol
-
-    @property
-    def is_open(self) -> bool:
-        return not self.status.is_terminal
-
-
-@dataclass(frozen=True, slots=True)
-class JournalPosition:
-    """A position, open or closed, with its current stop; `closed_at` and `realized_pnl` are set once closed
-    (`realized_pnl` only when the close came with a `ClosedTrade`)."""
-
-    position_id: str
-    symbol: str
-    side: PositionSide
-    qty: Decimal
-    entry_price: Decimal
-    initial_stop: Decimal
-    stop_price: Decimal
-    stop_kind: StopKind
-    stop_cl_ord_id: str | None
-    take_profit: Decimal | None
-    opened_at: datetime
-    closed_at: datetime | None = None
-    trade_id: str | None = None
-    realized_pnl: Decimal | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.closed_at is None
-
-    def as_position(self) -> Position:
-        """The `Position` message with the current stop as `stop_price`."""
-        return Position(
-            position_id=self.position_id,
-            symbol=self.symbol,
-            side=self.side,
-            qty=self.qty,
-            entry_price=self.entry_price,
-            stop_price=self.stop_price,
-            opened_at=self.opened_at,
-            take_profit=self.take_profit,
-            initial_stop=self.initial_stop,
-        )
 
 
 def position_with_stop(position: Position, stop: Decimal) -> Position:
@@ -224,7 +140,7 @@ _INTENT = (
     _Column("post_only", _FLAG),
     _Column("intent_ts", _TS, field="ts"),
 )
-_ORDER_STATE = (  # a `JournalOrder`'s own fields, beside its intent
+_ORDER_STATE = (  # a `JournaledOrder`'s own fields, beside its intent
     _Column("position_id", _PLAIN),
     _Column("reason", _PLAIN),
     _Column("status", _enum(OrderStatus)),
@@ -294,8 +210,8 @@ def intent_params(intent: OrderIntent, position_id: str | None, reason: str) -> 
     return {**_params(intent, _INTENT), "position_id": position_id, "reason": reason}
 
 
-def order_from_row(row: sqlite3.Row) -> JournalOrder:
-    return JournalOrder(intent=OrderIntent(**_values(row, _INTENT)), **_values(row, _ORDER_STATE))
+def order_from_row(row: sqlite3.Row) -> JournaledOrder:
+    return JournaledOrder(intent=OrderIntent(**_values(row, _INTENT)), **_values(row, _ORDER_STATE))
 
 
 def event_from_row(row: sqlite3.Row) -> OrderEvent:
@@ -310,8 +226,8 @@ def fill_from_row(row: sqlite3.Row) -> Fill:
     return Fill(**_values(row, _FILL))
 
 
-def position_from_row(row: sqlite3.Row) -> JournalPosition:
-    return JournalPosition(**_values(row, _POSITION))
+def position_from_row(row: sqlite3.Row) -> JournaledPosition:
+    return JournaledPosition(**_values(row, _POSITION))
 
 
 def trade_params(trade: ClosedTrade, position_id: str | None) -> dict[str, Any]:
