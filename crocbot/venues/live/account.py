@@ -7,8 +7,9 @@ foreign), the closed ones the books still hold open from `ClosedOrders` filtered
 each with its order's client id found through its `ordertxid`, and balances with their holds from `BalanceEx`.
 
 The account may be shared with the trader's own trading: orders on pairs crocbot does not trade, and fills of
-orders without a client id, are none of crocbot's business and are left out; the view says `shared`, so that the
-balances are held to the inventory fence, not to equality.
+orders that are not crocbot's (no client id, or one crocbot did not make and the books do not hold), are none of
+crocbot's business and are left out; the view says `shared`, so that the balances are held to the inventory fence,
+not to equality. Open orders on crocbot's pairs that are not its own stay in: the foreign-order policy decides.
 
 The conversions (Kraken's rows to the core's types) are pure functions; `LiveAccountView` makes the calls. It runs in
 a gateway worker (`crocbot.actors.gateway`), never in an actor's thread, and stops at the gateway's deadline.
@@ -24,6 +25,7 @@ from typing import Any
 
 from crocbot.actors.gateway import Deadline, DeadlineExceeded
 from crocbot.core.clock import Clock
+from crocbot.core.desk.adoption import purpose_of
 from crocbot.core.instrument import Instrument
 from crocbot.core.messages import Fill, Liquidity, OrderStatus, Side
 from crocbot.core.money import ZERO
@@ -185,11 +187,12 @@ class LiveAccountView:
         trades = self._trades(since, deadline, wall)
         unknown = sorted({t.order_txid for t in trades} - orders.client_ids.keys())
         client_ids = {**orders.client_ids, **self._client_ids(unknown, deadline, wall)}
+        asked = frozenset(cl_ord_ids)
         fills = []
         for trade in trades:
             cl_ord_id = client_ids.get(trade.order_txid)
-            if cl_ord_id is None:
-                continue  # an order without a client id is the trader's own, never crocbot's
+            if cl_ord_id is None or (cl_ord_id not in asked and purpose_of(cl_ord_id) is None):
+                continue  # the trader's own order (or another program's): never crocbot's
             fill = venue_fill(trade, cl_ord_id, self._names[trade.pair])
             if fill.ts >= since:
                 fills.append(fill)

@@ -142,6 +142,11 @@ class CannedRest(RestClient):
         return self.handlers[method](dict(params or {}))
 
 
+def crocbot_id(txid: str) -> str:
+    """A client id of crocbot's shape (`crocbot.core.ids`) for the order `txid`."""
+    return f"cbe{txid:0>13}"
+
+
 def trade_rows(count: int) -> list[tuple[str, dict[str, Any]]]:
     """`count` trades of as many orders, newest first, a second apart, ending at NOW."""
     out = []
@@ -164,7 +169,7 @@ def account(trades: Callable[[dict[str, Any]], Any], **views: Any) -> tuple[Live
     def query(params: dict[str, Any]) -> Any:
         txids = params["txid"].split(",")
         assert len(txids) <= 50
-        return {t: rows(SIM_STOP) | {"cl_ord_id": f"cb-{t}"} for t in txids}
+        return {t: rows(SIM_STOP) | {"cl_ord_id": crocbot_id(t)} for t in txids}
 
     rest = CannedRest(
         {
@@ -192,7 +197,7 @@ def test_trades_are_read_page_by_page_until_the_count_and_each_gets_its_orders_c
     assert [p["ofs"] for p in pages] == [0, 50, 100]
     assert len(seen.fills) == 120
     assert seen.fills[0].ts < seen.fills[-1].ts  # oldest first, as the core wants them
-    assert {f.cl_ord_id for f in seen.fills} == {f"cb-O{n}" for n in range(120)}
+    assert {f.cl_ord_id for f in seen.fills} == {crocbot_id(f"O{n}") for n in range(120)}
     assert [len(p["txid"].split(",")) for m, p in rest.calls if m == "QueryOrders"] == [50, 50, 20]
     assert seen.shared
     assert seen.balances == {"USD": D("100")}  # Kraken's asset ids in crocbot's names
@@ -216,19 +221,23 @@ def test_a_trade_that_shifts_the_pages_is_counted_once_and_older_ones_than_asked
     assert sorted(f.fill_id for f in seen.fills) == sorted(f"T{n}" for n in range(31))
 
 
-def test_fills_of_orders_without_a_client_id_and_trades_on_other_pairs_are_not_crocbots() -> None:
-    mine, theirs, elsewhere = trade_rows(3)
+def test_fills_of_orders_that_are_not_crocbots_and_trades_on_other_pairs_are_left_out() -> None:
+    mine, theirs, other_program, asked, elsewhere = trade_rows(5)
     elsewhere = ("T9", elsewhere[1] | {"pair": "XDOTZUSD"})
-    view, rest = account(paged([mine, theirs, elsewhere]))
+    view, rest = account(paged([mine, theirs, other_program, asked, elsewhere]))
     rest.handlers = dict(rest.handlers) | {
         "QueryOrders": lambda p: {
-            "O0": rows(SIM_STOP) | {"cl_ord_id": "cbe-mine"},
+            "O0": rows(SIM_STOP) | {"cl_ord_id": crocbot_id("O0")},
             "O1": rows(SIM_STOP) | {"cl_ord_id": None},
+            "O2": rows(SIM_STOP) | {"cl_ord_id": "gridbot-7"},
+            "O3": rows(SIM_STOP) | {"cl_ord_id": "legacy-id-3"},  # not crocbot's shape, but the books hold it
         }
     }
-    seen = view((), NOW - timedelta(hours=1), deadline())
+    seen = view(("legacy-id-3",), NOW - timedelta(hours=1), deadline())
 
-    assert [(f.fill_id, f.cl_ord_id) for f in seen.fills] == [("T0", "cbe-mine")]
+    assert sorted((f.fill_id, f.cl_ord_id) for f in seen.fills) == [("T0", crocbot_id("O0")), ("T3", "legacy-id-3")]
+    asked_about = [p["txid"] for m, p in rest.calls if m == "QueryOrders"]
+    assert asked_about == ["O0,O1,O2,O3"]  # the trade on another pair was never looked up
 
 
 def test_the_closed_orders_asked_for_are_read_by_client_id_and_open_ones_on_other_pairs_left_out() -> None:

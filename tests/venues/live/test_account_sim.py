@@ -25,21 +25,25 @@ def test_the_view_matches_the_simulators_orders_fills_and_balances_and_leaves_th
         client = KrakenApi(RestClient(sim.rest_url, api_key=API_KEY, api_secret=API_SECRET), catalog())
         bid = client.depth("BTC/USD", 5)[0][0][0]
         order = AddOrderRequest
-        client.add_order(order("BTC/USD", Side.BUY, OrderType.MARKET, D("0.02"), "cbe-acct-1"))
-        client.add_order(order("BTC/USD", Side.BUY, OrderType.LIMIT, D("0.01"), "cbe-acct-2", limit_price=bid - D(500)))
+        client.add_order(order("BTC/USD", Side.BUY, OrderType.MARKET, D("0.02"), "cbeacct000000001"))
+        client.add_order(
+            order("BTC/USD", Side.BUY, OrderType.LIMIT, D("0.01"), "cbeacct000000002", limit_price=bid - D(500))
+        )
         client.add_order(
             order(
                 "BTC/USD",
                 Side.SELL,
                 OrderType.STOP_LOSS_LIMIT,
                 D("0.02"),
-                "cbs-acct-3",
+                "cbsacct000000003",
                 trigger_price=bid - D(1000),
                 limit_price=bid - D(1100),
             )
         )
-        client.add_order(order("BTC/USD", Side.BUY, OrderType.LIMIT, D("0.01"), "cbe-acct-4", limit_price=bid - D(600)))
-        client.cancel_order(symbol="BTC/USD", cl_ord_id="cbe-acct-4")
+        client.add_order(
+            order("BTC/USD", Side.BUY, OrderType.LIMIT, D("0.01"), "cbeacct000000004", limit_price=bid - D(600))
+        )
+        client.cancel_order(symbol="BTC/USD", cl_ord_id="cbeacct000000004")
         # The trader's own: a market sell and a resting sell, without client ids (cl_ord_id is dropped when empty).
         client.rest.private("AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "market", "volume": "0.1"})
         client.rest.private(
@@ -50,19 +54,24 @@ def test_the_view_matches_the_simulators_orders_fills_and_balances_and_leaves_th
         clock = sim.clock
         clock.advance(5.0)  # the fills are settled facts when the view is taken, not in flight
         view = LiveAccountView(client, DEFAULT_INSTRUMENTS, clock)(
-            ("cbe-acct-2", "cbs-acct-3", "cbe-acct-4"), clock.now() - timedelta(hours=1), Deadline(10.0**9, clock)
+            ("cbeacct000000002", "cbsacct000000003", "cbeacct000000004"),
+            clock.now() - timedelta(hours=1),
+            Deadline(10.0**9, clock),
         )
         sim_fills = [f for f in engine.fills() if f.cl_ord_id is not None]
         theirs = [f for f in engine.fills() if f.cl_ord_id is None]
         balances, held = engine.balances(), {a: engine.held(a) for a in engine.balances()}
 
     by_id = {o.cl_ord_id: o for o in view.orders}
-    assert set(by_id) == {"cbe-acct-2", "cbs-acct-3", "cbe-acct-4", None}
-    assert (by_id["cbe-acct-2"].status, by_id["cbe-acct-2"].limit_price) == (OrderStatus.ACKED, bid - D(500))
-    stop = by_id["cbs-acct-3"]
+    assert set(by_id) == {"cbeacct000000002", "cbsacct000000003", "cbeacct000000004", None}
+    assert (by_id["cbeacct000000002"].status, by_id["cbeacct000000002"].limit_price) == (
+        OrderStatus.ACKED,
+        bid - D(500),
+    )
+    stop = by_id["cbsacct000000003"]
     assert (stop.side, stop.order_type, stop.qty) == (Side.SELL, "stop-loss-limit", D("0.02"))
     assert (stop.trigger_price, stop.limit_price) == (bid - D(1000), bid - D(1100))
-    assert by_id["cbe-acct-4"].status is OrderStatus.CANCELLED
+    assert by_id["cbeacct000000004"].status is OrderStatus.CANCELLED
     assert by_id[None].is_open  # foreign: the reconciler's policy decides
     assert by_id[None].qty == D("0.5")
 
@@ -70,7 +79,7 @@ def test_the_view_matches_the_simulators_orders_fills_and_balances_and_leaves_th
     assert sorted((f.fill_id, f.cl_ord_id, f.qty, f.price, f.fee) for f in view.fills) == sorted(
         (f.exec_id, f.cl_ord_id, f.qty, f.price, f.fee) for f in sim_fills
     )
-    assert {f.cl_ord_id for f in view.fills} == {"cbe-acct-1"}
+    assert {f.cl_ord_id for f in view.fills} == {"cbeacct000000001"}
     assert sum((f.qty for f in view.fills), D(0)) == D("0.02")
     assert all(f.fee > 0 and f.fee_currency == "USD" for f in view.fills)
 
@@ -81,8 +90,8 @@ def test_the_view_matches_the_simulators_orders_fills_and_balances_and_leaves_th
     # The fence on this view: crocbot holds 0.02 BTC, its stop holds them, the trader's sell holds 0.5 of the rest.
     sent = view.as_of - timedelta(minutes=5)
     open_orders = (
-        BookOrder("cbe-acct-2", "BTC/USD", OrderPurpose.ENTRY, OrderStatus.ACKED, sent),
-        BookOrder("cbs-acct-3", "BTC/USD", OrderPurpose.STOP, OrderStatus.ACKED, sent),
+        BookOrder("cbeacct000000002", "BTC/USD", OrderPurpose.ENTRY, OrderStatus.ACKED, sent),
+        BookOrder("cbsacct000000003", "BTC/USD", OrderPurpose.STOP, OrderStatus.ACKED, sent),
     )
 
     def books(btc: D) -> BooksView:
