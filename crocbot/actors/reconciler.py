@@ -133,6 +133,7 @@ class Reconciler(SupervisedActor):
         self._breaker = breaker
         self._view_timeout = view_timeout
         self._waiting: _Waiting | None = None
+        self._again = False  # a run was asked for while one waited for its view: run once more after it
         self._policy = policy
         self._interval = interval
         self._grace = timedelta(seconds=grace)
@@ -160,7 +161,8 @@ class Reconciler(SupervisedActor):
 
     def _run(self, *, startup: bool) -> None:
         if self._waiting is not None:
-            return  # a run is waiting for the venue's view; when it ends it schedules the next one
+            self._again = True  # what changed since this run's books (a reconnect, say) needs a run of its own
+            return
         try:
             side = self._books_side(startup)
             if self._source is not None:
@@ -239,6 +241,9 @@ class Reconciler(SupervisedActor):
             return  # no run waits for it (one run at a time, so this is never expected): nothing to go on with
         self._waiting = None
         startup = waiting.side.startup
+        if self._again:  # only a request or a periodic tick sets it: neither comes before the start-up run is done
+            self._again = False
+            self.actor_ref.tell(_Tick(False))
         try:
             if not result.ok or not isinstance(result.value, VenueView):
                 raise VenueViewFailed(f"the venue's view: {result.outcome} ({result.error})")

@@ -4,6 +4,7 @@ a failed attempt at its deadline and is retried, and no actor waits meanwhile, t
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +21,7 @@ from crocbot.actors.reconciler import Reconciler
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.core.clock import SimClock
-from crocbot.core.messages import Fill
+from crocbot.core.messages import Fill, ReconcileRequest
 from crocbot.core.messages.journal import SaveState
 from crocbot.core.reconcile import BooksView, VenueView
 from tests.support.actors import WAIT, Echo, settle
@@ -90,6 +91,14 @@ def advance_until(clock: SimClock, done: Callable[[], bool], step: float = 1.0, 
     assert done(), f"not done after {steps * step} event seconds"
 
 
+def wait_for(done: Callable[[], bool]) -> None:
+    """Until `done`, without moving the event clock (what it waits for needs no time to pass), within WAIT."""
+    deadline = time.monotonic() + WAIT
+    while not done():
+        assert time.monotonic() < deadline, f"not done within {WAIT} s"
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def gateway(runtime: Runtime) -> Gateway:
     return Gateway("private-queries", runtime.scheduler, workers=1)
@@ -127,7 +136,7 @@ def test_a_hung_view_is_a_failed_attempt_at_its_deadline_and_is_retried_while_ot
         started = clock.monotonic()
         advance_until(clock, source.entered[1].is_set)
         second_at = clock.monotonic() - started
-        advance_until(clock, lambda: len(plans) == 1)
+        wait_for(lambda: len(plans) == 1)
     finally:
         source.release.set()
         gateway.stop()
@@ -150,3 +159,48 @@ def test_a_view_source_without_a_gateway_is_refused(runtime: Runtime) -> None:
 
 def _context(runtime: Runtime) -> ChildContext:
     return ChildContext("reconciler", 1, runtime.services, lambda exited: None, threading.Event())
+
+
+class Gated:
+    """A view source whose second call waits for `release` (the venue is slow while a request comes in)."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.calls = 0
+        self.second = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, ids: tuple[str, ...], since: datetime | None, deadline: Deadline) -> VenueView:
+        self.calls += 1
+        if self.calls == 2:
+            self.second.set()
+            self.release.wait(timeout=30)
+        return VenueView((), (), {"BTC": Decimal(1)}, self.clock.now(), shared=True)
+
+
+def test_a_request_while_a_run_waits_for_its_view_gets_a_run_of_its_own_afterwards(
+    runtime: Runtime, clock: SimClock, gateway: Gateway
+) -> None:
+    plans: list[ApplyReconciliation] = []
+    source = Gated(clock)
+    gateway.start()
+    try:
+        runtime.start(
+            [
+                ChildSpec.actor("persistence", Books, plans),
+                ChildSpec.actor("router", Books, plans),
+                ChildSpec.actor("reconciler", Reconciler, interval=0.0, view_source=source, gateway=gateway),
+            ],
+            Policy(),
+        )
+        wait_for(lambda: len(plans) == 1)  # the start-up run
+        runtime.services.bus.publish(ReconcileRequest("the private feed reconnected", clock.now()))
+        assert source.second.wait(WAIT), "the request's run asked for the view"
+        runtime.services.bus.publish(ReconcileRequest("it reconnected again", clock.now()))
+        settle()
+        assert source.calls == 2  # one run at a time
+        source.release.set()
+        wait_for(lambda: source.calls == 3)
+    finally:
+        source.release.set()
+        gateway.stop()
