@@ -182,6 +182,10 @@ class LiveAccountView:
         """Open orders, the closed ones among `cl_ord_ids`, fills at or after `since` and balances with holds."""
         as_of = self._clock.now()  # before the first call: an order sent meanwhile is younger than the view
         wall = self._wall_deadline(deadline)
+        # Balances first, trades last: every fill the balances reflect is then among the trades read (or younger
+        # than the view), so the books are never held to a balance that moved for a fill the view does not show.
+        self._check(deadline, "BalanceEx")
+        balances, held = account_balances(self._api.balance_ex(deadline=wall))
         orders = self._orders(cl_ord_ids, deadline, wall)
         since = since if since is not None else as_of - self._lookback
         trades = self._trades(since, deadline, wall)
@@ -196,8 +200,6 @@ class LiveAccountView:
             fill = venue_fill(trade, cl_ord_id, self._names[trade.pair])
             if fill.ts >= since:
                 fills.append(fill)
-        self._check(deadline, "BalanceEx")
-        balances, held = account_balances(self._api.balance_ex(deadline=wall))
         fills.sort(key=lambda f: (f.ts, f.fill_id))
         return VenueView(tuple(orders.views), tuple(fills), balances, as_of, shared=True, held=held)
 
