@@ -67,11 +67,17 @@ def paper_view(
     since: datetime | None,
     now: datetime,
     pending: Collection[str] = (),
+    *,
+    shared: bool = False,
 ) -> VenueView:
     """Open orders, the closed ones among `cl_ord_ids`, fills at or after `since` (all when None), balances, and the
-    orders received but not acted on yet (`pending`)."""
+    orders received but not acted on yet (`pending`). `shared`: the account was opened with coins crocbot did not buy
+    (`[paper] starting_balances` beyond the quote currency), so, as on a live account, the books need only be covered
+    by what is free there, not equal to the balance (`crocbot.core.reconcile`)."""
     wanted = set(cl_ord_ids)
     orders = [venue_order(v) for v in engine.open_orders()]
     orders += [venue_order(v) for v in engine.closed_orders() if v.cl_ord_id in wanted]
     fills = [f for f in map(venue_fill, engine.fills()) if f is not None and (since is None or f.ts >= since)]
-    return VenueView(tuple(orders), tuple(fills), dict(engine.balances()), now, frozenset(pending))
+    balances = engine.balances()
+    held = {asset: engine.held(asset) for asset in balances} if shared else {}
+    return VenueView(tuple(orders), tuple(fills), balances, now, frozenset(pending), shared=shared, held=held)

@@ -114,6 +114,9 @@ class VenueActor(GuardedFileActor):
             raise ValueError("fetch_trades needs a gateway: the venue never calls Kraken in its own thread")
         self._instruments = dict(instruments)
         self._balances = dict(balances)
+        # opened with coins crocbot did not buy: reconciled as a shared account (`paper_view`)
+        quotes = {instrument.quote for instrument in instruments.values()}
+        self._shared = any(amount > 0 and asset not in quotes for asset, amount in self._balances.items())
         self._latency = latency
         self._account_path = account
         self._backup_dir = backup_dir or account.parent / "backups" / PAPER_BACKUP_DIR
@@ -217,8 +220,8 @@ class VenueActor(GuardedFileActor):
                     logger.bind(symbol=symbol).error("paper catch-up of {}: still not fetched, given up", symbol)
                 self._finish_catch_up(catch_up)
         elif isinstance(message, VenueSnapshot):
-            pending = self._pending_ids()
-            return paper_view(self.venue.engine, message.cl_ord_ids, message.fills_since, self.clock.now(), pending)
+            engine, now, pending = self.venue.engine, self.clock.now(), self._pending_ids()
+            return paper_view(engine, message.cl_ord_ids, message.fills_since, now, pending, shared=self._shared)
         else:
             return super().handle(message)
         return None
