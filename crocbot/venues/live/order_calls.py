@@ -75,12 +75,14 @@ class KrakenOrderCalls:
     def submit(self, intent: OrderIntent, deadline: Deadline) -> Sequence[VenueEvent]:
         self._feed.expect(intent.cl_ord_id)
         if self._ws_up():
+            self._charge(intent.symbol, "add", None, deadline)
             self._start(intent.cl_ord_id, WS)
             try:
                 order_id = self._over_ws(lambda ws: ws.add_order(intent, deadline.remaining()), intent.cl_ord_id)
             except WsNotConnected:
-                pass  # nothing went out: REST carries it
+                pass  # nothing went out: REST carries it (the counter's charge stands: the model errs on the safe side)
             else:
+                self._api.rest.note_order(intent.cl_ord_id, order_id)
                 return [OrderEvent(intent.cl_ord_id, OrderStatus.ACKED, self._clock.now(), order_id=order_id)]
         self._start(intent.cl_ord_id, REST)
         request = AddOrderRequest(
@@ -103,6 +105,7 @@ class KrakenOrderCalls:
         cl_ord_id = amend.cl_ord_id
         xstock = self._api.is_xstock(amend.symbol)
         if self._transport_for(cl_ord_id, deadline) == WS:
+            self._charge(amend.symbol, "amend", cl_ord_id, deadline)
             self._over_ws(
                 lambda ws: ws.amend_order(
                     cl_ord_id=cl_ord_id,
@@ -114,6 +117,7 @@ class KrakenOrderCalls:
                 ),
                 cl_ord_id,
             )
+            self._api.rest.note_order(cl_ord_id)  # an amended order is young again for the counter
         else:
             self._over_rest(
                 lambda: self._api.amend_order(
@@ -133,6 +137,7 @@ class KrakenOrderCalls:
         cl_ord_id = cancel.cl_ord_id
         transport = self._transport_for(cl_ord_id, deadline)
         if transport == WS:
+            self._charge(cancel.symbol, "cancel", cl_ord_id, deadline)
             (answer,) = self._over_ws(
                 lambda ws: ws.cancel_order(deadline.remaining(), cl_ord_ids=[cl_ord_id]), cl_ord_id
             )
@@ -185,6 +190,14 @@ class KrakenOrderCalls:
             self._lookup(cl_ord_id, deadline)
         self._start(cl_ord_id, wanted)
         return wanted
+
+    def _charge(self, symbol: str, action: str, cl_ord_id: str | None, deadline: Deadline) -> None:
+        """Kraken's per-pair trading counter is one for REST and WS: a WS call is charged to the same model as a REST
+        one, and waits for budget, so that `EOrder:Rate limit exceeded` is never earned."""
+        rest = self._api.rest
+        cost = rest.order_cost(action, cl_ord_id)
+        pair = self._api.pair(symbol)
+        self._over_rest(lambda: rest.charge_trading(pair, cost, deadline=self._rest_deadline(deadline), method=action))
 
     def _start(self, cl_ord_id: str, transport: str) -> None:
         with self._lock:

@@ -187,3 +187,38 @@ def test_a_cancel_after_a_partial_fill_says_how_much_the_order_filled() -> None:
     assert cancelled.status is OrderStatus.CANCELLED
     assert 0 < cancelled.filled_qty < qty
     assert cancelled.filled_qty == filled
+
+
+def test_websocket_orders_are_charged_to_the_pairs_trading_counter_so_kraken_never_refuses_one_for_it() -> None:
+    refusals: list[str] = []
+    with live_venue() as live:
+        for n in range(10):  # add + cancel of a young order: 1 + 8 each, over Kraken's 60 within a few rounds
+            try:
+                live.calls.submit(limit_buy(f"ws-rate-{n}", live), deadline(0.5))
+                live.calls.cancel(Cancel(f"ws-rate-{n}", "BTC/USD", now()), deadline(0.5))
+            except VenueRefusal as refusal:
+                refusals.append(refusal.code)
+        earned = live.sim.exchange.accounts[API_KEY].rate_limited
+
+    assert refusals  # the model held calls back ...
+    assert all("rate budget" in code for code in refusals)
+    assert earned == 0  # ... so Kraken (the simulator) never had to
+
+
+def test_an_xstock_order_is_amended_with_its_symbol_over_the_websocket_and_over_rest() -> None:
+    with live_venue() as live:
+        book = live.sim.exchange.markets["AAPLx/USD"].book
+        price = (book.bids(1)[0][0] * Decimal("0.9")).quantize(Decimal("0.01"))
+        intent = OrderIntent(
+            "xs-1", "AAPLx/USD", Side.BUY, OrderType.LIMIT, Decimal("0.5"), OrderPurpose.ENTRY, now(), limit_price=price
+        )
+        live.calls.submit(intent, deadline())
+        (over_ws,) = live.calls.amend(Amend("xs-1", "AAPLx/USD", now(), limit_price=price - 1), deadline())
+        live.ws.stop()
+        (over_rest,) = live.calls.amend(Amend("xs-1", "AAPLx/USD", now(), limit_price=price - 2), deadline())
+        order = live.sim.exchange.accounts[API_KEY].engine.find(cl_ord_id="xs-1")
+
+    assert isinstance(over_ws, OrderAmended)
+    assert isinstance(over_rest, OrderAmended)
+    assert order is not None
+    assert order.limit_price == price - 2
