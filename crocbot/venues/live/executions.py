@@ -79,6 +79,20 @@ class ExecutionsMerger:
         """crocbot is sending an order with this client id: its fills are crocbot's."""
         self._expected.add(cl_ord_id)
 
+    def acked(self, cl_ord_id: str, order_id: str, ts: datetime) -> list[LiveEvent]:
+        """Kraken accepted the order (the call's answer): ACKED, unless a report has said as much or more already
+        (its reports usually come first: an ACKED after the FILLED would move the order back)."""
+        order = self._orders.get(order_id)
+        if order is None:
+            order = self._orders[order_id] = MergedOrder(order_id)
+            self._prune()
+        order.cl_ord_id = order.cl_ord_id or cl_ord_id
+        self._by_client[cl_ord_id] = order_id
+        if order.reported is not None:
+            return []
+        order.reported = OrderStatus.ACKED
+        return [OrderEvent(cl_ord_id, OrderStatus.ACKED, ts, order_id)]
+
     def order(self, *, order_id: str | None = None, cl_ord_id: str | None = None) -> MergedOrder | None:
         if order_id is None and cl_ord_id is not None:
             order_id = self._by_client.get(cl_ord_id)

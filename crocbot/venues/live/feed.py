@@ -1,14 +1,16 @@
 """The executions merger shared by the private WS's receive thread (which feeds it) and the order calls (which read
 an order's state from it, e.g. how much a cancelled order had filled): the pure merger behind one lock.
 
-Events go to `sink` (the live venue publishes them on the bus) outside the lock, in the order the merger made
-them; the sink must not block, like every consumer of a receive thread.
+Events go to `sink` (the live venue publishes them on the bus) under that lock, so that the events of the channel and
+an order call's ACKED reach the router in one order, the order the merger made them in; the sink must not block,
+like every consumer of a receive thread.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from loguru import logger
 
@@ -38,20 +40,25 @@ class ExecutionFeed:
         with self._changed:
             try:
                 events = self._merger.on_reports(executions.reports)
-            except ValueError as error:  # a report too sparse to use: loud, the reconciler fills the gap
+            except ValueError as error:  # a report too sparse to use: loud, the reconciliation fills the gap
                 logger.error("executions: a report could not be used ({}); reconciliation will catch up", error)
                 return
             if executions.snapshot:
                 self.snapshots += 1
+            self._deliver(events)
             self._changed.notify_all()
-        self._deliver(events)
+
+    def acked(self, cl_ord_id: str, order_id: str, ts: datetime) -> None:
+        """An order call's answer says the order is in the book: ACKED to the router, unless its reports said so."""
+        with self._changed:
+            self._deliver(self._merger.acked(cl_ord_id, order_id, ts))
 
     def on_trades(self, trades: Sequence[TradeInfo], symbol_of: Callable[[str], str | None]) -> list[LiveEvent]:
         """REST TradesHistory rows (a catch-up after a reconnect): the fills the channel missed, delivered too."""
         with self._changed:
             events = self._merger.on_trades(trades, symbol_of)
+            self._deliver(events)
             self._changed.notify_all()
-        self._deliver(events)
         return events
 
     def order(self, cl_ord_id: str) -> OrderState | None:

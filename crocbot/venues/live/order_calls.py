@@ -13,7 +13,10 @@ its outcome open (no answer by the deadline, a dropped connection), the order is
 - A cancel's answer does not say how much the order had filled; its `canceled` execution report does (`cum_qty`).
   The cancel waits briefly for that report (it usually comes first) and reports it as the event's `filled_qty`, so
   an exit can be sized from what the stop left; over REST, when no report came, the order is looked up instead.
-Fills and status changes reach the router from the `executions` channel (`ExecutionFeed`), not from these calls.
+Fills and status changes reach the router from the `executions` channel (`ExecutionFeed`). A placed order's ACKED
+goes the same way (`ExecutionFeed.acked`), not as the call's event: Kraken sends an order's reports before its
+answer, and an ACKED sent after the fills would move a filled order back. A cancel's CANCELLED is the call's event
+(`VenueCalls` waits for it before an exit that replaces the order); the channel's own is then a repeat.
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ class KrakenOrderCalls:
                 pass  # nothing went out: REST carries it (the counter's charge stands: the model errs on the safe side)
             else:
                 self._api.rest.note_order(intent.cl_ord_id, order_id)
-                return [OrderEvent(intent.cl_ord_id, OrderStatus.ACKED, self._clock.now(), order_id=order_id)]
+                self._feed.acked(intent.cl_ord_id, order_id, self._clock.now())
+                return []
         self._start(intent.cl_ord_id, REST)
         request = AddOrderRequest(
             intent.symbol,
@@ -99,7 +103,9 @@ class KrakenOrderCalls:
         if placement.status != "placed":
             raise OutcomeUnknown(f"AddOrder {intent.cl_ord_id}: {placement.error}; not found by cl_ord_id yet")
         self._settled(intent.cl_ord_id)
-        return [OrderEvent(intent.cl_ord_id, OrderStatus.ACKED, self._clock.now(), order_id=placement.txid)]
+        if placement.txid:
+            self._feed.acked(intent.cl_ord_id, placement.txid, self._clock.now())
+        return []
 
     def amend(self, amend: Amend, deadline: Deadline) -> Sequence[VenueEvent]:
         cl_ord_id = amend.cl_ord_id

@@ -13,7 +13,7 @@ from typing import Any
 
 from crocbot.actors.gateway import Deadline
 from crocbot.core.clock import SystemClock
-from crocbot.core.messages import OrderIntent, OrderPurpose, OrderType, Side
+from crocbot.core.messages import OrderEvent, OrderIntent, OrderPurpose, OrderType, Side
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.reconnect import Backoff
 from crocbot.kraken.rest import RestClient
@@ -32,10 +32,13 @@ class Sink:
 
     events: list[LiveEvent] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    forward: Callable[[LiveEvent], None] | None = None  # e.g. the bus of an actor test
 
     def __call__(self, event: LiveEvent) -> None:
         with self.lock:
             self.events.append(event)
+        if self.forward is not None:
+            self.forward(event)
 
     def of(self, kind: type[Any]) -> list[Any]:
         with self.lock:
@@ -79,6 +82,15 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) 
     raise AssertionError(f"{what}: not within {timeout:.0f}s")
 
 
+def placed(live: Live, intent: OrderIntent) -> OrderEvent:
+    """Submit the order; its ACKED, which reaches the router through the executions feed, not as the call's event."""
+    assert list(live.calls.submit(intent, deadline())) == []
+    wait_until(lambda: any(e.cl_ord_id == intent.cl_ord_id for e in live.sink.of(OrderEvent)), "the order's ACKED")
+    (acked, *_) = [e for e in live.sink.of(OrderEvent) if e.cl_ord_id == intent.cl_ord_id]
+    assert isinstance(acked, OrderEvent)
+    return acked
+
+
 def deadline(seconds: float = 5.0) -> Deadline:
     return Deadline(CLOCK.monotonic() + seconds, CLOCK)
 
@@ -101,12 +113,17 @@ def market_buy(cl_ord_id: str, qty: str = "0.01") -> OrderIntent:
 
 
 @contextmanager
-def live_venue(*, start_ws: bool = True, wall: Callable[[], datetime] | None = None) -> Iterator[Live]:
+def live_venue(
+    *,
+    start_ws: bool = True,
+    wall: Callable[[], datetime] | None = None,
+    forward: Callable[[LiveEvent], None] | None = None,
+) -> Iterator[Live]:
     with running_simulator() as sim:
         sim.step(20)
         api = CountingApi(RestClient(sim.rest_url, api_key=API_KEY, api_secret=API_SECRET), catalog())
         api.lookups = []
-        sink = Sink()
+        sink = Sink(forward=forward)
         feed = ExecutionFeed(ExecutionsMerger(), sink)
         ws = WsTrading(
             sim.ws_auth_url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.kraken.conftest import needs_vectors, vectors
 D = Decimal
 ORDER = "OK4GJX-KSTLS-7DZZO5"  # the order of Kraken's documented executions frames
 EXEC = "TGBB7L-HT5LX-J3BZ4A"
+CALL_TS = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
 
 def documented(name: str, **extra: Any) -> dict[str, Any]:
@@ -199,3 +201,16 @@ def test_an_order_crocbot_announced_before_sending_is_its_own_without_a_journal(
 
     assert not [e for e in events if isinstance(e, VenueAnomaly)]
     assert merger.order(cl_ord_id="x-9") is not None
+
+
+def test_the_calls_answer_acks_an_order_once_and_never_after_its_reports_went_further() -> None:
+    merger = ExecutionsMerger(known=lambda cl: cl.startswith("cb-"))
+    first = merger.acked("cb-2", "O2", CALL_TS)  # the answer came before any report
+    later_new = merged(frame({**new_order(cl_ord_id="cb-2"), "order_id": "O2"}), merger=merger)
+    reports_first = merged(frame(new_order()), frame(trade("T-1", "1", "1", status="filled")), merger=merger)
+    late_answer = merger.acked("cb-1", "O1", CALL_TS)  # Kraken sent the reports before the answer
+
+    assert first == [OrderEvent("cb-2", OrderStatus.ACKED, CALL_TS, "O2")]
+    assert later_new == []
+    assert [type(e).__name__ for e in reports_first] == ["OrderEvent", "Fill", "OrderEvent"]
+    assert late_answer == []  # an ACKED after the FILLED would move the order back

@@ -23,7 +23,7 @@ from crocbot.core.messages import (
 from crocbot.venues.live import OutcomeUnknown
 from crocbot.venues.protocol import Amend, Cancel, Query
 from tests.support.sim import API_KEY
-from tests.venues.live.support import Live, deadline, limit_buy, live_venue, market_buy, now, wait_until
+from tests.venues.live.support import Live, deadline, limit_buy, live_venue, market_buy, now, placed, wait_until
 
 
 def orders_on_the_simulator(live: Live, cl_ord_id: str) -> int:
@@ -34,7 +34,7 @@ def orders_on_the_simulator(live: Live, cl_ord_id: str) -> int:
 def test_an_order_is_placed_amended_and_cancelled_over_the_private_websocket() -> None:
     with live_venue() as live:
         intent = limit_buy("ws-life-1", live)
-        (acked,) = live.calls.submit(intent, deadline())
+        acked = placed(live, intent)
         new_price = intent.limit_price - Decimal(10)  # type: ignore[operator]  # a limit order has a price
         (amended,) = live.calls.amend(Amend("ws-life-1", "BTC/USD", now(), limit_price=new_price), deadline())
         resting = live.sim.exchange.accounts[API_KEY].engine.find(cl_ord_id="ws-life-1")
@@ -103,7 +103,7 @@ def test_a_lost_add_order_answer_is_unknown_and_the_order_is_then_found_by_its_c
 def test_a_stale_token_is_refreshed_and_the_request_sent_once_more() -> None:
     with live_venue() as live:
         live.sim.exchange.accounts[API_KEY].tokens.clear()  # every token Kraken gave is now invalid
-        (acked,) = live.calls.submit(limit_buy("ws-token-1", live), deadline())
+        acked = placed(live, limit_buy("ws-token-1", live))
         sent = orders_on_the_simulator(live, "ws-token-1")
 
     assert isinstance(acked, OrderEvent)
@@ -136,7 +136,7 @@ def test_an_order_whose_deadline_has_passed_is_refused_before_the_engine() -> No
 def test_rest_carries_orders_while_the_private_websocket_is_down() -> None:
     with live_venue(start_ws=False) as live:
         intent = limit_buy("rest-life-1", live)
-        (acked,) = live.calls.submit(intent, deadline())
+        acked = placed(live, intent)
         (amended,) = live.calls.amend(Amend("rest-life-1", "BTC/USD", now(), qty=Decimal("0.02")), deadline())
         looked_up = live.calls.query(Query("rest-life-1", "BTC/USD", now()), deadline())
         (cancelled,) = live.calls.cancel(Cancel("rest-life-1", "BTC/USD", now()), deadline())
