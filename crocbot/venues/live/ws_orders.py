@@ -229,7 +229,10 @@ class WsTrading:
                 waiter = self._waiters.get(message.req_id)
                 if waiter is not None and message.method != "subscribe":
                     waiter.acks.append(message)
-                    if len(waiter.acks) >= waiter.expected:
+                    # A cancel of n orders is answered n times, but a refusal of the request itself (token,
+                    # arguments) only once: only `EOrder:` refusals are about one of the orders.
+                    whole = not message.success and not (message.error or "").startswith("EOrder:")
+                    if whole or len(waiter.acks) >= waiter.expected:
                         waiter.done.set()
                     return
         if type(message) is Executions:

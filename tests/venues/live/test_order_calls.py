@@ -222,3 +222,35 @@ def test_an_xstock_order_is_amended_with_its_symbol_over_the_websocket_and_over_
     assert isinstance(over_rest, OrderAmended)
     assert order is not None
     assert order.limit_price == price - 2
+
+
+def test_every_order_type_goes_out_with_its_prices_and_cancel_all_takes_them_all() -> None:
+    with live_venue() as live:
+        bid = live.sim.exchange.markets["BTC/USD"].book.bids(1)[0][0]
+        below, far_below, above = ((bid * Decimal(f)).quantize(Decimal("0.1")) for f in ("0.9", "0.85", "1.1"))
+        intents = [
+            OrderIntent("ot-sl", "BTC/USD", Side.SELL, OrderType.STOP_LOSS, Decimal("0.01"), OrderPurpose.STOP, now(),
+                        trigger_price=below),
+            OrderIntent("ot-sll", "BTC/USD", Side.SELL, OrderType.STOP_LOSS_LIMIT, Decimal("0.01"),
+                        OrderPurpose.STOP, now(), limit_price=far_below, trigger_price=below),
+            OrderIntent("ot-tp", "BTC/USD", Side.SELL, OrderType.TAKE_PROFIT, Decimal("0.01"),
+                        OrderPurpose.TAKE_PROFIT, now(), trigger_price=above),
+            OrderIntent("ot-tpl", "BTC/USD", Side.SELL, OrderType.TAKE_PROFIT_LIMIT, Decimal("0.01"),
+                        OrderPurpose.TAKE_PROFIT, now(), limit_price=above, trigger_price=above),
+            OrderIntent("ot-po", "BTC/USD", Side.BUY, OrderType.LIMIT, Decimal("0.01"), OrderPurpose.ENTRY, now(),
+                        limit_price=below, post_only=True),
+        ]  # fmt: skip
+        for intent in intents:
+            placed(live, intent)
+        engine = live.sim.exchange.accounts[API_KEY].engine
+        resting = {o.cl_ord_id: o for o in engine.open_orders()}
+        count = live.ws.cancel_all(5.0)
+        left = engine.open_orders()
+
+    for intent in intents:
+        order = resting[intent.cl_ord_id]
+        terms = (order.order_type, order.side, order.qty, order.limit_price, order.trigger_price, order.post_only)
+        expected = (str(intent.order_type), intent.side, intent.qty, intent.limit_price, intent.trigger_price)
+        assert terms == (*expected, intent.post_only)
+    assert count == len(intents)
+    assert left == []
