@@ -113,9 +113,15 @@ class ExecutionsMerger:
             events += self._status(order, report.ts, report.reason or "")
         return events
 
-    def on_trades(self, trades: Sequence[TradeInfo], symbol_of: Callable[[str], str | None]) -> list[LiveEvent]:
-        """REST `TradesHistory` rows (any order): the fills the channel has not delivered, oldest first.
-        `symbol_of` maps Kraken's REST pair name to the WS symbol, for orders this merger has not seen."""
+    def on_trades(
+        self,
+        trades: Sequence[TradeInfo],
+        symbol_of: Callable[[str], str | None],
+        client_of: Callable[[str], str | None] | None = None,
+    ) -> list[LiveEvent]:
+        """REST `TradesHistory` rows (any order): the fills the channel has not delivered, oldest first. For orders
+        this merger has not seen, `symbol_of` maps Kraken's REST pair name to the WS symbol and `client_of` an order
+        txid to its `cl_ord_id` (a trade row has none: the reconciler knows it from `ClosedOrders` or the journal)."""
         events: list[LiveEvent] = []
         for trade in sorted(trades, key=lambda t: t.time):
             if self.seen_fill(trade.trade_txid):
@@ -125,6 +131,9 @@ class ExecutionsMerger:
                 order = self._orders[trade.order_txid] = MergedOrder(trade.order_txid)
             order.side = order.side or trade.side
             order.symbol = order.symbol or symbol_of(trade.pair)
+            if order.cl_ord_id is None and client_of is not None and (client := client_of(trade.order_txid)):
+                order.cl_ord_id = client
+                self._by_client[client] = trade.order_txid
             if order.symbol is None:
                 raise ValueError(f"TradesHistory row {trade.trade_txid}: pair {trade.pair!r} is not in the catalog")
             ts = datetime.fromtimestamp(float(trade.time), tz=UTC)  # display time; order is by the row's time

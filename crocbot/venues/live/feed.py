@@ -53,10 +53,15 @@ class ExecutionFeed:
         with self._changed:
             self._deliver(self._merger.acked(cl_ord_id, order_id, ts))
 
-    def on_trades(self, trades: Sequence[TradeInfo], symbol_of: Callable[[str], str | None]) -> list[LiveEvent]:
+    def on_trades(
+        self,
+        trades: Sequence[TradeInfo],
+        symbol_of: Callable[[str], str | None],
+        client_of: Callable[[str], str | None] | None = None,
+    ) -> list[LiveEvent]:
         """REST TradesHistory rows (a catch-up after a reconnect): the fills the channel missed, delivered too."""
         with self._changed:
-            events = self._merger.on_trades(trades, symbol_of)
+            events = self._merger.on_trades(trades, symbol_of, client_of)
             self._deliver(events)
             self._changed.notify_all()
         return events

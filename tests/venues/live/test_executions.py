@@ -214,3 +214,17 @@ def test_the_calls_answer_acks_an_order_once_and_never_after_its_reports_went_fu
     assert later_new == []
     assert [type(e).__name__ for e in reports_first] == ["OrderEvent", "Fill", "OrderEvent"]
     assert late_answer == []  # an ACKED after the FILLED would move the order back
+
+
+def test_a_rest_fill_of_an_order_the_channel_never_showed_takes_its_client_id_from_the_reconciler() -> None:
+    merger = ExecutionsMerger(known=lambda cl: cl == "cb-7")
+    row = TradeInfo(
+        "T-9", "O9", "XXBTZUSD", "sell", "market", D(100), D("0.5"), D(50), D("0.2"), D(1765100000), False, 9
+    )
+
+    events = merger.on_trades([row], {"XXBTZUSD": "BTC/USD"}.get, {"O9": "cb-7"}.get)
+
+    (fill,) = events
+    assert isinstance(fill, Fill)
+    assert (fill.cl_ord_id, fill.symbol, fill.side, fill.liquidity) == ("cb-7", "BTC/USD", Side.SELL, Liquidity.TAKER)
+    assert merger.on_trades([row], no_symbol) == []
