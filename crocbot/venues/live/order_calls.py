@@ -12,7 +12,7 @@ its outcome open (no answer by the deadline, a dropped connection), the order is
   `QueryOrders`, which takes Kraken's txids only).
 - A cancel's answer does not say how much the order had filled; its `canceled` execution report does (`cum_qty`).
   The cancel waits briefly for that report (it usually comes first) and reports it as the event's `filled_qty`, so
-  an exit can be sized from what the stop left; over REST, when no report came, the order is looked up instead.
+  an exit can be sized from what the stop left; when no report came, the order is looked up over REST instead.
 Fills and status changes reach the router from the `executions` channel (`ExecutionFeed`). A placed order's ACKED
 goes the same way (`ExecutionFeed.acked`), not as the call's event: Kraken sends an order's reports before its
 answer, and an ACKED sent after the fills would move a filled order back. A cancel's CANCELLED is the call's event
@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
+from loguru import logger
+
 from crocbot.actors.gateway import Deadline
 from crocbot.actors.venue.calls import VenueRefusal
 from crocbot.core.clock import Clock
@@ -36,7 +38,7 @@ from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.errors import KrakenError
 from crocbot.kraken.rest_types import AddOrderRequest, OrderInfo
 from crocbot.venues.live.feed import ExecutionFeed
-from crocbot.venues.live.ws_orders import WsNotConnected, WsRefusal, WsTrading, WsUnknown
+from crocbot.venues.live.ws_orders import WsNotConnected, WsRefusal, WsTrading, WsUnknown, refusal_or_unknown
 from crocbot.venues.protocol import Amend, Cancel, Query, VenueEvent
 
 __all__ = ["KrakenOrderCalls", "OutcomeUnknown", "REST", "WS"]
@@ -148,8 +150,11 @@ class KrakenOrderCalls:
                 lambda ws: ws.cancel_order(deadline.remaining(), cl_ord_ids=[cl_ord_id]), cl_ord_id
             )
             if not answer.success:
-                self._settled(cl_ord_id)
-                raise VenueRefusal(answer.error or "cancel_order refused without an error text")
+                failure = refusal_or_unknown(answer.error or "cancel_order refused without an error text")
+                if isinstance(failure, WsRefusal):
+                    self._settled(cl_ord_id)
+                    raise VenueRefusal(failure.code)
+                raise OutcomeUnknown(str(failure))
         else:
             self._over_rest(
                 lambda: self._api.cancel_order(
@@ -157,13 +162,27 @@ class KrakenOrderCalls:
                 )
             )
         self._settled(cl_ord_id)
+        filled, order_id = self._filled_when_cancelled(cl_ord_id, deadline)
+        return [OrderEvent(cl_ord_id, OrderStatus.CANCELLED, self._clock.now(), order_id, filled)]
+
+    def _filled_when_cancelled(self, cl_ord_id: str, deadline: Deadline) -> tuple[Decimal, str | None]:
+        """How much a cancelled order had filled: its `canceled` report's `cum_qty`, else REST's `vol_exec`, else
+        (REST failing too) the last total a report gave, said loudly."""
         order = self._feed.wait_ended(cl_ord_id, min(_CANCEL_REPORT_WAIT, deadline.remaining()))
-        filled, order_id = (order.cum_qty, order.order_id) if order is not None and order.ended else (None, None)
-        if filled is None and transport == REST:
+        if order is not None and order.ended:
+            return order.cum_qty, order.order_id
+        try:
             found = self._lookup(cl_ord_id, deadline)
-            filled, order_id = (found.filled, found.txid) if found is not None else (None, None)
-        event = OrderEvent(cl_ord_id, OrderStatus.CANCELLED, self._clock.now(), order_id, filled or Decimal(0))
-        return [event]
+        except (VenueRefusal, OutcomeUnknown) as error:
+            known = order.cum_qty if order is not None else Decimal(0)
+            logger.warning(
+                "cancel of {}: no report and no lookup ({}); taking {} filled from the last report",
+                cl_ord_id,
+                error,
+                known,
+            )
+            return known, order.order_id if order is not None else None
+        return (found.filled, found.txid) if found is not None else (Decimal(0), None)
 
     def query(self, query: Query, deadline: Deadline) -> OrderLookedUp:
         found = self._lookup(query.cl_ord_id, deadline)

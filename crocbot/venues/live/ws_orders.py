@@ -32,7 +32,15 @@ from crocbot.kraken.errors import UNKNOWN_OUTCOME, error_from
 from crocbot.kraken.wire import Ack, ConnectionState, Executions
 from crocbot.kraken.ws import Subscription, WsClient
 
-__all__ = ["WsTrading", "WsRefusal", "WsUnknown", "WsNotConnected", "kraken_deadline", "add_order_params"]
+__all__ = [
+    "WsTrading",
+    "WsRefusal",
+    "WsUnknown",
+    "WsNotConnected",
+    "kraken_deadline",
+    "add_order_params",
+    "refusal_or_unknown",
+]
 
 INVALID_TOKEN = "EAPI:Invalid token"
 DEADLINE_ELAPSED = "EService:Deadline elapsed"  # refused before the engine: nothing happened
@@ -198,7 +206,7 @@ class WsTrading:
             acks = self._round_trip(method, params, timeout, expected)
         for ack in acks:
             if not ack.success and not each:
-                raise _failure(ack.error or "no error text")
+                raise refusal_or_unknown(ack.error or "no error text")
         return acks
 
     def _round_trip(self, method: str, params: Mapping[str, Any], timeout: float, expected: int) -> list[Ack]:
@@ -250,7 +258,7 @@ class WsTrading:
                 waiter.done.set()
 
 
-def _failure(code: str) -> Exception:
+def refusal_or_unknown(code: str) -> WsRefusal | WsUnknown:
     """A refusal, or, for Kraken's errors that leave an order's fate open, an unknown outcome."""
     if code == DEADLINE_ELAPSED:
         return WsRefusal(code)

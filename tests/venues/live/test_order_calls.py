@@ -20,10 +20,21 @@ from crocbot.core.messages import (
     Side,
     VenueAnomaly,
 )
-from crocbot.venues.live import OutcomeUnknown
+from crocbot.venues.live import ExecutionFeed, ExecutionsMerger, KrakenOrderCalls, OutcomeUnknown
 from crocbot.venues.protocol import Amend, Cancel, Query
 from tests.support.sim import API_KEY
-from tests.venues.live.support import Live, deadline, limit_buy, live_venue, market_buy, now, placed, wait_until
+from tests.venues.live.support import (
+    CLOCK,
+    Live,
+    Sink,
+    deadline,
+    limit_buy,
+    live_venue,
+    market_buy,
+    now,
+    placed,
+    wait_until,
+)
 
 
 def orders_on_the_simulator(live: Live, cl_ord_id: str) -> int:
@@ -254,3 +265,22 @@ def test_every_order_type_goes_out_with_its_prices_and_cancel_all_takes_them_all
         assert terms == (*expected, intent.post_only)
     assert count == len(intents)
     assert left == []
+
+
+def test_a_cancel_whose_report_never_comes_takes_what_the_order_filled_from_rest() -> None:
+    with live_venue() as live:
+        deaf = KrakenOrderCalls(live.ws, live.api, ExecutionFeed(ExecutionsMerger(), Sink()), clock=CLOCK)  # unfed
+        ask, ask_qty = live.sim.exchange.markets["BTC/USD"].book.asks(1)[0]
+        qty = (ask_qty * 2).quantize(Decimal("0.00000001"))
+        intent = OrderIntent(
+            "ws-deaf-1", "BTC/USD", Side.BUY, OrderType.LIMIT, qty, OrderPurpose.ENTRY, now(), limit_price=ask
+        )
+        deaf.submit(intent, deadline())
+        (cancelled,) = deaf.cancel(Cancel("ws-deaf-1", "BTC/USD", now()), deadline())
+        order = live.sim.exchange.accounts[API_KEY].engine.find(cl_ord_id="ws-deaf-1")
+
+    assert order is not None
+    assert isinstance(cancelled, OrderEvent)
+    assert (cancelled.status, cancelled.filled_qty) == (OrderStatus.CANCELLED, order.cum_qty)
+    assert 0 < cancelled.filled_qty < qty
+    assert live.api.lookups == ["find ws-deaf-1"]
