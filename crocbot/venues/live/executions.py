@@ -39,6 +39,10 @@ STATUS_OF: dict[str, OrderStatus] = {
     "canceled": OrderStatus.CANCELLED,
     "expired": OrderStatus.EXPIRED,
 }
+# How far along each status is: a replayed or late report (a reconnect's snapshot of the last fills, a `new` that
+# comes after the fill) never moves an order back, and nothing moves it once it has ended.
+_RANK = {OrderStatus.ACKED: 1, OrderStatus.PARTIALLY_FILLED: 2}
+_ENDED = 3
 _KEEP_EXEC_IDS = 100_000  # fills remembered for de-duplication: far beyond a snapshot's 50 or a REST page's 50
 _KEEP_CLOSED = 10_000  # ended orders kept (a late report for one must still find its client id)
 
@@ -156,7 +160,7 @@ class ExecutionsMerger:
             value = getattr(report, name)
             if value is not None:
                 setattr(order, name, value)
-        if report.order_status is not None:
+        if report.order_status is not None and not order.ended:
             order.order_status = report.order_status
         if report.cum_qty is not None:
             order.cum_qty = report.cum_qty
@@ -211,6 +215,8 @@ class ExecutionsMerger:
         status = STATUS_OF.get(order.order_status or "")
         if status is None or status is order.reported or not order.cl_ord_id:
             return []
+        if order.reported is not None and _RANK.get(status, _ENDED) <= _RANK.get(order.reported, _ENDED):
+            return []  # an older state than the router already has
         order.reported = status
         avg = order.avg_price if order.avg_price else None  # Kraken sends 0 before the first fill
         return [OrderEvent(order.cl_ord_id, status, ts, order.order_id, order.cum_qty, avg, reason)]

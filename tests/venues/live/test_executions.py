@@ -228,3 +228,18 @@ def test_a_rest_fill_of_an_order_the_channel_never_showed_takes_its_client_id_fr
     assert isinstance(fill, Fill)
     assert (fill.cl_ord_id, fill.symbol, fill.side, fill.liquidity) == ("cb-7", "BTC/USD", Side.SELL, Liquidity.TAKER)
     assert merger.on_trades([row], no_symbol) == []
+
+
+def test_a_late_or_replayed_report_never_moves_an_order_back() -> None:
+    merger = ExecutionsMerger(known=lambda cl: cl == "cb-1")
+    merged(frame(new_order("1")), frame(trade("T-1", "0.4", "0.4")), merger=merger)
+    stale_new = merged(frame(row(exec_type="restated", order_status="new")), merger=merger)
+    done = merged(frame(trade("T-2", "0.6", "1", status="filled")), merger=merger)
+    replay = merged(frame(trade("T-1", "0.4", "0.4", cl_ord_id="cb-1"), snapshot=True), merger=merger)
+
+    assert stale_new == []
+    assert [e.status for e in done if isinstance(e, OrderEvent)] == [OrderStatus.FILLED]
+    assert replay == []
+    order = merger.order(cl_ord_id="cb-1")
+    assert order is not None
+    assert order.order_status == "filled"
