@@ -205,8 +205,8 @@ def test_websocket_orders_are_charged_to_the_pairs_trading_counter_so_kraken_nev
     with live_venue() as live:
         for n in range(10):  # add + cancel of a young order: 1 + 8 each, over Kraken's 60 within a few rounds
             try:
-                live.calls.submit(limit_buy(f"ws-rate-{n}", live), deadline(0.5))
-                live.calls.cancel(Cancel(f"ws-rate-{n}", "BTC/USD", now()), deadline(0.5))
+                live.calls.submit(limit_buy(f"ws-rate-{n}", live), deadline(2.0))
+                live.calls.cancel(Cancel(f"ws-rate-{n}", "BTC/USD", now()), deadline(2.0))
             except VenueRefusal as refusal:
                 refusals.append(refusal.code)
         earned = live.sim.exchange.accounts[API_KEY].rate_limited
