@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from crocbot.core.desk import ESCALATED, Action, Emit, FillSeen, Note, Record
+from crocbot.core.desk import ANOMALY, ESCALATED, Action, Emit, FillSeen, Note, Record
 from crocbot.core.messages import (
     ActorEscalated,
     ClosedTrade,
@@ -19,6 +19,7 @@ from crocbot.core.messages import (
     SafeModeChanged,
     Side,
     TradeContext,
+    VenueAnomaly,
 )
 from crocbot.core.messages.commands import Cancel, Submit
 from crocbot.core.messages.journal import (
@@ -219,6 +220,24 @@ def test_a_supervisor_that_gave_up_halts_entries_and_says_so() -> None:
     assert next(a.level for a in actions if isinstance(a, Note)) == "CRITICAL"
     assert ESCALATED in desk.risk.safe_reasons
     assert sent_nothing(desk.on(signal(ts=at(2)), at(2)))
+
+
+def test_a_venue_fill_the_books_cannot_square_halts_entries_but_never_exits() -> None:
+    opened = Opened.make()
+    desk = opened.desk
+    anomaly = VenueAnomaly(VenueAnomaly.UNKNOWN_ORDER, "", "O-FOREIGN", "T-1", SYMBOL, "fill T-1 of no order", at(5))
+
+    actions = desk.on(anomaly, at(5))
+
+    assert ANOMALY in desk.risk.safe_reasons
+    assert [a.message.on for a in actions if isinstance(a, Emit) and isinstance(a.message, SafeModeChanged)] == [True]
+    assert logged(actions) == [("WARNING", SYMBOL)]
+    assert sent_nothing(desk.on(signal(symbol=ETH.symbol, ts=at(6)), at(6)))
+    assert desk.take_refused() == {"safe_mode": 1}
+    exit_ = desk.on(ExitRequest(opened.position_id, SYMBOL, "manual", at(7)), at(7))
+    assert sent(exit_, OrderPurpose.EXIT).qty == QTY  # what protects money goes on
+    desk.on_day_tick(at(8 + 86_400))
+    assert ANOMALY in desk.risk.safe_reasons  # until a person restarts crocbot, not until tomorrow
 
 
 def sent_nothing(actions: list[Action]) -> bool:

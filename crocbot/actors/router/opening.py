@@ -34,6 +34,7 @@ from crocbot.core.messages import (
     OrderLookedUp,
     Signal,
     StopAmendRequest,
+    VenueAnomaly,
 )
 from crocbot.core.messages.journal import LoadState
 from crocbot.core.messages.market import BookView
@@ -57,6 +58,7 @@ _BUS_EVENTS = (
     FeedHealth,
     BreakerStateChanged,
     ActorEscalated,
+    VenueAnomaly,
 )
 # Those, and the desk's own timers.
 DESK_EVENTS = (*_BUS_EVENTS, EntryTTL, StopBudgetDue, LookupDue)

@@ -19,7 +19,7 @@ from crocbot.core.desk.adoption import ADOPTED
 from crocbot.core.desk.desk import Desk
 from crocbot.core.desk.events import DeskEvent, EntryTTL, FillSeen, LookupDue, NotSent, StopBudgetDue, Submitted
 from crocbot.core.desk.restore import JournalSnapshot
-from crocbot.core.desk.safety import ESCALATED
+from crocbot.core.desk.safety import ANOMALY, ESCALATED
 from crocbot.core.desk.state import LEDGER_KEY, RISK_KEY, DeskConfig, PositionState
 from crocbot.core.desk.stop_updates import StopOutcome, StopUpdates
 
@@ -44,6 +44,7 @@ __all__ = [
     "Submitted",
     "PositionState",
     "ESCALATED",
+    "ANOMALY",
     "JournalSnapshot",
     "StopOutcome",
     "StopUpdates",

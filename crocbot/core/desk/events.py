@@ -17,6 +17,7 @@ from crocbot.core.messages import (
     OrderLookedUp,
     Signal,
     StopAmendRequest,
+    VenueAnomaly,
 )
 from crocbot.core.messages.commands import Amend, Submit
 
@@ -71,7 +72,8 @@ class FillSeen:
 
 
 # What the desk's `on` takes: what happened at the venue, what the strategies and the SL manager want, its own timers,
-# what the router did with its orders, and the health of what it depends on (market data, breakers, supervisors).
+# what the router did with its orders, and the health of what it depends on (market data, breakers, supervisors,
+# a venue's fill it cannot square with its orders).
 DeskEvent = (
     FillSeen
     | OrderEvent
@@ -90,4 +92,5 @@ DeskEvent = (
     | FeedHealth
     | BreakerStateChanged
     | ActorEscalated
+    | VenueAnomaly
 )

@@ -22,7 +22,7 @@ from crocbot.core.desk.protection import (
     on_stop_budget,
     sending,
 )
-from crocbot.core.desk.safety import on_breaker, on_escalated, on_feed_health
+from crocbot.core.desk.safety import on_anomaly, on_breaker, on_escalated, on_feed_health
 from crocbot.core.desk.state import Book
 from crocbot.core.fence import OpenSell, fence_breach
 from crocbot.core.messages import (
@@ -37,6 +37,7 @@ from crocbot.core.messages import (
     Side,
     Signal,
     StopAmendRequest,
+    VenueAnomaly,
 )
 from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import (
@@ -128,6 +129,8 @@ def decide(book: Book, event: DeskEvent, now: datetime) -> list[Action]:
         return on_feed_health(book, event, now)
     if isinstance(event, BreakerStateChanged):
         return on_breaker(book, event, now)
+    if isinstance(event, VenueAnomaly):
+        return on_anomaly(book, event, now)
     return on_escalated(book, event, now)
 
 

@@ -13,13 +13,27 @@ from crocbot.core.messages import (
     BreakerStateChanged,
     FeedHealth,
     SafeModeChanged,
+    VenueAnomaly,
 )
 
-__all__ = ["set_safe", "on_day_tick", "give_up", "on_feed_health", "on_breaker", "on_escalated", "ESCALATED"]
+__all__ = [
+    "set_safe",
+    "on_day_tick",
+    "give_up",
+    "on_feed_health",
+    "on_breaker",
+    "on_escalated",
+    "on_anomaly",
+    "ESCALATED",
+    "ANOMALY",
+]
 
 _UNPROTECTED = "a position the venue refuses to protect"
 # Sticky for the life of the process: a supervisor that gave up means something keeps failing; an operator looks.
 ESCALATED = "a supervisor gave up (too many restarts); restart crocbot once the cause is fixed"
+# Sticky too: a fill beyond its order or for an order crocbot never sent means the books and the account disagree
+# about money that moved; the start-up reconciliation after a restart is where a person settles it.
+ANOMALY = "a venue fill crocbot cannot square with its orders; restart crocbot once the account is checked"
 
 
 def on_feed_health(book: Book, health: FeedHealth, now: datetime) -> list[Action]:
@@ -35,6 +49,13 @@ def on_feed_health(book: Book, health: FeedHealth, now: datetime) -> list[Action
 
 def on_breaker(book: Book, changed: BreakerStateChanged, now: datetime) -> list[Action]:
     return set_safe(book, f"circuit breaker {changed.name} open", changed.current is not BreakerState.CLOSED, now)
+
+
+def on_anomaly(book: Book, anomaly: VenueAnomaly, now: datetime) -> list[Action]:
+    """The venue filled beyond an order or for an order crocbot does not know (the fill itself is booked apart):
+    entries halt for the life of the process; stops and exits carry on."""
+    detail = f"{anomaly.kind} {anomaly.fill_id} of {anomaly.cl_ord_id or anomaly.order_id}"
+    return set_safe(book, ANOMALY, True, now, detail=detail, symbol=anomaly.symbol)
 
 
 def on_escalated(book: Book, escalated: ActorEscalated, now: datetime) -> list[Action]:
