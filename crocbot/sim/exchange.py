@@ -114,7 +114,8 @@ class Exchange:
     def add_account(self, api_key: str, secret: str, balances: Mapping[str, Decimal]) -> Account:
         with self.lock:
             # Unseeded ids, as Kraken's never repeat: a seed fixes the market, not the ids of two runs' orders.
-            engine = MatchingEngine(self.instruments, balances, clock=self.clock)
+            # Kraken's rounding: every cost and fee an account sees, in balances and rows, is at the pair's decimals.
+            engine = MatchingEngine(self.instruments, balances, clock=self.clock, kraken_rounding=True)
             rest = REST_LIMITS[self.tier]
             account = Account(api_key, secret, engine, LeakyCounter(rest.limit, rest.decay), TRADING_LIMITS[self.tier])
             self.accounts[api_key] = account
@@ -162,6 +163,7 @@ class Exchange:
             self._publish_book(market, self.clock.now())
 
     def _publish_book(self, market: SimMarket, ts: datetime) -> None:
+        market.record_spread(ts)
         for depth, data in market.book_diffs():
             self.hub.publish_book(market.symbol, depth, data, ts)
 
