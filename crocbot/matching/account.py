@@ -11,9 +11,9 @@ no balance can go negative.
 With `kraken_rounding` (the exchange simulator's accounts), amounts are booked as Kraken shows them: an order's
 cost at the pair's `cost_precision` (its running total is rounded, so the order's cost stays within half a unit
 of the exact one however many fills it takes, and each fill's cost is the step of that total), a fee in quote
-rounded down to the same decimals, a fee in base down to the pair's `qty_precision`. A buy's hold then reserves
-two more units of cost, the most that rounding can add to what the order spends. The paper venue keeps exact
-costs: its ledger and crash checks recompute them as `qty * price`.
+rounded down to the same decimals, a fee in base down to the pair's `qty_precision`. Rounding adds less than one
+unit of cost to what a buy spends, so its funds check and its hold ask for two more units (`rounding_slack`): no
+balance goes below zero. The paper venue keeps exact costs: its ledger and crash checks recompute `qty * price`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from crocbot.core.money import ONE, ZERO, fmt
 from crocbot.matching.state import IdSource, OrderState
 from crocbot.matching.types import Execution, FillView
 
-__all__ = ["AccountState", "fee_of", "hold_rate", "quote_needed"]
+__all__ = ["AccountState", "fee_of", "hold_rate", "quote_needed", "rounding_slack"]
 
 _FEE_QUANTUM = Decimal("0.00000001")
 
@@ -44,6 +44,11 @@ def _unit(decimals: int) -> Decimal:
 def hold_rate(instrument: Instrument) -> Decimal:
     """The fee rate a hold reserves: the taker rate (the larger one on every real tier, but be safe)."""
     return max(instrument.taker_fee, instrument.maker_fee)
+
+
+def rounding_slack(instrument: Instrument, rounding: bool) -> Decimal:
+    """What `kraken_rounding` can add to a buy's spend beyond its exact cost and fee: two units of cost."""
+    return 2 * _unit(instrument.cost_precision) if rounding else ZERO
 
 
 def quote_needed(cost: Decimal, fee_in_quote: bool, rate: Decimal) -> Decimal:
@@ -67,8 +72,8 @@ def _hold(order: OrderState, rounding: bool = False) -> tuple[str, Decimal]:
     price = order.limit_price if order.limit_price is not None else order.trigger_price
     if price is None:  # cannot happen: validation gives every non-market order a price
         return inst.quote, ZERO
-    slack = 2 * _unit(inst.cost_precision) if rounding else ZERO
-    return inst.quote, quote_needed(order.remaining * price, order.fee_in_quote, hold_rate(inst)) + slack
+    needed = quote_needed(order.remaining * price, order.fee_in_quote, hold_rate(inst))
+    return inst.quote, needed + rounding_slack(inst, rounding)
 
 
 class AccountState:
