@@ -137,6 +137,8 @@ class Exchange:
             market.book.on_trade(trade)
             recorded = market.record(trade)
             now = self.clock.now()
+            # Once a trade, not at every churn: the driver's budget goes to replaying trades in time.
+            market.record_spread(now)
             hub, symbol = self.hub, trade.symbol
             if hub.wants("trade", symbol):
                 hub.publish("trade", symbol, market.trade_frame([recorded], snapshot=False))
@@ -163,7 +165,6 @@ class Exchange:
             self._publish_book(market, self.clock.now())
 
     def _publish_book(self, market: SimMarket, ts: datetime) -> None:
-        market.record_spread(ts)
         for depth, data in market.book_diffs():
             self.hub.publish_book(market.symbol, depth, data, ts)
 

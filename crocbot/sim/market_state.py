@@ -96,7 +96,7 @@ class SimMarket:
         return out
 
     def record_spread(self, ts: datetime) -> None:
-        """Note the best bid and ask (REST Spread) when either moved."""
+        """Note the best bid and ask (REST Spread) when either moved since the last note."""
         bid, ask = self.book.bids(1), self.book.asks(1)
         if not bid or not ask:
             return
