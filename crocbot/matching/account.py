@@ -7,6 +7,13 @@ Fees: `cost = price * qty` stays exact; each fill's fee is rounded *down* to 8 d
 document its fee rounding; rounding down keeps every fee within 1e-8 of the exact value and guarantees that
 the hold taken for an order (exact `qty * price * (1 + fee rate)`) always covers what its fills spend, so
 no balance can go negative.
+
+With `kraken_rounding` (the exchange simulator's accounts), amounts are booked as Kraken shows them: an order's
+cost at the pair's `cost_precision` (its running total is rounded, so the order's cost stays within half a unit
+of the exact one however many fills it takes, and each fill's cost is the step of that total), a fee in quote
+rounded down to the same decimals, a fee in base down to the pair's `qty_precision`. Rounding adds less than one
+unit of cost to what a buy spends, so its funds check and its hold ask for two more units (`rounding_slack`): no
+balance goes below zero. The paper venue keeps exact costs: its ledger and crash checks recompute `qty * price`.
 """
 
 from __future__ import annotations
@@ -21,13 +28,17 @@ from crocbot.core.money import ONE, ZERO, fmt
 from crocbot.matching.state import IdSource, OrderState
 from crocbot.matching.types import Execution, FillView
 
-__all__ = ["AccountState", "fee_of", "hold_rate", "quote_needed"]
+__all__ = ["AccountState", "fee_of", "hold_rate", "quote_needed", "rounding_slack"]
 
 _FEE_QUANTUM = Decimal("0.00000001")
 
 
-def fee_of(amount: Decimal) -> Decimal:
-    return amount.quantize(_FEE_QUANTUM, rounding=ROUND_DOWN)
+def fee_of(amount: Decimal, quantum: Decimal = _FEE_QUANTUM) -> Decimal:
+    return amount.quantize(quantum, rounding=ROUND_DOWN)
+
+
+def _unit(decimals: int) -> Decimal:
+    return Decimal(1).scaleb(-decimals)
 
 
 def hold_rate(instrument: Instrument) -> Decimal:
@@ -35,12 +46,17 @@ def hold_rate(instrument: Instrument) -> Decimal:
     return max(instrument.taker_fee, instrument.maker_fee)
 
 
+def rounding_slack(instrument: Instrument, rounding: bool) -> Decimal:
+    """What `kraken_rounding` can add to a buy's spend beyond its exact cost and fee: two units of cost."""
+    return 2 * _unit(instrument.cost_precision) if rounding else ZERO
+
+
 def quote_needed(cost: Decimal, fee_in_quote: bool, rate: Decimal) -> Decimal:
     """Quote a buy of `cost` spends: the cost, plus the fee when the fee is charged in quote."""
     return cost * (ONE + rate) if fee_in_quote else cost
 
 
-def _hold(order: OrderState) -> tuple[str, Decimal]:
+def _hold(order: OrderState, rounding: bool = False) -> tuple[str, Decimal]:
     """The asset and amount an open order reserves for its unfilled part."""
     inst = order.instrument
     if not order.is_open:
@@ -56,13 +72,14 @@ def _hold(order: OrderState) -> tuple[str, Decimal]:
     price = order.limit_price if order.limit_price is not None else order.trigger_price
     if price is None:  # cannot happen: validation gives every non-market order a price
         return inst.quote, ZERO
-    return inst.quote, quote_needed(order.remaining * price, order.fee_in_quote, hold_rate(inst))
+    needed = quote_needed(order.remaining * price, order.fee_in_quote, hold_rate(inst))
+    return inst.quote, needed + rounding_slack(inst, rounding)
 
 
 class AccountState:
     """Balances, orders (open and closed) and fills of one account."""
 
-    def __init__(self, balances: Mapping[str, Decimal], ids: IdSource) -> None:
+    def __init__(self, balances: Mapping[str, Decimal], ids: IdSource, *, kraken_rounding: bool = False) -> None:
         for asset, amount in balances.items():
             if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0:
                 raise ValueError(f"balance of {asset}: expected a non-negative Decimal, got {amount!r}")
@@ -71,6 +88,8 @@ class AccountState:
         self.orders: dict[str, OrderState] = {}  # every order ever accepted, in acceptance order
         self.open: dict[str, OrderState] = {}  # the open ones, in acceptance order
         self.fills: list[FillView] = []
+        self.kraken_rounding = kraken_rounding
+        self._exact_cost: dict[str, Decimal] = {}  # open order id -> unrounded cost so far (kraken_rounding only)
 
     # -- balances -----------------------------------------------------------------------------------------
 
@@ -83,13 +102,13 @@ class AccountState:
     def held(self, asset: str) -> Decimal:
         total = ZERO
         for order in self.open.values():
-            held_asset, amount = _hold(order)
+            held_asset, amount = _hold(order, self.kraken_rounding)
             if held_asset == asset:
                 total += amount
         return total
 
     def hold(self, order: OrderState) -> tuple[str, Decimal]:
-        return _hold(order)
+        return _hold(order, self.kraken_rounding)
 
     def available(self, asset: str) -> Decimal:
         return self.balance(asset) - self.held(asset)
@@ -110,6 +129,7 @@ class AccountState:
         order.reason = reason
         order.resting = False
         self.open.pop(order.order_id, None)
+        self._exact_cost.pop(order.order_id, None)
         return order.event(order_status, ts, reason=reason)
 
     def fill(self, order: OrderState, price: Decimal, qty: Decimal, *, maker: bool, ts: datetime) -> list[Execution]:
@@ -119,26 +139,29 @@ class AccountState:
             raise ValueError(f"order {order.order_id}: cannot fill {fmt(qty)} of {fmt(order.remaining)} remaining")
         inst = order.instrument
         rate = inst.maker_fee if maker else inst.taker_fee
-        cost = price * qty
+        cost = self._cost(order, price * qty)
+        quote_unit = _unit(inst.cost_precision) if self.kraken_rounding else _FEE_QUANTUM
+        base_unit = _unit(inst.qty_precision) if self.kraken_rounding else _FEE_QUANTUM
         order.cum_qty += qty
         order.cum_cost += cost
         if order.side is Side.BUY:
             self._add(inst.base, qty)
             self._add(inst.quote, -cost)
             if order.fee_in_quote:
-                fee, fee_asset = fee_of(cost * rate), inst.quote
+                fee, fee_asset = fee_of(cost * rate, quote_unit), inst.quote
             else:
-                fee, fee_asset = fee_of(qty * rate), inst.base
+                fee, fee_asset = fee_of(qty * rate, base_unit), inst.base
         else:
             self._add(inst.base, -qty)
             self._add(inst.quote, cost)
-            fee, fee_asset = fee_of(qty * rate), inst.base
+            fee, fee_asset = fee_of(qty * rate, base_unit), inst.base
             # fcib/fciq are *preferences* on Kraken. Selling a whole balance with the fee in base cannot pay
             # the fee in base, so it is taken from the proceeds in quote instead (our reading; see report).
             if order.fee_in_quote or fee > self.available(inst.base):
-                fee, fee_asset = fee_of(cost * rate), inst.quote
+                fee, fee_asset = fee_of(cost * rate, quote_unit), inst.quote
         self._add(fee_asset, -fee)
-        order.fee_quote += fee if fee_asset == inst.quote else fee * price
+        fee_quote = fee if fee_asset == inst.quote else fee * price
+        order.fee_quote += fee_quote.quantize(quote_unit) if self.kraken_rounding else fee_quote
         exec_id, trade_id = self._ids.exec_id(), self._ids.trade_id()
         order.trade_ids.append(exec_id)
         self.fills.append(
@@ -179,3 +202,11 @@ class AccountState:
         if order.remaining == 0:
             events.append(self.close(order, "filled", ts))
         return events
+
+    def _cost(self, order: OrderState, exact: Decimal) -> Decimal:
+        """A fill's cost: exact, or with `kraken_rounding` the step of the order's rounded running total."""
+        if not self.kraken_rounding:
+            return exact
+        total = self._exact_cost.get(order.order_id, order.cum_cost) + exact
+        self._exact_cost[order.order_id] = total
+        return total.quantize(_unit(order.instrument.cost_precision)) - order.cum_cost

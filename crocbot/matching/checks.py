@@ -13,7 +13,7 @@ from crocbot.core.instrument import Instrument
 from crocbot.core.messages.orders import valid_cl_ord_id
 from crocbot.core.messages.side import Side
 from crocbot.core.money import fmt
-from crocbot.matching.account import AccountState, hold_rate, quote_needed
+from crocbot.matching.account import AccountState, hold_rate, quote_needed, rounding_slack
 from crocbot.matching.book import MarketBook
 from crocbot.matching.types import (
     E_CANCEL_ONLY,
@@ -150,6 +150,7 @@ def _check_funds(request: OrderRequest, instrument: Instrument, book: MarketBook
             if price is None:  # cannot happen after _check_arguments
                 raise OrderError(E_INVALID_ARGUMENTS, "no price")
             needed = quote_needed(request.qty * price, resolve_fee_in_quote(request), hold_rate(instrument))
+        needed += rounding_slack(instrument, account.kraken_rounding)
     available = account.available(asset)
     if needed > available:
         raise OrderError(E_INSUFFICIENT_FUNDS, f"needs {fmt(needed)} {asset}, {fmt(available)} available")

@@ -68,13 +68,15 @@ class MatchingEngine:
         clock: Clock,
         seed: int | None = None,
         max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS,
+        kraken_rounding: bool = False,
     ) -> None:
+        """`kraken_rounding`: book costs and fees at the pair's decimals, as Kraken does (see `account`)."""
         if max_open_orders < 1:
             raise ValueError(f"max_open_orders must be at least 1, got {max_open_orders}")
         self._instruments = dict(instruments)
         self._clock = clock
         self._ids = IdSource(seed)
-        self._account = AccountState(balances, self._ids)
+        self._account = AccountState(balances, self._ids, kraken_rounding=kraken_rounding)
         self._books: dict[str, MarketBook] = {symbol: MarketBook() for symbol in self._instruments}
         self._last: dict[str, tuple[Decimal, datetime]] = {}
         self._max_open = max_open_orders

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ from crocbot.matching import FillView, MatchingEngine, OrderSnapshot
 from crocbot.sim.frames import rfc3339
 from crocbot.sim.rest_server import SimError
 
-__all__ = ["Account", "order_row", "fill_row", "TOKEN_TTL", "PERMISSIONS"]
+__all__ = ["Account", "order_row", "fill_row", "postxid", "TOKEN_TTL", "PERMISSIONS"]
 
 TOKEN_TTL = 900.0  # seconds a WS token stays usable before its first subscription
 # The REST methods each of a Kraken API key's permissions allows (kraken.com, Settings > API); a method whose
@@ -103,10 +105,17 @@ def _price_text(instrument: Instrument, value: Decimal | None) -> str:
     return "0" if value is None else instrument.price_text(value)
 
 
-def _cost_text(_instrument: Instrument, value: Decimal) -> str:
-    # Exactly what the engine booked (Kraken rounds to its asset precisions; the simulator keeps its books exact,
-    # so that what a client reads always reconciles with the balances it sees).
-    return format(value, "f")
+def _cost_text(instrument: Instrument, value: Decimal) -> str:
+    # Kraken prints costs and fees at the pair's cost_decimals ("0.92500"); the engine books them at those
+    # decimals too (kraken_rounding), so what a client reads reconciles with the balances it sees.
+    return f"{value:.{instrument.cost_precision}f}"
+
+
+def postxid(exec_id: str) -> str:
+    """A fill's position txid: Kraken's shape (T + 15 base32 characters), one per fill, the same on every read."""
+    digest = base64.b32encode(hashlib.sha256(exec_id.encode()).digest()).decode()
+    chars = "T" + digest[:15]
+    return f"{chars[:6]}-{chars[6:11]}-{chars[11:]}"
 
 
 def _epoch(view_time: Any) -> Decimal:
@@ -151,7 +160,8 @@ def order_row(view: OrderSnapshot, instrument: Instrument) -> dict[str, Any]:
     }
     if view.closed is not None:
         row["closetm"] = _epoch(view.closed)
-        row["reason"] = view.reason
+        if view.reason is not None:  # Kraken's `reason` is a string when present, absent otherwise
+            row["reason"] = view.reason
     return row
 
 
@@ -159,14 +169,15 @@ def fill_row(fill: FillView, instrument: Instrument) -> dict[str, Any]:
     """One fill as REST TradesHistory shows it."""
     return {
         "ordertxid": fill.order_id,
-        "postxid": "TKH2SE-M7IF5-CFI7LT",
+        "postxid": postxid(fill.exec_id),
         "pair": instrument.rest_pair or instrument.altname,
         "time": _epoch(fill.ts),
         "type": str(fill.side),
         "ordertype": fill.order_type,
         "price": instrument.price_text(fill.price),
         "cost": _cost_text(instrument, fill.cost),
-        "fee": _cost_text(instrument, fill.fee),
+        # TradesHistory's fee is in quote (Kraken's docs), also for a fill whose fee was paid in base.
+        "fee": _cost_text(instrument, fill.fee if fill.fee_asset == instrument.quote else fill.fee * fill.price),
         "vol": instrument.qty_text(fill.qty),
         "margin": "0.00000",
         "misc": "",

@@ -15,11 +15,24 @@ from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.symbols import split_v2
 from crocbot.kraken.symbols import rest_asset_name
 
-__all__ = ["DEFAULT_INSTRUMENTS", "START_PRICES", "instrument", "asset_pair_row", "pair_id"]
+__all__ = [
+    "DEFAULT_INSTRUMENTS",
+    "START_PRICES",
+    "instrument",
+    "asset_pair_row",
+    "asset_id",
+    "asset_row",
+    "pair_id",
+    "by_any_name",
+]
 
 # Kraken's legacy pair ids, for the pairs that have them; newer listings use the altname.
 _PAIR_IDS = {"BTC/USD": "XXBTZUSD", "ETH/USD": "XETHZUSD", "DOGE/USD": "XDGUSD", "ETH/BTC": "XETHXXBT"}
 _LEGACY_ASSET_IDS = {"BTC": "XXBT", "ETH": "XETH", "DOGE": "XXDG", "USD": "ZUSD", "EUR": "ZEUR"}
+# Assets' (decimals, display_decimals): Kraken's Assets example gives XXBT 10/5 and ZUSD, ZEUR 4/2; fiat follows
+# USD, crypto BTC. xStocks keep 8 decimals, the qty precision of their pairs (Kraken does not document theirs).
+_FIAT = {"USD", "EUR", "GBP", "CAD", "JPY", "AUD", "CHF"}
+_FIAT_DECIMALS, _CRYPTO_DECIMALS, _XSTOCK_DECIMALS = (4, 2), (10, 5), (8, 8)
 
 
 def instrument(
@@ -81,28 +94,56 @@ START_PRICES: dict[str, Decimal] = {
 }
 
 
-def asset_pair_row(item: Instrument) -> dict[str, Any]:
-    """The instrument as one REST AssetPairs entry."""
+def asset_id(asset: str) -> str:
+    """The REST id of a v2 asset name: BTC -> XXBT, USD -> ZUSD; newer listings keep their name (SOL, AAPLx)."""
+    return _LEGACY_ASSET_IDS.get(asset, asset)
+
+
+def asset_row(asset: str, *, tokenized: bool) -> dict[str, Any]:
+    """One REST Assets entry, with the fields Kraken's Assets example shows."""
+    decimals, display = _XSTOCK_DECIMALS if tokenized else _FIAT_DECIMALS if asset in _FIAT else _CRYPTO_DECIMALS
     return {
+        "aclass": "tokenized_asset" if tokenized else "currency",
+        "altname": rest_asset_name(asset),
+        "decimals": decimals,
+        "display_decimals": display,
+        "collateral_value": 1,
+        "status": "enabled",
+    }
+
+
+def asset_pair_row(item: Instrument) -> dict[str, Any]:
+    """The instrument as one REST AssetPairs entry, with every field of Kraken's live rows (captures in
+    `../shared/data/nautilus-kraken-rest`). The simulator offers no margin: no leverage, position limits 0."""
+    row: dict[str, Any] = {
         "altname": item.altname,
         "wsname": f"{rest_asset_name(item.base)}/{rest_asset_name(item.quote)}",
         "aclass_base": str(item.asset_class),
-        "base": _LEGACY_ASSET_IDS.get(item.base, item.base),
+        "base": asset_id(item.base),
         "aclass_quote": "currency",
-        "quote": _LEGACY_ASSET_IDS.get(item.quote, item.quote),
+        "quote": asset_id(item.quote),
         "lot": "unit",
         "cost_decimals": item.cost_precision,
         "pair_decimals": item.price_precision,
         "lot_decimals": item.qty_precision,
         "lot_multiplier": 1,
+        "leverage_buy": [],
+        "leverage_sell": [],
         "fees": [[0, item.taker_fee * 100]],
         "fees_maker": [[0, item.maker_fee * 100]],
         "fee_volume_currency": "ZUSD",
+        "margin_call": 80,
+        "margin_stop": 40,
         "ordermin": format(item.qty_min, "f"),
         "costmin": format(item.cost_min, "f"),
         "tick_size": format(item.price_increment, "f"),
         "status": item.status,
     }
+    if item.is_xstock:  # Kraken's tokenized rows name their venue; its crypto rows do not (yet)
+        row["execution_venue"] = "international"
+    row["long_position_limit"] = 0
+    row["short_position_limit"] = 0
+    return row
 
 
 def by_any_name(instruments: Iterable[Instrument]) -> dict[str, Instrument]:

@@ -114,7 +114,8 @@ class Exchange:
     def add_account(self, api_key: str, secret: str, balances: Mapping[str, Decimal]) -> Account:
         with self.lock:
             # Unseeded ids, as Kraken's never repeat: a seed fixes the market, not the ids of two runs' orders.
-            engine = MatchingEngine(self.instruments, balances, clock=self.clock)
+            # Kraken's rounding: every cost and fee an account sees, in balances and rows, is at the pair's decimals.
+            engine = MatchingEngine(self.instruments, balances, clock=self.clock, kraken_rounding=True)
             rest = REST_LIMITS[self.tier]
             account = Account(api_key, secret, engine, LeakyCounter(rest.limit, rest.decay), TRADING_LIMITS[self.tier])
             self.accounts[api_key] = account
@@ -136,6 +137,8 @@ class Exchange:
             market.book.on_trade(trade)
             recorded = market.record(trade)
             now = self.clock.now()
+            # Once a trade, not at every churn: the driver's budget goes to replaying trades in time.
+            market.record_spread(now)
             hub, symbol = self.hub, trade.symbol
             if hub.wants("trade", symbol):
                 hub.publish("trade", symbol, market.trade_frame([recorded], snapshot=False))

@@ -22,6 +22,7 @@ __all__ = ["SimMarket", "OHLC_INTERVALS", "RecordedTrade"]
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440)
 _KEEP_TRADES = 20_000  # REST Trades pages over a downtime of hours, and the WS trade snapshot (last 50)
 _KEEP_CANDLES = 721  # Kraken's REST OHLC answers at most 720 rows plus the forming one
+_KEEP_SPREADS = 200  # Kraken's REST Spread answers about the last 200 changes of the best bid and ask
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class SimMarket:
     trades: deque[RecordedTrade] = field(default_factory=lambda: deque(maxlen=_KEEP_TRADES))
     candles: dict[int, deque[_Candle]] = field(default_factory=dict)
     day: _Day = field(default_factory=_Day)
+    spreads: deque[tuple[int, Decimal, Decimal]] = field(default_factory=lambda: deque(maxlen=_KEEP_SPREADS))
     next_trade_id: int = 1
     rng: random.Random = field(default_factory=random.Random)
 
@@ -92,6 +94,15 @@ class SimMarket:
             if data is not None:
                 out.append((depth, data))
         return out
+
+    def record_spread(self, ts: datetime) -> None:
+        """Note the best bid and ask (REST Spread) when either moved since the last note."""
+        bid, ask = self.book.bids(1), self.book.asks(1)
+        if not bid or not ask:
+            return
+        if self.spreads and self.spreads[-1][1:] == (bid[0][0], ask[0][0]):
+            return
+        self.spreads.append((int(ts.timestamp()), bid[0][0], ask[0][0]))
 
     # -- trades, candles, ticker ----------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,15 +12,17 @@ from crocbot.core.instrument import Instrument
 from crocbot.core.messages import Side
 from crocbot.core.money import to_decimal
 from crocbot.kraken.ratelimit import rest_cost
+from crocbot.kraken.symbols import rest_asset_name
 from crocbot.matching import OrderRequest
 from crocbot.sim.accounts import Account, fill_row, order_row
-from crocbot.sim.catalog import asset_pair_row, by_any_name
+from crocbot.sim.catalog import asset_id, asset_pair_row, asset_row, by_any_name
 from crocbot.sim.exchange import Exchange
 from crocbot.sim.rest_server import SimError
 
 __all__ = ["SimRestApi"]
 
 _PAGE = 50
+_UNKNOWN_ORDER, _INVALID_ORDER = "EOrder:Unknown order", "EOrder:Invalid order"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ORDER_TYPES = {"market", "limit", "stop-loss", "stop-loss-limit", "take-profit", "take-profit-limit"}
 
@@ -32,6 +35,10 @@ def _decimal(params: dict[str, str], key: str) -> Decimal | None:
         return to_decimal(text, field=key)
     except ValueError:
         raise SimError(f"EGeneral:Invalid arguments:{key}") from None
+
+
+def _nanos(ts: datetime) -> int:
+    return (ts - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def _flag(params: dict[str, str], key: str) -> bool:
@@ -49,6 +56,8 @@ class SimRestApi:
             "OHLC": self._ohlc,
             "Depth": self._depth,
             "Trades": self._trades,
+            "Spread": self._spread,
+            "Assets": self._assets,
         }
         self._private: dict[str, Callable[[Account, dict[str, str]], Any]] = {
             "Balance": self._balance,
@@ -66,6 +75,14 @@ class SimRestApi:
         }
 
     # -- entry points ---------------------------------------------------------------------------------
+
+    @property
+    def public_methods(self) -> frozenset[str]:
+        return frozenset(self._public)
+
+    @property
+    def private_methods(self) -> frozenset[str]:
+        return frozenset(self._private)
 
     def public_call(self, method: str, params: dict[str, str]) -> Any:
         handler = self._public.get(method)
@@ -107,37 +124,59 @@ class SimRestApi:
     def _system_status(self, params: dict[str, str]) -> Any:
         return {"status": self.exchange.status, "timestamp": self.exchange.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")}
 
+    def _assets(self, params: dict[str, str]) -> Any:
+        tokenized = params.get("aclass") == "tokenized_asset"
+        listed: dict[str, bool] = {}  # v2 asset name -> is an xStock
+        for item in self.exchange.instruments.values():
+            listed.setdefault(item.base, item.is_xstock)
+            listed.setdefault(item.quote, False)
+        names = {name: asset for asset in listed for name in (asset, asset_id(asset), rest_asset_name(asset))}
+        wanted = [name for name in params.get("asset", "").split(",") if name]
+        if not wanted:
+            return {asset_id(a): asset_row(a, tokenized=x) for a, x in listed.items() if x is tokenized}
+        chosen = [names.get(name, "") for name in wanted]
+        if any(listed.get(asset) is not tokenized for asset in chosen):  # unknown, or not of the class asked
+            raise SimError("EQuery:Unknown asset")
+        return {asset_id(a): asset_row(a, tokenized=tokenized) for a in chosen}
+
     def _asset_pairs(self, params: dict[str, str]) -> Any:
         tokenized = params.get("aclass_base") == "tokenized_asset"
-        wanted = set(filter(None, params.get("pair", "").split(",")))
+        wanted = [name for name in params.get("pair", "").split(",") if name]
+        if not wanted:
+            listed = self.exchange.instruments.values()
+            return {item.rest_pair: asset_pair_row(item) for item in listed if item.is_xstock == tokenized}
         names = by_any_name(self.exchange.instruments.values())
         out = {}
-        for item in self.exchange.instruments.values():
-            if wanted and not any(names.get(w) is item for w in wanted):
-                continue
-            if item.is_xstock == tokenized:
-                out[item.rest_pair] = asset_pair_row(item)
-        if wanted and not out:
-            raise SimError("EQuery:Unknown asset pair")
+        for name in wanted:
+            item = names.get(name)
+            if item is None or item.is_xstock != tokenized:
+                raise SimError("EQuery:Unknown asset pair")
+            # Kraken keys the row by the name asked for when it is a v2 name (BTC/USD), else by its pair id.
+            out[name if "/" in name else item.rest_pair] = asset_pair_row(item)
         return out
 
     def _ticker(self, params: dict[str, str]) -> Any:
         item = self._pair(params)
         market = self.exchange.markets[item.symbol]
         row = market.ticker_row(self.exchange.clock.now()) or {}
-        bid, ask = row.get("bid"), row.get("ask")
-        last = row.get("last", bid)
+        zero = Decimal(0)
+        bid, ask = row.get("bid", zero), row.get("ask", zero)
+        last, volume = row.get("last", bid), item.qty_text(row.get("volume", zero))
+        price, vwap = item.price_text, item.price_text(row.get("vwap", last))
+        low, high = price(row.get("low", last)), price(row.get("high", last))
         return {
             item.rest_pair: {
-                "a": [ask, "1", "1.000"],
-                "b": [bid, "1", "1.000"],
-                "c": [last, "0.00100000"],
-                "v": [row.get("volume", 0), row.get("volume", 0)],
-                "p": [row.get("vwap", last), row.get("vwap", last)],
+                # [price, whole lot volume, lot volume]: Kraken's live answers show "1" and "1.000", not the level's
+                # size (a capture in ../shared/data has "1.000" beside a best ask of 0.136 in the book).
+                "a": [price(ask), "1", "1.000"],
+                "b": [price(bid), "1", "1.000"],
+                "c": [price(last), item.qty_text(market.trades[-1].trade.qty) if market.trades else volume],
+                "v": [volume, volume],
+                "p": [vwap, vwap],
                 "t": [market.day.trades, market.day.trades],
-                "l": [row.get("low", last), row.get("low", last)],
-                "h": [row.get("high", last), row.get("high", last)],
-                "o": market.day.open or last,
+                "l": [low, low],
+                "h": [high, high],
+                "o": price(market.day.open or last),
             }
         }
 
@@ -146,15 +185,14 @@ class SimRestApi:
         interval = int(params.get("interval", "1"))
         market = self.exchange.markets[item.symbol]
         since = int(params.get("since", "0") or 0)
-        rows = []
+        rows: list[list[Any]] = []
         for candle in market.candles.get(interval, ()):
             begin = int(candle.begin.timestamp())
             if begin <= since:
                 continue
             row = market.candle_row(interval, candle)
-            rows.append(
-                [begin, row["open"], row["high"], row["low"], row["close"], row["vwap"], row["volume"], row["trades"]]
-            )
+            prices = [item.price_text(row[key]) for key in ("open", "high", "low", "close", "vwap")]
+            rows.append([begin, *prices, item.qty_text(row["volume"]), row["trades"]])
         rows = rows[-720:]
         last = rows[-2][0] if len(rows) > 1 else since  # the last closed candle; the final row is still forming
         return {item.rest_pair: rows, "last": last}
@@ -172,32 +210,37 @@ class SimRestApi:
         }
 
     def _trades(self, params: dict[str, str]) -> Any:
+        """Trades after `since` (a nanosecond cursor), oldest first; without it the latest (Kraken: the last 1000)."""
         item = self._pair(params)
         market = self.exchange.markets[item.symbol]
-        since = int(params.get("since", "0") or 0)
+        since_text = params.get("since") or ""
+        since = int(since_text or 0)
         count = max(1, min(1000, int(params.get("count", "1000"))))
-        rows, last = [], since
-        for recorded in market.trades:
-            stamp_ns = (recorded.trade.ts - _EPOCH) // timedelta(microseconds=1) * 1000
-            if stamp_ns <= since:
-                continue
-            trade = recorded.trade
-            epoch = Decimal(stamp_ns) / Decimal(10**9)
-            rows.append(
-                [
-                    item.price_text(trade.price),
-                    item.qty_text(trade.qty),
-                    epoch,
-                    "b" if trade.side is Side.BUY else "s",
-                    "m" if recorded.ord_type == "market" else "l",
-                    "",
-                    recorded.trade_id,
-                ]
-            )
-            last = stamp_ns
-            if len(rows) == count:
-                break
+        if since_text:
+            chosen = list(itertools.islice((r for r in market.trades if _nanos(r.trade.ts) > since), count))
+        else:
+            chosen = list(market.trades)[-count:]
+        rows = [
+            [
+                item.price_text(r.trade.price),
+                item.qty_text(r.trade.qty),
+                Decimal(_nanos(r.trade.ts)) / Decimal(10**9),
+                "b" if r.trade.side is Side.BUY else "s",
+                "m" if r.ord_type == "market" else "l",
+                "",
+                r.trade_id,
+            ]
+            for r in chosen
+        ]
+        last = _nanos(chosen[-1].trade.ts) if chosen else since
         return {item.rest_pair: rows, "last": str(last)}
+
+    def _spread(self, params: dict[str, str]) -> Any:
+        item = self._pair(params)
+        since = int(params.get("since", "0") or 0)
+        spreads = self.exchange.markets[item.symbol].spreads
+        rows = [[t, item.price_text(bid), item.price_text(ask)] for t, bid, ask in spreads if t > since]
+        return {item.rest_pair: rows, "last": rows[-1][0] if rows else since}
 
     # -- private: account -----------------------------------------------------------------------------
 
@@ -229,11 +272,16 @@ class SimRestApi:
         return {"closed": self._orders(views[offset : offset + _PAGE]), "count": len(views)}
 
     def _query_orders(self, account: Account, params: dict[str, str]) -> Any:
+        # Kraken documents txids only here (an order by cl_ord_id is found with OpenOrders/ClosedOrders): a
+        # client must not come to rely on what the venue would refuse.
+        txids = [txid for txid in params.get("txid", "").split(",") if txid]
+        if "cl_ord_id" in params or not txids:
+            raise SimError("EGeneral:Invalid arguments")
         out = {}
-        for txid in filter(None, params.get("txid", "").split(",")):
+        for txid in txids:
             view = account.engine.order(txid)
             if view is None:
-                raise SimError("EOrder:Unknown order")
+                raise SimError(_UNKNOWN_ORDER)
             out.update(self._orders([view]))
         return out
 
@@ -299,7 +347,11 @@ class SimRestApi:
         return {"amend_id": "T" + order_id[1:]}
 
     def _cancel_order(self, account: Account, params: dict[str, str]) -> Any:
-        self.exchange.cancel_order(account, order_id=params.get("txid"), cl_ord_id=params.get("cl_ord_id"))
+        try:
+            self.exchange.cancel_order(account, order_id=params.get("txid"), cl_ord_id=params.get("cl_ord_id"))
+        except SimError as error:
+            # REST names an order that is closed or was never there "Unknown order" (WS: "Invalid order").
+            raise SimError(_UNKNOWN_ORDER if error.code == _INVALID_ORDER else error.code) from None
         return {"count": 1}
 
     def _cancel_all(self, account: Account, params: dict[str, str]) -> Any:
