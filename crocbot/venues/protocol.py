@@ -16,7 +16,9 @@ the order in one request and checks the outcome of each cancel before it places 
 (`crocbot.actors.venue.calls`) waits for the answer to each cancel before it sends the order. A stop that filled in
 part before its cancel landed leaves less to sell than the exit asks for: Kraken's answer to a cancel does not say
 how much the order had filled (its `canceled` execution report does, as `cum_qty`), so a live venue must size the
-exit from that report, not from the answer (open for the live venue; the paper venue's stops fill whole or not).
+exit from that report, not from the answer: the live venue's cancel reports it as the event's `filled_qty`
+(`crocbot.venues.live.order_calls`; REST's `vol_exec` when no report came); the paper venue's stops fill whole
+or not.
 """
 
 from __future__ import annotations

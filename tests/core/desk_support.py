@@ -59,6 +59,7 @@ from crocbot.core.messages.journal import (
     RecordPositionOpened,
     SaveState,
 )
+from crocbot.core.money import ZERO
 from crocbot.core.reconcile import ForeignOrderPolicy, Plan
 from crocbot.core.risk import RiskGate
 from crocbot.core.risk_sizing import RiskLimits
@@ -132,9 +133,15 @@ def signal(
 
 
 def event(
-    cl_ord_id: str, status: OrderStatus, ts: datetime = T0, *, order_id: str | None = None, reason: str = ""
+    cl_ord_id: str,
+    status: OrderStatus,
+    ts: datetime = T0,
+    *,
+    order_id: str | None = None,
+    reason: str = "",
+    filled_qty: Decimal = ZERO,
 ) -> OrderEvent:
-    return OrderEvent(cl_ord_id, status, ts, order_id=order_id, reason=reason)
+    return OrderEvent(cl_ord_id, status, ts, order_id=order_id, reason=reason, filled_qty=filled_qty)
 
 
 def fill(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from crocbot.core.desk import Commit, Desk, Emit, FillSeen, Note, Record, Submitted
 from crocbot.core.messages import (
+    HELD_BACK,
     ClosedTrade,
     CommandRejected,
     ExitReason,
@@ -291,3 +292,21 @@ def test_an_exit_that_leaves_base_behind_exits_the_rest() -> None:
     closing = desk.on(seen(fill("X2", again.cl_ord_id, rest, "101", "0.23", side=SELL, ts=at(13))), at(13))
     assert [type(r) for r in journaled(closing)] == [RecordFill, RecordPositionClosed, SaveState, SaveState]
     assert desk.ledger.position(SYMBOL) == 0
+
+
+def test_an_exit_held_back_because_its_stop_sold_part_first_sells_what_is_left_and_never_oversells() -> None:
+    """Live, a stop may sell part of the position between the exit's decision and its cancel landing; the venue then
+    holds the exit back (`HELD_BACK`), since it was sized for the whole position. The desk books the stop's fill and
+    sends the exit again for exactly what is left: no sell beyond it."""
+    opened = Opened.make()
+    desk = opened.desk
+    exit_ = opened.exit_requested(10)
+    part = D("5")
+    desk.on(FillSeen(fill("SP1", opened.stop, part, "98", "0.2", side=SELL, ts=at(11)), journaled=False), at(11))
+    desk.on(event(opened.stop, S.CANCELLED, at(11), filled_qty=part), at(11))
+    actions = desk.on(event(exit_, S.CANCELLED, at(12), reason=HELD_BACK), at(12))
+
+    (again,) = [a for a in actions if isinstance(a, Submit)]
+    assert (again.intent.purpose, again.intent.qty, again.after_cancels) == (OrderPurpose.EXIT, QTY - part, ())
+    assert desk.ledger.position(SYMBOL) == QTY - part
+    assert logged(actions) == [("WARNING", SYMBOL)]

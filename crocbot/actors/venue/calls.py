@@ -13,8 +13,9 @@ past), and turns each call's one `CallResult` into the venue protocol's events (
 - never sent (queue full, breaker open, deadline passed in the queue): `CommandRejected` with `UNSENT`, the order
   rejected with it; nothing reached the exchange, so the router may send it again.
 Calls run side by side, so a hung call for one order never delays another's; a `Submit` with `after_cancels` waits
-for those cancels in its request and goes out only if each one was confirmed, else it is held back (`HELD_BACK`),
-as the protocol says. The exchange's own client (signing, the wire) is behind `OrderCalls`, which the live venue
+for those cancels in its request and goes out only if each one was confirmed with nothing filled, else it is held
+back (`HELD_BACK`), as the protocol says: an exit sized before its stop filled in part would oversell.
+The exchange's own client (signing, the wire) is behind `OrderCalls`, which the live venue
 implements over Kraken's REST or WS API; the bench implements it over a fake Kraken.
 """
 
@@ -148,8 +149,15 @@ class VenueCalls(SupervisedActor):
         command = request.commands[index]
         events = self._events(command, result)
         if isinstance(command, Cancel):
+            # Confirmed only when the order ended unfilled: a stop that sold part of the position before its cancel
+            # landed leaves less to sell than the exit behind it was sized for, and that exit would sell coins that
+            # are not crocbot's. It is held back instead; the stop's fills and its end reach the desk, which sizes
+            # what is left anew.
             request.cancelled[command.cl_ord_id] = any(
-                isinstance(e, OrderEvent) and e.cl_ord_id == command.cl_ord_id and e.status is OrderStatus.CANCELLED
+                isinstance(e, OrderEvent)
+                and e.cl_ord_id == command.cl_ord_id
+                and e.status is OrderStatus.CANCELLED
+                and e.filled_qty == 0
                 for e in events
             )
         for event in events:

@@ -63,6 +63,7 @@ class FakeCalls:
         self.hung = threading.Event()
         self.release = threading.Event()
         self.cancel_refused: set[str] = set()
+        self.filled_before_cancel: dict[str, Decimal] = {}  # client id -> what the order had filled when cancelled
         self.submitted: list[str] = []
         self.queries = 0
 
@@ -78,7 +79,8 @@ class FakeCalls:
     def cancel(self, cancel: Cancel, deadline: Deadline) -> Sequence[VenueEvent]:
         if cancel.cl_ord_id in self.cancel_refused:
             raise VenueRefusal("EOrder:Invalid order")
-        return [OrderEvent(cancel.cl_ord_id, OrderStatus.CANCELLED, datetime.now(UTC))]
+        filled = self.filled_before_cancel.get(cancel.cl_ord_id, D(0))
+        return [OrderEvent(cancel.cl_ord_id, OrderStatus.CANCELLED, datetime.now(UTC), filled_qty=filled)]
 
     def submit(self, intent: OrderIntent, deadline: Deadline) -> Sequence[VenueEvent]:
         self.submitted.append(intent.cl_ord_id)
@@ -152,6 +154,12 @@ def test_an_exit_goes_out_only_after_its_stops_cancel_is_confirmed_and_is_held_b
     calls.cancel_refused.add("cbsB")  # the stop filled meanwhile: the exit must not sell the coins again
     runtime.bus.publish(VenueRequest((Cancel("cbsB", "SOL/USD", now), _exit("cbxB", ("cbsB",)))))
     held = take(events, OrderEvent, cl_ord_id="cbxB")
+    assert (held.status, held.reason) == (OrderStatus.CANCELLED, HELD_BACK)
+    calls.filled_before_cancel["cbsC"] = D("0.4")  # sold part of the position before its cancel landed
+    runtime.bus.publish(VenueRequest((Cancel("cbsC", "SOL/USD", now), _exit("cbxC", ("cbsC",)))))
+    partial = take(events, OrderEvent, cl_ord_id="cbsC")
+    assert (partial.status, partial.filled_qty) == (OrderStatus.CANCELLED, D("0.4"))
+    held = take(events, OrderEvent, cl_ord_id="cbxC")  # sized for the whole position: it would oversell
     assert (held.status, held.reason) == (OrderStatus.CANCELLED, HELD_BACK)
     assert calls.submitted == ["cbxA"]
     gateway.stop(timeout=WAIT)
