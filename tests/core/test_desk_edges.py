@@ -21,6 +21,7 @@ from crocbot.core.messages import (
 )
 from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import RecordAmend, RecordEvent, RecordFill, RecordPositionChanged, RecordStop
+from crocbot.core.reconcile import NEVER_SENT, ForeignOrderPolicy, Plan
 from tests.core.desk_support import (
     QTY,
     SYMBOL,
@@ -491,3 +492,24 @@ def test_resume_leaves_closed_positions_and_unfilled_entries_alone() -> None:
     desk.on(FillSeen(fill("S1", opened.stop, QTY, "98", "0.61", side=SELL, ts=at(10)), journaled=False), at(10))
     desk.on(signal(symbol="ETH/USD", ts=at(11)), at(11))
     assert started(desk, at(100)) == []
+
+
+def test_an_exit_never_sent_before_a_restart_keeps_the_stop_that_still_rests_as_the_protection() -> None:
+    """Found by the 300-trial kill -9 soak: a restart placed a stop whose journal entry the crash lost (it rests on the
+    venue); the SL manager's exit was journaled and the process killed before it and its stop's cancel went out.
+    At the next start the reconciliation says the exit never reached the venue, and the stop rests. The desk placed a
+    second stop beside the resting one, which the inventory fence refused (CRITICAL) and then exited the position:
+    the resting stop protects it, and nothing else may sell those coins."""
+    old = make_desk()
+    position_id, _, stop = stop_sent(old)  # its ack never reached the journal
+    exit_ = sent(old.on(ExitRequest(position_id, SYMBOL, "stop", at(10)), at(10)), OrderPurpose.EXIT).cl_ord_id
+    old.on(Submitted(exit_), at(10))  # journaled; the kill came before it went out
+    desk = restored(old, {position_id: None})  # the journal had not named the stop as the position's yet
+    plan = Plan(events=(event(stop, S.ACKED, at(100)), event(exit_, S.REJECTED, at(100), reason=NEVER_SENT)))
+
+    actions, _ = desk.reconcile(plan, ForeignOrderPolicy.ADOPT, at(100), startup=True, journaled=frozenset())
+
+    assert not [a for a in actions if isinstance(a, Submit)]  # no second stop, no exit
+    assert [level for level, _ in logged(actions) if level in ("ERROR", "CRITICAL")] == []
+    state = desk.positions[position_id]
+    assert (state.stop_order, state.stop_live, state.exiting) == (stop, True, False)

@@ -152,6 +152,10 @@ def order_ended(book: Book, order: TrackedOrder, status: OrderStatus, now: datet
     # Protected again: the stop stays (if its cancel went out with the exit, it is placed again once that
     # lands) or is placed again now for what is left. The SL manager sees `exiting` go and may ask again.
     position.exiting = False
+    if position.stop_order is None and (resting := book.open_stop_order(position)) is not None:
+        # A stop of the position still works although the books did not name it (a restart before the journal
+        # did): it protects, and a second stop beside it would promise the same coins twice.
+        position.stop_order, position.stop_live = resting.cl_ord_id, resting.status is OrderStatus.ACKED
     if position.stop_order is None:
         actions += place_stop(book, position, now)
     actions.append(Emit(PositionChanged(position.message())))
