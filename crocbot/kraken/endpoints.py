@@ -180,7 +180,9 @@ class KrakenApi:
     def trades_history(
         self, *, start: Decimal | None = None, offset: int = 0, deadline: float | None = None
     ) -> tuple[list[TradeInfo], int]:
-        params: dict[str, Any] = {"ofs": offset}
+        # One row per execution, as the `executions` channel reports them (its `exec_id` is the row's id): Kraken
+        # consolidates a taker order's fills into one row by default, which would hide fills from de-duplication.
+        params: dict[str, Any] = {"ofs": offset, "consolidate_taker": False}
         if start is not None:
             params["start"] = start
         result = self.rest.private("TradesHistory", params, deadline=deadline)
