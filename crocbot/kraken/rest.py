@@ -151,6 +151,12 @@ class RestClient:
             self._sleep(wait + 0.001)
         raise RateLimitWaitTooLong(["rate budget never freed up"], method=method)
 
+    def charge_trading(self, pair: str, cost: float, *, deadline: float | None, method: str) -> None:
+        """Take `cost` from the pair's trading counter for an order call sent another way (Kraken's counter is shared
+        by REST, WS and FIX), waiting for budget as REST order calls do; `RateLimitWaitTooLong` if it frees up only
+        after `deadline` (nothing may be sent then)."""
+        self._wait(self._pair_counter(pair), cost, deadline, method)
+
     def order_cost(self, action: str, order_key: str | None) -> float:
         """The trading-counter cost of adding, amending or cancelling an order of the given age."""
         if action == "add":

@@ -3,17 +3,28 @@
 Answers have Kraken's shapes: one ack per symbol, `error` as a single string, rejections that carry the symbol
 at the top level (`Currency pair not supported XBT/USD`), `ESession:Invalid session` for a bad token, and
 Kraken's own texts for a private channel on the public endpoint and the reverse.
+
+The private channel and methods as Kraken has them: `executions` sends a snapshot of the open orders
+(`snap_orders`, default on) and of the last 50 fills (`snap_trades`, default off), and with `ratecounter` each
+report carries the pair's trading counter; every trading answer echoes the request's `req_id`; a cancel of an
+order that is gone or unknown is `EOrder:Invalid order` (REST says `Unknown order`); an order or amend whose
+`deadline` has passed is refused before the engine sees it, one beyond 60 s is invalid. Deadlines are judged on
+the wall clock, as Kraken judges them on its own: a replay's simulated time is not the time a request travels in.
+The server can lose a trading answer on purpose (`SimWsServer.lose_answers`): the request is carried out, its
+answer never sent, as a client sees when a connection dies at the wrong moment.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from crocbot.core.messages import Side
 from crocbot.kraken.book import DEPTHS
+from crocbot.kraken.codec import FrameError, parse_time
 from crocbot.kraken.jsontext import dumps
 from crocbot.matching import OrderRequest
 from crocbot.sim.frames import (
@@ -31,13 +42,16 @@ if TYPE_CHECKING:
     from crocbot.sim.exchange import Exchange
     from crocbot.sim.ws_server import Session
 
-__all__ = ["handle_request"]
+__all__ = ["handle_request", "with_ratecount"]
 
 PRIVATE_ON_PUBLIC = "Private data and trading are unavailable on this endpoint. Try ws-auth.kraken.com"
 PUBLIC_ON_PRIVATE = "Public market data subscriptions are unavailable on this endpoint. Try ws.kraken.com"
 _PUBLIC = frozenset({"ticker", "book", "trade", "ohlc", "instrument"})
 _PRIVATE = frozenset({"executions", "balances"})
 _TRADING = frozenset({"add_order", "amend_order", "cancel_order", "cancel_all", "cancel_all_orders_after"})
+_DEADLINE_METHODS = frozenset({"add_order", "amend_order"})
+_MAX_DEADLINE = timedelta(seconds=60)  # Kraken: 500 ms to 60 s ahead
+_SNAP_TRADES = 50  # fills in an `executions` snapshot with snap_trades
 # A channel subscribed per option value: (the option, its default, the values Kraken accepts).
 _CHANNEL_OPTION: dict[str, tuple[str, int, Collection[int]]] = {
     "book": ("depth", 10, DEPTHS),
@@ -70,6 +84,8 @@ def handle_request(exchange: Exchange, session: Session, text: str) -> None:
     params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
 
     def reply(result: Any = None, error: str | None = None, **extra: Any) -> None:
+        if method in _TRADING and session.server.take_lost_answer(method):
+            return  # carried out, the answer lost on the way
         session.enqueue(
             ack_frame(
                 method,
@@ -95,6 +111,9 @@ def handle_request(exchange: Exchange, session: Session, text: str) -> None:
             account = exchange.account_for_token(str(params.get("token", "")))
             if account is None:
                 reply(error="EAPI:Invalid token")
+                return
+            if method in _DEADLINE_METHODS and (refusal := _deadline_refusal(params.get("deadline"))):
+                reply(error=refusal)
                 return
             _trading(exchange, account, method, params, reply)
     else:
@@ -185,17 +204,83 @@ def _private_channel(
         return
     session.subscribe(channel, "*")
     if channel == "executions":
-        reply({"channel": "executions", "maxratecount": int(account.trading.threshold), "snapshot": True})
-        if params.get("snap_orders", True) is not False:
-            rows = [_open_order_row(view) for view in account.engine.open_orders()]
+        snap_orders = params.get("snap_orders", True) is not False
+        snap_trades = params.get("snap_trades", False) is True
+        session.ratecounter = params.get("ratecounter", False) is True
+        result = {"channel": "executions", "maxratecount": int(account.trading.threshold)}
+        reply({**result, "snap_orders": snap_orders, "snap_trades": snap_trades})
+        rows: list[dict[str, Any]] = []
+        if snap_trades:
+            rows += [_fill_row(fill) for fill in account.engine.fills()[-_SNAP_TRADES:]]
+        if snap_orders:
+            rows += [_open_order_row(view) for view in account.engine.open_orders()]
+        if snap_trades or snap_orders:
             account.exec_sequence += 1
-            session.enqueue(
-                dumps({"channel": "executions", "type": "snapshot", "data": rows, "sequence": account.exec_sequence})
-            )
+            frame = {"channel": "executions", "type": "snapshot", "data": rows, "sequence": account.exec_sequence}
+            session.enqueue(dumps(with_ratecount(exchange, account, frame) if session.ratecounter else frame))
     else:
         reply({"channel": "balances", "snapshot": True})
         account.balance_sequence += 1
         session.enqueue(balances_frame(account.engine.balances(), snapshot=True, sequence=account.balance_sequence))
+
+
+def with_ratecount(exchange: Exchange, account: Any, frame: dict[str, Any]) -> dict[str, Any]:
+    """An `executions` frame whose reports carry their pair's trading counter (`ratecounter: true`), as
+    `ratecount`: the field's name is v1's (openOrders), the v2 page does not spell it out."""
+    now = exchange.clock.monotonic()
+    rows = []
+    for row in frame.get("data") or ():
+        counter = account.pair_counters.get(row.get("symbol"))
+        rows.append({**row, "ratecount": int(counter.level(now)) if counter is not None else 0})
+    return {**frame, "data": rows}
+
+
+def _deadline_refusal(value: Any) -> str | None:
+    """Kraken's answer to an order or amend `deadline` (None: go ahead)."""
+    if value is None:
+        return None
+    try:
+        deadline = parse_time(value)
+    except FrameError:
+        return "EGeneral:Invalid arguments:deadline"
+    now = datetime.now(UTC)
+    if deadline <= now:
+        return "EService:Deadline elapsed"
+    if deadline - now > _MAX_DEADLINE:
+        return "EGeneral:Invalid arguments:deadline"
+    return None
+
+
+def _xstock_amend_needs_symbol(exchange: Exchange, account: Any, params: Mapping[str, Any]) -> None:
+    """Kraken's amend_order needs `symbol` for an xStock order (FACTS §8); the simulator refuses one without."""
+    order_id, cl_ord_id = params.get("order_id"), params.get("cl_ord_id")
+    engine = account.engine
+    view = engine.order(str(order_id)) if order_id else engine.find(cl_ord_id=str(cl_ord_id or ""))
+    if view is None:
+        return  # the amend itself says the order is unknown
+    instrument = exchange.instruments.get(view.symbol)
+    if instrument is not None and instrument.is_xstock and params.get("symbol") != view.symbol:
+        raise SimError("EGeneral:Invalid arguments:symbol")
+
+
+def _fill_row(fill: Any) -> dict[str, Any]:
+    """One of the last fills in a `snap_trades` snapshot: the execution's own figures, no order totals."""
+    return {
+        "exec_type": "trade",
+        "order_id": fill.order_id,
+        **({"cl_ord_id": fill.cl_ord_id} if fill.cl_ord_id else {}),
+        "exec_id": fill.exec_id,
+        "trade_id": fill.trade_id,
+        "symbol": fill.symbol,
+        "side": str(fill.side),
+        "order_type": fill.order_type,
+        "last_qty": fill.qty,
+        "last_price": fill.price,
+        "cost": fill.cost,
+        "liquidity_ind": "m" if fill.maker else "t",
+        "fees": [{"asset": fill.fee_asset, "qty": fill.fee}],
+        "timestamp": rfc3339(fill.ts),
+    }
 
 
 def _open_order_row(view: Any) -> dict[str, Any]:
@@ -257,6 +342,7 @@ def _trading(exchange: Exchange, account: Any, method: str, params: Mapping[str,
                 result["cl_ord_id"] = request.cl_ord_id
             reply(result)
         elif method == "amend_order":
+            _xstock_amend_needs_symbol(exchange, account, params)
             order_id = exchange.amend_order(
                 account,
                 order_id=params.get("order_id"),
@@ -266,7 +352,8 @@ def _trading(exchange: Exchange, account: Any, method: str, params: Mapping[str,
                 trigger_price=_decimal_param(params, "trigger_price"),
                 post_only=params.get("post_only") is True,
             )
-            reply({"amend_id": "T" + order_id[1:], "order_id": order_id})
+            named = {"cl_ord_id": params["cl_ord_id"]} if params.get("cl_ord_id") else {"order_id": order_id}
+            reply({"amend_id": "T" + order_id[1:], **named})
         elif method == "cancel_order":
             ids = [("order_id", i) for i in params.get("order_id") or ()] + [
                 ("cl_ord_id", i) for i in params.get("cl_ord_id") or ()
@@ -278,7 +365,8 @@ def _trading(exchange: Exchange, account: Any, method: str, params: Mapping[str,
                     exchange.cancel_order(account, **{"order_id": None, "cl_ord_id": None, kind: str(value)})
                     reply({kind: value})
                 except SimError as error:
-                    reply(error=error.code)
+                    # REST says an unknown order is unknown; the WS answer for one gone or unknown is `Invalid`
+                    reply(error="EOrder:Invalid order" if error.code == "EOrder:Unknown order" else error.code)
         elif method == "cancel_all":
             reply({"count": exchange.cancel_all(account)})
         else:  # cancel_all_orders_after

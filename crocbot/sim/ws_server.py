@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import queue
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from loguru import logger
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
+from crocbot.kraken.jsontext import dumps
 from crocbot.sim.bookmaker import BookData
 from crocbot.sim.faults import FaultPlan
 from crocbot.sim.frames import HEARTBEAT_FRAME, book_frame, status_frame
-from crocbot.sim.ws_api import handle_request
+from crocbot.sim.ws_api import handle_request, with_ratecount
 
 if TYPE_CHECKING:
     from crocbot.sim.accounts import Account
@@ -46,6 +49,7 @@ class Session:
         self.connection = connection
         self.private = private
         self.account: Account | None = None
+        self.ratecounter = False  # `executions` subscribed with `ratecounter: true`
         self.connection_id = next(_connection_ids)
         self._subs: dict[str, set[str]] = {}
         self.corrupted: set[str] = set()  # books whose last frame had a bad checksum, until their next snapshot
@@ -167,6 +171,8 @@ class SimWsServer:
         self._thread: threading.Thread | None = None
         self.connections = 0
         self.corrupted_frames: deque[str] = deque(maxlen=100_000)  # what was sent with a bad checksum, for checks
+        self._lost_answers: Counter[str] = Counter()  # trading method -> answers still to lose
+        self.answers_lost = 0
         faults.on_disconnect(self.disconnect_all)
         exchange.hub = self
 
@@ -200,6 +206,19 @@ class SimWsServer:
     def disconnect_all(self) -> None:
         for session in self.sessions():
             session.close()
+
+    def lose_answers(self, method: str, count: int = 1) -> None:
+        """Carry out the next `count` private requests of `method` (add_order, cancel_order, ...) but send no answer."""
+        with self._lock:
+            self._lost_answers[method] += count
+
+    def take_lost_answer(self, method: str) -> bool:
+        with self._lock:
+            if self._lost_answers[method] <= 0:
+                return False
+            self._lost_answers[method] -= 1
+            self.answers_lost += 1
+            return True
 
     # -- per connection -------------------------------------------------------------------------------
 
@@ -254,6 +273,15 @@ class SimWsServer:
             session.enqueue(frame)
 
     def publish_private(self, api_key: str, channel: str, frame: str) -> None:
+        counted: str | None = None
         for session in self.sessions():
-            if session.account is not None and session.account.api_key == api_key and session.subscribed(channel, "*"):
+            account = session.account
+            if account is None or account.api_key != api_key or not session.subscribed(channel, "*"):
+                continue
+            if channel == "executions" and session.ratecounter:
+                if counted is None:
+                    body = json.loads(frame, parse_float=Decimal)
+                    counted = dumps(with_ratecount(self._exchange, account, body))
+                session.enqueue(counted)
+            else:
                 session.enqueue(frame)

@@ -47,6 +47,7 @@ from crocbot.core.messages.orders import (
     OrderPurpose,
     OrderStatus,
     OrderType,
+    VenueAnomaly,
     valid_cl_ord_id,
 )
 from crocbot.core.messages.positions import Position, Signal, StopChanged, StopKind
@@ -97,6 +98,7 @@ __all__ = [
     "CommandRejected",
     "CommandUnknown",
     "OrderLookedUp",
+    "VenueAnomaly",
     "HELD_BACK",
     "RATE_LIMITED",
     "UNSENT",

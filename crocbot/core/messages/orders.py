@@ -25,6 +25,7 @@ __all__ = [
     "CommandRejected",
     "CommandUnknown",
     "OrderLookedUp",
+    "VenueAnomaly",
     "HELD_BACK",
     "RATE_LIMITED",
     "UNSENT",
@@ -257,4 +258,27 @@ class OrderLookedUp:
 
     def __post_init__(self) -> None:
         non_negative(self.filled, "filled")
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class VenueAnomaly:
+    """CRITICAL: the venue reported a fill crocbot cannot square with its orders: beyond the order's quantity
+    (`OVERFILL`) or for an order crocbot does not know (`UNKNOWN_ORDER`). The fill itself still goes out (the money
+    moved); this tells the router to halt entries until a human has looked."""
+
+    OVERFILL = "overfill"
+    UNKNOWN_ORDER = "unknown_order"
+
+    kind: str  # OVERFILL | UNKNOWN_ORDER
+    cl_ord_id: str
+    order_id: str
+    fill_id: str
+    symbol: str
+    detail: str
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        if self.kind not in (VenueAnomaly.OVERFILL, VenueAnomaly.UNKNOWN_ORDER):
+            raise InvalidMessage(f"kind: {self.kind!r} is not an anomaly crocbot knows")
         object.__setattr__(self, "ts", utc(self.ts, "ts"))
