@@ -25,6 +25,7 @@ from tests.support.sim import API_KEY, API_SECRET, kraken_env, running_simulator
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX; Windows uses CTRL_BREAK")
 
+LIVE_RUN = ["run", "--mode", "live", "--config", str(CONFIG)]
 COUNTDOWN = 10.0  # the live gate's countdown, in wall seconds
 READY_WAIT = 60.0
 WRONG_SECRET = base64.b64encode(hashlib.sha512(b"not the simulator's secret").digest()).decode()
@@ -52,7 +53,7 @@ def _get(url: str) -> tuple[int, Any]:
 
 def test_a_key_kraken_refuses_stops_a_live_start_at_the_preflight(tmp_path: Path) -> None:
     with running_simulator() as simulator:
-        bot = Crocbot(["run", "--mode", "live", "--config", str(CONFIG)], cwd=tmp_path, env=_env(tmp_path, simulator, WRONG_SECRET))
+        bot = Crocbot(LIVE_RUN, cwd=tmp_path, env=_env(tmp_path, simulator, WRONG_SECRET))
         code, out, err = bot.finish(timeout=COUNTDOWN + WAIT)
         engine = simulator.exchange.accounts[API_KEY].engine
         orders = engine.open_orders() + engine.closed_orders()
@@ -68,12 +69,12 @@ def test_a_key_kraken_refuses_stops_a_live_start_at_the_preflight(tmp_path: Path
 def test_a_sound_account_starts_live_gets_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
     with running_simulator(drive=True, speed=1.0) as simulator:
         env = _env(tmp_path, simulator, API_SECRET)
-        bot = Crocbot(["run", "--mode", "live", "--config", str(CONFIG)], cwd=tmp_path, env=env)
+        bot = Crocbot(LIVE_RUN, cwd=tmp_path, env=env)
         try:
             bot.wait_for_line("press Ctrl-C to stop", timeout=COUNTDOWN + READY_WAIT)
             base = f"http://127.0.0.1:{env['CROCBOT_HEALTH__PORT']}"
             deadline = time.monotonic() + READY_WAIT
-            status, ready = _get(base + "/readyz")
+            _, ready = _get(base + "/readyz")
             while not ready["checks"]["reconciled"]["ok"] and time.monotonic() < deadline:
                 time.sleep(0.2)
                 _, ready = _get(base + "/readyz")
