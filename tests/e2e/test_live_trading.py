@@ -1,6 +1,7 @@
 """The whole bot in live mode against the simulator's private WS and REST, in lockstep: it gets ready (the start-up
 reconciliation reads the account through `LiveAccountView`), a signal's entry fills on the simulator, the position
-gets a resting stop-loss there, and an exit request sells it. The simulator's own records are the judge."""
+gets a resting stop-loss there, and an exit request sells it; a dropped private WS, once back, has the account
+reconciled again. The simulator's own records are the judge; nothing on the way is logged as an error."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 from crocbot.app.bot import ORDERS_BREAKER, PRIVATE_BREAKER
 from crocbot.core.messages import ExitReason, ExitRequest, PositionSide, Side, Signal
@@ -21,7 +23,21 @@ from tests.support.sim import API_KEY
 
 SYMBOL = "BTC/USD"
 STEP = next(i for i in DEFAULT_INSTRUMENTS if i.symbol == SYMBOL).price_increment
+# Kraken's `trade` report of the fill that completes an order says `partially_filled` (the `filled` report follows);
+# the executions merger passes it on as PARTIALLY_FILLED after the Fill that already took the desk's order to FILLED,
+# and the router logs the refused move. Harmless (FILLED follows, nothing is lost) but loud: to be fixed in the
+# merger (no PARTIALLY_FILLED once cum_qty reaches the order's quantity) or the desk; tolerated here until then.
+KNOWN_STALE_STATUS = "filled -> partially_filled is not allowed"
 WALL_BOUND = 60.0  # wall seconds any one phase may take on a loaded machine
+
+
+@pytest.fixture
+def lines() -> Iterator[list[tuple[str, str]]]:
+    """(level, message) of every line logged at INFO and above while the test runs."""
+    seen: list[tuple[str, str]] = []
+    sink = logger.add(lambda m: seen.append((m.record["level"].name, m.record["message"])), level="INFO")
+    yield seen
+    logger.remove(sink)
 
 
 @pytest.fixture
@@ -45,7 +61,7 @@ def _orders(paper: Paper) -> list[OrderSnapshot]:
     return engine.open_orders() + engine.closed_orders()
 
 
-def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper) -> None:
+def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper, lines: list[tuple[str, str]]) -> None:
     bot, _ = live.running
     assert bot.live is not None  # the live venue, not the paper one
     assert bot.server is not None
@@ -74,6 +90,17 @@ def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper) -> None:
     sold = [o for o in after if o.side is Side.SELL and o.order_type != "stop-loss" and o.status == "closed"]
     stop_after = [o for o in after if o.order_type == "stop-loss"]
 
+    for session in live.simulator.ws.sessions():
+        if session.private:
+            session.close()
+    _until(live, "a reconciliation after the private WS came back", lambda: _asked_again(lines))
+    live.advance(5.0)  # the run it asked for reads the account through the private gateway
+    errors = [
+        (level, text)
+        for level, text in list(lines)
+        if level in ("ERROR", "CRITICAL") and not text.endswith(KNOWN_STALE_STATUS)
+    ]
+
     assert body["checks"]["reconciled"]["ok"], body
     assert set(body["failing"]) <= {"not_safe_mode"}, body
     for name in (ORDERS_BREAKER, PRIVATE_BREAKER, "kraken-rest"):
@@ -87,3 +114,8 @@ def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper) -> None:
     assert sum(o.cum_qty for o in sold) == position.qty
     assert [o.status for o in stop_after] == ["canceled"]  # the stop went before the exit sold
     assert live.seen.fills  # the probe heard the venue's fills on the bus
+    assert errors == []
+
+
+def _asked_again(lines: list[tuple[str, str]]) -> bool:
+    return any("reconciliation asked for: the private WS reconnected" in text for _, text in list(lines))
