@@ -4,7 +4,8 @@ and its HTTP server, and the state directory's lock and identity file while it r
 Live, it also builds the authenticated REST client (its nonces kept in the state directory, so that they keep
 increasing across restarts) and two more gateways with breakers of their own: "kraken-orders" for the live venue's
 order calls and "kraken-private" for the reconciler's reads of the account, so that a slow account read never
-queues ahead of a stop, and a failing one opens its own breaker."""
+queues ahead of a stop, and a failing one opens its own breaker. With `[live] dead_mans_switch` on, Kraken's
+dead man's switch is armed before the tree starts, refreshed while the bot runs and disarmed when it stops."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from crocbot.actors.scheduler import Scheduler
 from crocbot.actors.supervisor import ChildSpec
 from crocbot.actors.watchdog import Watchdog
 from crocbot.app.kraken_history import KrakenHistory
+from crocbot.app.switch_keeper import SwitchKeeper
 from crocbot.app.tree import ACTOR_NAMES, ROOT_POLICY, LiveParts, core_tree, market_tree
 from crocbot.config import Settings
 from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
@@ -43,6 +45,7 @@ from crocbot.ops.metrics import Metrics
 from crocbot.ops.state_lock import StateDirLocked, lock_state_dir, unlock_state_dir
 from crocbot.startup import StartupError, check_directories
 from crocbot.venues.live.account import LiveAccountView
+from crocbot.venues.live.dead_mans_switch import DeadMansSwitch
 
 __all__ = ["Bot", "BotWiring", "WATCHDOG_TIMEOUT", "NONCE_FILE", "ORDERS_BREAKER", "PRIVATE_BREAKER"]
 
@@ -97,6 +100,7 @@ class Bot:
         self.rest_breaker = CircuitBreaker("kraken-rest", self.wiring.breaker, io_clock, on_state_change=bus.publish)
         self.rest_gateway = Gateway("kraken-rest", self.io_scheduler, workers=2, queue_size=32)
         self.live = self._live_parts(io_clock) if settings.mode == "live" else None
+        self.switch_keeper = self._switch_keeper() if self.live is not None else None
         self.gateways = [self.rest_gateway]
         breakers = [self.rest_breaker.name]
         if self.live is not None:
@@ -145,6 +149,21 @@ class Bot:
             ws_options=self.wiring.private_ws,
             on_client=self.wiring.on_private_client,
         )
+
+    def _switch_keeper(self) -> SwitchKeeper | None:
+        settings = self.settings.live.dead_mans_switch
+        if not settings.enabled or self.live is None:
+            return None
+        api, wait = self.live.api, self.settings.kraken.request_timeout
+
+        def send(timeout: int) -> object:
+            return api.cancel_all_orders_after(timeout, deadline=api.rest.clock.monotonic() + wait)
+
+        # Kraken counts the timeout in real seconds: the wall clock, whatever the event clock does
+        switch = DeadMansSwitch(
+            send, SystemClock(), timeout=settings.timeout, refresh_interval=settings.refresh_interval
+        )
+        return SwitchKeeper(switch)
 
     # -- the tree -------------------------------------------------------------------------------------
 
@@ -216,9 +235,12 @@ class Bot:
             self.io_scheduler.start()
         for gateway in self.gateways:
             gateway.start()
+        if self.switch_keeper is not None:
+            self.switch_keeper.start()
         try:
             self.runtime.start(self.children(), ROOT_POLICY, timeout=120.0)
         except BaseException:
+            self._stop_switch_keeper()
             self._stop_gateways()
             self._stop_io_scheduler()
             if self.server is not None:
@@ -230,6 +252,7 @@ class Bot:
     def stop(self) -> None:
         """Stops leave the venue's stops in place; the journal is flushed and closed by persistence."""
         self.runtime.shutdown()
+        self._stop_switch_keeper()
         self._stop_gateways()
         self._stop_io_scheduler()
         if self.server is not None:
@@ -240,6 +263,10 @@ class Bot:
     def _remove_identity(self) -> None:
         if self.identity is not None:
             remove_identity(self.settings.state_dir, self.identity.instance_id)
+
+    def _stop_switch_keeper(self) -> None:
+        if self.switch_keeper is not None:
+            self.switch_keeper.stop()
 
     def _stop_gateways(self) -> None:
         for gateway in self.gateways:

@@ -1,7 +1,8 @@
 """`crocbot run --mode live` as an operator starts it, against the simulator on 127.0.0.1: past the gate (banner,
 countdown) the preflight asks Kraken before the bot starts; a key Kraken refuses stops the start with exit code 2 and
 the preflight's message, nothing sent; a sound account starts the bot with its live venue, ready, the live
-breakers in /metrics and /readyz, and it stops cleanly on SIGTERM."""
+breakers in /metrics and /readyz, Kraken's dead man's switch armed when it is turned on, and it stops cleanly on
+SIGTERM, the switch disarmed (the stops stay)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def test_a_key_kraken_refuses_stops_a_live_start_at_the_preflight(tmp_path: Path
 
 def test_a_sound_account_starts_live_gets_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
     with running_simulator(drive=True, speed=1.0) as simulator:
-        env = _env(tmp_path, simulator, API_SECRET)
+        env = _env(tmp_path, simulator, API_SECRET) | {"CROCBOT_LIVE__DEAD_MANS_SWITCH__ENABLED": "true"}
+        account = simulator.exchange.accounts[API_KEY]
         bot = Crocbot(LIVE_RUN, cwd=tmp_path, env=env)
         try:
             bot.wait_for_line("press Ctrl-C to stop", timeout=COUNTDOWN + READY_WAIT)
@@ -79,9 +81,11 @@ def test_a_sound_account_starts_live_gets_ready_and_stops_on_sigterm(tmp_path: P
                 time.sleep(0.2)
                 _, ready = _get(base + "/readyz")
             _, metrics = _get(base + "/metrics")
+            armed = account.dead_man_at is not None  # armed before the tree started
         finally:
             bot.process.send_signal(signal.SIGTERM)
             code, out, err = bot.finish()
+        disarmed = account.dead_man_at is None
 
     assert code == ExitCode.OK, err
     assert "running in live mode" in err
@@ -90,3 +94,5 @@ def test_a_sound_account_starts_live_gets_ready_and_stops_on_sigterm(tmp_path: P
     for name in (ORDERS_BREAKER, PRIVATE_BREAKER, "kraken-rest"):
         assert f'crocbot_breaker_state{{breaker="{name}"}} 0.0' in metrics
     assert API_SECRET not in err + out
+    assert armed
+    assert disarmed
