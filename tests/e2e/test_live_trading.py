@@ -119,3 +119,30 @@ def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper, lines: l
 
 def _asked_again(lines: list[tuple[str, str]]) -> bool:
     return any("reconciliation asked for: the private WS reconnected" in text for _, text in list(lines))
+
+
+def test_a_restarted_live_bot_finds_its_position_and_its_one_stop_on_the_venue(
+    live: Paper, lines: list[tuple[str, str]]
+) -> None:
+    bot, _ = live.running
+    ask = live.simulator.exchange.markets[SYMBOL].book.asks(1)[0][0]
+    entry = (ask * Decimal("1.002")).quantize(STEP)
+    stop = (entry * Decimal("0.97")).quantize(STEP)
+    now = live.simulator.clock.now()
+    bot.runtime.bus.publish(
+        Signal(SYMBOL, PositionSide.LONG, entry, stop, (entry * Decimal("1.1")).quantize(STEP), "by-hand", now)
+    )
+    _until(live, "a protected position", lambda: any(p.stop_live for p in bot.status().positions))
+    (before,) = bot.status().positions
+
+    live.restart()
+    bot, _ = live.running
+    (after,) = bot.status().positions
+    _until(live, "the stop live again", lambda: all(p.stop_live for p in bot.status().positions))
+    stops = [o for o in _orders(live) if o.order_type == "stop-loss" and o.status == "open"]
+    alarms = [(level, text) for level, text in list(lines) if level == "CRITICAL"]
+
+    assert (after.position_id, after.qty) == (before.position_id, before.qty)
+    assert len(stops) == 1
+    assert stops[0].qty == before.qty
+    assert alarms == []

@@ -28,6 +28,7 @@ from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import Gateway
 from crocbot.actors.venue.calls import VenueCalls
 from crocbot.core.clock import SystemClock
+from crocbot.core.desk.adoption import purpose_of
 from crocbot.core.messages import ReconcileRequest
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.wire import ConnectionState
@@ -35,6 +36,11 @@ from crocbot.kraken.ws import WsClient
 from crocbot.venues.live import ExecutionFeed, ExecutionsMerger, KrakenOrderCalls, LiveEvent, WsTrading
 
 __all__ = ["LiveVenue"]
+
+
+def _crocbots(cl_ord_id: str) -> bool:
+    return purpose_of(cl_ord_id) is not None
+
 
 # What `handle` acts on here; the rest goes to `VenueCalls`.
 _Handled = ConnectionState
@@ -57,7 +63,9 @@ class LiveVenue(VenueCalls):
         lookups). `gateway`, `breaker`: the orders gateway and its breaker. `timeout`: each order call's deadline.
         `ws_options`: the WS client's options (e.g. a test's short `backoff`). `on_client` hears of the private
         connection's client (a lockstep simulation watches its frames)."""
-        self._feed = ExecutionFeed(ExecutionsMerger(), self._deliver)
+        # crocbot's client ids say so themselves: a new connection's snapshot of the last fills (after a restart, or
+        # this actor's own restart) names orders an earlier instance sent, which are crocbot's all the same
+        self._feed = ExecutionFeed(ExecutionsMerger(known=_crocbots), self._deliver)
         # connection health is wall-clock whatever the event clock does
         options: dict[str, Any] = {"clock": SystemClock(), **(ws_options or {})}
         self._ws = WsTrading(
