@@ -1,5 +1,11 @@
 """The running bot: the actor runtime with the supervision tree, the REST gateway and its breaker, the health board
-and its HTTP server, and the state directory's lock and identity file while it runs."""
+and its HTTP server, and the state directory's lock and identity file while it runs.
+
+Live, it also builds the authenticated REST client (its nonces kept in the state directory, so that they keep
+increasing across restarts) and two more gateways with breakers of their own: "kraken-orders" for the live venue's
+order calls and "kraken-private" for the reconciler's reads of the account, so that a slow account read never
+queues ahead of a stop, and a failing one opens its own breaker. With `[live] dead_mans_switch` on, Kraken's
+dead man's switch is armed before the tree starts, refreshed while the bot runs and disarmed when it stops."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -23,7 +30,8 @@ from crocbot.actors.scheduler import Scheduler
 from crocbot.actors.supervisor import ChildSpec
 from crocbot.actors.watchdog import Watchdog
 from crocbot.app.kraken_history import KrakenHistory
-from crocbot.app.tree import ACTOR_NAMES, ROOT_POLICY, core_tree, market_tree
+from crocbot.app.switch_keeper import SwitchKeeper
+from crocbot.app.tree import ACTOR_NAMES, ROOT_POLICY, LiveParts, core_tree, market_tree
 from crocbot.config import Settings
 from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
 from crocbot.core.instrument import Instrument
@@ -36,12 +44,17 @@ from crocbot.ops.identity import BotIdentity, new_identity, remove_identity
 from crocbot.ops.metrics import Metrics
 from crocbot.ops.state_lock import StateDirLocked, lock_state_dir, unlock_state_dir
 from crocbot.startup import StartupError, check_directories
+from crocbot.venues.live.account import LiveAccountView
+from crocbot.venues.live.dead_mans_switch import DeadMansSwitch
 
-__all__ = ["Bot", "BotWiring", "WATCHDOG_TIMEOUT"]
+__all__ = ["Bot", "BotWiring", "WATCHDOG_TIMEOUT", "NONCE_FILE", "ORDERS_BREAKER", "PRIVATE_BREAKER"]
 
 # A supervisor legitimately blocks while a child starts (start_timeout, 10 s by default) or stops; the watchdog
 # must wait longer than that before calling it hung.
 WATCHDOG_TIMEOUT = 15.0
+NONCE_FILE = "kraken-nonce"  # in the state directory: the API key's nonce ceiling, so nonces grow across restarts
+ORDERS_BREAKER = "kraken-orders"
+PRIVATE_BREAKER = "kraken-private"
 
 
 @dataclass
@@ -62,6 +75,8 @@ class BotWiring:
     machinery_scale: float = 1.0
     on_feed_client: Callable[[WsClient], None] | None = None
     extra_children: Sequence[ChildSpec] = ()  # started last under the root (test probes, a console)
+    private_ws: Mapping[str, Any] = field(default_factory=dict)  # live: the private WS client's options (a backoff)
+    on_private_client: Callable[[WsClient], None] | None = None  # live: hears of the private WS's client
 
 
 class Bot:
@@ -83,9 +98,16 @@ class Bot:
             self.runtime.scheduler if io_clock is self.runtime.clock else Scheduler(io_clock, name="io-scheduler")
         )
         self.rest_breaker = CircuitBreaker("kraken-rest", self.wiring.breaker, io_clock, on_state_change=bus.publish)
-        # every labelled series exists from the first scrape, at 0 (a breaker at 0 is closed)
-        self.wiring.metrics.declare(symbol=settings.symbols, breaker=(self.rest_breaker.name,), actor=ACTOR_NAMES)
         self.rest_gateway = Gateway("kraken-rest", self.io_scheduler, workers=2, queue_size=32)
+        self.live = self._live_parts(io_clock) if settings.mode == "live" else None
+        self.switch_keeper = self._switch_keeper() if self.live is not None else None
+        self.gateways = [self.rest_gateway]
+        breakers = [self.rest_breaker.name]
+        if self.live is not None:
+            self.gateways += [self.live.orders, self.live.private]
+            breakers += [self.live.orders_breaker.name, self.live.private_breaker.name]
+        # every labelled series exists from the first scrape, at 0 (a breaker at 0 is closed)
+        self.wiring.metrics.declare(symbol=settings.symbols, breaker=tuple(breakers), actor=ACTOR_NAMES)
         self.api = KrakenApi(
             RestClient(settings.kraken.rest_url, timeout=settings.kraken.request_timeout, clock=SystemClock()),
             Catalog(self.instruments.values()),
@@ -94,6 +116,54 @@ class Bot:
         self.server: HealthServer | None = None
         self.stop_requested = threading.Event()
         self.identity: BotIdentity | None = None  # `<state_dir>/bot.json` while this bot runs
+
+    def _live_parts(self, io_clock: Clock) -> LiveParts:
+        """The authenticated client, the orders and private-queries gateways with their breakers, the account view."""
+        settings, bus = self.settings, self.runtime.bus
+        key, secret = settings.kraken_api_key, settings.kraken_api_secret
+        if key is None or secret is None:  # the live gate refuses this first; a caller that skipped it is told
+            raise StartupError("live mode needs KRAKEN_API_KEY and KRAKEN_API_SECRET; nothing was sent to Kraken")
+        rest = RestClient(
+            settings.kraken.rest_url,
+            api_key=key.get_secret_value(),
+            api_secret=secret.get_secret_value(),
+            nonce_file=Path(settings.state_dir) / NONCE_FILE,
+            timeout=settings.kraken.request_timeout,
+            clock=SystemClock(),
+        )
+        api = KrakenApi(rest, Catalog(self.instruments.values()))
+        config = self.wiring.breaker
+        # order calls run side by side (a hung one holds a worker, never another order): more workers than reads
+        orders = Gateway(ORDERS_BREAKER, self.io_scheduler, workers=4, queue_size=32)
+        private = Gateway(PRIVATE_BREAKER, self.io_scheduler, workers=1, queue_size=4)
+        timeout = settings.kraken.request_timeout
+        return LiveParts(
+            api=api,
+            orders=orders,
+            orders_breaker=CircuitBreaker(ORDERS_BREAKER, config, io_clock, on_state_change=bus.publish),
+            view=LiveAccountView(api, self.instruments.values(), self.runtime.clock),
+            private=private,
+            private_breaker=CircuitBreaker(PRIVATE_BREAKER, config, io_clock, on_state_change=bus.publish),
+            order_timeout=timeout,
+            view_timeout=timeout * 3,  # several calls: balances, orders, trades page by page
+            ws_options=self.wiring.private_ws,
+            on_client=self.wiring.on_private_client,
+        )
+
+    def _switch_keeper(self) -> SwitchKeeper | None:
+        settings = self.settings.live.dead_mans_switch
+        if not settings.enabled or self.live is None:
+            return None
+        api, wait = self.live.api, self.settings.kraken.request_timeout
+
+        def send(timeout: int) -> object:
+            return api.cancel_all_orders_after(timeout, deadline=api.rest.clock.monotonic() + wait)
+
+        # Kraken counts the timeout in real seconds: the wall clock, whatever the event clock does
+        switch = DeadMansSwitch(
+            send, SystemClock(), timeout=settings.timeout, refresh_interval=settings.refresh_interval
+        )
+        return SwitchKeeper(switch)
 
     # -- the tree -------------------------------------------------------------------------------------
 
@@ -109,6 +179,7 @@ class Bot:
                 history=self.history,
                 machinery_scale=wiring.machinery_scale,
                 escalation=lambda: self.board.escalation,
+                live=self.live,
             ),
             market_tree(
                 settings,
@@ -162,11 +233,15 @@ class Bot:
         self.identity = identity
         if self.io_scheduler is not self.runtime.scheduler:
             self.io_scheduler.start()
-        self.rest_gateway.start()
+        for gateway in self.gateways:
+            gateway.start()
+        if self.switch_keeper is not None:
+            self.switch_keeper.start()
         try:
             self.runtime.start(self.children(), ROOT_POLICY, timeout=120.0)
         except BaseException:
-            self.rest_gateway.stop()
+            self._stop_switch_keeper()
+            self._stop_gateways()
             self._stop_io_scheduler()
             if self.server is not None:
                 self.server.stop()
@@ -177,7 +252,8 @@ class Bot:
     def stop(self) -> None:
         """Stops leave the venue's stops in place; the journal is flushed and closed by persistence."""
         self.runtime.shutdown()
-        self.rest_gateway.stop()
+        self._stop_switch_keeper()
+        self._stop_gateways()
         self._stop_io_scheduler()
         if self.server is not None:
             self.server.stop()
@@ -187,6 +263,14 @@ class Bot:
     def _remove_identity(self) -> None:
         if self.identity is not None:
             remove_identity(self.settings.state_dir, self.identity.instance_id)
+
+    def _stop_switch_keeper(self) -> None:
+        if self.switch_keeper is not None:
+            self.switch_keeper.stop()
+
+    def _stop_gateways(self) -> None:
+        for gateway in self.gateways:
+            gateway.stop()
 
     def _stop_io_scheduler(self) -> None:
         if self.io_scheduler is not self.runtime.scheduler:

@@ -1,4 +1,8 @@
-"""`crocbot run` from start to exit code: refuse what cannot run, start the bot, wait for a signal, stop in order."""
+"""`crocbot run` from start to exit code: refuse what cannot run, start the bot, wait for a signal, stop in order.
+
+Live (the CLI's gate passed: REAL_TRADING=1, the keys, the banner and the countdown), the preflight asks Kraken
+before anything starts: a problem (a bad key, a missing permission, too little money, a pair Kraken will not trade)
+refuses the run with what to do, nothing sent; a warning is logged and the bot starts."""
 
 from __future__ import annotations
 
@@ -15,11 +19,13 @@ from crocbot import __version__
 from crocbot.app.bot import WATCHDOG_TIMEOUT, Bot, BotWiring
 from crocbot.app.instruments import load_instruments
 from crocbot.config import Settings, fingerprint
+from crocbot.config.policies import live_limits
 from crocbot.core.clock import Clock, wall_rate
 from crocbot.exit_codes import ExitCode
 from crocbot.ops.log import setup_logging
 from crocbot.ops.state_lock import StateDirLocked, lock_state_dir, unlock_state_dir
 from crocbot.startup import KrakenUnreachable, StartupError, check_directories, check_no_other_bot
+from crocbot.venues.live.preflight import run_preflight
 
 __all__ = ["run_bot"]
 
@@ -55,9 +61,6 @@ def _run_bot(settings: Settings, clock: Clock | None, stop: threading.Event | No
         fingerprint(settings),
         ", ".join(settings.symbols),
     )
-    if settings.mode == "live":
-        logger.error("this build has no live venue yet; nothing was sent to Kraken. Run with --mode paper.")
-        return ExitCode.REFUSED
     try:
         instruments = load_instruments(settings)
         # The watchdog's margins are wall time (a supervisor blocks for seconds while a child starts): at 20x they
@@ -70,6 +73,8 @@ def _run_bot(settings: Settings, clock: Clock | None, stop: threading.Event | No
             machinery_scale=rate,
         )
         bot = Bot(settings, instruments, wiring)
+        if not _preflight_passed(bot):
+            return ExitCode.REFUSED
         signalled: list[int] = []
         previous = _install_stop_signals(signalled)
         try:
@@ -86,7 +91,8 @@ def _run_bot(settings: Settings, clock: Clock | None, stop: threading.Event | No
     stop = stop or threading.Event()
     try:
         logger.info(
-            "running in paper mode; health on http://{}:{}/readyz; press Ctrl-C to stop",
+            "running in {} mode; health on http://{}:{}/readyz; press Ctrl-C to stop",
+            settings.mode,
             settings.health.host,
             bot.server.port if bot.server is not None else settings.health.port,
         )
@@ -100,6 +106,26 @@ def _run_bot(settings: Settings, clock: Clock | None, stop: threading.Event | No
         _restore_signals(previous)
         logger.info("stopped")
     return ExitCode.FAILED if bot.escalated.is_set() else ExitCode.OK
+
+
+def _preflight_passed(bot: Bot) -> bool:
+    """Live: Kraken asked before the bot starts (the preflight logs what it found, problems and warnings). Paper:
+    nothing to ask."""
+    if bot.live is None:
+        return True
+    settings = bot.settings
+    result = run_preflight(
+        bot.live.api,
+        settings.symbols,
+        live_limits(settings.live),
+        dead_mans_switch=settings.live.dead_mans_switch.enabled,
+    )
+    if not result.ok:
+        logger.error(
+            "crocbot cannot start live: the preflight found {} problem(s), each above; nothing was sent to Kraken",
+            len(result.problems),
+        )
+    return result.ok
 
 
 def _install_stop_signals(signalled: list[int]) -> dict[int, _SignalHandler]:

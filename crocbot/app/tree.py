@@ -8,17 +8,22 @@ second set of constructor arguments.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
+from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.candles import CandleBuffer
 from crocbot.actors.feed import Feed, FeedOptions
+from crocbot.actors.gateway import Gateway
 from crocbot.actors.persistence import Persistence
-from crocbot.actors.reconciler import Reconciler
+from crocbot.actors.reconciler import Reconciler, ViewSource
 from crocbot.actors.router import Router
 from crocbot.actors.sl_manager import SLManager
 from crocbot.actors.strategy import StrategyActor
 from crocbot.actors.supervisor import ChildSpec, Policy, RestartStrategy
 from crocbot.actors.venue import VenueActor
+from crocbot.actors.venue.live import LiveVenue
 from crocbot.app.kraken_history import KrakenHistory
 from crocbot.config import Settings
 from crocbot.config.policies import risk_limits, stop_policy, strategy_params
@@ -27,6 +32,7 @@ from crocbot.core.desk import DeskConfig
 from crocbot.core.instrument import Instrument
 from crocbot.core.reconcile import ForeignOrderPolicy
 from crocbot.core.risk_sizing import RiskLimits
+from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.ws import WsClient
 from crocbot.ops.metrics import Metrics
@@ -34,6 +40,7 @@ from crocbot.startup import JOURNAL_FILE, TRADE_LOG_FILE
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE, PAPER_BACKUP_DIR
 
 __all__ = [
+    "LiveParts",
     "core_tree",
     "market_tree",
     "trade_costs",
@@ -72,6 +79,25 @@ ACTOR_NAMES = (
 BACKUP_DIR = "backups"  # verified journal copies: hourly and at shutdown, the last five kept
 
 
+@dataclass(frozen=True, slots=True)
+class LiveParts:
+    """What live mode puts in the core instead of the paper venue, built by the bot: the authenticated REST client,
+    the orders gateway and its breaker for the live venue, and Kraken's account view with the private-queries gateway
+    and its breaker for the reconciler. `ws_options`, `on_client`: the private WS client's options and a hook that
+    hears of its client (tests: a short backoff; a lockstep simulation watching its frames)."""
+
+    api: KrakenApi
+    orders: Gateway
+    orders_breaker: CircuitBreaker
+    view: ViewSource
+    private: Gateway
+    private_breaker: CircuitBreaker
+    order_timeout: float = 10.0
+    view_timeout: float = 30.0
+    ws_options: Mapping[str, Any] = field(default_factory=dict)
+    on_client: Callable[[WsClient], None] | None = None
+
+
 def trade_costs(settings: Settings, instruments: Mapping[str, Instrument]) -> dict[str, TradeCosts]:
     """Each symbol's round-trip costs. Entries are limit orders that may take liquidity, exits and stops take it:
     judged at the taker's fee."""
@@ -92,6 +118,7 @@ def core_tree(
     limits: RiskLimits | None = None,
     venue_actor: type[VenueActor] = VenueActor,
     persistence_actor: type[Persistence] = Persistence,
+    live: LiveParts | None = None,
 ) -> ChildSpec:
     """The money path under one rest_for_one supervisor, in dependency order: persistence, venue, router, SL
     manager, reconciler.
@@ -101,7 +128,8 @@ def core_tree(
     (`BotWiring.machinery_scale`). `escalation`: what gave up earlier in this process, for the router's status.
     `limits`: the risk limits, None for the settings' (a benchmark turns off the daily loss limit, which a setting
     cannot). `venue_actor`, `persistence_actor`: the paper venue's and persistence's actor classes (a benchmark
-    passes subclasses that note arrivals and commits)."""
+    passes subclasses that note arrivals and commits). `live`: the live venue's parts; with them the venue is Kraken
+    (`LiveVenue`) and the reconciler reads Kraken's account, instead of the paper venue."""
     state_dir, log_dir = settings.state_dir, settings.log_dir
     execution = settings.execution
     quote = next(iter(instruments.values())).quote
@@ -115,7 +143,9 @@ def core_tree(
             backup_dir=state_dir / BACKUP_DIR,
             metrics=metrics,
         ),
-        ChildSpec.actor(
+        _live_venue(settings, live)
+        if live is not None
+        else ChildSpec.actor(
             "venue",
             venue_actor,
             instruments,
@@ -162,9 +192,36 @@ def core_tree(
             policy=ForeignOrderPolicy(settings.reconcile.unknown_orders),
             interval=settings.reconcile.interval,
             grace=settings.reconcile.grace * machinery_scale,
+            **_live_view(live),
         ),
     ]
     return ChildSpec.supervisor("core", children, CORE_POLICY)
+
+
+def _live_venue(settings: Settings, live: LiveParts) -> ChildSpec:
+    return ChildSpec.actor(
+        "venue",
+        LiveVenue,
+        settings.kraken.ws_auth_url,
+        live.api,
+        live.orders,
+        breaker=live.orders_breaker,
+        timeout=live.order_timeout,
+        ws_options=live.ws_options,
+        on_client=live.on_client,
+    )
+
+
+def _live_view(live: LiveParts | None) -> dict[str, Any]:
+    """The reconciler's venue view: Kraken's account over REST when live, the venue actor's snapshot on paper."""
+    if live is None:
+        return {}
+    return {
+        "view_source": live.view,
+        "gateway": live.private,
+        "breaker": live.private_breaker,
+        "view_timeout": live.view_timeout,
+    }
 
 
 def market_tree(

@@ -27,6 +27,7 @@ from crocbot.actors.supervisor import ChildSpec
 from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, load_instruments
 from crocbot.config import Settings, load_settings
 from crocbot.core.messages import FeedHealth, Fill, OrderEvent, PositionSide, SafeModeChanged
+from crocbot.kraken.reconnect import Backoff
 from crocbot.ops.metrics import Metrics
 from crocbot.sim.conductor import Conductor
 from crocbot.sim.market import MarketTrade
@@ -35,6 +36,7 @@ from crocbot.store.journal import Journal
 from crocbot.store.paper_account import PAPER_ACCOUNT_FILE
 from crocbot.store.tradelog import TradeLog
 from tests.support.process import CONFIG
+from tests.support.sim import API_KEY, API_SECRET, BALANCES
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 BTC_CANDLES = SHARED_DATA / "kraken-ohlcvt-2023q1" / "XBTUSD_5.csv.gz"
@@ -107,13 +109,19 @@ class Paper:
         mean_interval: float = 30.0,
         pre_roll: timedelta = PRE_ROLL,
         stale_after: float = 10.0,
+        live: bool = False,
     ) -> None:
+        """`live`: the bot in live mode against the simulator's private WS and REST (its account funded as
+        `tests.support.sim`'s), instead of the paper venue."""
         self.tmp_path = tmp_path
         self.symbols = symbols
         self.seen = Seen()
         self.metrics = Metrics()  # this bot's (across its restarts), apart from every other test's
+        self.live = live
+        accounts = {API_KEY: (API_SECRET, dict(BALANCES))} if live else {}
         self.simulator = Simulator(
-            SimConfig(symbols=symbols, seed=seed, mean_interval=mean_interval), sources=dict(sources)
+            SimConfig(symbols=symbols, seed=seed, mean_interval=mean_interval, accounts=accounts),
+            sources=dict(sources),
         )
         self._overrides = dict(overrides or {})
         self._pre_roll = pre_roll
@@ -140,6 +148,8 @@ class Paper:
                 "rest_url": simulator.rest_url,
             },
         }
+        if self.live:
+            overrides |= {"mode": "live", "kraken_api_key": API_KEY, "kraken_api_secret": API_SECRET}
         merged = _merge(_merge(overrides, MACHINERY), self._overrides)
         self.settings = load_settings(config_file=CONFIG, overrides=merged)
         self._start_bot()
@@ -160,10 +170,11 @@ class Paper:
                 on_feed_client=lambda client: holder[0].on_feed_client(client) if holder else None,
                 extra_children=[ChildSpec.actor("probe", Probe, self.seen)],
                 metrics=self.metrics,
+                private_ws={"backoff": Backoff(initial=0.05, maximum=0.5)},
             ),
         )
         conductor = Conductor(
-            self.simulator, bot.runtime.scheduler, activity=ACTIVITY, gateways=[bot.rest_gateway], quantum=0.25
+            self.simulator, bot.runtime.scheduler, activity=ACTIVITY, gateways=bot.gateways, quantum=0.25
         )
         holder.append(conductor)
         self.bot, self.conductor = bot, conductor
