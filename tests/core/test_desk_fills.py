@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from crocbot.core.desk import Action, Commit, Desk, Emit, FillSeen, Record, Submitted
+from crocbot.core.desk import ANOMALY, Action, Commit, Desk, Emit, FillSeen, Record, Submitted
 from crocbot.core.messages import (
     Fill,
     OrderAmended,
@@ -17,6 +17,7 @@ from crocbot.core.messages import (
     PositionChanged,
     PositionClosed,
     PositionSide,
+    SafeModeChanged,
     Side,
     StopAmendRequest,
     StopKind,
@@ -342,13 +343,15 @@ def test_an_entry_filled_at_or_beyond_the_take_profit_drops_the_take_profit_and_
 # -- l. the unexpected ---------------------------------------------------------------------------------------
 
 
-def test_a_fill_for_an_unknown_order_is_critical_and_still_booked() -> None:
+def test_a_fill_for_an_unknown_order_is_critical_still_booked_and_halts_entries() -> None:
     desk = make_desk()
     unknown = fill("FX", "cbezzzzzzzzzzzz", "2", "100", "0.8")
     actions = desk.on(seen(unknown), T0)
-    assert logged(actions) == [("CRITICAL", SYMBOL)]
-    # journaled for no position, and the books are saved, as after any fill; nothing else
-    assert decided(actions) == committed([Record(RecordFill(unknown, None, False)), *saves(desk)])
+    assert logged(actions) == [("CRITICAL", SYMBOL), ("WARNING", SYMBOL)]  # the fill, then safe mode on
+    # journaled for no position, entries halted until a person has looked, and the books saved; nothing else
+    halted = Emit(SafeModeChanged(True, (ANOMALY,), T0))
+    assert decided(actions) == committed([Record(RecordFill(unknown, None, False)), halted, *saves(desk)])
+    assert not [a for a in desk.on(signal(ts=at(1)), at(1)) if isinstance(a, Submit)]
     assert desk.ledger.position(SYMBOL) == D("2")
     assert desk.ledger.cash == D("9799.2")  # 10000 - 200 - 0.8
     assert desk.ledger.has_fill("FX")

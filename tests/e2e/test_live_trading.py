@@ -23,11 +23,6 @@ from tests.support.sim import API_KEY
 
 SYMBOL = "BTC/USD"
 STEP = next(i for i in DEFAULT_INSTRUMENTS if i.symbol == SYMBOL).price_increment
-# Kraken's `trade` report of the fill that completes an order says `partially_filled` (the `filled` report follows);
-# the executions merger passes it on as PARTIALLY_FILLED after the Fill that already took the desk's order to FILLED,
-# and the router logs the refused move. Harmless (FILLED follows, nothing is lost) but loud: to be fixed in the
-# merger (no PARTIALLY_FILLED once cum_qty reaches the order's quantity) or the desk; tolerated here until then.
-KNOWN_STALE_STATUS = "filled -> partially_filled is not allowed"
 WALL_BOUND = 60.0  # wall seconds any one phase may take on a loaded machine
 
 
@@ -95,11 +90,7 @@ def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper, lines: l
             session.close()
     _until(live, "a reconciliation after the private WS came back", lambda: _asked_again(lines))
     live.advance(5.0)  # the run it asked for reads the account through the private gateway
-    errors = [
-        (level, text)
-        for level, text in list(lines)
-        if level in ("ERROR", "CRITICAL") and not text.endswith(KNOWN_STALE_STATUS)
-    ]
+    errors = [(level, text) for level, text in list(lines) if level in ("ERROR", "CRITICAL")]
 
     assert body["checks"]["reconciled"]["ok"], body
     assert set(body["failing"]) <= {"not_safe_mode"}, body

@@ -10,8 +10,9 @@ afresh: a new connection, a new token, an executions snapshot that tells the new
   publishes its prints: publishing never blocks.
 - Every private reconnect (not the first connect) asks for a reconciliation (`ReconcileRequest`): fills and
   cancels that happened while the connection was down reach the books through it, whatever the new snapshot says.
-- A `VenueAnomaly` (a fill beyond an order's quantity, or for an order crocbot does not know) is published and
-  logged critical (by the feed). Entries are to halt until a human has looked; the desk does not act on it yet.
+- A `VenueAnomaly` (a fill beyond an order's quantity) is published and logged critical (by the feed); the desk halts
+  entries on it. A fill of an order that is not crocbot's (the trader's own, on a shared account) is logged and never
+  booked; one for a crocbot order the books do not know reaches the desk, which books it and halts entries.
 Orders go through the orders gateway behind its own breaker ("kraken-orders"), so that a slow private query never
 queues ahead of a stop.
 """

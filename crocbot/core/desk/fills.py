@@ -11,6 +11,7 @@ from crocbot.core.costs import TradeCosts
 from crocbot.core.desk.actions import Action, Emit, Note, Record
 from crocbot.core.desk.exits import exit_position, flatten
 from crocbot.core.desk.protection import place_stop
+from crocbot.core.desk.safety import ANOMALY, set_safe
 from crocbot.core.desk.state import Book, PositionState, down_to_grid, up_to_grid
 from crocbot.core.desk.trade_context import trade_context, trade_summary
 from crocbot.core.instrument import Instrument
@@ -46,7 +47,9 @@ def on_fill(book: Book, fill: Fill, now: datetime) -> list[Action]:
     if order is None:
         book.ledger.apply(fill)  # real money moved: keep the books right, the reconciler finds the order
         note = Note("CRITICAL", f"fill {fill.fill_id} for unknown order {fill.cl_ord_id}", fill.symbol)
-        return [note, *book.saves()]
+        # the books lost track of an order of crocbot's: no new risk until a person has looked (a restart)
+        halt = set_safe(book, ANOMALY, True, now, detail=f"fill {fill.fill_id} of {fill.cl_ord_id}", symbol=fill.symbol)
+        return [note, *halt, *book.saves()]
     actions: list[Action] = []
     before = order.status
     try:

@@ -7,11 +7,16 @@ figures and the order's running totals. Each one is merged into the order's stat
 - one `OrderEvent` per change of the order's status (`filled_qty` is Kraken's `cum_qty`: a stop cancelled after a
   partial fill says how much it sold, and an exit can be sized from it), after the order's fills in that report:
   a fill must reach the desk before the status that says the order is done;
-- a `VenueAnomaly` beside a fill that takes the order beyond its quantity, or that belongs to an order crocbot does
-  not know (`known` says which client ids are crocbot's; `expect` adds one as it is sent): CRITICAL, the router
-  halts entries. The fill still goes out: the money moved.
+- a `VenueAnomaly` beside a fill that takes the order beyond its quantity: CRITICAL, the router halts entries. The
+  fill still goes out: the money moved;
+- a `ForeignFill`, not a `Fill`, for an order that is not crocbot's (no client id, or one `known` does not claim and
+  `expect` was not told of): a live account may be the trader's too, and their own trades are none of crocbot's
+  books. The feed logs it; a fill of crocbot's that came without its client id is found by reconciliation (REST
+  `ClosedOrders` by `cl_ord_id`), and one for a crocbot order the books do not know is the desk's to flag.
 `pending_new` says nothing the router does not know (the order is on its way) and yields no event. Kraken's
-`trade` report may say `partially_filled` although the order is complete; completion is the `filled` report.
+`trade` report may say `partially_filled` although the order is complete; completion is the `filled` report, and
+that `partially_filled` is not passed on (the fill has taken the order to its quantity already, and the desk would
+refuse an order moving back from filled).
 """
 
 from __future__ import annotations
@@ -27,9 +32,24 @@ from crocbot.core.money import ZERO, fmt
 from crocbot.kraken.rest_types import TradeInfo
 from crocbot.kraken.wire import ExecutionReport
 
-__all__ = ["ExecutionsMerger", "LiveEvent", "MergedOrder", "STATUS_OF"]
+__all__ = ["ExecutionsMerger", "LiveEvent", "MergerEvent", "ForeignFill", "MergedOrder", "STATUS_OF"]
 
-LiveEvent = OrderEvent | Fill | VenueAnomaly
+
+@dataclass(frozen=True, slots=True)
+class ForeignFill:
+    """A fill of an order that is not crocbot's (the account's own trading): told, never booked."""
+
+    exec_id: str
+    order_id: str
+    cl_ord_id: str | None
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+
+
+LiveEvent = OrderEvent | Fill | VenueAnomaly  # what goes to the router
+MergerEvent = LiveEvent | ForeignFill
 
 # Kraken's WS v2 `order_status` -> crocbot's; `pending_new` is left out on purpose (nothing new for the router).
 STATUS_OF: dict[str, OrderStatus] = {
@@ -83,7 +103,7 @@ class ExecutionsMerger:
         """crocbot is sending an order with this client id: its fills are crocbot's."""
         self._expected.add(cl_ord_id)
 
-    def acked(self, cl_ord_id: str, order_id: str, ts: datetime) -> list[LiveEvent]:
+    def acked(self, cl_ord_id: str, order_id: str, ts: datetime) -> list[MergerEvent]:
         """Kraken accepted the order (the call's answer): ACKED, unless a report has said as much or more already
         (its reports usually come first: an ACKED after the FILLED would move the order back)."""
         order = self._orders.get(order_id)
@@ -107,9 +127,9 @@ class ExecutionsMerger:
 
     # -- the channel ----------------------------------------------------------------------------------
 
-    def on_reports(self, reports: Iterable[ExecutionReport]) -> list[LiveEvent]:
+    def on_reports(self, reports: Iterable[ExecutionReport]) -> list[MergerEvent]:
         """A snapshot's or an update's reports, in the order Kraken sent them; the events they yield, in order."""
-        events: list[LiveEvent] = []
+        events: list[MergerEvent] = []
         for report in reports:
             order = self._merge(report)
             if report.exec_type == "trade" and report.exec_id:
@@ -122,11 +142,11 @@ class ExecutionsMerger:
         trades: Sequence[TradeInfo],
         symbol_of: Callable[[str], str | None],
         client_of: Callable[[str], str | None] | None = None,
-    ) -> list[LiveEvent]:
+    ) -> list[MergerEvent]:
         """REST `TradesHistory` rows (any order): the fills the channel has not delivered, oldest first. For orders
         this merger has not seen, `symbol_of` maps Kraken's REST pair name to the WS symbol and `client_of` an order
         txid to its `cl_ord_id` (a trade row has none: the reconciler knows it from `ClosedOrders` or the journal)."""
-        events: list[LiveEvent] = []
+        events: list[MergerEvent] = []
         for trade in sorted(trades, key=lambda t: t.time):
             if self.seen_fill(trade.trade_txid):
                 continue
@@ -166,7 +186,7 @@ class ExecutionsMerger:
             order.cum_qty = report.cum_qty
         return order
 
-    def _fill_from_report(self, order: MergedOrder, report: ExecutionReport) -> list[LiveEvent]:
+    def _fill_from_report(self, order: MergedOrder, report: ExecutionReport) -> list[MergerEvent]:
         assert report.exec_id is not None
         if report.last_qty is None or report.last_price is None or order.symbol is None:
             raise ValueError(f"trade report {report.exec_id} of {report.order_id}: no quantity, price or symbol")
@@ -184,7 +204,7 @@ class ExecutionsMerger:
         fee_ccy: str,
         liquidity: Liquidity,
         ts: datetime,
-    ) -> list[LiveEvent]:
+    ) -> list[MergerEvent]:
         if exec_id in self._exec_ids:
             return []  # a snapshot's replay, or a REST row the channel delivered first
         self._exec_ids[exec_id] = None
@@ -196,27 +216,25 @@ class ExecutionsMerger:
             raise ValueError(f"fill {exec_id} of {order.order_id}: the order's side was never reported")
         order.filled += qty
         cl_ord_id = order.cl_ord_id or ""
-        fill = Fill(exec_id, cl_ord_id, order.order_id, order.symbol, side, qty, price, fee, fee_ccy, liquidity, ts)
-        events: list[LiveEvent] = [fill]
         if not cl_ord_id or not (cl_ord_id in self._expected or self._known(cl_ord_id)):
-            who = cl_ord_id or "no client id"
-            detail = f"fill {exec_id} of {fmt(qty)} {order.symbol} for order {order.order_id} ({who}) not crocbot's"
-            events.append(
-                VenueAnomaly(VenueAnomaly.UNKNOWN_ORDER, cl_ord_id, order.order_id, exec_id, order.symbol, detail, ts)
-            )
-        elif order.order_qty is not None and order.filled > order.order_qty:
+            return [ForeignFill(exec_id, order.order_id, order.cl_ord_id, order.symbol, side, qty, price)]
+        fill = Fill(exec_id, cl_ord_id, order.order_id, order.symbol, side, qty, price, fee, fee_ccy, liquidity, ts)
+        events: list[MergerEvent] = [fill]
+        if order.order_qty is not None and order.filled > order.order_qty:
             detail = f"fill {exec_id} takes order {cl_ord_id} to {fmt(order.filled)} of {fmt(order.order_qty)}"
             events.append(
                 VenueAnomaly(VenueAnomaly.OVERFILL, cl_ord_id, order.order_id, exec_id, order.symbol, detail, ts)
             )
         return events
 
-    def _status(self, order: MergedOrder, ts: datetime, reason: str) -> list[LiveEvent]:
+    def _status(self, order: MergedOrder, ts: datetime, reason: str) -> list[MergerEvent]:
         status = STATUS_OF.get(order.order_status or "")
         if status is None or status is order.reported or not order.cl_ord_id:
             return []
         if order.reported is not None and _RANK.get(status, _ENDED) <= _RANK.get(order.reported, _ENDED):
             return []  # an older state than the router already has
+        if status is OrderStatus.PARTIALLY_FILLED and order.order_qty is not None and order.cum_qty >= order.order_qty:
+            return []  # the trade report of the last fill: the fill has completed the order, `filled` follows
         order.reported = status
         avg = order.avg_price if order.avg_price else None  # Kraken sends 0 before the first fill
         return [OrderEvent(order.cl_ord_id, status, ts, order.order_id, order.cum_qty, avg, reason)]

@@ -15,9 +15,10 @@ from datetime import datetime
 from loguru import logger
 
 from crocbot.core.messages import VenueAnomaly
+from crocbot.core.money import fmt
 from crocbot.kraken.rest_types import TradeInfo
 from crocbot.kraken.wire import Executions
-from crocbot.venues.live.executions import ExecutionsMerger, LiveEvent, MergedOrder
+from crocbot.venues.live.executions import ExecutionsMerger, ForeignFill, LiveEvent, MergedOrder, MergerEvent
 
 __all__ = ["ExecutionFeed", "OrderState"]
 
@@ -61,10 +62,9 @@ class ExecutionFeed:
     ) -> list[LiveEvent]:
         """REST TradesHistory rows (a catch-up after a reconnect): the fills the channel missed, delivered too."""
         with self._changed:
-            events = self._merger.on_trades(trades, symbol_of, client_of)
-            self._deliver(events)
+            delivered = self._deliver(self._merger.on_trades(trades, symbol_of, client_of))
             self._changed.notify_all()
-        return events
+        return delivered
 
     def order(self, cl_ord_id: str) -> OrderState | None:
         """A copy of the order's merged state (None if no report named it yet)."""
@@ -79,11 +79,24 @@ class ExecutionFeed:
             found = self._merger.order(cl_ord_id=cl_ord_id)
             return None if found is None else _copy(found)
 
-    def _deliver(self, events: list[LiveEvent]) -> None:
+    def _deliver(self, events: list[MergerEvent]) -> list[LiveEvent]:
+        delivered: list[LiveEvent] = []
         for event in events:
+            if isinstance(event, ForeignFill):  # the account's own trading: told once, never booked
+                logger.bind(symbol=event.symbol).info(
+                    "fill {} of order {} ({} {} at {}) is not crocbot's: left to the account's owner",
+                    event.exec_id,
+                    event.cl_ord_id or event.order_id,
+                    event.side,
+                    fmt(event.qty),
+                    fmt(event.price),
+                )
+                continue
             if isinstance(event, VenueAnomaly):
                 logger.bind(symbol=event.symbol).critical("{}: entries should halt until someone looks", event.detail)
             self._sink(event)
+            delivered.append(event)
+        return delivered
 
 
 def _ended(order: MergedOrder | None) -> bool:

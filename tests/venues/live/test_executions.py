@@ -12,7 +12,7 @@ from crocbot.kraken.codec import Codec
 from crocbot.kraken.jsontext import dumps
 from crocbot.kraken.rest_types import TradeInfo
 from crocbot.kraken.wire import ExecutionReport, Executions
-from crocbot.venues.live.executions import ExecutionsMerger, LiveEvent
+from crocbot.venues.live.executions import ExecutionsMerger, ForeignFill, MergerEvent
 from tests.kraken.conftest import needs_vectors, vectors
 
 D = Decimal
@@ -79,46 +79,53 @@ def no_symbol(_pair: str) -> str | None:
     return None  # every row's order is known to the merger already
 
 
-def merged(*frames: dict[str, Any], merger: ExecutionsMerger | None = None) -> list[LiveEvent]:
+def merged(*frames: dict[str, Any], merger: ExecutionsMerger | None = None) -> list[MergerEvent]:
     merger = merger or ExecutionsMerger(known=lambda cl: cl.startswith("cb-"))
     return [event for f in frames for event in merger.on_reports(reports(f))]
 
 
 @needs_vectors
-def test_krakens_documented_sparse_reports_merge_by_order_id_into_an_ack_a_fill_and_a_partial_fill() -> None:
+def test_krakens_documented_sparse_reports_merge_by_order_id_into_an_ack_and_a_fill() -> None:
     events = merged(
         documented("update_pending_new", cl_ord_id="cb-doc-1"),
         documented("update_new"),  # only the order id, its status and a time
         documented("update_trade"),  # no client id: known from the first report
     )
 
-    ack, fill, partial = events
+    ack, fill = events
     assert isinstance(ack, OrderEvent)
     assert (ack.cl_ord_id, ack.status, ack.order_id) == (
         "cb-doc-1",
         OrderStatus.ACKED,
         ORDER,
     )
+    assert isinstance(fill, Fill)
     assert fill == Fill(
         EXEC, "cb-doc-1", ORDER, "BTC/USD", Side.SELL, D("0.005"), D("26599.9"), D("0.3458"), "USD",
         Liquidity.TAKER, fill.ts,
     )  # fmt: skip
-    # Kraken's trade report says partially_filled with cum_qty == order_qty: completion waits for `filled`
-    assert isinstance(partial, OrderEvent)
-    assert (partial.status, partial.filled_qty) == (
-        OrderStatus.PARTIALLY_FILLED,
-        D("0.005"),
-    )
+    # Kraken's trade report says partially_filled with cum_qty == order_qty: the fill has completed the order, and
+    # a PARTIALLY_FILLED after it would move it back (the desk refuses that); completion waits for `filled`
+
+
+def test_a_partial_fill_below_the_orders_quantity_is_passed_on() -> None:
+    events = merged(frame(new_order("1")), frame(trade("T-1", "0.4", "0.4")))
+
+    assert [(type(e).__name__, getattr(e, "status", None)) for e in events] == [
+        ("OrderEvent", OrderStatus.ACKED),
+        ("Fill", None),
+        ("OrderEvent", OrderStatus.PARTIALLY_FILLED),
+    ]
 
 
 @needs_vectors
-def test_a_fill_for_an_order_without_a_client_id_of_crocbots_is_flagged_critical_beside_the_fill() -> None:
+def test_a_fill_for_an_order_without_a_client_id_of_crocbots_is_the_accounts_own_never_booked() -> None:
+    """A live account may be the trader's too: their own trades are told, not booked, and halt nothing."""
     events = merged(documented("update_pending_new"), documented("update_new"), documented("update_trade"))
 
-    fills = [e for e in events if isinstance(e, Fill)]
-    anomalies = [e for e in events if isinstance(e, VenueAnomaly)]
-    assert len(fills) == 1  # the money moved: the fill is still booked
-    assert [(a.kind, a.fill_id, a.order_id) for a in anomalies] == [(VenueAnomaly.UNKNOWN_ORDER, EXEC, ORDER)]
+    assert not [e for e in events if isinstance(e, Fill | VenueAnomaly)]
+    (foreign,) = [e for e in events if isinstance(e, ForeignFill)]
+    assert (foreign.exec_id, foreign.order_id, foreign.qty) == (EXEC, ORDER, D("0.005"))
 
 
 def test_a_reconnect_snapshot_with_the_last_fills_books_no_fill_twice() -> None:
