@@ -26,7 +26,7 @@ from crocbot.actors.venue import VenueActor
 from crocbot.actors.venue.live import LiveVenue
 from crocbot.app.kraken_history import KrakenHistory
 from crocbot.config import Settings
-from crocbot.config.policies import risk_limits, stop_policy, strategy_params
+from crocbot.config.policies import live_limits, risk_limits, stop_policy, strategy_params
 from crocbot.core.costs import TradeCosts
 from crocbot.core.desk import DeskConfig
 from crocbot.core.instrument import Instrument
@@ -167,6 +167,7 @@ def core_tree(
                 limit_ttl=execution.limit_ttl,
                 max_repositions=execution.max_reposition_attempts,
                 chase_step=execution.chase_step,
+                live_limits=live_limits(settings.live) if live is not None else None,
             ),
             cash=settings.paper.starting_balances.get(quote, Decimal(0)),
             quote=quote,

@@ -4,10 +4,13 @@ gate), and a resting entry is repriced toward the market after its TTL while the
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from crocbot.core.desk.actions import Action, Note, Record, StartTimer
 from crocbot.core.desk.events import EntryTTL
 from crocbot.core.desk.state import Book, PositionState, up_to_grid
+from crocbot.core.instrument import Instrument
+from crocbot.core.live_limits import LiveLimits, LiveOrder, check_live_order, entry_headroom
 from crocbot.core.messages import (
     OrderIntent,
     OrderPurpose,
@@ -22,9 +25,9 @@ from crocbot.core.messages.journal import (
     EntryBrackets,
     RecordIntent,
 )
-from crocbot.core.money import quantize_down
+from crocbot.core.money import ZERO, fmt, quantize_down
 from crocbot.core.order_state import TrackedOrder
-from crocbot.core.risk_sizing import Refusal
+from crocbot.core.risk_sizing import Refusal, money_text
 
 __all__ = ["on_signal", "on_entry_ttl"]
 
@@ -52,16 +55,26 @@ def on_signal(book: Book, signal: Signal, now: datetime) -> list[Action]:
         book.refuse(sizing.label)
         return [Note("INFO", f"entry refused: {sizing.reason}", symbol)]
     market = book.config.entry_order == "market"
+    limit_price = None if market else quantize_down(signal.entry, instrument.price_increment)
+    qty = sizing.qty
+    if book.config.live_limits is not None:
+        # valued at the limit, or for a market entry at the higher of the signal's entry and the last price
+        price = limit_price or max(signal.entry, book.marks.get(symbol, signal.entry))
+        capped = _within_live_limits(book, book.config.live_limits, symbol, qty, price, instrument)
+        if isinstance(capped, Refusal):
+            book.refuse(capped.label)
+            return [Note("INFO", f"entry refused: {capped.reason}", symbol)]
+        qty = capped
     cl_ord_id = book.ids.new(OrderPurpose.ENTRY, now)
     intent = OrderIntent(
         cl_ord_id=cl_ord_id,
         symbol=symbol,
         side=Side.BUY,
         order_type=OrderType.MARKET if market else OrderType.LIMIT,
-        qty=sizing.qty,
+        qty=qty,
         purpose=OrderPurpose.ENTRY,
         ts=now,
-        limit_price=None if market else quantize_down(signal.entry, instrument.price_increment),
+        limit_price=limit_price,
     )
     position_id = "p" + cl_ord_id[3:]
     book.positions[position_id] = PositionState(
@@ -116,6 +129,12 @@ def on_entry_ttl(book: Book, timer: EntryTTL, now: datetime) -> list[Action]:
         equity_at_entry=book.equity(),
         instrument=instrument,
     )
+    limits = book.config.live_limits
+    if refusal is None and limits is not None:
+        # the chase raises what the order is worth: still within the live limits, counting itself once
+        others = book.live_exposure() - max(order.qty - order.filled, ZERO) * current
+        unfilled = LiveOrder(order.symbol, Side.BUY, max(order.qty - order.filled, ZERO), chased)
+        refusal = check_live_order(limits, unfilled, others)
     if refusal is not None:
         note = Note("INFO", f"entry {order.cl_ord_id} not chased further: {refusal.reason}", order.symbol)
         return [note, Cancel(order.cl_ord_id, order.symbol, now)]
@@ -124,3 +143,23 @@ def on_entry_ttl(book: Book, timer: EntryTTL, now: datetime) -> list[Action]:
         Amend(order.cl_ord_id, order.symbol, now, limit_price=chased),
         StartTimer(book.config.limit_ttl, EntryTTL(order.cl_ord_id, timer.attempt + 1)),
     ]
+
+
+def _within_live_limits(
+    book: Book, limits: LiveLimits, symbol: str, qty: Decimal, price: Decimal, instrument: Instrument
+) -> Decimal | Refusal:
+    """The risk-sized `qty`, cut down to what a first live run's limits leave room for (less at stake, same stop),
+    or why no entry fits: the room left is below Kraken's minimum order."""
+    headroom = entry_headroom(limits, book.live_exposure())
+    if qty * price > headroom:
+        qty = quantize_down(headroom / price, instrument.qty_increment)
+    refusal = check_live_order(limits, LiveOrder(symbol, Side.BUY, qty, price), book.live_exposure())
+    if refusal is not None:
+        return refusal
+    if qty < instrument.qty_min or qty * price < instrument.cost_min:
+        return Refusal(
+            f"the live limits leave room for {fmt(qty)} {instrument.base} (worth {money_text(qty * price)} "
+            f"{instrument.quote}), below Kraken's minimum order",
+            "live_total_exposure",
+        )
+    return qty

@@ -16,6 +16,7 @@ from crocbot.core.desk.actions import Action, Record
 from crocbot.core.ids import ClientIds
 from crocbot.core.instrument import Instrument
 from crocbot.core.ledger import Ledger
+from crocbot.core.live_limits import LiveLimits
 from crocbot.core.messages import (
     ExitReason,
     OrderPurpose,
@@ -43,12 +44,19 @@ RISK_KEY = "risk"
 
 class DeskConfig:
     def __init__(
-        self, *, entry_order: str = "limit", limit_ttl: float = 30.0, max_repositions: int = 3, chase_step: Decimal
+        self,
+        *,
+        entry_order: str = "limit",
+        limit_ttl: float = 30.0,
+        max_repositions: int = 3,
+        chase_step: Decimal,
+        live_limits: LiveLimits | None = None,
     ) -> None:
         self.entry_order = entry_order
         self.limit_ttl = limit_ttl
         self.max_repositions = max_repositions
         self.chase_step = chase_step
+        self.live_limits = live_limits  # a first live run's caps on entries (None: paper, or none set)
 
 
 @dataclass(slots=True)
@@ -153,6 +161,17 @@ class Book:
     def exposure(self) -> dict[str, Decimal]:
         marks = self.marks_at_cost()
         return {s: abs(self.ledger.position(s)) * marks[s] for s in self.ledger.symbols() if self.ledger.position(s)}
+
+    def live_exposure(self) -> Decimal:
+        """What the live limits count as at stake: the open positions at their marks, and what the working entries
+        may still buy at their limit (or the mark, for a market entry)."""
+        held = sum(self.exposure().values(), ZERO)
+        resting = ZERO
+        for order in self.orders.values():
+            if order.purpose is OrderPurpose.ENTRY and (order.is_open or order.cl_ord_id in self.handed_out):
+                price = order.limit_price or self.marks.get(order.symbol) or ZERO
+                resting += max(order.qty - order.filled, ZERO) * price
+        return held + resting
 
     def saves(self) -> list[Action]:
         return [
