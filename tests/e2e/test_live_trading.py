@@ -64,14 +64,7 @@ def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper, lines: l
     with urllib.request.urlopen(bot.server.url + "/metrics", timeout=10) as response:
         scrape = response.read().decode()
 
-    ask = live.simulator.exchange.markets[SYMBOL].book.asks(1)[0][0]
-    entry = (ask * Decimal("1.002")).quantize(STEP)
-    stop = (entry * Decimal("0.97")).quantize(STEP)
-    now = live.simulator.clock.now()
-    bot.runtime.bus.publish(
-        Signal(SYMBOL, PositionSide.LONG, entry, stop, (entry * Decimal("1.1")).quantize(STEP), "by-hand", now)
-    )
-    _until(live, "a protected position", lambda: any(p.stop_live for p in bot.status().positions))
+    _enter_protected(live)
     (position,) = bot.status().positions
     on_venue = _orders(live)
     bought = [o for o in on_venue if o.side is Side.BUY and o.status == "closed"]
@@ -108,13 +101,8 @@ def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper, lines: l
     assert errors == []
 
 
-def _asked_again(lines: list[tuple[str, str]]) -> bool:
-    return any("reconciliation asked for: the private WS reconnected" in text for _, text in list(lines))
-
-
-def test_a_restarted_live_bot_finds_its_position_and_its_one_stop_on_the_venue(
-    live: Paper, lines: list[tuple[str, str]]
-) -> None:
+def _enter_protected(live: Paper) -> None:
+    """A long signal just above the ask, by hand; back once its position's stop rests on the venue."""
     bot, _ = live.running
     ask = live.simulator.exchange.markets[SYMBOL].book.asks(1)[0][0]
     entry = (ask * Decimal("1.002")).quantize(STEP)
@@ -124,6 +112,17 @@ def test_a_restarted_live_bot_finds_its_position_and_its_one_stop_on_the_venue(
         Signal(SYMBOL, PositionSide.LONG, entry, stop, (entry * Decimal("1.1")).quantize(STEP), "by-hand", now)
     )
     _until(live, "a protected position", lambda: any(p.stop_live for p in bot.status().positions))
+
+
+def _asked_again(lines: list[tuple[str, str]]) -> bool:
+    return any("reconciliation asked for: the private WS reconnected" in text for _, text in list(lines))
+
+
+def test_a_restarted_live_bot_finds_its_position_and_its_one_stop_on_the_venue(
+    live: Paper, lines: list[tuple[str, str]]
+) -> None:
+    bot, _ = live.running
+    _enter_protected(live)
     (before,) = bot.status().positions
 
     live.restart()
