@@ -37,6 +37,11 @@ def run_crocbot(
     )
 
 
+_SIGINT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 class Crocbot:
     """`python -m crocbot ARGS` with both output streams read by threads, so no read can block a test."""
 
@@ -44,6 +49,11 @@ class Crocbot:
         command = [sys.executable, "-m", "crocbot", *args]
         if sigint_ignored:  # as a background job starts (POSIX): through a shell that ignores SIGINT, then execs
             command = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', *command]
+        elif sys.platform != "win32":
+            # As from a terminal, whatever this test run inherited: a suite started as a background job (`make test
+            # &`, nohup) ignores SIGINT and its children would too, so a Ctrl-C test would wait in vain. A shell
+            # cannot undo an ignore it inherited; Python can, and the default survives the exec.
+            command = [sys.executable, "-c", _SIGINT_DEFAULT, *command]
         self.process = subprocess.Popen(
             command,
             cwd=cwd,
