@@ -92,7 +92,7 @@ class ExecutionsMerger:
     def __init__(self, known: Callable[[str], bool] | None = None, *, quote_of: Callable[[str], str] | None = None):
         self._known = known or (lambda _cl_ord_id: False)
         self._quote_of = quote_of or (lambda symbol: symbol.rpartition("/")[2])
-        self._expected: set[str] = set()
+        self._expected: OrderedDict[str, None] = OrderedDict()  # the newest sent, bounded like the fills
         self._orders: OrderedDict[str, MergedOrder] = OrderedDict()
         self._by_client: dict[str, str] = {}
         self._exec_ids: OrderedDict[str, None] = OrderedDict()
@@ -101,7 +101,9 @@ class ExecutionsMerger:
 
     def expect(self, cl_ord_id: str) -> None:
         """crocbot is sending an order with this client id: its fills are crocbot's."""
-        self._expected.add(cl_ord_id)
+        self._expected[cl_ord_id] = None
+        if len(self._expected) > _KEEP_EXEC_IDS:
+            self._expected.popitem(last=False)
 
     def acked(self, cl_ord_id: str, order_id: str, ts: datetime) -> list[MergerEvent]:
         """Kraken accepted the order (the call's answer): ACKED, unless a report has said as much or more already
