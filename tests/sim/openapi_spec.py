@@ -103,8 +103,8 @@ class ResponseSchemas:
     """Validators for the HTTP 200 JSON body of each endpoint, public (GET) or private (POST)."""
 
     def __init__(self) -> None:
-        # `retrieve` is the alias of the attrs class's private field `_retrieve`, which mypy's attrs plugin misses.
-        self.registry: Registry[Any] = Registry(retrieve=_retrieve)  # type: ignore[call-arg]
+        registry: Registry[Any] = Registry(retrieve=_retrieve)  # type: ignore[call-arg]  # attrs alias mypy misses
+        self.registry = registry
         self.paths: dict[str, Any] = _document(SPEC)["paths"]
 
     def has(self, method: str, *, private: bool) -> bool:
