@@ -4,7 +4,9 @@ Market messages (trades, book views, tickers) go straight from the receive threa
 blocks, and the conflated subscribers see only the newest book per symbol. Connection and book-sync changes
 come to the actor, which publishes `FeedHealth`: fresh only while connected with every book in sync, and why not
 (while the line is down, the last attempt's error, so that `/readyz` says "attempt 8 failed: ... Name or service
-not known" rather than "starting"). The instrument channel keeps the catalog (and its disk cache) current.
+not known" rather than "starting"). The instrument channel keeps the catalog (and its disk cache) current, and a
+traded symbol's status change (Kraken halting an xStock outside market hours, a pair going `cancel_only`) is published
+as `InstrumentStatusChanged`, once per change, for the desk to act on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from loguru import logger
 
 from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.core.clock import SystemClock
-from crocbot.core.messages import Candle, FeedHealth, Ticker, Trade
+from crocbot.core.messages import Candle, FeedHealth, InstrumentStatusChanged, Ticker, Trade
 from crocbot.core.messages.market import BookView
 from crocbot.kraken.instruments import Catalog
 from crocbot.kraken.reconnect import Backoff
@@ -177,12 +179,21 @@ class Feed(SupervisedActor):
             self._out_of_sync.discard(message.symbol)
             self._publish_health(f"{message.symbol} in sync")
         elif isinstance(message, InstrumentUpdate):
+            before = self._statuses()
             self._catalog.update_from_ws({"assets": message.assets, "pairs": message.pairs})
             if self._catalog_cache is not None:
                 self._catalog.save(self._catalog_cache)
+            now = self.clock.now()
+            for symbol, status in self._statuses().items():
+                previous = before.get(symbol)
+                if previous is not None and status != previous:
+                    self.services.bus.publish(InstrumentStatusChanged(symbol, status, previous, now))
         else:
             return super().handle(message)
         return None
+
+    def _statuses(self) -> dict[str, str]:
+        return {s: i.status for s in self._symbols if (i := self._catalog.get(s)) is not None}
 
     def _publish_health(self, reason: str) -> None:
         """Publish when freshness or its explanation changed: every failed attempt updates the why."""

@@ -83,6 +83,13 @@ class MatchingEngine:
         self._seq = 0
         self._priority = 0
 
+    def set_status(self, symbol: str, status: str) -> None:
+        """Kraken changed what it accepts for `symbol` (`cancel_only`, `maintenance`, ...): new orders are checked
+        against the new status; resting orders stay, as on Kraken."""
+        instrument = self._instruments.get(symbol)
+        if instrument is not None:
+            self._instruments[symbol] = replace(instrument, status=status)
+
     # -- market data ---------------------------------------------------------------------------------------
 
     def set_book(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -24,7 +25,7 @@ from crocbot.sim.accounts import Account
 from crocbot.sim.bookmaker import BookData, SyntheticBook
 from crocbot.sim.catalog import START_PRICES
 from crocbot.sim.faults import FaultPlan
-from crocbot.sim.frames import balances_frame, executions_frame
+from crocbot.sim.frames import balances_frame, executions_frame, instrument_frame
 from crocbot.sim.market import MarketTrade
 from crocbot.sim.market_state import OHLC_INTERVALS, SimMarket
 from crocbot.sim.rest_server import SimError
@@ -191,6 +192,18 @@ class Exchange:
                 if account.dead_man_at is not None and now >= account.dead_man_at:
                     account.dead_man_at = None
                     self._publish_executions(account, account.engine.cancel_all())
+
+    def set_instrument_status(self, symbol: str, status: str) -> None:
+        """Kraken changing a pair's status (an xStock's market closing, a pair going `cancel_only`): every account
+        checks new orders against it, REST AssetPairs says it, and `instrument` subscribers get an update. (Kraken
+        sends the update to subscribers that asked for tokenized assets only when the pair is one; every crocbot
+        subscription asks, so this sends it to every subscriber.)"""
+        with self.lock:
+            changed = replace(self.instrument(symbol), status=status)
+            self.instruments[symbol] = changed
+            for account in self.accounts.values():
+                account.engine.set_status(symbol, status)
+        self.hub.publish("instrument", "*", instrument_frame([changed], include_tokenized=True, kind="update"))
 
     # -- orders ---------------------------------------------------------------------------------------
 

@@ -106,7 +106,9 @@ def ohlc_frame(rows: Sequence[dict[str, Any]], *, snapshot: bool, ts: datetime) 
     return dumps({"channel": "ohlc", "type": kind, "timestamp": rfc3339(ts), "data": list(rows)})
 
 
-def instrument_frame(instruments: Iterable[Instrument], *, include_tokenized: bool) -> str:
+def instrument_frame(instruments: Iterable[Instrument], *, include_tokenized: bool, kind: str = "snapshot") -> str:
+    """The `instrument` channel's frame: the snapshot at subscription, or an update (`kind="update"`) of the pairs
+    whose status changed."""
     pairs = []
     assets: dict[str, dict[str, Any]] = {}
     for instrument in instruments:
@@ -135,9 +137,7 @@ def instrument_frame(instruments: Iterable[Instrument], *, include_tokenized: bo
             if asset == instrument.base and instrument.is_xstock:
                 row["multiplier"] = Decimal("1.0")
             assets.setdefault(asset, row)
-    return dumps(
-        {"channel": "instrument", "type": "snapshot", "data": {"assets": list(assets.values()), "pairs": pairs}}
-    )
+    return dumps({"channel": "instrument", "type": kind, "data": {"assets": list(assets.values()), "pairs": pairs}})
 
 
 def execution_row(execution: Execution) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from crocbot.core.messages import (
     ExitRequest,
     FeedHealth,
     Fill,
+    InstrumentStatusChanged,
     OrderAmended,
     OrderEvent,
     OrderLookedUp,
@@ -59,6 +60,7 @@ _BUS_EVENTS = (
     BreakerStateChanged,
     ActorEscalated,
     VenueAnomaly,
+    InstrumentStatusChanged,
 )
 # Those, and the desk's own timers.
 DESK_EVENTS = (*_BUS_EVENTS, EntryTTL, StopBudgetDue, LookupDue)

@@ -41,7 +41,7 @@ from crocbot.actors.messages import PaperAccountSaved, VenueRequest, VenueSnapsh
 from crocbot.actors.venue.catch_up import CatchUp, CatchUpPolicy
 from crocbot.core.clock import wall_rate
 from crocbot.core.instrument import Instrument
-from crocbot.core.messages import StartupReconciled, Trade, VenueCatchUp
+from crocbot.core.messages import InstrumentStatusChanged, StartupReconciled, Trade, VenueCatchUp
 from crocbot.core.messages.journal import LoadState
 from crocbot.core.messages.market import BookView
 from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier, TradingLimits
@@ -87,7 +87,16 @@ class _CatchUpBudgetSpent:
 
 # What `handle` acts on; the rest (`| object`) falls through to the base actor, which logs and ignores it.
 _Timers = _Due | BackupDue | _SaveAgain | _FetchAgain | _CatchUpBudgetSpent
-_Handled = VenueRequest | VenueSnapshot | Trade | BookView | StartupReconciled | CallResult[Any] | _Timers
+_Handled = (
+    VenueRequest
+    | VenueSnapshot
+    | Trade
+    | BookView
+    | StartupReconciled
+    | InstrumentStatusChanged
+    | CallResult[Any]
+    | _Timers
+)
 
 
 class VenueActor(GuardedFileActor):
@@ -161,6 +170,7 @@ class VenueActor(GuardedFileActor):
         bus.subscribe(VenueRequest, self.name)
         bus.subscribe(StartupReconciled, self.name)
         bus.subscribe(Trade, self.name)
+        bus.subscribe(InstrumentStatusChanged, self.name)  # what Kraken accepts changed: so does what paper accepts
         bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
         self._start_backups()
 
@@ -206,6 +216,8 @@ class VenueActor(GuardedFileActor):
                 catch_up.hold_book(message)
             elif message.symbol in self._instruments:
                 self._deliver(self.venue.on_book(message.symbol, message.bids, message.asks))
+        elif isinstance(message, InstrumentStatusChanged):
+            self.venue.engine.set_status(message.symbol, message.status)
         elif isinstance(message, StartupReconciled):
             if catch_up is not None and not catch_up.begun:
                 self._begin_catch_up(catch_up)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from crocbot.core.desk.actions import Action, Note, Record, StartTimer
 from crocbot.core.desk.events import EntryTTL
 from crocbot.core.desk.state import Book, PositionState, up_to_grid
+from crocbot.core.desk.trading_status import ENTRY_REFUSED, entries_allowed
 from crocbot.core.instrument import Instrument
 from crocbot.core.live_limits import LiveLimits, LiveOrder, check_live_order, entry_headroom
 from crocbot.core.messages import (
@@ -40,6 +41,9 @@ def on_signal(book: Book, signal: Signal, now: datetime) -> list[Action]:
         return [Note("WARNING", f"signal for {symbol}, which crocbot does not trade", symbol)]
     if symbol in book.by_symbol:
         return []  # one position per symbol: a new signal while in the market changes nothing
+    if not entries_allowed(book, symbol):
+        book.refuse(ENTRY_REFUSED)  # the status change itself was said once, when it came
+        return []
     if signal.side is not PositionSide.LONG:
         book.refuse("short")
         return [Note("INFO", "short signal ignored: spot trading is long only", symbol)]

@@ -12,6 +12,7 @@ from crocbot.core.messages import (
     ExitRequest,
     FeedHealth,
     Fill,
+    InstrumentStatusChanged,
     OrderAmended,
     OrderEvent,
     OrderLookedUp,
@@ -93,4 +94,5 @@ DeskEvent = (
     | BreakerStateChanged
     | ActorEscalated
     | VenueAnomaly
+    | InstrumentStatusChanged
 )

@@ -24,6 +24,7 @@ from crocbot.core.desk.protection import (
 )
 from crocbot.core.desk.safety import on_anomaly, on_breaker, on_escalated, on_feed_health
 from crocbot.core.desk.state import Book
+from crocbot.core.desk.status_changes import on_instrument_status
 from crocbot.core.fence import OpenSell, fence_breach
 from crocbot.core.messages import (
     BreakerStateChanged,
@@ -31,6 +32,7 @@ from crocbot.core.messages import (
     CommandUnknown,
     ExitRequest,
     FeedHealth,
+    InstrumentStatusChanged,
     OrderAmended,
     OrderEvent,
     OrderLookedUp,
@@ -131,6 +133,8 @@ def decide(book: Book, event: DeskEvent, now: datetime) -> list[Action]:
         return on_breaker(book, event, now)
     if isinstance(event, VenueAnomaly):
         return on_anomaly(book, event, now)
+    if isinstance(event, InstrumentStatusChanged):
+        return on_instrument_status(book, event, now)
     return on_escalated(book, event, now)
 
 

@@ -84,6 +84,7 @@ class PositionState:
     exiting: bool = False
     exit_reason: ExitReason | None = None  # what the exit in flight is for; None: the stop level was reached
     exit_detail: str = ""
+    held_exit: tuple[str, ExitReason | None] | None = None  # an exit waiting for Kraken to take sales (`exits`)
     closed: bool = False
     refusals: int = 0  # the venue refused its stop or exit this many times in a row (reset by a live stop)
 

@@ -14,7 +14,9 @@ calls per order and run the pair's counter over (Kraken refuses, and charges the
 - an amend whose answer never came (`CommandUnknown`) is looked up (`Query`), never taken as done or not done,
   and counts as in flight until the lookup answers (`OrderLookedUp`); a lookup without an answer is asked again;
 - a refusal for the rate limit, or a call that never left crocbot (`UNSENT`), keeps the wish (nothing happened to the
-  stop) and waits for room; any other refusal drops the refused level, and the next wish is still sent.
+  stop) and waits for room; any other refusal drops the refused level, and the next wish is still sent;
+- while Kraken takes no order changes for the symbol (its status, `crocbot.core.desk.trading_status`), wishes wait in
+  the pair's queue without a timer; the status coming back drains it.
 The counter sits here, with the wishes, and not in the router: whether to send a wish now, let it wait, or let a newer
 one replace it is one decision, and a wish held in the router would go out stale after the desk had a newer one.
 Outcomes are tallied (bounded labels) for the router to count in `/metrics`.
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING
 from crocbot.core.desk.actions import Action, Note, StartTimer
 from crocbot.core.desk.events import LookupDue, StopBudgetDue
 from crocbot.core.desk.state import PositionState
+from crocbot.core.desk.trading_status import amends_allowed
 from crocbot.core.messages import (
     RATE_LIMITED,
     UNSENT,
@@ -141,6 +144,10 @@ class StopUpdates:
         if queue and position.position_id not in queue and position.wanted_stop is not None:
             queue.append(position.position_id)  # others wait for room already: behind them
             return []
+        if not amends_allowed(desk, position.symbol):
+            if position.wanted_stop is not None:
+                self._queue(position)
+            return []
         actions, _, wait = self._try(desk, position, now, 0.0)
         if wait > 0:
             return self._wait(position, wait, now)
@@ -172,11 +179,17 @@ class StopUpdates:
         return [Amend(stop.cl_ord_id, position.symbol, now, trigger_price=level)], cost, 0.0
 
     def _wait(self, position: PositionState, wait: float, now: datetime) -> list[Action]:
-        queue = self._waiting.setdefault(position.symbol, [])
-        if position.position_id not in queue:
-            queue.append(position.position_id)
+        if self._queue(position):
             self.tally[StopOutcome.THROTTLED] += 1
         return self._timer(position.symbol, wait, now)
+
+    def _queue(self, position: PositionState) -> bool:
+        """Put the position in its pair's queue; False if it was there already."""
+        queue = self._waiting.setdefault(position.symbol, [])
+        if position.position_id in queue:
+            return False
+        queue.append(position.position_id)
+        return True
 
     def _timer(self, symbol: str, wait: float, now: datetime) -> list[Action]:
         wait = max(wait, _MIN_WAIT)
@@ -196,7 +209,7 @@ class StopUpdates:
     def drain(self, desk: Book, symbol: str, now: datetime) -> list[Action]:
         """Send what waits for room in `symbol`'s counter, oldest first, as long as there is room."""
         queue = self._waiting.get(symbol)
-        if not queue:
+        if not queue or not amends_allowed(desk, symbol):
             return []
         actions: list[Action] = []
         extra = 0.0

@@ -18,6 +18,7 @@ __all__ = [
     "ExitRequest",
     "StopAmendRequest",
     "FeedHealth",
+    "InstrumentStatusChanged",
     "SafeModeChanged",
     "StartupReconciled",
     "StartupReconciling",
@@ -83,6 +84,23 @@ class StopAmendRequest:
 
     def __post_init__(self) -> None:
         positive(self.stop, "stop")
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentStatusChanged:
+    """Kraken changed a traded symbol's status (`online`, `cancel_only`, `post_only`, `limit_only`, `reduce_only`,
+    `maintenance`, `delisted`, ...): what the venue will accept for it changed with it."""
+
+    symbol: str
+    status: str
+    previous: str
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        symbol(self.symbol, "symbol")
+        if not self.status or not self.previous:
+            raise InvalidMessage(f"{self.symbol}: an instrument status is a name, got {self.status!r}")
         object.__setattr__(self, "ts", utc(self.ts, "ts"))
 
 

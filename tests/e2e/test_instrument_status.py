@@ -1,0 +1,83 @@
+"""Kraken changing a symbol's status while crocbot holds a position there, on both venues: the change is said once,
+no entry goes out, an exit asked for meanwhile leaves the stop resting and waits, and when the symbol is back online
+the exit goes, the stop cancelled first. Nothing on the way is an error."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from loguru import logger
+
+from crocbot.core.messages import ExitReason, ExitRequest, PositionSide, Signal
+from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
+from tests.support.e2e import Paper, started
+
+SYMBOL = "BTC/USD"
+STEP = next(i for i in DEFAULT_INSTRUMENTS if i.symbol == SYMBOL).price_increment
+WALL_BOUND = 60.0  # wall seconds any one phase may take on a loaded machine
+
+
+@pytest.fixture
+def lines() -> Iterator[list[tuple[str, str]]]:
+    seen: list[tuple[str, str]] = []
+    sink = logger.add(lambda m: seen.append((m.record["level"].name, m.record["message"])), level="INFO")
+    yield seen
+    logger.remove(sink)
+
+
+@pytest.fixture(params=["paper", "live"])
+def bot(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Paper]:
+    with started(Paper(tmp_path, sources={}, symbols=(SYMBOL,), live=request.param == "live")) as paper:
+        yield paper
+
+
+def _until(paper: Paper, what: str, check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WALL_BOUND
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        paper.advance(0.25)
+        time.sleep(0.01)
+
+
+def _said(lines: list[tuple[str, str]], level: str, text: str) -> int:
+    return sum(1 for lv, message in list(lines) if lv == level and text in message)
+
+
+def test_a_symbol_leaving_online_holds_entries_and_exits_and_keeps_the_stop(
+    bot: Paper, lines: list[tuple[str, str]]
+) -> None:
+    running, _ = bot.running
+    ask = bot.simulator.exchange.markets[SYMBOL].book.asks(1)[0][0]
+    entry = (ask * Decimal("1.002")).quantize(STEP)
+    stop = (entry * Decimal("0.97")).quantize(STEP)
+    take_profit = (entry * Decimal("1.1")).quantize(STEP)
+    now = bot.simulator.clock.now()
+    running.runtime.bus.publish(Signal(SYMBOL, PositionSide.LONG, entry, stop, take_profit, "by-hand", now))
+    _until(bot, "a protected position", lambda: any(p.stop_live for p in running.status().positions))
+    (position,) = running.status().positions
+
+    bot.simulator.exchange.set_instrument_status(SYMBOL, "cancel_only")
+    _until(bot, "the change said", lambda: _said(lines, "WARNING", f"{SYMBOL} is cancel_only on Kraken") > 0)
+    exit_request = ExitRequest(position.position_id, SYMBOL, "operator exit", now, ExitReason.MANUAL)
+    running.runtime.bus.publish(exit_request)
+    _until(bot, "the exit held", lambda: _said(lines, "WARNING", f"exit of {position.position_id}") > 0)
+    bot.advance(30.0)  # market time passes: nothing more goes out, nothing more is said
+    report = running.status()
+    (waiting,) = report.positions
+    exits_sent = [o for o in report.orders if o.purpose == "exit"]
+    said_while_halted = _said(lines, "WARNING", SYMBOL)
+
+    bot.simulator.exchange.set_instrument_status(SYMBOL, "online")
+    _until(bot, "the position sold", lambda: not running.status().positions)
+    errors = [(level, text) for level, text in list(lines) if level in ("ERROR", "CRITICAL")]
+
+    assert waiting.stop_live  # the stop rests as it was
+    assert exits_sent == []  # and no sale beside it
+    assert said_while_halted == 2  # the change, and the exit that waits: once each
+    assert _said(lines, "INFO", f"{SYMBOL} is online again on Kraken") == 1
+    assert errors == []
