@@ -21,6 +21,7 @@ from crocbot.core.messages import (
     PositionChanged,
     PositionClosed,
     PositionOpened,
+    PrivateWsHealth,
     SafeModeChanged,
     Signal,
     StartupReconciled,
@@ -42,6 +43,7 @@ _TOPICS = (
     StartupReconciled,
     StartupReconciling,
     VenueCatchUp,
+    PrivateWsHealth,
     Signal,
     PositionOpened,
     PositionChanged,
@@ -63,6 +65,7 @@ _OnBoard = (
     | StartupReconciled
     | StartupReconciling
     | VenueCatchUp
+    | PrivateWsHealth
 )
 _OnTape = Signal | PositionOpened | PositionChanged | PositionClosed | OrderEvent
 
@@ -102,6 +105,9 @@ class Health(SupervisedActor):
             board.on_reconciled(message)
         elif isinstance(message, StartupReconciling):
             board.on_reconciled(None)
+        elif isinstance(message, PrivateWsHealth):
+            board.on_private_ws(message)
+            board.note(message.ts, f"private WS {'up' if message.connected else 'DOWN'}: {message.reason}")
         elif isinstance(message, VenueCatchUp):
             board.on_catch_up(message)
             board.note(message.ts, f"paper catch-up: {message.summary}")

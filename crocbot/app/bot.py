@@ -88,7 +88,9 @@ class Bot:
         self.wiring = wiring or BotWiring()
         self.escalated = threading.Event()
         self.runtime = Runtime(clock=self.wiring.clock, on_escalate=self._on_escalate)
-        self.board = HealthBoard(ACTOR_NAMES, self.runtime.directory, metrics=self.wiring.metrics)
+        self.board = HealthBoard(
+            ACTOR_NAMES, self.runtime.directory, metrics=self.wiring.metrics, live=settings.mode == "live"
+        )
         bus = self.runtime.bus
         # REST deadlines and breaker windows are wall-time budgets: under an accelerated clock (wall_rate > 1) they
         # count on the wall clock with a scheduler of their own, or a 30 s backfill budget would be 1.5 s at 20x.

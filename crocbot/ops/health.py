@@ -27,6 +27,7 @@ from crocbot.core.messages import (
     BreakerState,
     BreakerStateChanged,
     FeedHealth,
+    PrivateWsHealth,
     SafeModeChanged,
     StartupReconciled,
     VenueCatchUp,
@@ -47,8 +48,13 @@ class Check:
 
 
 class HealthBoard:
-    def __init__(self, expected: Sequence[str], directory: Directory, *, metrics: Metrics = METRICS) -> None:
+    def __init__(
+        self, expected: Sequence[str], directory: Directory, *, metrics: Metrics = METRICS, live: bool = False
+    ) -> None:
+        """`live`: the private WS is part of readiness (paper mode has none)."""
         self._expected = tuple(expected)
+        self._private: PrivateWsHealth | None = None
+        self._live = live
         self._directory = directory
         self._metrics = metrics
         self._lock = threading.Lock()
@@ -67,6 +73,10 @@ class HealthBoard:
     def on_feed(self, health: FeedHealth) -> None:
         with self._lock:
             self._feed = health
+
+    def on_private_ws(self, health: PrivateWsHealth) -> None:
+        with self._lock:
+            self._private = health
 
     def on_safe_mode(self, changed: SafeModeChanged) -> None:
         with self._lock:
@@ -142,9 +152,22 @@ class HealthBoard:
     def readiness(self) -> list[Check]:
         with self._lock:
             feed, safe, reconciled, catch_up = self._feed, self._safe, self._reconciled, self._catch_up
+            private = self._private
             open_breakers = sorted(n for n, s in self._breakers.items() if s is not BreakerState.CLOSED)
         alive = self.liveness()
         dead = [c.name.removeprefix("actor:") for c in alive if not c.ok]
+        # live only: while it is down orders go over REST and fills come by reconciliation; trading goes on, slower
+        private_ws = (
+            [
+                Check(
+                    "private_ws_connected",
+                    private is not None and private.connected,
+                    "no private WS report yet" if private is None else private.reason,
+                )
+            ]
+            if self._live
+            else []
+        )
         return [
             Check("alive", not dead, "every actor running" if not dead else "down: " + ", ".join(dead)),
             Check(
@@ -174,6 +197,7 @@ class HealthBoard:
                 not open_breakers,
                 "open: " + ", ".join(open_breakers) if open_breakers else "every breaker closed",
             ),
+            *private_ws,
             Check("not_safe_mode", not safe, "safe mode: " + "; ".join(safe) if safe else "entries allowed"),
         ]
 

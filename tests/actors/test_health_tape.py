@@ -9,7 +9,14 @@ from crocbot.actors.health import Health
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.core.clock import SimClock
-from crocbot.core.messages import Position, PositionChanged, PositionClosed, PositionOpened, PositionSide
+from crocbot.core.messages import (
+    Position,
+    PositionChanged,
+    PositionClosed,
+    PositionOpened,
+    PositionSide,
+    PrivateWsHealth,
+)
 from crocbot.core.messages.trades import ClosedTrade
 from crocbot.ops.health import HealthBoard
 from tests.support.actors import settle
@@ -66,3 +73,29 @@ def test_a_position_that_grows_by_partial_fills_is_told_at_its_whole_size(runtim
         "AAPLx/USD position grew to 10.66 @ 233.75123457",
         "AAPLx/USD position reduced to 4 @ 233.75123457",
     ]
+
+
+def test_live_readiness_says_whether_the_private_ws_is_up_and_paper_readiness_has_no_such_check(
+    runtime: Runtime, clock: SimClock
+) -> None:
+    live = HealthBoard(("health",), runtime.directory, live=True)
+    paper = HealthBoard(("health",), runtime.directory)
+    runtime.start([ChildSpec.actor("health", Health, live)], Policy())
+
+    def check() -> tuple[bool, str]:
+        (found,) = [c for c in live.readiness() if c.name == "private_ws_connected"]
+        return found.ok, found.detail
+
+    before = check()
+    runtime.bus.publish(PrivateWsHealth(True, "connected", clock.now()))
+    settle()
+    up = check()
+    runtime.bus.publish(PrivateWsHealth(False, "disconnected: connection reset", clock.now()))
+    settle()
+    down = check()
+
+    assert before == (False, "no private WS report yet")
+    assert up == (True, "connected")
+    assert down == (False, "disconnected: connection reset")
+    assert "private WS DOWN: disconnected: connection reset" in [text for _, text in live.events()]
+    assert "private_ws_connected" not in [c.name for c in paper.readiness()]

@@ -30,7 +30,7 @@ from crocbot.actors.gateway import Gateway
 from crocbot.actors.venue.calls import VenueCalls
 from crocbot.core.clock import SystemClock
 from crocbot.core.desk.adoption import purpose_of
-from crocbot.core.messages import ReconcileRequest
+from crocbot.core.messages import PrivateWsHealth, ReconcileRequest
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.wire import ConnectionState
 from crocbot.kraken.ws import WsClient
@@ -95,6 +95,7 @@ class LiveVenue(VenueCalls):
 
     def started(self) -> None:
         super().started()
+        self.services.bus.publish(PrivateWsHealth(False, "connecting", self.clock.now()))
         if self._on_client is not None:
             self._on_client(self._ws.client)
         self._ws.start()
@@ -130,7 +131,10 @@ class LiveVenue(VenueCalls):
 
     def _connection(self, state: ConnectionState) -> None:
         log = logger.bind(actor=self.name)
-        if state.state == "connected":
+        up = state.state == "connected"
+        why = "connected" if up else f"{state.state}: {state.reason}" if state.reason else state.state
+        self.services.bus.publish(PrivateWsHealth(up, why, self.clock.now()))
+        if up:
             if self._ever_connected:
                 self.reconnects += 1
                 log.info("private WS reconnected: asking for a reconciliation")

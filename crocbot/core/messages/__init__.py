@@ -31,6 +31,7 @@ from crocbot.core.messages.health import (
     BreakerStateChanged,
     HealthEvent,
     HealthStatus,
+    PrivateWsHealth,
 )
 from crocbot.core.messages.market import BookLevel, BookUpdate, BookView, Candle, Ticker, Timeframe, Trade
 from crocbot.core.messages.orders import (
@@ -105,6 +106,7 @@ __all__ = [
     "RATE_LIMITED",
     "UNSENT",
     "HealthStatus",
+    "PrivateWsHealth",
     "HealthEvent",
     "BreakerState",
     "BreakerStateChanged",

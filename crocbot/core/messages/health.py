@@ -16,6 +16,7 @@ __all__ = [
     "ActorRestarted",
     "ActorExited",
     "ActorEscalated",
+    "PrivateWsHealth",
 ]
 
 
@@ -91,6 +92,19 @@ class ActorEscalated:
     """A supervisor gave up (too many restarts) and handed the failure to its parent."""
 
     supervisor: str
+    reason: str
+    ts: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", utc(self.ts, "ts"))
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateWsHealth:
+    """Live mode: the private WS (orders, executions, balances) is up or not, and why. While it is down orders go
+    over REST and fills arrive by reconciliation: trading goes on, slower, and `/readyz` says so."""
+
+    connected: bool
     reason: str
     ts: datetime
 
