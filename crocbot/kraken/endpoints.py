@@ -195,9 +195,16 @@ class KrakenApi:
     # -- private: orders ------------------------------------------------------------------------------
 
     def add_order(
-        self, request: AddOrderRequest, *, validate: bool = False, deadline: float | None = None
+        self,
+        request: AddOrderRequest,
+        *,
+        validate: bool = False,
+        deadline: float | None = None,
+        engine_deadline: str | None = None,
     ) -> list[str]:
-        """The order's txids (none when validating)."""
+        """The order's txids (none when validating). `deadline`: the call's, on the REST client's clock;
+        `engine_deadline`: Kraken's `deadline` (RFC3339, 2 s to 60 s ahead): after it the matching engine rejects
+        the order rather than place it late."""
         params = self._market_params(request.symbol)
         params.update(ordertype=str(request.order_type), type=str(request.side), cl_ord_id=request.cl_ord_id)
         params["volume"] = self._qty(request.symbol, request.qty)
@@ -216,6 +223,8 @@ class KrakenApi:
             params["timeinforce"] = request.time_in_force
         if validate:
             params["validate"] = True
+        if engine_deadline is not None:
+            params["deadline"] = engine_deadline
         cost = self.rest.order_cost("add", None)
         result = self.rest.private(
             "AddOrder", params, deadline=deadline, trading_pair=params["pair"], trading_cost=cost
@@ -233,14 +242,16 @@ class KrakenApi:
         matching = [order for order in found if order.cl_ord_id == cl_ord_id]
         return matching[0] if matching else None
 
-    def place_order(self, request: AddOrderRequest, *, deadline: float | None = None) -> Placement:
+    def place_order(
+        self, request: AddOrderRequest, *, deadline: float | None = None, engine_deadline: str | None = None
+    ) -> Placement:
         """AddOrder once. If its answer is lost, look the order up by cl_ord_id; never send it a second time.
 
         A business rejection is raised. An `unknown` placement means Kraken did not know the order when asked:
         it may still arrive, so the caller keeps it as unknown and asks again later (the reconciler does).
         """
         try:
-            txids = self.add_order(request, deadline=deadline)
+            txids = self.add_order(request, deadline=deadline, engine_deadline=engine_deadline)
         except UNKNOWN_OUTCOME as error:
             try:
                 found = self.find_order(request.cl_ord_id)
@@ -262,6 +273,7 @@ class KrakenApi:
         limit_price: Decimal | None = None,
         trigger_price: Decimal | None = None,
         deadline: float | None = None,
+        engine_deadline: str | None = None,
     ) -> str:
         if (cl_ord_id is None) == (txid is None):
             raise ValueError("amend_order takes exactly one of cl_ord_id and txid")
@@ -274,6 +286,8 @@ class KrakenApi:
             params["trigger_price"] = self._price(symbol, trigger_price)
         if self.is_xstock(symbol):
             params["pair"] = self.pair(symbol)  # Kraken needs the pair to amend an xStock order
+        if engine_deadline is not None:
+            params["deadline"] = engine_deadline
         key = cl_ord_id or txid
         cost = self.rest.order_cost("amend", key)
         result = self.rest.private(

@@ -16,6 +16,7 @@ from crocbot.kraken.symbols import rest_asset_name
 from crocbot.matching import OrderRequest
 from crocbot.sim.accounts import Account, fill_row, order_row
 from crocbot.sim.catalog import asset_id, asset_pair_row, asset_row, by_any_name
+from crocbot.sim.deadlines import deadline_refusal
 from crocbot.sim.exchange import Exchange
 from crocbot.sim.rest_server import SimError
 
@@ -304,6 +305,7 @@ class SimRestApi:
 
     def _add_order(self, account: Account, params: dict[str, str]) -> Any:
         item = self._pair(params)
+        _refuse_late(params)
         order_type = params.get("ordertype", "")
         side = params.get("type", "")
         if order_type not in _ORDER_TYPES or side not in ("buy", "sell"):
@@ -335,6 +337,7 @@ class SimRestApi:
         return result
 
     def _amend_order(self, account: Account, params: dict[str, str]) -> Any:
+        _refuse_late(params)
         order_id = self.exchange.amend_order(
             account,
             order_id=params.get("txid"),
@@ -360,3 +363,9 @@ class SimRestApi:
     def _cancel_after(self, account: Account, params: dict[str, str]) -> Any:
         current, trigger = self.exchange.arm_dead_man(account, int(params.get("timeout", "0") or 0))
         return {"currentTime": current, "triggerTime": trigger}
+
+
+def _refuse_late(params: dict[str, str]) -> None:
+    refusal = deadline_refusal(params.get("deadline"))
+    if refusal is not None:
+        raise SimError(refusal)

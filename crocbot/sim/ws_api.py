@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from crocbot.core.messages import Side
 from crocbot.kraken.book import DEPTHS
-from crocbot.kraken.codec import FrameError, parse_time
 from crocbot.kraken.jsontext import dumps
 from crocbot.matching import OrderRequest
+from crocbot.sim.deadlines import deadline_refusal
 from crocbot.sim.frames import (
     ack_frame,
     balances_frame,
@@ -50,7 +49,6 @@ _PUBLIC = frozenset({"ticker", "book", "trade", "ohlc", "instrument"})
 _PRIVATE = frozenset({"executions", "balances"})
 _TRADING = frozenset({"add_order", "amend_order", "cancel_order", "cancel_all", "cancel_all_orders_after"})
 _DEADLINE_METHODS = frozenset({"add_order", "amend_order"})
-_MAX_DEADLINE = timedelta(seconds=60)  # Kraken: 500 ms to 60 s ahead
 _SNAP_TRADES = 50  # fills in an `executions` snapshot with snap_trades
 # A channel subscribed per option value: (the option, its default, the values Kraken accepts).
 _CHANNEL_OPTION: dict[str, tuple[str, int, Collection[int]]] = {
@@ -112,7 +110,7 @@ def handle_request(exchange: Exchange, session: Session, text: str) -> None:
             if account is None:
                 reply(error="EAPI:Invalid token")
                 return
-            if method in _DEADLINE_METHODS and (refusal := _deadline_refusal(params.get("deadline"))):
+            if method in _DEADLINE_METHODS and (refusal := deadline_refusal(params.get("deadline"))):
                 reply(error=refusal)
                 return
             _trading(exchange, account, method, params, reply)
@@ -233,22 +231,6 @@ def with_ratecount(exchange: Exchange, account: Any, frame: dict[str, Any]) -> d
         counter = account.pair_counters.get(row.get("symbol"))
         rows.append({**row, "ratecount": int(counter.level(now)) if counter is not None else 0})
     return {**frame, "data": rows}
-
-
-def _deadline_refusal(value: Any) -> str | None:
-    """Kraken's answer to an order or amend `deadline` (None: go ahead)."""
-    if value is None:
-        return None
-    try:
-        deadline = parse_time(value)
-    except FrameError:
-        return "EGeneral:Invalid arguments:deadline"
-    now = datetime.now(UTC)
-    if deadline <= now:
-        return "EService:Deadline elapsed"
-    if deadline - now > _MAX_DEADLINE:
-        return "EGeneral:Invalid arguments:deadline"
-    return None
 
 
 def _xstock_amend_needs_symbol(exchange: Exchange, account: Any, params: Mapping[str, Any]) -> None:

@@ -25,6 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
 
@@ -38,7 +39,14 @@ from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.errors import KrakenError
 from crocbot.kraken.rest_types import AddOrderRequest, OrderInfo
 from crocbot.venues.live.feed import ExecutionFeed
-from crocbot.venues.live.ws_orders import WsNotConnected, WsRefusal, WsTrading, WsUnknown, refusal_or_unknown
+from crocbot.venues.live.ws_orders import (
+    WsNotConnected,
+    WsRefusal,
+    WsTrading,
+    WsUnknown,
+    kraken_deadline,
+    refusal_or_unknown,
+)
 from crocbot.venues.protocol import Amend, Cancel, Query, VenueEvent
 
 __all__ = ["KrakenOrderCalls", "OutcomeUnknown", "REST", "WS"]
@@ -47,6 +55,7 @@ T = TypeVar("T")
 WS, REST = "ws", "rest"
 _CANCEL_REPORT_WAIT = 1.0  # seconds a cancel waits for the order's `canceled` report (cum_qty)
 _KEEP_ROUTES = 10_000
+_REST_MIN_AHEAD = 2.0  # REST AddOrder/AmendOrder `deadline`: "min now() + 2 seconds" (Kraken's OpenAPI spec)
 # REST order status -> crocbot's (`open` split by whether anything filled)
 _REST_STATUS = {
     "pending": OrderStatus.SUBMITTED,
@@ -67,7 +76,17 @@ class _Route:
 
 
 class KrakenOrderCalls:
-    def __init__(self, ws: WsTrading | None, api: KrakenApi, feed: ExecutionFeed, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        ws: WsTrading | None,
+        api: KrakenApi,
+        feed: ExecutionFeed,
+        *,
+        clock: Clock,
+        wall: Callable[[], datetime] | None = None,
+    ) -> None:
+        """`wall`: the wall clock Kraken's engine `deadline` is set by (Kraken's time, not the event clock)."""
+        self._wall = wall or (lambda: datetime.now(UTC))
         self._ws = ws
         self._api = api
         self._feed = feed
@@ -101,7 +120,11 @@ class KrakenOrderCalls:
             trigger_price=intent.trigger_price,
             post_only=intent.post_only,
         )
-        placement = self._over_rest(lambda: self._api.place_order(request, deadline=self._rest_deadline(deadline)))
+        placement = self._over_rest(
+            lambda: self._api.place_order(
+                request, deadline=self._rest_deadline(deadline), engine_deadline=self._engine_deadline(deadline)
+            )
+        )
         if placement.status != "placed":
             raise OutcomeUnknown(f"AddOrder {intent.cl_ord_id}: {placement.error}; not found by cl_ord_id yet")
         self._settled(intent.cl_ord_id)
@@ -135,6 +158,7 @@ class KrakenOrderCalls:
                     limit_price=amend.limit_price,
                     trigger_price=amend.trigger_price,
                     deadline=self._rest_deadline(deadline),
+                    engine_deadline=self._engine_deadline(deadline),
                 )
             )
         self._settled(cl_ord_id)
@@ -263,6 +287,11 @@ class KrakenOrderCalls:
         found = self._over_rest(lambda: self._api.find_order(cl_ord_id, deadline=self._rest_deadline(deadline)))
         self._settled(cl_ord_id)
         return found
+
+    def _engine_deadline(self, deadline: Deadline) -> str:
+        """Kraken's engine rejects the order after this rather than place it late: an order whose call crocbot
+        gave up on must not surprise it long after (it is looked up by its client id meanwhile)."""
+        return kraken_deadline(self._wall(), deadline.remaining(), minimum=_REST_MIN_AHEAD)
 
     def _rest_deadline(self, deadline: Deadline) -> float:
         """The call's deadline on the REST client's own clock."""

@@ -64,9 +64,10 @@ class WsNotConnected(Exception):
     """The private connection is down: nothing was sent."""
 
 
-def kraken_deadline(now: datetime, seconds: float) -> str:
-    """Kraken's `deadline`: RFC3339 with milliseconds, kept within its 500 ms to 60 s window."""
-    ahead = min(_MAX_AHEAD, max(_MIN_AHEAD, seconds))
+def kraken_deadline(now: datetime, seconds: float, *, minimum: float = _MIN_AHEAD) -> str:
+    """Kraken's `deadline`: RFC3339 with milliseconds, kept within its window (WS: 500 ms to 60 s; REST's is
+    `minimum`=2 s to 60 s)."""
+    ahead = min(_MAX_AHEAD, max(minimum, seconds))
     return (now + timedelta(seconds=ahead)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 

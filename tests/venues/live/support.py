@@ -132,7 +132,7 @@ def live_venue(
             wall=wall,
             backoff=Backoff(initial=0.05, maximum=0.2),
         )
-        live = Live(sim, api, feed, sink, ws, KrakenOrderCalls(ws, api, feed, clock=CLOCK))
+        live = Live(sim, api, feed, sink, ws, KrakenOrderCalls(ws, api, feed, clock=CLOCK, wall=wall))
         if start_ws:
             ws.start()
             wait_until(lambda: ws.connected and feed.snapshots >= 1, "the private WS connected and subscribed")

@@ -284,3 +284,15 @@ def test_a_cancel_whose_report_never_comes_takes_what_the_order_filled_from_rest
     assert (cancelled.status, cancelled.filled_qty) == (OrderStatus.CANCELLED, order.cum_qty)
     assert 0 < cancelled.filled_qty < qty
     assert live.api.lookups == ["find ws-deaf-1"]
+
+
+def test_an_order_over_rest_carries_krakens_deadline_and_the_engine_refuses_it_late() -> None:
+    late = lambda: now() - timedelta(seconds=120)  # noqa: E731 - a wall clock two minutes behind
+    with live_venue(start_ws=False, wall=late) as live:
+        # over REST Kraken's `Deadline elapsed` is an unknown outcome (FACTS: look the order up, never resend)
+        with pytest.raises(OutcomeUnknown) as unknown:
+            live.calls.submit(limit_buy("rest-late-1", live), deadline())
+        sent = orders_on_the_simulator(live, "rest-late-1")
+
+    assert "EService:Deadline elapsed" in str(unknown.value)
+    assert sent == 0
