@@ -10,6 +10,8 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
 from types import FrameType
 from typing import Any
 
@@ -21,6 +23,7 @@ from crocbot.app.instruments import load_instruments
 from crocbot.config import Settings, fingerprint
 from crocbot.config.policies import live_limits
 from crocbot.core.clock import Clock, wall_rate
+from crocbot.core.risk_sizing import money_text
 from crocbot.exit_codes import ExitCode
 from crocbot.ops.log import setup_logging
 from crocbot.ops.state_lock import StateDirLocked, lock_state_dir, unlock_state_dir
@@ -125,7 +128,17 @@ def _preflight_passed(bot: Bot) -> bool:
             "crocbot cannot start live: the preflight found {} problem(s), each above; nothing was sent to Kraken",
             len(result.problems),
         )
-    return result.ok
+        return False
+    quote = next(iter(bot.instruments.values())).quote
+    capital = result.balances.get(quote, Decimal(0))
+    bot.live = replace(bot.live, capital=capital)
+    logger.info(
+        "live capital: {} {} available on the account; a first live start sizes risk on it (later starts on the "
+        "journal's ledger); the live limits cap what is at stake",
+        money_text(capital),
+        quote,
+    )
+    return True
 
 
 def _install_stop_signals(signalled: list[int]) -> dict[int, _SignalHandler]:

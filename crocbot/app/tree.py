@@ -84,7 +84,7 @@ class LiveParts:
     """What live mode puts in the core instead of the paper venue, built by the bot: the authenticated REST client,
     the orders gateway and its breaker for the live venue, and Kraken's account view with the private-queries gateway
     and its breaker for the reconciler. `ws_options`, `on_client`: the private WS client's options and a hook that
-    hears of its client (tests: a short backoff; a lockstep simulation watching its frames)."""
+    hears of its client (tests: a short backoff; a lockstep simulation watching its frames). `capital`: see below."""
 
     api: KrakenApi
     orders: Gateway
@@ -96,6 +96,9 @@ class LiveParts:
     view_timeout: float = 30.0
     ws_options: Mapping[str, Any] = field(default_factory=dict)
     on_client: Callable[[WsClient], None] | None = None
+    # the account's available quote balance as the preflight found it: a first live start's capital for risk sizing
+    # (later starts keep the journal's ledger); None: `[paper] starting_balances`, as a test without a preflight has
+    capital: Decimal | None = None
 
 
 def trade_costs(settings: Settings, instruments: Mapping[str, Instrument]) -> dict[str, TradeCosts]:
@@ -169,7 +172,9 @@ def core_tree(
                 chase_step=execution.chase_step,
                 live_limits=live_limits(settings.live) if live is not None else None,
             ),
-            cash=settings.paper.starting_balances.get(quote, Decimal(0)),
+            cash=live.capital
+            if live is not None and live.capital is not None
+            else settings.paper.starting_balances.get(quote, Decimal(0)),
             quote=quote,
             metrics=metrics,
             escalation=escalation,

@@ -21,7 +21,7 @@ import pytest
 
 from crocbot.app.bot import ORDERS_BREAKER, PRIVATE_BREAKER
 from crocbot.exit_codes import ExitCode
-from tests.support.process import CONFIG, WAIT, Crocbot, crocbot_env
+from tests.support.process import CONFIG, WAIT, Crocbot, crocbot_env, run_crocbot
 from tests.support.sim import API_KEY, API_SECRET, kraken_env, running_simulator
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX; Windows uses CTRL_BREAK")
@@ -86,6 +86,7 @@ def test_a_sound_account_starts_live_gets_ready_and_stops_on_sigterm(tmp_path: P
             bot.process.send_signal(signal.SIGTERM)
             code, out, err = bot.finish()
         disarmed = account.dead_man_at is None
+    status = run_crocbot(["status", "--json", "--state-dir", str(tmp_path / "state")], cwd=tmp_path, env=env)
 
     assert code == ExitCode.OK, err
     assert "running in live mode" in err
@@ -96,3 +97,6 @@ def test_a_sound_account_starts_live_gets_ready_and_stops_on_sigterm(tmp_path: P
     assert API_SECRET not in err + out
     assert armed
     assert disarmed
+    # a first live start sizes risk on the account's available quote balance, not on [paper] starting_balances
+    assert "live capital: 100000.00 USD available on the account" in err
+    assert json.loads(status.stdout)["cash"] == "100000"
