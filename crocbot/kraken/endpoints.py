@@ -34,9 +34,13 @@ from crocbot.kraken.rest_types import (
 )
 from crocbot.kraken.symbols import rest_pair_name
 
-__all__ = ["KrakenApi"]
+__all__ = ["KrakenApi", "TOKEN_TERMS"]
 
 _XSTOCK_BASE = re.compile(r"^[A-Z0-9]+x/")
+# xStocks are rebasing tokens, and Kraken shows an account's xStock amounts in underlying-equity terms unless asked
+# otherwise; crocbot's orders, fills and positions count tokens, what it buys and sells, so every account view asks
+# for token terms ("base": SPV tokens). The private WS's `rebased: false` is the same.
+TOKEN_TERMS = {"rebase_multiplier": "base"}
 
 
 class KrakenApi:
@@ -147,22 +151,22 @@ class KrakenApi:
 
     def balance(self, *, deadline: float | None = None) -> dict[str, Decimal]:
         """Spot balances by v2 asset name; staking/earn views (`.S`, `.M`, `.B`, `.F`, `.T`) are left out."""
-        result = self.rest.private("Balance", deadline=deadline)
+        result = self.rest.private("Balance", dict(TOKEN_TERMS), deadline=deadline)
         return {normal_asset(k): dec(v) for k, v in result.items() if "." not in k}
 
     def balance_ex(self, *, deadline: float | None = None) -> dict[str, BalanceEx]:
-        result = self.rest.private("BalanceEx", deadline=deadline)
+        result = self.rest.private("BalanceEx", dict(TOKEN_TERMS), deadline=deadline)
         return {normal_asset(k): balance_ex(v) for k, v in result.items() if "." not in k}
 
     def open_orders(self, *, cl_ord_id: str | None = None, deadline: float | None = None) -> list[OrderInfo]:
-        params = {"cl_ord_id": cl_ord_id} if cl_ord_id else {}
+        params = {**TOKEN_TERMS, **({"cl_ord_id": cl_ord_id} if cl_ord_id else {})}
         result = self.rest.private("OpenOrders", params, deadline=deadline)
         return [order_info(txid, row) for txid, row in (result.get("open") or {}).items()]
 
     def closed_orders(
         self, *, cl_ord_id: str | None = None, start: int | None = None, offset: int = 0, deadline: float | None = None
     ) -> tuple[list[OrderInfo], int]:
-        params: dict[str, Any] = {"ofs": offset}
+        params: dict[str, Any] = {"ofs": offset, **TOKEN_TERMS}
         if cl_ord_id:
             params["cl_ord_id"] = cl_ord_id
         if start is not None:
@@ -174,7 +178,8 @@ class KrakenApi:
     def query_orders(self, txids: list[str], *, deadline: float | None = None) -> list[OrderInfo]:
         if not 1 <= len(txids) <= 50:
             raise ValueError("QueryOrders takes 1 to 50 order ids")
-        result = self.rest.private("QueryOrders", {"txid": ",".join(txids), "trades": True}, deadline=deadline)
+        params = {"txid": ",".join(txids), "trades": True, **TOKEN_TERMS}
+        result = self.rest.private("QueryOrders", params, deadline=deadline)
         return [order_info(txid, row) for txid, row in result.items()]
 
     def trades_history(
@@ -182,7 +187,7 @@ class KrakenApi:
     ) -> tuple[list[TradeInfo], int]:
         # One row per execution, as the `executions` channel reports them (its `exec_id` is the row's id): Kraken
         # consolidates a taker order's fills into one row by default, which would hide fills from de-duplication.
-        params: dict[str, Any] = {"ofs": offset, "consolidate_taker": False}
+        params: dict[str, Any] = {"ofs": offset, "consolidate_taker": False, **TOKEN_TERMS}
         if start is not None:
             params["start"] = start
         result = self.rest.private("TradesHistory", params, deadline=deadline)

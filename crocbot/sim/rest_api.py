@@ -23,6 +23,7 @@ from crocbot.sim.rest_server import SimError
 __all__ = ["SimRestApi"]
 
 _PAGE = 50
+_REBASE_MULTIPLIERS = frozenset({"rebased", "base"})  # xStock views: underlying-equity or token terms
 _UNKNOWN_ORDER, _INVALID_ORDER = "EOrder:Unknown order", "EOrder:Invalid order"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ORDER_TYPES = {"market", "limit", "stop-loss", "stop-loss-limit", "take-profit", "take-profit-limit"}
@@ -102,6 +103,9 @@ class SimRestApi:
             if handler is None:
                 raise SimError("EGeneral:Unknown method")
             account.charge_rest(rest_cost(method), self.exchange.clock.monotonic())
+            if params.get("rebase_multiplier", "rebased") not in _REBASE_MULTIPLIERS:
+                raise SimError("EGeneral:Invalid arguments:rebase_multiplier")
+            # the simulator's xStocks never rebased (multiplier 1): both terms show the same amounts
             return handler(account, params)
 
     # -- helpers --------------------------------------------------------------------------------------

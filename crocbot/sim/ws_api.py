@@ -195,6 +195,9 @@ def _private_channel(
     if account is None:
         reply(error="ESession:Invalid session", channel=channel, status="error")
         return
+    if not isinstance(params.get("rebased", True), bool):
+        reply(error="EGeneral:Invalid arguments:rebased", channel=channel, status="error")
+        return
     session.account = account
     if method == "unsubscribe":
         session.unsubscribe(channel, "*")

@@ -119,10 +119,11 @@ class WsTrading:
         self._lock = threading.Lock()
         self._waiters: dict[int, _Waiter] = {}
         self._token: str | None = None
-        executions = {"snap_orders": True, "snap_trades": snap_trades, "ratecounter": True}
+        # `rebased: false`: xStock amounts in token terms, as crocbot's orders count them (`TOKEN_TERMS` for REST)
+        executions = {"snap_orders": True, "snap_trades": snap_trades, "ratecounter": True, "rebased": False}
         self.client = WsClient(
             url,
-            [Subscription("executions", params=executions), Subscription("balances")],
+            [Subscription("executions", params=executions), Subscription("balances", params={"rebased": False})],
             self._on_message,
             name="ws-private",
             token_provider=self._new_token,
