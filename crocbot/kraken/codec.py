@@ -302,6 +302,7 @@ class Codec:
             fees=fees,
             reason=row.get("reason"),
             amended=row.get("amended"),
+            ratecount=_opt_int(row, "ratecount"),
         )
 
     def _balances(self, msg: Mapping[str, Any]) -> list[object]:

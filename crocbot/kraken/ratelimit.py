@@ -107,6 +107,14 @@ class LeakyCounter:
             self._value = self._level_locked(now) + cost
             self._at = now
 
+    def at_least(self, level: float, now: float) -> None:
+        """The exchange said where the counter stands: never below that (a model that counts low earns refusals;
+        one that counts high only waits a little longer)."""
+        with self._lock:
+            if level > self._level_locked(now):
+                self._value = level
+                self._at = now
+
     def try_add(self, cost: float, now: float) -> bool:
         """The exchange's side: take the cost if it fits, refuse (and take nothing) if it would go over."""
         with self._lock:

@@ -157,6 +157,14 @@ class RestClient:
         after `deadline` (nothing may be sent then)."""
         self._wait(self._pair_counter(pair), cost, deadline, method)
 
+    def observe_trading(self, pair: str, level: float) -> None:
+        """Kraken reported `pair`'s trading counter (the executions channel's `ratecount`): the model follows it up."""
+        self._pair_counter(pair).at_least(level, self._clock.monotonic())
+
+    def trading_level(self, pair: str) -> float:
+        """Where the model puts `pair`'s trading counter now."""
+        return self._pair_counter(pair).level(self._clock.monotonic())
+
     def order_cost(self, action: str, order_key: str | None) -> float:
         """The trading-counter cost of adding, amending or cancelling an order of the given age."""
         if action == "add":

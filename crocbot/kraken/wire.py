@@ -105,6 +105,7 @@ class ExecutionReport:
     fees: tuple[tuple[str, Decimal], ...] = ()
     reason: str | None = None
     amended: bool | None = None
+    ratecount: int | None = None  # the pair's trading counter now (subscribed with `ratecounter: true`)
 
 
 @dataclass(frozen=True, slots=True)

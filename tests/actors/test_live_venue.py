@@ -7,6 +7,7 @@ from __future__ import annotations
 import queue
 import random
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,10 +19,11 @@ from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.actors.venue.live import LiveVenue
 from crocbot.core.clock import SystemClock
-from crocbot.core.messages import Fill, OrderEvent, OrderStatus, ReconcileRequest
+from crocbot.core.messages import Fill, OrderEvent, OrderStatus, ReconcileRequest, Side
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.reconnect import Backoff
 from crocbot.kraken.rest import RestClient
+from crocbot.matching import OrderRequest
 from crocbot.sim.runner import Simulator
 from crocbot.venues.protocol import Submit
 from tests.support.actors import Tap, take
@@ -133,3 +135,26 @@ def test_the_private_websocket_is_closed_when_the_venue_stops(wall_runtime: Runt
 
     assert not venue.ws.connected
     wait_until(lambda: not sim.ws.sessions(), "the simulator sees no session left")
+
+
+def test_krakens_own_count_of_a_pairs_trading_counter_corrects_the_model(wall_runtime: Runtime, sim: Simulator) -> None:
+    """Orders placed on the account by something else (a person on kraken.com) charge the pair's counter too: the
+    executions channel's `ratecount` brings the model up to Kraken's count: crocbot waits instead of being refused."""
+    events: queue.Queue[Any] = queue.Queue()
+    requests: queue.Queue[Any] = queue.Queue()
+    venue, gateway = _start(wall_runtime, sim, events, requests)
+    account = sim.exchange.accounts[API_KEY]
+    far_below = (sim.exchange.markets["BTC/USD"].book.bids(1)[0][0] * Decimal("0.8")).quantize(Decimal("0.1"))
+    pair = venue.api.pair("BTC/USD")
+    try:
+        before = venue.api.rest.trading_level(pair)
+        for n in range(5):
+            order = OrderRequest("BTC/USD", Side.BUY, "limit", Decimal("0.001"), far_below, cl_ord_id=f"by-hand-{n}")
+            sim.exchange.add_order(account, order)
+        kraken = account.pair_counters["BTC/USD"].level(sim.exchange.clock.monotonic())
+        wait_until(lambda: venue.api.rest.trading_level(pair) >= kraken - 1, "the model following Kraken's count")
+    finally:
+        gateway.stop(timeout=5)
+
+    assert before == 0
+    assert kraken >= 5  # five adds, one each

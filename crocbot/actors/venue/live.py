@@ -32,7 +32,7 @@ from crocbot.core.clock import SystemClock
 from crocbot.core.desk.adoption import purpose_of
 from crocbot.core.messages import PrivateWsHealth, ReconcileRequest
 from crocbot.kraken.endpoints import KrakenApi
-from crocbot.kraken.wire import ConnectionState
+from crocbot.kraken.wire import ConnectionState, Executions
 from crocbot.kraken.ws import WsClient
 from crocbot.venues.live import ExecutionFeed, ExecutionsMerger, KrakenOrderCalls, LiveEvent, WsTrading
 
@@ -69,9 +69,7 @@ class LiveVenue(VenueCalls):
         self._feed = ExecutionFeed(ExecutionsMerger(known=_crocbots), self._deliver)
         # connection health is wall-clock whatever the event clock does
         options: dict[str, Any] = {"clock": SystemClock(), **(ws_options or {})}
-        self._ws = WsTrading(
-            ws_auth_url, api.websockets_token, self._feed.on_executions, on_other=self._other, **options
-        )
+        self._ws = WsTrading(ws_auth_url, api.websockets_token, self._on_executions, on_other=self._other, **options)
         super().__init__(
             ctx,
             KrakenOrderCalls(self._ws, api, self._feed, clock=ctx.services.clock),
@@ -79,9 +77,14 @@ class LiveVenue(VenueCalls):
             breaker=breaker,
             timeout=timeout,
         )
+        self._api = api
         self._on_client = on_client
         self._ever_connected = False
         self.reconnects = 0
+
+    @property
+    def api(self) -> KrakenApi:
+        return self._api
 
     @property
     def ws(self) -> WsTrading:
@@ -107,6 +110,15 @@ class LiveVenue(VenueCalls):
         self._ws.stop()
 
     # -- the receive thread and the gateway workers ---------------------------------------------------
+
+    def _on_executions(self, executions: Executions) -> None:
+        """The receive thread: Kraken's own count of each pair's trading counter corrects the model first (crocbot
+        models it so as never to earn `Rate limit exceeded`; orders placed elsewhere on the account count too), then
+        the reports go to the feed."""
+        for report in executions.reports:
+            if report.ratecount is not None and report.symbol is not None:
+                self._api.rest.observe_trading(self._api.pair(report.symbol), report.ratecount)
+        self._feed.on_executions(executions)
 
     def _deliver(self, event: LiveEvent) -> None:
         """The feed's events, in its order, from whichever thread made them: never blocks."""
