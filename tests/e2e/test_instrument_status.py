@@ -81,3 +81,13 @@ def test_a_symbol_leaving_online_holds_entries_and_exits_and_keeps_the_stop(
     assert said_while_halted == 2  # the change, and the exit that waits: once each
     assert _said(lines, "INFO", f"{SYMBOL} is online again on Kraken") == 1
     assert errors == []
+
+
+def test_a_start_while_a_symbol_is_not_online_says_so_once(tmp_path: Path, lines: list[tuple[str, str]]) -> None:
+    with started(Paper(tmp_path, sources={}, symbols=(SYMBOL,))) as bot:
+        bot.simulator.exchange.set_instrument_status(SYMBOL, "maintenance")
+        _until(bot, "the change said", lambda: _said(lines, "WARNING", f"{SYMBOL} is maintenance on Kraken") > 0)
+        bot.restart()
+        bot.advance(5.0)
+
+    assert _said(lines, "WARNING", f"{SYMBOL} is maintenance on Kraken: no entries for it until it is online") == 1

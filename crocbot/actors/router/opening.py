@@ -18,6 +18,7 @@ from crocbot.actors.bus import Bus
 from crocbot.actors.messages import PaperAccountSaved, ReadJournal
 from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig, EntryTTL, LookupDue, StopBudgetDue
 from crocbot.core.desk.stop_updates import StopUpdates
+from crocbot.core.desk.trading_status import ENTRY_STATUSES
 from crocbot.core.ids import ClientIds
 from crocbot.core.instrument import Instrument
 from crocbot.core.ledger import Ledger
@@ -98,6 +99,13 @@ def desk_from_journal(
     desk.on_day_tick(now())
     if risk.kill_switch_tripped:
         logger.warning("kill switch still tripped after the restart: {}", risk.kill_reason)
+    for symbol, instrument in instruments.items():  # a change later is said by the desk; the start's state here
+        if instrument.status not in ENTRY_STATUSES:
+            logger.bind(symbol=symbol).warning(
+                "{} is {} on Kraken: no entries for it until it is online; its positions keep their stops",
+                symbol,
+                instrument.status,
+            )
     return desk, restored
 
 
