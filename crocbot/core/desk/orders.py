@@ -11,7 +11,7 @@ from crocbot.core.desk.actions import Action, Emit, Note, Record
 from crocbot.core.desk.exits import exit_position
 from crocbot.core.desk.protection import apply_amend, on_command_rejected, place_stop, stop_in_flight, stop_live
 from crocbot.core.desk.safety import give_up
-from crocbot.core.desk.state import Book
+from crocbot.core.desk.state import Book, PositionState
 from crocbot.core.messages import (
     HELD_BACK,
     CommandRejected,
@@ -93,18 +93,26 @@ def order_ended(book: Book, order: TrackedOrder, status: OrderStatus, now: datet
         book.stop_cancels.discard(order.cl_ord_id)
         if position.stop_order not in (None, order.cl_ord_id):
             return []  # an earlier stop order: the current one protects the position
+        if reason == HELD_BACK and position.replacing is not None:
+            return _replacement_held_back(book, position, order, now)
         position.stop_order, position.stop_live = None, False
         if not position.open or position.exiting:
             return []
         if asked and status is OrderStatus.CANCELLED:
             # cancelled for an exit that has failed since: protect what is left again, do not sell into the
             # market that just refused the exit (the SL manager may ask again)
-            text = f"stop {order.cl_ord_id} cancelled for an exit that failed: placing it again"
+            text = f"stop {order.cl_ord_id} cancelled for an order that was not placed after all: placing it again"
             return [
                 Note("WARNING", text, symbol),
                 *place_stop(book, position, now),
                 Emit(PositionChanged(position.message())),
             ]
+        if reason == NEVER_SENT and (resting := book.open_stop_order(position)) is not None:
+            # a replacement that never left: the stop it was to replace still rests (its cancel never left either)
+            # and protects; a second stop beside it would promise the same coins twice
+            position.stop_order, position.stop_live = resting.cl_ord_id, resting.status is OrderStatus.ACKED
+            text = f"stop {order.cl_ord_id} was never sent (crocbot stopped first): {resting.cl_ord_id} still rests"
+            return [Note("WARNING", text, symbol), Emit(PositionChanged(position.message()))]
         if reason == NEVER_SENT:
             # crocbot died between journaling it and sending it: the venue refused nothing, so the position is
             # protected now, not sold (an exit at start-up would pay fees and slippage for a crash of ours)
@@ -160,6 +168,25 @@ def order_ended(book: Book, order: TrackedOrder, status: OrderStatus, now: datet
         actions += place_stop(book, position, now)
     actions.append(Emit(PositionChanged(position.message())))
     return actions
+
+
+def _replacement_held_back(book: Book, position: PositionState, new: TrackedOrder, now: datetime) -> list[Action]:
+    """The venue did not place the stop replacing the position's old one (`protection.replace_stop`): the old one
+    could not be cancelled unfilled, so it has sold, or is selling, the position. The old stop is the position's
+    again: still working, its own end decides; ended already, that end is taken now (a part left unsold is
+    protected again)."""
+    old = book.orders.get(position.replacing or "")
+    position.replacing = None
+    position.stop_order, position.stop_live = None, False
+    text = f"replacement stop {new.cl_ord_id} not placed: the stop it replaces could not be cancelled unfilled"
+    note = Note("INFO", text, position.symbol)
+    if old is None:
+        return [note, *place_stop(book, position, now)] if position.open and not position.exiting else [note]
+    position.stop_order = old.cl_ord_id
+    if old.is_open or old.status is OrderStatus.FILLED:
+        return [note, Emit(PositionChanged(position.message()))] if position.open else [note]
+    book.stop_cancels.add(old.cl_ord_id)  # its cancel was asked for: what is left is protected again
+    return [note, *order_ended(book, old, old.status, now)]
 
 
 def on_order_looked_up(book: Book, event: OrderLookedUp, now: datetime) -> list[Action]:

@@ -4,12 +4,14 @@ pair's trading counter (`crocbot.core.desk.stop_updates`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 from crocbot.core.desk.actions import Action, Emit, Note, Record
 from crocbot.core.desk.events import LookupDue, StopBudgetDue
 from crocbot.core.desk.state import Book, PositionState
+from crocbot.core.desk.stop_updates import worth
 from crocbot.core.messages import (
     RATE_LIMITED,
     UNSENT,
@@ -24,7 +26,7 @@ from crocbot.core.messages import (
     StopAmendRequest,
     StopKind,
 )
-from crocbot.core.messages.commands import Amend, Submit
+from crocbot.core.messages.commands import Amend, Cancel, Submit
 from crocbot.core.messages.journal import (
     RecordIntent,
     RecordStop,
@@ -32,7 +34,25 @@ from crocbot.core.messages.journal import (
 from crocbot.core.money import fmt
 from crocbot.core.order_state import IllegalTransition, TrackedOrder
 
+# Refusals a new order would earn too: the level itself is wrong (a new stop there would be refused as well, after
+# the old one was cancelled), the order is gone (its end comes as its own event), or a lookup's. Every other refusal
+# of a stop's amend is the amend's, and the stop is replaced instead (`replace_stop`).
+_NOT_REPLACED = (
+    "EOrder:Invalid price",
+    "EOrder:Tick size",
+    "EOrder:Order minimum",
+    "EOrder:Cost minimum",
+    "EOrder:Insufficient funds",
+    "EOrder:Invalid order",
+    "EOrder:Unknown order",
+    "EService:Market in",  # cancel_only / post_only: no new order either
+    "EGeneral:Invalid arguments:price",
+    "EGeneral:Invalid arguments:trigger_price",
+    "looked up",
+)
+
 __all__ = [
+    "replace_stop",
     "stop_live",
     "on_amended",
     "stop_in_flight",
@@ -55,6 +75,7 @@ def stop_live(book: Book, order: TrackedOrder, ts: datetime) -> list[Action]:
         return []
     position.stop_live = True
     position.refusals = 0
+    position.replacing = None
     stop = RecordStop(position.position_id, position.stop, position.stop_kind, ts, order.cl_ord_id)
     # a stop wished for while this order was on its way goes out now that it can be amended
     wished = book.stop_updates.send_next(book, position, ts)
@@ -131,9 +152,13 @@ def on_command_rejected(book: Book, event: CommandRejected, now: datetime) -> li
     if position is None or symbol is None:
         return actions
     if event.command == "amend" and asked is not None:
-        if updates.refused(position, asked, event.reason) and event.reason == UNSENT:
+        kept = updates.refused(position, asked, event.reason)
+        if kept and event.reason == UNSENT:
             # nothing reached the venue (queue full, breaker open): the same wish, after a pause, not at once
             return [*actions, *updates.wait_for(position, updates.retry, now)]
+        replaceable = not kept and not event.reason.startswith(_NOT_REPLACED)
+        if replaceable and (replaced := replace_stop(book, position, asked, now)):
+            return [*actions, *replaced, *updates.drain(book, symbol, now)]
         actions += updates.send_next(book, position, now)
     return [*actions, *updates.drain(book, symbol, now)]
 
@@ -156,6 +181,38 @@ def on_stop_budget(book: Book, timer: StopBudgetDue, now: datetime) -> list[Acti
 def sending(book: Book, action: Action, now: datetime) -> None:
     """The router is sending `action` to the venue: the pair's trading counter is charged for it."""
     book.stop_updates.sending(book, action, now)
+
+
+def replace_stop(book: Book, position: PositionState, asked: tuple[Decimal, StopKind], now: datetime) -> list[Action]:
+    """Kraken refused to amend the stop to `asked` for a reason of the order's own (not the rate limit, not an order
+    already gone): cancel it and place a new one there. On spot the stop holds the coins, so a second stop cannot
+    rest beside the first: the new one goes out only once the venue confirmed the cancel unfilled (the venue holds it
+    back otherwise: the old stop has sold, or is selling, the position). Meanwhile the old stop protects; in the gap
+    between the cancel and the new order resting, the SL manager's backstop watches the level. [] when the level is
+    no longer worth it (the market moved), or nothing can be placed."""
+    old = book.orders.get(position.stop_order or "")
+    if old is None or not old.is_open or not position.stop_live or position.exiting or position.replacing:
+        return []
+    if not worth(position, asked[0], book.marks.get(position.symbol)):
+        return []
+    position.pending_stop = asked  # what the new order carries (`place_stop`)
+    placed = place_stop(book, position, now)
+    if not any(isinstance(a, Submit) for a in placed):
+        position.pending_stop = None
+        return placed  # too small to place: the old stop stays
+    book.stop_cancels.add(old.cl_ord_id)
+    position.replacing = old.cl_ord_id
+    text = (
+        f"amend of stop {old.cl_ord_id} refused: replacing it with {position.stop_order} at {fmt(position.stop)} "
+        "(placed once the old one is cancelled)"
+    )
+    after = (old.cl_ord_id,)
+    return [
+        Note("WARNING", text, position.symbol),
+        Cancel(old.cl_ord_id, position.symbol, now),
+        *(replace(a, after_cancels=after) if isinstance(a, Submit) else a for a in placed),
+        Emit(PositionChanged(position.message())),
+    ]
 
 
 def place_stop(book: Book, position: PositionState, now: datetime) -> list[Action]:

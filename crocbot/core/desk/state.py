@@ -80,6 +80,7 @@ class PositionState:
     stop_kind: StopKind = StopKind.INITIAL
     pending_stop: tuple[Decimal, StopKind] | None = None  # an amend in flight
     wanted_stop: tuple[Decimal, StopKind] | None = None  # the newest stop desired and not sent yet (`stop_updates`)
+    replacing: str | None = None  # the stop order a new one replaces (an amend refused), until the new one rests
     exit_orders: list[str] = field(default_factory=list)
     exiting: bool = False
     exit_reason: ExitReason | None = None  # what the exit in flight is for; None: the stop level was reached

@@ -49,7 +49,7 @@ from crocbot.core.trading_counter import ADD_COST, TradingCounter, amend_cost, c
 if TYPE_CHECKING:
     from crocbot.core.desk.state import Book
 
-__all__ = ["StopUpdates", "StopOutcome"]
+__all__ = ["StopUpdates", "StopOutcome", "worth"]
 
 _AGE_SLACK = 1.0  # seconds taken off an order's age: younger means a dearer amend, the safe side of clocks
 _MIN_WAIT = 0.05  # seconds: a timer no sooner than this (the counter's decay is continuous)
@@ -128,7 +128,7 @@ class StopUpdates:
         position = desk.positions.get(request.position_id)
         if position is None or not position.open or position.exiting or position.stop_order is None:
             return []
-        if not position.stop_live or not _worth(position, request.stop, desk.marks.get(position.symbol)):
+        if not position.stop_live or not worth(position, request.stop, desk.marks.get(position.symbol)):
             return []
         replaced = position.wanted_stop is not None
         position.wanted_stop = (request.stop, request.kind)
@@ -166,7 +166,7 @@ class StopUpdates:
             position.wanted_stop = None
             return [], 0.0, 0.0
         level, kind = wanted
-        if not _worth(position, level, desk.marks.get(position.symbol)):
+        if not worth(position, level, desk.marks.get(position.symbol)):
             position.wanted_stop = None
             self.tally[StopOutcome.DROPPED] += 1
             return [], 0.0, 0.0
@@ -282,7 +282,7 @@ class StopUpdates:
         self._lookups.discard(cl_ord_id)
 
 
-def _worth(position: PositionState, level: Decimal, mark: Decimal | None) -> bool:
+def worth(position: PositionState, level: Decimal, mark: Decimal | None) -> bool:
     """Tighter than the live stop, and on the safe side of the market (a stop through it would fire at once)."""
     long = position.side is PositionSide.LONG
     tighter = level > position.stop if long else level < position.stop
