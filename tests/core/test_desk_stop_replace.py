@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from crocbot.core.desk import Action, Desk, StopUpdates, Submitted
+from crocbot.core.desk import Action, Desk, Emit, StopUpdates, Submitted
 from crocbot.core.messages import (
     HELD_BACK,
+    UNSENT,
     CommandRejected,
     OrderPurpose,
     OrderStatus,
@@ -125,3 +126,57 @@ def test_a_replacement_never_sent_before_a_restart_leaves_the_old_stop_as_the_pr
     state = desk.positions[opened.position_id]
     assert (state.stop_order, state.stop_live) == (opened.stop, True)
     assert [lv for lv, _ in logged(actions) if lv in ("ERROR", "CRITICAL")] == []
+
+
+def test_a_crash_between_the_cancel_and_the_replacement_protects_the_position_again_and_sells_nothing() -> None:
+    """Found in review: killed after the venue confirmed the old stop's cancel and before the new stop went out. At
+    the restart the journal still names the old stop; the venue says it was cancelled, and the new one never left.
+    In either order of those two ends, a stop is placed again; no exit, no alarm."""
+    for order in ("old first", "new first"):
+        opened = _opened()
+        _, new = _replaced(opened)
+        desk = restored(opened.desk, {opened.position_id: opened.stop})
+        old_end = event(opened.stop, S.CANCELLED, at(100), reason="reconciled with the venue")
+        new_end = event(new.intent.cl_ord_id, S.REJECTED, at(100), reason=NEVER_SENT)
+        ends = (old_end, new_end) if order == "old first" else (new_end, old_end)
+
+        actions, _ = desk.reconcile(
+            Plan(events=ends), ForeignOrderPolicy.ADOPT, at(100), startup=True, journaled=frozenset()
+        )
+
+        submits = [a for a in actions if isinstance(a, Submit)]
+        assert [a.intent.purpose for a in submits] == [OrderPurpose.STOP], order
+        assert [lv for lv, _ in logged(actions) if lv in ("ERROR", "CRITICAL")] == [], order
+        assert desk.positions[opened.position_id].stop_order == submits[0].intent.cl_ord_id
+
+
+def test_a_replacement_whose_cancel_was_refused_leaves_the_old_stop_live_and_trailing() -> None:
+    """Found in review: the old stop's cancel refused (or never sent): the venue holds the new one back, the old one
+    still rests, and it must count as live again, or no stop would trail for the rest of the position's life."""
+    opened = _opened()
+    _, new = _replaced(opened)
+    opened.desk.on(CommandRejected(opened.stop, "cancel", UNSENT, at(22)), at(22))  # the breaker was open
+    opened.desk.on(event(new.intent.cl_ord_id, S.CANCELLED, at(22), reason=HELD_BACK), at(22))
+    request = StopAmendRequest(opened.position_id, SYMBOL, D("100.5"), StopKind.TRAILING, at(30))
+
+    wished = opened.desk.on(request, at(30))
+
+    assert (opened.position.stop_order, opened.position.stop_live) == (opened.stop, True)
+    assert wished == [Amend(opened.stop, SYMBOL, at(30), trigger_price=D("100.5"))]
+
+
+def test_a_replacement_is_not_announced_as_an_unprotected_position() -> None:
+    """Found in review: announcing the position without a live stop while its stop is replaced has the SL manager
+    exit it once its 1 s to place a stop ran out; the old stop protects until the new one rests."""
+    opened = _opened()
+    got, _ = _replaced(opened)
+
+    assert not [a for a in got if isinstance(a, Emit)]
+
+
+def test_a_refusal_of_the_service_or_the_session_replaces_nothing() -> None:
+    for reason in ("EService:Deadline elapsed", "EAPI:Invalid token", "EGeneral:Internal error"):
+        opened = _opened()
+        opened.desk.on(StopAmendRequest(opened.position_id, SYMBOL, D("100"), StopKind.TRAILING, at(20)), at(20))
+        got = opened.desk.on(CommandRejected(opened.stop, "amend", reason, at(21)), at(21))
+        assert [a for a in got if isinstance(a, Cancel | Submit)] == [], reason

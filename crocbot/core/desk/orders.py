@@ -95,9 +95,17 @@ def order_ended(book: Book, order: TrackedOrder, status: OrderStatus, now: datet
             return []  # an earlier stop order: the current one protects the position
         if reason == HELD_BACK and position.replacing is not None:
             return _replacement_held_back(book, position, order, now)
+        position.replacing = None  # a replacement that ended otherwise is no longer one
         position.stop_order, position.stop_live = None, False
         if not position.open or position.exiting:
             return []
+        if (other := book.open_stop_order(position)) is not None:
+            # Another stop of the position is open: the one replacing this (a restart may show the old one's end
+            # before the new one's, and without the cancel crocbot asked for), or one placed since. It protects;
+            # nothing is sold and no third stop placed for this one's end.
+            position.stop_order, position.stop_live = other.cl_ord_id, other.status is OrderStatus.ACKED
+            text = f"stop {order.cl_ord_id} {status}: stop {other.cl_ord_id} protects the position"
+            return [Note("INFO", text, symbol), Emit(PositionChanged(position.message()))]
         if asked and status is OrderStatus.CANCELLED:
             # cancelled for an exit that has failed since: protect what is left again, do not sell into the
             # market that just refused the exit (the SL manager may ask again)
@@ -183,8 +191,14 @@ def _replacement_held_back(book: Book, position: PositionState, new: TrackedOrde
     if old is None:
         return [note, *place_stop(book, position, now)] if position.open and not position.exiting else [note]
     position.stop_order = old.cl_ord_id
-    if old.is_open or old.status is OrderStatus.FILLED:
+    if old.is_open:
+        # its cancel was refused, never sent or unanswered: it still rests (a lookup says if it ended) and protects,
+        # and its wishes go out again as amends
+        book.stop_cancels.discard(old.cl_ord_id)
+        position.stop_live = old.status in (OrderStatus.ACKED, OrderStatus.PARTIALLY_FILLED)
         return [note, Emit(PositionChanged(position.message()))] if position.open else [note]
+    if old.status is OrderStatus.FILLED:
+        return [note]  # its fills close the position
     book.stop_cancels.add(old.cl_ord_id)  # its cancel was asked for: what is left is protected again
     return [note, *order_ended(book, old, old.status, now)]
 

@@ -37,6 +37,7 @@ from crocbot.core.order_state import IllegalTransition, TrackedOrder
 # Refusals a new order would earn too: the level itself is wrong (a new stop there would be refused as well, after
 # the old one was cancelled), the order is gone (its end comes as its own event), or a lookup's. Every other refusal
 # of a stop's amend is the amend's, and the stop is replaced instead (`replace_stop`).
+_AMEND_REFUSALS = ("EOrder:", "EGeneral:Invalid arguments")  # the order's own; not the service's, not the session's
 _NOT_REPLACED = (
     "EOrder:Invalid price",
     "EOrder:Tick size",
@@ -156,7 +157,9 @@ def on_command_rejected(book: Book, event: CommandRejected, now: datetime) -> li
         if kept and event.reason == UNSENT:
             # nothing reached the venue (queue full, breaker open): the same wish, after a pause, not at once
             return [*actions, *updates.wait_for(position, updates.retry, now)]
-        replaceable = not kept and not event.reason.startswith(_NOT_REPLACED)
+        replaceable = (
+            not kept and event.reason.startswith(_AMEND_REFUSALS) and not event.reason.startswith(_NOT_REPLACED)
+        )
         if replaceable and (replaced := replace_stop(book, position, asked, now)):
             return [*actions, *replaced, *updates.drain(book, symbol, now)]
         actions += updates.send_next(book, position, now)
@@ -188,8 +191,10 @@ def replace_stop(book: Book, position: PositionState, asked: tuple[Decimal, Stop
     already gone): cancel it and place a new one there. On spot the stop holds the coins, so a second stop cannot
     rest beside the first: the new one goes out only once the venue confirmed the cancel unfilled (the venue holds it
     back otherwise: the old stop has sold, or is selling, the position). Meanwhile the old stop protects; in the gap
-    between the cancel and the new order resting, the SL manager's backstop watches the level. [] when the level is
-    no longer worth it (the market moved), or nothing can be placed."""
+    between the cancel and the new order resting, the SL manager's backstop watches the old level: the position is
+    not announced as unprotected for a replacement (which can take longer than the SL manager's 1 s to place a
+    stop, and would have it exit a protected position); the new stop is announced once it rests. [] when the level
+    is no longer worth it (the market moved), or nothing can be placed."""
     old = book.orders.get(position.stop_order or "")
     if old is None or not old.is_open or not position.stop_live or position.exiting or position.replacing:
         return []
@@ -211,7 +216,6 @@ def replace_stop(book: Book, position: PositionState, asked: tuple[Decimal, Stop
         Note("WARNING", text, position.symbol),
         Cancel(old.cl_ord_id, position.symbol, now),
         *(replace(a, after_cancels=after) if isinstance(a, Submit) else a for a in placed),
-        Emit(PositionChanged(position.message())),
     ]
 
 

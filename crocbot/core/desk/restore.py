@@ -92,6 +92,15 @@ def restore(book: Book, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str,
             intended_entry=brackets.entry if brackets is not None else None,
         )
         book.by_symbol[pos.symbol] = pos.position_id
+    for position_id in known:
+        stops = sorted(
+            (o for o in open_orders if o.position_id == position_id and o.intent.purpose is OrderPurpose.STOP),
+            key=lambda o: o.intent.ts,
+        )
+        # A replacement was in flight at the crash (`protection.replace_stop`): the newest stop replaces the older
+        # ones, whose cancels crocbot had asked for. Whichever end the venue reports first, the position is then
+        # protected again (by the newest, or a stop placed anew), not sold for a cancel of its own.
+        book.stop_cancels.update(o.cl_ord_id for o in stops[:-1])
     stale = [
         (o.cl_ord_id, o.intent.symbol)
         for o in open_orders
