@@ -16,7 +16,7 @@ from loguru import logger
 
 from crocbot.actors.bus import Bus
 from crocbot.actors.messages import PaperAccountSaved, ReadJournal
-from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig, EntryTTL, LookupDue, StopBudgetDue
+from crocbot.core.desk import LEDGER_KEY, RISK_KEY, Desk, DeskConfig, EntryTTL, LookupDue, ProtectionDue, StopBudgetDue
 from crocbot.core.desk.stop_updates import StopUpdates
 from crocbot.core.desk.trading_status import ENTRY_STATUSES
 from crocbot.core.ids import ClientIds
@@ -64,7 +64,7 @@ _BUS_EVENTS = (
     InstrumentStatusChanged,
 )
 # Those, and the desk's own timers.
-DESK_EVENTS = (*_BUS_EVENTS, EntryTTL, StopBudgetDue, LookupDue)
+DESK_EVENTS = (*_BUS_EVENTS, EntryTTL, StopBudgetDue, LookupDue, ProtectionDue)
 
 
 def desk_from_journal(

@@ -2,14 +2,16 @@
 
 What the router hands it: the venue's events (`OrderEvent`, `FillSeen`, `OrderAmended`, `CommandRejected`,
 `CommandUnknown`, `OrderLookedUp`), what the strategies and the SL manager want (`Signal`, `ExitRequest`,
-`StopAmendRequest`), its own timers (`EntryTTL`, `StopBudgetDue`, `LookupDue`), what the router did with its orders
-(`Submitted`, `NotSent`), the health of what it depends on (`FeedHealth`, `BreakerStateChanged`, `ActorEscalated`),
+`StopAmendRequest`), its own timers (`EntryTTL`, `StopBudgetDue`, `LookupDue`, `ProtectionDue`), what the router
+did with its orders (`Submitted`, `NotSent`), the health of what it depends on (`FeedHealth`, `BreakerStateChanged`,
+`ActorEscalated`), Kraken's status of a symbol (`InstrumentStatusChanged`),
 a journal snapshot to start from (`Desk.restore`) and a reconciliation plan to apply (`Desk.reconcile`). What it
 hands back, in order: one `Commit` of every record the event changed, then the commands
 (`crocbot.core.messages.commands`), bus messages, timers and log lines.
 
 Modules: `desk` (the facade), `handling` (an event to its behaviour, and what goes out: one `Commit`, the inventory
-fence), the behaviours `entries`, `orders`, `fills`, `protection` (stops), `stop_updates`, `exits`, `safety`, the
+fence), the behaviours `entries`, `orders`, `fills`, `protection` (stops), `stop_updates`, `exits`, `safety`,
+`trading_status`, `status_changes` and `halted` (Kraken's symbol status), the
 start-up and reconciliation `restore`, `reconciliation`, `adoption`, and `state` (the books: private to the package),
 `actions`, `events`, `trade_context`.
 """
@@ -17,7 +19,16 @@ start-up and reconciliation `restore`, `reconciliation`, `adoption`, and `state`
 from crocbot.core.desk.actions import Action, Commit, Emit, Note, Record, StartTimer
 from crocbot.core.desk.adoption import ADOPTED
 from crocbot.core.desk.desk import Desk
-from crocbot.core.desk.events import DeskEvent, EntryTTL, FillSeen, LookupDue, NotSent, StopBudgetDue, Submitted
+from crocbot.core.desk.events import (
+    DeskEvent,
+    EntryTTL,
+    FillSeen,
+    LookupDue,
+    NotSent,
+    ProtectionDue,
+    StopBudgetDue,
+    Submitted,
+)
 from crocbot.core.desk.restore import JournalSnapshot
 from crocbot.core.desk.safety import ANOMALY, ESCALATED
 from crocbot.core.desk.state import LEDGER_KEY, RISK_KEY, DeskConfig, PositionState
@@ -41,6 +52,7 @@ __all__ = [
     "LookupDue",
     "NotSent",
     "StopBudgetDue",
+    "ProtectionDue",
     "Submitted",
     "PositionState",
     "ESCALATED",

@@ -41,6 +41,13 @@ class StopBudgetDue:
 
 
 @dataclass(frozen=True, slots=True)
+class ProtectionDue:
+    """Timer: ask Kraken again to protect (or exit) a position whose stop or exit it refused for a halt."""
+
+    position_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class LookupDue:
     """Timer: ask the venue again for the terms of an order whose last lookup got no answer."""
 
@@ -88,6 +95,7 @@ DeskEvent = (
     | EntryTTL
     | StopBudgetDue
     | LookupDue
+    | ProtectionDue
     | Submitted
     | NotSent
     | FeedHealth

@@ -1,7 +1,7 @@
 """Exits: sell the position at market, but only once the venue confirmed the cancel of its stop (which holds the
 base on Kraken): a stop that filled meanwhile has sold the position already. A position too small to sell waits, and
 so does one whose symbol Kraken takes no sale for (its status): its stop stays, and the exit goes when the status
-comes back (`release_held_exits`)."""
+comes back (`halted.resume`)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from crocbot.core.messages.journal import (
 )
 from crocbot.core.order_state import TrackedOrder
 
-__all__ = ["on_exit_request", "exit_position", "flatten", "release_held_exits"]
+__all__ = ["on_exit_request", "exit_position", "flatten"]
 
 
 def on_exit_request(book: Book, request: ExitRequest, now: datetime) -> list[Action]:
@@ -92,19 +92,6 @@ def _hold(book: Book, position: PositionState, why: str, kind: ExitReason | None
         f"market sale now; {guard}"
     )
     return [Note("WARNING", text, position.symbol)]
-
-
-def release_held_exits(book: Book, symbol: str, now: datetime) -> list[Action]:
-    """Kraken takes sales of `symbol` again: send the exits that waited for it."""
-    actions: list[Action] = []
-    for position in list(book.positions.values()):
-        held = position.held_exit
-        if position.symbol != symbol or held is None:
-            continue
-        position.held_exit = None
-        if position.open and not position.exiting:
-            actions += exit_position(book, position, held[0], now, held[1])
-    return actions
 
 
 def flatten(book: Book, why: str, now: datetime) -> list[Action]:

@@ -9,9 +9,19 @@ from datetime import datetime
 
 from crocbot.core.desk.actions import Action, Commit, Note, Record
 from crocbot.core.desk.entries import on_entry_ttl, on_signal
-from crocbot.core.desk.events import DeskEvent, EntryTTL, FillSeen, LookupDue, NotSent, StopBudgetDue, Submitted
+from crocbot.core.desk.events import (
+    DeskEvent,
+    EntryTTL,
+    FillSeen,
+    LookupDue,
+    NotSent,
+    ProtectionDue,
+    StopBudgetDue,
+    Submitted,
+)
 from crocbot.core.desk.exits import on_exit_request
 from crocbot.core.desk.fills import on_fill
+from crocbot.core.desk.halted import on_protection_due
 from crocbot.core.desk.orders import not_sent_at_all, on_order_event, on_order_looked_up, submitted
 from crocbot.core.desk.protection import (
     on_amended,
@@ -133,6 +143,8 @@ def decide(book: Book, event: DeskEvent, now: datetime) -> list[Action]:
         return on_breaker(book, event, now)
     if isinstance(event, VenueAnomaly):
         return on_anomaly(book, event, now)
+    if isinstance(event, ProtectionDue):
+        return on_protection_due(book, event, now)
     if isinstance(event, InstrumentStatusChanged):
         return on_instrument_status(book, event, now)
     return on_escalated(book, event, now)

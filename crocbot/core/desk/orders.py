@@ -9,9 +9,11 @@ from datetime import datetime
 
 from crocbot.core.desk.actions import Action, Emit, Note, Record
 from crocbot.core.desk.exits import exit_position
+from crocbot.core.desk.halted import halted_refusal, hold_exit, hold_stop
 from crocbot.core.desk.protection import apply_amend, on_command_rejected, place_stop, stop_in_flight, stop_live
 from crocbot.core.desk.safety import give_up
 from crocbot.core.desk.state import Book, PositionState
+from crocbot.core.desk.trading_status import amends_allowed
 from crocbot.core.messages import (
     HELD_BACK,
     CommandRejected,
@@ -130,6 +132,8 @@ def order_ended(book: Book, order: TrackedOrder, status: OrderStatus, now: datet
                 *place_stop(book, position, now),
                 Emit(PositionChanged(position.message())),
             ]
+        if halted_refusal(reason) or not amends_allowed(book, symbol):
+            return hold_stop(book, position, order.cl_ord_id, status, reason)
         why = f"protective stop {order.cl_ord_id} {status} ({reason or 'no reason'})"
         if status is OrderStatus.REJECTED:
             position.refusals += 1
@@ -157,10 +161,14 @@ def order_ended(book: Book, order: TrackedOrder, status: OrderStatus, now: datet
     # rejected, or cancelled / expired / in error before it closed the position (no liquidity); or never sent
     never_sent = reason == NEVER_SENT  # crocbot died first: not a refusal by the venue
     level = "WARNING" if never_sent else "ERROR"
-    actions: list[Action] = [Note(level, f"exit {order.cl_ord_id} {status}: {reason}", symbol)]
+    halted = status is OrderStatus.REJECTED and halted_refusal(reason)  # said by `hold_exit`, below
+    actions: list[Action] = [] if halted else [Note(level, f"exit {order.cl_ord_id} {status}: {reason}", symbol)]
     if position.exit_orders:
         return actions  # another exit of the position is still working
-    if status is OrderStatus.REJECTED and not never_sent:
+    if halted:
+        # halted before the desk heard of it: no refusal of a sound order; the exit waits, the stop protects again
+        actions += hold_exit(book, position, order.cl_ord_id, reason, position.exit_detail, position.exit_reason)
+    elif status is OrderStatus.REJECTED and not never_sent:
         position.refusals += 1
         if position.refusals >= _MAX_REFUSALS:
             position.exiting = False

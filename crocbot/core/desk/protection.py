@@ -77,6 +77,7 @@ def stop_live(book: Book, order: TrackedOrder, ts: datetime) -> list[Action]:
     position.stop_live = True
     position.refusals = 0
     position.replacing = None
+    position.held_stop, position.hold_retry = False, 0.0
     stop = RecordStop(position.position_id, position.stop, position.stop_kind, ts, order.cl_ord_id)
     # a stop wished for while this order was on its way goes out now that it can be amended
     wished = book.stop_updates.send_next(book, position, ts)

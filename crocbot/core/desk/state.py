@@ -86,6 +86,8 @@ class PositionState:
     exit_reason: ExitReason | None = None  # what the exit in flight is for; None: the stop level was reached
     exit_detail: str = ""
     held_exit: tuple[str, ExitReason | None] | None = None  # an exit waiting for Kraken to take sales (`exits`)
+    held_stop: bool = False  # its stop ended in a halt: placed again when Kraken takes orders (`halted`)
+    hold_retry: float = 0.0  # seconds of the last retry of a held stop or exit (doubling)
     closed: bool = False
     refusals: int = 0  # the venue refused its stop or exit this many times in a row (reset by a live stop)
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from crocbot.core.desk.actions import Action, Note
-from crocbot.core.desk.exits import release_held_exits
+from crocbot.core.desk.halted import resume
 from crocbot.core.desk.state import Book
 from crocbot.core.desk.trading_status import AMEND_STATUSES, ENTRY_STATUSES
 from crocbot.core.messages import InstrumentStatusChanged
@@ -25,7 +25,9 @@ def on_instrument_status(book: Book, event: InstrumentStatusChanged, now: dateti
     book.instruments[symbol] = replace(instrument, status=event.status)
     resumed: list[Action] = []
     if event.status in AMEND_STATUSES:  # amends and sales go again: what waited for them first
-        resumed = [*release_held_exits(book, symbol, now), *book.stop_updates.drain(book, symbol, now)]
+        waiting = [p for p in book.positions.values() if p.symbol == symbol and (p.held_exit or p.held_stop)]
+        resumed = [a for p in waiting for a in resume(book, p, now)]
+        resumed += book.stop_updates.drain(book, symbol, now)
     if event.status in ENTRY_STATUSES:
         text = f"{symbol} is {event.status} again on Kraken (was {was}): entries, exits and stop amendments resume"
         return [Note("INFO", text, symbol), *resumed]
