@@ -130,13 +130,17 @@ def _preflight_passed(bot: Bot) -> bool:
         )
         return False
     quote = next(iter(bot.instruments.values())).quote
-    capital = result.balances.get(quote, Decimal(0))
+    available = result.balances.get(quote, Decimal(0))
+    chosen = settings.live.capital
+    capital = available if chosen is None else min(chosen, available)
     bot.live = replace(bot.live, capital=capital)
     logger.info(
-        "live capital: {} {} available on the account; a first live start sizes risk on it (later starts on the "
-        "journal's ledger); the live limits cap what is at stake",
+        "live capital: {} {} ({} available on the account{}); a first live start sizes risk on it (later starts on "
+        "the journal's ledger); the live limits cap what is at stake",
         money_text(capital),
         quote,
+        money_text(available),
+        "" if chosen is None else f", live.capital {money_text(chosen)}",
     )
     return True
 

@@ -128,6 +128,12 @@ def banner(settings: Settings) -> str:
             f"{_money(live.max_order_notional, live.quote_currency)} per entry, "
             f"{_money(live.max_total_exposure, live.quote_currency)} in positions and entries (stops, exits exempt)",
         ),
+        (
+            "capital",
+            f"{_money(live.capital, live.quote_currency)} at the first live start (at most what is available)"
+            if live.capital is not None
+            else f"the {live.quote_currency} available on the account at the first live start",
+        ),
         ("dead man's switch", _switch(settings)),
         ("endpoints", f"{settings.kraken.rest_url}  {settings.kraken.ws_auth_url}"),
     ]

@@ -66,6 +66,9 @@ class LiveSettings(BaseModel):
     max_order_notional: Amount = Decimal("100")
     # An entry that would take the bot's open positions and resting entries above this in total is refused.
     max_total_exposure: Amount = Decimal("300")
+    # The capital risk sizing counts at the first live start (the percentages of `[risk]` are of it); unset: all of
+    # the quote currency available on the account then, which on a large account is rarely what a first run means.
+    capital: Amount | None = None
     dead_mans_switch: DeadMansSwitchSettings = Field(default_factory=DeadMansSwitchSettings)
 
     @model_validator(mode="after")

@@ -80,6 +80,7 @@ VALUES: dict[str, tuple[str, Any]] = {
     "live.quote_currency": ("EUR", "EUR"),
     "live.max_order_notional": ("25.5", Decimal("25.5")),
     "live.max_total_exposure": ("80", Decimal("80")),
+    "live.capital": ("1500", Decimal("1500")),
     "live.dead_mans_switch.enabled": ("true", True),
     "live.dead_mans_switch.timeout": ("90", 90),
     "live.dead_mans_switch.refresh_interval": ("15", 15.0),

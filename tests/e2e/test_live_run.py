@@ -69,7 +69,10 @@ def test_a_key_kraken_refuses_stops_a_live_start_at_the_preflight(tmp_path: Path
 
 def test_a_sound_account_starts_live_gets_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
     with running_simulator(drive=True, speed=1.0) as simulator:
-        env = _env(tmp_path, simulator, API_SECRET) | {"CROCBOT_LIVE__DEAD_MANS_SWITCH__ENABLED": "true"}
+        env = _env(tmp_path, simulator, API_SECRET) | {
+            "CROCBOT_LIVE__DEAD_MANS_SWITCH__ENABLED": "true",
+            "CROCBOT_LIVE__CAPITAL": "2500",  # less than the account holds: what risk is sized on
+        }
         account = simulator.exchange.accounts[API_KEY]
         bot = Crocbot(LIVE_RUN, cwd=tmp_path, env=env)
         try:
@@ -97,6 +100,7 @@ def test_a_sound_account_starts_live_gets_ready_and_stops_on_sigterm(tmp_path: P
     assert API_SECRET not in err + out
     assert armed
     assert disarmed
-    # a first live start sizes risk on the account's available quote balance, not on [paper] starting_balances
-    assert "live capital: 100000.00 USD available on the account" in err
-    assert json.loads(status.stdout)["cash"] == "100000"
+    # a first live start sizes risk on live.capital, at most the account's available quote balance (not on
+    # [paper] starting_balances)
+    assert "live capital: 2500.00 USD (100000.00 available on the account, live.capital 2500.00)" in err
+    assert json.loads(status.stdout)["cash"] == "2500"

@@ -115,7 +115,8 @@ class LiveVenue(VenueCalls):
         """The receive thread: Kraken's own count of each pair's trading counter corrects the model first (crocbot
         models it so as never to earn `Rate limit exceeded`; orders placed elsewhere on the account count too), then
         the reports go to the feed."""
-        for report in executions.reports:
+        # a snapshot's rows (a reconnect's) may carry a count from before: only live reports correct the model
+        for report in () if executions.snapshot else executions.reports:
             if report.ratecount is not None and report.symbol is not None:
                 self._api.rest.observe_trading(self._api.pair(report.symbol), report.ratecount)
         self._feed.on_executions(executions)
