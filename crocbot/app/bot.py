@@ -115,6 +115,8 @@ class Bot:
             Catalog(self.instruments.values()),
         )
         self.history = KrakenHistory(self.api, self.rest_gateway, self.rest_breaker)
+        # the feed keeps it current from the instrument channel; a restarted router reads its symbols' status there
+        self.market_catalog = Catalog(self.instruments.values())
         self.server: HealthServer | None = None
         self.stop_requested = threading.Event()
         self.identity: BotIdentity | None = None  # `<state_dir>/bot.json` while this bot runs
@@ -169,6 +171,10 @@ class Bot:
 
     # -- the tree -------------------------------------------------------------------------------------
 
+    def _status_of(self, symbol: str) -> str | None:
+        instrument = self.market_catalog.get(symbol)
+        return instrument.status if instrument is not None else None
+
     def children(self) -> list[ChildSpec]:
         settings, wiring, instruments = self.settings, self.wiring, self.instruments
         return [
@@ -182,6 +188,7 @@ class Bot:
                 machinery_scale=wiring.machinery_scale,
                 escalation=lambda: self.board.escalation,
                 live=self.live,
+                statuses=self._status_of,
             ),
             market_tree(
                 settings,
@@ -190,6 +197,7 @@ class Bot:
                 history=self.history,
                 feed=wiring.feed,
                 on_feed_client=wiring.on_feed_client,
+                catalog=self.market_catalog,
             ),
             *wiring.extra_children,
         ]

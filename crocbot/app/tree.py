@@ -122,6 +122,7 @@ def core_tree(
     venue_actor: type[VenueActor] = VenueActor,
     persistence_actor: type[Persistence] = Persistence,
     live: LiveParts | None = None,
+    statuses: Callable[[str], str | None] | None = None,
 ) -> ChildSpec:
     """The money path under one rest_for_one supervisor, in dependency order: persistence, venue, router, SL
     manager, reconciler.
@@ -132,7 +133,8 @@ def core_tree(
     `limits`: the risk limits, None for the settings' (a benchmark turns off the daily loss limit, which a setting
     cannot). `venue_actor`, `persistence_actor`: the paper venue's and persistence's actor classes (a benchmark
     passes subclasses that note arrivals and commits). `live`: the live venue's parts; with them the venue is Kraken
-    (`LiveVenue`) and the reconciler reads Kraken's account, instead of the paper venue."""
+    (`LiveVenue`) and the reconciler reads Kraken's account, instead of the paper venue. `statuses`: each symbol's
+    Kraken status now (the feed's catalog), for a restarted router."""
     state_dir, log_dir = settings.state_dir, settings.log_dir
     execution = settings.execution
     quote = next(iter(instruments.values())).quote
@@ -178,6 +180,7 @@ def core_tree(
             quote=quote,
             metrics=metrics,
             escalation=escalation,
+            statuses=statuses,
         ),
         ChildSpec.actor(
             "sl_manager",
@@ -238,11 +241,13 @@ def market_tree(
     history: KrakenHistory | None = None,
     feed: FeedOptions | None = None,
     on_feed_client: Callable[[WsClient], None] | None = None,
+    catalog: Catalog | None = None,
 ) -> ChildSpec:
     """Market data, candles and strategies under one one_for_one supervisor: each restarts alone.
 
     `history`: Kraken's REST history for the candles' backfill at start (None: candles from live trades only).
-    `feed`: the feed's options (None: the configured book depth and the defaults)."""
+    `feed`: the feed's options (None: the configured book depth and the defaults). `catalog`: the one the feed keeps
+    current from the instrument channel (None: one of `instruments`)."""
     timeframe = settings.strategy.frame
     symbols = tuple(instruments)
     children = [
@@ -251,7 +256,7 @@ def market_tree(
             Feed,
             settings.kraken.ws_url,
             symbols,
-            Catalog(instruments.values()),
+            catalog if catalog is not None else Catalog(instruments.values()),
             options=feed or FeedOptions(depth=settings.execution.book_depth),
             catalog_cache=None,
             metrics=metrics,

@@ -15,6 +15,7 @@ from loguru import logger
 from crocbot.core.messages import ExitReason, ExitRequest, PositionSide, Signal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from tests.support.e2e import Paper, started
+from tests.support.restart_safety import crash, crashable  # noqa: F401 - the fixture, used by name
 
 SYMBOL = "BTC/USD"
 STEP = next(i for i in DEFAULT_INSTRUMENTS if i.symbol == SYMBOL).price_increment
@@ -90,4 +91,19 @@ def test_a_start_while_a_symbol_is_not_online_says_so_once(tmp_path: Path, lines
         bot.restart()
         bot.advance(5.0)
 
+    assert _said(lines, "WARNING", f"{SYMBOL} is maintenance on Kraken: no entries for it until it is online") == 1
+
+
+@pytest.mark.usefixtures("crashable")
+def test_a_router_restarted_during_a_halt_keeps_what_kraken_said_since_the_start(
+    tmp_path: Path, lines: list[tuple[str, str]]
+) -> None:
+    """Found in review: a restarted router rebuilt its desk on the status of the process's start, and the feed had
+    nothing new to say, so entries went out into a halt (or stayed refused after one) until the next change."""
+    with started(Paper(tmp_path, sources={}, symbols=(SYMBOL,))) as bot:
+        bot.simulator.exchange.set_instrument_status(SYMBOL, "maintenance")
+        _until(bot, "the change said", lambda: _said(lines, "WARNING", f"{SYMBOL} is maintenance on Kraken") > 0)
+        crash(bot, "router", "during the halt")
+
+    # the restarted router's desk starts from the status Kraken gave since (said once, by its start)
     assert _said(lines, "WARNING", f"{SYMBOL} is maintenance on Kraken: no entries for it until it is online") == 1

@@ -14,6 +14,7 @@ their orders.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -87,8 +88,12 @@ class Router(SupervisedActor):
         trading: TradingLimits = TRADING_LIMITS[Tier.STARTER],
         books_every: float = _BOOKS_EVERY,
         wall: Callable[[], float] = time.monotonic,
+        statuses: Callable[[str], str | None] | None = None,
     ) -> None:
+        """`statuses`: each symbol's Kraken status now (the feed's catalog, which the instrument channel keeps
+        current), for a restarted router's desk; None: the status `instruments` had at start."""
         super().__init__(ctx)
+        self._statuses = statuses
         self._escalation = escalation  # what gave up earlier in this process (the health board keeps it), if any
         self._instruments = dict(instruments)
         self._limits = limits
@@ -116,7 +121,7 @@ class Router(SupervisedActor):
     def started(self) -> None:
         self._desk, restored = desk_from_journal(
             self._ask,
-            instruments=self._instruments,
+            instruments=self._current_instruments(),
             limits=self._limits,
             config=self._config,
             cash=self._cash,
@@ -135,6 +140,17 @@ class Router(SupervisedActor):
             logger.info("router rebuilt from the journal: {}", restored)
         # Not ready yet: the reconciler compares these books with the venue and then hands over its plan
         # (`ApplyReconciliation`); only then are stale entries cancelled, stops placed and entries taken.
+
+    def _current_instruments(self) -> dict[str, Instrument]:
+        """The instruments with the status Kraken gives them now: a router restarted after a symbol went halted (or
+        came back) must not rebuild its desk on the status of the process's start."""
+        if self._statuses is None:
+            return self._instruments
+        current = {}
+        for symbol, instrument in self._instruments.items():
+            status = self._statuses(symbol)
+            current[symbol] = instrument if status is None else dataclasses.replace(instrument, status=status)
+        return current
 
     # -- messages -------------------------------------------------------------------------------------
 
