@@ -22,6 +22,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.timeout(600)
 def test_thirty_live_kill_9s_leave_the_simulator_and_the_bot_agreeing_after_each_restart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -249,14 +249,16 @@ class CrashHarness:
         before = self._snapshot()
         fills_before = len(before.fills) if before is not None else 0
         resting = bool(before.venue_open_orders()) if before is not None else False
-        for attempt in range(_START_ATTEMPTS):
-            name = f"bot-{index:03d}" + (f"-{attempt}" if attempt else "")
-            bot, port, started = self._start_bot(trial, name, mode)
-            trial.ready_s = self._wait_ready(bot, port, started)
-            if trial.ready_s is not None or not self._start_refused_by_fault(self._err(name), bot.poll()):
-                break
-            trial.refused_starts += 1
+        bots: list[subprocess.Popen[bytes]] = []
         try:
+            for attempt in range(_START_ATTEMPTS):
+                name = f"bot-{index:03d}" + (f"-{attempt}" if attempt else "")
+                bot, port, started = self._start_bot(trial, name, mode)
+                bots.append(bot)
+                trial.ready_s = self._wait_ready(bot, port, started)
+                if trial.ready_s is not None or not self._start_refused_by_fault(self._err(name), bot.poll()):
+                    break
+                trial.refused_starts += 1
             if trial.ready_s is not None:
                 self._judge(bot, trial)
                 if mode == "final":
@@ -265,9 +267,10 @@ class CrashHarness:
                     self._wait_exit(bot, self.rng.uniform(*config.alive))
             self._stop(bot, signal.SIGKILL, config.exit_timeout)
         finally:
-            if bot.poll() is None:
-                bot.kill()
-                bot.wait(timeout=config.exit_timeout)
+            for started_bot in bots:  # every one, whatever interrupted the trial (a test's timeout too)
+                if started_bot.poll() is None:
+                    started_bot.kill()
+                    started_bot.wait(timeout=config.exit_timeout)
         trial.alive_s = time.monotonic() - started
         trial.exit_code = bot.returncode
         err = self._err(name)
