@@ -52,6 +52,11 @@ _KEYS = re.compile(r"KRAKEN_API_KEY=(\S+) KRAKEN_API_SECRET=(\S+)")
 @dataclass
 class LiveCrashConfig(CrashConfig):
     failpoints: Mapping[str, float] = field(default_factory=lambda: dict(LIVE_FAILPOINTS))
+    # Half the paper harness's pace, twice its time alive: a live start is ready only after its reconciliation, and
+    # under load at 120x the bot's signals came too late after their candle and were dropped as stale (no trial of
+    # eight traded with two busy loops beside it).
+    speed: float = 60.0
+    alive: tuple[float, float] = (1.0, 4.0)
     lose_add_order: float = 0.03  # share of add_orders carried out and never answered
     # Share of private REST calls answered 502, after a hang, or EService:Unavailable; and how long a hang lasts
     # (shorter than the client's timeout: an answer, late, so that trials stay bounded).
