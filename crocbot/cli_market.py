@@ -141,6 +141,46 @@ def add_market_commands(
     )
     sim.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets (default %(default)s)")
     sim.add_argument("--duration", type=parse_duration, help="stop after this long (default: until Ctrl-C)")
+    sim.add_argument(
+        "--records",
+        type=Path,
+        metavar="FILE",
+        help="append the simulator's own records (order requests, executions, nonces, faults) as JSON lines",
+    )
+    faults = sim.add_argument_group("faults (for crash tests; all off by default)")
+    faults.add_argument(
+        "--fault-lose-add-order",
+        type=_rate,
+        default=0.0,
+        metavar="P",
+        help="carry out, but never answer, this share of add_orders",
+    )
+    faults.add_argument(
+        "--fault-private-rest",
+        type=_rate,
+        default=0.0,
+        metavar="P",
+        help="answer this share of private REST calls with HTTP 502, a hang (then 502) or EService:Unavailable",
+    )
+    faults.add_argument(
+        "--fault-rest-hang", type=float, default=30.0, metavar="SECONDS", help="how long a REST hang lasts (default 30)"
+    )
+    faults.add_argument(
+        "--fault-private-ws-drop-every",
+        type=float,
+        metavar="SECONDS",
+        help="drop the private WS connections this often",
+    )
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)  # a probability, not money
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1")
+    return value
 
 
 def run_market_command(args: argparse.Namespace, load: Callable[[argparse.Namespace], Settings]) -> int:
@@ -282,6 +322,7 @@ def _sim(args: argparse.Namespace) -> int:
         ws_port=args.port,
         rest_port=0 if args.port == 0 else args.port + 1,
         replay=replay,
+        records=args.records,
     )
     try:
         sources = _sources(args.source, listed)
@@ -289,6 +330,11 @@ def _sim(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:
         print(f"crocbot sim: {error}", file=sys.stderr)
         return ExitCode.REFUSED
+    faults = simulator.faults
+    faults.lose_add_order_rate = args.fault_lose_add_order
+    faults.private_rest_fault_rate = args.fault_private_rest
+    faults.rest_hang = args.fault_rest_hang
+    faults.private_disconnect_every = args.fault_private_ws_drop_every
     simulator.start()
     # First line: one JSON object, for a harness that starts the simulator on free ports; the rest is for people.
     settings = {

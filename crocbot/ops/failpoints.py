@@ -21,6 +21,12 @@ The points (each sits between two durable steps, where a crash leaves the record
 - `venue.after_save`: the paper account is saved with the new fills and order events; the router has not heard
   of them (the journal lacks them).
 - `persistence.after_fill_commit`: a fill is committed to the journal; its trade-log line is not written yet.
+- `venue.after_ws_ack` (live): Kraken's answer to an add_order on the private WS is in (the order is on the book);
+  the bot has not acted on it (the order's id is not noted, no ACKED published, nothing journaled of it).
+- `venue.after_stop_cancel` (live): the cancels an exit waits for (its position's stop) are confirmed; the exit
+  that replaces the stop has not been sent, so the position is bare on the venue. The live path amends a stop in
+  place (a refused amend only drops that level), so this exit is the one place where a stop is cancelled and
+  replaced.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ POINTS = frozenset(
         "router.after_fill_journal",
         "venue.after_save",
         "persistence.after_fill_commit",
+        "venue.after_ws_ack",
+        "venue.after_stop_cancel",
     }
 )
 

@@ -9,13 +9,14 @@ never overtaken by an update.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from crocbot.core.clock import Clock
 from crocbot.core.instrument import Instrument
@@ -28,12 +29,17 @@ from crocbot.sim.faults import FaultPlan
 from crocbot.sim.frames import balances_frame, executions_frame, instrument_frame
 from crocbot.sim.market import MarketTrade
 from crocbot.sim.market_state import OHLC_INTERVALS, SimMarket
+from crocbot.sim.records import SimRecords
 from crocbot.sim.rest_server import SimError
 
 __all__ = ["Exchange", "Hub", "ENGINE_LEVELS"]
 
 _SECONDS = "%Y-%m-%dT%H:%M:%SZ"
 _LEVEL_NOTIONAL = Decimal(25_000)  # quote value of an average book level: BTC/USD-like depth for every pair
+
+
+def _asked(request: OrderRequest) -> dict[str, Any]:
+    return asdict(request) | {"side": str(request.side)}
 
 
 def _level_qty(price: Decimal, qty_increment: Decimal) -> Decimal:
@@ -109,6 +115,7 @@ class Exchange:
         for key, (secret, balances) in (accounts or {}).items():
             self.add_account(key, secret, balances)
         self.status = "online"
+        self.records: SimRecords | None = None  # what a crash test judges the bot by (`crocbot sim --records`)
 
     # -- accounts -------------------------------------------------------------------------------------
 
@@ -213,8 +220,11 @@ class Exchange:
             raise SimError("EQuery:Unknown asset pair")
         return item
 
-    def add_order(self, account: Account, request: OrderRequest) -> tuple[str, list[Execution]]:
-        with self.lock:
+    def add_order(
+        self, account: Account, request: OrderRequest, *, via: str = "", req_id: int | None = None
+    ) -> tuple[str, list[Execution]]:
+        """`via` (ws, rest) and `req_id` only say where the request came from, in the records."""
+        with self.lock, self._recorded(account, "add", via, req_id, asked=_asked(request)) as outcome:
             self.instrument(request.symbol)
             now = self.clock.monotonic()
             account.charge_trading(request.symbol, ADD_COST, now)  # charged even when validation fails
@@ -223,6 +233,7 @@ class Exchange:
                 order_id, events = account.engine.add_order(request)
             except OrderError as error:
                 raise SimError(error.code) from None
+            outcome["order_id"] = order_id
             if order_id:
                 account.order_times[order_id] = now
             self._publish_executions(account, events)
@@ -238,9 +249,14 @@ class Exchange:
         limit_price: Decimal | None,
         trigger_price: Decimal | None,
         post_only: bool = False,
+        via: str = "",
+        req_id: int | None = None,
     ) -> str:
-        with self.lock:
+        asked: dict[str, Any] = {"qty": qty, "limit_price": limit_price, "trigger_price": trigger_price}
+        asked |= {"order_id": order_id, "cl_ord_id": cl_ord_id}
+        with self.lock, self._recorded(account, "amend", via, req_id, asked=asked) as outcome:
             view = self._find(account, order_id, cl_ord_id)
+            outcome["order_id"] = view.order_id
             now = self.clock.monotonic()
             account.charge_trading(view.symbol, amend_cost(account.order_age(view.order_id, now)), now)
             self._sync_book(account, view.symbol)
@@ -258,9 +274,19 @@ class Exchange:
             self._publish_executions(account, events)
             return view.order_id
 
-    def cancel_order(self, account: Account, *, order_id: str | None, cl_ord_id: str | None) -> str:
-        with self.lock:
+    def cancel_order(
+        self,
+        account: Account,
+        *,
+        order_id: str | None,
+        cl_ord_id: str | None,
+        via: str = "",
+        req_id: int | None = None,
+    ) -> str:
+        asked = {"order_id": order_id, "cl_ord_id": cl_ord_id}
+        with self.lock, self._recorded(account, "cancel", via, req_id, asked=asked) as outcome:
             view = self._find(account, order_id, cl_ord_id)
+            outcome["order_id"] = view.order_id
             now = self.clock.monotonic()
             account.charge_trading(view.symbol, cancel_cost(account.order_age(view.order_id, now)), now)
             try:
@@ -270,11 +296,46 @@ class Exchange:
             self._publish_executions(account, events)
             return view.order_id
 
-    def cancel_all(self, account: Account) -> int:
-        with self.lock:
+    def cancel_all(self, account: Account, *, via: str = "", req_id: int | None = None) -> int:
+        with self.lock, self._recorded(account, "cancel_all", via, req_id) as outcome:
             events = account.engine.cancel_all()
             self._publish_executions(account, events)
-            return sum(1 for e in events if e.exec_type == "canceled")
+            outcome["count"] = count = sum(1 for e in events if e.exec_type == "canceled")
+            return count
+
+    @contextlib.contextmanager
+    def _recorded(
+        self,
+        account: Account,
+        method: str,
+        via: str,
+        req_id: int | None,
+        *,
+        asked: dict[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Record the order call run in the block: what it `asked`, and its outcome (what the block put in the dict
+        it is given, or the SimError it raised)."""
+        outcome: dict[str, Any] = {}
+        asked = asked or {}
+        try:
+            yield outcome
+        except SimError as error:
+            self._record_order(account, method, via, req_id, asked, {"accepted": False, "error": error.code})
+            raise
+        self._record_order(account, method, via, req_id, asked, {"accepted": True, **outcome})
+
+    def _record_order(
+        self,
+        account: Account,
+        method: str,
+        via: str,
+        req_id: int | None,
+        asked: dict[str, Any],
+        outcome: dict[str, Any],
+    ) -> None:
+        if self.records is not None:
+            fields = {k: v for k, v in {**asked, **outcome}.items() if v is not None}
+            self.records.write("order", key=account.api_key, method=method, via=via, req_id=req_id, **fields)
 
     def _find(self, account: Account, order_id: str | None, cl_ord_id: str | None) -> OrderSnapshot:
         view = account.engine.order(order_id) if order_id else account.engine.find(cl_ord_id=cl_ord_id or "")
@@ -285,6 +346,8 @@ class Exchange:
     def _publish_executions(self, account: Account, events: list[Execution]) -> None:
         if not events:
             return
+        if self.records is not None:
+            self.records.executions(account.api_key, events)
         account.active_symbols = {view.symbol for view in account.engine.open_orders()}
         account.exec_sequence += 1
         self.hub.publish_private(

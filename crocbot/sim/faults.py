@@ -4,7 +4,13 @@ WebSocket: dropped, duplicated, malformed and delayed frames, corrupted book che
 not even heartbeats), and disconnects (at once, or every N seconds). REST: HTTP 5xx, calls that hang past the
 client's timeout, `EService:Unavailable`, `EAPI:Rate limit exceeded`, and an AddOrder that is executed but whose
 answer is lost. Probabilities use a seeded RNG; one-shot faults are queued and taken by the next matching call.
-Scheduled faults run when the simulator's clock passes their time. Every fault served is counted.
+Scheduled faults run when the simulator's clock passes their time. Every fault served is counted (and recorded,
+with `records`).
+
+Standing rates, for a crash test that wants a venue misbehaving now and then (`crocbot sim --fault-*`):
+`private_rest_fault_rate` turns that share of private REST calls into one of `private_rest_faults` (never a rate
+limit: the bot is judged on the rate-limit errors it earns), `lose_add_order_rate` carries out that share of
+add_orders (WS and REST) without answering, and `private_disconnect_every` drops the private WS connections only.
 """
 
 from __future__ import annotations
@@ -15,6 +21,10 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crocbot.sim.records import SimRecords
 
 __all__ = ["FaultPlan", "RestFault", "REST_FAULTS"]
 
@@ -38,6 +48,11 @@ class FaultPlan:
         self.frame_delay = 0.0  # seconds added before every outgoing frame
         self.disconnect_every: float | None = None  # wall seconds between forced disconnects of every WS connection
         self.rest_hang = 30.0  # how long a `timeout` fault holds the request
+        self.private_rest_fault_rate = 0.0
+        self.private_rest_faults: tuple[str, ...] = ("http_502", "timeout", "unavailable")
+        self.lose_add_order_rate = 0.0
+        self.private_disconnect_every: float | None = None  # wall seconds between drops of the private WS only
+        self.records: SimRecords | None = None
         self._stalled_until = 0.0
         self._rest: deque[RestFault] = deque()
         self._schedule: list[tuple[float, Callable[[], None]]] = []
@@ -55,12 +70,21 @@ class FaultPlan:
     def count(self, what: str, n: int = 1) -> None:
         with self._lock:
             self.served[what] += n
+        if self.records is not None:
+            self.records.write("fault", fault=what, n=n)
+
+    def lose_add_order(self) -> bool:
+        """Whether this add_order's answer is to be lost (`lose_add_order_rate`); counted when it is."""
+        if not self.roll(self.lose_add_order_rate):
+            return False
+        self.count("lose_add_order_answer")
+        return True
 
     def stall(self, seconds: float) -> None:
         """Send nothing, heartbeats included, for `seconds` of wall time."""
         with self._lock:
             self._stalled_until = max(self._stalled_until, time.monotonic() + seconds)
-            self.served["stall"] += 1
+        self.count("stall")
 
     @property
     def stalled(self) -> bool:
@@ -73,7 +97,7 @@ class FaultPlan:
     def disconnect_all(self) -> None:
         with self._lock:
             listeners = list(self._disconnect_listeners)
-            self.served["disconnect"] += 1
+        self.count("disconnect")
         for listener in listeners:
             listener()
 
@@ -85,14 +109,23 @@ class FaultPlan:
         with self._lock:
             self._rest.extend(RestFault(kind, method) for _ in range(count))
 
-    def take_rest_fault(self, method: str) -> RestFault | None:
+    def take_rest_fault(self, method: str, *, private: bool = False) -> RestFault | None:
+        """The fault for this call: a queued one, else (a private call) one drawn at the standing rates."""
+        chosen: RestFault | None = None
         with self._lock:
             for index, fault in enumerate(self._rest):
                 if fault.method is None or fault.method == method:
                     del self._rest[index]
-                    self.served[f"rest_{fault.kind}"] += 1
-                    return fault
-        return None
+                    chosen = fault
+                    break
+            drawn = private and self.private_rest_fault_rate > 0
+            if chosen is None and drawn and self._rng.random() < self.private_rest_fault_rate:
+                chosen = RestFault(self._rng.choice(self.private_rest_faults), method)
+        if chosen is None and method == "AddOrder" and self.roll(self.lose_add_order_rate):
+            chosen = RestFault("lose_response", method)
+        if chosen is not None:
+            self.count(f"rest_{chosen.kind}")
+        return chosen
 
     # -- schedule -------------------------------------------------------------------------------------
 

@@ -99,14 +99,28 @@ class SimRestApi:
             account = self.exchange.accounts.get(api_key)
             if account is None:
                 raise SimError("EAPI:Invalid key")
-            account.authenticate(f"/0/private/{method}", body, api_sign, params.get("nonce", ""))
-            if handler is None:
-                raise SimError("EGeneral:Unknown method")
-            account.charge_rest(rest_cost(method), self.exchange.clock.monotonic())
-            if params.get("rebase_multiplier", "rebased") not in _REBASE_MULTIPLIERS:
-                raise SimError("EGeneral:Invalid arguments:rebase_multiplier")
-            # the simulator's xStocks never rebased (multiplier 1): both terms show the same amounts
-            return handler(account, params)
+            records = self.exchange.records
+            nonce = params.get("nonce", "")
+            try:
+                account.authenticate(f"/0/private/{method}", body, api_sign, nonce)
+            except SimError as error:
+                if records is not None:
+                    records.write("nonce", key=api_key, method=method, nonce=nonce, accepted=False, error=error.code)
+                raise
+            if records is not None:
+                records.write("nonce", key=api_key, method=method, nonce=nonce, accepted=True)
+            try:
+                if handler is None:
+                    raise SimError("EGeneral:Unknown method")
+                account.charge_rest(rest_cost(method), self.exchange.clock.monotonic())
+                if params.get("rebase_multiplier", "rebased") not in _REBASE_MULTIPLIERS:
+                    raise SimError("EGeneral:Invalid arguments:rebase_multiplier")
+                # the simulator's xStocks never rebased (multiplier 1): both terms show the same amounts
+                return handler(account, params)
+            except SimError as error:
+                if records is not None:
+                    records.write("refusal", key=api_key, via="rest", method=method, error=error.code)
+                raise
 
     # -- helpers --------------------------------------------------------------------------------------
 
@@ -333,7 +347,7 @@ class SimRestApi:
             fee_in_quote=True if "fciq" in flags else False if "fcib" in flags else None,
             validate=_flag(params, "validate"),
         )
-        order_id, _ = self.exchange.add_order(account, request)
+        order_id, _ = self.exchange.add_order(account, request, via="rest")
         shown = f" @ {order_type} {params['price']}" if params.get("price") else f" @ {order_type}"
         result: dict[str, Any] = {"descr": {"order": f"{side} {item.qty_text(qty)} {item.altname}{shown}"}}
         if order_id:
@@ -350,19 +364,22 @@ class SimRestApi:
             limit_price=_decimal(params, "limit_price"),
             trigger_price=_decimal(params, "trigger_price"),
             post_only=_flag(params, "post_only"),
+            via="rest",
         )
         return {"amend_id": "T" + order_id[1:]}
 
     def _cancel_order(self, account: Account, params: dict[str, str]) -> Any:
         try:
-            self.exchange.cancel_order(account, order_id=params.get("txid"), cl_ord_id=params.get("cl_ord_id"))
+            self.exchange.cancel_order(
+                account, order_id=params.get("txid"), cl_ord_id=params.get("cl_ord_id"), via="rest"
+            )
         except SimError as error:
             # REST names an order that is closed or was never there "Unknown order" (WS: "Invalid order").
             raise SimError(_UNKNOWN_ORDER if error.code == _INVALID_ORDER else error.code) from None
         return {"count": 1}
 
     def _cancel_all(self, account: Account, params: dict[str, str]) -> Any:
-        return {"count": self.exchange.cancel_all(account)}
+        return {"count": self.exchange.cancel_all(account, via="rest")}
 
     def _cancel_after(self, account: Account, params: dict[str, str]) -> Any:
         current, trigger = self.exchange.arm_dead_man(account, int(params.get("timeout", "0") or 0))

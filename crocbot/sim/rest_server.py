@@ -71,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str, params: dict[str, str], *, private: bool, body: str) -> None:
         backend, faults = self.server.backend, self.server.faults
-        fault = faults.take_rest_fault(method)
+        fault = faults.take_rest_fault(method, private=private)
         if fault is not None and fault.kind != "lose_response":
             self._inject(fault.kind, faults)
             return

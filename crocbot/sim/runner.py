@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from loguru import logger
 
@@ -25,6 +26,7 @@ from crocbot.sim.catalog import DEFAULT_INSTRUMENTS, START_PRICES
 from crocbot.sim.exchange import Exchange
 from crocbot.sim.faults import FaultPlan
 from crocbot.sim.market import MarketTrade, merged, synthetic_source
+from crocbot.sim.records import SimRecords
 from crocbot.sim.rest_api import SimRestApi
 from crocbot.sim.rest_server import SimRestServer
 from crocbot.sim.ws_server import SimWsServer
@@ -51,6 +53,7 @@ class SimConfig:
     # When set: the synthetic market starts at its anchor and each trade is applied when `replay.now()` reaches it,
     # so a bot on the same spec sees the market at its own event time (`speed` is then ignored).
     replay: ReplayClock | None = None
+    records: Path | None = None  # append the simulator's own records here (`crocbot.sim.records`)
 
 
 class Simulator:
@@ -92,6 +95,8 @@ class Simulator:
             book_levels=self.config.book_levels,
             start_prices=start_prices,
         )
+        self.records = SimRecords(self.config.records, self.clock) if self.config.records is not None else None
+        self.exchange.records = self.faults.records = self.records
         self.rest = SimRestServer(SimRestApi(self.exchange), self.faults, port=self.config.rest_port)
         self.ws = SimWsServer(self.exchange, self.faults, port=self.config.ws_port)
         self._stop = threading.Event()
@@ -146,6 +151,8 @@ class Simulator:
             self._driver.join(timeout=5)
         self.ws.stop()
         self.rest.stop()
+        if self.records is not None:
+            self.records.close()
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -190,7 +197,7 @@ class Simulator:
         self.trades_applied += 1
 
     def _drive(self) -> None:
-        last_disconnect = time.monotonic()
+        last_disconnect = last_private_drop = time.monotonic()
         try:
             while (trade := self._take()) is not None:
                 if self.config.replay is not None:
@@ -202,8 +209,12 @@ class Simulator:
                 self._apply(trade)
                 every = self.faults.disconnect_every
                 if every is not None and time.monotonic() - last_disconnect >= every:
-                    last_disconnect = time.monotonic()
+                    last_disconnect = last_private_drop = time.monotonic()
                     self.faults.disconnect_all()
+                every = self.faults.private_disconnect_every
+                if every is not None and time.monotonic() - last_private_drop >= every:
+                    last_private_drop = time.monotonic()
+                    self.ws.disconnect_private()
             self.exhausted.set()
         except Exception:  # noqa: BLE001 - a simulator bug must be loud, and must not hang the test that runs it
             logger.opt(exception=True).critical("the simulator's market driver failed")

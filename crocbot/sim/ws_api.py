@@ -111,9 +111,20 @@ def handle_request(exchange: Exchange, session: Session, text: str) -> None:
                 reply(error="EAPI:Invalid token")
                 return
             if method in _DEADLINE_METHODS and (refusal := deadline_refusal(params.get("deadline"))):
+                if exchange.records is not None:  # refused before the exchange's own order calls see it
+                    exchange.records.write(
+                        "order",
+                        key=account.api_key,
+                        method=method.removesuffix("_order"),
+                        via="ws",
+                        req_id=req_id,
+                        cl_ord_id=params.get("cl_ord_id"),
+                        accepted=False,
+                        error=refusal,
+                    )
                 reply(error=refusal)
                 return
-            _trading(exchange, account, method, params, reply)
+            _trading(exchange, account, method, params, reply, req_id)
     else:
         reply(error="Method not found")
 
@@ -299,7 +310,10 @@ def _decimal_param(params: Mapping[str, Any], key: str) -> Decimal | None:
     raise SimError(f"EGeneral:Invalid arguments:{key}")
 
 
-def _trading(exchange: Exchange, account: Any, method: str, params: Mapping[str, Any], reply: Any) -> None:
+def _trading(
+    exchange: Exchange, account: Any, method: str, params: Mapping[str, Any], reply: Any, req_id: int | None
+) -> None:
+    origin: dict[str, Any] = {"via": "ws", "req_id": req_id}  # where the request came from, for the records
     try:
         if method == "add_order":
             triggers = params.get("triggers") if isinstance(params.get("triggers"), dict) else {}
@@ -321,7 +335,7 @@ def _trading(exchange: Exchange, account: Any, method: str, params: Mapping[str,
                 fee_in_quote=True if fee == "quote" else False if fee == "base" else None,
                 validate=params.get("validate") is True,
             )
-            order_id, _ = exchange.add_order(account, request)
+            order_id, _ = exchange.add_order(account, request, **origin)
             result = {"order_id": order_id}
             if request.cl_ord_id:
                 result["cl_ord_id"] = request.cl_ord_id
@@ -336,6 +350,7 @@ def _trading(exchange: Exchange, account: Any, method: str, params: Mapping[str,
                 limit_price=_decimal_param(params, "limit_price"),
                 trigger_price=_decimal_param(params, "trigger_price"),
                 post_only=params.get("post_only") is True,
+                **origin,
             )
             named = {"cl_ord_id": params["cl_ord_id"]} if params.get("cl_ord_id") else {"order_id": order_id}
             reply({"amend_id": "T" + order_id[1:], **named})
@@ -347,13 +362,16 @@ def _trading(exchange: Exchange, account: Any, method: str, params: Mapping[str,
                 raise SimError("EGeneral:Invalid arguments")
             for kind, value in ids:  # one answer per order, as Kraken sends
                 try:
-                    exchange.cancel_order(account, **{"order_id": None, "cl_ord_id": None, kind: str(value)})
+                    target = {"order_id": None, "cl_ord_id": None, kind: str(value)}
+                    exchange.cancel_order(
+                        account, order_id=target["order_id"], cl_ord_id=target["cl_ord_id"], via="ws", req_id=req_id
+                    )
                     reply({kind: value})
                 except SimError as error:
                     # REST says an unknown order is unknown; the WS answer for one gone or unknown is `Invalid`
                     reply(error="EOrder:Invalid order" if error.code == "EOrder:Unknown order" else error.code)
         elif method == "cancel_all":
-            reply({"count": exchange.cancel_all(account)})
+            reply({"count": exchange.cancel_all(account, **origin)})
         else:  # cancel_all_orders_after
             timeout = params.get("timeout")
             if not isinstance(timeout, int):

@@ -214,11 +214,21 @@ class SimWsServer:
 
     def take_lost_answer(self, method: str) -> bool:
         with self._lock:
-            if self._lost_answers[method] <= 0:
-                return False
-            self._lost_answers[method] -= 1
+            queued = self._lost_answers[method] > 0
+            if queued:
+                self._lost_answers[method] -= 1
+        if not queued and not (method == "add_order" and self._faults.lose_add_order()):
+            return False
+        with self._lock:
             self.answers_lost += 1
-            return True
+        return True
+
+    def disconnect_private(self) -> None:
+        """Drop the private (`/auth`) connections only, as a private WS outage does."""
+        self._faults.count("private_disconnect")
+        for session in self.sessions():
+            if session.private:
+                session.close()
 
     # -- per connection -------------------------------------------------------------------------------
 

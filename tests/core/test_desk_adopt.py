@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from crocbot.core.desk import Action, Commit, Desk, Emit
+from crocbot.core.desk import Action, Commit, Desk, Emit, FillSeen
 from crocbot.core.desk.adoption import ADOPTED, purpose_of
 from crocbot.core.ids import ClientIds
 from crocbot.core.messages import Fill, OrderPurpose, OrderStatus, PositionClosed, PositionSide, Side
@@ -148,3 +148,26 @@ def test_a_resting_stop_becomes_the_protection_of_a_position_without_a_stop_orde
     assert (position.stop_order, position.stop_live, position.stop) == (extra.cl_ord_id, True, D(99))
     assert any(isinstance(r, RecordStop) for r in records)
     assert any(line.startswith(f"stop {extra.cl_ord_id}: taken back") for line in done)
+
+
+def test_a_fill_the_books_already_booked_is_not_taken_back_after_its_order_was_forgotten() -> None:
+    # Found by the live crash harness: a start-up reconciliation that took long (REST faults, the rate budget)
+    # brought the entry's fill after the live feed had booked it, the position had closed and its orders had been
+    # forgotten; the entry was taken back as lost, and journaling its intent again (with the fill's time) was refused
+    # as a reused client order id: the journal failed and entries halted for good.
+    opened = Opened.make()
+    desk = opened.desk
+    entry_fill = fill("F1", opened.entry, QTY, "100", "0.62", ts=at(2))
+    stopped = fill("F2", opened.stop, QTY, "98", "0.6", side=Side.SELL, ts=at(5))
+    desk.on(FillSeen(stopped, journaled=False), at(5))
+    assert opened.position.closed
+    desk.on_day_tick(at(6))  # forgets the settled position and its orders, as a running bot does
+    assert opened.entry not in desk.orders
+
+    plan = Plan(fills=(entry_fill,), backfilled=frozenset())
+    actions, done = desk.reconcile(plan, ForeignOrderPolicy.ADOPT, at(7), startup=True, journaled=frozenset({"F1"}))
+
+    records = [r for a in actions if isinstance(a, Commit) for r in a.records]
+    assert not [line for line in done if line.startswith("took back")]
+    assert not [r for r in records if isinstance(r, RecordIntent)]
+    assert SYMBOL not in desk.by_symbol  # no position opened again

@@ -149,3 +149,30 @@ def test_what_a_stop_left_after_a_part_fill_and_its_end_is_exited_once_the_exit_
     held = desk.on(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
 
     assert sent(held, OrderPurpose.EXIT).qty == QTY - 5
+
+
+def test_an_exit_held_back_again_and_again_behind_ended_orders_gives_up_instead_of_looping() -> None:
+    """Found by the live crash harness: after a restart, an exit waited on the cancel of orders the venue no longer
+    had (refused), was held back, and was sent again at once behind the same cancels, thousands of times a second,
+    until the orders' breaker opened. Held back that way as often as the venue may refuse a position's orders, the
+    desk stops and halts entries, as for any refusals in a row (`give_up`)."""
+    opened = Opened.make()
+    exit_ = _exit_asked(opened).intent
+    desk = opened.desk
+    desk.on(event(opened.stop, OrderStatus.CANCELLED, at(10), reason="no liquidity"), at(10))
+    desk.on(CommandRejected(opened.stop, "cancel", "EOrder:Invalid order", at(11)), at(11))
+
+    sent_again = 0
+    held = desk.on(event(exit_.cl_ord_id, OrderStatus.CANCELLED, at(11), reason=HELD_BACK), at(11))
+    for step in range(10):
+        exits = [a for a in held if isinstance(a, Submit)]
+        if not exits:
+            break
+        sent_again += 1
+        (again,) = exits
+        desk.on(Submitted(again.intent.cl_ord_id), at(12 + step))
+        refused = event(again.intent.cl_ord_id, OrderStatus.CANCELLED, at(12 + step), reason=HELD_BACK)
+        held = desk.on(refused, at(12 + step))
+
+    assert 1 <= sent_again < 5
+    assert desk.risk.safe_reasons == ("a position the venue refuses to protect",)

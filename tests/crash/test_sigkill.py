@@ -21,8 +21,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _run(tmp_path: Path, config: CrashConfig, capsys: pytest.CaptureFixture[str], *, table: bool) -> Summary:
-    with CrashHarness(tmp_path, config) as harness:
+def _run(
+    tmp_path: Path,
+    config: CrashConfig,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    table: bool,
+    harness_type: type[CrashHarness] = CrashHarness,
+) -> Summary:
+    with harness_type(tmp_path, config) as harness:
         summary = harness.run()
     summary.table_rows = table
     with capsys.disabled():

@@ -81,6 +81,7 @@ TRADING = {
 _FIRED = re.compile(r"crocbot failpoint (\S+) fired")
 _LOGGED_ERROR = re.compile(r"^\S+ \S+ (ERROR|CRITICAL)\s+(.*)$")
 _POLL = 0.05  # wall seconds between probes of /readyz and of the files
+_START_ATTEMPTS = 4  # starts of one trial when the simulator's faults refuse them (`_start_refused_by_fault`)
 
 
 @dataclass
@@ -125,10 +126,11 @@ class CrashHarness:
             folder.mkdir(parents=True, exist_ok=True)
         out = self.out_dir / "sim.out"
         args = ["sim", "--port", "0", "--replay-clock", self.spec, "--symbols", ",".join(SYMBOLS), "--seed", "3"]
-        self.sim = self._spawn(args, out, self.out_dir / "sim.err", dict(os.environ))
+        self.sim = self._spawn([*args, *self._sim_options()], out, self.out_dir / "sim.err", dict(os.environ))
         try:
             self.urls = self._first_json_line(out, self.sim, timeout=30.0)
             self._wait_for_history(timeout=60.0)
+            self._sim_started(out)
         except BaseException:
             self.__exit__()
             raise
@@ -146,12 +148,45 @@ class CrashHarness:
             file.close()
         self._files.clear()
 
-    def _spawn(self, args: list[str], out: Path, err: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, args: list[str], out: Path, err: Path, env: dict[str, str], module: str = "crocbot"
+    ) -> subprocess.Popen[bytes]:
         stdout, stderr = out.open("wb"), err.open("wb")
         self._files += [stdout, stderr]
-        return subprocess.Popen(
-            [sys.executable, "-m", "crocbot", *args], cwd=REPO, env=env, stdout=stdout, stderr=stderr
-        )
+        return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, env=env, stdout=stdout, stderr=stderr)
+
+    # -- what a harness of another mode changes (`tests.support.crash_live`) --------------------------
+
+    bot_module = "crocbot"  # the bot child's `python -m` module
+
+    def _sim_options(self) -> list[str]:
+        return []
+
+    def _sim_started(self, out: Path) -> None:
+        """The simulator printed its endpoints and has its history."""
+
+    def _snapshot(self) -> Snapshot | None:
+        return read_snapshot(self.state_dir, self.log_dir)
+
+    def _stops(self, snap: Snapshot) -> list[str]:
+        return stops_invariant(snap, self.instruments)
+
+    def _check(self, snap: Snapshot) -> dict[str, list[str]]:
+        return check_all(snap, self.starting, self.instruments)
+
+    def _catch_up(self, err: str, resting: bool) -> str:
+        """The paper venue's catch-up of the prints it missed, for a start that found orders resting."""
+        if not resting:
+            return ""
+        return "failed" if "could not be fetched" in err else "done" if "paper catch-up:" in err else "cut"
+
+    def _start_refused_by_fault(self, err: str, exit_code: int | None) -> bool:
+        """Whether a start that never got ready was refused by a fault the simulator served (then it is started
+        again: the refusal was right, and the trial is for what comes after)."""
+        return False
+
+    def _trial_starting(self, trial: Trial) -> None:
+        """Just before a start of the bot (each, when a refused start is retried)."""
 
     @staticmethod
     def _first_json_line(path: Path, process: subprocess.Popen[bytes], *, timeout: float) -> dict[str, str]:
@@ -189,7 +224,7 @@ class CrashHarness:
             mode = self.rng.choice(sorted(self.config.failpoints)) if armed else "sigkill"
             trials.append(self._trial(index, mode))
         final = self._trial(self.config.trials, "final")
-        snap = read_snapshot(self.state_dir, self.log_dir)
+        snap = self._snapshot()
         final_violations = [v for found in self._check(snap).values() for v in found] if snap is not None else []
         return Summary(trials, final, final_violations, time.monotonic() - started, self.stop_s)
 
@@ -211,20 +246,19 @@ class CrashHarness:
 
     def _trial(self, index: int, mode: str) -> Trial:
         config, trial = self.config, Trial(index, mode)
-        before = read_snapshot(self.state_dir, self.log_dir)
+        before = self._snapshot()
         fills_before = len(before.fills) if before is not None else 0
         resting = bool(before.venue_open_orders()) if before is not None else False
-        port = free_port()
-        name = f"bot-{index:03d}"
-        started = time.monotonic()
-        bot = self._spawn(
-            ["run", "--config", str(CONFIG), "--replay-clock", self.spec],
-            self.out_dir / f"{name}.out",
-            self.out_dir / f"{name}.err",
-            self._bot_env(port, mode, index),
-        )
+        bots: list[subprocess.Popen[bytes]] = []
         try:
-            trial.ready_s = self._wait_ready(bot, port, started)
+            for attempt in range(_START_ATTEMPTS):
+                name = f"bot-{index:03d}" + (f"-{attempt}" if attempt else "")
+                bot, port, started = self._start_bot(trial, name, mode)
+                bots.append(bot)
+                trial.ready_s = self._wait_ready(bot, port, started)
+                if trial.ready_s is not None or not self._start_refused_by_fault(self._err(name), bot.poll()):
+                    break
+                trial.refused_starts += 1
             if trial.ready_s is not None:
                 self._judge(bot, trial)
                 if mode == "final":
@@ -233,25 +267,39 @@ class CrashHarness:
                     self._wait_exit(bot, self.rng.uniform(*config.alive))
             self._stop(bot, signal.SIGKILL, config.exit_timeout)
         finally:
-            if bot.poll() is None:
-                bot.kill()
-                bot.wait(timeout=config.exit_timeout)
+            for started_bot in bots:  # every one, whatever interrupted the trial (a test's timeout too)
+                if started_bot.poll() is None:
+                    started_bot.kill()
+                    started_bot.wait(timeout=config.exit_timeout)
         trial.alive_s = time.monotonic() - started
         trial.exit_code = bot.returncode
-        err = (self.out_dir / f"{name}.err").read_text(encoding="utf-8", errors="replace")
+        err = self._err(name)
         fired = _FIRED.search(err)
         trial.fired = fired.group(1) if fired is not None else None
-        if resting:
-            trial.catch_up = (
-                "failed" if "could not be fetched" in err else "done" if "paper catch-up:" in err else "cut"
-            )
+        trial.catch_up = self._catch_up(err, resting)
         trial.log_errors = [normalised(m.group(1), m.group(2)) for m in map(_LOGGED_ERROR.match, err.splitlines()) if m]
-        snap = read_snapshot(self.state_dir, self.log_dir)
+        snap = self._snapshot()
         if snap is not None:
             trial.fills, trial.positions = len(snap.fills), len(snap.open_positions)
             trial.new_fills = trial.fills - fills_before
             trial.at_death = self._check(snap)
         return trial
+
+    def _start_bot(self, trial: Trial, name: str, mode: str) -> tuple[subprocess.Popen[bytes], int, float]:
+        port = free_port()
+        self._trial_starting(trial)
+        started = time.monotonic()
+        bot = self._spawn(
+            ["run", "--config", str(CONFIG), "--replay-clock", self.spec],
+            self.out_dir / f"{name}.out",
+            self.out_dir / f"{name}.err",
+            self._bot_env(port, mode, trial.index),
+            module=self.bot_module,
+        )
+        return bot, port, started
+
+    def _err(self, name: str) -> str:
+        return (self.out_dir / f"{name}.err").read_text(encoding="utf-8", errors="replace")
 
     def _wait_ready(self, bot: subprocess.Popen[bytes], port: int, started: float) -> float | None:
         url = f"http://127.0.0.1:{port}/readyz"
@@ -267,9 +315,7 @@ class CrashHarness:
         """(c) within the stop window, then (a), (b), (d) in one snapshot within the settle window, both counted
         from readiness; a process that dies meanwhile (a failpoint) leaves the judging to the next start."""
         ready_at = time.monotonic()
-        stops = self._poll_until(
-            bot, ready_at + self.config.stop_window, lambda s: stops_invariant(s, self.instruments)
-        )
+        stops = self._poll_until(bot, ready_at + self.config.stop_window, self._stops)
         if stops is None:
             return
         rest = self._poll_until(
@@ -289,7 +335,7 @@ class CrashHarness:
         when the process died first."""
         found: list[str] = ["no journal yet"]
         for _ in range(10_000):  # bounded twice: by the count and by the deadline
-            snap = read_snapshot(self.state_dir, self.log_dir)
+            snap = self._snapshot()
             if bot.poll() is not None:
                 return None
             found = check(snap) if snap is not None else ["no journal yet"]
@@ -297,9 +343,6 @@ class CrashHarness:
                 return list(found)
             time.sleep(_POLL)
         return list(found)
-
-    def _check(self, snap: Snapshot) -> dict[str, list[str]]:
-        return check_all(snap, self.starting, self.instruments)
 
     def _wait_exit(self, bot: subprocess.Popen[bytes], seconds: float) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -43,7 +43,7 @@ from crocbot.store.paper_account import PAPER_ACCOUNT_FILE, PAPER_ACCOUNT_KEY
 from crocbot.store.tradelog import TradeLog
 from tests.support.e2e import fifo_realized
 
-__all__ = ["Snapshot", "read_snapshot", "INVARIANTS", "check_all"]
+__all__ = ["Snapshot", "read_snapshot", "INVARIANTS", "check_all", "few"]
 
 STOP_TYPES = frozenset({"stop-loss", "stop-loss-limit"})
 INVARIANTS = ("a", "b", "c", "d")
@@ -162,11 +162,11 @@ def fills_invariant(
     out: list[str] = []
     journal, logged = set(snap.fills), set(snap.logged)
     if journal - logged:
-        out.append(f"(a) {len(journal - logged)} journaled fills are not in the trade log: {_few(journal - logged)}")
+        out.append(f"(a) {len(journal - logged)} journaled fills are not in the trade log: {few(journal - logged)}")
     if logged - journal:
-        out.append(f"(a) {len(logged - journal)} trade-log fills are not journaled: {_few(logged - journal)}")
+        out.append(f"(a) {len(logged - journal)} trade-log fills are not journaled: {few(logged - journal)}")
     if snap.logged_twice:
-        out.append(f"(a) fills logged twice in the trade log: {_few(snap.logged_twice)}")
+        out.append(f"(a) fills logged twice in the trade log: {few(snap.logged_twice)}")
     if snap.torn_lines:
         out.append(f"(a) torn trade-log lines {list(snap.torn_lines)}")
     if snap.paper is None:
@@ -174,7 +174,7 @@ def fills_invariant(
     recent, _ = snap.venue_recent()  # the fills of the last minutes, named outright
     venue = {str(item["exec_id"]) for item in recent}
     if venue - journal:
-        out.append(f"(a) the venue has {len(venue - journal)} recent fills the journal lacks: {_few(venue - journal)}")
+        out.append(f"(a) the venue has {len(venue - journal)} recent fills the journal lacks: {few(venue - journal)}")
     count = snap.venue_fill_count
     if count is not None and count != len(journal):
         gap = count - len(journal)
@@ -194,7 +194,7 @@ def fills_invariant(
         tid for order in snap.venue_open_orders() for tid in order.get("trade_ids") or () if tid not in journal
     ]
     if unjournaled:
-        out.append(f"(a) fills of open venue orders that the journal lacks: {_few(unjournaled)}")
+        out.append(f"(a) fills of open venue orders that the journal lacks: {few(unjournaled)}")
     return out
 
 
@@ -218,13 +218,13 @@ def orders_invariant(snap: Snapshot) -> list[str]:
     doubled = {cl: sorted(ids) for cl, ids in snap.venue_ids.items() if len(ids) > 1}
     if doubled:
         out.append(
-            f"(b) client order ids on more than one venue order: {_few(f'{k} -> {v}' for k, v in doubled.items())}"
+            f"(b) client order ids on more than one venue order: {few(f'{k} -> {v}' for k, v in doubled.items())}"
         )
     venue = snap.venue_open_orders()
     known = venue + snap.venue_recent()[1]  # open, and closed in the last minutes
     repeated = [cl for cl, n in Counter(o.get("cl_ord_id") for o in known).items() if n > 1]
     if repeated:
-        out.append(f"(b) client order ids on two venue orders (open or recently closed): {_few(map(str, repeated))}")
+        out.append(f"(b) client order ids on two venue orders (open or recently closed): {few(map(str, repeated))}")
     for order in known:
         cl = order.get("cl_ord_id")
         row = snap.orders.get(cl) if cl is not None else None
@@ -296,7 +296,7 @@ def pnl_invariant(snap: Snapshot) -> list[str]:
     seen = {fill_id for fill_id, row in snap.fills.items() if row["seq"] <= stamp}
     never = set(snap.fills) - (seen - ledger.unbooked())
     if never:
-        out.append(f"(d) {len(never)} journaled fills the ledger never booked: {_few(never)}")
+        out.append(f"(d) {len(never)} journaled fills the ledger never booked: {few(never)}")
     if ledger.fills_booked != len(snap.fills):
         out.append(
             f"(d) the ledger booked {ledger.fills_booked} fills and the journal holds {len(snap.fills)}: a fill booked "
@@ -304,7 +304,7 @@ def pnl_invariant(snap: Snapshot) -> list[str]:
         )
     stray = set(snap.ledger["recent_fills"]) - set(snap.fills)
     if stray:
-        out.append(f"(d) {len(stray)} fills booked by the ledger are not journaled: {_few(stray)}")
+        out.append(f"(d) {len(stray)} fills booked by the ledger are not journaled: {few(stray)}")
     records = sorted(snap.logged_in_order, key=lambda r: r["ts"])
     try:
         fifo = fifo_realized(records)
@@ -326,7 +326,7 @@ def check_all(
     }
 
 
-def _few(items: Iterable[str], shown: int = 5) -> str:
+def few(items: Iterable[str], shown: int = 5) -> str:
     listed = sorted(items)
     more = f" and {len(listed) - shown} more" if len(listed) > shown else ""
     return ", ".join(listed[:shown]) + more

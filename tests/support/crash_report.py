@@ -26,6 +26,7 @@ class Trial:
     new_fills: int = 0  # journaled during this run (backfilled ones included)
     catch_up: str = ""  # the paper venue's catch-up of missed prints: "" (nothing resting), "done", "failed", "cut"
     positions: int = 0  # open positions at death
+    refused_starts: int = 0  # starts before this one that a fault the simulator served refused (then started again)
     judged: bool = False  # the invariants were judged after this start's readiness
     violations: list[str] = field(default_factory=list)  # invariants broken after readiness (and reconciliation)
     log_errors: list[str] = field(default_factory=list)  # the bot's ERROR and CRITICAL console lines, normalised
@@ -55,6 +56,7 @@ class Summary:
     stop_s: float | None = None  # how long the final SIGTERM stop took; None: it did not stop in time
 
     table_rows: bool = False  # add one line per trial to `text()`
+    extra: list[str] = field(default_factory=list)  # what a harness of another mode adds (before the violations)
 
     def table(self) -> list[str]:
         runs = [*self.trials, *([self.final] if self.final is not None else [])]
@@ -94,17 +96,23 @@ class Summary:
                 f"max {max(ready):.2f} s over {len(ready)} starts"
             )
         catch_ups = Counter(t.catch_up for t in self.trials if t.catch_up)
-        lines.append(
-            f"trials that added fills: {sum(1 for t in self.trials if t.new_fills)}; starts with resting orders, whose "
-            "paper catch-up finished / failed / was still running at the kill: "
-            f"{catch_ups['done']} / {catch_ups['failed']} / {catch_ups['cut']}"
-        )
+        line = f"trials that added fills: {sum(1 for t in self.trials if t.new_fills)}"
+        if catch_ups:
+            line += (
+                "; starts with resting orders, whose paper catch-up finished / failed / was still running at the "
+                f"kill: {catch_ups['done']} / {catch_ups['failed']} / {catch_ups['cut']}"
+            )
+        refused = sum(t.refused_starts for t in self.trials)
+        if refused:
+            line += f"; starts refused by a served fault (then started again): {refused}"
+        lines.append(line)
         lines.append(
             "left broken at death (for reconciliation to repair): "
             + (", ".join(f"({k}) in {n} trials" for k, n in sorted(repaired.items())) or "nothing")
         )
         stop = f"{self.stop_s:.1f} s" if self.stop_s is not None else "did not stop in time (killed)"
         lines.append(f"final graceful stop (SIGTERM): {stop}")
+        lines += self.extra
         lines.append(
             "violations after ready: "
             + (", ".join(f"({k}) {n}" for k, n in sorted(broken.items())) or "none")

@@ -33,6 +33,7 @@ from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import CallOutcome, CallResult, Deadline, Gateway
 from crocbot.actors.messages import VenueRequest
 from crocbot.core.messages import HELD_BACK, UNSENT, OrderEvent, OrderIntent, OrderStatus
+from crocbot.ops import failpoints
 from crocbot.venues.protocol import (
     Amend,
     Cancel,
@@ -171,6 +172,7 @@ class VenueCalls(SupervisedActor):
                 continue  # a cancel of this request is still on its way
             request.waiting.remove(submit)
             if all(request.cancelled.get(c, False) for c in submit.after_cancels):
+                failpoints.hit("venue.after_stop_cancel")  # crash tests: the stop cancelled, its exit not sent
                 self._call(seq, request, request.commands.index(submit), submit)
             else:
                 held = OrderEvent(submit.intent.cl_ord_id, OrderStatus.CANCELLED, self.clock.now(), reason=HELD_BACK)

@@ -156,6 +156,11 @@ def order_ended(book: Book, order: TrackedOrder, status: OrderStatus, now: datet
             # The stop's end came first and did not close the position (no liquidity, a part left, expired):
             # nothing protects what is left and nothing was sold, so the exit goes now, with no stop to wait for.
             why = f"exit {order.cl_ord_id} held back behind a stop that has ended without closing the position"
+            # Counted as a refusal: an exit held back behind cancels the venue keeps refusing (orders it no longer
+            # has, after a restart) was otherwise sent again at once, thousands of times a second.
+            position.refusals += 1
+            if position.refusals >= _MAX_REFUSALS:
+                return [Note("WARNING", why, symbol), *give_up(book, position, why, now)]
             return [Note("WARNING", why, symbol), *exit_position(book, position, why, now)]
         return [Note("INFO", text, symbol), Emit(PositionChanged(position.message()))]
     # rejected, or cancelled / expired / in error before it closed the position (no liquidity); or never sent

@@ -115,7 +115,10 @@ def _book_fills(
     older backup) is taken back first (`crocbot.core.desk.adoption`). Returns the ids taken back."""
     lost: dict[str, Decimal] = {}
     for fill in plan.fills:
-        if fill.cl_ord_id not in book.orders:
+        # A fill the journal holds, or the books booked lately, proves the journal has its order: the books only
+        # forgot it once it ended (`Book.forget_settled`). Taking it back would journal its intent a second time.
+        known = fill.fill_id in journaled or book.ledger.has_fill(fill.fill_id)
+        if fill.cl_ord_id not in book.orders and not known:
             lost[fill.cl_ord_id] = lost.get(fill.cl_ord_id, Decimal(0)) + fill.qty
     adopted: set[str] = set()
     stop_to_record: set[str] = set()  # positions opened by an adopted entry under an adopted venue stop

@@ -221,7 +221,18 @@ class LiveAccountView:
         seen: set[str] = set()
         for txid, row in rows.items():
             self._take(txid, row, views, client_ids, seen)
-        for cl_ord_id in sorted(set(cl_ord_ids) - seen):
+        wanted = set(cl_ord_ids) - seen
+        if len(wanted) > 1:
+            # ClosedOrders costs 4 of Kraken's 15-point REST budget: asked once per order, a restart after a crash
+            # with four orders to look up needed more than the budget holds, the view ran past its deadline waiting,
+            # and every retry did the same (the start-up reconciliation never finished). The newest closed orders,
+            # one page of 50, hold nearly always every one of them; only those not there are asked for one by one.
+            self._check(deadline, "ClosedOrders")
+            recent = self._api.rest.private("ClosedOrders", deadline=wall)
+            for txid, row in (recent.get("closed") or {}).items():
+                if row.get("cl_ord_id") in wanted:
+                    self._take(txid, row, views, client_ids, seen)
+        for cl_ord_id in sorted(wanted - seen):
             self._check(deadline, "ClosedOrders")
             closed = self._api.rest.private("ClosedOrders", {"cl_ord_id": cl_ord_id}, deadline=wall)
             for txid, row in (closed.get("closed") or {}).items():

@@ -38,6 +38,7 @@ from crocbot.core.messages import OrderAmended, OrderEvent, OrderIntent, OrderLo
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.errors import KrakenError
 from crocbot.kraken.rest_types import AddOrderRequest, OrderInfo
+from crocbot.ops import failpoints
 from crocbot.venues.live.feed import ExecutionFeed
 from crocbot.venues.live.ws_orders import (
     WsNotConnected,
@@ -106,6 +107,7 @@ class KrakenOrderCalls:
             except WsNotConnected:
                 pass  # nothing went out: REST carries it (the counter's charge stands: the model errs on the safe side)
             else:
+                failpoints.hit("venue.after_ws_ack")  # crash tests: on the venue's book, not acted on
                 self._api.rest.note_order(intent.cl_ord_id, order_id)
                 self._feed.acked(intent.cl_ord_id, order_id, self._clock.now())
                 return []

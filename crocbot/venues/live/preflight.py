@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import partial
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from crocbot.kraken.rest_types import AddOrderRequest
 __all__ = ["Observed", "PreflightResult", "gather", "judge", "run_preflight", "minimum_order", "PREFLIGHT_CL_ORD_ID"]
 
 PREFLIGHT_CL_ORD_ID = "crocbot-preflight"  # at most 18 characters (FACTS §10.4); a validated order never rests
+_BELOW_BID = Decimal("0.98")  # the test order's price, as a share of the bid
 _VALIDATED_STATUSES = frozenset({"online", "post_only", "limit_only"})  # where a resting buy is accepted at all
 
 PERMISSION_DENIED = "EGeneral:Permission denied"
@@ -167,7 +168,12 @@ def _instruments(api: KrakenApi, symbols: Sequence[str]) -> dict[str, Instrument
     return {symbol: catalog.get(symbol) for symbol in symbols}
 
 
-def _validate(api: KrakenApi, instrument: Instrument, price: Decimal) -> KrakenError | None:
+def _validate(api: KrakenApi, instrument: Instrument, bid: Decimal) -> KrakenError | None:
+    # Below the bid it rests as a maker, and a post_only market accepts it. Not at the bid: the market may fall
+    # between the Ticker and the AddOrder, and a post-only buy at a bid above the new ask is refused
+    # (`EOrder:Post only order`), which stopped live starts on a fast market.
+    steps = (bid * _BELOW_BID / instrument.price_increment).to_integral_value(ROUND_FLOOR)
+    price = max(steps * instrument.price_increment, instrument.price_increment)
     request = AddOrderRequest(
         symbol=instrument.symbol,
         side=Side.BUY,
@@ -175,7 +181,7 @@ def _validate(api: KrakenApi, instrument: Instrument, price: Decimal) -> KrakenE
         qty=minimum_order(instrument, price),
         cl_ord_id=PREFLIGHT_CL_ORD_ID,
         limit_price=price,
-        post_only=True,  # at the bid it rests as a maker, and a post_only market accepts it
+        post_only=True,
     )
     try:
         api.add_order(request, validate=True)  # asset_class=tokenized_asset for xStocks: KrakenApi adds it

@@ -270,3 +270,23 @@ def test_no_call_is_made_past_the_deadline() -> None:
     with pytest.raises(DeadlineExceeded):
         view((), None, gone)
     assert rest.calls == []
+
+
+def test_several_closed_orders_are_found_in_one_page_of_the_newest_and_only_the_rest_asked_for_one_by_one() -> None:
+    # Found by the live crash harness: one ClosedOrders (4 of Kraken's 15 REST points) per order looked up made a
+    # restart with four or more journaled orders wait past the view's deadline on every retry.
+    view, rest = account(paged([]))
+    gone = [f"cbe-gone-{n}" for n in range(6)]
+    newest = {f"OC{n}": rows(SIM_STOP) | {"cl_ord_id": cl} for n, cl in enumerate(gone[:5])}
+    newest["OX"] = rows(SIM_STOP) | {"cl_ord_id": "someone-elses"}
+
+    def closed(params: dict[str, Any]) -> Any:
+        if "cl_ord_id" in params:
+            return {"closed": {"OC5": rows(SIM_STOP) | {"cl_ord_id": params["cl_ord_id"]}}, "count": 1}
+        return {"closed": newest, "count": 50}
+
+    rest.handlers = dict(rest.handlers) | {"ClosedOrders": closed}
+    seen = view(tuple(gone), None, deadline())
+
+    assert sorted(o.cl_ord_id or "" for o in seen.orders) == gone  # not the order nobody asked about
+    assert [p for m, p in rest.calls if m == "ClosedOrders"] == [{}, {"cl_ord_id": "cbe-gone-5"}]

@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -148,3 +149,19 @@ def test_a_symbol_not_online_warns_and_a_delisted_one_stops_the_start(sim: Simul
         "ETH/USD is cancel_only on Kraken (not online): it takes cancels only, no new orders until Kraken sets it "
         "online; no test order was sent for it",
     )
+
+
+def test_a_market_that_fell_between_the_ticker_and_the_test_order_does_not_stop_the_start(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, api = account(sim)
+    read = api.ticker
+
+    def stale(symbol: str, *, deadline: float | None = None) -> Any:
+        ticker = read(symbol, deadline=deadline)
+        # the bid read a moment before the market fell: above the ask the test order now meets
+        return replace(ticker, bid=ticker.ask + ticker.ask / 1000)
+
+    monkeypatch.setattr(api, "ticker", stale)
+
+    assert preflight(api).problems == ()
