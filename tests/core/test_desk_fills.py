@@ -440,3 +440,30 @@ def test_a_venue_that_refuses_the_stop_and_the_exit_again_and_again_is_not_hamme
     assert sends == 2  # exit, stop again; the third refusal ends it
     assert ("CRITICAL", SYMBOL) in logged(actions)
     assert desk.risk.safe_reasons == ("a position the venue refuses to protect",)
+
+
+def test_entries_resume_once_the_position_the_desk_gave_up_on_is_closed() -> None:
+    """Found by the live kill -9 harness: the halt for a position nothing protects stayed on after it had closed (a
+    stop that rested on the venue after all filled), until a restart; nothing was left to protect."""
+    desk = make_desk()
+    entry = entry_acked(desk)
+    stop = sent(
+        desk.on(FillSeen(fill("F1", entry, QTY, "100", "0.62", ts=at(2)), journaled=False), at(2)), OrderPurpose.STOP
+    )
+    refused, t = stop, 3.0
+    for _ in range(10):
+        desk.on(Submitted(refused.cl_ord_id), at(t))
+        actions = desk.on(event(refused.cl_ord_id, S.REJECTED, at(t), reason="EOrder:Insufficient funds"), at(t))
+        orders = [a for a in actions if isinstance(a, Submit)]
+        if not orders:
+            break
+        (refused,) = [a.intent for a in orders]
+        t += 1
+    halted = desk.risk.safe_reasons
+    # the last stop, reported refused, rested on the venue after all (a lost answer) and filled
+    sold = fill("F9", refused.cl_ord_id, QTY, "99", "0.6", side=Side.SELL, ts=at(20))
+    closed = desk.on(FillSeen(sold, journaled=False), at(20))
+
+    assert halted == ("a position the venue refuses to protect",)
+    assert desk.risk.safe_reasons == ()
+    assert SafeModeChanged(False, (), at(20)) in [a.message for a in closed if isinstance(a, Emit)]

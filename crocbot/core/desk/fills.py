@@ -11,7 +11,7 @@ from crocbot.core.costs import TradeCosts
 from crocbot.core.desk.actions import Action, Emit, Note, Record
 from crocbot.core.desk.exits import exit_position, flatten
 from crocbot.core.desk.protection import place_stop
-from crocbot.core.desk.safety import ANOMALY, set_safe
+from crocbot.core.desk.safety import ANOMALY, protected_again, set_safe
 from crocbot.core.desk.state import Book, PositionState, down_to_grid, up_to_grid
 from crocbot.core.desk.trade_context import trade_context, trade_summary
 from crocbot.core.instrument import Instrument
@@ -281,4 +281,4 @@ def exit_filled(
     ]
     if book.risk.should_flatten:
         actions += flatten(book, "kill switch", now)
-    return actions
+    return [*actions, *protected_again(book, position, now)]

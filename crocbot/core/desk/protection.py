@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from crocbot.core.desk.actions import Action, Emit, Note, Record
 from crocbot.core.desk.events import LookupDue, StopBudgetDue
+from crocbot.core.desk.safety import protected_again
 from crocbot.core.desk.state import Book, PositionState
 from crocbot.core.desk.stop_updates import worth
 from crocbot.core.messages import (
@@ -81,7 +82,7 @@ def stop_live(book: Book, order: TrackedOrder, ts: datetime) -> list[Action]:
     stop = RecordStop(position.position_id, position.stop, position.stop_kind, ts, order.cl_ord_id)
     # a stop wished for while this order was on its way goes out now that it can be amended
     wished = book.stop_updates.send_next(book, position, ts)
-    return [Record(stop), Emit(PositionChanged(position.message())), *wished]
+    return [Record(stop), Emit(PositionChanged(position.message())), *wished, *protected_again(book, position, ts)]
 
 
 def on_amended(book: Book, event: OrderAmended, now: datetime) -> list[Action]:

@@ -20,6 +20,7 @@ __all__ = [
     "set_safe",
     "on_day_tick",
     "give_up",
+    "protected_again",
     "on_feed_health",
     "on_breaker",
     "on_escalated",
@@ -110,4 +111,14 @@ def give_up(book: Book, position: PositionState, why: str, now: datetime) -> lis
         f"position {position.position_id}: the venue refused its stop or exit {position.refusals} times in a "
         f"row, last: {why}; no more orders for it and entries halted until reconciliation or a person settles it"
     )
+    book.given_up.add(position.position_id)
     return [Note("CRITICAL", text, position.symbol), *set_safe(book, _UNPROTECTED, True, now)]
+
+
+def protected_again(book: Book, position: PositionState, now: datetime) -> list[Action]:
+    """A position the desk gave up on has closed, or has a live stop again: when none is left, entries resume (the
+    halt was for a position nothing protected; it stayed on after the position had closed, until a restart)."""
+    if position.position_id not in book.given_up:
+        return []
+    book.given_up.discard(position.position_id)
+    return [] if book.given_up else set_safe(book, _UNPROTECTED, False, now)

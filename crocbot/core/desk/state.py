@@ -140,6 +140,7 @@ class Book:
         # stop amends, conflated per stop order and paced by each pair's trading counter (`stop_updates`)
         self.stop_updates = stop_updates
         self.refused: dict[str, int] = {}  # entries refused since the router last took the tally, by Refusal.label
+        self.given_up: set[str] = set()  # positions the venue refused to protect (`safety.give_up`), still open
         self.ended: dict[OrderStatus, int] = {}  # orders ended since the router last took the tally, by status
         self.fenced = 0  # sells the inventory fence refused since the router last took the tally
         self.stale_entries: list[tuple[str, str]] = []  # restored entries still waiting for a first fill
