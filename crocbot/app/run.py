@@ -25,9 +25,9 @@ from crocbot.exit_codes import ExitCode
 from crocbot.ops.log import setup_logging
 from crocbot.ops.state_lock import StateDirLocked, lock_state_dir, unlock_state_dir
 from crocbot.startup import KrakenUnreachable, StartupError, check_directories, check_no_other_bot
-from crocbot.venues.live.preflight import run_preflight
+from crocbot.venues.live.preflight import PreflightResult, run_preflight
 
-__all__ = ["run_bot"]
+__all__ = ["run_bot", "preflight"]
 
 _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
 # what `signal.signal` takes and returns: a function, SIG_DFL / SIG_IGN, or None for a handler not set from Python
@@ -111,21 +111,28 @@ def _run_bot(settings: Settings, clock: Clock | None, stop: threading.Event | No
 def _preflight_passed(bot: Bot) -> bool:
     """Live: Kraken asked before the bot starts (the preflight logs what it found, problems and warnings). Paper:
     nothing to ask."""
-    if bot.live is None:
+    result = preflight(bot)
+    if result is None:
         return True
-    settings = bot.settings
-    result = run_preflight(
-        bot.live.api,
-        settings.symbols,
-        live_limits(settings.live),
-        dead_mans_switch=settings.live.dead_mans_switch.enabled,
-    )
     if not result.ok:
         logger.error(
             "crocbot cannot start live: the preflight found {} problem(s), each above; nothing was sent to Kraken",
             len(result.problems),
         )
     return result.ok
+
+
+def preflight(bot: Bot) -> PreflightResult | None:
+    """The live preflight for `bot`, before it starts (None on paper, which has nothing to ask)."""
+    if bot.live is None:
+        return None
+    settings = bot.settings
+    return run_preflight(
+        bot.live.api,
+        settings.symbols,
+        live_limits(settings.live),
+        dead_mans_switch=settings.live.dead_mans_switch.enabled,
+    )
 
 
 def _install_stop_signals(signalled: list[int]) -> dict[int, _SignalHandler]:
