@@ -1,4 +1,5 @@
-"""`crocbot demo`: the whole bot, in paper mode, against the in-process simulator, offline.
+"""`crocbot demo`: the whole bot, in paper mode (or with `--venue live` in live mode, see `crocbot.demo.live`),
+against the in-process simulator, offline.
 
 The simulator replays real recorded BTC/USD movement (Kraken's own 5-minute OHLCVT, retraced as trades) when
 the data file is there, and a seeded synthetic market otherwise, plus synthetic ETH/USD and an xStock. The bot
@@ -32,12 +33,22 @@ from rich.live import Live
 from crocbot.actors.activity import ACTIVITY
 from crocbot.actors.feed import FeedOptions
 from crocbot.actors.router import FENCE_METRIC
-from crocbot.app import BACKUP_DIR, JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, StartupError, load_instruments
+from crocbot.app import (
+    BACKUP_DIR,
+    JOURNAL_FILE,
+    TRADE_LOG_FILE,
+    Bot,
+    BotWiring,
+    StartupError,
+    load_instruments,
+    preflight,
+)
 from crocbot.config import Settings
 from crocbot.config.policies import strategy_params
 from crocbot.core.instrument import Instrument
 from crocbot.core.money import fmt
 from crocbot.core.strategies import strategy_for
+from crocbot.demo.live import DemoAccount, VenueCheck, banner, check_loopback, check_venue, live_overrides, open_account
 from crocbot.demo.paths import DEFAULT_DATA
 from crocbot.demo.view import ViewData, money, render_view
 from crocbot.ops.log import JSON_LOG_NAME, setup_logging
@@ -61,7 +72,10 @@ _TRADES_PER_CANDLE = 6
 _STARTUP_LIMIT = 60.0  # wall seconds for the bot to connect and backfill
 _QUOTE = "USD"  # every demo symbol's quote currency
 _SUMMARY_WIDTH = 80
-_TITLE = "crocbot demo (paper trading against the simulator; Ctrl-C ends it early)"
+TITLES = {
+    "paper": "crocbot demo (paper trading against the simulator; Ctrl-C ends it early)",
+    "live": "crocbot demo (LIVE mode against the simulator, no real money; Ctrl-C ends it)",
+}
 
 
 @dataclass
@@ -74,6 +88,7 @@ class DemoOptions:
     log_dir: Path = Path("logs/demo")
     view: bool = True  # redraw the console view in place (a terminal); otherwise a line now and then
     quantum: float = 0.25  # seconds of event time applied before waiting for the bot
+    venue: str = "paper"  # or "live": the live venue against the simulator's account (`crocbot.demo.live`)
 
 
 @dataclass
@@ -94,6 +109,8 @@ class DemoResult:
     data: str = ""
     symbols: tuple[str, ...] = DEMO_SYMBOLS
     notes: list[str] = field(default_factory=list)
+    venue: str = "paper"
+    venue_check: VenueCheck | None = None  # live: the simulator's account against the journal
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -118,7 +135,19 @@ class DemoResult:
             "settle_timeouts": self.settle_timeouts,
             "market": self.data,
             "symbols": list(self.symbols),
+            "venue": self.venue,
+            **({"venue_check": _check_json(self.venue_check)} if self.venue_check is not None else {}),
         }
+
+
+def _check_json(check: VenueCheck) -> dict[str, Any]:
+    return {
+        "ok": check.ok,
+        "venue_fills": check.venue_fills,
+        "journal_fills": check.journal_fills,
+        "balances_moved": {asset: fmt(amount) for asset, amount in check.moved.items()},
+        "problems": list(check.problems),
+    }
 
 
 def _fresh(state_dir: Path, log_dir: Path) -> None:
@@ -193,21 +222,26 @@ def _with_simulator(
     described: str,
     out: TextIO,
 ) -> DemoResult:
-    result = DemoResult(data=described)
+    result = DemoResult(data=described, venue=options.venue)
     print(f"crocbot demo: {described}", file=out)
-    settings = load(
-        {
-            "mode": "paper",
-            "symbols": ",".join(DEMO_SYMBOLS),
-            "state_dir": str(options.state_dir),
-            "log_dir": str(options.log_dir),
-            "kraken": {
-                "ws_url": simulator.ws_url,
-                "ws_auth_url": simulator.ws_auth_url,
-                "rest_url": simulator.rest_url,
-            },
-        }
-    )
+    overrides: dict[str, Any] = {
+        "mode": "paper",
+        "symbols": ",".join(DEMO_SYMBOLS),
+        "state_dir": str(options.state_dir),
+        "log_dir": str(options.log_dir),
+        "kraken": {
+            "ws_url": simulator.ws_url,
+            "ws_auth_url": simulator.ws_auth_url,
+            "rest_url": simulator.rest_url,
+        },
+    }
+    settings = load(overrides)
+    account: DemoAccount | None = None
+    if options.venue == "live":
+        # funded as the paper demo's account is, so both venues start from the same capital
+        account = open_account(simulator, settings.paper.starting_balances)
+        settings = load(overrides | live_overrides(account, settings))
+        check_loopback(settings, simulator)
     span = pre_roll_for(settings)
     print(f"pre-rolling {span} of market history for the strategies' warm-up ...", file=out, flush=True)
     _pre_roll(simulator, span)
@@ -220,6 +254,10 @@ def _with_simulator(
         if conductor is not None:
             conductor.on_feed_client(client)
 
+    def on_private_client(client: Any) -> None:
+        if conductor is not None:
+            conductor.on_private_client(client)
+
     bot = Bot(
         settings,
         instruments,
@@ -229,13 +267,17 @@ def _with_simulator(
             health_port=0,
             watchdog_interval=30.0,
             on_feed_client=on_feed_client,
+            on_private_client=on_private_client,
+            rest_clock=simulator.clock,  # the simulator's account counts its REST budget in event time
             metrics=metrics,
         ),
     )
     conductor = Conductor(
-        simulator, bot.runtime.scheduler, activity=ACTIVITY, gateways=[bot.rest_gateway], quantum=options.quantum
+        simulator, bot.runtime.scheduler, activity=ACTIVITY, gateways=bot.gateways, quantum=options.quantum
     )
     conductor.max_speed = options.speed
+    if account is not None:
+        _preflight(bot, settings, account, out)
     started = time.monotonic()
     bot.start()
     try:
@@ -266,9 +308,20 @@ def _with_simulator(
     result.fence_breaches = int(metrics.value(FENCE_METRIC))
     with Journal(options.state_dir / JOURNAL_FILE) as journal:
         result.audit = audit_journal(journal)
+        if account is not None:
+            result.venue_check = check_venue(simulator, account, journal.fills())
     result.fills = result.audit.fills
     result.closed_trades = result.audit.closed_trades
     return result
+
+
+def _preflight(bot: Bot, settings: Settings, account: DemoAccount, out: TextIO) -> None:
+    """The live preflight, as `crocbot run` runs it, against the simulator; what the live demo is, said once."""
+    result = preflight(bot)
+    assert result is not None  # a live bot always has one
+    if not result.ok:
+        raise StartupError("the live preflight failed against the simulator: " + "; ".join(result.problems))
+    print(banner(settings, account, result), file=out, flush=True)
 
 
 def _wait_ready(bot: Bot, conductor: Conductor) -> None:
@@ -319,6 +372,7 @@ class _View:
     ) -> None:
         self._bot, self._simulator, self._start_equity = bot, simulator, start_equity
         self._instruments = instruments
+        self._title = TITLES[options.venue]
         self._out = out
         self._lock = threading.Lock()
         self._live: Live | None = None
@@ -346,7 +400,7 @@ class _View:
             now = self._simulator.clock.now()
             if self._live is not None:
                 data = ViewData(now, report, self._bot.board.events(), self._start_equity, self._instruments, _QUOTE)
-                frame = render_view(data, _TITLE, height=self._live.console.size.height)
+                frame = render_view(data, self._title, height=self._live.console.size.height)
                 self._live.update(frame, refresh=True)
                 return
             self._out.write(
@@ -365,18 +419,20 @@ def summary_text(result: DemoResult, state_dir: Path) -> str:
     lines = [
         "",
         "crocbot demo summary",
+        *(_live_lines(result) if result.venue == "live" else []),
         f"  market      {result.data}",
         f"  replayed    {data['market_time_replayed_hours']} h of market time in {data['wall_seconds']} s "
         f"({data['speed']}x)",
         f"  fills       {result.fills}",
-        f"  trades      {result.closed_trades} closed ({data['winners']} won), {result.open_positions} open (their "
-        "stops stay on the venue)",
-        f"  P&L         realised {_cents(result.realized)}, equity {_cents(result.equity)} (from "
-        f"{_cents(result.start_equity)}); fees paid {_cents(result.audit.fees if result.audit else Decimal(0))}",
+        f"  trades      {result.closed_trades} closed ({data['winners']} won), {result.open_positions} open "
+        f"({_left_open(result)})",
+        f"  P&L         realised {_cents(result.realized)}{_realised_parts(result)}, equity {_cents(result.equity)} "
+        f"(from {_cents(result.start_equity)}); fees paid {_cents(result.audit.fees if result.audit else Decimal(0))}",
         f"  safety      {data['exits_after_stop_fill']} exits sent after a stop fill ({data['exits_held_back']} held "
         f"back), {data['oversold_positions']} positions oversold, {data['funds_refusals']} orders refused for funds, "
         f"{result.fence_breaches} inventory-fence breaches",
         f"  kill switch {'TRIPPED' if result.kill_switch else 'not tripped'}",
+        *(_check_lines(result.venue_check) if result.venue_check is not None else []),
         *(["  ended       early, by Ctrl-C"] if result.interrupted else []),
         f"  state       journal and trade log kept: crocbot status --state-dir {state_dir}",
     ]
@@ -391,3 +447,44 @@ def summary_text(result: DemoResult, state_dir: Path) -> str:
     indent = " " * 14
     wrapped = (textwrap.fill(line, _SUMMARY_WIDTH, subsequent_indent=indent, break_on_hyphens=False) for line in lines)
     return "\n".join(wrapped) + "\n"
+
+
+def _left_open(result: DemoResult) -> str:
+    if result.venue == "live":
+        return "their stops rest on the simulator's account, which ends with the demo"
+    return "their stops stay on the venue"
+
+
+def _realised_parts(result: DemoResult) -> str:
+    """Realised P&L counts every fee when paid: the open positions' entry fees too, which the closed trades' P&L (each
+    trade net of its own fees) does not. Said where the two differ, so that the closed trades add up."""
+    if result.audit is None or result.audit.realized == result.realized:
+        return ""
+    open_part = result.realized - result.audit.realized
+    return (
+        f" (closed trades {_cents(result.audit.realized)}, open positions {_cents(open_part)}: their fees and part "
+        "exits so far)"
+    )
+
+
+def _live_lines(result: DemoResult) -> list[str]:
+    return [
+        "  venue       LIVE mode: crocbot's live venue traded an account on the in-process simulator (orders over "
+        "its private WebSocket, account reads over REST); no real money, nothing sent to Kraken",
+    ]
+
+
+def _check_lines(check: VenueCheck) -> list[str]:
+    moved = ", ".join(f"{asset} {fmt(amount)}" for asset, amount in check.moved.items()) or "nothing"
+    if check.ok:
+        return [
+            f"  venue check the simulator's account agrees with the journal: the same {check.venue_fills} fills, and "
+            f"its balances moved by what they bought, sold and paid, to the venue's rounding of each order's cost "
+            f"({moved})"
+        ]
+    return [
+        f"  venue check DISAGREES: the simulator has {check.venue_fills} fills, the journal {check.journal_fills}; "
+        f"balances moved {moved}",
+        *(f"  mismatch    {problem}" for problem in check.problems[:10]),
+        *([f"  mismatch    ... and {len(check.problems) - 10} more"] if len(check.problems) > 10 else []),
+    ]
