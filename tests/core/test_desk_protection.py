@@ -238,20 +238,6 @@ def test_an_amend_confirmed_without_a_pending_request_is_taken_as_trailing() -> 
     assert opened.desk.on(again, at(23)) == [Commit((RecordAmend(again),))]  # journaled, and nothing else
 
 
-def test_an_amend_confirmed_after_the_order_filled_is_only_informational() -> None:
-    """Live, the answer to an entry's chase (the order call) and the fill that completes it (the executions feed)
-    travel apart; the fill may come first. The fill is what counts: nothing to change, nothing wrong."""
-    desk = make_desk()
-    position_id, entry, _ = stop_sent(desk)  # the entry filled whole at 2 s
-    late = OrderAmended(entry, at(3), limit_price=D("100.05"))
-    got = desk.on(late, at(3))
-    assert logged(got) == [("INFO", SYMBOL)]
-    assert [a for a in decided(got) if not isinstance(a, Commit)] == []
-    assert desk.orders[entry].status is S.FILLED
-    assert desk.orders[entry].limit_price != D("100.05")
-    assert desk.positions[position_id].qty == QTY
-
-
 def test_the_books_allow_the_venue_half_a_cost_unit_of_rounding_per_fill_booked() -> None:
     """Kraken rounds each order's cost to the pair's decimals (5 here); the books keep it exact, so a reconciliation
     allows the venue's cash that far from theirs, and no further."""
