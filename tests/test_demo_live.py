@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from crocbot.config import load_settings
 from crocbot.core.messages import Fill, Liquidity, Side
-from crocbot.demo.live import DemoAccount, check_venue, open_account
+from crocbot.demo.live import DemoAccount, check_loopback, check_venue, open_account
 from crocbot.matching import OrderRequest
 from crocbot.sim.runner import SimConfig, Simulator
+from crocbot.startup import StartupError
 from tests.support.e2e import BTC_CANDLES, MACHINERY
 from tests.support.process import CONFIG, crocbot_env
 
@@ -121,3 +123,17 @@ def test_the_venue_check_names_a_fill_the_journal_lacks_or_holds_otherwise(
     assert any("balance moved" in p for p in missing.problems)  # the sell the journal lacks moved BTC and USD
     assert not dearer.ok
     assert any(p.startswith(f"fill {fills[1].fill_id}:") for p in dearer.problems)
+
+
+def test_the_live_demo_refuses_any_endpoint_that_is_not_its_simulators_on_loopback() -> None:
+    simulator = Simulator(SimConfig(symbols=("BTC/USD",)))
+    simulator.start(drive=False)
+    try:
+        own = {"ws_url": simulator.ws_url, "ws_auth_url": simulator.ws_auth_url, "rest_url": simulator.rest_url}
+        check_loopback(load_settings(config_file=CONFIG, overrides={"kraken": own}), simulator)
+        for name, url in (("rest_url", "https://api.kraken.com"), ("ws_auth_url", "wss://ws-auth.kraken.com/v2")):
+            settings = load_settings(config_file=CONFIG, overrides={"kraken": {**own, name: url}})
+            with pytest.raises(StartupError, match=f"kraken.{name} is {url}"):
+                check_loopback(settings, simulator)
+    finally:
+        simulator.stop()
