@@ -27,12 +27,21 @@ Baselines measured in the same run, paired with each iteration while the bot is 
     exit path has the router journal the exit's intent, and the paper venue save its account after the stop's
     cancel, both through the one persistence actor.
 
-Aim (the issue): p99 < 5 ms on an idle machine.   Run: `make bench` or `python bench/bench_tick_to_exit.py`.
+Live (`--venue live`, issue 14): the same core with the live venue instead of the paper one, built as `crocbot run
+--mode live` builds it (`bench_live_venue.py`): orders over WS v2 to the in-process simulator's private endpoint on
+127.0.0.1, which fills the entry and rests the stop. The clock stops when the simulator receives the exit's
+`add_order`; the stop's `cancel_order` before it is the stage the paper venue's Cancel is, and between the two lies
+one WS round trip (the exit waits for the cancel's answer). `--venue both` (the default) measures paper, then live,
+in one run, each with its own baselines.
+
+Aim (the issues): p99 < 5 ms (paper), < 10 ms (live) on an idle machine.   Run: `make bench` or
+`python bench/bench_tick_to_exit.py [--venue paper|live|both]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -48,6 +57,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench_live_venue import SimVenue, noting_requests
 from bench_support import Summary, ratio
 from loguru import logger
 
@@ -66,10 +76,13 @@ from crocbot.core.instrument import AssetClass, Instrument
 from crocbot.core.messages import (
     ExitRequest,
     OrderPurpose,
+    OrderType,
     PositionChanged,
     PositionClosed,
     PositionSide,
+    Side,
     Signal,
+    StartupReconciled,
     Ticker,
     Trade,
 )
@@ -85,7 +98,8 @@ from crocbot.sim.bookmaker import BookData
 from crocbot.sim.frames import book_frame
 from crocbot.venues.protocol import Cancel, Submit
 
-AIM = 0.005  # seconds: p99 from frame to exit order at the venue
+AIMS = {"paper": 0.005, "live": 0.010}  # seconds: p99 from frame to exit order at the venue
+VENUES = ("paper", "live")
 WAIT = 10.0  # seconds: the bound on every wait; a healthy run never gets near it
 
 D = Decimal
@@ -191,6 +205,18 @@ class Marks:
         self.cancel_ns = self.submit_ns = 0
         self.submitted.clear()
 
+    def at_simulator(self, arrived_ns: int, method: str, params: Mapping[str, Any]) -> None:
+        """The live venue's requests as the simulator receives them: the entries, the stop's cancel, the exit."""
+        if method == "cancel_order" and not self.cancel_ns:
+            self.cancel_ns = arrived_ns
+        if method != "add_order":
+            return
+        if params.get("side") == Side.BUY.value:
+            self.entries.add(str(params.get("cl_ord_id")))
+        elif params.get("order_type") == OrderType.MARKET.value:  # a market sell: the exit (the stop is stop-loss)
+            self.submit_ns = arrived_ns
+            self.submitted.set()
+
 
 # Latency, not Kraken's pacing, is measured: 250 round trips in seconds would overrun any tier's counter.
 UNPACED = TradingLimits(threshold=1e12, decay=1e12, max_open_orders=1_000)
@@ -294,7 +320,7 @@ class Hop(SupervisedActor):
 class Tap(SupervisedActor):
     """Hands position events and exit requests, stamped on arrival, to the bench's main thread."""
 
-    TOPICS = (PositionChanged, PositionClosed, ExitRequest)
+    TOPICS = (PositionChanged, PositionClosed, ExitRequest, StartupReconciled)
 
     def __init__(self, ctx: ChildContext, sink: queue.Queue[tuple[int, object]]) -> None:
         super().__init__(ctx)
@@ -336,14 +362,24 @@ def limits(settings: Settings) -> RiskLimits:
 
 
 class Bench:
-    def __init__(self, journal_dir: Path, settle: float) -> None:
+    """The core tree with the paper venue (`venue="paper"`), or with the live venue against the simulator."""
+
+    def __init__(self, journal_dir: Path, settle: float, venue: str = "paper") -> None:
         self.marks = Marks()
         self.events: queue.Queue[tuple[int, object]] = queue.Queue()
         self.hops: queue.Queue[int] = queue.Queue()
         self.settle_for = settle
         self.seen: set[str] = set()
-        self.runtime = Runtime()
+        self._closing = contextlib.ExitStack()
         settings = bench_settings(journal_dir)
+        self.sim: SimVenue | None = None
+        if venue == "live":
+            self.sim = self._closing.enter_context(contextlib.closing(SimVenue(settings, INSTRUMENT)))
+            self._closing.enter_context(noting_requests(self.marks.at_simulator))
+            settings, self.runtime = self.sim.settings, self.sim.bot.runtime
+            self.sim.start()
+        else:
+            self.runtime = Runtime()
         metrics = Metrics()
         core = core_tree(
             settings,
@@ -352,10 +388,14 @@ class Bench:
             limits=limits(settings),
             venue_actor=noting_venue(self.marks),
             persistence_actor=noting_persistence(self.marks),
+            live=self.sim.parts if self.sim is not None else None,
         )
+        # the tap first: it must hear the start-up reconciliation, which the core may finish as it starts
         self.runtime.start(
-            [core, ChildSpec.actor("tap", Tap, self.events), ChildSpec.actor("hop", Hop, self.hops)], ROOT_POLICY
+            [ChildSpec.actor("tap", Tap, self.events), ChildSpec.actor("hop", Hop, self.hops), core], ROOT_POLICY
         )
+        self._closing.callback(self.runtime.shutdown)  # first on the way out: the tree before the venue it calls
+        self.wait_for(lambda m: isinstance(m, StartupReconciled), "start-up reconciliation")  # no entry before it
         self.bus = self.runtime.bus
         self.feed = Feed(self.bus.publish)
         self.bare = Feed(lambda message: None)  # the frame-only baseline: same client code, nothing downstream
@@ -366,6 +406,11 @@ class Bench:
             if ref is None:
                 raise RuntimeError(f"{name} is not running")
             ref.ask(HEARTBEAT, timeout=WAIT)
+
+    def rest(self) -> None:
+        """Between a position's stop going live and the exit: the live venue's quiet minutes (`SimVenue.rest`)."""
+        if self.sim is not None:
+            self.sim.rest()
 
     def settle(self) -> None:
         """Idle: every actor has drained its inbox, then a short pause."""
@@ -441,32 +486,34 @@ class Bench:
         )
 
     def close(self) -> None:
-        self.runtime.shutdown()
+        self._closing.close()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=250, help="measured exits (after the warm-up)")
-    parser.add_argument("--warmup", type=int, default=10, help="exits first, not counted")
-    parser.add_argument("--settle", type=float, default=0.005, help="idle seconds before each measurement")
-    parser.add_argument("--journal-dir", type=Path, default=None, help="where the journal goes (default: a temp dir)")
-    parser.add_argument("--check", action="store_true", help=f"exit 1 if p99 is not below {AIM * 1e3:.0f} ms")
-    args = parser.parse_args()
-    logger.remove()  # log lines (entries, exits) are not part of the measurement
+@dataclass
+class Run:
+    """One venue's samples, in seconds, paired iteration by iteration."""
 
-    load = os.getloadavg()[0]
+    venue: str
+    hops: list[float] = field(default_factory=list)
+    frames: list[float] = field(default_factory=list)
+    writes: list[float] = field(default_factory=list)
+    to_request: list[float] = field(default_factory=list)
+    to_cancel: list[float] = field(default_factory=list)
+    to_exit: list[float] = field(default_factory=list)
+    per_entry_fill: list[tuple[float, int]] = field(default_factory=list)
+    seconds: float = 0.0
+    journal_dir: str = ""
+
+
+def measure(venue: str, args: argparse.Namespace) -> Run:
+    run = Run(venue)
     with tempfile.TemporaryDirectory(prefix="crocbot-bench-", dir=args.journal_dir) as tmp:
-        bench = Bench(Path(tmp), args.settle)
-        hops: list[float] = []
-        frames: list[float] = []
-        writes: list[float] = []
-        to_request: list[float] = []
-        to_cancel: list[float] = []
-        to_exit: list[float] = []
+        bench = Bench(Path(tmp), args.settle, venue)
         started = time.perf_counter()
         try:
             for i in range(args.warmup + args.iterations):
                 position_id = bench.open_position()
+                bench.rest()
                 bench.settle()
                 hop = bench.hop(i)
                 frame = bench.frame_only()
@@ -474,30 +521,48 @@ def main() -> int:
                 bench.settle()
                 request, cancel, submit = bench.exit(position_id)
                 if i >= args.warmup:
-                    hops.append(hop)
-                    frames.append(frame)
-                    writes.append(write)
-                    to_request.append(request)
-                    to_cancel.append(cancel)
-                    to_exit.append(submit)
+                    run.hops.append(hop)
+                    run.frames.append(frame)
+                    run.writes.append(write)
+                    run.to_request.append(request)
+                    run.to_cancel.append(cancel)
+                    run.to_exit.append(submit)
         finally:
             bench.close()
-        seconds = time.perf_counter() - started
-        journal_dir = tmp
+        run.seconds = time.perf_counter() - started
+        run.journal_dir = tmp
+    run.per_entry_fill = bench.marks.per_entry_fill[args.warmup :]
+    return run
 
-    total, hop_s, frame_s, write_s = Summary.of(to_exit), Summary.of(hops), Summary.of(frames), Summary.of(writes)
-    stage_request, stage_cancel = Summary.of(to_request), Summary.of(to_cancel)
-    half = len(to_exit) // 2
-    first, second = Summary.of(to_exit[:half]), Summary.of(to_exit[half:])
+
+_WHERE = {
+    "paper": ("exit Submit handled by the venue", "stop Cancel at the venue"),
+    "live": ("exit add_order at the simulator", "stop cancel_order at the sim"),
+}
+
+
+def report(run: Run, args: argparse.Namespace) -> dict[str, Any]:
+    """Print one venue's figures with its own baselines; its JSON record."""
+    total, hop_s, frame_s, write_s = (Summary.of(x) for x in (run.to_exit, run.hops, run.frames, run.writes))
+    stage_request, stage_cancel = Summary.of(run.to_request), Summary.of(run.to_cancel)
+    stage_after = Summary.of([submit - cancel for submit, cancel in zip(run.to_exit, run.to_cancel, strict=True)])
+    half = len(run.to_exit) // 2
+    first, second = Summary.of(run.to_exit[:half]), Summary.of(run.to_exit[half:])
+    exit_at, cancel_at = _WHERE[run.venue]
+    venue = (
+        "the paper venue"
+        if run.venue == "paper"
+        else "the simulator (live venue: WS v2 private add_order over 127.0.0.1)"
+    )
     print(
-        f"tick-to-exit: book frame through the stop -> exit order at the paper venue; {total.count} exits "
-        f"(+{args.warmup} warm-up) in {seconds:.1f} s; journal in {journal_dir} (synchronous=FULL); "
-        f"load average at start {load:.2f}"
+        f"\ntick-to-exit, {run.venue}: book frame through the stop -> exit order at {venue}; {total.count} exits "
+        f"(+{args.warmup} warm-up) in {run.seconds:.1f} s; journal in {run.journal_dir} (synchronous=FULL)"
     )
     print(f"{'':52}{'p50 ms':>11}{'p99 ms':>11}{'max ms':>11}")
-    print(f"{'frame -> exit Submit handled by the venue':52}{total.row()}")
+    print(f"{'frame -> ' + exit_at:52}{total.row()}")
     print(f"{'  of which: frame -> ExitRequest at a subscriber':52}{stage_request.row()}")
-    print(f"{'            frame -> stop Cancel at the venue':52}{stage_cancel.row()}")
+    print(f"{'            frame -> ' + cancel_at:52}{stage_cancel.row()}")
+    print(f"{'            then -> the exit (the cancel answered)':52}{stage_after.row()}")
     print(f"{'baseline: one hop (bus.publish -> trivial actor)':52}{hop_s.row()}")
     print(f"{'baseline: frame decode + book + checksum only':52}{frame_s.row()}")
     print(f"{'reference: one durable journal write (ask + fsync)':52}{write_s.row()}")
@@ -507,9 +572,8 @@ def main() -> int:
     )
     # The router's work for an entry fill: it books the fill, opens the position and journals the stop's intent, the
     # ledger and the risk state, then sends the stop. Before issue 13 each record was a commit of its own.
-    measured = bench.marks.per_entry_fill[args.warmup :]
-    per_fill = sorted(commits for commits, _ in measured)
-    records = sorted(n for _, n in measured)
+    per_fill = sorted(commits for commits, _ in run.per_entry_fill)
+    records = sorted(n for _, n in run.per_entry_fill)
     if per_fill:
         print(
             f"journal commits per entry fill (before its stop goes out): median {per_fill[len(per_fill) // 2]:g}, "
@@ -519,28 +583,60 @@ def main() -> int:
             f"baseline: records journaled for an entry fill (one commit each before issue 13): median "
             f"{records[len(records) // 2]}, max {records[-1]}"
         )
-    met = total.p99 < AIM
+    aim = AIMS[run.venue]
+    met = total.p99 < aim
     verdict = "met" if met else "NOT met"
-    print(f"aim: p99 < {AIM * 1e3:.0f} ms on an idle machine; p99 {total.p99 * 1e3:.3f} ms: {verdict}")
-    record = {
-        "bench": "tick_to_exit",
+    print(f"aim: p99 < {aim * 1e3:.0f} ms on an idle machine; p99 {total.p99 * 1e3:.3f} ms: {verdict}")
+    return {
+        "venue": run.venue,
         "exits": total.count,
-        "load_avg_1m": round(load, 2),
         "tick_to_exit": total.as_json(),
         "to_exit_request": stage_request.as_json(),
         "to_stop_cancel": stage_cancel.as_json(),
+        "stop_cancel_to_exit": stage_after.as_json(),
         "hop_baseline": hop_s.as_json(),
         "frame_only_baseline": frame_s.as_json(),
         "journal_write": write_s.as_json(),
         "ratio_p50_hops": round(ratio(total.p50, hop_s.p50), 2),
         "ratio_p99_hops": round(ratio(total.p99, hop_s.p99), 2),
-        "aim_p99_ms": AIM * 1e3,
+        "aim_p99_ms": aim * 1e3,
         "journal_commits_per_entry_fill_max": per_fill[-1] if per_fill else None,
         "journal_records_per_entry_fill_max": records[-1] if records else None,
         "met": met,
     }
-    print(json.dumps(record))
-    return 1 if args.check and not met else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=250, help="measured exits (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=10, help="exits first, not counted")
+    parser.add_argument("--settle", type=float, default=0.005, help="idle seconds before each measurement")
+    parser.add_argument("--journal-dir", type=Path, default=None, help="where the journal goes (default: a temp dir)")
+    parser.add_argument(
+        "--venue",
+        choices=(*VENUES, "both"),
+        default="both",
+        help="the paper venue, the live venue against the in-process simulator, or both in one run (default)",
+    )
+    aims = ", ".join(f"{venue} {aim * 1e3:.0f} ms" for venue, aim in AIMS.items())
+    parser.add_argument("--check", action="store_true", help=f"exit 1 if a p99 is not below its aim ({aims})")
+    args = parser.parse_args()
+    logger.remove()  # log lines (entries, exits) are not part of the measurement
+
+    load = os.getloadavg()[0]
+    venues = VENUES if args.venue == "both" else (args.venue,)
+    runs = [measure(venue, args) for venue in venues]
+    print(f"load average at start {load:.2f}")
+    records = [report(run, args) for run in runs]
+    if len(runs) == 2:
+        paper, live = (Summary.of(run.to_exit) for run in runs)
+        print(
+            f"\nlive against paper, same run: p50 {live.p50 * 1e3:.3f} vs {paper.p50 * 1e3:.3f} ms "
+            f"(+{(live.p50 - paper.p50) * 1e3:.3f}), p99 {live.p99 * 1e3:.3f} vs {paper.p99 * 1e3:.3f} ms "
+            f"(+{(live.p99 - paper.p99) * 1e3:.3f})"
+        )
+    print(json.dumps({"bench": "tick_to_exit", "load_avg_1m": round(load, 2), "venues": records}))
+    return 1 if args.check and not all(record["met"] for record in records) else 0
 
 
 if __name__ == "__main__":

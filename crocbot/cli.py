@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_flags(check)
     demo = commands.add_parser(
         "demo",
-        help="trade on paper against the built-in simulator, offline, with a live console view",
+        help="trade against the built-in simulator, offline (paper, or live mode with --venue live), with a console "
+        "view",
         epilog="Ctrl-C ends the trading early and still prints the summary (exit 130); a full run exits 0.",
     )
     _settings_flags(demo, omit=("mode", "symbols", "log_level"))
@@ -107,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Kraken OHLCVT candle file for BTC/USD, or 'synthetic' (default: %(default)s, synthetic if absent)",
     )
     demo.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets")
+    demo.add_argument(
+        "--venue",
+        choices=("paper", "live"),
+        default="paper",
+        help="paper (default): the paper venue fills the orders; live: crocbot in live mode, through its live venue, "
+        "trading an account on the simulator (no real money, no REAL_TRADING, no countdown: the demo owns the venue)",
+    )
     demo.add_argument("--no-view", action="store_true", help="print a status line now and then instead of a view")
     demo.add_argument("--json", action="store_true", help="also print the summary as one line of JSON, last")
     status = commands.add_parser(
@@ -228,8 +236,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _refuse_demo_mode() -> int:
     return _refuse(
-        "the demo trades on paper only",
-        ["it runs against its own simulator, never Kraken; for live trading use: crocbot run --mode live"],
+        "the demo chooses its mode with --venue paper|live, not --mode",
+        [
+            "it runs against its own simulator, never Kraken: crocbot demo --venue live shows live mode there; for "
+            "live trading on Kraken use: crocbot run --mode live"
+        ],
     )
 
 
@@ -249,6 +260,7 @@ def _demo(args: argparse.Namespace) -> int:
         data=None if args.data == "synthetic" else Path(args.data),
         seed=args.seed,
         view=not args.no_view and sys.stdout.isatty(),
+        venue=args.venue,
     )
     if args.state_dir is not None:
         options.state_dir = args.state_dir

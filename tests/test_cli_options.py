@@ -1,5 +1,5 @@
 """What each `crocbot` command offers: every argument explained, no option that means nothing to the command,
-and `demo` refusing a live mode instead of quietly trading on paper."""
+and `demo` refusing a live mode by --mode (it takes --venue) instead of quietly trading on paper."""
 
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ def test_demo_refuses_a_live_mode_with_one_clear_line_and_exit_2(tmp_path: Path,
     result = _crocbot(["demo", "--config", str(CONFIG), "--state-dir", str(tmp_path / "state"), *flags], tmp_path)
 
     assert result.returncode == 2
-    assert "the demo trades on paper only" in result.stderr
+    assert "the demo chooses its mode with --venue paper|live" in result.stderr
+    assert "crocbot demo --venue live" in result.stderr
     assert "crocbot run --mode live" in result.stderr
     assert result.stdout == ""  # refused before anything started
     assert not (tmp_path / "state").exists()

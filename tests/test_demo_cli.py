@@ -44,6 +44,9 @@ def test_ctrl_c_while_trading_prints_the_summary_and_exits_130_and_the_logs_star
     assert "Interrupted." not in err
     summary = json.loads(out.strip().splitlines()[-1])  # --json: the summary's JSON line comes last
     assert summary["interrupted"] is True
+    assert summary["venue"] == "paper"  # the default venue
+    assert "venue_check" not in summary
+    assert "LIVE" not in out
     assert summary["wall_seconds"] < 600
     assert "earlier run" not in (logs / "crocbot.jsonl").read_text()
     assert not (logs / "crocbot.2026-01-01_00-00-00_000000.jsonl").exists()

@@ -12,7 +12,10 @@ from rich.console import Console
 
 from crocbot.actors.messages import OrderView, PositionView, StatusReport
 from crocbot.demo import DemoResult, summary_text
+from crocbot.demo.live import VenueCheck
+from crocbot.demo.run import TITLES
 from crocbot.demo.view import ViewData, render_view
+from crocbot.ops.trade_audit import TradeAudit
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 
 D = Decimal
@@ -128,3 +131,40 @@ def test_the_summary_fits_80_columns_with_each_line_wrapped_under_its_label(tmp_
     assert "  ended       early, by Ctrl-C" in lines
     continued = [line for line in lines if line.startswith(" " * 14)]
     assert continued  # the safety line and the note are longer than 80 columns
+
+
+def test_the_live_title_fits_80_columns_whole() -> None:
+    console = Console(record=True, width=80, height=24, color_system=None)
+    console.print(render_view(ViewData(NOW, _report(1), _events(3), D(10000), INSTRUMENTS), TITLES["live"], height=24))
+
+    assert console.export_text().split("\n")[0] == TITLES["live"]
+    assert "LIVE" in TITLES["live"]
+    assert "no real money" in TITLES["live"]
+
+
+def test_the_summary_splits_realised_pnl_into_the_closed_trades_and_the_open_positions_fees(tmp_path: Path) -> None:
+    audit = TradeAudit(5, 2, 1, D("27.80225"), D("33.3006593592"), 0, 0, 0, 0)
+    result = DemoResult(realized=D("27.9467193592"), audit=audit, open_positions=1)
+
+    text = " ".join(summary_text(result, tmp_path).split())
+
+    assert "realised 27.95 (closed trades 33.30, open positions -5.35: their fees and part exits so far)" in text
+    assert "(their stops stay on the venue)" in text  # paper
+
+
+def test_a_live_summary_says_so_and_lists_what_the_simulator_disagrees_with(tmp_path: Path) -> None:
+    problems = tuple(f"fill T{i} is on the simulator's account but not in the journal" for i in range(12))
+    check = VenueCheck(12, 0, {"USD": D("-1.5")}, problems)
+    result = DemoResult(venue="live", venue_check=check, audit=TradeAudit(0, 0, 0, D(0), D(0), 0, 0, 0, 0))
+
+    lines = summary_text(result, tmp_path).splitlines()
+    text = " ".join(" ".join(lines).split())
+
+    assert max(len(line) for line in lines) <= 80
+    assert "venue LIVE mode" in text
+    assert "which ends with the demo" in text
+    assert "venue check DISAGREES: the simulator has 12 fills, the journal 0" in text
+    assert sum(1 for line in lines if line.startswith("  mismatch")) == 11  # ten named, then how many more
+    assert "... and 2 more" in text
+    agreeing = DemoResult(venue="live", venue_check=VenueCheck(0, 0, {}))
+    assert "agrees with the journal" in summary_text(agreeing, tmp_path)

@@ -213,7 +213,7 @@ class Reconciler(SupervisedActor):
         # reading a weeks-long trade log every few minutes would cost more each time.
         only_logged: list[Fill] = ask(persistence, FillsOnlyLogged()) if startup else []
         books: BooksView = ask(router, BooksSnapshot())
-        books = BooksView(books.orders, journal.fill_ids, books.unbooked_fills, books.holdings)
+        books = BooksView(books.orders, journal.fill_ids, books.unbooked_fills, books.holdings, books.rounding)
         # Journaled fills a crash kept from the ledger, found by the router's restore: as many as the crash left
         # (one or two), however long ago the venue made them, so they are read by id, not by time.
         unbooked: list[Fill] = []

@@ -19,12 +19,12 @@ Exchange calls (REST backfill) go through a gateway and a circuit breaker; an op
 - `bot`: `Bot`, the running bot (runtime, REST gateway, health server), and `BotWiring`, what its callers vary;
 - `kraken_history`: the REST calls for the past (the candles' backfill, the paper venue's catch-up);
 - `instruments`: `load_instruments`, the configured symbols' instruments from Kraken or the cached catalog;
-- `run`: `run_bot`, `crocbot run` from start to exit code.
+- `run`: `run_bot`, `crocbot run` from start to exit code; `preflight`, the live preflight it runs first.
 """
 
 from crocbot.app.bot import WATCHDOG_TIMEOUT, Bot, BotWiring
 from crocbot.app.instruments import CATALOG_FILE, load_instruments
-from crocbot.app.run import run_bot
+from crocbot.app.run import preflight, run_bot
 from crocbot.app.tree import ACTOR_NAMES, BACKUP_DIR, CORE_POLICY, ROOT_POLICY, core_tree, market_tree
 from crocbot.startup import JOURNAL_FILE, TRADE_LOG_FILE, StartupError
 
@@ -34,6 +34,7 @@ __all__ = [
     "StartupError",
     "load_instruments",
     "run_bot",
+    "preflight",
     "core_tree",
     "market_tree",
     "ROOT_POLICY",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from crocbot.app.kraken_history import KrakenHistory
 from crocbot.app.switch_keeper import SwitchKeeper
 from crocbot.app.tree import ACTOR_NAMES, ROOT_POLICY, LiveParts, core_tree, market_tree
 from crocbot.config import Settings
-from crocbot.core.clock import Clock, IoClock, SystemClock, wall_rate
+from crocbot.core.clock import Clock, IoClock, SimClock, SystemClock, wall_rate
 from crocbot.core.instrument import Instrument
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.instruments import Catalog
@@ -77,6 +78,10 @@ class BotWiring:
     extra_children: Sequence[ChildSpec] = ()  # started last under the root (test probes, a console)
     private_ws: Mapping[str, Any] = field(default_factory=dict)  # live: the private WS client's options (a backoff)
     on_private_client: Callable[[WsClient], None] | None = None  # live: hears of the private WS's client
+    # Live: the authenticated REST client's clock (its rate budget and call deadlines); None: the wall clock. A
+    # lockstep simulation whose exchange counts the budget in event time passes its clock, and a wait for budget
+    # then moves that clock (event time stands still while a call is in flight, so the wait would never end).
+    rest_clock: SimClock | None = None
 
 
 class Bot:
@@ -127,13 +132,20 @@ class Bot:
         key, secret = settings.kraken_api_key, settings.kraken_api_secret
         if key is None or secret is None:  # the live gate refuses this first; a caller that skipped it is told
             raise StartupError("live mode needs KRAKEN_API_KEY and KRAKEN_API_SECRET; nothing was sent to Kraken")
+        lockstep = self.wiring.rest_clock
+
+        def wait_in_event_time(seconds: float) -> None:
+            assert lockstep is not None
+            lockstep.advance(seconds)
+
         rest = RestClient(
             settings.kraken.rest_url,
             api_key=key.get_secret_value(),
             api_secret=secret.get_secret_value(),
             nonce_file=Path(settings.state_dir) / NONCE_FILE,
             timeout=settings.kraken.request_timeout,
-            clock=SystemClock(),
+            clock=lockstep or SystemClock(),
+            sleep=time.sleep if lockstep is None else wait_in_event_time,
         )
         api = KrakenApi(rest, Catalog(self.instruments.values()))
         config = self.wiring.breaker

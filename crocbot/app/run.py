@@ -28,9 +28,9 @@ from crocbot.exit_codes import ExitCode
 from crocbot.ops.log import setup_logging
 from crocbot.ops.state_lock import StateDirLocked, lock_state_dir, unlock_state_dir
 from crocbot.startup import KrakenUnreachable, StartupError, check_directories, check_no_other_bot
-from crocbot.venues.live.preflight import run_preflight
+from crocbot.venues.live.preflight import PreflightResult, run_preflight
 
-__all__ = ["run_bot"]
+__all__ = ["run_bot", "preflight"]
 
 _WAIT_SLICE = 0.2  # seconds; the main thread polls the signal flag this often
 # what `signal.signal` takes and returns: a function, SIG_DFL / SIG_IGN, or None for a handler not set from Python
@@ -114,8 +114,23 @@ def _run_bot(settings: Settings, clock: Clock | None, stop: threading.Event | No
 def _preflight_passed(bot: Bot) -> bool:
     """Live: Kraken asked before the bot starts (the preflight logs what it found, problems and warnings). Paper:
     nothing to ask."""
-    if bot.live is None:
+    result = preflight(bot)
+    if result is None:
         return True
+    if not result.ok:
+        logger.error(
+            "crocbot cannot start live: the preflight found {} problem(s), each above; nothing was sent to Kraken",
+            len(result.problems),
+        )
+        return False
+    return True
+
+
+def preflight(bot: Bot) -> PreflightResult | None:
+    """The live preflight for `bot`, before it starts (None on paper, which has nothing to ask). Passed, it sets the
+    capital a first live start sizes risk on: what is available, or `[live] capital` when smaller."""
+    if bot.live is None:
+        return None
     settings = bot.settings
     result = run_preflight(
         bot.live.api,
@@ -123,26 +138,21 @@ def _preflight_passed(bot: Bot) -> bool:
         live_limits(settings.live),
         dead_mans_switch=settings.live.dead_mans_switch.enabled,
     )
-    if not result.ok:
-        logger.error(
-            "crocbot cannot start live: the preflight found {} problem(s), each above; nothing was sent to Kraken",
-            len(result.problems),
+    if result.ok:
+        quote = next(iter(bot.instruments.values())).quote
+        available = result.balances.get(quote, Decimal(0))
+        chosen = settings.live.capital
+        capital = available if chosen is None else min(chosen, available)
+        bot.live = replace(bot.live, capital=capital)
+        logger.info(
+            "live capital: {} {} ({} available on the account{}); a first live start sizes risk on it (later starts "
+            "on the journal's ledger); the live limits cap what is at stake",
+            money_text(capital),
+            quote,
+            money_text(available),
+            "" if chosen is None else f", live.capital {money_text(chosen)}",
         )
-        return False
-    quote = next(iter(bot.instruments.values())).quote
-    available = result.balances.get(quote, Decimal(0))
-    chosen = settings.live.capital
-    capital = available if chosen is None else min(chosen, available)
-    bot.live = replace(bot.live, capital=capital)
-    logger.info(
-        "live capital: {} {} ({} available on the account{}); a first live start sizes risk on it (later starts on "
-        "the journal's ledger); the live limits cap what is at stake",
-        money_text(capital),
-        quote,
-        money_text(available),
-        "" if chosen is None else f", live.capital {money_text(chosen)}",
-    )
-    return True
+    return result
 
 
 def _install_stop_signals(signalled: list[int]) -> dict[int, _SignalHandler]:

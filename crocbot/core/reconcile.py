@@ -138,6 +138,9 @@ class BooksView:
     journaled_fills: frozenset[str]
     unbooked_fills: frozenset[str]
     holdings: Mapping[str, Decimal] = field(default_factory=dict)  # asset -> amount
+    # asset -> how far the venue's balance may be from the books' by rounding alone: Kraken rounds each order's cost
+    # to its pair's decimals (half a unit at most), the books keep it exact
+    rounding: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,13 +275,13 @@ def _balance_gaps(books: BooksView, venue: VenueView) -> tuple[tuple[str, Decima
         return tuple(
             (asset, amount, venue.balances.get(asset, ZERO))
             for asset, amount in sorted(books.holdings.items())
-            if amount != venue.balances.get(asset, ZERO)
+            if abs(amount - venue.balances.get(asset, ZERO)) > books.rounding.get(asset, ZERO)
         )
     own = own_holds(venue.orders, frozenset(o.cl_ord_id for o in books.orders))
     gaps = []
     for asset, amount in sorted(books.holdings.items()):
         covered = venue.balances.get(asset, ZERO) - venue.held.get(asset, ZERO) + own.get(asset, ZERO)
-        if covered < amount:
+        if covered < amount - books.rounding.get(asset, ZERO):
             gaps.append((asset, amount, covered))
     return tuple(gaps)
 

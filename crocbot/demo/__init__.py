@@ -1,5 +1,6 @@
-"""`crocbot demo` as a package: `run` runs it (the simulator, the bot on the simulator's clock, the summary), `view`
-draws the console view and `paths` says where the recorded market data is.
+"""`crocbot demo` as a package: `run` runs it (the simulator, the bot on the simulator's clock, the summary), `live`
+puts the bot in live mode on an account of the simulator's (`--venue live`) and checks the summary against it,
+`view` draws the console view and `paths` says where the recorded market data is.
 
 This face stays cheap to import: `crocbot --help` reads `DEFAULT_DATA` from it, so the names that need the runtime
 (the bot, the simulator, rich) load `run` on first use.

@@ -1,4 +1,5 @@
-"""`crocbot demo`: the whole bot, in paper mode, against the in-process simulator, offline.
+"""`crocbot demo`: the whole bot, in paper mode (or with `--venue live` in live mode, see `crocbot.demo.live`),
+against the in-process simulator, offline.
 
 The simulator replays real recorded BTC/USD movement (Kraken's own 5-minute OHLCVT, retraced as trades) when
 the data file is there, and a seeded synthetic market otherwise, plus synthetic ETH/USD and an xStock. The bot
@@ -13,12 +14,11 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,17 +32,27 @@ from rich.live import Live
 from crocbot.actors.activity import ACTIVITY
 from crocbot.actors.feed import FeedOptions
 from crocbot.actors.router import FENCE_METRIC
-from crocbot.app import BACKUP_DIR, JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, StartupError, load_instruments
+from crocbot.app import (
+    BACKUP_DIR,
+    JOURNAL_FILE,
+    TRADE_LOG_FILE,
+    Bot,
+    BotWiring,
+    StartupError,
+    load_instruments,
+    preflight,
+)
 from crocbot.config import Settings
 from crocbot.config.policies import strategy_params
 from crocbot.core.instrument import Instrument
-from crocbot.core.money import fmt
 from crocbot.core.strategies import strategy_for
+from crocbot.demo.live import DemoAccount, banner, check_loopback, check_venue, live_overrides, open_account
 from crocbot.demo.paths import DEFAULT_DATA
+from crocbot.demo.summary import QUOTE, DemoResult, summary_text
 from crocbot.demo.view import ViewData, money, render_view
 from crocbot.ops.log import JSON_LOG_NAME, setup_logging
 from crocbot.ops.metrics import Metrics
-from crocbot.ops.trade_audit import TradeAudit, audit_journal
+from crocbot.ops.trade_audit import audit_journal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.conductor import Conductor
 from crocbot.sim.market import MarketTrade, candle_csv_source
@@ -59,9 +69,10 @@ _WARMUP_SPARE = 12  # candles of pre-roll beyond the strategies' warm-up
 _SYNTHETIC_INTERVAL = 60.0
 _TRADES_PER_CANDLE = 6
 _STARTUP_LIMIT = 60.0  # wall seconds for the bot to connect and backfill
-_QUOTE = "USD"  # every demo symbol's quote currency
-_SUMMARY_WIDTH = 80
-_TITLE = "crocbot demo (paper trading against the simulator; Ctrl-C ends it early)"
+TITLES = {
+    "paper": "crocbot demo (paper trading against the simulator; Ctrl-C ends it early)",
+    "live": "crocbot demo (LIVE mode against the simulator, no real money; Ctrl-C ends it)",
+}
 
 
 @dataclass
@@ -74,51 +85,7 @@ class DemoOptions:
     log_dir: Path = Path("logs/demo")
     view: bool = True  # redraw the console view in place (a terminal); otherwise a line now and then
     quantum: float = 0.25  # seconds of event time applied before waiting for the bot
-
-
-@dataclass
-class DemoResult:
-    sim_span: timedelta = timedelta(0)
-    wall_seconds: float = 0.0
-    fills: int = 0
-    closed_trades: int = 0
-    open_positions: int = 0
-    realized: Decimal = Decimal(0)
-    equity: Decimal = Decimal(0)
-    start_equity: Decimal = Decimal(0)
-    settle_timeouts: int = 0
-    kill_switch: bool = False
-    fence_breaches: int = 0
-    audit: TradeAudit | None = None
-    interrupted: bool = False  # Ctrl-C ended the trading early
-    data: str = ""
-    symbols: tuple[str, ...] = DEMO_SYMBOLS
-    notes: list[str] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "market_time_replayed_hours": round(self.sim_span.total_seconds() / 3600, 2),
-            "wall_seconds": round(self.wall_seconds, 1),
-            "speed": round(self.sim_span.total_seconds() / self.wall_seconds, 1) if self.wall_seconds else 0,
-            "fills": self.fills,
-            "closed_trades": self.closed_trades,
-            "open_positions": self.open_positions,
-            "realized_pnl": fmt(self.realized),
-            "equity": fmt(self.equity),
-            "start_equity": fmt(self.start_equity),
-            "kill_switch": self.kill_switch,
-            "interrupted": self.interrupted,
-            "winners": self.audit.winners if self.audit else 0,
-            "fees": fmt(self.audit.fees) if self.audit else "0",
-            "exits_after_stop_fill": self.audit.exits_after_stop_fill if self.audit else 0,
-            "exits_held_back": self.audit.exits_held_back if self.audit else 0,
-            "funds_refusals": self.audit.funds_refusals if self.audit else 0,
-            "oversold_positions": self.audit.oversold_positions if self.audit else 0,
-            "fence_breaches": self.fence_breaches,
-            "settle_timeouts": self.settle_timeouts,
-            "market": self.data,
-            "symbols": list(self.symbols),
-        }
+    venue: str = "paper"  # or "live": the live venue against the simulator's account (`crocbot.demo.live`)
 
 
 def _fresh(state_dir: Path, log_dir: Path) -> None:
@@ -193,21 +160,26 @@ def _with_simulator(
     described: str,
     out: TextIO,
 ) -> DemoResult:
-    result = DemoResult(data=described)
+    result = DemoResult(data=described, venue=options.venue, symbols=DEMO_SYMBOLS)
     print(f"crocbot demo: {described}", file=out)
-    settings = load(
-        {
-            "mode": "paper",
-            "symbols": ",".join(DEMO_SYMBOLS),
-            "state_dir": str(options.state_dir),
-            "log_dir": str(options.log_dir),
-            "kraken": {
-                "ws_url": simulator.ws_url,
-                "ws_auth_url": simulator.ws_auth_url,
-                "rest_url": simulator.rest_url,
-            },
-        }
-    )
+    overrides: dict[str, Any] = {
+        "mode": "paper",
+        "symbols": ",".join(DEMO_SYMBOLS),
+        "state_dir": str(options.state_dir),
+        "log_dir": str(options.log_dir),
+        "kraken": {
+            "ws_url": simulator.ws_url,
+            "ws_auth_url": simulator.ws_auth_url,
+            "rest_url": simulator.rest_url,
+        },
+    }
+    settings = load(overrides)
+    account: DemoAccount | None = None
+    if options.venue == "live":
+        # funded as the paper demo's account is, so both venues start from the same capital
+        account = open_account(simulator, settings.paper.starting_balances)
+        settings = load(overrides | live_overrides(account, settings))
+        check_loopback(settings, simulator)
     span = pre_roll_for(settings)
     print(f"pre-rolling {span} of market history for the strategies' warm-up ...", file=out, flush=True)
     _pre_roll(simulator, span)
@@ -220,6 +192,10 @@ def _with_simulator(
         if conductor is not None:
             conductor.on_feed_client(client)
 
+    def on_private_client(client: Any) -> None:
+        if conductor is not None:
+            conductor.on_private_client(client)
+
     bot = Bot(
         settings,
         instruments,
@@ -229,13 +205,17 @@ def _with_simulator(
             health_port=0,
             watchdog_interval=30.0,
             on_feed_client=on_feed_client,
+            on_private_client=on_private_client,
+            rest_clock=simulator.clock,  # the simulator's account counts its REST budget in event time
             metrics=metrics,
         ),
     )
     conductor = Conductor(
-        simulator, bot.runtime.scheduler, activity=ACTIVITY, gateways=[bot.rest_gateway], quantum=options.quantum
+        simulator, bot.runtime.scheduler, activity=ACTIVITY, gateways=bot.gateways, quantum=options.quantum
     )
     conductor.max_speed = options.speed
+    if account is not None:
+        _preflight(bot, settings, account, out)
     started = time.monotonic()
     bot.start()
     try:
@@ -266,9 +246,20 @@ def _with_simulator(
     result.fence_breaches = int(metrics.value(FENCE_METRIC))
     with Journal(options.state_dir / JOURNAL_FILE) as journal:
         result.audit = audit_journal(journal)
+        if account is not None:
+            result.venue_check = check_venue(simulator, account, journal.fills())
     result.fills = result.audit.fills
     result.closed_trades = result.audit.closed_trades
     return result
+
+
+def _preflight(bot: Bot, settings: Settings, account: DemoAccount, out: TextIO) -> None:
+    """The live preflight, as `crocbot run` runs it, against the simulator; what the live demo is, said once."""
+    result = preflight(bot)
+    assert result is not None  # a live bot always has one
+    if not result.ok:
+        raise StartupError("the live preflight failed against the simulator: " + "; ".join(result.problems))
+    print(banner(settings, account, result), file=out, flush=True)
 
 
 def _wait_ready(bot: Bot, conductor: Conductor) -> None:
@@ -319,6 +310,7 @@ class _View:
     ) -> None:
         self._bot, self._simulator, self._start_equity = bot, simulator, start_equity
         self._instruments = instruments
+        self._title = TITLES[options.venue]
         self._out = out
         self._lock = threading.Lock()
         self._live: Live | None = None
@@ -345,49 +337,12 @@ class _View:
                 return
             now = self._simulator.clock.now()
             if self._live is not None:
-                data = ViewData(now, report, self._bot.board.events(), self._start_equity, self._instruments, _QUOTE)
-                frame = render_view(data, _TITLE, height=self._live.console.size.height)
+                data = ViewData(now, report, self._bot.board.events(), self._start_equity, self._instruments, QUOTE)
+                frame = render_view(data, self._title, height=self._live.console.size.height)
                 self._live.update(frame, refresh=True)
                 return
             self._out.write(
-                f"market time {now:%m-%d %H:%M} UTC  equity {money(report.equity, _QUOTE)}  realised "
-                f"{money(report.realized, _QUOTE)}  positions {report.open_positions}  orders {len(report.orders)}\n"
+                f"market time {now:%m-%d %H:%M} UTC  equity {money(report.equity, QUOTE)}  realised "
+                f"{money(report.realized, QUOTE)}  positions {report.open_positions}  orders {len(report.orders)}\n"
             )
             self._out.flush()
-
-
-def _cents(amount: Decimal) -> str:
-    return money(amount, _QUOTE)
-
-
-def summary_text(result: DemoResult, state_dir: Path) -> str:
-    data = result.as_json()
-    lines = [
-        "",
-        "crocbot demo summary",
-        f"  market      {result.data}",
-        f"  replayed    {data['market_time_replayed_hours']} h of market time in {data['wall_seconds']} s "
-        f"({data['speed']}x)",
-        f"  fills       {result.fills}",
-        f"  trades      {result.closed_trades} closed ({data['winners']} won), {result.open_positions} open (their "
-        "stops stay on the venue)",
-        f"  P&L         realised {_cents(result.realized)}, equity {_cents(result.equity)} (from "
-        f"{_cents(result.start_equity)}); fees paid {_cents(result.audit.fees if result.audit else Decimal(0))}",
-        f"  safety      {data['exits_after_stop_fill']} exits sent after a stop fill ({data['exits_held_back']} held "
-        f"back), {data['oversold_positions']} positions oversold, {data['funds_refusals']} orders refused for funds, "
-        f"{result.fence_breaches} inventory-fence breaches",
-        f"  kill switch {'TRIPPED' if result.kill_switch else 'not tripped'}",
-        *(["  ended       early, by Ctrl-C"] if result.interrupted else []),
-        f"  state       journal and trade log kept: crocbot status --state-dir {state_dir}",
-    ]
-    if result.fills == 0:
-        lines.append(
-            "  note        no fills in this run: no setup paid for its fees and slippage (the dropped ones are in the "
-            "log); try a longer --duration"
-        )
-    if result.settle_timeouts:
-        lines.append(f"  note        the bot fell behind the market {result.settle_timeouts} times (a slow machine)")
-    # Wrapped under its label for an 80-column terminal, where the terminal itself would break words.
-    indent = " " * 14
-    wrapped = (textwrap.fill(line, _SUMMARY_WIDTH, subsequent_indent=indent, break_on_hyphens=False) for line in lines)
-    return "\n".join(wrapped) + "\n"

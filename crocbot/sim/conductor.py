@@ -97,6 +97,7 @@ class Conductor:
         self.require_feed = True  # False while a test lets time run on with the feed cut off
         self.stats = ConductorStats()
         self._client: WsClient | None = None
+        self._private: WsClient | None = None
         self._lock = threading.Lock()
 
     # -- the feed -------------------------------------------------------------------------------------
@@ -116,6 +117,22 @@ class Conductor:
         session = sessions[0]
         return session.idle and session.sent == client.stats.session_frames
 
+    def on_private_client(self, client: WsClient) -> None:
+        """Given to a live bot's venue: its private connection, whose frames (order answers, executions) the
+        conductor waits for too, or time would move on while a fill is on its way to the bot."""
+        with self._lock:
+            self._private = client
+
+    def _private_caught_up(self) -> bool:
+        """True unless frames are on their way to the live venue (no private connection: nothing is)."""
+        with self._lock:
+            client = self._private
+        sessions = [s for s in self.simulator.ws.sessions() if s.private]
+        if client is None or len(sessions) != 1 or not client.connected.is_set():
+            return True
+        session = sessions[0]
+        return session.idle and session.sent == client.stats.session_frames
+
     # -- waiting for the bot --------------------------------------------------------------------------
 
     def quiet(self) -> bool:
@@ -124,7 +141,7 @@ class Conductor:
         feed = self._feed_caught_up()
         if feed is False or (feed is None and self.require_feed):
             return False
-        return self.activity.quiet()
+        return self._private_caught_up() and self.activity.quiet()
 
     def settle(self, limit: float = _SETTLE_LIMIT) -> bool:
         """Wait (bounded) until the bot is quiet; False if it was not within `limit` wall seconds."""

@@ -106,7 +106,11 @@ def handle_request(exchange: Exchange, session: Session, text: str) -> None:
             reply(error=PRIVATE_ON_PUBLIC)
             return
         with exchange.lock:
-            account = exchange.account_for_token(str(params.get("token", "")))
+            token = str(params.get("token", ""))
+            # Kraken: a token stays valid while the connection and a private subscription made with it stay up
+            # (FACTS: GetWebSocketsToken); the 15 minutes count only until then.
+            subscribed = session.account is not None and token == session.token
+            account = session.account if subscribed else exchange.account_for_token(token)
             if account is None:
                 reply(error="EAPI:Invalid token")
                 return
@@ -209,7 +213,7 @@ def _private_channel(
     if not isinstance(params.get("rebased", True), bool):
         reply(error="EGeneral:Invalid arguments:rebased", channel=channel, status="error")
         return
-    session.account = account
+    session.account, session.token = account, str(params.get("token", ""))
     if method == "unsubscribe":
         session.unsubscribe(channel, "*")
         reply({"channel": channel})

@@ -49,6 +49,7 @@ class Session:
         self.connection = connection
         self.private = private
         self.account: Account | None = None
+        self.token: str | None = None  # the token of this connection's private subscription: valid while it is up
         self.ratecounter = False  # `executions` subscribed with `ratecounter: true`
         self.connection_id = next(_connection_ids)
         self._subs: dict[str, set[str]] = {}

@@ -236,3 +236,12 @@ def test_an_amend_confirmed_without_a_pending_request_is_taken_as_trailing() -> 
     assert journaled(actions)[:2] == [RecordAmend(confirmed), trailing]
     again = OrderAmended(opened.stop, at(23), trigger_price=D("99.5"))
     assert opened.desk.on(again, at(23)) == [Commit((RecordAmend(again),))]  # journaled, and nothing else
+
+
+def test_the_books_allow_the_venue_half_a_cost_unit_of_rounding_per_fill_booked() -> None:
+    """Kraken rounds each order's cost to the pair's decimals (5 here); the books keep it exact, so a reconciliation
+    allows the venue's cash that far from theirs, and no further."""
+    desk = make_desk()
+    assert desk.books_view().rounding == {"USD": D(0)}
+    stop_sent(desk)  # one fill booked
+    assert desk.books_view().rounding == {"USD": D("0.000005")}

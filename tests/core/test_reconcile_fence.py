@@ -100,3 +100,18 @@ def test_a_paper_account_keeps_equality_and_a_pending_fill_still_defers_the_chec
     fill = Fill("F1", "cbe2", "O-entry", "BTC/USD", Side.BUY, D("0.01"), D("49000"), D("2"), "USD", Liquidity.TAKER, T0)
     pending = VenueView((), (fill,), {"USD": D("1"), "BTC": D("0")}, NOW, shared=True)
     assert reconcile(books(), pending).balance_gaps == ()  # the books will change once the fill is booked
+
+
+def test_kraken_rounding_each_orders_cost_is_no_gap_and_anything_beyond_it_is() -> None:
+    """The books keep a buy's cost exact, Kraken rounds it to the pair's decimals: the account may be short of the
+    books by that rounding (half a unit an order), which is no gap; a shortfall beyond it still is one."""
+    exact = {"USD": D("8636.6301108242"), "BTC": D("0.02")}  # 10,000 less a buy's exact cost
+    rounded = {"USD": D("8636.63011"), "BTC": D("0.02")}  # less the cost at 5 decimals
+    allowance = {"USD": D("0.000005")}  # one fill booked, at 5 decimals
+    ours = BooksView((), frozenset(), frozenset(), exact, allowance)
+
+    assert reconcile(ours, live(rounded, {})).balance_gaps == ()
+    short = {**rounded, "USD": D("8636.63010")}
+    assert reconcile(ours, live(short, {})).balance_gaps == (("USD", exact["USD"], D("8636.63010")),)
+    no_allowance = BooksView((), frozenset(), frozenset(), exact)
+    assert reconcile(no_allowance, live(rounded, {})).balance_gaps != ()

@@ -270,3 +270,26 @@ def test_crocbot_sim_runs_standalone_and_says_how_to_point_crocbot_at_it(tmp_pat
     assert result.returncode == 0, result.stderr
     assert f"CROCBOT_KRAKEN__WS_URL=ws://127.0.0.1:{port}/v2" in result.stdout
     assert f"CROCBOT_KRAKEN__REST_URL=http://127.0.0.1:{port + 1}" in result.stdout
+
+
+def test_a_token_stays_valid_while_its_private_subscription_is_up_and_only_then() -> None:
+    """Kraken: a WS token is to be used within 15 minutes, and stays valid while the connection and a private
+    subscription made with it stay up (FACTS: GetWebSocketsToken). Another connection gets no such grace."""
+    with running_simulator() as sim:
+        token = api(sim.rest_url).websockets_token()
+        subscribed = Socket(sim.ws_auth_url)
+        subscribed.send({"method": "subscribe", "params": {"channel": "executions", "token": token}})
+        subscribed.next(Ack)
+        other = Socket(sim.ws_auth_url)
+        sim.clock.advance(3600)  # an hour later: long past the token's 15 minutes
+        order = {"order_type": "market", "side": "buy", "order_qty": Decimal("0.01"), "symbol": "BTC/USD"}
+        for socket_, req_id in ((subscribed, 1), (other, 2)):
+            params = {**order, "cl_ord_id": f"cb-token-{req_id}", "token": token}
+            socket_.send({"method": "add_order", "req_id": req_id, "params": params})
+        on_its_connection = subscribed.next(Ack, lambda a: a.req_id == 1)
+        elsewhere = other.next(Ack, lambda a: a.req_id == 2)
+        subscribed.close()
+        other.close()
+
+    assert on_its_connection.error != "EAPI:Invalid token"
+    assert elsewhere.error == "EAPI:Invalid token"

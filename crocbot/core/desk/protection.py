@@ -107,6 +107,11 @@ def apply_amend(book: Book, event: OrderAmended, now: datetime) -> list[Action]:
     order = book.orders.get(event.cl_ord_id)
     if order is None:
         return []
+    if order.status.is_terminal:
+        # Live, the venue's answer to an amend (from the order call) and the order's last fill (from the executions
+        # feed) travel apart: the fill came first, and it is the fact that counts. Nothing is wrong and nothing to do.
+        text = f"order {order.cl_ord_id}: the venue confirmed an amend after the order was {order.status}; no change"
+        return [Note("INFO", text, order.symbol)]
     try:
         order.amended(event.ts, qty=event.qty, limit_price=event.limit_price, trigger_price=event.trigger_price)
     except IllegalTransition as error:  # the confirmation came after the order ended

@@ -42,7 +42,10 @@ def books_view(book: Book) -> BooksView:
     holdings = {ledger.quote: ledger.cash}
     for symbol, instrument in book.instruments.items():
         holdings[instrument.base] = holdings.get(instrument.base, Decimal(0)) + ledger.position(symbol)
-    return BooksView(orders, frozenset(), ledger.unbooked(), holdings)
+    # each fill's cost rounded by the venue by half a unit of its pair's cost decimals at most (the coarsest pair's)
+    step = max((Decimal(1).scaleb(-i.cost_precision) for i in book.instruments.values()), default=Decimal(0))
+    rounding = {ledger.quote: ledger.fills_booked * step / 2}
+    return BooksView(orders, frozenset(), ledger.unbooked(), holdings, rounding)
 
 
 def apply_plan(
