@@ -140,6 +140,13 @@ def add_market_commands(
         "at once; not with --speed",
     )
     sim.add_argument("--seed", type=int, default=7, help="seed of the synthetic markets (default %(default)s)")
+    sim.add_argument(
+        "--tier",
+        choices=("starter", "intermediate", "pro"),
+        default="starter",
+        help="the account's Kraken tier: its REST and trading rate limits (default %(default)s; give crocbot the same "
+        "as kraken.tier)",
+    )
     sim.add_argument("--duration", type=parse_duration, help="stop after this long (default: until Ctrl-C)")
     sim.add_argument(
         "--records",
@@ -301,6 +308,7 @@ def _sources(specs: Iterable[str], catalog: Mapping[str, Instrument]) -> dict[st
 
 
 def _sim(args: argparse.Namespace) -> int:
+    from crocbot.kraken.ratelimit import Tier
     from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
     from crocbot.sim.runner import SimConfig, Simulator
 
@@ -323,6 +331,7 @@ def _sim(args: argparse.Namespace) -> int:
         rest_port=0 if args.port == 0 else args.port + 1,
         replay=replay,
         records=args.records,
+        tier=Tier(args.tier),
     )
     try:
         sources = _sources(args.source, listed)

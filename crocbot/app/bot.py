@@ -38,6 +38,7 @@ from crocbot.core.clock import Clock, IoClock, SimClock, SystemClock, wall_rate
 from crocbot.core.instrument import Instrument
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.instruments import Catalog
+from crocbot.kraken.ratelimit import Tier
 from crocbot.kraken.rest import RestClient
 from crocbot.kraken.ws import WsClient
 from crocbot.ops.health import HealthBoard, HealthServer
@@ -146,6 +147,7 @@ class Bot:
             timeout=settings.kraken.request_timeout,
             clock=lockstep or SystemClock(),
             sleep=time.sleep if lockstep is None else wait_in_event_time,
+            tier=Tier(settings.kraken.tier),
         )
         api = KrakenApi(rest, Catalog(self.instruments.values()))
         config = self.wiring.breaker

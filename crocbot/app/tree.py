@@ -34,6 +34,7 @@ from crocbot.core.reconcile import ForeignOrderPolicy
 from crocbot.core.risk_sizing import RiskLimits
 from crocbot.kraken.endpoints import KrakenApi
 from crocbot.kraken.instruments import Catalog
+from crocbot.kraken.ratelimit import TRADING_LIMITS, Tier
 from crocbot.kraken.ws import WsClient
 from crocbot.ops.metrics import Metrics
 from crocbot.startup import JOURNAL_FILE, TRADE_LOG_FILE
@@ -161,6 +162,7 @@ def core_tree(
             fetch_trades=catch_up,
             gateway=history.gateway if history is not None else None,
             breaker=history.breaker if history is not None else None,
+            trading=TRADING_LIMITS[Tier(settings.kraken.tier)],
         ),
         ChildSpec.actor(
             "router",
@@ -181,6 +183,7 @@ def core_tree(
             metrics=metrics,
             escalation=escalation,
             statuses=statuses,
+            trading=TRADING_LIMITS[Tier(settings.kraken.tier)],
         ),
         ChildSpec.actor(
             "sl_manager",

@@ -84,6 +84,10 @@ class KrakenSettings(BaseModel):
     ws_auth_url: WsUrl = "wss://ws-auth.kraken.com/v2"
     rest_url: HttpUrl = "https://api.kraken.com"
     request_timeout: Annotated[float, Field(gt=0, le=60)] = 10.0
+    # The account's verification tier, which sets Kraken's REST call counter and per-pair trading counter that crocbot
+    # paces its calls by. Starter is the safe default: a tier above the account's earns rate-limit errors, one below
+    # only waits longer (a live restart reconciles within Starter's 15 points, 0.33 a second, in up to ~30 s).
+    tier: Literal["starter", "intermediate", "pro"] = "starter"
 
 
 class HealthSettings(BaseModel):

@@ -35,6 +35,7 @@ VALUES: dict[str, tuple[str, Any]] = {
     "kraken.ws_auth_url": ("ws://127.0.0.1:9002/v2", "ws://127.0.0.1:9002/v2"),
     "kraken.rest_url": ("http://127.0.0.1:9003", "http://127.0.0.1:9003"),
     "kraken.request_timeout": ("2.5", 2.5),
+    "kraken.tier": ("pro", "pro"),
     "health.host": ("localhost", "localhost"),
     "health.port": ("9999", 9999),
     "risk.risk_per_trade": ("0.004", Decimal("0.004")),
