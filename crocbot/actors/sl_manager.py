@@ -9,8 +9,10 @@ an exit; otherwise the stop policy may tighten the stop (breakeven, profit lock,
 sent as an amend request no more often than `amend_min_interval` per position. A position whose protective
 order is not live within `place_within` seconds of its opening is exited as a fail-safe, counted from when the
 venue can act: while the paper venue holds every command to catch up with the market it missed (`VenueCatchUp`),
-neither the stop nor the exit could go out, so the deadline waits. The router does the orders; this actor only
-decides. Its evaluation time per tick is measured and published.
+neither the stop nor the exit could go out, so the deadline waits; and until the start-up reconciliation has run
+(at most `reconcile_wait`), which is what places a stop a crash left journaled and unsent, or finds it resting:
+an exit before it would cancel a stop whose fate is unknown, and be held back for it. The router does the orders;
+this actor only decides. Its evaluation time per tick is measured and published.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from crocbot.core.messages import (
     PositionClosed,
     PositionOpened,
     PositionSide,
+    StartupReconciled,
+    StartupReconciling,
     StopAmendRequest,
     Trade,
     VenueCatchUp,
@@ -88,6 +92,8 @@ _Handled = (
     | _CheckStopLive
     | _BackstopDue
     | VenueCatchUp
+    | StartupReconciled
+    | StartupReconciling
 )
 
 
@@ -105,9 +111,13 @@ class SLManager(SupervisedActor):
         backstop_margin: Decimal = Decimal("0.005"),
         metrics: Metrics = METRICS,
         router: str = "router",
+        reconcile_wait: float = 120.0,
     ) -> None:
         super().__init__(ctx)
         self._router = router
+        self._reconcile_wait = reconcile_wait
+        self._reconciled = False  # the start-up reconciliation has run since this actor started
+        self._started_at = 0.0
         self._policy = policy
         self._increments = price_increments
         self._costs = dict(costs or {})  # a symbol's fees: where its breakeven stop belongs
@@ -124,7 +134,16 @@ class SLManager(SupervisedActor):
 
     def started(self) -> None:
         bus = self.services.bus
-        for topic in (PositionOpened, PositionChanged, PositionClosed, ATRUpdate, VenueCatchUp):
+        self._started_at = self.clock.monotonic()
+        for topic in (
+            PositionOpened,
+            PositionChanged,
+            PositionClosed,
+            ATRUpdate,
+            VenueCatchUp,
+            StartupReconciled,
+            StartupReconciling,
+        ):
             bus.subscribe(topic, self.name)
         bus.subscribe_conflated(BookView, self.name, key=lambda view: view.symbol)
         bus.subscribe_conflated(Trade, self.name, key=lambda trade: trade.symbol)
@@ -165,6 +184,8 @@ class SLManager(SupervisedActor):
             self._backstop_due(message.position_id, message.crossed_at)
         elif isinstance(message, VenueCatchUp):
             self._venue_holding = not message.done
+        elif isinstance(message, StartupReconciled | StartupReconciling):
+            self._reconciled = isinstance(message, StartupReconciled)
         else:
             return super().handle(message)
         return None
@@ -235,6 +256,9 @@ class SLManager(SupervisedActor):
             return
         if self._venue_holding:  # the stop is waiting at the venue with everything else: look again later
             self.send_later(self._place_within, _CheckStopLive(position_id))
+            return
+        if not self._reconciled and self.clock.monotonic() - self._started_at < self._reconcile_wait:
+            self.send_later(self._place_within, _CheckStopLive(position_id))  # the reconciliation protects it first
             return
         pause = (watched.retry_at or 0.0) - self.clock.monotonic()
         if pause > 0:  # the router gave an exit up a moment ago: look again once another may be asked

@@ -77,6 +77,9 @@ ACTOR_NAMES = (
     "candles",
     "strategy",
 )
+# wall seconds the SL manager's stop-placement deadline waits for the start-up reconciliation (a live one on Kraken's
+# Starter REST budget takes up to ~30 s)
+_RECONCILE_WAIT = 120.0
 BACKUP_DIR = "backups"  # verified journal copies: hourly and at shutdown, the last five kept
 
 
@@ -197,6 +200,7 @@ def core_tree(
             backstop_grace=settings.stops.backstop_grace * machinery_scale,
             backstop_margin=settings.stops.backstop_margin,
             metrics=metrics,
+            reconcile_wait=_RECONCILE_WAIT * machinery_scale,
         ),
         ChildSpec.actor(
             "reconciler",
