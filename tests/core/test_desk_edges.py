@@ -372,6 +372,25 @@ def test_resume_keeps_an_exit_still_in_flight_as_the_positions_exit_and_places_n
     assert state.closed
 
 
+def test_a_stop_cancelled_for_an_exit_in_flight_before_the_start_up_reconciliation_ends_is_no_stop_lost() -> None:
+    """Found by the live crash scenario (issue 14): the router crashed after sending an exit behind its stop's cancel;
+    the live venue's executions feed told the rebuilt desk of the cancel before the start-up reconciliation was done
+    (`resume`). The desk took it for a lost stop and sent a second exit and a new stop beside the exit in flight;
+    the inventory fence refused both, and three refusals put the bot in safe mode."""
+    opened = Opened.make()
+    exit_ = opened.exit_requested()
+    desk = restored(opened.desk)
+    said = event(opened.stop, S.CANCELLED, at(100))
+
+    before_resume = desk.on(said, at(100))
+    resumed = started(desk, at(101))
+    closing = desk.on(seen(fill("X1", exit_, QTY, "99", "0.6", side=SELL, ts=at(102))), at(102))
+
+    assert before_resume == only_journaled(said)  # cancelled for the exit
+    assert not [a for a in resumed + closing if isinstance(a, Submit | Amend | Cancel)]
+    assert desk.positions.get(opened.position_id) is None or desk.positions[opened.position_id].closed
+
+
 def test_an_exit_in_flight_at_the_restart_that_fails_leaves_the_position_protected_again() -> None:
     opened = Opened.make()
     exit_ = opened.exit_requested()
