@@ -83,9 +83,13 @@ def apply_amend(book: Book, event: OrderAmended, now: datetime) -> list[Action]:
     order = book.orders.get(event.cl_ord_id)
     if order is None:
         return []
+    if order.status.is_terminal:
+        # Live, an amend's answer comes back on its call while the order's reports come on the executions feed:
+        # an entry that filled at its amended price is reported filled before the amend is. Nothing left to change.
+        return [Note("INFO", f"amend of {order.cl_ord_id} confirmed after it ended ({order.status})", order.symbol)]
     try:
         order.amended(event.ts, qty=event.qty, limit_price=event.limit_price, trigger_price=event.trigger_price)
-    except IllegalTransition as error:  # the confirmation came after the order ended
+    except IllegalTransition as error:  # an amend below what has filled
         return [Note("ERROR", str(error), order.symbol)]
     position = book.positions.get(order.position_id or "")
     if order.purpose is not OrderPurpose.STOP or position is None or position.closed:
