@@ -270,3 +270,12 @@ def test_no_call_is_made_past_the_deadline() -> None:
     with pytest.raises(DeadlineExceeded):
         view((), None, gone)
     assert rest.calls == []
+
+
+def test_the_orders_on_their_way_as_the_view_begins_are_pending_neither_at_the_venue_nor_never_sent() -> None:
+    on_their_way = [frozenset({"cbxA", "cbeB"}), frozenset()]  # the first ask, as the view begins; a later one
+    view, _ = account(paged([]), pending=lambda: on_their_way.pop(0))
+
+    seen = view(("cbxA",), NOW - timedelta(hours=1), deadline())
+
+    assert seen.pending == {"cbxA", "cbeB"}
