@@ -39,6 +39,7 @@ class FaultPlan:
         self.disconnect_every: float | None = None  # wall seconds between forced disconnects of every WS connection
         self.rest_hang = 30.0  # how long a `timeout` fault holds the request
         self._stalled_until = 0.0
+        self._private_stalled_until = 0.0
         self._rest: deque[RestFault] = deque()
         self._schedule: list[tuple[float, Callable[[], None]]] = []
         self._disconnect_listeners: list[Callable[[], None]] = []
@@ -56,15 +57,24 @@ class FaultPlan:
         with self._lock:
             self.served[what] += n
 
-    def stall(self, seconds: float) -> None:
-        """Send nothing, heartbeats included, for `seconds` of wall time."""
+    def stall(self, seconds: float, *, private: bool = True) -> None:
+        """Send nothing, heartbeats included, for `seconds` of wall time; with `private=False` on the market data
+        links only (Kraken's public and private WS are separate endpoints: market data may stall while the account's
+        link carries on)."""
+        until = time.monotonic() + seconds
         with self._lock:
-            self._stalled_until = max(self._stalled_until, time.monotonic() + seconds)
+            self._stalled_until = max(self._stalled_until, until)
+            if private:
+                self._private_stalled_until = max(self._private_stalled_until, until)
             self.served["stall"] += 1
 
     @property
     def stalled(self) -> bool:
         return time.monotonic() < self._stalled_until
+
+    def link_stalled(self, private: bool) -> bool:
+        """Whether a link (a private one, or a market data one) delivers nothing now."""
+        return time.monotonic() < (self._private_stalled_until if private else self._stalled_until)
 
     def on_disconnect(self, listener: Callable[[], None]) -> None:
         with self._lock:
