@@ -77,6 +77,9 @@ class BotWiring:
     on_feed_client: Callable[[WsClient], None] | None = None
     extra_children: Sequence[ChildSpec] = ()  # started last under the root (test probes, a console)
     private_ws: Mapping[str, Any] = field(default_factory=dict)  # live: the private WS client's options (a backoff)
+    # live: the authenticated REST client's options. A lockstep simulation counts Kraken's REST budget on its event
+    # clock, as its simulated Kraken does, and waits for budget by moving that clock (`clock`, `sleep`).
+    private_rest: Mapping[str, Any] = field(default_factory=dict)
     on_private_client: Callable[[WsClient], None] | None = None  # live: hears of the private WS's client
 
 
@@ -130,7 +133,7 @@ class Bot:
             api_secret=secret.get_secret_value(),
             nonce_file=Path(settings.state_dir) / NONCE_FILE,
             timeout=settings.kraken.request_timeout,
-            clock=SystemClock(),
+            **{"clock": SystemClock(), **self.wiring.private_rest},
         )
         api = KrakenApi(rest, Catalog(self.instruments.values()))
         config = self.wiring.breaker

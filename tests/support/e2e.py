@@ -26,6 +26,7 @@ from crocbot.actors.feed import FeedOptions
 from crocbot.actors.supervisor import ChildSpec
 from crocbot.app import JOURNAL_FILE, TRADE_LOG_FILE, Bot, BotWiring, load_instruments
 from crocbot.config import Settings, load_settings
+from crocbot.core.clock import SimClock
 from crocbot.core.messages import FeedHealth, Fill, OrderEvent, PositionSide, SafeModeChanged
 from crocbot.kraken.reconnect import Backoff
 from crocbot.ops.metrics import Metrics
@@ -49,7 +50,20 @@ MACHINERY: dict[str, Any] = {
     "risk": {"min_stop_cost_multiple": 0},
     "stops": {"trail_atr_multiple": 2.5},
 }
+# The live bot runs the paper scenarios as they are, with two settings of its own:
+# - the first-run caps of `[live]` (100 USD an entry) lifted: the scenarios size their trades as on paper (risk per
+#   trade of the ledger's equity), and their thresholds (a kill switch after a few losses) assume those sizes;
+# - reconciliation by interval every event hour instead of every 5 minutes: the bot's model of Kraken's REST budget
+#   counts wall seconds (as Kraken does), and lockstep runs event time a hundred times faster than the wall, so a
+#   5-minute interval would ask for about ten points of budget every wall second and time would crawl at the pace
+#   of the budget. Live at 1x the interval costs a few percent of it. Start-up reconciliation, the one after a
+#   private WS reconnect and the one a gap asks for run as always.
+LIVE: dict[str, Any] = {
+    "live": {"max_order_notional": 1_000_000, "max_total_exposure": 1_000_000},
+    "reconcile": {"interval": 3600},
+}
 READY_WAIT = 60.0  # wall seconds for the feed to connect and the backfill to land
+VENUES = ("paper", "live")
 
 
 @dataclass
@@ -84,6 +98,24 @@ class Probe(SupervisedActor):
             elif isinstance(message, FeedHealth):
                 seen.feed.append(message)
         return None
+
+
+class EventTimeWait:
+    """The live bot's wait for Kraken's REST budget, in lockstep: the simulator counts the budget on event time, so
+    the bot's model of it does too, and a wait moves event time on (as the wait would take real time live). The
+    conductor moves time only once no call is in flight, so a waiting call would otherwise wait for ever. Waits
+    that overlap end together: the clock moves to the later end, not by their sum."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def __call__(self, seconds: float) -> None:
+        until = self._clock.monotonic() + seconds
+        with self._lock:
+            gap = until - self._clock.monotonic()
+            if gap > 0:
+                self._clock.advance(gap)
 
 
 @contextlib.contextmanager
@@ -150,6 +182,7 @@ class Paper:
         }
         if self.live:
             overrides |= {"mode": "live", "kraken_api_key": API_KEY, "kraken_api_secret": API_SECRET}
+            overrides = _merge(overrides, LIVE)
         merged = _merge(_merge(overrides, MACHINERY), self._overrides)
         self.settings = load_settings(config_file=CONFIG, overrides=merged)
         self._start_bot()
@@ -171,6 +204,7 @@ class Paper:
                 extra_children=[ChildSpec.actor("probe", Probe, self.seen)],
                 metrics=self.metrics,
                 private_ws={"backoff": Backoff(initial=0.05, maximum=0.5)},
+                private_rest={"clock": self.simulator.clock, "sleep": EventTimeWait(self.simulator.clock)},
             ),
         )
         conductor = Conductor(
@@ -222,6 +256,9 @@ class Paper:
 
     def run_until(self, until: datetime, *, wall_limit: float = 600.0) -> None:
         _, conductor = self.running
+        # What the test just told the bot (a signal, an exit) is handled before time moves: a step jumps to the next
+        # event, and live an order call queued meanwhile would find its deadline passed.
+        conductor.settle()
         conductor.run(until=until, wall_limit=wall_limit)
 
     def advance(self, seconds: float) -> None:
@@ -231,6 +268,18 @@ class Paper:
 
     def journal(self) -> Journal:
         return Journal(self.tmp_path / "state" / JOURNAL_FILE)
+
+    @property
+    def venue(self) -> str:
+        return "live" if self.live else "paper"
+
+    def venue_start(self) -> dict[str, Decimal]:
+        """What the venue's account held before the bot traded: the paper account's starting balances, or what the
+        simulator funded the live account with (coins as well as cash: an account the trader shares)."""
+        if self.live:
+            return dict(BALANCES)
+        assert self.settings is not None
+        return dict(self.settings.paper.starting_balances)
 
     def paper_account(self) -> Journal:
         """The paper account's file (the journal's format; the account is the state document PAPER_ACCOUNT_KEY)."""
