@@ -29,6 +29,7 @@ from crocbot.config import Settings, load_settings
 from crocbot.core.clock import SimClock
 from crocbot.core.messages import FeedHealth, Fill, OrderEvent, PositionSide, SafeModeChanged
 from crocbot.kraken.reconnect import Backoff
+from crocbot.kraken.ws import WsClient
 from crocbot.ops.metrics import Metrics
 from crocbot.sim.conductor import Conductor
 from crocbot.sim.market import MarketTrade
@@ -98,6 +99,30 @@ class Probe(SupervisedActor):
             elif isinstance(message, FeedHealth):
                 seen.feed.append(message)
         return None
+
+
+class PrivateLinkQuiet:
+    """The bot's inboxes, and live its private WS as well: quiet once every frame the simulator sent on the private
+    link has been handled. The conductor waits for the market data link's frames; a fill on the private link that
+    is still on its way would otherwise reach the bot after event time moved on (its stop placed late in event time,
+    however fast in wall time)."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self._simulator = simulator
+        self._client: WsClient | None = None
+
+    def on_client(self, client: WsClient) -> None:
+        self._client = client
+
+    def quiet(self) -> bool:
+        if not ACTIVITY.quiet():
+            return False
+        client = self._client
+        sessions = [s for s in self._simulator.ws.sessions() if s.private]
+        if client is None or len(sessions) != 1 or not client.connected.is_set():
+            return True  # no private link up: nothing on its way over it (the bot's reconnect is a timer)
+        session = sessions[0]
+        return session.idle and session.sent == client.stats.session_frames
 
 
 class EventTimeWait:
@@ -192,6 +217,7 @@ class Paper:
         assert self.settings is not None
         instruments = load_instruments(self.settings)
         holder: list[Conductor] = []
+        inboxes = PrivateLinkQuiet(self.simulator)
         bot = Bot(
             self.settings,
             instruments,
@@ -205,10 +231,11 @@ class Paper:
                 metrics=self.metrics,
                 private_ws={"backoff": Backoff(initial=0.05, maximum=0.5)},
                 private_rest={"clock": self.simulator.clock, "sleep": EventTimeWait(self.simulator.clock)},
+                on_private_client=inboxes.on_client,
             ),
         )
         conductor = Conductor(
-            self.simulator, bot.runtime.scheduler, activity=ACTIVITY, gateways=bot.gateways, quantum=0.25
+            self.simulator, bot.runtime.scheduler, activity=inboxes, gateways=bot.gateways, quantum=0.25
         )
         holder.append(conductor)
         self.bot, self.conductor = bot, conductor
