@@ -235,7 +235,11 @@ class Paper:
             ),
         )
         conductor = Conductor(
-            self.simulator, bot.runtime.scheduler, activity=inboxes, gateways=bot.gateways, quantum=0.25
+            self.simulator,
+            bot.runtime.scheduler,
+            activity=inboxes if self.live else ACTIVITY,  # paper: no private link to scan at every poll
+            gateways=bot.gateways,
+            quantum=0.25,
         )
         holder.append(conductor)
         self.bot, self.conductor = bot, conductor
