@@ -29,6 +29,7 @@ from crocbot.actors.protocol import ChildExited
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.scheduler import Scheduler
 from crocbot.actors.supervisor import ChildSpec
+from crocbot.actors.venue.in_flight import OrdersInFlight
 from crocbot.actors.watchdog import Watchdog
 from crocbot.app.kraken_history import KrakenHistory
 from crocbot.app.switch_keeper import SwitchKeeper
@@ -135,9 +136,16 @@ class Bot:
             raise StartupError("live mode needs KRAKEN_API_KEY and KRAKEN_API_SECRET; nothing was sent to Kraken")
         lockstep = self.wiring.rest_clock
 
+        waits = threading.Lock()
+
         def wait_in_event_time(seconds: float) -> None:
+            # Waits that overlap (two gateway workers) end together: the clock moves to the later end, not by their sum.
             assert lockstep is not None
-            lockstep.advance(seconds)
+            until = lockstep.monotonic() + seconds
+            with waits:
+                gap = until - lockstep.monotonic()
+                if gap > 0:
+                    lockstep.advance(gap)
 
         rest = RestClient(
             settings.kraken.rest_url,
@@ -155,17 +163,19 @@ class Bot:
         orders = Gateway(ORDERS_BREAKER, self.io_scheduler, workers=4, queue_size=32)
         private = Gateway(PRIVATE_BREAKER, self.io_scheduler, workers=1, queue_size=4)
         timeout = settings.kraken.request_timeout
+        in_flight = OrdersInFlight(io_clock)  # the gateway's clock: the calls' deadlines count on it
         return LiveParts(
             api=api,
             orders=orders,
             orders_breaker=CircuitBreaker(ORDERS_BREAKER, config, io_clock, on_state_change=bus.publish),
-            view=LiveAccountView(api, self.instruments.values(), self.runtime.clock),
+            view=LiveAccountView(api, self.instruments.values(), self.runtime.clock, pending=in_flight.pending),
             private=private,
             private_breaker=CircuitBreaker(PRIVATE_BREAKER, config, io_clock, on_state_change=bus.publish),
             order_timeout=timeout,
             view_timeout=timeout * 3,  # several calls: balances, orders, trades page by page
             ws_options=self.wiring.private_ws,
             on_client=self.wiring.on_private_client,
+            in_flight=in_flight,
         )
 
     def _switch_keeper(self) -> SwitchKeeper | None:

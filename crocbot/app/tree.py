@@ -23,6 +23,7 @@ from crocbot.actors.sl_manager import SLManager
 from crocbot.actors.strategy import StrategyActor
 from crocbot.actors.supervisor import ChildSpec, Policy, RestartStrategy
 from crocbot.actors.venue import VenueActor
+from crocbot.actors.venue.in_flight import OrdersInFlight
 from crocbot.actors.venue.live import LiveVenue
 from crocbot.app.kraken_history import KrakenHistory
 from crocbot.config import Settings
@@ -103,6 +104,7 @@ class LiveParts:
     # the account's available quote balance as the preflight found it: a first live start's capital for risk sizing
     # (later starts keep the journal's ledger); None: `[paper] starting_balances`, as a test without a preflight has
     capital: Decimal | None = None
+    in_flight: OrdersInFlight | None = None  # the orders handed to `orders`, for the view's `pending`
 
 
 def trade_costs(settings: Settings, instruments: Mapping[str, Instrument]) -> dict[str, TradeCosts]:
@@ -225,6 +227,7 @@ def _live_venue(settings: Settings, live: LiveParts) -> ChildSpec:
         timeout=live.order_timeout,
         ws_options=live.ws_options,
         on_client=live.on_client,
+        in_flight=live.in_flight,
     )
 
 

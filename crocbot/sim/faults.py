@@ -54,6 +54,7 @@ class FaultPlan:
         self.private_disconnect_every: float | None = None  # wall seconds between drops of the private WS only
         self.records: SimRecords | None = None
         self._stalled_until = 0.0
+        self._private_stalled_until = 0.0
         self._rest: deque[RestFault] = deque()
         self._schedule: list[tuple[float, Callable[[], None]]] = []
         self._disconnect_listeners: list[Callable[[], None]] = []
@@ -80,15 +81,24 @@ class FaultPlan:
         self.count("lose_add_order_answer")
         return True
 
-    def stall(self, seconds: float) -> None:
-        """Send nothing, heartbeats included, for `seconds` of wall time."""
+    def stall(self, seconds: float, *, private: bool = True) -> None:
+        """Send nothing, heartbeats included, for `seconds` of wall time; with `private=False` on the market data
+        links only (Kraken's public and private WS are separate endpoints: market data may stall while the account's
+        link carries on)."""
+        until = time.monotonic() + seconds
         with self._lock:
-            self._stalled_until = max(self._stalled_until, time.monotonic() + seconds)
+            self._stalled_until = max(self._stalled_until, until)
+            if private:
+                self._private_stalled_until = max(self._private_stalled_until, until)
         self.count("stall")
 
     @property
     def stalled(self) -> bool:
         return time.monotonic() < self._stalled_until
+
+    def link_stalled(self, private: bool) -> bool:
+        """Whether a link (a private one, or a market data one) delivers nothing now."""
+        return time.monotonic() < (self._private_stalled_until if private else self._stalled_until)
 
     def on_disconnect(self, listener: Callable[[], None]) -> None:
         with self._lock:

@@ -116,7 +116,7 @@ class Session:
                 return
             queued = isinstance(frame, str)
             try:
-                if faults.stalled:
+                if faults.link_stalled(self.private):
                     continue  # a stalled link delivers nothing, heartbeats included
                 if frame is None:
                     if not self._subs or time.monotonic() - last < _HEARTBEAT_EVERY:

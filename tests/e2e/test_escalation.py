@@ -42,7 +42,6 @@ from tests.support.restart_safety import (
 
 pytestmark = pytest.mark.usefixtures("crashable")
 
-START_QUOTE = Decimal(10_000)
 TIMES = 6  # one more than the root's and the core's 5 restarts within 60 s
 
 
@@ -59,7 +58,7 @@ def _open_protected(paper: Paper) -> dict[tuple[str, str], Decimal]:
     paper.advance(5)
     stops = resting_stops(paper_account(paper))
     assert len(stops) == 1
-    check_invariants(paper, "protected", start_quote=START_QUOTE)
+    check_invariants(paper, "protected")
     return stops
 
 
@@ -72,7 +71,7 @@ def _safe_and_stops_intact(paper: Paper, stops: dict[tuple[str, str], Decimal], 
     assert code == 503
     assert "not_safe_mode" in body["failing"]
     assert resting_stops(paper_account(paper)) == stops  # the same stop order, the same quantity
-    check_invariants(paper, "after the escalation", start_quote=START_QUOTE)
+    check_invariants(paper, "after the escalation")
 
 
 def _stop_still_works_and_no_entry_follows(paper: Paper) -> None:
@@ -80,7 +79,7 @@ def _stop_still_works_and_no_entry_follows(paper: Paper) -> None:
     paper.run_until(cycle_start(1))  # the fall runs through the stop
     assert bot.status().positions == ()
     assert len(paper.journal().closed_trades()) == 1
-    check_invariants(paper, "stopped out", start_quote=START_QUOTE)
+    check_invariants(paper, "stopped out")
     before = entries(paper)
     paper.run_until(cycle_start(1) + timedelta(seconds=30))
     long_signal(paper)

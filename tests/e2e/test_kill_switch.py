@@ -6,7 +6,8 @@ runs through the stop and the trade closes at a loss. The strategies never enter
 every entry is the test's. The daily loss limit is 0.6 % and one stopped trade loses about 0.26 % (sized from
 risk per trade, fees and slippage allowance), so the switch trips after a few losses: exactly when their sum
 reaches the limit, never before. The next signal is refused; a restarted bot on the same state directory still
-refuses, and `crocbot status` reads the tripped switch from the state directory.
+refuses, and `crocbot status` reads the tripped switch from the state directory. On the paper venue and on the
+live one alike.
 """
 
 from __future__ import annotations
@@ -111,12 +112,13 @@ def _losing_trade(paper: Paper, index: int) -> None:
 
 
 @pytest.fixture
-def paper(tmp_path: Path) -> Iterator[Paper]:
+def paper(tmp_path: Path, venue: str) -> Iterator[Paper]:
     paper = Paper(
         tmp_path,
         sources={SYMBOL: falling_market()},
         symbols=(SYMBOL,),
         pre_roll=PRE_ROLL,
+        live=venue == "live",
         overrides={
             "risk": {
                 "risk_per_trade": "0.005",

@@ -1,9 +1,11 @@
-"""The whole bot, paper trading three days of real BTC/USD movement plus synthetic ETH/USD and AAPLx/USD.
+"""The whole bot trading days of real BTC/USD movement plus synthetic ETH/USD and AAPLx/USD, on both venues: paper,
+and live against the simulator's private WS and REST.
 
-One run (a module fixture, about two to three minutes) replays Kraken's 5-minute BTC/USD candles of 9-12 March
-2023 (the USDC de-peg weekend: fast moves, gaps) through the simulator in lockstep with the bot. Half way, the
-feed stalls: the bot must go to safe mode (`/readyz` 503, no entries) while an exit still fills, and recover when
-data returns. The tests then check the run's records against each other and against capital-safety rules.
+One run per venue (a module fixture, a minute or two) replays Kraken's 5-minute BTC/USD candles of 9-12 March 2023
+(the USDC de-peg weekend: fast moves, gaps) through the simulator in lockstep with the bot. On the way, the market
+data feed stalls: the bot must go to safe mode (`/readyz` 503, no entries) while an exit still fills, and recover
+when data returns. The tests then check the run's records against each other and against capital-safety rules,
+the same on both venues.
 """
 
 from __future__ import annotations
@@ -30,15 +32,18 @@ from crocbot.ops.metric_catalog import CATALOG, PROCESS_METRICS
 from crocbot.ops.trade_audit import audit_journal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.market import candle_csv_source
-from tests.support.e2e import BTC_CANDLES, Paper, fifo_realized
+from tests.support.e2e import BTC_CANDLES, VENUES, Paper, fifo_realized
 
 pytestmark = pytest.mark.skipif(
     not BTC_CANDLES.is_file(), reason=f"needs the recorded Kraken candles at {BTC_CANDLES} (../shared/data)"
 )
 
 REPLAY_START = datetime(2023, 3, 9, tzinfo=UTC)
-REPLAY_DAYS = 3
-STALL_AT = REPLAY_START + timedelta(days=1, hours=12)
+# The paper venue replays three days; the live one (every order, cancel and fill a round trip to the simulator's
+# private WS and REST: about twice the wall time per event hour) the first 27 hours of the same data, which still
+# cross midnight (a new trading day: the daily loss limit's reset) and trade, to keep the suite's time in bounds.
+REPLAY = {"paper": timedelta(days=3), "live": timedelta(hours=27)}
+STALL_AFTER = {"paper": timedelta(days=1, hours=12), "live": timedelta(hours=18)}
 STALL_WALL_SECONDS = 5.0
 STALE_AFTER = 1.5  # wall seconds without a frame before the feed reconnects
 WALL_BOUND = 30.0  # seconds any one phase of the stall scenario may take
@@ -47,6 +52,7 @@ WALL_BOUND = 30.0  # seconds any one phase of the stall scenario may take
 @dataclass
 class Run:
     paper: Paper
+    replay: timedelta = REPLAY["paper"]
     log: list[dict[str, Any]] = field(default_factory=list)  # WARNING and up
     info: list[str] = field(default_factory=list)  # the INFO lines' messages
     stall: dict[str, Any] = field(default_factory=dict)
@@ -118,7 +124,9 @@ def _stall(paper: Paper, run: Run) -> None:
 
     conductor.require_feed = False
     conductor.max_speed = 1.0  # event time at wall pace while the feed is silent, as it would be live
-    paper.simulator.faults.stall(STALL_WALL_SECONDS)
+    # Market data stalls; the account's link does not (live, Kraken's private WS is an endpoint of its own, and the
+    # paper venue has none to stall): the exit below goes out and fills on either venue.
+    paper.simulator.faults.stall(STALL_WALL_SECONDS, private=False)
     _until(paper, "safe mode", lambda: bool(bot.status().safe_reasons))
     run.stall["readyz"] = _get(bot.server.url + "/readyz")
     run.stall["healthz"] = _get(bot.server.url + "/healthz")
@@ -158,9 +166,11 @@ def _stall(paper: Paper, run: Run) -> None:
     run.stall["readyz_after"] = _get(bot.server.url + "/readyz")
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    tmp_path = tmp_path_factory.mktemp("paper-e2e")
+@pytest.fixture(scope="module", params=VENUES)
+def run(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Run]:
+    venue = str(request.param)
+    replay = REPLAY[venue]
+    tmp_path = tmp_path_factory.mktemp(f"{venue}-e2e")
     btc = next(i for i in DEFAULT_INSTRUMENTS if i.symbol == "BTC/USD")
     source = candle_csv_source(
         BTC_CANDLES,
@@ -168,10 +178,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         price_increment=btc.price_increment,
         qty_increment=btc.qty_increment,
         start=REPLAY_START - timedelta(hours=13),
-        end=REPLAY_START + timedelta(days=REPLAY_DAYS),
+        end=REPLAY_START + replay,
     )
-    paper = Paper(tmp_path, sources={"BTC/USD": source}, stale_after=STALE_AFTER)
-    result = Run(paper)
+    paper = Paper(tmp_path, sources={"BTC/USD": source}, stale_after=STALE_AFTER, live=venue == "live")
+    result = Run(paper, replay)
     sink = logger.add(lambda message: result.log.append(dict(message.record)), level="WARNING")
     info = logger.add(
         lambda message: result.info.append(message.record["message"]),
@@ -180,9 +190,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     try:
         paper.start()
         result.first_scrape = _scrape(paper)
-        paper.run_until(STALL_AT)
+        paper.run_until(REPLAY_START + STALL_AFTER[venue])
         _stall(paper, result)
-        paper.run_until(REPLAY_START + timedelta(days=REPLAY_DAYS))
+        paper.run_until(REPLAY_START + replay)
         bot, conductor = paper.running
         result.final_realized = bot.status().realized
         result.settle_timeouts = conductor.stats.settle_timeouts
@@ -204,7 +214,7 @@ def test_the_bot_traded_and_every_fill_is_in_the_journal_and_the_trade_log(run: 
     logged = {r["fill_id"] for r in run.paper.trade_log() if r["type"] == "fill"}
     closed = [p for p in run.paper.journal().positions() if not p.is_open]
 
-    assert len(closed) >= 3, "three days of BTC/USD with two synthetic markets should have closed some trades"
+    assert len(closed) >= 3, "days of BTC/USD with two synthetic markets should have closed some trades"
     assert seen == journal == logged
     trades_logged = [r for r in run.paper.trade_log() if r["type"] == "trade"]
     assert len(trades_logged) == len(run.paper.journal().closed_trades())
@@ -227,7 +237,7 @@ def test_every_closed_trade_in_the_trade_log_says_why_it_closed_at_the_instrumen
 def test_a_market_hour_is_a_few_info_lines(run: Run) -> None:
     """Hourly journal and paper-account backups were two INFO lines of every market hour on their own, on top of
     this run's trading (about a signal and a close every two hours: 1.45 INFO lines per market hour in all)."""
-    hours = REPLAY_DAYS * 24 + 13  # the replay and its pre-roll
+    hours = run.replay / timedelta(hours=1) + 13  # the replay and its pre-roll
 
     assert len(run.info) / hours < 2.0, f"{len(run.info)} INFO lines in {hours} market hours"
     assert not [line for line in run.info if line.startswith("journal backup")]

@@ -8,8 +8,9 @@ Crashes are injected the honest way: `Crash` is told to the actor, its handler r
 and the supervisor restarts the actor (and, under `rest_for_one`, the ones after it). `SupervisedActor.handle`,
 which every actor falls back to for a message it does not know, is patched for the test to raise on `Crash`.
 
-The invariants are checked against the paper venue's own account, not the router's view of it: the paper
-account saved in the journal (`paper_account`) holds the balances every fill moved and the resting orders.
+The invariants are checked against the venue's own account, not the router's view of it (`venue_books`): on paper
+the paper account's file holds the balances every fill moved and the resting orders; live, the simulator's account
+(its matching engine) is Kraken's truth.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from crocbot.sim.market import MarketTrade
 from crocbot.store.paper_account import PAPER_ACCOUNT_KEY
 from crocbot.store.tradelog import TradeLog
 from tests.support.e2e import Paper, fifo_realized
+from tests.support.sim import API_KEY
 
 SYMBOL = "BTC/USD"
 QUOTE = "USD"
 BASES = {i.symbol: i.base for i in DEFAULT_INSTRUMENTS}
 STEPS = {i.symbol: i.price_increment for i in DEFAULT_INSTRUMENTS}
+COST_UNITS = {i.symbol: Decimal(1).scaleb(-i.cost_precision) for i in DEFAULT_INSTRUMENTS}
 START = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
 PRE_ROLL = timedelta(hours=1)
 FLAT = timedelta(minutes=5)
@@ -93,10 +96,15 @@ def cycling_market(cycles: int) -> Iterator[MarketTrade]:
 # -- driving the bot ----------------------------------------------------------------------------------------
 
 
-def cycling_paper(tmp_path: Path, cycles: int = 2) -> Paper:
-    """A paper bot on BTC/USD alone, trading `cycles` cycles of the crafted market (not started yet)."""
+def cycling_paper(tmp_path: Path, cycles: int = 2, *, venue: str = "paper") -> Paper:
+    """A bot on BTC/USD alone, trading `cycles` cycles of the crafted market on `venue` (not started yet)."""
     return Paper(
-        tmp_path, sources={SYMBOL: cycling_market(cycles)}, symbols=(SYMBOL,), pre_roll=PRE_ROLL, overrides=OVERRIDES
+        tmp_path,
+        sources={SYMBOL: cycling_market(cycles)},
+        symbols=(SYMBOL,),
+        pre_roll=PRE_ROLL,
+        overrides=OVERRIDES,
+        live=venue == "live",
     )
 
 
@@ -226,6 +234,24 @@ def resting_stops(account: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
     }
 
 
+def venue_books(paper: Paper) -> tuple[dict[str, Decimal], dict[tuple[str, str], Decimal]]:
+    """The venue's own balances and resting stops (`resting_stops`): the paper account's file on paper, the
+    simulator's account live."""
+    if not paper.live:
+        account = paper_account(paper)
+        return {asset: Decimal(amount) for asset, amount in account["balances"].items()}, resting_stops(account)
+    exchange = paper.simulator.exchange
+    with exchange.lock:  # the simulator's request threads change the account
+        engine = exchange.accounts[API_KEY].engine
+        balances, orders = engine.balances(), engine.open_orders()
+    stops = {
+        (order.symbol, order.cl_ord_id or order.order_id): order.qty - order.cum_qty
+        for order in orders
+        if order.order_type.startswith("stop-loss") and order.side is Side.SELL and not order.triggered
+    }
+    return balances, stops
+
+
 @dataclass(frozen=True)
 class Books:
     """What the records say at one moment, for the invariants."""
@@ -248,13 +274,14 @@ def trade_log_fills(paper: Paper) -> list[dict[str, Any]]:
     return fills
 
 
-def check_invariants(paper: Paper, where: str, *, start_quote: Decimal) -> Books:
-    """Fills: none missing from the journal or the trade log, and the venue's balances are the sum of the
-    journal's fills. Orders: no cl_ord_id sent or acknowledged twice, one entry per position. Protection: what
+def check_invariants(paper: Paper, where: str) -> Books:
+    """Fills: none missing from the journal or the trade log, and the venue's balances are what it started with
+    plus the journal's fills. Orders: no cl_ord_id sent or acknowledged twice, one entry per position. Protection: what
     the venue holds is covered by resting stop orders, the router knows it as protected positions. Money: the
     ledger's realised P&L equals a FIFO recomputation from the trade log."""
     bot, _ = paper.running
-    account = paper_account(paper)
+    balances, stops = venue_books(paper)
+    start = paper.venue_start()
     with paper.journal() as journal:
         fills = journal.fills()
         orders = journal.orders()
@@ -271,16 +298,23 @@ def check_invariants(paper: Paper, where: str, *, start_quote: Decimal) -> Books
     assert set(logged_ids) == journaled, f"{where}: journal and trade log differ: {set(logged_ids) ^ journaled}"
     # The venue's own account moved by exactly the journaled fills (a fill it booked but nobody journaled, or
     # one journaled twice, shows here even if no listener saw it).
-    expected: dict[str, Decimal] = {QUOTE: start_quote}
+    expected = dict(start)
+    rounding = Decimal(0)  # what Kraken's rounding may move the quote by, live
     for fill in fills:
         assert fill.fee_currency in (QUOTE, "Z" + QUOTE), fill
         base, cost = BASES[fill.symbol], fill.qty * fill.price
         sign = 1 if fill.side is Side.BUY else -1
         expected[base] = expected.get(base, Decimal(0)) + sign * fill.qty
-        expected[QUOTE] -= sign * cost + fill.fee
-    balances = {asset: Decimal(amount) for asset, amount in account["balances"].items()}
+        expected[QUOTE] = expected.get(QUOTE, Decimal(0)) - (sign * cost + fill.fee)
+        rounding += COST_UNITS[fill.symbol]
     for asset in set(balances) | set(expected):
         held, want = balances.get(asset, Decimal(0)), expected.get(asset, Decimal(0))
+        if paper.live and asset == QUOTE:
+            # Kraken books each fill's cost at the pair's decimals (and its fee, which the fill reports, rounded
+            # down to them); the journal keeps the exact qty x price. Within a unit of those decimals per fill,
+            # never more: a fill booked twice or missing moves it by its whole cost.
+            assert abs(held - want) <= rounding, f"{where}: the venue holds {held} {asset}, the fills say {want}"
+            continue
         assert held == want, f"{where}: the venue holds {held} {asset}, the journaled fills say {want}"
 
     # No duplicate orders.
@@ -297,11 +331,12 @@ def check_invariants(paper: Paper, where: str, *, start_quote: Decimal) -> Books
             per_position[order.position_id] = per_position.get(order.position_id, 0) + 1
     assert all(n == 1 for n in per_position.values()), f"{where}: a position with two entries: {per_position}"
 
-    # Every open position is protected on the venue, and the router knows it.
-    stops = resting_stops(account)
+    # Every open position is protected on the venue, and the router knows it. What crocbot holds is what its fills
+    # bought: coins the account had before (a live account the trader shares) are not its to protect.
     status = bot.status()
     for symbol in paper.symbols:
-        held = expected.get(BASES[symbol], Decimal(0))
+        base = BASES[symbol]
+        held = expected.get(base, Decimal(0)) - start.get(base, Decimal(0))
         covered = sum((qty for (sym, _), qty in stops.items() if sym == symbol), Decimal(0))
         assert covered == held, f"{where}: the venue holds {held} of {symbol}, its resting stops cover {covered}"
         known = sum((p.qty for p in status.positions if p.symbol == symbol), Decimal(0))
@@ -334,5 +369,6 @@ __all__ = [
     "paper_account",
     "protected",
     "resting_stops",
+    "venue_books",
     "wait_for",
 ]

@@ -32,6 +32,7 @@ from crocbot.actors.base import ChildContext, SupervisedActor
 from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import CallOutcome, CallResult, Deadline, Gateway
 from crocbot.actors.messages import VenueRequest
+from crocbot.actors.venue.in_flight import OrdersInFlight
 from crocbot.core.messages import HELD_BACK, UNSENT, OrderEvent, OrderIntent, OrderStatus
 from crocbot.ops import failpoints
 from crocbot.venues.protocol import (
@@ -94,8 +95,12 @@ class VenueCalls(SupervisedActor):
         *,
         breaker: CircuitBreaker | None = None,
         timeout: float = 5.0,
+        in_flight: OrdersInFlight | None = None,
     ) -> None:
+        """`in_flight`: where the orders handed to the gateway are noted until their call ends (live: read by the
+        reconciler's view, so that an order a crashed instance handed over is not taken for one never sent)."""
         super().__init__(ctx)
+        self._in_flight = in_flight
         self._calls = calls
         self._gateway = gateway
         self._breaker = breaker
@@ -121,6 +126,8 @@ class VenueCalls(SupervisedActor):
         for index, command in enumerate(commands):
             if isinstance(command, Submit) and command.after_cancels:
                 request.waiting.append(command)
+                if self._in_flight is not None:  # on its way from now: its cancels' calls, then its own
+                    self._in_flight.handed(command.intent.cl_ord_id, 2 * self._timeout)
             else:
                 self._call(seq, request, index, command)
         self._release(seq, request)
@@ -128,7 +135,7 @@ class VenueCalls(SupervisedActor):
     def _call(self, seq: int, request: _Request, index: int, command: VenueCommand) -> None:
         calls = self._calls
         if isinstance(command, Submit):
-            fn: Any = lambda deadline: calls.submit(command.intent, deadline)  # noqa: E731 - one call per command
+            fn: Any = self._submit_fn(command)
         elif isinstance(command, Amend):
             fn = lambda deadline: calls.amend(command, deadline)  # noqa: E731 - one call per command
         elif isinstance(command, Cancel):
@@ -139,6 +146,21 @@ class VenueCalls(SupervisedActor):
         self._gateway.submit(
             fn, reply_to=self.actor_ref, timeout=self._timeout, tag=(seq, index), breaker=self._breaker
         )
+
+    def _submit_fn(self, command: Submit) -> Any:
+        calls, in_flight, cl_ord_id = self._calls, self._in_flight, command.intent.cl_ord_id
+        if in_flight is None:
+            return lambda deadline: calls.submit(command.intent, deadline)
+        in_flight.handed(cl_ord_id, self._timeout)
+
+        def submit(deadline: Deadline) -> Sequence[VenueEvent]:
+            in_flight.started(cl_ord_id)
+            try:
+                return calls.submit(command.intent, deadline)
+            finally:
+                in_flight.ended(cl_ord_id)
+
+        return submit
 
     def _settle(self, result: CallResult[Any]) -> None:
         tag = result.tag
@@ -175,6 +197,8 @@ class VenueCalls(SupervisedActor):
                 failpoints.hit("venue.after_stop_cancel")  # crash tests: the stop cancelled, its exit not sent
                 self._call(seq, request, request.commands.index(submit), submit)
             else:
+                if self._in_flight is not None:
+                    self._in_flight.ended(submit.intent.cl_ord_id)
                 held = OrderEvent(submit.intent.cl_ord_id, OrderStatus.CANCELLED, self.clock.now(), reason=HELD_BACK)
                 self.services.bus.publish(held)
         if request.open_calls == 0 and not request.waiting:

@@ -28,6 +28,7 @@ from crocbot.actors.base import ChildContext
 from crocbot.actors.breaker import CircuitBreaker
 from crocbot.actors.gateway import Gateway
 from crocbot.actors.venue.calls import VenueCalls
+from crocbot.actors.venue.in_flight import OrdersInFlight
 from crocbot.core.clock import SystemClock
 from crocbot.core.desk.adoption import purpose_of
 from crocbot.core.messages import PrivateWsHealth, ReconcileRequest
@@ -59,11 +60,13 @@ class LiveVenue(VenueCalls):
         timeout: float = 5.0,
         ws_options: Mapping[str, Any] | None = None,
         on_client: Callable[[WsClient], None] | None = None,
+        in_flight: OrdersInFlight | None = None,
     ) -> None:
         """`ws_auth_url`: Kraken's private WS v2. `api`: the authenticated REST client (tokens, the fallback, the
         lookups). `gateway`, `breaker`: the orders gateway and its breaker. `timeout`: each order call's deadline.
         `ws_options`: the WS client's options (e.g. a test's short `backoff`). `on_client` hears of the private
-        connection's client (a lockstep simulation watches its frames)."""
+        connection's client (a lockstep simulation watches its frames). `in_flight`: the process's record of the
+        orders handed to the gateway (`OrdersInFlight`), which outlives this instance as the gateway does."""
         # crocbot's client ids say so themselves: a new connection's snapshot of the last fills (after a restart, or
         # this actor's own restart) names orders an earlier instance sent, which are crocbot's all the same
         self._feed = ExecutionFeed(ExecutionsMerger(known=_crocbots), self._deliver)
@@ -76,6 +79,7 @@ class LiveVenue(VenueCalls):
             gateway,
             breaker=breaker,
             timeout=timeout,
+            in_flight=in_flight,
         )
         self._api = api
         self._on_client = on_client

@@ -114,7 +114,7 @@ def apply_amend(book: Book, event: OrderAmended, now: datetime) -> list[Action]:
         return [Note("INFO", text, order.symbol)]
     try:
         order.amended(event.ts, qty=event.qty, limit_price=event.limit_price, trigger_price=event.trigger_price)
-    except IllegalTransition as error:  # the confirmation came after the order ended
+    except IllegalTransition as error:  # an amend below what has filled
         return [Note("ERROR", str(error), order.symbol)]
     position = book.positions.get(order.position_id or "")
     if order.purpose is not OrderPurpose.STOP or position is None or position.closed:

@@ -21,7 +21,7 @@ from crocbot.core.desk.fills import fit_brackets
 from crocbot.core.desk.protection import place_stop, stop_covers
 from crocbot.core.desk.state import Book, PositionState
 from crocbot.core.journaled import JournaledOrder, JournaledPosition
-from crocbot.core.messages import OrderPurpose, OrderStatus, PositionChanged, PositionSide, Side
+from crocbot.core.messages import ExitReason, OrderPurpose, OrderStatus, PositionChanged, PositionSide, Side
 from crocbot.core.money import fmt
 from crocbot.core.order_state import TrackedOrder
 
@@ -92,6 +92,10 @@ def restore(book: Book, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str,
             intended_entry=brackets.entry if brackets is not None else None,
         )
         book.by_symbol[pos.symbol] = pos.position_id
+        # From now, not only from `resume`: the venue may tell of the stop's cancel before the start-up
+        # reconciliation ends (live, the executions feed runs meanwhile), and a stop cancelled for the exit is no
+        # stop lost (a second exit and a new stop beside the exit would sell the coins twice).
+        _exit_in_flight(book, book.positions[pos.position_id])
     for position_id in known:
         stops = sorted(
             (o for o in open_orders if o.position_id == position_id and o.intent.purpose is OrderPurpose.STOP),
@@ -133,6 +137,19 @@ def restore(book: Book, snapshot: JournalSnapshot) -> tuple[str, list[tuple[str,
     return summary, stale
 
 
+def _exit_in_flight(book: Book, position: PositionState) -> bool:
+    """An exit of `position` the books hold open is its exit, and its stops are being cancelled for it."""
+    live = book.live_orders(position)
+    position.exit_orders = [o.cl_ord_id for o in live if o.purpose is OrderPurpose.EXIT]
+    position.exiting = bool(position.exit_orders)
+    if position.exiting:
+        book.stop_cancels.update(o.cl_ord_id for o in live if o.purpose is OrderPurpose.STOP)
+        # what it was for died with the process: its close is reconciliation's
+        position.exit_reason = ExitReason.RECONCILIATION
+        position.exit_detail = f"exit {', '.join(position.exit_orders)} not sent by this process"
+    return position.exiting
+
+
 def resume(book: Book, now: datetime) -> list[Action]:
     """Carry on once the desk is rebuilt from the journal (`restore`), before anything
     else reaches it: every open position is protected by a stop order, and announced to the SL manager.
@@ -147,11 +164,7 @@ def resume(book: Book, now: datetime) -> list[Action]:
         if not position.open or position.entry_price is None or position.opened_at is None:
             continue
         symbol = position.symbol
-        live = book.live_orders(position)
-        position.exit_orders = [o.cl_ord_id for o in live if o.purpose is OrderPurpose.EXIT]
-        position.exiting = bool(position.exit_orders)
-        if position.exiting:
-            book.stop_cancels.update(o.cl_ord_id for o in live if o.purpose is OrderPurpose.STOP)
+        if _exit_in_flight(book, position):
             text = f"exit {', '.join(position.exit_orders)} of {position.position_id} is still in flight"
             actions += [Note("INFO", text, symbol), Emit(PositionChanged(position.message()))]
             continue

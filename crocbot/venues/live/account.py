@@ -17,7 +17,7 @@ a gateway worker (`crocbot.actors.gateway`), never in an actor's thread, and sto
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -159,7 +159,8 @@ class LiveAccountView:
 
     `instruments`: crocbot's (orders and fills on other pairs are left out). `max_trade_pages`: the bound on
     TradesHistory pages (50 trades each, 2 to 4 points of Kraken's REST budget each) per view. `no_fill_lookback`:
-    how far back fills are read when the journal holds none yet."""
+    how far back fills are read when the journal holds none yet. `pending`: the client ids of the orders whose call
+    is on its way (`OrdersInFlight.pending`)."""
 
     def __init__(
         self,
@@ -169,6 +170,7 @@ class LiveAccountView:
         *,
         max_trade_pages: int = 10,
         no_fill_lookback: timedelta = timedelta(days=1),
+        pending: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         if max_trade_pages < 1:
             raise ValueError(f"max_trade_pages must be at least 1, got {max_trade_pages}")
@@ -177,10 +179,14 @@ class LiveAccountView:
         self._clock = clock
         self._max_pages = max_trade_pages
         self._lookback = no_fill_lookback
+        self._pending = pending
 
     def __call__(self, cl_ord_ids: Collection[str], since: datetime | None, deadline: Deadline) -> VenueView:
         """Open orders, the closed ones among `cl_ord_ids`, fills at or after `since` and balances with holds."""
         as_of = self._clock.now()  # before the first call: an order sent meanwhile is younger than the view
+        # Orders whose call was on its way as the view began may reach Kraken after it read them: neither at the
+        # venue nor never sent (an order call of a venue instance that crashed carries on in the gateway).
+        pending = self._pending() if self._pending is not None else frozenset()
         wall = self._wall_deadline(deadline)
         # Balances first, trades last: every fill the balances reflect is then among the trades read (or younger
         # than the view), so the books are never held to a balance that moved for a fill the view does not show.
@@ -201,7 +207,7 @@ class LiveAccountView:
             if fill.ts >= since:
                 fills.append(fill)
         fills.sort(key=lambda f: (f.ts, f.fill_id))
-        return VenueView(tuple(orders.views), tuple(fills), balances, as_of, shared=True, held=held)
+        return VenueView(tuple(orders.views), tuple(fills), balances, as_of, pending=pending, shared=True, held=held)
 
     def _wall_deadline(self, deadline: Deadline) -> float:
         # The HTTP client's deadline is on its own (wall) clock; the gateway's may be a simulated one.

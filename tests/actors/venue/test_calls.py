@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,6 +22,7 @@ from crocbot.actors.router import STOP_UPDATES_METRIC, Router
 from crocbot.actors.runtime import Runtime
 from crocbot.actors.supervisor import ChildSpec, Policy
 from crocbot.actors.venue import VenueCalls, VenueRefusal
+from crocbot.actors.venue.in_flight import OrdersInFlight
 from crocbot.config.model import RiskSettings
 from crocbot.config.policies import risk_limits
 from crocbot.core.clock import SimClock
@@ -66,6 +68,8 @@ class FakeCalls:
         self.filled_before_cancel: dict[str, Decimal] = {}  # client id -> what the order had filled when cancelled
         self.submitted: list[str] = []
         self.queries = 0
+        self.gates: dict[str, threading.Event] = {}
+        self.reached: dict[str, threading.Event] = {}
 
     def amend(self, amend: Amend, deadline: Deadline) -> Sequence[VenueEvent]:
         assert amend.trigger_price is not None
@@ -77,14 +81,27 @@ class FakeCalls:
         return [OrderAmended(amend.cl_ord_id, datetime.now(UTC), trigger_price=amend.trigger_price)]
 
     def cancel(self, cancel: Cancel, deadline: Deadline) -> Sequence[VenueEvent]:
+        self._hang_if_asked(cancel.cl_ord_id)
         if cancel.cl_ord_id in self.cancel_refused:
             raise VenueRefusal("EOrder:Invalid order")
         filled = self.filled_before_cancel.get(cancel.cl_ord_id, D(0))
         return [OrderEvent(cancel.cl_ord_id, OrderStatus.CANCELLED, datetime.now(UTC), filled_qty=filled)]
 
     def submit(self, intent: OrderIntent, deadline: Deadline) -> Sequence[VenueEvent]:
+        self._hang_if_asked(intent.cl_ord_id)
         self.submitted.append(intent.cl_ord_id)
         return [OrderEvent(intent.cl_ord_id, OrderStatus.ACKED, datetime.now(UTC))]
+
+    def _hang_if_asked(self, cl_ord_id: str) -> None:
+        """A cancel or submit whose client id is in `gates` waits there (`reached` says it does)."""
+        if cl_ord_id in self.gates:
+            self.reached[cl_ord_id].set()
+            self.gates[cl_ord_id].wait(WAIT)
+
+    def gate(self, cl_ord_id: str) -> threading.Event:
+        self.reached[cl_ord_id] = threading.Event()
+        self.gates[cl_ord_id] = threading.Event()
+        return self.gates[cl_ord_id]
 
     def query(self, query: Query, deadline: Deadline) -> OrderLookedUp:
         self.queries += 1
@@ -187,6 +204,60 @@ def test_a_command_that_never_left_crocbot_is_reported_unsent(
     assert (refused.cl_ord_id, refused.reason) == ("cbsC", UNSENT)
     calls.release.set()
     gateway.stop(timeout=WAIT)
+
+
+def test_an_order_is_on_its_way_from_its_request_until_its_call_ends_however_long_the_call_takes(
+    runtime: Runtime, clock: SimClock, calls: FakeCalls
+) -> None:
+    """Found by the live crash scenario (issue 14): the core restarted while an exit's call (or the cancel it waited
+    for) was still running in the orders gateway, which outlives the venue actor; the start-up reconciliation found
+    the exit neither at Kraken nor pending and marked it never sent, and its fill then moved a rejected order."""
+    events: queue.Queue[Any] = queue.Queue()
+    gateway = _gateway(runtime)
+    in_flight = OrdersInFlight(clock)
+    runtime.start(
+        [
+            ChildSpec.actor("venue", VenueCalls, calls, gateway, timeout=TIMEOUT, in_flight=in_flight),
+            ChildSpec.actor("tap", Tap, events, (OrderEvent,)),
+        ],
+        Policy(),
+    )
+    now = clock.now()
+    cancel_done, exit_done = calls.gate("cbsA"), calls.gate("cbxA")  # the stop's cancel takes its time, then the exit
+    runtime.bus.publish(VenueRequest((Cancel("cbsA", "SOL/USD", now), _exit("cbxA", ("cbsA",)))))
+    assert calls.reached["cbsA"].wait(WAIT)
+    waiting = in_flight.pending()  # the exit waits for the cancel, not sent yet
+    cancel_done.set()
+    assert calls.reached["cbxA"].wait(WAIT)
+    clock.advance(3 * TIMEOUT)  # its call runs past its deadline: the router hears "unknown", Kraken may get it yet
+    unknown = take(events, OrderEvent, cl_ord_id="cbxA")
+    running = in_flight.pending()
+    exit_done.set()
+    deadline = time.monotonic() + WAIT
+    while in_flight.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ended = in_flight.pending()
+    calls.cancel_refused.add("cbsB")
+    runtime.bus.publish(VenueRequest((Cancel("cbsB", "SOL/USD", now), _exit("cbxB", ("cbsB",)))))
+    assert take(events, OrderEvent, cl_ord_id="cbxB").reason == HELD_BACK
+    held_back = in_flight.pending()
+    gateway.stop(timeout=WAIT)
+
+    assert waiting == {"cbxA"}
+    assert unknown.status is OrderStatus.UNKNOWN
+    assert running == {"cbxA"}
+    assert ended == set()
+    assert held_back == set()
+
+
+def test_an_order_call_the_gateway_never_started_stops_being_on_its_way_at_its_deadline(clock: SimClock) -> None:
+    in_flight = OrdersInFlight(clock)
+    in_flight.handed("cbeA", TIMEOUT)
+    before = in_flight.pending()
+    clock.advance(TIMEOUT)
+
+    assert before == {"cbeA"}
+    assert in_flight.pending() == set()
 
 
 # -- behind the router -----------------------------------------------------------------------------------------

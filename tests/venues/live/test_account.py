@@ -290,3 +290,12 @@ def test_several_closed_orders_are_found_in_one_page_of_the_newest_and_only_the_
 
     assert sorted(o.cl_ord_id or "" for o in seen.orders) == gone  # not the order nobody asked about
     assert [p for m, p in rest.calls if m == "ClosedOrders"] == [{}, {"cl_ord_id": "cbe-gone-5"}]
+
+
+def test_the_orders_on_their_way_as_the_view_begins_are_pending_neither_at_the_venue_nor_never_sent() -> None:
+    on_their_way = [frozenset({"cbxA", "cbeB"}), frozenset()]  # the first ask, as the view begins; a later one
+    view, _ = account(paged([]), pending=lambda: on_their_way.pop(0))
+
+    seen = view(("cbxA",), NOW - timedelta(hours=1), deadline())
+
+    assert seen.pending == {"cbxA", "cbeB"}
