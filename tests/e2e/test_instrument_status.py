@@ -4,45 +4,25 @@ the exit goes, the stop cancelled first. Nothing on the way is an error."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from loguru import logger
 
 from crocbot.core.messages import ExitReason, ExitRequest, PositionSide, Signal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
-from tests.support.e2e import Paper, started
+from tests.support.e2e import Paper, started, step_until
 from tests.support.restart_safety import crash, crashable  # noqa: F401 - the fixture, used by name
 
 SYMBOL = "BTC/USD"
 STEP = next(i for i in DEFAULT_INSTRUMENTS if i.symbol == SYMBOL).price_increment
-WALL_BOUND = 60.0  # wall seconds any one phase may take on a loaded machine
-
-
-@pytest.fixture
-def lines() -> Iterator[list[tuple[str, str]]]:
-    seen: list[tuple[str, str]] = []
-    sink = logger.add(lambda m: seen.append((m.record["level"].name, m.record["message"])), level="INFO")
-    yield seen
-    logger.remove(sink)
 
 
 @pytest.fixture(params=["paper", "live"])
 def bot(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Paper]:
     with started(Paper(tmp_path, sources={}, symbols=(SYMBOL,), live=request.param == "live")) as paper:
         yield paper
-
-
-def _until(paper: Paper, what: str, check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WALL_BOUND
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        paper.advance(0.25)
-        time.sleep(0.01)
 
 
 def _said(lines: list[tuple[str, str]], level: str, text: str) -> int:
@@ -59,14 +39,14 @@ def test_a_symbol_leaving_online_holds_entries_and_exits_and_keeps_the_stop(
     take_profit = (entry * Decimal("1.1")).quantize(STEP)
     now = bot.simulator.clock.now()
     running.runtime.bus.publish(Signal(SYMBOL, PositionSide.LONG, entry, stop, take_profit, "by-hand", now))
-    _until(bot, "a protected position", lambda: any(p.stop_live for p in running.status().positions))
+    step_until(bot, "a protected position", lambda: any(p.stop_live for p in running.status().positions))
     (position,) = running.status().positions
 
     bot.simulator.exchange.set_instrument_status(SYMBOL, "cancel_only")
-    _until(bot, "the change said", lambda: _said(lines, "WARNING", f"{SYMBOL} is cancel_only on Kraken") > 0)
+    step_until(bot, "the change said", lambda: _said(lines, "WARNING", f"{SYMBOL} is cancel_only on Kraken") > 0)
     exit_request = ExitRequest(position.position_id, SYMBOL, "operator exit", now, ExitReason.MANUAL)
     running.runtime.bus.publish(exit_request)
-    _until(bot, "the exit held", lambda: _said(lines, "WARNING", f"exit of {position.position_id}") > 0)
+    step_until(bot, "the exit held", lambda: _said(lines, "WARNING", f"exit of {position.position_id}") > 0)
     bot.advance(30.0)  # market time passes: nothing more goes out, nothing more is said
     report = running.status()
     (waiting,) = report.positions
@@ -74,7 +54,7 @@ def test_a_symbol_leaving_online_holds_entries_and_exits_and_keeps_the_stop(
     said_while_halted = _said(lines, "WARNING", SYMBOL)
 
     bot.simulator.exchange.set_instrument_status(SYMBOL, "online")
-    _until(bot, "the position sold", lambda: not running.status().positions)
+    step_until(bot, "the position sold", lambda: not running.status().positions)
     errors = [(level, text) for level, text in list(lines) if level in ("ERROR", "CRITICAL")]
 
     assert waiting.stop_live  # the stop rests as it was
@@ -87,7 +67,7 @@ def test_a_symbol_leaving_online_holds_entries_and_exits_and_keeps_the_stop(
 def test_a_start_while_a_symbol_is_not_online_says_so_once(tmp_path: Path, lines: list[tuple[str, str]]) -> None:
     with started(Paper(tmp_path, sources={}, symbols=(SYMBOL,))) as bot:
         bot.simulator.exchange.set_instrument_status(SYMBOL, "maintenance")
-        _until(bot, "the change said", lambda: _said(lines, "WARNING", f"{SYMBOL} is maintenance on Kraken") > 0)
+        step_until(bot, "the change said", lambda: _said(lines, "WARNING", f"{SYMBOL} is maintenance on Kraken") > 0)
         bot.restart()
         bot.advance(5.0)
 
@@ -102,7 +82,7 @@ def test_a_router_restarted_during_a_halt_keeps_what_kraken_said_since_the_start
     nothing new to say, so entries went out into a halt (or stayed refused after one) until the next change."""
     with started(Paper(tmp_path, sources={}, symbols=(SYMBOL,))) as bot:
         bot.simulator.exchange.set_instrument_status(SYMBOL, "maintenance")
-        _until(bot, "the change said", lambda: _said(lines, "WARNING", f"{SYMBOL} is maintenance on Kraken") > 0)
+        step_until(bot, "the change said", lambda: _said(lines, "WARNING", f"{SYMBOL} is maintenance on Kraken") > 0)
         crash(bot, "router", "during the halt")
 
     # the restarted router's desk starts from the status Kraken gave since (said once, by its start)

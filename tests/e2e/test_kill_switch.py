@@ -12,8 +12,7 @@ live one alike.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +23,7 @@ from crocbot.core.messages import OrderPurpose, PositionSide, Side, Signal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.market import MarketTrade
 from crocbot.status import collect_status
-from tests.support.e2e import Paper
+from tests.support.e2e import Paper, step_until
 
 SYMBOL = "BTC/USD"
 START = datetime(2024, 1, 10, 1, 0, tzinfo=UTC)
@@ -92,21 +91,18 @@ def _signal(paper: Paper) -> None:
     )
 
 
-def _wait(paper: Paper, what: str, check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WALL_BOUND
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        paper.advance(1.0)
-        time.sleep(0.01)
-
-
 def _losing_trade(paper: Paper, index: int) -> None:
     """Enter at the start of flat number `index`, be protected, and be stopped out by the fall that follows."""
     bot, _ = paper.running
     paper.run_until(cycle_start(index) + timedelta(minutes=1))
     _signal(paper)
-    _wait(paper, f"a protected position in cycle {index}", lambda: any(p.stop_live for p in bot.status().positions))
+    step_until(
+        paper,
+        f"a protected position in cycle {index}",
+        lambda: any(p.stop_live for p in bot.status().positions),
+        step=1.0,
+        bound=WALL_BOUND,
+    )
     paper.run_until(cycle_start(index + 1))
     assert bot.status().positions == (), f"the fall of cycle {index} should have stopped the position out"
 

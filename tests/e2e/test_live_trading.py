@@ -5,50 +5,28 @@ reconciled again. The simulator's own records are the judge; nothing on the way 
 
 from __future__ import annotations
 
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from loguru import logger
 
 from crocbot.app.bot import ORDERS_BREAKER, PRIVATE_BREAKER
 from crocbot.core.messages import ExitReason, ExitRequest, PositionSide, Side, Signal
 from crocbot.matching.types import OrderSnapshot
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
-from tests.support.e2e import Paper, started
+from tests.support.e2e import Paper, started, step_until
 from tests.support.sim import API_KEY
 
 SYMBOL = "BTC/USD"
 STEP = next(i for i in DEFAULT_INSTRUMENTS if i.symbol == SYMBOL).price_increment
-WALL_BOUND = 60.0  # wall seconds any one phase may take on a loaded machine
-
-
-@pytest.fixture
-def lines() -> Iterator[list[tuple[str, str]]]:
-    """(level, message) of every line logged at INFO and above while the test runs."""
-    seen: list[tuple[str, str]] = []
-    sink = logger.add(lambda m: seen.append((m.record["level"].name, m.record["message"])), level="INFO")
-    yield seen
-    logger.remove(sink)
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Paper]:
     with started(Paper(tmp_path, sources={}, symbols=(SYMBOL,), live=True)) as paper:
         yield paper
-
-
-def _until(paper: Paper, what: str, check: Callable[[], bool]) -> None:
-    """Let event time pass in small steps until `check()` holds, bounded in wall time."""
-    deadline = time.monotonic() + WALL_BOUND
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        paper.advance(0.25)
-        time.sleep(0.01)
 
 
 def _orders(paper: Paper) -> list[OrderSnapshot]:
@@ -73,7 +51,7 @@ def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper, lines: l
     bot.runtime.bus.publish(
         ExitRequest(position.position_id, SYMBOL, "operator exit", live.simulator.clock.now(), ExitReason.MANUAL)
     )
-    _until(live, "the position closed", lambda: not bot.status().positions)
+    step_until(live, "the position closed", lambda: not bot.status().positions)
     after = _orders(live)
     sold = [o for o in after if o.side is Side.SELL and o.order_type != "stop-loss" and o.status == "closed"]
     stop_after = [o for o in after if o.order_type == "stop-loss"]
@@ -81,7 +59,7 @@ def test_a_live_bot_enters_protects_and_exits_on_the_venue(live: Paper, lines: l
     for session in live.simulator.ws.sessions():
         if session.private:
             session.close()
-    _until(live, "a reconciliation after the private WS came back", lambda: _asked_again(lines))
+    step_until(live, "a reconciliation after the private WS came back", lambda: _asked_again(lines))
     live.advance(5.0)  # the run it asked for reads the account through the private gateway
     errors = [(level, text) for level, text in list(lines) if level in ("ERROR", "CRITICAL")]
 
@@ -111,7 +89,7 @@ def _enter_protected(live: Paper) -> None:
     bot.runtime.bus.publish(
         Signal(SYMBOL, PositionSide.LONG, entry, stop, (entry * Decimal("1.1")).quantize(STEP), "by-hand", now)
     )
-    _until(live, "a protected position", lambda: any(p.stop_live for p in bot.status().positions))
+    step_until(live, "a protected position", lambda: any(p.stop_live for p in bot.status().positions))
 
 
 def _asked_again(lines: list[tuple[str, str]]) -> bool:
@@ -128,7 +106,7 @@ def test_a_restarted_live_bot_finds_its_position_and_its_one_stop_on_the_venue(
     live.restart()
     bot, _ = live.running
     (after,) = bot.status().positions
-    _until(live, "the stop live again", lambda: all(p.stop_live for p in bot.status().positions))
+    step_until(live, "the stop live again", lambda: all(p.stop_live for p in bot.status().positions))
     stops = [o for o in _orders(live) if o.order_type == "stop-loss" and o.status == "open"]
     alarms = [(level, text) for level, text in list(lines) if level == "CRITICAL"]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from crocbot.ops.metric_catalog import CATALOG, PROCESS_METRICS
 from crocbot.ops.trade_audit import audit_journal
 from crocbot.sim.catalog import DEFAULT_INSTRUMENTS
 from crocbot.sim.market import candle_csv_source
-from tests.support.e2e import BTC_CANDLES, VENUES, Paper, fifo_realized
+from tests.support.e2e import BTC_CANDLES, VENUES, Paper, fifo_realized, step_until
 
 pytestmark = pytest.mark.skipif(
     not BTC_CANDLES.is_file(), reason=f"needs the recorded Kraken candles at {BTC_CANDLES} (../shared/data)"
@@ -46,7 +45,6 @@ REPLAY = {"paper": timedelta(days=3), "live": timedelta(hours=27)}
 STALL_AFTER = {"paper": timedelta(days=1, hours=12), "live": timedelta(hours=18)}
 STALL_WALL_SECONDS = 5.0
 STALE_AFTER = 1.5  # wall seconds without a frame before the feed reconnects
-WALL_BOUND = 30.0  # seconds any one phase of the stall scenario may take
 
 
 @dataclass
@@ -77,16 +75,6 @@ def _scrape(paper: Paper) -> str:
         return str(response.read().decode())
 
 
-def _until(paper: Paper, what: str, check: Any, *, step: float = 0.25) -> None:
-    """Let event time pass in small steps until `check()` holds, bounded in wall time."""
-    deadline = time.monotonic() + WALL_BOUND
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        paper.advance(step)
-        time.sleep(0.01)
-
-
 def _open_position_by_hand(paper: Paper) -> tuple[str, str]:
     """A marketable long on a symbol the strategies are not in, so the stall has a position to exit."""
     bot, _ = paper.running
@@ -107,7 +95,7 @@ def _open_position_by_hand(paper: Paper) -> tuple[str, str]:
         "the stall scenario needs an open position",
     )
     bot.runtime.bus.publish(signal)
-    _until(paper, f"a protected position in {symbol}", lambda: _protected(paper, symbol))
+    step_until(paper, f"a protected position in {symbol}", lambda: _protected(paper, symbol))
     return next(p.position_id for p in bot.status().positions if p.symbol == symbol), symbol
 
 
@@ -127,7 +115,7 @@ def _stall(paper: Paper, run: Run) -> None:
     # Market data stalls; the account's link does not (live, Kraken's private WS is an endpoint of its own, and the
     # paper venue has none to stall): the exit below goes out and fills on either venue.
     paper.simulator.faults.stall(STALL_WALL_SECONDS, private=False)
-    _until(paper, "safe mode", lambda: bool(bot.status().safe_reasons))
+    step_until(paper, "safe mode", lambda: bool(bot.status().safe_reasons))
     run.stall["readyz"] = _get(bot.server.url + "/readyz")
     run.stall["healthz"] = _get(bot.server.url + "/healthz")
 
@@ -149,7 +137,7 @@ def _stall(paper: Paper, run: Run) -> None:
     bot.runtime.bus.publish(
         ExitRequest(position_id, held, "operator exit during the stall", paper.simulator.clock.now(), ExitReason.MANUAL)
     )
-    _until(
+    step_until(
         paper, "the exit during the stall", lambda: all(p.position_id != position_id for p in bot.status().positions)
     )
     run.stall["entries_added"] = (
@@ -159,7 +147,7 @@ def _stall(paper: Paper, run: Run) -> None:
     run.stall["safe_during_exit"] = bool(bot.status().safe_reasons)
 
     # Data returns: the feed reconnects, books resync, safe mode ends, /readyz is 200 again.
-    _until(paper, "recovery from the stall", lambda: not bot.status().safe_reasons, step=0.5)
+    step_until(paper, "recovery from the stall", lambda: not bot.status().safe_reasons, step=0.5)
     conductor.require_feed = True
     conductor.max_speed = None
     paper.wait_ready(allow=())

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -97,6 +98,17 @@ class Probe(SupervisedActor):
             elif isinstance(message, FeedHealth):
                 seen.feed.append(message)
         return None
+
+
+def step_until(paper: Paper, what: str, check: Callable[[], bool], *, step: float = 0.25, bound: float = 60.0) -> None:
+    """Let event time pass `step` seconds at a time until `check()` holds, bounded in wall time (`bound` seconds: a
+    phase on a loaded machine)."""
+    deadline = time.monotonic() + bound
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        paper.advance(step)
+        time.sleep(0.01)
 
 
 @contextlib.contextmanager
@@ -202,7 +214,6 @@ class Paper:
         self.wait_ready()
 
     def wait_ready(self, allow: tuple[str, ...] = ("not_safe_mode",)) -> None:
-        import time
 
         bot, conductor = self.running
         deadline = time.monotonic() + READY_WAIT
