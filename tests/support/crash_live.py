@@ -68,6 +68,9 @@ class LiveCrashConfig(CrashConfig):
     # starved behind the reconnects' for a minute at a time (see the report of issue 14).
     private_ws_drop_every: float = 45.0
     ready_timeout: float = 45.0
+    # The account's Kraken tier, the simulator's and the bot's alike (`kraken.tier`): Starter's REST budget makes a
+    # live restart wait up to ~30 s for its preflight and reconciliation; Pro's refills three times as fast.
+    tier: str = "starter"
 
 
 class LiveCrashHarness(CrashHarness):
@@ -97,6 +100,8 @@ class LiveCrashHarness(CrashHarness):
             str(config.rest_hang),
             "--fault-private-ws-drop-every",
             str(config.private_ws_drop_every),
+            "--tier",
+            config.tier,
         ]
 
     def _sim_started(self, out: Path) -> None:
@@ -106,7 +111,8 @@ class LiveCrashHarness(CrashHarness):
         self.keys = {"KRAKEN_API_KEY": found.group(1), "KRAKEN_API_SECRET": found.group(2)}
 
     def _bot_env(self, port: int, mode: str, index: int) -> dict[str, str]:
-        return super()._bot_env(port, mode, index) | LIVE | self.keys
+        tier = {"CROCBOT_KRAKEN__TIER": self.live_config.tier}
+        return super()._bot_env(port, mode, index) | LIVE | tier | self.keys
 
     def _snapshot(self) -> LiveSnapshot | None:
         return read_live_snapshot(self.state_dir, self.log_dir, self.book, self.instruments)
